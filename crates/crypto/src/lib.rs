@@ -1,0 +1,50 @@
+//! Cryptographic primitives of MPMS.
+//!
+//! Everything the chain signs, hashes or encrypts goes through this crate:
+//!
+//! - [`Hash`]: SHA-256 digests;
+//! - [`SigningKey`], [`PublicKey`], [`Signature`]: ed25519 with **domain separation**
+//!   (the chain id and a [`Domain`] are part of every signed message), plus batch
+//!   verification;
+//! - [`merkle`]: a binary Merkle tree with inclusion proofs;
+//! - [`seal`]: HPKE (RFC 9180) sealing to a recipient's X25519 key, and the symmetric
+//!   content encryption that credentials use;
+//! - [`keystore`]: a password-encrypted key file (argon2id + XChaCha20-Poly1305).
+//!
+//! The crate knows nothing of transactions or blocks. Randomness always comes in from
+//! the caller, so tests and the simulator stay deterministic.
+
+mod bytes;
+mod hash;
+pub mod keystore;
+pub mod merkle;
+pub mod seal;
+mod signature;
+
+pub use hash::{Hash, Hasher};
+pub use keystore::{Keystore, KeystoreError, KdfParams};
+pub use merkle::{MerkleProof, MerkleTree};
+pub use seal::{ContentKey, DecryptionKey, EncryptedContent, EncryptionKey, SealError, Sealed};
+pub use signature::{
+    signing_message, verify_batch, BatchItem, Domain, PublicKey, Signature, SignatureError,
+    SigningKey,
+};
+
+/// Errors from parsing keys, hashes and other fixed-size values from text or bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The text is not valid hexadecimal.
+    #[error("invalid hex: {0}")]
+    Hex(String),
+    /// The value has the wrong number of bytes.
+    #[error("expected {expected} bytes, got {got}")]
+    Length {
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// The bytes are not a valid point or key.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+}
