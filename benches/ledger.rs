@@ -1,1 +1,97 @@
-fn main(){}
+//! Execute and commit a block of 1,000 credential issuances to RocksDB (synced),
+//! signatures already verified, as a validator does after batch verification.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use mpms_ledger::execute::{build_block, read_meta, SignatureCheck};
+use mpms_ledger::records::{keys, Account};
+use mpms_ledger::testkit::TestChain;
+use mpms_ledger::{codec, Block, SignedTransaction, State};
+use mpms_store::{BlockCommit, RocksOptions, RocksStore, Store};
+
+const TXS: u64 = 1_000;
+const SCHEMA: &str = "bench.course";
+
+fn commit(store: &RocksStore, chain: &TestChain, txs: &[SignedTransaction], check: SignatureCheck) {
+    let parent = store.last_header().unwrap().unwrap();
+    let parent_cert = store.certificate(parent.height).unwrap();
+    let proposer = chain.operators[0].public_key();
+    let built = build_block(
+        store,
+        &parent,
+        parent_cert,
+        proposer,
+        parent.time_ms + 1_000,
+        txs,
+        check,
+    )
+    .unwrap();
+    assert_eq!(
+        built.block.transactions.len(),
+        txs.len(),
+        "{:?}",
+        built.excluded.first()
+    );
+    let set = read_meta(store).unwrap().authority_set;
+    let cert = chain.certify(&built.block.header, 0, &set);
+    store
+        .commit(BlockCommit {
+            block: &built.block,
+            certificate: Some(&cert),
+            changes: &built.outcome.changes,
+        })
+        .unwrap();
+}
+
+fn issuance_block(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+    let chain = TestChain::new(4, 7);
+    let g = chain.genesis.build().unwrap();
+    let genesis = Block {
+        header: g.header,
+        last_commit: None,
+        transactions: vec![],
+    };
+    store
+        .commit(BlockCommit {
+            block: &genesis,
+            certificate: None,
+            changes: &g.changes,
+        })
+        .unwrap();
+    // Block 1: the schema and 1,000 subjects.
+    let mut setup = vec![chain.register_schema(0, SCHEMA)];
+    setup.extend((0..TXS).map(|i| chain.register_subject(i)));
+    commit(&store, &chain, &setup, SignatureCheck::Verify);
+
+    let certifier = chain.certifier.public_key();
+    let mut serial = 0u64;
+    let mut group = c.benchmark_group("block");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(TXS));
+    group.bench_function("execute_commit_1000_issuances_rocksdb", |b| {
+        b.iter_batched(
+            || {
+                let nonce = codec::decode::<Account>(
+                    &store.get(&keys::account(&certifier)).unwrap().unwrap(),
+                )
+                .unwrap()
+                .nonce;
+                let txs: Vec<SignedTransaction> = (0..TXS)
+                    .map(|i| {
+                        serial += 1;
+                        chain.issue(nonce + i, SCHEMA, i, serial)
+                    })
+                    .collect();
+                txs
+            },
+            |txs| commit(&store, &chain, &txs, SignatureCheck::Preverified),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, issuance_block);
+criterion_main!(benches);

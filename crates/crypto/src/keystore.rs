@@ -148,7 +148,13 @@ impl Keystore {
         let cipher = XChaCha20Poly1305::new((&*key).into());
         let aad = store.associated_data();
         let ciphertext = cipher
-            .encrypt((&nonce).into(), Payload { msg: secret, aad: &aad })
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: secret,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| KeystoreError::Corrupted("encryption failed".into()))?;
         store.ciphertext = hex::encode(ciphertext);
         Ok(store)
@@ -170,7 +176,13 @@ impl Keystore {
         let cipher = XChaCha20Poly1305::new((&*key).into());
         let aad = self.associated_data();
         cipher
-            .decrypt((&nonce).into(), Payload { msg: &ciphertext, aad: &aad })
+            .decrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: &ciphertext,
+                    aad: &aad,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| KeystoreError::WrongPassword)
     }
@@ -227,7 +239,9 @@ impl Keystore {
     fn derive_key(&self, password: &str) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
         let salt = decode_hex(&self.salt, "salt")?;
         if !(8..=64).contains(&salt.len()) {
-            return Err(KeystoreError::Corrupted("salt must be 8 to 64 bytes".into()));
+            return Err(KeystoreError::Corrupted(
+                "salt must be 8 to 64 bytes".into(),
+            ));
         }
         let mut key = Zeroizing::new([0u8; 32]);
         self.kdf
@@ -262,8 +276,14 @@ mod tests {
 
     fn store() -> Keystore {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
-        Keystore::encrypt("test-key", b"top secret seed", "correct horse", KdfParams::INSECURE_FAST, &mut rng)
-            .expect("encrypts")
+        Keystore::encrypt(
+            "test-key",
+            b"top secret seed",
+            "correct horse",
+            KdfParams::INSECURE_FAST,
+            &mut rng,
+        )
+        .expect("encrypts")
     }
 
     #[test]
@@ -272,31 +292,54 @@ mod tests {
         let path = dir.path().join("key.json");
         store().save(&path).expect("saves");
         let loaded = Keystore::load(&path).expect("loads");
-        assert_eq!(&*loaded.decrypt("correct horse").expect("decrypts"), b"top secret seed");
+        assert_eq!(
+            &*loaded.decrypt("correct horse").expect("decrypts"),
+            b"top secret seed"
+        );
     }
 
     #[test]
     fn wrong_password_is_a_clear_error() {
-        assert!(matches!(store().decrypt("wrong"), Err(KeystoreError::WrongPassword)));
+        assert!(matches!(
+            store().decrypt("wrong"),
+            Err(KeystoreError::WrongPassword)
+        ));
     }
 
     #[test]
     fn tampering_is_detected() {
         let mut s = store();
         s.label = "other".into();
-        assert!(matches!(s.decrypt("correct horse"), Err(KeystoreError::WrongPassword)));
+        assert!(matches!(
+            s.decrypt("correct horse"),
+            Err(KeystoreError::WrongPassword)
+        ));
         let mut s = store();
         s.kdf.iterations = 2;
-        assert!(matches!(s.decrypt("correct horse"), Err(KeystoreError::WrongPassword)));
+        assert!(matches!(
+            s.decrypt("correct horse"),
+            Err(KeystoreError::WrongPassword)
+        ));
         let mut s = store();
-        s.ciphertext.replace_range(0..2, "00");
+        let flipped = if &s.ciphertext[..2] == "00" {
+            "01"
+        } else {
+            "00"
+        };
+        s.ciphertext.replace_range(0..2, flipped);
         assert!(s.decrypt("correct horse").is_err());
         let mut s = store();
         s.nonce = "zz".into();
-        assert!(matches!(s.decrypt("correct horse"), Err(KeystoreError::Corrupted(_))));
+        assert!(matches!(
+            s.decrypt("correct horse"),
+            Err(KeystoreError::Corrupted(_))
+        ));
         let mut s = store();
         s.kdf.memory_kib = u32::MAX;
-        assert!(matches!(s.decrypt("correct horse"), Err(KeystoreError::BadParams(_))));
+        assert!(matches!(
+            s.decrypt("correct horse"),
+            Err(KeystoreError::BadParams(_))
+        ));
     }
 
     #[test]
@@ -313,6 +356,9 @@ mod tests {
         }
         let mut json = store().to_json();
         json.truncate(json.len() / 2);
-        assert!(matches!(Keystore::from_json(json.as_bytes()), Err(KeystoreError::Corrupted(_))));
+        assert!(matches!(
+            Keystore::from_json(json.as_bytes()),
+            Err(KeystoreError::Corrupted(_))
+        ));
     }
 }

@@ -22,8 +22,10 @@ pub mod seal;
 mod signature;
 
 pub use hash::{Hash, Hasher};
-pub use keystore::{Keystore, KeystoreError, KdfParams};
+pub use keystore::{KdfParams, Keystore, KeystoreError};
 pub use merkle::{MerkleProof, MerkleTree};
+/// The random-number traits this crate takes randomness through.
+pub use rand::{CryptoRng, RngCore};
 pub use seal::{ContentKey, DecryptionKey, EncryptedContent, EncryptionKey, SealError, Sealed};
 pub use signature::{
     signing_message, verify_batch, BatchItem, Domain, PublicKey, Signature, SignatureError,

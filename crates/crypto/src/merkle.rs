@@ -191,7 +191,10 @@ mod tests {
         assert_eq!(root_of(&[a, b]), finish_root(2, Some(&node_hash(&a, &b))));
         // Odd leaf carried up, not duplicated.
         let ab = node_hash(&a, &b);
-        assert_eq!(root_of(&[a, b, c]), finish_root(3, Some(&node_hash(&ab, &c))));
+        assert_eq!(
+            root_of(&[a, b, c]),
+            finish_root(3, Some(&node_hash(&ab, &c)))
+        );
     }
 
     #[test]
@@ -199,7 +202,10 @@ mod tests {
         let data = leaves(3);
         let mut dup = data.clone();
         dup.push(data[2].clone());
-        assert_ne!(MerkleTree::from_data(&data).root(), MerkleTree::from_data(&dup).root());
+        assert_ne!(
+            MerkleTree::from_data(&data).root(),
+            MerkleTree::from_data(&dup).root()
+        );
     }
 
     #[test]

@@ -159,8 +159,15 @@ pub fn open(
     let sk = key.hpke()?;
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(sealed.enc.as_bytes())
         .map_err(|_| SealError::Decrypt)?;
-    hpke::single_shot_open::<Aead, Kdf, Kem>(&OpModeR::Base, &sk, &enc, info, &sealed.ciphertext, aad)
-        .map_err(|_| SealError::Decrypt)
+    hpke::single_shot_open::<Aead, Kdf, Kem>(
+        &OpModeR::Base,
+        &sk,
+        &enc,
+        info,
+        &sealed.ciphertext,
+        aad,
+    )
+    .map_err(|_| SealError::Decrypt)
 }
 
 /// A random symmetric key that encrypts one credential's content. Zeroized on drop.
@@ -197,7 +204,13 @@ impl ContentKey {
         rng.fill_bytes(&mut nonce);
         let cipher = ChaCha20Poly1305::new((&self.0).into());
         let ciphertext = cipher
-            .encrypt((&nonce).into(), Payload { msg: plaintext, aad })
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| SealError::TooLarge(plaintext.len()))?;
         Ok(EncryptedContent { nonce, ciphertext })
     }
@@ -227,7 +240,11 @@ impl ContentKey {
     }
 
     /// Opens a content key sealed with [`ContentKey::seal_to`].
-    pub fn open_from(key: &DecryptionKey, aad: &[u8], sealed: &Sealed) -> Result<ContentKey, SealError> {
+    pub fn open_from(
+        key: &DecryptionKey,
+        aad: &[u8],
+        sealed: &Sealed,
+    ) -> Result<ContentKey, SealError> {
         let mut bytes = open(key, CONTENT_KEY_INFO, aad, sealed)?;
         let key = <[u8; 32]>::try_from(bytes.as_slice())
             .map(ContentKey)
@@ -277,8 +294,14 @@ mod tests {
     const AAD1: &str = "436f756e742d31";
     const CT1: &str = "6b53c051e4199c518de79594e1c4ab18b96f081549d45ce015be002090bb119e85285337cc95ba5f59992dc98c";
     const EXPORTS: [(&str, &str); 3] = [
-        ("", "4bbd6243b8bb54cec311fac9df81841b6fd61f56538a775e7c80a9f40160606e"),
-        ("00", "8c1df14732580e5501b00f82b10a1647b40713191b7c1240ac80e2b68808ba69"),
+        (
+            "",
+            "4bbd6243b8bb54cec311fac9df81841b6fd61f56538a775e7c80a9f40160606e",
+        ),
+        (
+            "00",
+            "8c1df14732580e5501b00f82b10a1647b40713191b7c1240ac80e2b68808ba69",
+        ),
         (
             "54657374436f6e74657874",
             "5acb09211139c43b3090489a9da433e8a30ee7188ba8b0a9a1ccf0c229283e53",
@@ -322,12 +345,30 @@ mod tests {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
         let alice = DecryptionKey::generate(&mut rng);
         let mallory = DecryptionKey::generate(&mut rng);
-        let sealed = seal(&alice.encryption_key(), b"info", b"aad", b"secret", &mut rng)
-            .expect("seals");
-        assert_eq!(open(&alice, b"info", b"aad", &sealed).expect("opens"), b"secret");
-        assert_eq!(open(&mallory, b"info", b"aad", &sealed), Err(SealError::Decrypt));
-        assert_eq!(open(&alice, b"info", b"other", &sealed), Err(SealError::Decrypt));
-        assert_eq!(open(&alice, b"other", b"aad", &sealed), Err(SealError::Decrypt));
+        let sealed = seal(
+            &alice.encryption_key(),
+            b"info",
+            b"aad",
+            b"secret",
+            &mut rng,
+        )
+        .expect("seals");
+        assert_eq!(
+            open(&alice, b"info", b"aad", &sealed).expect("opens"),
+            b"secret"
+        );
+        assert_eq!(
+            open(&mallory, b"info", b"aad", &sealed),
+            Err(SealError::Decrypt)
+        );
+        assert_eq!(
+            open(&alice, b"info", b"other", &sealed),
+            Err(SealError::Decrypt)
+        );
+        assert_eq!(
+            open(&alice, b"other", b"aad", &sealed),
+            Err(SealError::Decrypt)
+        );
         let mut bad = sealed.clone();
         bad.ciphertext[0] ^= 1;
         assert_eq!(open(&alice, b"info", b"aad", &bad), Err(SealError::Decrypt));
@@ -342,13 +383,22 @@ mod tests {
         let subject = DecryptionKey::generate(&mut rng);
         let verifier = DecryptionKey::generate(&mut rng);
         let key = ContentKey::generate(&mut rng);
-        let content = key.encrypt(b"cred-1", b"name: A. Intern", &mut rng).expect("encrypts");
-        let for_subject = key.seal_to(&subject.encryption_key(), b"cred-1", &mut rng).expect("seals");
+        let content = key
+            .encrypt(b"cred-1", b"name: A. Intern", &mut rng)
+            .expect("encrypts");
+        let for_subject = key
+            .seal_to(&subject.encryption_key(), b"cred-1", &mut rng)
+            .expect("seals");
         let opened = ContentKey::open_from(&subject, b"cred-1", &for_subject).expect("opens");
         // The subject re-seals the same key to a verifier.
-        let for_verifier = opened.seal_to(&verifier.encryption_key(), b"cred-1", &mut rng).expect("seals");
+        let for_verifier = opened
+            .seal_to(&verifier.encryption_key(), b"cred-1", &mut rng)
+            .expect("seals");
         let key2 = ContentKey::open_from(&verifier, b"cred-1", &for_verifier).expect("opens");
-        assert_eq!(key2.decrypt(b"cred-1", &content).expect("decrypts"), b"name: A. Intern");
+        assert_eq!(
+            key2.decrypt(b"cred-1", &content).expect("decrypts"),
+            b"name: A. Intern"
+        );
         assert_eq!(key2.decrypt(b"cred-2", &content), Err(SealError::Decrypt));
         assert!(ContentKey::open_from(&verifier, b"cred-1", &for_subject).is_err());
     }

@@ -313,7 +313,9 @@ mod tests {
             let message = hex::decode(v.message).expect("test vector");
             let sig = key.sign_raw(&message);
             assert_eq!(sig.to_string(), v.signature);
-            key.public_key().verify_raw(&message, &sig).expect("verifies");
+            key.public_key()
+                .verify_raw(&message, &sig)
+                .expect("verifies");
         }
     }
 

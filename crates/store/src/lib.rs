@@ -1,1 +1,184 @@
-//! s
+//! Durable storage for MPMS: blocks, commit certificates, the transaction index,
+//! state, the consensus safety record and metadata.
+//!
+//! [`Store`] is the one interface; [`RocksStore`] implements it on RocksDB (one
+//! column family per kind of data) and [`MemStore`] in memory for tests and the
+//! simulator. A block, its certificate, its transaction index entries and its state
+//! writes are committed in **one synced write batch**, so after a crash the store
+//! reopens at a consistent last block.
+
+mod memory;
+mod rocks;
+
+use mpms_crypto::Hash;
+use mpms_ledger::state::StateChanges;
+use mpms_ledger::{Block, CommitCertificate, DecodeError, Header, State};
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemStore;
+pub use rocks::{RocksOptions, RocksStore};
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(String),
+    /// Stored bytes do not decode.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// A commit does not extend the stored chain.
+    #[error("cannot commit block {height}: {reason}")]
+    NotNext {
+        /// The block's height.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<DecodeError> for StoreError {
+    fn from(e: DecodeError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// Where a transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+}
+
+/// Everything that is committed together for one block.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockCommit<'a> {
+    /// The block.
+    pub block: &'a Block,
+    /// Its commit certificate (absent only for genesis).
+    pub certificate: Option<&'a CommitCertificate>,
+    /// Its state writes.
+    pub changes: &'a StateChanges,
+}
+
+/// Durable chain storage. Reads of state go through [`State`].
+pub trait Store: State + Send + Sync {
+    /// Height of the last committed block, or `None` if even genesis is missing.
+    fn last_height(&self) -> Result<Option<u64>, StoreError>;
+
+    /// The block at `height`.
+    fn block(&self, height: u64) -> Result<Option<Block>, StoreError>;
+
+    /// The height of the block with `hash`.
+    fn height_of(&self, hash: &Hash) -> Result<Option<u64>, StoreError>;
+
+    /// The commit certificate of the block at `height`.
+    fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError>;
+
+    /// Where the transaction with `hash` was committed.
+    fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError>;
+
+    /// Commits a block with its certificate and state writes atomically and durably.
+    /// The block must extend the last committed block (or be genesis on an empty store).
+    fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StoreError>;
+
+    /// The consensus safety record, if one was saved.
+    fn safety_record(&self) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Saves the consensus safety record durably (synced before returning).
+    fn save_safety_record(&self, record: &[u8]) -> Result<(), StoreError>;
+
+    /// The header at `height`.
+    fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
+        Ok(self.block(height)?.map(|b| b.header))
+    }
+
+    /// The last committed header.
+    fn last_header(&self) -> Result<Option<Header>, StoreError> {
+        match self.last_height()? {
+            Some(h) => self.header(h),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Checks that `commit` extends a store whose last header is `last`.
+pub(crate) fn check_next(
+    last: Option<&Header>,
+    commit: &BlockCommit<'_>,
+) -> Result<(), StoreError> {
+    let header = &commit.block.header;
+    let fail = |reason: &str| StoreError::NotNext {
+        height: header.height,
+        reason: reason.to_string(),
+    };
+    match last {
+        None if header.height != 0 => {
+            Err(fail("the store is empty: genesis (height 0) comes first"))
+        }
+        None => Ok(()),
+        Some(last) => {
+            if header.height != last.height + 1 {
+                return Err(fail(&format!("the last stored block is {}", last.height)));
+            }
+            if header.parent != last.hash() {
+                return Err(fail("parent hash differs from the last stored block"));
+            }
+            if commit.certificate.is_none() {
+                return Err(fail("a commit certificate is required"));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Checks the stored chain end to end: every block from genesis to the last is
+/// present, links to its parent, has its certificate for the right block, and every
+/// transaction is indexed. Returns the last height.
+pub fn check_integrity(store: &dyn Store) -> Result<u64, StoreError> {
+    let last = store
+        .last_height()?
+        .ok_or_else(|| StoreError::Corrupt("no genesis".into()))?;
+    let mut parent: Option<Header> = None;
+    for height in 0..=last {
+        let block = store
+            .block(height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))?;
+        if let Some(p) = &parent {
+            block
+                .header
+                .check_link(p)
+                .map_err(|e| StoreError::Corrupt(format!("block {height}: {e}")))?;
+            let cert = store
+                .certificate(height)?
+                .ok_or_else(|| StoreError::Corrupt(format!("certificate {height} missing")))?;
+            if cert.height != height || cert.block != block.hash() {
+                return Err(StoreError::Corrupt(format!(
+                    "certificate {height} is for another block"
+                )));
+            }
+        }
+        if store.height_of(&block.hash())? != Some(height) {
+            return Err(StoreError::Corrupt(format!(
+                "block {height} not indexed by hash"
+            )));
+        }
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let loc = store.tx_location(&tx.hash())?;
+            if loc
+                != Some(TxLocation {
+                    height,
+                    index: index as u32,
+                })
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "tx {index} of block {height} not indexed"
+                )));
+            }
+        }
+        parent = Some(block.header);
+    }
+    Ok(last)
+}

@@ -1,0 +1,175 @@
+//! Credential content off chain: what a certifier writes, how it is committed,
+//! encrypted and signed, and how a subject or a grantee opens and checks it.
+//!
+//! The content holds the personal fields and never goes on chain in plaintext. The
+//! chain stores its commitment, the content encrypted under a random content key,
+//! and that key sealed (HPKE) to the subject; a grant re-seals the same key to a
+//! grantee. Whoever holds the content can check it against the commitment and the
+//! certifier's signature.
+
+use mpms_crypto::{
+    ContentKey, DecryptionKey, EncryptionKey, Hash, PublicKey, SealError, Sealed, SigningKey,
+};
+use mpms_crypto::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use crate::records::Credential;
+use crate::transaction::{CredentialClaim, CredentialIssuance};
+use crate::{codec, AccountId, CredentialId};
+
+/// The digest of a supporting document (e.g. a diploma scan), never the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentDigest {
+    /// What the document is.
+    pub label: String,
+    /// SHA-256 of the document.
+    pub sha256: Hash,
+}
+
+/// The personal content of a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialContent {
+    /// Random salt so that low-entropy content cannot be guessed from its commitment.
+    pub salt: [u8; 32],
+    /// The holder's full name.
+    pub holder_name: String,
+    /// Date of birth (ISO 8601).
+    pub date_of_birth: String,
+    /// Digests of legal documents.
+    pub documents: Vec<DocumentDigest>,
+    /// What was achieved.
+    pub description: String,
+    /// Start date (ISO 8601).
+    pub start_date: String,
+    /// End date (ISO 8601).
+    pub end_date: String,
+    /// Marks or grade, if any.
+    pub marks: Option<String>,
+    /// Result, e.g. "passed".
+    pub result: String,
+}
+
+impl CredentialContent {
+    /// The commitment stored on chain: `H("mpms/credential-content/v1" || encoding)`.
+    pub fn commitment(&self) -> Hash {
+        Hash::digest_parts(&[b"mpms/credential-content/v1", &codec::encode(self)])
+    }
+}
+
+/// Why content could not be opened or did not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// Decryption failed (wrong key, or tampered data).
+    #[error("cannot decrypt: {0}")]
+    Decrypt(#[from] SealError),
+    /// The plaintext is not valid content.
+    #[error("content does not decode: {0}")]
+    Decode(String),
+    /// The content does not match the on-chain commitment.
+    #[error("content does not match its commitment")]
+    CommitmentMismatch,
+    /// The certifier's signature over the claim does not verify.
+    #[error("certifier signature does not verify")]
+    BadSignature,
+}
+
+/// Builds an issuance: commits to `content`, encrypts it under a fresh content key,
+/// seals that key to the subject and signs the claim with the certifier's key.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_issuance<R: RngCore + CryptoRng>(
+    chain_id: &str,
+    certifier_key: &SigningKey,
+    certifier: AccountId,
+    schema: &str,
+    subject: AccountId,
+    subject_encryption_key: &EncryptionKey,
+    content: &CredentialContent,
+    valid_from_ms: u64,
+    valid_until_ms: u64,
+    rng: &mut R,
+) -> Result<CredentialIssuance, SealError> {
+    let claim = CredentialClaim {
+        schema: schema.to_string(),
+        subject,
+        certifier,
+        commitment: content.commitment(),
+        valid_from_ms,
+        valid_until_ms,
+    };
+    let id = claim.id();
+    let key = ContentKey::generate(rng);
+    let encrypted = key.encrypt(id.as_bytes(), &codec::encode(content), rng)?;
+    let subject_key = key.seal_to(subject_encryption_key, id.as_bytes(), rng)?;
+    let certifier_signature = certifier_key.sign(
+        chain_id,
+        mpms_crypto::Domain::CredentialClaim,
+        &codec::encode(&claim),
+    );
+    Ok(CredentialIssuance {
+        claim,
+        certifier_signature,
+        content: encrypted,
+        subject_key,
+    })
+}
+
+/// Opens the content key of credential `id` from `sealed` with `reader`'s key.
+pub fn open_key(
+    id: &CredentialId,
+    sealed: &Sealed,
+    reader: &DecryptionKey,
+) -> Result<ContentKey, ContentError> {
+    Ok(ContentKey::open_from(reader, id.as_bytes(), sealed)?)
+}
+
+/// The subject re-seals credential `id`'s key to a grantee (for a grant).
+pub fn reseal_key<R: RngCore + CryptoRng>(
+    id: &CredentialId,
+    subject_sealed: &Sealed,
+    subject: &DecryptionKey,
+    grantee: &EncryptionKey,
+    rng: &mut R,
+) -> Result<Sealed, ContentError> {
+    let key = open_key(id, subject_sealed, subject)?;
+    Ok(key.seal_to(grantee, id.as_bytes(), rng)?)
+}
+
+/// Decrypts a credential's content with the key sealed in `sealed` (the subject's
+/// own, or a grant's) and checks it against the on-chain commitment.
+pub fn open_content(
+    credential: &Credential,
+    sealed: &Sealed,
+    reader: &DecryptionKey,
+) -> Result<CredentialContent, ContentError> {
+    let id = credential.claim.id();
+    let key = open_key(&id, sealed, reader)?;
+    let plaintext = key.decrypt(id.as_bytes(), &credential.content)?;
+    let content: CredentialContent =
+        codec::decode(&plaintext).map_err(|e| ContentError::Decode(e.to_string()))?;
+    if content.commitment() != credential.claim.commitment {
+        return Err(ContentError::CommitmentMismatch);
+    }
+    Ok(content)
+}
+
+/// Checks, offline, that `content` is what the certifier with key `certifier_key`
+/// signed in `claim`.
+pub fn verify_content(
+    chain_id: &str,
+    claim: &CredentialClaim,
+    certifier_signature: &mpms_crypto::Signature,
+    certifier_key: &PublicKey,
+    content: &CredentialContent,
+) -> Result<(), ContentError> {
+    if content.commitment() != claim.commitment {
+        return Err(ContentError::CommitmentMismatch);
+    }
+    certifier_key
+        .verify(
+            chain_id,
+            mpms_crypto::Domain::CredentialClaim,
+            &codec::encode(claim),
+            certifier_signature,
+        )
+        .map_err(|_| ContentError::BadSignature)
+}

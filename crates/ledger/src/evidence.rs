@@ -1,0 +1,56 @@
+//! Evidence of authority misbehaviour: self-contained, checkable by anyone who knows
+//! the authority keys, and executed by the ledger (slash, jail, remove).
+
+use mpms_crypto::{Hash, MerkleProof};
+use serde::{Deserialize, Serialize};
+
+use crate::block::Header;
+use crate::transaction::SignedTransaction;
+use crate::vote::SignedVote;
+
+/// Proof that an authority broke the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Evidence {
+    /// Two different signed statements by one authority for the same
+    /// (height, round, step).
+    Equivocation {
+        /// One statement.
+        first: SignedVote,
+        /// A conflicting statement.
+        second: SignedVote,
+    },
+    /// A signed proposal of, or a vote for, a block holding a credential issuance
+    /// that the rules reject.
+    FakeCredential {
+        /// The block's header (its hash is what was signed).
+        header: Box<Header>,
+        /// The authority's signed proposal or prevote/precommit for that block.
+        vote: SignedVote,
+        /// The offending transaction.
+        transaction: SignedTransaction,
+        /// Its inclusion proof against the header's transaction root.
+        proof: MerkleProof,
+    },
+}
+
+impl Evidence {
+    /// A stable id of the offence, so the same misbehaviour is punished once.
+    pub fn offence_id(&self) -> Hash {
+        match self {
+            Evidence::Equivocation { first, .. } => Hash::digest_parts(&[
+                b"equivocation",
+                first.validator.as_bytes(),
+                &first.vote.height.to_le_bytes(),
+                &first.vote.round.to_le_bytes(),
+                &[first.vote.kind as u8],
+            ]),
+            Evidence::FakeCredential { vote, .. } => Hash::digest_parts(&[
+                b"fake-credential",
+                vote.validator.as_bytes(),
+                &vote.vote.height.to_le_bytes(),
+                &vote.vote.round.to_le_bytes(),
+                &[vote.vote.kind as u8],
+            ]),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Credential schemas, issuance and revocation.
+
+use mpms_crypto::{Domain, Hash};
+
+use super::accounts::check_text;
+use super::error::{CredentialRuleError, TxError};
+use super::txn::Txn;
+use super::{Event, SignatureCheck};
+use crate::records::{
+    keys, Accreditation, AccreditationStatus, Certifier, Credential, CredentialStatus, Schema,
+    Subject,
+};
+use crate::transaction::{CredentialIssuance, SchemaDefinition};
+use crate::{codec, AccountId, CredentialId};
+
+const MAX_SCHEMA_ID: usize = 64;
+const MAX_PREREQUISITES: usize = 16;
+const MAX_DESCRIPTION: usize = 1024;
+const MAX_REASON: usize = 256;
+
+/// Whether `id` is a well-formed schema id.
+pub(crate) fn valid_schema_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_SCHEMA_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// Whether `pattern` is a well-formed accreditation scope entry: a schema id, or a prefix ending in `*`.
+pub fn valid_scope_pattern(pattern: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some("") => true,
+        Some(prefix) => valid_schema_id(prefix),
+        None => valid_schema_id(pattern),
+    }
+}
+
+/// The accreditation of `certifier` in force at `height`, if it allows acting at
+/// `time_ms`.
+pub(crate) fn accreditation_in_force(
+    txn: &Txn,
+    certifier: &AccountId,
+    height: u64,
+    time_ms: u64,
+) -> Result<Accreditation, TxError> {
+    let record: Certifier = txn
+        .get(&keys::certifier(certifier))?
+        .ok_or(CredentialRuleError::UnknownCertifier(*certifier))?;
+    let accreditation = record
+        .accreditation
+        .at(height)
+        .ok_or(CredentialRuleError::UnknownCertifier(*certifier))?;
+    match &accreditation.status {
+        AccreditationStatus::Pending => Err(CredentialRuleError::NotAccredited(*certifier).into()),
+        AccreditationStatus::Suspended(reason) => Err(CredentialRuleError::CertifierSuspended {
+            certifier: *certifier,
+            reason: reason.clone(),
+        }
+        .into()),
+        AccreditationStatus::Accredited
+            if time_ms < accreditation.valid_from_ms || time_ms >= accreditation.valid_until_ms =>
+        {
+            Err(CredentialRuleError::AccreditationNotValid(*certifier).into())
+        }
+        AccreditationStatus::Accredited => Ok(accreditation.clone()),
+    }
+}
+
+pub(super) fn register_schema(
+    txn: &mut Txn,
+    sender: AccountId,
+    def: &SchemaDefinition,
+) -> Result<(), TxError> {
+    if !txn.contains(&keys::certifier(&sender))? {
+        return Err(TxError::NotRegistered {
+            role: "certifier",
+            account: sender,
+        });
+    }
+    if !valid_schema_id(&def.id) {
+        return Err(TxError::field("id", "1 to 64 characters of a-z 0-9 . _ -"));
+    }
+    check_text("description", &def.description, MAX_DESCRIPTION, true)?;
+    check_text("output", &def.output, MAX_DESCRIPTION, false)?;
+    check_text(
+        "completion_condition",
+        &def.completion_condition,
+        MAX_DESCRIPTION,
+        false,
+    )?;
+    if def.max_validity_ms == Some(0) {
+        return Err(TxError::field("max_validity_ms", "must be positive"));
+    }
+    let accreditation = accreditation_in_force(txn, &sender, txn.height(), txn.ctx.time_ms)?;
+    if !accreditation.covers(&def.id) {
+        return Err(CredentialRuleError::OutOfScope {
+            schema: def.id.clone(),
+            certifier: sender,
+        }
+        .into());
+    }
+    if txn.contains(&keys::schema(&def.id))? {
+        return Err(TxError::SchemaExists(def.id.clone()));
+    }
+    if def.prerequisites.len() > MAX_PREREQUISITES {
+        return Err(TxError::field(
+            "prerequisites",
+            format!("more than {MAX_PREREQUISITES}"),
+        ));
+    }
+    for (i, prerequisite) in def.prerequisites.iter().enumerate() {
+        if def.prerequisites[..i].contains(prerequisite) {
+            return Err(TxError::field(
+                "prerequisites",
+                format!("{prerequisite} listed twice"),
+            ));
+        }
+        if !txn.contains(&keys::schema(prerequisite))? {
+            return Err(CredentialRuleError::UnknownSchema(prerequisite.clone()).into());
+        }
+    }
+    let schema = Schema {
+        id: def.id.clone(),
+        owner: sender,
+        description: def.description.clone(),
+        prerequisites: def.prerequisites.clone(),
+        output: def.output.clone(),
+        completion_condition: def.completion_condition.clone(),
+        max_validity_ms: def.max_validity_ms,
+        registered_height: txn.height(),
+    };
+    txn.put(keys::schema(&def.id), &schema);
+    txn.emit(Event::SchemaRegistered(def.id.clone()));
+    Ok(())
+}
+
+/// Checks an issuance against the rules as in force at `height` and time `time_ms`.
+/// Used both to execute issuances and to judge fake-credential evidence about a past
+/// block, so the two can never disagree. A rule violation is
+/// `Err(TxError::Credential(_))`.
+pub(crate) fn check_issuance(
+    txn: &Txn,
+    issuance: &CredentialIssuance,
+    height: u64,
+    time_ms: u64,
+    check_signature: bool,
+) -> Result<(), TxError> {
+    let claim = &issuance.claim;
+    if claim.valid_until_ms <= claim.valid_from_ms {
+        return Err(
+            CredentialRuleError::InvalidDates("end date is not after start date".into()).into(),
+        );
+    }
+    let accreditation = accreditation_in_force(txn, &claim.certifier, height, time_ms)?;
+    let schema: Schema = txn
+        .get(&keys::schema(&claim.schema))?
+        .filter(|s: &Schema| s.registered_height <= height)
+        .ok_or_else(|| CredentialRuleError::UnknownSchema(claim.schema.clone()))?;
+    if !accreditation.covers(&claim.schema) {
+        return Err(CredentialRuleError::OutOfScope {
+            schema: claim.schema.clone(),
+            certifier: claim.certifier,
+        }
+        .into());
+    }
+    if claim.valid_until_ms <= time_ms {
+        return Err(CredentialRuleError::InvalidDates("already expired at issuance".into()).into());
+    }
+    if let Some(max) = schema.max_validity_ms {
+        if claim.valid_until_ms - claim.valid_from_ms > max {
+            return Err(CredentialRuleError::InvalidDates(format!(
+                "validity exceeds the schema's maximum of {max} ms"
+            ))
+            .into());
+        }
+    }
+    let subject_known = txn
+        .get::<Subject>(&keys::subject(&claim.subject))?
+        .is_some_and(|s| s.registered_height <= height);
+    if !subject_known {
+        return Err(CredentialRuleError::UnknownSubject(claim.subject).into());
+    }
+    for prerequisite in &schema.prerequisites {
+        if !holds(txn, &claim.subject, prerequisite, height, time_ms)? {
+            return Err(CredentialRuleError::MissingPrerequisite(prerequisite.clone()).into());
+        }
+    }
+    if check_signature {
+        let key = match txn.get::<crate::records::Account>(&keys::account(&claim.certifier))? {
+            Some(account) => account.signing_key_at(&claim.certifier, height),
+            None => claim.certifier,
+        };
+        key.verify(
+            &txn.meta.chain_id,
+            Domain::CredentialClaim,
+            &codec::encode(claim),
+            &issuance.certifier_signature,
+        )
+        .map_err(|_| CredentialRuleError::BadCertifierSignature)?;
+    }
+    Ok(())
+}
+
+/// Whether `subject` held a credential of `schema` at `height` and `time_ms`.
+pub(crate) fn holds(
+    txn: &Txn,
+    subject: &AccountId,
+    schema: &str,
+    height: u64,
+    time_ms: u64,
+) -> Result<bool, TxError> {
+    let held: Vec<CredentialId> = txn.get(&keys::held(subject, schema))?.unwrap_or_default();
+    for id in held {
+        if let Some(credential) = txn.get::<Credential>(&keys::credential(&id))? {
+            if credential.held_at(height, time_ms) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+pub(super) fn issue(
+    txn: &mut Txn,
+    issuance: &CredentialIssuance,
+    tx_hash: &Hash,
+    check: SignatureCheck,
+) -> Result<(), TxError> {
+    let (height, time) = (txn.height(), txn.ctx.time_ms);
+    check_issuance(txn, issuance, height, time, check == SignatureCheck::Verify)?;
+    let claim = &issuance.claim;
+    let id = claim.id();
+    let key = keys::credential(&id);
+    if txn.contains(&key)? {
+        return Err(TxError::DuplicateCredential(id));
+    }
+    let credential = Credential {
+        claim: claim.clone(),
+        certifier_signature: issuance.certifier_signature,
+        content: issuance.content.clone(),
+        subject_key: issuance.subject_key.clone(),
+        issued_height: height,
+        issued_tx: *tx_hash,
+        status: CredentialStatus::Active,
+    };
+    txn.put(key, &credential);
+    let held_key = keys::held(&claim.subject, &claim.schema);
+    let mut held: Vec<CredentialId> = txn.get(&held_key)?.unwrap_or_default();
+    held.push(id);
+    txn.put(held_key, &held);
+    let subject_key = keys::subject(&claim.subject);
+    let mut subject: Subject = txn
+        .get(&subject_key)?
+        .ok_or(CredentialRuleError::UnknownSubject(claim.subject))?;
+    subject.credentials.push(id);
+    txn.put(subject_key, &subject);
+    txn.emit(Event::CredentialIssued(id));
+    Ok(())
+}
+
+pub(super) fn revoke(
+    txn: &mut Txn,
+    sender: AccountId,
+    id: &CredentialId,
+    reason: &str,
+) -> Result<(), TxError> {
+    check_text("reason", reason, MAX_REASON, true)?;
+    let key = keys::credential(id);
+    let mut credential: Credential = txn.get(&key)?.ok_or(TxError::UnknownCredential(*id))?;
+    if credential.claim.certifier != sender {
+        return Err(TxError::NotIssuer);
+    }
+    if credential.status != CredentialStatus::Active {
+        return Err(TxError::CredentialRevoked(*id));
+    }
+    credential.status = CredentialStatus::Revoked {
+        reason: reason.to_string(),
+        height: txn.height(),
+    };
+    txn.put(key, &credential);
+    txn.emit(Event::CredentialRevoked(*id));
+    Ok(())
+}

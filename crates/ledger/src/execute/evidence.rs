@@ -1,0 +1,108 @@
+//! Judging and executing evidence: a proven offence burns a share of the authority's
+//! stake, jails it and removes it from the set from the next height.
+
+use super::accounts::burn_stake;
+use super::credentials::check_issuance;
+use super::error::TxError;
+use super::txn::Txn;
+use super::Event;
+use crate::block::verify_tx_inclusion;
+use crate::evidence::Evidence;
+use crate::records::{keys, Authority, AuthorityStatus};
+use crate::transaction::Payload;
+use crate::vote::SignedVote;
+
+fn invalid(reason: impl Into<String>) -> TxError {
+    TxError::InvalidEvidence(reason.into())
+}
+
+/// Checks that `vote` was validly signed by an authority in the set at its height,
+/// and returns that authority.
+fn check_signed_vote(txn: &Txn, vote: &SignedVote) -> Result<Authority, TxError> {
+    let height = vote.vote.height;
+    if height > txn.height() {
+        return Err(invalid("statement is about a future height"));
+    }
+    let max_age = txn.meta.params.evidence_max_age_blocks;
+    if txn.height() - height > max_age {
+        return Err(TxError::EvidenceTooOld { height, max_age });
+    }
+    let authority: Authority = txn
+        .get(&keys::authority(&vote.validator))?
+        .filter(|a: &Authority| a.active_at(height))
+        .ok_or_else(|| invalid("signer was not an authority at that height"))?;
+    let key = authority
+        .consensus_keys
+        .at(height)
+        .ok_or_else(|| invalid("signer had no consensus key at that height"))?;
+    vote.verify(&txn.meta.chain_id, key)
+        .map_err(|_| invalid("statement signature does not verify"))?;
+    Ok(authority)
+}
+
+pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError> {
+    let offence = evidence.offence_id();
+    if txn.contains(&keys::offence(&offence))? {
+        return Err(TxError::OffenceAlreadyPunished);
+    }
+    let offender = match evidence {
+        Evidence::Equivocation { first, second } => {
+            let (a, b) = (&first.vote, &second.vote);
+            if first.validator != second.validator {
+                return Err(invalid("statements are by different authorities"));
+            }
+            if (a.height, a.round, a.kind) != (b.height, b.round, b.kind) {
+                return Err(invalid(
+                    "statements are for different (height, round, step)",
+                ));
+            }
+            if a == b {
+                return Err(invalid("statements are identical"));
+            }
+            check_signed_vote(txn, first)?;
+            check_signed_vote(txn, second)?
+        }
+        Evidence::FakeCredential {
+            header,
+            vote,
+            transaction,
+            proof,
+        } => {
+            if header.chain_id != txn.meta.chain_id {
+                return Err(invalid("header is for another chain"));
+            }
+            if vote.vote.height != header.height || vote.vote.block != Some(header.hash()) {
+                return Err(invalid("statement is not for this block"));
+            }
+            let authority = check_signed_vote(txn, vote)?;
+            if !verify_tx_inclusion(header, transaction, proof) {
+                return Err(invalid("transaction is not in the block"));
+            }
+            let Payload::IssueCredential(issuance) = &transaction.tx.payload else {
+                return Err(invalid("transaction is not a credential issuance"));
+            };
+            match check_issuance(txn, issuance, header.height, header.time_ms, true) {
+                Ok(()) => return Err(invalid("the credential was valid at that height")),
+                Err(TxError::Credential(_)) => authority,
+                Err(e) if e.is_node_fault() => return Err(e),
+                Err(e) => return Err(invalid(e.to_string())),
+            }
+        }
+    };
+    punish(txn, offender)?;
+    txn.put(keys::offence(&offence), &txn.height());
+    Ok(())
+}
+
+fn punish(txn: &mut Txn, mut authority: Authority) -> Result<(), TxError> {
+    let operator = authority.operator;
+    let burned = burn_stake(txn, &operator, txn.meta.params.slash_fraction_bps)?;
+    authority.slashed = authority.slashed.saturating_add(burned);
+    authority
+        .status
+        .set(txn.next_height(), AuthorityStatus::Jailed);
+    txn.put(keys::authority(&operator), &authority);
+    txn.authorities_changed = true;
+    txn.emit(Event::AuthoritySlashed { operator, burned });
+    Ok(())
+}

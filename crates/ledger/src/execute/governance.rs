@@ -1,0 +1,349 @@
+//! Governance: proposals by authorities, votes, and the actions that pass with more
+//! than 2/3 of the active authorities. Every change takes effect from the next height.
+
+use super::accounts::{burn_stake, check_text, MAX_NAME};
+use super::credentials::valid_scope_pattern;
+use super::error::TxError;
+use super::txn::Txn;
+use super::Event;
+use crate::records::{
+    keys, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier, Proposal,
+    ProposalStatus,
+};
+use crate::transaction::GovernanceAction;
+use crate::{AccountId, History, ProposalId};
+
+const MAX_SCOPE: usize = 32;
+const MAX_REASON: usize = 256;
+
+fn require_authority(txn: &Txn, sender: &AccountId) -> Result<(), TxError> {
+    if txn.meta.authority_set.contains(sender) {
+        Ok(())
+    } else {
+        Err(TxError::NotAuthority(*sender))
+    }
+}
+
+pub(super) fn propose(
+    txn: &mut Txn,
+    sender: AccountId,
+    action: &GovernanceAction,
+) -> Result<(), TxError> {
+    require_authority(txn, &sender)?;
+    validate_action(txn, action)?;
+    let id: ProposalId = txn.get(&keys::next_proposal())?.unwrap_or(1);
+    txn.put(keys::next_proposal(), &(id + 1));
+    let mut proposal = Proposal {
+        id,
+        proposer: sender,
+        action: action.clone(),
+        created_height: txn.height(),
+        voting_ends_height: txn.height() + txn.meta.params.proposal_ttl_blocks,
+        // Proposing counts as voting for.
+        approvals: vec![sender],
+        rejections: Vec::new(),
+        status: ProposalStatus::Open,
+    };
+    txn.emit(Event::ProposalOpened(id));
+    tally(txn, &mut proposal)?;
+    txn.put(keys::proposal(id), &proposal);
+    Ok(())
+}
+
+pub(super) fn vote(
+    txn: &mut Txn,
+    sender: AccountId,
+    id: ProposalId,
+    approve: bool,
+) -> Result<(), TxError> {
+    require_authority(txn, &sender)?;
+    let mut proposal: Proposal = txn
+        .get(&keys::proposal(id))?
+        .ok_or(TxError::UnknownProposal(id))?;
+    if proposal.status != ProposalStatus::Open {
+        return Err(TxError::ProposalClosed(id));
+    }
+    if txn.height() > proposal.voting_ends_height {
+        return Err(TxError::ProposalExpired(id));
+    }
+    if proposal.approvals.contains(&sender) || proposal.rejections.contains(&sender) {
+        return Err(TxError::DoubleVote(sender));
+    }
+    if approve {
+        proposal.approvals.push(sender);
+    } else {
+        proposal.rejections.push(sender);
+    }
+    tally(txn, &mut proposal)?;
+    txn.put(keys::proposal(id), &proposal);
+    Ok(())
+}
+
+/// Counts the votes of the authorities in the current set; executes the proposal once
+/// more than 2/3 approve, rejects it once that has become impossible.
+fn tally(txn: &mut Txn, proposal: &mut Proposal) -> Result<(), TxError> {
+    let set = &txn.meta.authority_set;
+    let approvals = proposal
+        .approvals
+        .iter()
+        .filter(|a| set.contains(a))
+        .count();
+    let rejections = proposal
+        .rejections
+        .iter()
+        .filter(|a| set.contains(a))
+        .count();
+    let height = txn.height();
+    if set.is_quorum(approvals) {
+        match validate_action(txn, &proposal.action) {
+            Ok(()) => {
+                apply_action(txn, &proposal.action)?;
+                proposal.status = ProposalStatus::Executed { height };
+                txn.emit(Event::ProposalExecuted(proposal.id));
+            }
+            Err(e) if e.is_node_fault() => return Err(e),
+            Err(e) => {
+                proposal.status = ProposalStatus::Failed {
+                    height,
+                    reason: e.to_string(),
+                };
+                txn.emit(Event::ProposalFailed(proposal.id, e.to_string()));
+            }
+        }
+    } else if !set.is_quorum(set.len() - rejections) {
+        proposal.status = ProposalStatus::Rejected { height };
+        txn.emit(Event::ProposalRejected(proposal.id));
+    }
+    Ok(())
+}
+
+fn authority(txn: &Txn, operator: &AccountId) -> Result<Option<Authority>, TxError> {
+    txn.get(&keys::authority(operator))
+}
+
+fn certifier(txn: &Txn, id: &AccountId) -> Result<Certifier, TxError> {
+    txn.get(&keys::certifier(id))?
+        .ok_or(TxError::NotRegistered {
+            role: "certifier",
+            account: *id,
+        })
+}
+
+fn invalid(reason: impl Into<String>) -> TxError {
+    TxError::InvalidAction(reason.into())
+}
+
+fn check_consensus_key(txn: &Txn, key: &mpms_crypto::PublicKey) -> Result<(), TxError> {
+    if !key.is_valid() {
+        return Err(invalid("consensus key is not a valid ed25519 key"));
+    }
+    if txn
+        .meta
+        .authority_set
+        .members
+        .iter()
+        .any(|m| &m.consensus_key == key)
+    {
+        return Err(invalid("consensus key is already used by an authority"));
+    }
+    Ok(())
+}
+
+/// Checks that `action` can be applied now, reading only.
+fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> {
+    let params = &txn.meta.params;
+    let next = txn.next_height();
+    match action {
+        GovernanceAction::AddAuthority {
+            operator,
+            consensus_key,
+            peer_id,
+        } => {
+            let account = txn.account(operator)?;
+            check_text("peer_id", peer_id, MAX_NAME, true)?;
+            if authority(txn, operator)?.is_some_and(|a| a.active_at(next)) {
+                return Err(invalid("already an authority"));
+            }
+            check_consensus_key(txn, consensus_key)?;
+            if account.bonded < params.min_authority_stake {
+                return Err(TxError::InsufficientStake {
+                    needed: params.min_authority_stake,
+                    available: account.bonded,
+                });
+            }
+        }
+        GovernanceAction::RemoveAuthority { operator } => {
+            if !authority(txn, operator)?.is_some_and(|a| a.active_at(next)) {
+                return Err(invalid("not an active authority"));
+            }
+            if txn.meta.authority_set.len() <= 1 {
+                return Err(invalid("cannot remove the last authority"));
+            }
+        }
+        GovernanceAction::RotateAuthorityKey {
+            operator,
+            consensus_key,
+        } => {
+            if !authority(txn, operator)?.is_some_and(|a| a.active_at(next)) {
+                return Err(invalid("not an active authority"));
+            }
+            check_consensus_key(txn, consensus_key)?;
+        }
+        GovernanceAction::AccreditCertifier {
+            certifier: id,
+            scope,
+            valid_from_ms,
+            valid_until_ms,
+        } => {
+            certifier(txn, id)?;
+            if valid_until_ms <= valid_from_ms {
+                return Err(invalid("accreditation must end after it starts"));
+            }
+            if scope.is_empty() || scope.len() > MAX_SCOPE {
+                return Err(invalid(format!("scope must list 1 to {MAX_SCOPE} entries")));
+            }
+            if let Some(bad) = scope.iter().find(|p| !valid_scope_pattern(p)) {
+                return Err(invalid(format!("bad scope entry {bad:?}")));
+            }
+            let bonded = txn.account(id)?.bonded;
+            if bonded < params.min_certifier_stake {
+                return Err(TxError::InsufficientStake {
+                    needed: params.min_certifier_stake,
+                    available: bonded,
+                });
+            }
+        }
+        GovernanceAction::SuspendCertifier {
+            certifier: id,
+            reason,
+        } => {
+            certifier(txn, id)?;
+            check_text("reason", reason, MAX_REASON, true)?;
+        }
+        GovernanceAction::SlashCertifier {
+            certifier: id,
+            fraction_bps,
+            reason,
+        } => {
+            certifier(txn, id)?;
+            check_text("reason", reason, MAX_REASON, true)?;
+            if *fraction_bps == 0 || *fraction_bps > 10_000 {
+                return Err(invalid("fraction_bps must be 1 to 10000"));
+            }
+        }
+        GovernanceAction::SetParameter(change) => {
+            params.with_change(change).map_err(invalid)?;
+        }
+    }
+    Ok(())
+}
+
+fn suspend(txn: &mut Txn, id: &AccountId, reason: &str) -> Result<(), TxError> {
+    let mut record = certifier(txn, id)?;
+    let mut accreditation = record
+        .accreditation
+        .latest()
+        .cloned()
+        .unwrap_or(Accreditation {
+            status: AccreditationStatus::Pending,
+            scope: Vec::new(),
+            valid_from_ms: 0,
+            valid_until_ms: 0,
+        });
+    accreditation.status = AccreditationStatus::Suspended(reason.to_string());
+    record.accreditation.set(txn.next_height(), accreditation);
+    txn.put(keys::certifier(id), &record);
+    Ok(())
+}
+
+/// Applies a validated action.
+fn apply_action(txn: &mut Txn, action: &GovernanceAction) -> Result<(), TxError> {
+    let next = txn.next_height();
+    match action {
+        GovernanceAction::AddAuthority {
+            operator,
+            consensus_key,
+            peer_id,
+        } => {
+            let record = match authority(txn, operator)? {
+                Some(mut existing) => {
+                    existing.status.set(next, AuthorityStatus::Active);
+                    existing.consensus_keys.set(next, *consensus_key);
+                    existing.peer_id = peer_id.clone();
+                    existing
+                }
+                None => {
+                    let mut index: Vec<AccountId> =
+                        txn.get(&keys::authority_index())?.unwrap_or_default();
+                    index.push(*operator);
+                    txn.put(keys::authority_index(), &index);
+                    Authority {
+                        operator: *operator,
+                        consensus_keys: History::new(next, *consensus_key),
+                        status: History::new(next, AuthorityStatus::Active),
+                        peer_id: peer_id.clone(),
+                        slashed: 0,
+                    }
+                }
+            };
+            txn.put(keys::authority(operator), &record);
+            txn.authorities_changed = true;
+        }
+        GovernanceAction::RemoveAuthority { operator } => {
+            if let Some(mut record) = authority(txn, operator)? {
+                record.status.set(next, AuthorityStatus::Removed);
+                txn.put(keys::authority(operator), &record);
+                txn.authorities_changed = true;
+            }
+        }
+        GovernanceAction::RotateAuthorityKey {
+            operator,
+            consensus_key,
+        } => {
+            if let Some(mut record) = authority(txn, operator)? {
+                record.consensus_keys.set(next, *consensus_key);
+                txn.put(keys::authority(operator), &record);
+                txn.authorities_changed = true;
+            }
+        }
+        GovernanceAction::AccreditCertifier {
+            certifier: id,
+            scope,
+            valid_from_ms,
+            valid_until_ms,
+        } => {
+            let mut record = certifier(txn, id)?;
+            record.accreditation.set(
+                next,
+                Accreditation {
+                    status: AccreditationStatus::Accredited,
+                    scope: scope.clone(),
+                    valid_from_ms: *valid_from_ms,
+                    valid_until_ms: *valid_until_ms,
+                },
+            );
+            txn.put(keys::certifier(id), &record);
+        }
+        GovernanceAction::SuspendCertifier {
+            certifier: id,
+            reason,
+        } => suspend(txn, id, reason)?,
+        GovernanceAction::SlashCertifier {
+            certifier: id,
+            fraction_bps,
+            reason,
+        } => {
+            let burned = burn_stake(txn, id, *fraction_bps)?;
+            suspend(txn, id, reason)?;
+            txn.emit(Event::CertifierSlashed {
+                certifier: *id,
+                burned,
+            });
+        }
+        GovernanceAction::SetParameter(change) => {
+            let params = txn.meta.params.with_change(change).map_err(invalid)?;
+            txn.put(keys::params(), &params);
+        }
+    }
+    Ok(())
+}

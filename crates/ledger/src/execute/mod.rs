@@ -1,0 +1,498 @@
+//! The deterministic state machine.
+//!
+//! An [`Executor`] applies the transactions of one block on top of committed state.
+//! Each transaction runs in its own overlay ([`txn`]): if any rule rejects it, the
+//! overlay is dropped and nothing changes; otherwise its writes join the block's.
+//! [`Executor::finish`] returns the block's net writes and the new state commitment,
+//! for the store to commit in one batch.
+
+mod access;
+mod accounts;
+mod builder;
+mod credentials;
+pub mod error;
+mod evidence;
+mod governance;
+mod txn;
+
+use mpms_crypto::{verify_batch, BatchItem, Domain, Hash};
+use serde::{Deserialize, Serialize};
+
+use crate::block::{Block, BlockError, Header};
+use crate::records::{keys, Account, Authority, ChainMeta};
+use crate::state::{State, StateChanges};
+use crate::transaction::{Payload, SignedTransaction};
+use crate::vote::{AuthorityMember, AuthoritySet};
+use crate::{codec, AccountId, CredentialId, GrantId, Params, ProposalId, RequestId};
+pub use builder::{build_block, BuiltBlock, Excluded};
+pub use credentials::valid_scope_pattern;
+use error::TxError;
+use txn::{Txn, Writes};
+
+/// The block being executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockContext {
+    /// Its height.
+    pub height: u64,
+    /// Its time (Unix milliseconds).
+    pub time_ms: u64,
+    /// Its proposer.
+    pub proposer: AccountId,
+}
+
+/// Whether [`Executor::apply`] checks the sender's signature and the certifier's
+/// claim signature itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// Verify every signature one by one.
+    Verify,
+    /// The caller already verified them with [`verify_signatures`] against the same
+    /// state (e.g. as one batch for the whole block).
+    Preverified,
+}
+
+/// Something a transaction did, for receipts, events and the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A new account.
+    AccountCreated(AccountId),
+    /// A schema was registered.
+    SchemaRegistered(String),
+    /// A credential was issued.
+    CredentialIssued(CredentialId),
+    /// A credential was revoked.
+    CredentialRevoked(CredentialId),
+    /// An organization asked for access.
+    AccessRequested(RequestId),
+    /// A subject granted access.
+    AccessGranted(GrantId),
+    /// A subject revoked a grant.
+    GrantRevoked(GrantId),
+    /// A grantee recorded an inspection.
+    InspectionRecorded(GrantId),
+    /// A proposal was opened.
+    ProposalOpened(ProposalId),
+    /// A proposal passed and was executed.
+    ProposalExecuted(ProposalId),
+    /// A proposal passed but could not be applied.
+    ProposalFailed(ProposalId, String),
+    /// A proposal was voted down.
+    ProposalRejected(ProposalId),
+    /// An authority was slashed, jailed and removed.
+    AuthoritySlashed {
+        /// The authority.
+        operator: AccountId,
+        /// Stake burned.
+        burned: u64,
+    },
+    /// A certifier was slashed.
+    CertifierSlashed {
+        /// The certifier.
+        certifier: AccountId,
+        /// Stake burned.
+        burned: u64,
+    },
+}
+
+/// The result of one accepted transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The transaction's hash.
+    pub tx_hash: Hash,
+    /// What it did.
+    pub events: Vec<Event>,
+}
+
+/// The result of executing a block.
+#[derive(Debug, Clone)]
+pub struct BlockOutcome {
+    /// The block's net writes.
+    pub changes: StateChanges,
+    /// The state commitment after the block.
+    pub state_commitment: Hash,
+    /// One receipt per transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// The authority set for the next height, if it changed.
+    pub next_authority_set: Option<AuthoritySet>,
+}
+
+/// Why a block cannot be executed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockExecError {
+    /// The body does not match the header or breaks limits.
+    #[error("malformed block: {0}")]
+    Malformed(#[from] BlockError),
+    /// The block is for another chain.
+    #[error("block is for chain {0}")]
+    WrongChain(String),
+    /// A transaction is rejected.
+    #[error("transaction {index} rejected: {error}")]
+    Transaction {
+        /// Its position.
+        index: usize,
+        /// Why.
+        error: TxError,
+    },
+    /// The header's state commitment differs from the computed one.
+    #[error("state commitment mismatch: header {header}, computed {computed}")]
+    StateMismatch {
+        /// In the header.
+        header: Hash,
+        /// Computed.
+        computed: Hash,
+    },
+    /// The header's authority set hash differs from the set in state.
+    #[error("authority set mismatch")]
+    AuthoritySetMismatch,
+    /// The state could not be read.
+    #[error("state: {0}")]
+    State(TxError),
+}
+
+/// Reads the chain's id, parameters and current authority set from state.
+pub fn read_meta(state: &dyn State) -> Result<ChainMeta, TxError> {
+    fn get<T: serde::de::DeserializeOwned>(
+        state: &dyn State,
+        key: &[u8],
+        what: &str,
+    ) -> Result<T, TxError> {
+        let bytes = state.get(key)?.ok_or_else(|| {
+            TxError::CorruptState(format!("{what} missing: state not initialized"))
+        })?;
+        codec::decode(&bytes).map_err(|e| TxError::CorruptState(format!("{what}: {e}")))
+    }
+    Ok(ChainMeta {
+        chain_id: get(state, &keys::chain_id(), "chain id")?,
+        params: get::<Params>(state, &keys::params(), "parameters")?,
+        authority_set: get(state, &keys::authority_set(), "authority set")?,
+    })
+}
+
+/// Applies the transactions of one block.
+pub struct Executor<'a> {
+    base: &'a dyn State,
+    ctx: BlockContext,
+    meta: ChainMeta,
+    block: Writes,
+    receipts: Vec<Receipt>,
+    authorities_changed: bool,
+    block_bytes: u64,
+}
+
+impl<'a> Executor<'a> {
+    /// An executor for the block described by `ctx` on top of `state`.
+    pub fn new(state: &'a dyn State, ctx: BlockContext) -> Result<Executor<'a>, TxError> {
+        Ok(Executor {
+            base: state,
+            meta: read_meta(state)?,
+            ctx,
+            block: Writes::new(),
+            receipts: Vec::new(),
+            authorities_changed: false,
+            block_bytes: 0,
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.meta.chain_id
+    }
+
+    /// The parameters in force for this block.
+    pub fn params(&self) -> &Params {
+        &self.meta.params
+    }
+
+    /// The authority set that finalizes this block.
+    pub fn authority_set(&self) -> &AuthoritySet {
+        &self.meta.authority_set
+    }
+
+    /// Transactions accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.receipts.len()
+    }
+
+    /// Applies one transaction. On error nothing changes.
+    pub fn apply(
+        &mut self,
+        tx: &SignedTransaction,
+        check: SignatureCheck,
+    ) -> Result<Receipt, TxError> {
+        if tx.tx.chain_id != self.meta.chain_id {
+            return Err(TxError::WrongChain {
+                expected: self.meta.chain_id.clone(),
+                got: tx.tx.chain_id.clone(),
+            });
+        }
+        let size = codec::encoded_len(tx) as u64;
+        let limit = self.meta.params.max_transaction_bytes;
+        if size > limit {
+            return Err(TxError::TooLarge { size, limit });
+        }
+        let mut txn = Txn::new(self.base, &self.block, &self.ctx, &self.meta);
+        let sender = tx.tx.sender;
+        let account = match txn.get::<Account>(&keys::account(&sender))? {
+            Some(account) => account,
+            None if tx.tx.payload.registers_new_account() => Account::new(sender, self.ctx.height),
+            None => return Err(TxError::UnknownAccount(sender)),
+        };
+        if check == SignatureCheck::Verify {
+            let key = account.signing_key_at(&sender, self.ctx.height);
+            tx.verify(&key).map_err(|_| TxError::BadSignature)?;
+        }
+        if tx.tx.nonce < account.nonce {
+            return Err(TxError::NonceReplayed {
+                expected: account.nonce,
+                got: tx.tx.nonce,
+            });
+        }
+        if tx.tx.nonce > account.nonce {
+            return Err(TxError::NonceGap {
+                expected: account.nonce,
+                got: tx.tx.nonce,
+            });
+        }
+        let is_new = account.nonce == 0 && !txn.contains(&keys::account(&sender))?;
+        let mut account = account;
+        account.nonce += 1;
+        txn.put_account(&sender, &account);
+        if is_new {
+            txn.emit(Event::AccountCreated(sender));
+        }
+        let tx_hash = tx.hash();
+        dispatch(&mut txn, tx, &tx_hash, check)?;
+        let (writes, events, authorities_changed) = txn.into_writes();
+        self.block.extend(writes);
+        self.authorities_changed |= authorities_changed;
+        self.block_bytes += size;
+        let receipt = Receipt { tx_hash, events };
+        self.receipts.push(receipt.clone());
+        Ok(receipt)
+    }
+
+    /// Bytes of transactions accepted so far.
+    pub fn block_bytes(&self) -> u64 {
+        self.block_bytes
+    }
+
+    /// Ends the block: derives the next authority set if it changed, and returns the
+    /// net writes with the state commitment on top of `parent_commitment`.
+    pub fn finish(mut self, parent_commitment: &Hash) -> Result<BlockOutcome, TxError> {
+        let mut next_authority_set = None;
+        if self.authorities_changed {
+            let set = {
+                let txn = Txn::new(self.base, &self.block, &self.ctx, &self.meta);
+                derive_authority_set(&txn, self.ctx.height + 1)?
+            };
+            if set != self.meta.authority_set {
+                self.block
+                    .insert(keys::authority_set(), Some(codec::encode(&set)));
+                next_authority_set = Some(set);
+            }
+        }
+        let changes = StateChanges { writes: self.block };
+        let state_commitment = changes.commitment(parent_commitment, self.ctx.height);
+        Ok(BlockOutcome {
+            changes,
+            state_commitment,
+            receipts: self.receipts,
+            next_authority_set,
+        })
+    }
+}
+
+fn dispatch(
+    txn: &mut Txn,
+    tx: &SignedTransaction,
+    tx_hash: &Hash,
+    check: SignatureCheck,
+) -> Result<(), TxError> {
+    let sender = tx.tx.sender;
+    let nonce = tx.tx.nonce;
+    match &tx.tx.payload {
+        Payload::Transfer { to, amount } => accounts::transfer(txn, sender, *to, *amount),
+        Payload::RotateKeys {
+            signing_key,
+            encryption_key,
+        } => accounts::rotate_keys(txn, sender, *signing_key, *encryption_key),
+        Payload::RegisterSubject { encryption_key } => {
+            accounts::register_subject(txn, sender, *encryption_key)
+        }
+        Payload::RegisterOrganization {
+            name,
+            kind,
+            encryption_key,
+        } => accounts::register_organization(txn, sender, name, *kind, *encryption_key),
+        Payload::RegisterCertifier {
+            name,
+            encryption_key,
+        } => accounts::register_certifier(txn, sender, name, *encryption_key),
+        Payload::Bond { amount } => accounts::bond(txn, sender, *amount),
+        Payload::Unbond { amount } => accounts::unbond(txn, sender, *amount),
+        Payload::WithdrawUnbonded => accounts::withdraw(txn, sender),
+        Payload::RegisterSchema(def) => credentials::register_schema(txn, sender, def),
+        Payload::IssueCredential(issuance) => credentials::issue(txn, issuance, tx_hash, check),
+        Payload::RevokeCredential { credential, reason } => {
+            credentials::revoke(txn, sender, credential, reason)
+        }
+        Payload::RequestAccess {
+            subject,
+            credentials,
+            purpose,
+        } => access::request(txn, sender, nonce, *subject, credentials, purpose),
+        Payload::GrantAccess {
+            credential,
+            grantee,
+            request,
+            sealed_key,
+            expires_at_ms,
+        } => access::grant(
+            txn,
+            sender,
+            nonce,
+            access::GrantArgs {
+                credential: *credential,
+                grantee: *grantee,
+                request: *request,
+                sealed_key: sealed_key.clone(),
+                expires_at_ms: *expires_at_ms,
+            },
+        ),
+        Payload::RevokeGrant { grant } => access::revoke_grant(txn, sender, grant),
+        Payload::RecordInspection { grant, outcome } => {
+            access::record_inspection(txn, sender, grant, outcome)
+        }
+        Payload::Propose { action } => governance::propose(txn, sender, action),
+        Payload::Vote { proposal, approve } => governance::vote(txn, sender, *proposal, *approve),
+        Payload::SubmitEvidence(evidence) => evidence::execute(txn, evidence),
+    }
+}
+
+/// The authority set in force at `height` according to the authority records.
+fn derive_authority_set(txn: &Txn, height: u64) -> Result<AuthoritySet, TxError> {
+    let index: Vec<AccountId> = txn.get(&keys::authority_index())?.unwrap_or_default();
+    let mut members = Vec::with_capacity(index.len());
+    for operator in index {
+        let authority: Authority = txn
+            .get(&keys::authority(&operator))?
+            .ok_or_else(|| TxError::CorruptState(format!("authority {operator} missing")))?;
+        if authority.active_at(height) {
+            if let Some(key) = authority.consensus_keys.at(height) {
+                members.push(AuthorityMember {
+                    operator,
+                    consensus_key: *key,
+                });
+            }
+        }
+    }
+    Ok(AuthoritySet { members })
+}
+
+/// Every signature `tx` carries, with the key each must verify under at the height
+/// of `executor`'s block: the sender's, and for issuances the certifier's.
+fn signature_items(txn: &Txn, tx: &SignedTransaction) -> Result<Vec<BatchItem>, TxError> {
+    let height = txn.height();
+    let sender = tx.tx.sender;
+    let sender_key = match txn.get::<Account>(&keys::account(&sender))? {
+        Some(account) => account.signing_key_at(&sender, height),
+        None => sender,
+    };
+    let mut items = vec![tx.batch_item(sender_key)];
+    if let Payload::IssueCredential(issuance) = &tx.tx.payload {
+        let certifier = issuance.claim.certifier;
+        let key = match txn.get::<Account>(&keys::account(&certifier))? {
+            Some(account) => account.signing_key_at(&certifier, height),
+            None => certifier,
+        };
+        items.push(BatchItem::new(
+            &tx.tx.chain_id,
+            Domain::CredentialClaim,
+            &codec::encode(&issuance.claim),
+            issuance.certifier_signature,
+            key,
+        ));
+    }
+    Ok(items)
+}
+
+/// Verifies every signature of `transactions` as one batch against committed `state`
+/// at `height`. Keys only change from the height after a rotation, so committed state
+/// determines every key a block's signatures need. On failure returns the index of
+/// the first offending transaction.
+pub fn verify_signatures(
+    state: &dyn State,
+    ctx: &BlockContext,
+    transactions: &[SignedTransaction],
+) -> Result<(), (usize, TxError)> {
+    let meta = read_meta(state).map_err(|e| (0, e))?;
+    let empty = Writes::new();
+    let txn = Txn::new(state, &empty, ctx, &meta);
+    let mut items = Vec::with_capacity(transactions.len() + transactions.len() / 2);
+    let mut owner = Vec::with_capacity(items.capacity());
+    for (index, tx) in transactions.iter().enumerate() {
+        for item in signature_items(&txn, tx).map_err(|e| (index, e))? {
+            items.push(item);
+            owner.push(index);
+        }
+    }
+    verify_batch(&items).map_err(|e| {
+        let item = match e {
+            mpms_crypto::SignatureError::Batch { index: Some(i) } => i,
+            _ => 0,
+        };
+        let index = owner.get(item).copied().unwrap_or(0);
+        let is_claim = item > 0 && owner.get(item - 1) == Some(&index);
+        let error = if is_claim {
+            TxError::Credential(error::CredentialRuleError::BadCertifierSignature)
+        } else {
+            TxError::BadSignature
+        };
+        (index, error)
+    })
+}
+
+/// Checks and executes a whole block on top of `state`, whose last block is `parent`.
+/// Signatures are verified as one batch. (The block's `last_commit` certificate is
+/// checked by consensus or sync against the parent's authority set, not here.)
+pub fn execute_block(
+    state: &dyn State,
+    parent: &Header,
+    block: &Block,
+) -> Result<BlockOutcome, BlockExecError> {
+    let meta = read_meta(state).map_err(BlockExecError::State)?;
+    if block.header.chain_id != meta.chain_id {
+        return Err(BlockExecError::WrongChain(block.header.chain_id.clone()));
+    }
+    block.header.check_link(parent)?;
+    if block.header.authority_set != meta.authority_set.hash() {
+        return Err(BlockExecError::AuthoritySetMismatch);
+    }
+    block.check_body(
+        meta.params.max_block_transactions,
+        meta.params.max_block_bytes,
+    )?;
+    let ctx = BlockContext {
+        height: block.header.height,
+        time_ms: block.header.time_ms,
+        proposer: block.header.proposer,
+    };
+    verify_signatures(state, &ctx, &block.transactions)
+        .map_err(|(index, error)| BlockExecError::Transaction { index, error })?;
+    let mut executor = Executor::new(state, ctx).map_err(BlockExecError::State)?;
+    for (index, tx) in block.transactions.iter().enumerate() {
+        executor
+            .apply(tx, SignatureCheck::Preverified)
+            .map_err(|error| BlockExecError::Transaction { index, error })?;
+    }
+    let outcome = executor
+        .finish(&parent.state_commitment)
+        .map_err(BlockExecError::State)?;
+    if outcome.state_commitment != block.header.state_commitment {
+        return Err(BlockExecError::StateMismatch {
+            header: block.header.state_commitment,
+            computed: outcome.state_commitment,
+        });
+    }
+    Ok(outcome)
+}

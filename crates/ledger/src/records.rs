@@ -1,0 +1,434 @@
+//! What the state holds, and under which keys ([`keys`]).
+//!
+//! Values are stored canonically encoded. Anything that changes at a height and must
+//! be judged "as of" a past height (keys, accreditation, authority status) is kept as
+//! a [`History`]; such changes take effect from the **next** height, so every check
+//! within one block sees the same rules, and evidence about a past block is judged
+//! exactly as that block would have been.
+
+use mpms_crypto::{EncryptedContent, EncryptionKey, Hash, PublicKey, Sealed, Signature};
+use serde::{Deserialize, Serialize};
+
+use crate::params::Params;
+use crate::transaction::{CredentialClaim, GovernanceAction, InspectionOutcome, OrganizationKind};
+use crate::vote::AuthoritySet;
+use crate::{AccountId, CredentialId, GrantId, History, ProposalId, RequestId};
+
+/// State key layout: one prefix byte per record kind, then the record's id.
+pub mod keys {
+    use super::*;
+
+    const ACCOUNT: u8 = 0x01;
+    const SUBJECT: u8 = 0x02;
+    const ORGANIZATION: u8 = 0x03;
+    const CERTIFIER: u8 = 0x04;
+    const AUTHORITY: u8 = 0x05;
+    const SCHEMA: u8 = 0x06;
+    const CREDENTIAL: u8 = 0x07;
+    const HELD: u8 = 0x08;
+    const REQUEST: u8 = 0x09;
+    const GRANT: u8 = 0x0a;
+    const PROPOSAL: u8 = 0x0b;
+    const OFFENCE: u8 = 0x0c;
+    const META: u8 = 0x0f;
+
+    fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+        k.push(prefix);
+        for p in parts {
+            k.extend_from_slice(p);
+        }
+        k
+    }
+
+    /// An [`Account`].
+    pub fn account(id: &AccountId) -> Vec<u8> {
+        key(ACCOUNT, &[id.as_bytes()])
+    }
+    /// A [`Subject`].
+    pub fn subject(id: &AccountId) -> Vec<u8> {
+        key(SUBJECT, &[id.as_bytes()])
+    }
+    /// An [`Organization`].
+    pub fn organization(id: &AccountId) -> Vec<u8> {
+        key(ORGANIZATION, &[id.as_bytes()])
+    }
+    /// A [`Certifier`].
+    pub fn certifier(id: &AccountId) -> Vec<u8> {
+        key(CERTIFIER, &[id.as_bytes()])
+    }
+    /// An [`Authority`], by operator.
+    pub fn authority(operator: &AccountId) -> Vec<u8> {
+        key(AUTHORITY, &[operator.as_bytes()])
+    }
+    /// A [`Schema`].
+    pub fn schema(id: &str) -> Vec<u8> {
+        key(SCHEMA, &[id.as_bytes()])
+    }
+    /// A [`Credential`].
+    pub fn credential(id: &CredentialId) -> Vec<u8> {
+        key(CREDENTIAL, &[id.as_bytes()])
+    }
+    /// The credential ids a subject holds of one schema (`Vec<CredentialId>`).
+    pub fn held(subject: &AccountId, schema: &str) -> Vec<u8> {
+        key(HELD, &[subject.as_bytes(), schema.as_bytes()])
+    }
+    /// An [`AccessRequest`].
+    pub fn request(id: &RequestId) -> Vec<u8> {
+        key(REQUEST, &[id.as_bytes()])
+    }
+    /// A [`Grant`].
+    pub fn grant(id: &GrantId) -> Vec<u8> {
+        key(GRANT, &[id.as_bytes()])
+    }
+    /// A [`Proposal`].
+    pub fn proposal(id: ProposalId) -> Vec<u8> {
+        key(PROPOSAL, &[&id.to_be_bytes()])
+    }
+    /// Marks an offence as punished (value: the height it was).
+    pub fn offence(id: &Hash) -> Vec<u8> {
+        key(OFFENCE, &[id.as_bytes()])
+    }
+    /// The chain id (`String`).
+    pub fn chain_id() -> Vec<u8> {
+        key(META, &[b"chain-id"])
+    }
+    /// The [`Params`].
+    pub fn params() -> Vec<u8> {
+        key(META, &[b"params"])
+    }
+    /// The next proposal id (`u64`).
+    pub fn next_proposal() -> Vec<u8> {
+        key(META, &[b"next-proposal"])
+    }
+    /// Every authority operator ever added, in order (`Vec<AccountId>`).
+    pub fn authority_index() -> Vec<u8> {
+        key(META, &[b"authority-index"])
+    }
+    /// The [`AuthoritySet`] that finalizes the next block.
+    pub fn authority_set() -> Vec<u8> {
+        key(META, &[b"authority-set"])
+    }
+}
+
+/// An account: keys, nonce and money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Transaction-signing keys by height.
+    pub signing_keys: History<PublicKey>,
+    /// The next expected nonce.
+    pub nonce: u64,
+    /// Spendable balance.
+    pub balance: u64,
+    /// Bonded stake.
+    pub bonded: u64,
+    /// Stake being unbonded.
+    pub unbonding: Vec<Unbonding>,
+}
+
+impl Account {
+    /// A fresh account created at `height`, signing with its own id.
+    pub fn new(id: AccountId, height: u64) -> Account {
+        Account {
+            signing_keys: History::new(height, id),
+            nonce: 0,
+            balance: 0,
+            bonded: 0,
+            unbonding: Vec::new(),
+        }
+    }
+
+    /// The signing key in force at `height`.
+    pub fn signing_key_at(&self, id: &AccountId, height: u64) -> PublicKey {
+        self.signing_keys.at(height).copied().unwrap_or(*id)
+    }
+}
+
+/// Stake that becomes withdrawable at a height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unbonding {
+    /// Height from which it may be withdrawn.
+    pub release_height: u64,
+    /// Amount.
+    pub amount: u64,
+}
+
+/// A subject (intern or patient): pseudonymous, known by key only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Key that content keys are sealed to.
+    pub encryption_key: EncryptionKey,
+    /// Height of registration.
+    pub registered_height: u64,
+    /// Credentials issued to this subject, oldest first.
+    pub credentials: Vec<CredentialId>,
+}
+
+/// A member organization acting as a verifier (hospital, licensing board, agency).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// Public name.
+    pub name: String,
+    /// Kind.
+    pub kind: OrganizationKind,
+    /// Key that granted content keys are sealed to.
+    pub encryption_key: EncryptionKey,
+    /// Height of registration.
+    pub registered_height: u64,
+}
+
+/// Accreditation state of a certifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccreditationStatus {
+    /// Registered, never accredited.
+    Pending,
+    /// Accredited.
+    Accredited,
+    /// Suspended by governance.
+    Suspended(String),
+}
+
+/// A certifier's accreditation as in force from some height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accreditation {
+    /// Status.
+    pub status: AccreditationStatus,
+    /// Schema ids it may register and issue (exact, or prefixes ending in `.*`).
+    pub scope: Vec<String>,
+    /// Start of validity (Unix milliseconds).
+    pub valid_from_ms: u64,
+    /// End of validity (Unix milliseconds).
+    pub valid_until_ms: u64,
+}
+
+impl Accreditation {
+    /// Whether `schema` is within the scope.
+    pub fn covers(&self, schema: &str) -> bool {
+        self.scope
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => schema.starts_with(prefix),
+                None => pattern == schema,
+            })
+    }
+}
+
+/// A credential issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certifier {
+    /// Public name.
+    pub name: String,
+    /// Encryption key.
+    pub encryption_key: EncryptionKey,
+    /// Height of registration.
+    pub registered_height: u64,
+    /// Accreditation by height.
+    pub accreditation: History<Accreditation>,
+}
+
+/// Status of an authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthorityStatus {
+    /// In the set.
+    Active,
+    /// Removed for misbehaviour (evidence executed).
+    Jailed,
+    /// Removed by governance.
+    Removed,
+}
+
+/// A validator institution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authority {
+    /// The operator account (holds the stake).
+    pub operator: AccountId,
+    /// Consensus keys by height.
+    pub consensus_keys: History<PublicKey>,
+    /// Status by height.
+    pub status: History<AuthorityStatus>,
+    /// The node's libp2p peer id.
+    pub peer_id: String,
+    /// Total stake burned by slashing.
+    pub slashed: u64,
+}
+
+impl Authority {
+    /// Whether the authority was in the set at `height`.
+    pub fn active_at(&self, height: u64) -> bool {
+        self.status.at(height) == Some(&AuthorityStatus::Active)
+    }
+}
+
+/// A credential schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Id.
+    pub id: String,
+    /// The certifier that registered it.
+    pub owner: AccountId,
+    /// Description.
+    pub description: String,
+    /// Prerequisite schema ids.
+    pub prerequisites: Vec<String>,
+    /// Output.
+    pub output: String,
+    /// Completion condition.
+    pub completion_condition: String,
+    /// Longest allowed validity (milliseconds).
+    pub max_validity_ms: Option<u64>,
+    /// Height of registration.
+    pub registered_height: u64,
+}
+
+/// Status of a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CredentialStatus {
+    /// Valid (within its dates).
+    Active,
+    /// Revoked by its certifier.
+    Revoked {
+        /// Why.
+        reason: String,
+        /// Block height of the revocation.
+        height: u64,
+    },
+}
+
+/// An issued credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// The certifier's claim (schema, subject, certifier, commitment, dates).
+    pub claim: CredentialClaim,
+    /// The certifier's signature over the claim.
+    pub certifier_signature: Signature,
+    /// The encrypted content.
+    pub content: EncryptedContent,
+    /// The content key sealed to the subject.
+    pub subject_key: Sealed,
+    /// Height of issuance.
+    pub issued_height: u64,
+    /// Hash of the issuing transaction.
+    pub issued_tx: Hash,
+    /// Status.
+    pub status: CredentialStatus,
+}
+
+impl Credential {
+    /// Whether this credential counts as held at `height` and time `time_ms`: issued in
+    /// an earlier block, not revoked before `height`, and within its dates.
+    pub fn held_at(&self, height: u64, time_ms: u64) -> bool {
+        let not_revoked = match &self.status {
+            CredentialStatus::Active => true,
+            CredentialStatus::Revoked {
+                height: revoked, ..
+            } => *revoked >= height,
+        };
+        self.issued_height < height
+            && not_revoked
+            && self.claim.valid_from_ms <= time_ms
+            && time_ms < self.claim.valid_until_ms
+    }
+}
+
+/// An organization's request for a subject's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    /// Requesting organization.
+    pub requester: AccountId,
+    /// Subject asked.
+    pub subject: AccountId,
+    /// Credentials asked for.
+    pub credentials: Vec<CredentialId>,
+    /// Purpose.
+    pub purpose: String,
+    /// Height of the request.
+    pub height: u64,
+}
+
+/// A recorded inspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inspection {
+    /// Height.
+    pub height: u64,
+    /// Outcome.
+    pub outcome: InspectionOutcome,
+}
+
+/// Access to one credential granted by its subject to an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The credential.
+    pub credential: CredentialId,
+    /// The subject who granted it.
+    pub subject: AccountId,
+    /// The organization granted access.
+    pub grantee: AccountId,
+    /// The request answered, if any.
+    pub request: Option<RequestId>,
+    /// The content key sealed to the grantee.
+    pub sealed_key: Sealed,
+    /// Expiry (Unix milliseconds).
+    pub expires_at_ms: u64,
+    /// Height of the grant.
+    pub granted_height: u64,
+    /// Height of revocation, if revoked.
+    pub revoked_height: Option<u64>,
+    /// Inspections recorded under this grant.
+    pub inspections: Vec<Inspection>,
+}
+
+/// Status of a governance proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProposalStatus {
+    /// Open for votes.
+    Open,
+    /// Passed and executed.
+    Executed {
+        /// Height.
+        height: u64,
+    },
+    /// Passed, but its action could no longer be applied.
+    Failed {
+        /// Height.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Voted down (more than 1/3 against).
+    Rejected {
+        /// Height.
+        height: u64,
+    },
+}
+
+/// A governance proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Id.
+    pub id: ProposalId,
+    /// Proposing authority.
+    pub proposer: AccountId,
+    /// The action.
+    pub action: GovernanceAction,
+    /// Height of creation.
+    pub created_height: u64,
+    /// Last height at which votes are accepted.
+    pub voting_ends_height: u64,
+    /// Authorities that voted for.
+    pub approvals: Vec<AccountId>,
+    /// Authorities that voted against.
+    pub rejections: Vec<AccountId>,
+    /// Status.
+    pub status: ProposalStatus,
+}
+
+/// Everything genesis and execution read about the chain itself.
+#[derive(Debug, Clone)]
+pub struct ChainMeta {
+    /// Chain id.
+    pub chain_id: String,
+    /// Parameters.
+    pub params: Params,
+    /// The authority set for the block being executed.
+    pub authority_set: AuthoritySet,
+}

@@ -1,0 +1,373 @@
+//! Signed transactions and their payloads: every action of the domain.
+
+use mpms_crypto::{
+    BatchItem, Domain, EncryptedContent, EncryptionKey, Hash, PublicKey, Sealed, Signature,
+    SignatureError, SigningKey,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::Evidence;
+use crate::params::ParameterChange;
+use crate::{codec, AccountId, CredentialId, GrantId, ProposalId, RequestId};
+
+/// An unsigned transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The chain this transaction is for (also part of the signed message).
+    pub chain_id: String,
+    /// The sending account.
+    pub sender: AccountId,
+    /// The sender's next nonce: each account's transactions apply in nonce order, once.
+    pub nonce: u64,
+    /// What the transaction does.
+    pub payload: Payload,
+}
+
+impl Transaction {
+    /// Signs with `key` (the sender's current signing key).
+    pub fn sign(self, key: &SigningKey) -> SignedTransaction {
+        let signature = key.sign(&self.chain_id, Domain::Transaction, &codec::encode(&self));
+        SignedTransaction {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+/// A transaction with the sender's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub tx: Transaction,
+    /// Signature by the sender's signing key over the encoded transaction.
+    pub signature: Signature,
+}
+
+impl SignedTransaction {
+    /// The transaction hash: SHA-256 of the canonical encoding, signature included.
+    pub fn hash(&self) -> Hash {
+        Hash::digest(&codec::encode(self))
+    }
+
+    /// Verifies the signature under `key`.
+    pub fn verify(&self, key: &PublicKey) -> Result<(), SignatureError> {
+        key.verify(
+            &self.tx.chain_id,
+            Domain::Transaction,
+            &codec::encode(&self.tx),
+            &self.signature,
+        )
+    }
+
+    /// The batch-verification item for this signature under `key`.
+    pub fn batch_item(&self, key: PublicKey) -> BatchItem {
+        BatchItem::new(
+            &self.tx.chain_id,
+            Domain::Transaction,
+            &codec::encode(&self.tx),
+            self.signature,
+            key,
+        )
+    }
+}
+
+/// Kinds of member organizations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrganizationKind {
+    /// A hospital or clinic.
+    Hospital,
+    /// A university.
+    University,
+    /// A medical college.
+    MedicalCollege,
+    /// A medical licensing board.
+    LicensingBoard,
+    /// A government agency.
+    GovernmentAgency,
+    /// A course or training provider.
+    CourseProvider,
+    /// Anything else.
+    Other,
+}
+
+/// A credential schema ("course tool") as registered by a certifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaDefinition {
+    /// Unique id: 1 to 64 characters of `a-z 0-9 . _ -`, e.g. `cardiology.bls`.
+    pub id: String,
+    /// What the credential attests.
+    pub description: String,
+    /// Schemas the subject must already hold (this is what makes credentials stackable).
+    pub prerequisites: Vec<String>,
+    /// What holding the credential means, e.g. "certified in basic life support".
+    pub output: String,
+    /// The condition for completion, e.g. "pass mark 80% and 20 supervised hours".
+    pub completion_condition: String,
+    /// Longest validity a credential of this schema may have, in milliseconds.
+    pub max_validity_ms: Option<u64>,
+}
+
+/// What a certifier attests and signs for one credential. Carries no personal data:
+/// the content is represented by its commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialClaim {
+    /// The schema issued.
+    pub schema: String,
+    /// The subject (intern or patient) it is issued to.
+    pub subject: AccountId,
+    /// The issuing certifier.
+    pub certifier: AccountId,
+    /// Commitment to the full content (see [`crate::credential`]).
+    pub commitment: Hash,
+    /// Start of validity (Unix milliseconds).
+    pub valid_from_ms: u64,
+    /// End of validity (Unix milliseconds), after the start.
+    pub valid_until_ms: u64,
+}
+
+impl CredentialClaim {
+    /// The credential id: the hash of the encoded claim.
+    pub fn id(&self) -> CredentialId {
+        Hash::digest(&codec::encode(self))
+    }
+}
+
+/// A credential issuance as carried by a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialIssuance {
+    /// What is attested.
+    pub claim: CredentialClaim,
+    /// The certifier's signature over the claim (domain `CredentialClaim`).
+    pub certifier_signature: Signature,
+    /// The content, encrypted under a random content key.
+    pub content: EncryptedContent,
+    /// The content key sealed (HPKE) to the subject's encryption key.
+    pub subject_key: Sealed,
+}
+
+/// Outcome of a verifier's inspection of a granted credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InspectionOutcome {
+    /// Content decrypted, commitment and certifier signature checked.
+    Verified,
+    /// The check failed, with the reason.
+    Failed(String),
+}
+
+/// Actions that governance votes on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GovernanceAction {
+    /// Make `operator` an authority with `consensus_key`, running the node `peer_id`.
+    AddAuthority {
+        /// The operating account (holds the bonded stake).
+        operator: AccountId,
+        /// The key that signs consensus messages.
+        consensus_key: PublicKey,
+        /// The node's libp2p peer id (text form).
+        peer_id: String,
+    },
+    /// Remove an authority from the set.
+    RemoveAuthority {
+        /// The authority's operator.
+        operator: AccountId,
+    },
+    /// Replace an authority's consensus key.
+    RotateAuthorityKey {
+        /// The authority's operator.
+        operator: AccountId,
+        /// The new consensus key.
+        consensus_key: PublicKey,
+    },
+    /// Accredit a certifier for a scope and a validity period.
+    AccreditCertifier {
+        /// The certifier.
+        certifier: AccountId,
+        /// Schema ids it may register and issue: exact ids, or prefixes ending in `.*`.
+        scope: Vec<String>,
+        /// Start of the accreditation (Unix milliseconds).
+        valid_from_ms: u64,
+        /// End of the accreditation (Unix milliseconds).
+        valid_until_ms: u64,
+    },
+    /// Suspend a certifier.
+    SuspendCertifier {
+        /// The certifier.
+        certifier: AccountId,
+        /// Why.
+        reason: String,
+    },
+    /// Slash and suspend a certifier whose credentials were shown fraudulent.
+    SlashCertifier {
+        /// The certifier.
+        certifier: AccountId,
+        /// Share of its stake to burn, in basis points.
+        fraction_bps: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Change a chain parameter.
+    SetParameter(ParameterChange),
+}
+
+/// What a transaction does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// Move unbonded balance to another existing account.
+    Transfer {
+        /// Recipient.
+        to: AccountId,
+        /// Amount.
+        amount: u64,
+    },
+    /// Rotate the sender's signing key (from the next height) and/or the encryption
+    /// key of its registered roles.
+    RotateKeys {
+        /// New transaction-signing key.
+        signing_key: Option<PublicKey>,
+        /// New X25519 encryption key.
+        encryption_key: Option<EncryptionKey>,
+    },
+    /// Register the sender as a subject (intern or patient); pseudonymous.
+    RegisterSubject {
+        /// Key that credential content keys are sealed to.
+        encryption_key: EncryptionKey,
+    },
+    /// Register the sender as an organization (a verifier: hospital, board, agency).
+    RegisterOrganization {
+        /// Public name of the institution.
+        name: String,
+        /// Kind of institution.
+        kind: OrganizationKind,
+        /// Key that granted content keys are sealed to.
+        encryption_key: EncryptionKey,
+    },
+    /// Register the sender as a certifier (pending accreditation by governance).
+    RegisterCertifier {
+        /// Public name of the issuing body.
+        name: String,
+        /// The certifier's encryption key.
+        encryption_key: EncryptionKey,
+    },
+    /// Bond balance as stake.
+    Bond {
+        /// Amount.
+        amount: u64,
+    },
+    /// Start unbonding stake; it becomes withdrawable after the unbonding period.
+    Unbond {
+        /// Amount.
+        amount: u64,
+    },
+    /// Move all matured unbonded stake back to the balance.
+    WithdrawUnbonded,
+    /// Register a credential schema (sender: an accredited certifier, id in scope).
+    RegisterSchema(SchemaDefinition),
+    /// Issue a credential (the claim names and is signed by the certifier).
+    IssueCredential(Box<CredentialIssuance>),
+    /// Revoke a credential (sender: its certifier).
+    RevokeCredential {
+        /// The credential.
+        credential: CredentialId,
+        /// Why.
+        reason: String,
+    },
+    /// Ask a subject for access to credentials (sender: an organization).
+    RequestAccess {
+        /// The subject asked.
+        subject: AccountId,
+        /// The credentials asked for.
+        credentials: Vec<CredentialId>,
+        /// Why, e.g. "license application review".
+        purpose: String,
+    },
+    /// Grant an organization access to one credential (sender: its subject).
+    GrantAccess {
+        /// The credential.
+        credential: CredentialId,
+        /// The organization granted access.
+        grantee: AccountId,
+        /// The request this answers, if any.
+        request: Option<RequestId>,
+        /// The credential's content key, sealed to the grantee's encryption key.
+        sealed_key: Sealed,
+        /// When the grant lapses (Unix milliseconds).
+        expires_at_ms: u64,
+    },
+    /// Revoke a grant (sender: the subject who made it).
+    RevokeGrant {
+        /// The grant.
+        grant: GrantId,
+    },
+    /// Record an inspection under a live grant (sender: the grantee).
+    RecordInspection {
+        /// The grant used.
+        grant: GrantId,
+        /// What the inspection found.
+        outcome: InspectionOutcome,
+    },
+    /// Open a governance proposal (sender: an active authority).
+    Propose {
+        /// What is proposed.
+        action: GovernanceAction,
+    },
+    /// Vote on a proposal (sender: an active authority).
+    Vote {
+        /// The proposal.
+        proposal: ProposalId,
+        /// For or against.
+        approve: bool,
+    },
+    /// Submit evidence of an authority's misbehaviour (sender: any account).
+    SubmitEvidence(Box<Evidence>),
+}
+
+impl Payload {
+    /// A short name for logs, metrics and the API.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Transfer { .. } => "transfer",
+            Payload::RotateKeys { .. } => "rotate-keys",
+            Payload::RegisterSubject { .. } => "register-subject",
+            Payload::RegisterOrganization { .. } => "register-organization",
+            Payload::RegisterCertifier { .. } => "register-certifier",
+            Payload::Bond { .. } => "bond",
+            Payload::Unbond { .. } => "unbond",
+            Payload::WithdrawUnbonded => "withdraw-unbonded",
+            Payload::RegisterSchema(_) => "register-schema",
+            Payload::IssueCredential(_) => "issue-credential",
+            Payload::RevokeCredential { .. } => "revoke-credential",
+            Payload::RequestAccess { .. } => "request-access",
+            Payload::GrantAccess { .. } => "grant-access",
+            Payload::RevokeGrant { .. } => "revoke-grant",
+            Payload::RecordInspection { .. } => "record-inspection",
+            Payload::Propose { .. } => "propose",
+            Payload::Vote { .. } => "vote",
+            Payload::SubmitEvidence(_) => "submit-evidence",
+        }
+    }
+
+    /// Whether this payload may come from an account that does not exist yet.
+    pub fn registers_new_account(&self) -> bool {
+        matches!(
+            self,
+            Payload::RegisterSubject { .. }
+                | Payload::RegisterOrganization { .. }
+                | Payload::RegisterCertifier { .. }
+        )
+    }
+}
+
+fn derived_id(tag: &[u8], sender: &AccountId, nonce: u64) -> Hash {
+    Hash::digest_parts(&[tag, sender.as_bytes(), &nonce.to_le_bytes()])
+}
+
+/// The id of the access request made by `sender`'s transaction with `nonce`.
+pub fn request_id(sender: &AccountId, nonce: u64) -> RequestId {
+    derived_id(b"mpms/request", sender, nonce)
+}
+
+/// The id of the grant made by `sender`'s transaction with `nonce`.
+pub fn grant_id(sender: &AccountId, nonce: u64) -> GrantId {
+    derived_id(b"mpms/grant", sender, nonce)
+}

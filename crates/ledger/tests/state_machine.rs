@@ -1,0 +1,1330 @@
+//! Every transaction kind: the accepted path and each rejection path. Every rejection
+//! is checked to leave the state and its commitment unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod harness;
+
+use harness::{Actor, Chain, CHAIN, DAY};
+use mpms_crypto::{Hash, SigningKey};
+use mpms_ledger::block::{tx_root, Header};
+use mpms_ledger::credential::{open_content, reseal_key};
+use mpms_ledger::evidence::Evidence;
+use mpms_ledger::execute::Event;
+use mpms_ledger::params::ParameterChange;
+use mpms_ledger::records::{
+    keys, Account, AccreditationStatus, Authority, AuthorityStatus, Certifier, Credential,
+    CredentialStatus, Grant, Proposal, ProposalStatus,
+};
+use mpms_ledger::transaction::{
+    grant_id, request_id, GovernanceAction, InspectionOutcome, OrganizationKind, SchemaDefinition,
+};
+use mpms_ledger::{CredentialRuleError as Rule, Payload, TxError, Vote, VoteKind};
+
+fn schema(id: &str, prerequisites: &[&str]) -> Payload {
+    Payload::RegisterSchema(SchemaDefinition {
+        id: id.into(),
+        description: format!("course {id}"),
+        prerequisites: prerequisites.iter().map(|s| s.to_string()).collect(),
+        output: "competence".into(),
+        completion_condition: "pass mark 80%".into(),
+        max_validity_ms: Some(2 * 365 * DAY),
+    })
+}
+
+fn issue(
+    chain: &mut Chain,
+    schema_id: &str,
+    subject: &Actor,
+) -> Result<mpms_ledger::Receipt, TxError> {
+    let certifier = Actor::new(50);
+    let issuance = chain.issuance(&certifier, schema_id, subject, "Dr. A. Intern");
+    let tx = chain.tx(&certifier, Payload::IssueCredential(Box::new(issuance)));
+    chain.block(&[tx]).pop().unwrap()
+}
+
+fn issued_id(receipt: &mpms_ledger::Receipt) -> Hash {
+    receipt
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::CredentialIssued(id) => Some(*id),
+            _ => None,
+        })
+        .expect("issued event")
+}
+
+fn proposal_id(receipt: &mpms_ledger::Receipt) -> u64 {
+    receipt
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::ProposalOpened(id) => Some(*id),
+            _ => None,
+        })
+        .expect("proposal event")
+}
+
+/// Opens `action` by authority 0 and has authorities 1 and 2 approve (3 of 4).
+fn govern(chain: &mut Chain, action: GovernanceAction) -> u64 {
+    let a0 = &chain.authorities[0];
+    let tx = chain.tx(a0, Payload::Propose { action });
+    let id = proposal_id(&chain.ok(tx));
+    chain.pass(id, &[1, 2]);
+    id
+}
+
+fn proposal(chain: &Chain, id: u64) -> Proposal {
+    chain.get(&keys::proposal(id)).unwrap()
+}
+
+// ---------------------------------------------------------------- envelopes
+
+#[test]
+fn envelope_rejections() {
+    let mut c = Chain::new(4);
+    let rich = Actor::new(52);
+    let other = Actor::new(99);
+    // Wrong signer: signed by a key that is not the sender's.
+    let mut tx = c.tx(&rich, Payload::Bond { amount: 1 });
+    tx.signature = other
+        .key
+        .sign(CHAIN, mpms_crypto::Domain::Transaction, b"x");
+    assert_eq!(c.reject(tx), TxError::BadSignature);
+    let mut tx = c.tx(&rich, Payload::Bond { amount: 1 });
+    tx.tx.payload = Payload::Bond { amount: 2 };
+    assert_eq!(c.reject(tx), TxError::BadSignature);
+    // Replayed nonce.
+    let tx = c.tx(&rich, Payload::Bond { amount: 1 });
+    c.ok(tx.clone());
+    assert_eq!(
+        c.reject(tx),
+        TxError::NonceReplayed {
+            expected: 1,
+            got: 0
+        }
+    );
+    // Skipped nonce.
+    let tx = c.tx_at(&rich, 5, Payload::Bond { amount: 1 });
+    assert_eq!(
+        c.reject(tx),
+        TxError::NonceGap {
+            expected: 1,
+            got: 5
+        }
+    );
+    // Wrong chain.
+    let mut t = c.tx(&rich, Payload::Bond { amount: 1 }).tx;
+    t.chain_id = "other-chain".into();
+    assert!(matches!(
+        c.reject(t.sign(&rich.key)),
+        TxError::WrongChain { .. }
+    ));
+    // Unknown account.
+    let tx = c.tx(&other, Payload::Bond { amount: 1 });
+    assert_eq!(c.reject(tx), TxError::UnknownAccount(other.id));
+    // Oversized.
+    let huge = Payload::RegisterOrganization {
+        name: "x".repeat(300 * 1024),
+        kind: OrganizationKind::Hospital,
+        encryption_key: other.enc.encryption_key(),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&other, huge)),
+        TxError::TooLarge { .. }
+    ));
+}
+
+#[test]
+fn same_sender_nonces_in_one_block() {
+    let mut c = Chain::new(4);
+    let rich = Actor::new(52);
+    let txs: Vec<_> = (0..3)
+        .map(|n| c.tx_at(&rich, n, Payload::Bond { amount: 10 }))
+        .collect();
+    let results = c.block(&txs);
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(
+        c.get::<Account>(&keys::account(&rich.id)).unwrap().bonded,
+        30
+    );
+}
+
+// ---------------------------------------------------------------- accounts
+
+#[test]
+fn transfer() {
+    let mut c = Chain::new(4);
+    let (rich, board, nobody) = (Actor::new(52), Actor::new(51), Actor::new(98));
+    c.ok(c.tx(
+        &rich,
+        Payload::Transfer {
+            to: board.id,
+            amount: 250,
+        },
+    ));
+    assert_eq!(
+        c.get::<Account>(&keys::account(&board.id)).unwrap().balance,
+        250
+    );
+    assert_eq!(
+        c.get::<Account>(&keys::account(&rich.id)).unwrap().balance,
+        1_000_000 - 250
+    );
+    assert_eq!(
+        c.reject(c.tx(
+            &board,
+            Payload::Transfer {
+                to: rich.id,
+                amount: 251
+            }
+        )),
+        TxError::InsufficientBalance {
+            needed: 251,
+            available: 250
+        }
+    );
+    assert_eq!(
+        c.reject(c.tx(
+            &rich,
+            Payload::Transfer {
+                to: nobody.id,
+                amount: 1
+            }
+        )),
+        TxError::UnknownAccount(nobody.id)
+    );
+    assert!(matches!(
+        c.reject(c.tx(
+            &rich,
+            Payload::Transfer {
+                to: board.id,
+                amount: 0
+            }
+        )),
+        TxError::InvalidField {
+            field: "amount",
+            ..
+        }
+    ));
+    assert!(matches!(
+        c.reject(c.tx(
+            &rich,
+            Payload::Transfer {
+                to: rich.id,
+                amount: 1
+            }
+        )),
+        TxError::InvalidField { field: "to", .. }
+    ));
+}
+
+#[test]
+fn registration() {
+    let mut c = Chain::new(4);
+    let intern = Actor::new(60);
+    c.register_subject(&intern);
+    let again = c.tx(
+        &intern,
+        Payload::RegisterSubject {
+            encryption_key: intern.enc.encryption_key(),
+        },
+    );
+    assert_eq!(c.reject(again), TxError::AlreadyRegistered("subject"));
+
+    let hospital = Actor::new(61);
+    let reg = |name: &str| Payload::RegisterOrganization {
+        name: name.into(),
+        kind: OrganizationKind::Hospital,
+        encryption_key: hospital.enc.encryption_key(),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&hospital, reg(" "))),
+        TxError::InvalidField { field: "name", .. }
+    ));
+    c.ok(c.tx(&hospital, reg("General Hospital")));
+    assert_eq!(
+        c.reject(c.tx(&hospital, reg("Again"))),
+        TxError::AlreadyRegistered("organization")
+    );
+
+    let college = Actor::new(62);
+    let reg = Payload::RegisterCertifier {
+        name: "Medical College".into(),
+        encryption_key: college.enc.encryption_key(),
+    };
+    c.ok(c.tx(&college, reg.clone()));
+    let rec: Certifier = c.get(&keys::certifier(&college.id)).unwrap();
+    assert_eq!(
+        rec.accreditation.latest().unwrap().status,
+        AccreditationStatus::Pending
+    );
+    assert_eq!(
+        c.reject(c.tx(&college, reg)),
+        TxError::AlreadyRegistered("certifier")
+    );
+}
+
+#[test]
+fn key_rotation() {
+    let mut c = Chain::new(4);
+    let rich = Actor::new(52);
+    let new_key = SigningKey::from_seed(&[200; 32]);
+    let bad = mpms_crypto::PublicKey::from_bytes([0u8; 32]);
+    assert!(matches!(
+        c.reject(c.tx(
+            &rich,
+            Payload::RotateKeys {
+                signing_key: Some(bad),
+                encryption_key: None
+            }
+        )),
+        TxError::InvalidField {
+            field: "signing_key",
+            ..
+        }
+    ));
+    assert!(matches!(
+        c.reject(c.tx(
+            &rich,
+            Payload::RotateKeys {
+                signing_key: None,
+                encryption_key: None
+            }
+        )),
+        TxError::InvalidField { .. }
+    ));
+    assert!(matches!(
+        c.reject(c.tx(
+            &rich,
+            Payload::RotateKeys {
+                signing_key: None,
+                encryption_key: Some(rich.enc.encryption_key())
+            }
+        )),
+        TxError::InvalidField {
+            field: "encryption_key",
+            ..
+        }
+    ));
+    // The rotation and a later transaction signed by the old key in the same block:
+    // the old key stays in force until the next height.
+    let rotate = c.tx_at(
+        &rich,
+        0,
+        Payload::RotateKeys {
+            signing_key: Some(new_key.public_key()),
+            encryption_key: None,
+        },
+    );
+    let old_signed = c.tx_at(&rich, 1, Payload::Bond { amount: 1 });
+    assert!(c.block(&[rotate, old_signed]).iter().all(Result::is_ok));
+    // From the next height only the new key signs for the account.
+    let stale = c.tx(&rich, Payload::Bond { amount: 1 });
+    assert_eq!(c.reject(stale), TxError::BadSignature);
+    let mut t = c.tx(&rich, Payload::Bond { amount: 1 }).tx;
+    t.nonce = 2;
+    c.ok(t.sign(&new_key));
+    // A subject rotates its encryption key.
+    let intern = Actor::new(60);
+    c.register_subject(&intern);
+    let fresh = mpms_crypto::DecryptionKey::derive(b"fresh");
+    c.ok(c.tx(
+        &intern,
+        Payload::RotateKeys {
+            signing_key: None,
+            encryption_key: Some(fresh.encryption_key()),
+        },
+    ));
+    let s: mpms_ledger::records::Subject = c.get(&keys::subject(&intern.id)).unwrap();
+    assert_eq!(s.encryption_key, fresh.encryption_key());
+}
+
+#[test]
+fn bonding_and_unbonding() {
+    let mut c = Chain::new(4);
+    let rich = Actor::new(52);
+    assert_eq!(
+        c.reject(c.tx(&rich, Payload::Bond { amount: 2_000_000 })),
+        TxError::InsufficientBalance {
+            needed: 2_000_000,
+            available: 1_000_000
+        }
+    );
+    c.ok(c.tx(&rich, Payload::Bond { amount: 300 }));
+    assert_eq!(
+        c.reject(c.tx(&rich, Payload::Unbond { amount: 301 })),
+        TxError::InsufficientStake {
+            needed: 301,
+            available: 300
+        }
+    );
+    c.ok(c.tx(&rich, Payload::Unbond { amount: 100 }));
+    assert_eq!(
+        c.reject(c.tx(&rich, Payload::WithdrawUnbonded)),
+        TxError::NothingToWithdraw
+    );
+    c.skip(5);
+    c.ok(c.tx(&rich, Payload::WithdrawUnbonded));
+    let acct: Account = c.get(&keys::account(&rich.id)).unwrap();
+    assert_eq!((acct.balance, acct.bonded), (1_000_000 - 200, 200));
+    // An active authority cannot unbond below the minimum (2000 bonded, min 1000).
+    let a0 = Actor::new(10);
+    c.ok(c.tx(&a0, Payload::Unbond { amount: 1_000 }));
+    assert!(matches!(
+        c.reject(c.tx(&a0, Payload::Unbond { amount: 1 })),
+        TxError::StakeLocked(_)
+    ));
+    // An accredited certifier keeps its minimum too (500 bonded, min 100).
+    let cert = Actor::new(50);
+    assert!(matches!(
+        c.reject(c.tx(&cert, Payload::Unbond { amount: 401 })),
+        TxError::StakeLocked(_)
+    ));
+    c.ok(c.tx(&cert, Payload::Unbond { amount: 400 }));
+}
+
+// ---------------------------------------------------------------- governance
+
+#[test]
+fn governance_votes_and_thresholds() {
+    let mut c = Chain::new(4);
+    let (rich, college) = (Actor::new(52), Actor::new(62));
+    c.ok(c.tx(
+        &college,
+        Payload::RegisterCertifier {
+            name: "College".into(),
+            encryption_key: college.enc.encryption_key(),
+        },
+    ));
+    let accredit = GovernanceAction::AccreditCertifier {
+        certifier: college.id,
+        scope: vec!["nursing.*".into()],
+        valid_from_ms: c.time_ms,
+        valid_until_ms: c.time_ms + 100 * DAY,
+    };
+    // Non-authority cannot propose; insufficient stake is refused at proposal time.
+    assert_eq!(
+        c.reject(c.tx(
+            &rich,
+            Payload::Propose {
+                action: accredit.clone()
+            }
+        )),
+        TxError::NotAuthority(rich.id)
+    );
+    let a0 = Actor::new(10);
+    assert_eq!(
+        c.reject(c.tx(
+            &a0,
+            Payload::Propose {
+                action: accredit.clone()
+            }
+        )),
+        TxError::InsufficientStake {
+            needed: 100,
+            available: 0
+        }
+    );
+    c.ok(c.tx(
+        &rich,
+        Payload::Transfer {
+            to: college.id,
+            amount: 1_000,
+        },
+    ));
+    c.ok(c.tx(&college, Payload::Bond { amount: 150 }));
+    let id = proposal_id(&c.ok(c.tx(&a0, Payload::Propose { action: accredit })));
+    // Non-authority vote, double vote.
+    assert_eq!(
+        c.reject(c.tx(
+            &rich,
+            Payload::Vote {
+                proposal: id,
+                approve: true
+            }
+        )),
+        TxError::NotAuthority(rich.id)
+    );
+    assert_eq!(
+        c.reject(c.tx(
+            &a0,
+            Payload::Vote {
+                proposal: id,
+                approve: true
+            }
+        )),
+        TxError::DoubleVote(a0.id)
+    );
+    assert_eq!(
+        c.reject(c.tx(
+            &a0,
+            Payload::Vote {
+                proposal: 99,
+                approve: true
+            }
+        )),
+        TxError::UnknownProposal(99)
+    );
+    // 2 of 4 is not enough; 3 of 4 is.
+    c.pass(id, &[1]);
+    assert_eq!(proposal(&c, id).status, ProposalStatus::Open);
+    c.pass(id, &[2]);
+    assert!(matches!(
+        proposal(&c, id).status,
+        ProposalStatus::Executed { .. }
+    ));
+    let a3 = Actor::new(13);
+    assert_eq!(
+        c.reject(c.tx(
+            &a3,
+            Payload::Vote {
+                proposal: id,
+                approve: true
+            }
+        )),
+        TxError::ProposalClosed(id)
+    );
+    let rec: Certifier = c.get(&keys::certifier(&college.id)).unwrap();
+    assert_eq!(
+        rec.accreditation.at(c.height).unwrap().status,
+        AccreditationStatus::Accredited
+    );
+
+    // Two against out of four: more than 2/3 can no longer approve.
+    let change = GovernanceAction::SetParameter(ParameterChange::SlashFractionBps(5_000));
+    let id = proposal_id(&c.ok(c.tx(
+        &a0,
+        Payload::Propose {
+            action: change.clone(),
+        },
+    )));
+    for i in [1, 2] {
+        let a = Actor::new(10 + i);
+        c.ok(c.tx(
+            &a,
+            Payload::Vote {
+                proposal: id,
+                approve: false,
+            },
+        ));
+    }
+    assert!(matches!(
+        proposal(&c, id).status,
+        ProposalStatus::Rejected { .. }
+    ));
+    // Expired proposal.
+    let id = proposal_id(&c.ok(c.tx(
+        &a0,
+        Payload::Propose {
+            action: change.clone(),
+        },
+    )));
+    c.skip(11);
+    assert_eq!(
+        c.reject(c.tx(
+            &a3,
+            Payload::Vote {
+                proposal: id,
+                approve: true
+            }
+        )),
+        TxError::ProposalExpired(id)
+    );
+    // A passing parameter change applies.
+    govern(&mut c, change);
+    assert_eq!(
+        c.get::<mpms_ledger::Params>(&keys::params())
+            .unwrap()
+            .slash_fraction_bps,
+        5_000
+    );
+    // Invalid actions are refused when proposed.
+    let bad = GovernanceAction::SetParameter(ParameterChange::SlashFractionBps(20_000));
+    assert!(matches!(
+        c.reject(c.tx(&a0, Payload::Propose { action: bad })),
+        TxError::InvalidAction(_)
+    ));
+}
+
+#[test]
+fn proposal_that_no_longer_applies_fails_cleanly() {
+    let mut c = Chain::new(4);
+    let (rich, college) = (Actor::new(52), Actor::new(62));
+    c.ok(c.tx(
+        &college,
+        Payload::RegisterCertifier {
+            name: "College".into(),
+            encryption_key: college.enc.encryption_key(),
+        },
+    ));
+    c.ok(c.tx(
+        &rich,
+        Payload::Transfer {
+            to: college.id,
+            amount: 1_000,
+        },
+    ));
+    c.ok(c.tx(&college, Payload::Bond { amount: 150 }));
+    let a0 = Actor::new(10);
+    let action = GovernanceAction::AccreditCertifier {
+        certifier: college.id,
+        scope: vec!["nursing.*".into()],
+        valid_from_ms: c.time_ms,
+        valid_until_ms: c.time_ms + DAY,
+    };
+    let id = proposal_id(&c.ok(c.tx(&a0, Payload::Propose { action })));
+    // The certifier unbonds below the minimum before the vote completes.
+    c.ok(c.tx(&college, Payload::Unbond { amount: 100 }));
+    c.pass(id, &[1, 2]);
+    assert!(matches!(
+        proposal(&c, id).status,
+        ProposalStatus::Failed { .. }
+    ));
+    let rec: Certifier = c.get(&keys::certifier(&college.id)).unwrap();
+    assert_eq!(
+        rec.accreditation.latest().unwrap().status,
+        AccreditationStatus::Pending
+    );
+}
+
+#[test]
+fn authority_rotation_by_governance() {
+    let mut c = Chain::new(4);
+    let (rich, newcomer) = (Actor::new(52), Actor::new(70));
+    let new_consensus = SigningKey::from_seed(&[170; 32]);
+    c.ok(c.tx(
+        &rich,
+        Payload::Transfer {
+            to: newcomer.id,
+            amount: 5_000,
+        },
+    ));
+    c.ok(c.tx(&newcomer, Payload::Bond { amount: 1_500 }));
+    let add = GovernanceAction::AddAuthority {
+        operator: newcomer.id,
+        consensus_key: new_consensus.public_key(),
+        peer_id: "peer-new".into(),
+    };
+    govern(&mut c, add.clone());
+    let set = c.authority_set();
+    assert_eq!(set.len(), 5);
+    assert_eq!(set.members[4].operator, newcomer.id);
+    // Adding again is refused; reusing a consensus key is refused.
+    let a0 = Actor::new(10);
+    assert!(matches!(
+        c.reject(c.tx(&a0, Payload::Propose { action: add })),
+        TxError::InvalidAction(_)
+    ));
+    // With 5 authorities, 4 approvals are needed.
+    let rotated = SigningKey::from_seed(&[171; 32]);
+    let rotate = GovernanceAction::RotateAuthorityKey {
+        operator: newcomer.id,
+        consensus_key: rotated.public_key(),
+    };
+    let id = proposal_id(&c.ok(c.tx(&a0, Payload::Propose { action: rotate })));
+    c.pass(id, &[1, 2]);
+    assert_eq!(proposal(&c, id).status, ProposalStatus::Open);
+    let tx = c.tx(
+        &newcomer,
+        Payload::Vote {
+            proposal: id,
+            approve: true,
+        },
+    );
+    c.ok(tx);
+    assert!(matches!(
+        proposal(&c, id).status,
+        ProposalStatus::Executed { .. }
+    ));
+    assert_eq!(
+        c.authority_set().members[4].consensus_key,
+        rotated.public_key()
+    );
+    let auth: Authority = c.get(&keys::authority(&newcomer.id)).unwrap();
+    assert_eq!(
+        auth.consensus_keys.at(c.height - 1),
+        Some(&new_consensus.public_key())
+    );
+    // Remove one.
+    let remove = GovernanceAction::RemoveAuthority {
+        operator: Actor::new(13).id,
+    };
+    let id = proposal_id(&c.ok(c.tx(&a0, Payload::Propose { action: remove })));
+    c.pass(id, &[1, 2]);
+    let tx = c.tx(
+        &newcomer,
+        Payload::Vote {
+            proposal: id,
+            approve: true,
+        },
+    );
+    c.ok(tx);
+    let set = c.authority_set();
+    assert_eq!(set.len(), 4);
+    assert!(!set.contains(&Actor::new(13).id));
+    // The removed authority can no longer propose.
+    let a3 = Actor::new(13);
+    assert!(matches!(
+        c.reject(c.tx(
+            &a3,
+            Payload::Propose {
+                action: GovernanceAction::SetParameter(ParameterChange::ProposalTtlBlocks(9))
+            }
+        )),
+        TxError::NotAuthority(_)
+    ));
+}
+
+#[test]
+fn last_authority_cannot_be_removed() {
+    let mut c = Chain::new(1);
+    let a0 = Actor::new(10);
+    let remove = GovernanceAction::RemoveAuthority { operator: a0.id };
+    assert!(matches!(
+        c.reject(c.tx(&a0, Payload::Propose { action: remove })),
+        TxError::InvalidAction(_)
+    ));
+}
+
+// ---------------------------------------------------------------- schemas & credentials
+
+#[test]
+fn schema_registration() {
+    let mut c = Chain::new(4);
+    let cert = Actor::new(50);
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    assert_eq!(
+        c.reject(c.tx(&cert, schema("med.bls", &[]))),
+        TxError::SchemaExists("med.bls".into())
+    );
+    assert_eq!(
+        c.reject(c.tx(&cert, schema("med.acls", &["med.nope"]))),
+        TxError::Credential(Rule::UnknownSchema("med.nope".into()))
+    );
+    assert!(matches!(
+        c.reject(c.tx(&cert, schema("law.contracts", &[]))),
+        TxError::Credential(Rule::OutOfScope { .. })
+    ));
+    assert!(matches!(
+        c.reject(c.tx(&cert, schema("Med BLS!", &[]))),
+        TxError::InvalidField { field: "id", .. }
+    ));
+    // A registered but unaccredited certifier.
+    let college = Actor::new(62);
+    c.ok(c.tx(
+        &college,
+        Payload::RegisterCertifier {
+            name: "College".into(),
+            encryption_key: college.enc.encryption_key(),
+        },
+    ));
+    assert_eq!(
+        c.reject(c.tx(&college, schema("med.x", &[]))),
+        TxError::Credential(Rule::NotAccredited(college.id))
+    );
+    // Not a certifier at all.
+    let rich = Actor::new(52);
+    assert!(matches!(
+        c.reject(c.tx(&rich, schema("med.y", &[]))),
+        TxError::NotRegistered {
+            role: "certifier",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn issuance_accepted_and_no_plaintext_on_chain() {
+    let mut c = Chain::new(4);
+    let (cert, intern) = (Actor::new(50), Actor::new(60));
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.register_subject(&intern);
+    let receipt = issue(&mut c, "med.bls", &intern).expect("issued");
+    let id = issued_id(&receipt);
+    let cred: Credential = c.get(&keys::credential(&id)).unwrap();
+    assert_eq!(cred.status, CredentialStatus::Active);
+    assert_eq!(cred.claim.subject, intern.id);
+    // The subject decrypts and checks the content.
+    let content = open_content(&cred, &cred.subject_key, &intern.enc).expect("subject opens");
+    assert_eq!(content.holder_name, "Dr. A. Intern");
+    // Nothing personal is stored in plaintext anywhere in state.
+    for value in c.state.entries().values() {
+        for needle in [&b"Dr. A. Intern"[..], b"1999-04-01", b"92/100"] {
+            assert!(
+                !value.windows(needle.len()).any(|w| w == needle),
+                "plaintext personal data in state"
+            );
+        }
+    }
+    // Issuing the very same claim twice is refused.
+    let issuance = cred.clone();
+    let dup = mpms_ledger::transaction::CredentialIssuance {
+        claim: issuance.claim,
+        certifier_signature: issuance.certifier_signature,
+        content: issuance.content,
+        subject_key: issuance.subject_key,
+    };
+    assert_eq!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(dup)))),
+        TxError::DuplicateCredential(id)
+    );
+}
+
+#[test]
+fn issuance_rule_violations() {
+    let mut c = Chain::new(4);
+    let (cert, intern, stranger) = (Actor::new(50), Actor::new(60), Actor::new(63));
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.ok(c.tx(&cert, schema("med.acls", &["med.bls"])));
+    c.register_subject(&intern);
+
+    let attempt =
+        |c: &mut Chain,
+         edit: &dyn Fn(&mut mpms_ledger::transaction::CredentialIssuance, &Actor)| {
+            let mut issuance = c.issuance(&cert, "med.bls", &intern, "X");
+            edit(&mut issuance, &cert);
+            c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance))))
+        };
+    let resign = |i: &mut mpms_ledger::transaction::CredentialIssuance, signer: &Actor| {
+        i.certifier_signature = signer.key.sign(
+            CHAIN,
+            mpms_crypto::Domain::CredentialClaim,
+            &mpms_ledger::codec::encode(&i.claim),
+        );
+    };
+    // End date before start date.
+    let e = attempt(&mut c, &|i, s| {
+        i.claim.valid_until_ms = i.claim.valid_from_ms - 1;
+        resign(i, s);
+    });
+    assert!(matches!(e, TxError::Credential(Rule::InvalidDates(_))));
+    // Already expired.
+    let e = attempt(&mut c, &|i, s| {
+        i.claim.valid_from_ms -= 10 * DAY;
+        i.claim.valid_until_ms = i.claim.valid_from_ms + DAY;
+        resign(i, s);
+    });
+    assert!(matches!(e, TxError::Credential(Rule::InvalidDates(_))));
+    // Longer than the schema allows.
+    let e = attempt(&mut c, &|i, s| {
+        i.claim.valid_until_ms = i.claim.valid_from_ms + 3 * 365 * DAY;
+        resign(i, s);
+    });
+    assert!(matches!(e, TxError::Credential(Rule::InvalidDates(_))));
+    // Unknown schema; schema out of scope is checked on the certifier's scope.
+    let e = attempt(&mut c, &|i, s| {
+        i.claim.schema = "med.unknown".into();
+        resign(i, s);
+    });
+    assert_eq!(
+        e,
+        TxError::Credential(Rule::UnknownSchema("med.unknown".into()))
+    );
+    // Unknown subject.
+    let e = attempt(&mut c, &|i, s| {
+        i.claim.subject = stranger.id;
+        resign(i, s);
+    });
+    assert_eq!(e, TxError::Credential(Rule::UnknownSubject(stranger.id)));
+    // Bad certifier signature (claim altered after signing).
+    let e = attempt(&mut c, &|i, _| i.claim.valid_until_ms -= 1);
+    assert_eq!(e, TxError::Credential(Rule::BadCertifierSignature));
+    // Signed by someone else, claiming to be the certifier.
+    let e = attempt(&mut c, &|i, _| resign(i, &Actor::new(99)));
+    assert_eq!(e, TxError::Credential(Rule::BadCertifierSignature));
+    // Unregistered certifier named in the claim.
+    let e = attempt(&mut c, &|i, _| {
+        i.claim.certifier = stranger.id;
+        resign(i, &Actor::new(63));
+    });
+    assert_eq!(e, TxError::Credential(Rule::UnknownCertifier(stranger.id)));
+    // Missing prerequisite for the stacked credential.
+    let issuance = c.issuance(&cert, "med.acls", &intern, "X");
+    assert_eq!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))),
+        TxError::Credential(Rule::MissingPrerequisite("med.bls".into()))
+    );
+}
+
+#[test]
+fn stacked_credentials_and_revocation() {
+    let mut c = Chain::new(4);
+    let (cert, intern) = (Actor::new(50), Actor::new(60));
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.ok(c.tx(&cert, schema("med.acls", &["med.bls"])));
+    c.register_subject(&intern);
+    let bls = issued_id(&issue(&mut c, "med.bls", &intern).unwrap());
+    let acls = issued_id(&issue(&mut c, "med.acls", &intern).expect("prerequisite held"));
+    // Revocation: only the certifier, only once.
+    let rich = Actor::new(52);
+    assert!(matches!(
+        c.reject(c.tx(
+            &rich,
+            Payload::RevokeCredential {
+                credential: bls,
+                reason: "x".into()
+            }
+        )),
+        TxError::NotIssuer
+    ));
+    assert!(matches!(
+        c.reject(c.tx(
+            &cert,
+            Payload::RevokeCredential {
+                credential: bls,
+                reason: "".into()
+            }
+        )),
+        TxError::InvalidField { .. }
+    ));
+    let unknown = Hash::digest(b"nope");
+    assert_eq!(
+        c.reject(c.tx(
+            &cert,
+            Payload::RevokeCredential {
+                credential: unknown,
+                reason: "r".into()
+            }
+        )),
+        TxError::UnknownCredential(unknown)
+    );
+    c.ok(c.tx(
+        &cert,
+        Payload::RevokeCredential {
+            credential: bls,
+            reason: "exam fraud".into(),
+        },
+    ));
+    assert_eq!(
+        c.reject(c.tx(
+            &cert,
+            Payload::RevokeCredential {
+                credential: bls,
+                reason: "again".into()
+            }
+        )),
+        TxError::CredentialRevoked(bls)
+    );
+    let rec: Credential = c.get(&keys::credential(&bls)).unwrap();
+    assert!(matches!(rec.status, CredentialStatus::Revoked { .. }));
+    // With its prerequisite revoked, the stacked credential can no longer be issued.
+    let issuance = c.issuance(&cert, "med.acls", &intern, "Y");
+    assert_eq!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))),
+        TxError::Credential(Rule::MissingPrerequisite("med.bls".into()))
+    );
+    let _ = acls;
+}
+
+#[test]
+fn suspended_or_expired_certifier_cannot_issue() {
+    let mut c = Chain::new(4);
+    let (cert, intern) = (Actor::new(50), Actor::new(60));
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.register_subject(&intern);
+    govern(
+        &mut c,
+        GovernanceAction::SuspendCertifier {
+            certifier: cert.id,
+            reason: "audit".into(),
+        },
+    );
+    let issuance = c.issuance(&cert, "med.bls", &intern, "X");
+    assert!(matches!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))),
+        TxError::Credential(Rule::CertifierSuspended { .. })
+    ));
+    // Re-accredited for a period that has not started yet.
+    let start = c.time_ms + 10 * DAY;
+    govern(
+        &mut c,
+        GovernanceAction::AccreditCertifier {
+            certifier: cert.id,
+            scope: vec!["med.*".into()],
+            valid_from_ms: start,
+            valid_until_ms: start + DAY,
+        },
+    );
+    let issuance = c.issuance(&cert, "med.bls", &intern, "X");
+    assert_eq!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))),
+        TxError::Credential(Rule::AccreditationNotValid(cert.id))
+    );
+    // Slashed by governance for off-chain fraud.
+    let before = c.get::<Account>(&keys::account(&cert.id)).unwrap().bonded;
+    govern(
+        &mut c,
+        GovernanceAction::SlashCertifier {
+            certifier: cert.id,
+            fraction_bps: 5_000,
+            reason: "forged exams".into(),
+        },
+    );
+    let after = c.get::<Account>(&keys::account(&cert.id)).unwrap().bonded;
+    assert_eq!(after, before / 2);
+}
+
+// ---------------------------------------------------------------- access
+
+#[test]
+fn access_request_grant_inspect_revoke() {
+    let mut c = Chain::new(4);
+    let (cert, intern, board, hospital) = (
+        Actor::new(50),
+        Actor::new(60),
+        Actor::new(51),
+        Actor::new(61),
+    );
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.register_subject(&intern);
+    let cred_id = issued_id(&issue(&mut c, "med.bls", &intern).unwrap());
+    let cred: Credential = c.get(&keys::credential(&cred_id)).unwrap();
+
+    // Only organizations request access.
+    let req = |subject, creds: Vec<Hash>| Payload::RequestAccess {
+        subject,
+        credentials: creds,
+        purpose: "license review".into(),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&cert, req(intern.id, vec![cred_id]))),
+        TxError::NotRegistered {
+            role: "organization",
+            ..
+        }
+    ));
+    assert!(matches!(
+        c.reject(c.tx(&board, req(intern.id, vec![]))),
+        TxError::InvalidField { .. }
+    ));
+    assert!(matches!(
+        c.reject(c.tx(&board, req(board.id, vec![cred_id]))),
+        TxError::NotRegistered {
+            role: "subject",
+            ..
+        }
+    ));
+    let nonce = c.nonce(&board.id);
+    c.ok(c.tx(&board, req(intern.id, vec![cred_id])));
+    let request = request_id(&board.id, nonce);
+
+    // The subject re-seals the content key to the board.
+    let sealed = reseal_key(
+        &cred_id,
+        &cred.subject_key,
+        &intern.enc,
+        &board.enc.encryption_key(),
+        &mut c.rng,
+    )
+    .unwrap();
+    let grant = |grantee, request, expires| Payload::GrantAccess {
+        credential: cred_id,
+        grantee,
+        request,
+        sealed_key: sealed.clone(),
+        expires_at_ms: expires,
+    };
+    let later = c.time_ms + 5_000;
+    assert_eq!(
+        c.reject(c.tx(&board, grant(board.id, Some(request), later))),
+        TxError::NotSubject
+    );
+    assert!(matches!(
+        c.reject(c.tx(&intern, grant(cert.id, None, later))),
+        TxError::NotRegistered { .. }
+    ));
+    assert!(matches!(
+        c.reject(c.tx(&intern, grant(board.id, Some(Hash::digest(b"r")), later))),
+        TxError::UnknownRequest(_)
+    ));
+    assert!(matches!(
+        c.reject(c.tx(&intern, grant(board.id, None, c.time_ms))),
+        TxError::InvalidField { .. }
+    ));
+    c.ok(c.tx(
+        &hospital,
+        Payload::RegisterOrganization {
+            name: "General".into(),
+            kind: OrganizationKind::Hospital,
+            encryption_key: hospital.enc.encryption_key(),
+        },
+    ));
+    assert!(matches!(
+        c.reject(c.tx(&intern, grant(hospital.id, Some(request), later))),
+        TxError::RequestMismatch(_)
+    ));
+    let nonce = c.nonce(&intern.id);
+    c.ok(c.tx(&intern, grant(board.id, Some(request), c.time_ms + 5_000)));
+    let gid = grant_id(&intern.id, nonce);
+
+    // The board decrypts the credential with its grant and checks it.
+    let g: Grant = c.get(&keys::grant(&gid)).unwrap();
+    let content = open_content(&cred, &g.sealed_key, &board.enc).expect("grantee opens");
+    assert_eq!(content.result, "passed");
+    assert!(open_content(&cred, &g.sealed_key, &hospital.enc).is_err());
+
+    // Recorded inspection, only by the grantee.
+    assert_eq!(
+        c.reject(c.tx(
+            &hospital,
+            Payload::RecordInspection {
+                grant: gid,
+                outcome: InspectionOutcome::Verified
+            }
+        )),
+        TxError::NotGrantee
+    );
+    c.ok(c.tx(
+        &board,
+        Payload::RecordInspection {
+            grant: gid,
+            outcome: InspectionOutcome::Verified,
+        },
+    ));
+    let g: Grant = c.get(&keys::grant(&gid)).unwrap();
+    assert_eq!(g.inspections.len(), 1);
+
+    // Expired grant: the grant lapses 5 s after it was made; blocks are 1 s apart.
+    c.skip(5);
+    assert_eq!(
+        c.reject(c.tx(
+            &board,
+            Payload::RecordInspection {
+                grant: gid,
+                outcome: InspectionOutcome::Verified
+            }
+        )),
+        TxError::GrantExpired(gid)
+    );
+
+    // A fresh grant, revoked by the subject, can no longer be used.
+    let nonce = c.nonce(&intern.id);
+    c.ok(c.tx(&intern, grant(board.id, None, c.time_ms + 100_000)));
+    let gid2 = grant_id(&intern.id, nonce);
+    assert_eq!(
+        c.reject(c.tx(&board, Payload::RevokeGrant { grant: gid2 })),
+        TxError::NotSubject
+    );
+    c.ok(c.tx(&intern, Payload::RevokeGrant { grant: gid2 }));
+    assert_eq!(
+        c.reject(c.tx(&intern, Payload::RevokeGrant { grant: gid2 })),
+        TxError::GrantRevoked(gid2)
+    );
+    assert_eq!(
+        c.reject(c.tx(
+            &board,
+            Payload::RecordInspection {
+                grant: gid2,
+                outcome: InspectionOutcome::Verified
+            }
+        )),
+        TxError::GrantRevoked(gid2)
+    );
+    let unknown = Hash::digest(b"g");
+    assert_eq!(
+        c.reject(c.tx(
+            &board,
+            Payload::RecordInspection {
+                grant: unknown,
+                outcome: InspectionOutcome::Verified
+            }
+        )),
+        TxError::UnknownGrant(unknown)
+    );
+
+    // A revoked credential cannot be granted.
+    c.ok(c.tx(
+        &cert,
+        Payload::RevokeCredential {
+            credential: cred_id,
+            reason: "error".into(),
+        },
+    ));
+    assert_eq!(
+        c.reject(c.tx(&intern, grant(board.id, None, c.time_ms + 100_000))),
+        TxError::CredentialRevoked(cred_id)
+    );
+}
+
+// ---------------------------------------------------------------- evidence
+
+fn vote(c: &Chain, i: usize, height: u64, block: Hash, kind: VoteKind) -> mpms_ledger::SignedVote {
+    Vote {
+        height,
+        round: 0,
+        kind,
+        block: Some(block),
+        valid_round: None,
+    }
+    .sign(CHAIN, c.authorities[i].id, &c.consensus[i])
+}
+
+#[test]
+fn equivocation_is_slashed_jailed_and_removed() {
+    let mut c = Chain::new(4);
+    c.skip(2);
+    let offender = c.authorities[3].id;
+    let first = vote(&c, 3, 2, Hash::digest(b"a"), VoteKind::Prevote);
+    let second = vote(&c, 3, 2, Hash::digest(b"b"), VoteKind::Prevote);
+    let rich = Actor::new(52);
+    // Not evidence: the same statement twice, different steps, a forged signature.
+    let same = Evidence::Equivocation {
+        first,
+        second: first,
+    };
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(same)))),
+        TxError::InvalidEvidence(_)
+    ));
+    let other_step = vote(&c, 3, 2, Hash::digest(b"b"), VoteKind::Precommit);
+    let ev = Evidence::Equivocation {
+        first,
+        second: other_step,
+    };
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)))),
+        TxError::InvalidEvidence(_)
+    ));
+    let mut forged = second;
+    forged.signature = first.signature;
+    let ev = Evidence::Equivocation {
+        first,
+        second: forged,
+    };
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)))),
+        TxError::InvalidEvidence(_)
+    ));
+    let future = Evidence::Equivocation {
+        first: vote(&c, 3, 50, Hash::digest(b"a"), VoteKind::Prevote),
+        second: vote(&c, 3, 50, Hash::digest(b"b"), VoteKind::Prevote),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(future)))),
+        TxError::InvalidEvidence(_)
+    ));
+
+    let stake_before = c.get::<Account>(&keys::account(&offender)).unwrap().bonded;
+    let ev = Evidence::Equivocation { first, second };
+    c.ok(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev.clone()))));
+    let stake_after = c.get::<Account>(&keys::account(&offender)).unwrap().bonded;
+    assert_eq!(stake_after, stake_before - stake_before / 10);
+    let auth: Authority = c.get(&keys::authority(&offender)).unwrap();
+    assert_eq!(auth.status.latest(), Some(&AuthorityStatus::Jailed));
+    assert!(!c.authority_set().contains(&offender));
+    assert_eq!(c.authority_set().len(), 3);
+    // Punished once only.
+    assert_eq!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)))),
+        TxError::OffenceAlreadyPunished
+    );
+}
+
+#[test]
+fn evidence_too_old_is_refused() {
+    let mut c = Chain::new(4);
+    c.skip(2);
+    let ev = Evidence::Equivocation {
+        first: vote(&c, 1, 1, Hash::digest(b"a"), VoteKind::Precommit),
+        second: vote(&c, 1, 1, Hash::digest(b"b"), VoteKind::Precommit),
+    };
+    c.skip(60);
+    let rich = Actor::new(52);
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)))),
+        TxError::EvidenceTooOld { .. }
+    ));
+}
+
+#[test]
+fn fake_credential_proposer_and_voters_are_slashed() {
+    let mut c = Chain::new(4);
+    let (cert, intern) = (Actor::new(50), Actor::new(60));
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.ok(c.tx(&cert, schema("med.acls", &["med.bls"])));
+    c.register_subject(&intern);
+    // A Byzantine proposer builds a block at the next height holding an issuance of a
+    // stacked credential whose prerequisite the subject lacks.
+    let issuance = c.issuance(&cert, "med.acls", &intern, "X");
+    let fake_tx = c.tx(&cert, Payload::IssueCredential(Box::new(issuance)));
+    let honest_tx = c.tx(&Actor::new(52), Payload::Bond { amount: 1 });
+    let txs = vec![honest_tx, fake_tx.clone()];
+    let height = c.height + 1;
+    let header = Header {
+        chain_id: CHAIN.into(),
+        height,
+        parent: Hash::digest(b"parent"),
+        time_ms: c.time_ms + 1_000,
+        proposer: c.authorities[1].id,
+        tx_root: tx_root(&txs),
+        tx_count: 2,
+        state_commitment: Hash::digest(b"whatever"),
+        authority_set: c.authority_set().hash(),
+        last_commit: Hash::ZERO,
+    };
+    let block = mpms_ledger::Block {
+        header: header.clone(),
+        last_commit: None,
+        transactions: txs,
+    };
+    let proof = block.tx_proof(1).unwrap();
+    let proposal = vote(&c, 1, height, header.hash(), VoteKind::Proposal);
+    let prevote = vote(&c, 2, height, header.hash(), VoteKind::Prevote);
+    // Honest nodes never accept it; the chain moves on.
+    c.skip(1);
+    let rich = Actor::new(52);
+    for (v, who) in [(proposal, 1usize), (prevote, 2)] {
+        let ev = Evidence::FakeCredential {
+            header: Box::new(header.clone()),
+            vote: v,
+            transaction: fake_tx.clone(),
+            proof: proof.clone(),
+        };
+        let receipt = c.ok(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev))));
+        assert!(receipt.events.iter().any(|e| matches!(e, Event::AuthoritySlashed { operator, .. } if *operator == c.authorities[who].id)));
+        assert!(!c.authority_set().contains(&c.authorities[who].id));
+    }
+    assert_eq!(c.authority_set().len(), 2);
+
+    // Evidence against a valid credential is refused.
+    let mut c = Chain::new(4);
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.register_subject(&intern);
+    let issuance = c.issuance(&cert, "med.bls", &intern, "X");
+    let good_tx = c.tx(&cert, Payload::IssueCredential(Box::new(issuance)));
+    let height = c.height + 1;
+    let mut header = header.clone();
+    header.height = height;
+    header.time_ms = c.time_ms + 1_000;
+    header.tx_root = tx_root(std::slice::from_ref(&good_tx));
+    header.tx_count = 1;
+    let block = mpms_ledger::Block {
+        header: header.clone(),
+        last_commit: None,
+        transactions: vec![good_tx.clone()],
+    };
+    let ev = Evidence::FakeCredential {
+        header: Box::new(header.clone()),
+        vote: vote(&c, 1, height, header.hash(), VoteKind::Proposal),
+        transaction: good_tx.clone(),
+        proof: block.tx_proof(0).unwrap(),
+    };
+    c.skip(1);
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)))),
+        TxError::InvalidEvidence(_)
+    ));
+    // A wrong inclusion proof is refused.
+    let mut bad_proof = block.tx_proof(0).unwrap();
+    bad_proof.leaf_count = 2;
+    let ev = Evidence::FakeCredential {
+        header: Box::new(header.clone()),
+        vote: vote(&c, 1, height, header.hash(), VoteKind::Proposal),
+        transaction: good_tx,
+        proof: bad_proof,
+    };
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)))),
+        TxError::InvalidEvidence(_)
+    ));
+}

@@ -1,0 +1,114 @@
+//! The in-memory store: same contract as RocksDB, for tests and the simulator.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use mpms_crypto::Hash;
+use mpms_ledger::{Block, CommitCertificate, State, StateError};
+
+use crate::{check_next, BlockCommit, Store, StoreError, TxLocation};
+
+#[derive(Default)]
+struct Inner {
+    blocks: BTreeMap<u64, Block>,
+    certificates: BTreeMap<u64, CommitCertificate>,
+    heights: HashMap<Hash, u64>,
+    tx_index: HashMap<Hash, TxLocation>,
+    state: BTreeMap<Vec<u8>, Vec<u8>>,
+    safety: Option<Vec<u8>>,
+}
+
+/// A [`Store`] in memory.
+#[derive(Default)]
+pub struct MemStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied commit (commit
+        // builds everything before touching the maps), so a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of every state entry, for comparisons in tests.
+    pub fn state_entries(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.lock().state.clone()
+    }
+}
+
+impl State for MemStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.lock().state.get(key).cloned())
+    }
+}
+
+impl Store for MemStore {
+    fn last_height(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().blocks.keys().next_back().copied())
+    }
+
+    fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        Ok(self.lock().blocks.get(&height).cloned())
+    }
+
+    fn height_of(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().heights.get(hash).copied())
+    }
+
+    fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        Ok(self.lock().certificates.get(&height).cloned())
+    }
+
+    fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError> {
+        Ok(self.lock().tx_index.get(hash).copied())
+    }
+
+    fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let last = inner.blocks.values().next_back().map(|b| b.header.clone());
+        check_next(last.as_ref(), &commit)?;
+        let block = commit.block;
+        let height = block.header.height;
+        let tx_hashes: Vec<Hash> = block.transactions.iter().map(|t| t.hash()).collect();
+        for (index, hash) in tx_hashes.into_iter().enumerate() {
+            inner.tx_index.insert(
+                hash,
+                TxLocation {
+                    height,
+                    index: index as u32,
+                },
+            );
+        }
+        for (key, value) in &commit.changes.writes {
+            match value {
+                Some(v) => {
+                    inner.state.insert(key.clone(), v.clone());
+                }
+                None => {
+                    inner.state.remove(key);
+                }
+            }
+        }
+        if let Some(cert) = commit.certificate {
+            inner.certificates.insert(height, cert.clone());
+        }
+        inner.heights.insert(block.hash(), height);
+        inner.blocks.insert(height, block.clone());
+        Ok(())
+    }
+
+    fn safety_record(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().safety.clone())
+    }
+
+    fn save_safety_record(&self, record: &[u8]) -> Result<(), StoreError> {
+        self.lock().safety = Some(record.to_vec());
+        Ok(())
+    }
+}

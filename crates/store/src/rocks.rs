@@ -1,0 +1,213 @@
+//! The RocksDB store.
+
+use std::path::Path;
+
+use mpms_crypto::Hash;
+use mpms_ledger::{codec, Block, CommitCertificate, Header, State, StateError};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+use crate::{check_next, BlockCommit, Store, StoreError, TxLocation};
+
+const CF_BLOCKS: &str = "blocks";
+const CF_CERTIFICATES: &str = "certificates";
+const CF_TX_INDEX: &str = "tx_index";
+const CF_STATE: &str = "state";
+const CF_SAFETY: &str = "safety";
+const CF_META: &str = "meta";
+const COLUMN_FAMILIES: [&str; 6] = [
+    CF_BLOCKS,
+    CF_CERTIFICATES,
+    CF_TX_INDEX,
+    CF_STATE,
+    CF_SAFETY,
+    CF_META,
+];
+
+const META_LAST_HEIGHT: &[u8] = b"last-height";
+const META_HASH_PREFIX: &[u8] = b"hash/";
+const SAFETY_KEY: &[u8] = b"record";
+
+/// Tuning for [`RocksStore`].
+#[derive(Debug, Clone)]
+pub struct RocksOptions {
+    /// Block cache size in bytes.
+    pub cache_bytes: usize,
+    /// Whether writes are synced to disk before commit returns (always true in a
+    /// node; benchmarks may measure both).
+    pub sync: bool,
+}
+
+impl Default for RocksOptions {
+    fn default() -> Self {
+        RocksOptions {
+            cache_bytes: 64 << 20,
+            sync: true,
+        }
+    }
+}
+
+/// A [`Store`] on RocksDB.
+pub struct RocksStore {
+    db: DB,
+    sync: bool,
+}
+
+fn db_err(e: rocksdb::Error) -> StoreError {
+    StoreError::Db(e.into_string())
+}
+
+fn height_key(height: u64) -> [u8; 8] {
+    // Big-endian so that keys sort by height.
+    height.to_be_bytes()
+}
+
+fn hash_key(hash: &Hash) -> Vec<u8> {
+    [META_HASH_PREFIX, hash.as_bytes()].concat()
+}
+
+impl RocksStore {
+    /// Opens (or creates) the store in directory `path`.
+    pub fn open(path: &Path, options: &RocksOptions) -> Result<RocksStore, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&rocksdb::Cache::new_lru_cache(options.cache_bytes));
+        table.set_bloom_filter(10.0, false);
+        opts.set_block_based_table_factory(&table);
+        let cfs = COLUMN_FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, opts.clone()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
+        Ok(RocksStore {
+            db,
+            sync: options.sync,
+        })
+    }
+
+    fn cf(&self, name: &str) -> Result<&ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StoreError::Db(format!("column family {name} missing")))
+    }
+
+    fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get_cf(self.cf(cf)?, key).map_err(db_err)
+    }
+
+    /// Every state entry, sorted by key. Loads the whole state: for tools and tests.
+    pub fn state_entries(
+        &self,
+    ) -> Result<std::collections::BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
+        let mut out = std::collections::BTreeMap::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_STATE)?, rocksdb::IteratorMode::Start)
+        {
+            let (k, v) = item.map_err(db_err)?;
+            out.insert(k.to_vec(), v.to_vec());
+        }
+        Ok(out)
+    }
+
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo).map_err(db_err)
+    }
+}
+
+impl State for RocksStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_cf(CF_STATE, key)
+            .map_err(|e| StateError(e.to_string()))
+    }
+}
+
+impl Store for RocksStore {
+    fn last_height(&self) -> Result<Option<u64>, StoreError> {
+        match self.get_cf(CF_META, META_LAST_HEIGHT)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+        }
+    }
+
+    fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        match self.get_cf(CF_BLOCKS, &height_key(height))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+        }
+    }
+
+    fn height_of(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
+        match self.get_cf(CF_META, &hash_key(hash))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+        }
+    }
+
+    fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        match self.get_cf(CF_CERTIFICATES, &height_key(height))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+        }
+    }
+
+    fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError> {
+        match self.get_cf(CF_TX_INDEX, hash.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+        }
+    }
+
+    fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StoreError> {
+        let last: Option<Header> = self.last_header()?;
+        check_next(last.as_ref(), &commit)?;
+        let block = commit.block;
+        let height = block.header.height;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_BLOCKS)?,
+            height_key(height),
+            codec::encode(block),
+        );
+        if let Some(cert) = commit.certificate {
+            batch.put_cf(
+                self.cf(CF_CERTIFICATES)?,
+                height_key(height),
+                codec::encode(cert),
+            );
+        }
+        let tx_index = self.cf(CF_TX_INDEX)?;
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let loc = TxLocation {
+                height,
+                index: index as u32,
+            };
+            batch.put_cf(tx_index, tx.hash().as_bytes(), codec::encode(&loc));
+        }
+        let state = self.cf(CF_STATE)?;
+        for (key, value) in &commit.changes.writes {
+            match value {
+                Some(v) => batch.put_cf(state, key, v),
+                None => batch.delete_cf(state, key),
+            }
+        }
+        let meta = self.cf(CF_META)?;
+        batch.put_cf(meta, hash_key(&block.hash()), codec::encode(&height));
+        batch.put_cf(meta, META_LAST_HEIGHT, codec::encode(&height));
+        self.write(batch, self.sync)
+    }
+
+    fn safety_record(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_cf(CF_SAFETY, SAFETY_KEY)
+    }
+
+    fn save_safety_record(&self, record: &[u8]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_SAFETY)?, SAFETY_KEY, record);
+        // Always synced: a vote must never leave before its record is on disk.
+        self.write(batch, true)
+    }
+}

@@ -1,0 +1,111 @@
+//! The `Store` contract, on both implementations.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod chain_writer;
+
+use chain_writer::{append_block, chain, ensure_genesis, state_matches_last_block};
+use mpms_crypto::Hash;
+use mpms_ledger::state::StateChanges;
+use mpms_ledger::Block;
+use mpms_store::{
+    check_integrity, BlockCommit, MemStore, RocksOptions, RocksStore, Store, StoreError, TxLocation,
+};
+
+fn exercise(store: &dyn Store) {
+    let c = chain();
+    assert_eq!(store.last_height().unwrap(), None);
+    // Only genesis may come first.
+    let g = c.genesis.build().unwrap();
+    let mut wrong = Block {
+        header: g.header.clone(),
+        last_commit: None,
+        transactions: vec![],
+    };
+    wrong.header.height = 3;
+    assert!(matches!(
+        store.commit(BlockCommit {
+            block: &wrong,
+            certificate: None,
+            changes: &g.changes
+        }),
+        Err(StoreError::NotNext { .. })
+    ));
+    ensure_genesis(store, &c);
+    for _ in 0..3 {
+        append_block(store, &c);
+    }
+    assert_eq!(check_integrity(store).unwrap(), 3);
+    state_matches_last_block(store, 3);
+    let b2 = store.block(2).unwrap().unwrap();
+    assert_eq!(store.height_of(&b2.hash()).unwrap(), Some(2));
+    assert_eq!(store.certificate(2).unwrap().unwrap().block, b2.hash());
+    assert_eq!(
+        store.tx_location(&b2.transactions[5].hash()).unwrap(),
+        Some(TxLocation {
+            height: 2,
+            index: 5
+        })
+    );
+    assert_eq!(store.tx_location(&Hash::digest(b"none")).unwrap(), None);
+    assert_eq!(store.header(9).unwrap(), None);
+    // A block that does not extend the chain is refused and changes nothing.
+    let mut stale = b2.clone();
+    stale.header.height = 4;
+    let cert = store.certificate(2).unwrap().unwrap();
+    let mut changes = StateChanges::default();
+    changes.writes.insert(b"junk".to_vec(), Some(b"x".to_vec()));
+    assert!(store
+        .commit(BlockCommit {
+            block: &stale,
+            certificate: Some(&cert),
+            changes: &changes
+        })
+        .is_err());
+    assert_eq!(store.get(b"junk").unwrap(), None);
+    assert_eq!(store.last_height().unwrap(), Some(3));
+    // Safety record.
+    assert_eq!(store.safety_record().unwrap(), None);
+    store.save_safety_record(b"h=3 r=0 step=precommit").unwrap();
+    assert_eq!(
+        store.safety_record().unwrap().unwrap(),
+        b"h=3 r=0 step=precommit"
+    );
+}
+
+#[test]
+fn memory_store_contract() {
+    exercise(&MemStore::new());
+}
+
+#[test]
+fn rocks_store_contract_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+        exercise(&store);
+    }
+    let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+    assert_eq!(check_integrity(&store).unwrap(), 3);
+    assert_eq!(
+        store.safety_record().unwrap().unwrap(),
+        b"h=3 r=0 step=precommit"
+    );
+    append_block(&store, &chain());
+    assert_eq!(check_integrity(&store).unwrap(), 4);
+}
+
+#[test]
+fn both_stores_hold_identical_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let rocks = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+    let mem = MemStore::new();
+    let c = chain();
+    for store in [&rocks as &dyn Store, &mem] {
+        ensure_genesis(store, &c);
+        for _ in 0..4 {
+            append_block(store, &c);
+        }
+    }
+    assert_eq!(rocks.state_entries().unwrap(), mem.state_entries());
+    assert_eq!(rocks.last_header().unwrap(), mem.last_header().unwrap());
+}
