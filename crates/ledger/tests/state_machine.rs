@@ -593,6 +593,14 @@ fn authority_rotation_by_governance() {
     let (rich, newcomer) = (Actor::new(52), Actor::new(70));
     let new_consensus = SigningKey::from_seed(&[170; 32]);
     c.ok(c.tx(
+        &newcomer,
+        Payload::RegisterOrganization {
+            name: "Regional Hospital".into(),
+            kind: OrganizationKind::Hospital,
+            encryption_key: newcomer.enc.encryption_key(),
+        },
+    ));
+    c.ok(c.tx(
         &rich,
         Payload::Transfer {
             to: newcomer.id,
