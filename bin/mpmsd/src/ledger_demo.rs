@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use mpms_crypto::{DecryptionKey, Hash, SigningKey};
 use mpms_ledger::block::verify_tx_inclusion;
 use mpms_ledger::credential::{
-    open_content, prepare_issuance, reseal_key, verify_content, CredentialContent, DocumentDigest,
+    issuance_of, open_content, prepare_issuance, reseal_key, verify_content, CredentialContent,
+    DocumentDigest,
 };
 use mpms_ledger::execute::{build_block, read_meta, Event, SignatureCheck};
 use mpms_ledger::genesis::{GenesisAccount, GenesisAuthority};
@@ -117,6 +118,7 @@ impl Demo {
             block: &built.block,
             certificate: Some(&cert),
             changes: &built.outcome.changes,
+            tx_hashes: Some(&built.tx_hashes()),
         })?;
         let errors: HashMap<Hash, TxError> = built
             .excluded
@@ -245,6 +247,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
         },
         certificate: None,
         changes: &g.changes,
+        tx_hashes: None,
     })?;
     println!(
         "  [block   0] genesis: {} authorities, state {}",
@@ -440,10 +443,22 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
         )?,
     )?;
     let request = request_id(&board.id(), nonce);
+    // The credential's record holds the claim and status; its encrypted content is in
+    // the issuing transaction, found through the transaction index.
     let credential: Credential = demo.read(&keys::credential(&acls))?;
+    let loc = demo
+        .store
+        .tx_location(&credential.issued_tx)?
+        .context("issuing tx indexed")?;
+    let block = demo.store.block(loc.height)?.context("block")?;
+    let issuing_tx = block
+        .transactions
+        .get(loc.index as usize)
+        .context("issuing tx in its block")?;
+    let issuance = issuance_of(issuing_tx).context("an issuance")?;
     let sealed = reseal_key(
         &acls,
-        &credential.subject_key,
+        &issuance.subject_key,
         &intern.enc,
         &board.enc.encryption_key(),
         &mut OsRng,
@@ -464,7 +479,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
     )?;
     let grant = grant_id(&intern.id(), nonce);
     let g: Grant = demo.read(&keys::grant(&grant))?;
-    let opened = open_content(&credential, &g.sealed_key, &board.enc)?;
+    let opened = open_content(issuance, &g.sealed_key, &board.enc)?;
     verify_content(
         CHAIN_ID,
         &credential.claim,
@@ -472,11 +487,6 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
         &hospital.id(),
         &opened,
     )?;
-    let loc = demo
-        .store
-        .tx_location(&credential.issued_tx)?
-        .context("issuing tx indexed")?;
-    let block = demo.store.block(loc.height)?.context("block")?;
     let proof = block.tx_proof(loc.index as usize).context("proof")?;
     let included = verify_tx_inclusion(
         &block.header,

@@ -106,6 +106,15 @@ pub fn tx_root(transactions: &[SignedTransaction]) -> Hash {
     merkle::root_of(&tx_leaves(transactions))
 }
 
+/// The transaction root from already computed transaction hashes, in block order.
+pub fn tx_root_of_hashes<'h>(hashes: impl IntoIterator<Item = &'h Hash>) -> Hash {
+    let leaves: Vec<Hash> = hashes
+        .into_iter()
+        .map(|h| merkle::leaf_hash(h.as_bytes()))
+        .collect();
+    merkle::root_of(&leaves)
+}
+
 impl Block {
     /// The block hash (the header's hash).
     pub fn hash(&self) -> Hash {

@@ -13,7 +13,6 @@ use mpms_crypto::{
 use mpms_crypto::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::records::Credential;
 use crate::transaction::{CredentialClaim, CredentialIssuance};
 use crate::{codec, AccountId, CredentialId};
 
@@ -134,22 +133,31 @@ pub fn reseal_key<R: RngCore + CryptoRng>(
     Ok(key.seal_to(grantee, id.as_bytes(), rng)?)
 }
 
-/// Decrypts a credential's content with the key sealed in `sealed` (the subject's
-/// own, or a grant's) and checks it against the on-chain commitment.
+/// Decrypts an issued credential's content with the key sealed in `sealed` (the
+/// subject's own, `issuance.subject_key`, or a grant's) and checks it against the
+/// claim's commitment.
 pub fn open_content(
-    credential: &Credential,
+    issuance: &CredentialIssuance,
     sealed: &Sealed,
     reader: &DecryptionKey,
 ) -> Result<CredentialContent, ContentError> {
-    let id = credential.claim.id();
+    let id = issuance.claim.id();
     let key = open_key(&id, sealed, reader)?;
-    let plaintext = key.decrypt(id.as_bytes(), &credential.content)?;
+    let plaintext = key.decrypt(id.as_bytes(), &issuance.content)?;
     let content: CredentialContent =
         codec::decode(&plaintext).map_err(|e| ContentError::Decode(e.to_string()))?;
-    if content.commitment() != credential.claim.commitment {
+    if content.commitment() != issuance.claim.commitment {
         return Err(ContentError::CommitmentMismatch);
     }
     Ok(content)
+}
+
+/// The issuance carried by `tx`, if it issues a credential.
+pub fn issuance_of(tx: &crate::SignedTransaction) -> Option<&CredentialIssuance> {
+    match &tx.tx.payload {
+        crate::Payload::IssueCredential(issuance) => Some(issuance),
+        _ => None,
+    }
 }
 
 /// Checks, offline, that `content` is what the certifier with key `certifier_key`

@@ -6,7 +6,7 @@
 //! within one block sees the same rules, and evidence about a past block is judged
 //! exactly as that block would have been.
 
-use mpms_crypto::{EncryptedContent, EncryptionKey, Hash, PublicKey, Sealed, Signature};
+use mpms_crypto::{EncryptionKey, Hash, PublicKey, Sealed, Signature};
 use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
@@ -30,6 +30,7 @@ pub mod keys {
     const GRANT: u8 = 0x0a;
     const PROPOSAL: u8 = 0x0b;
     const OFFENCE: u8 = 0x0c;
+    const SUBJECT_CREDENTIAL: u8 = 0x0d;
     const META: u8 = 0x0f;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -72,6 +73,18 @@ pub mod keys {
     /// The credential ids a subject holds of one schema (`Vec<CredentialId>`).
     pub fn held(subject: &AccountId, schema: &str) -> Vec<u8> {
         key(HELD, &[subject.as_bytes(), schema.as_bytes()])
+    }
+    /// Marks `credential` as issued to `subject` (empty value). All of a subject's
+    /// credentials share the prefix [`subject_credentials_prefix`].
+    pub fn subject_credential(subject: &AccountId, credential: &CredentialId) -> Vec<u8> {
+        key(
+            SUBJECT_CREDENTIAL,
+            &[subject.as_bytes(), credential.as_bytes()],
+        )
+    }
+    /// The key prefix of a subject's credential index.
+    pub fn subject_credentials_prefix(subject: &AccountId) -> Vec<u8> {
+        key(SUBJECT_CREDENTIAL, &[subject.as_bytes()])
     }
     /// An [`AccessRequest`].
     pub fn request(id: &RequestId) -> Vec<u8> {
@@ -160,8 +173,6 @@ pub struct Subject {
     pub encryption_key: EncryptionKey,
     /// Height of registration.
     pub registered_height: u64,
-    /// Credentials issued to this subject, oldest first.
-    pub credentials: Vec<CredentialId>,
 }
 
 /// A member organization acting as a verifier (hospital, licensing board, agency).
@@ -294,17 +305,14 @@ pub enum CredentialStatus {
     },
 }
 
-/// An issued credential.
+/// An issued credential. The encrypted content and the subject's sealed key are not
+/// repeated here: they stay in the issuing transaction (`issued_tx`), in its block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
     /// The certifier's claim (schema, subject, certifier, commitment, dates).
     pub claim: CredentialClaim,
     /// The certifier's signature over the claim.
     pub certifier_signature: Signature,
-    /// The encrypted content.
-    pub content: EncryptedContent,
-    /// The content key sealed to the subject.
-    pub subject_key: Sealed,
     /// Height of issuance.
     pub issued_height: u64,
     /// Hash of the issuing transaction.

@@ -747,13 +747,16 @@ fn issuance_accepted_and_no_plaintext_on_chain() {
     let (cert, intern) = (Actor::new(50), Actor::new(60));
     c.ok(c.tx(&cert, schema("med.bls", &[])));
     c.register_subject(&intern);
-    let receipt = issue(&mut c, "med.bls", &intern).expect("issued");
+    let issuance = c.issuance(&cert, "med.bls", &intern, "Dr. A. Intern");
+    let receipt = c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(issuance.clone()))));
     let id = issued_id(&receipt);
     let cred: Credential = c.get(&keys::credential(&id)).unwrap();
     assert_eq!(cred.status, CredentialStatus::Active);
-    assert_eq!(cred.claim.subject, intern.id);
+    assert_eq!(cred.claim, issuance.claim);
+    assert_eq!(cred.issued_tx, receipt.tx_hash);
     // The subject decrypts and checks the content.
-    let content = open_content(&cred, &cred.subject_key, &intern.enc).expect("subject opens");
+    let content =
+        open_content(&issuance, &issuance.subject_key, &intern.enc).expect("subject opens");
     assert_eq!(content.holder_name, "Dr. A. Intern");
     // Nothing personal is stored in plaintext anywhere in state.
     for value in c.state.entries().values() {
@@ -765,15 +768,8 @@ fn issuance_accepted_and_no_plaintext_on_chain() {
         }
     }
     // Issuing the very same claim twice is refused.
-    let issuance = cred.clone();
-    let dup = mpms_ledger::transaction::CredentialIssuance {
-        claim: issuance.claim,
-        certifier_signature: issuance.certifier_signature,
-        content: issuance.content,
-        subject_key: issuance.subject_key,
-    };
     assert_eq!(
-        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(dup)))),
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))),
         TxError::DuplicateCredential(id)
     );
 }
@@ -985,8 +981,9 @@ fn access_request_grant_inspect_revoke() {
     );
     c.ok(c.tx(&cert, schema("med.bls", &[])));
     c.register_subject(&intern);
-    let cred_id = issued_id(&issue(&mut c, "med.bls", &intern).unwrap());
-    let cred: Credential = c.get(&keys::credential(&cred_id)).unwrap();
+    let issuance = c.issuance(&cert, "med.bls", &intern, "Dr. A. Intern");
+    let cred_id =
+        issued_id(&c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(issuance.clone())))));
 
     // Only organizations request access.
     let req = |subject, creds: Vec<Hash>| Payload::RequestAccess {
@@ -1019,7 +1016,7 @@ fn access_request_grant_inspect_revoke() {
     // The subject re-seals the content key to the board.
     let sealed = reseal_key(
         &cred_id,
-        &cred.subject_key,
+        &issuance.subject_key,
         &intern.enc,
         &board.enc.encryption_key(),
         &mut c.rng,
@@ -1067,9 +1064,9 @@ fn access_request_grant_inspect_revoke() {
 
     // The board decrypts the credential with its grant and checks it.
     let g: Grant = c.get(&keys::grant(&gid)).unwrap();
-    let content = open_content(&cred, &g.sealed_key, &board.enc).expect("grantee opens");
+    let content = open_content(&issuance, &g.sealed_key, &board.enc).expect("grantee opens");
     assert_eq!(content.result, "passed");
-    assert!(open_content(&cred, &g.sealed_key, &hospital.enc).is_err());
+    assert!(open_content(&issuance, &g.sealed_key, &hospital.enc).is_err());
 
     // Recorded inspection, only by the grantee.
     assert_eq!(
@@ -1335,4 +1332,61 @@ fn fake_credential_proposer_and_voters_are_slashed() {
         c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)))),
         TxError::InvalidEvidence(_)
     ));
+}
+
+#[test]
+fn issuance_out_of_scope_or_by_unaccredited_certifier() {
+    let mut c = Chain::new(4);
+    let (cert, intern, rich, college) = (
+        Actor::new(50),
+        Actor::new(60),
+        Actor::new(52),
+        Actor::new(62),
+    );
+    c.register_subject(&intern);
+    // A nursing college, accredited for nursing.* only, registers nursing.basic.
+    c.ok(c.tx(
+        &college,
+        Payload::RegisterCertifier {
+            name: "Nursing College".into(),
+            encryption_key: college.enc.encryption_key(),
+        },
+    ));
+    c.ok(c.tx(
+        &rich,
+        Payload::Transfer {
+            to: college.id,
+            amount: 1_000,
+        },
+    ));
+    c.ok(c.tx(&college, Payload::Bond { amount: 200 }));
+    let pending = c.issuance(&college, "nursing.basic", &intern, "X");
+    // Not yet accredited: cannot issue anything.
+    assert_eq!(
+        c.reject(c.tx(&college, Payload::IssueCredential(Box::new(pending)))),
+        TxError::Credential(Rule::NotAccredited(college.id))
+    );
+    let start = c.time_ms - DAY;
+    govern(
+        &mut c,
+        GovernanceAction::AccreditCertifier {
+            certifier: college.id,
+            scope: vec!["nursing.*".into()],
+            valid_from_ms: start,
+            valid_until_ms: start + 100 * DAY,
+        },
+    );
+    c.ok(c.tx(&college, schema("nursing.basic", &[])));
+    // The hospital (scope med.*) may not issue the college's schema.
+    let issuance = c.issuance(&cert, "nursing.basic", &intern, "X");
+    assert_eq!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))),
+        TxError::Credential(Rule::OutOfScope {
+            schema: "nursing.basic".into(),
+            certifier: cert.id
+        })
+    );
+    // The college may.
+    let issuance = c.issuance(&college, "nursing.basic", &intern, "X");
+    c.ok(c.tx(&college, Payload::IssueCredential(Box::new(issuance))));
 }

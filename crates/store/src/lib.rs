@@ -61,6 +61,23 @@ pub struct BlockCommit<'a> {
     pub certificate: Option<&'a CommitCertificate>,
     /// Its state writes.
     pub changes: &'a StateChanges,
+    /// The hashes of `block.transactions` in order, if already computed (execution
+    /// receipts carry them); computed here otherwise.
+    pub tx_hashes: Option<&'a [Hash]>,
+}
+
+impl BlockCommit<'_> {
+    /// The transaction hashes, in block order.
+    pub(crate) fn hashes(&self) -> Result<Vec<Hash>, StoreError> {
+        match self.tx_hashes {
+            Some(h) if h.len() == self.block.transactions.len() => Ok(h.to_vec()),
+            Some(_) => Err(StoreError::NotNext {
+                height: self.block.header.height,
+                reason: "tx_hashes does not match the block's transactions".into(),
+            }),
+            None => Ok(self.block.transactions.iter().map(|t| t.hash()).collect()),
+        }
+    }
 }
 
 /// Durable chain storage. Reads of state go through [`State`].

@@ -75,7 +75,7 @@ impl Store for MemStore {
         check_next(last.as_ref(), &commit)?;
         let block = commit.block;
         let height = block.header.height;
-        let tx_hashes: Vec<Hash> = block.transactions.iter().map(|t| t.hash()).collect();
+        let tx_hashes = commit.hashes()?;
         for (index, hash) in tx_hashes.into_iter().enumerate() {
             inner.tx_index.insert(
                 hash,

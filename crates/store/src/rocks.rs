@@ -24,6 +24,7 @@ const COLUMN_FAMILIES: [&str; 6] = [
 ];
 
 const META_LAST_HEIGHT: &[u8] = b"last-height";
+const META_HEADER_PREFIX: &[u8] = b"header/";
 const META_HASH_PREFIX: &[u8] = b"hash/";
 const SAFETY_KEY: &[u8] = b"record";
 
@@ -61,6 +62,10 @@ fn height_key(height: u64) -> [u8; 8] {
     height.to_be_bytes()
 }
 
+fn header_key(height: u64) -> Vec<u8> {
+    [META_HEADER_PREFIX, &height.to_be_bytes()].concat()
+}
+
 fn hash_key(hash: &Hash) -> Vec<u8> {
     [META_HASH_PREFIX, hash.as_bytes()].concat()
 }
@@ -72,6 +77,12 @@ impl RocksStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Blocks of a few MB arrive in one batch: a large memtable absorbs them without
+        // stalling on flushes, and flushes/compactions use both cores in the background.
+        opts.set_write_buffer_size(128 << 20);
+        opts.set_max_write_buffer_number(4);
+        opts.set_max_background_jobs(2);
+        opts.set_enable_pipelined_write(true);
         let mut table = rocksdb::BlockBasedOptions::default();
         table.set_block_cache(&rocksdb::Cache::new_lru_cache(options.cache_bytes));
         table.set_bloom_filter(10.0, false);
@@ -94,6 +105,17 @@ impl RocksStore {
 
     fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.db.get_cf(self.cf(cf)?, key).map_err(db_err)
+    }
+
+    fn get_decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.get_cf(cf, key)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+        }
     }
 
     /// Every state entry, sorted by key. Loads the whole state: for tools and tests.
@@ -127,38 +149,27 @@ impl State for RocksStore {
 
 impl Store for RocksStore {
     fn last_height(&self) -> Result<Option<u64>, StoreError> {
-        match self.get_cf(CF_META, META_LAST_HEIGHT)? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
-        }
+        self.get_decoded(CF_META, META_LAST_HEIGHT)
     }
 
     fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        match self.get_cf(CF_BLOCKS, &height_key(height))? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
-        }
+        self.get_decoded(CF_BLOCKS, &height_key(height))
     }
 
     fn height_of(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
-        match self.get_cf(CF_META, &hash_key(hash))? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
-        }
+        self.get_decoded(CF_META, &hash_key(hash))
+    }
+
+    fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
+        self.get_decoded(CF_META, &header_key(height))
     }
 
     fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
-        match self.get_cf(CF_CERTIFICATES, &height_key(height))? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
-        }
+        self.get_decoded(CF_CERTIFICATES, &height_key(height))
     }
 
     fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError> {
-        match self.get_cf(CF_TX_INDEX, hash.as_bytes())? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
-        }
+        self.get_decoded(CF_TX_INDEX, hash.as_bytes())
     }
 
     fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StoreError> {
@@ -180,12 +191,12 @@ impl Store for RocksStore {
             );
         }
         let tx_index = self.cf(CF_TX_INDEX)?;
-        for (index, tx) in block.transactions.iter().enumerate() {
+        for (index, hash) in commit.hashes()?.iter().enumerate() {
             let loc = TxLocation {
                 height,
                 index: index as u32,
             };
-            batch.put_cf(tx_index, tx.hash().as_bytes(), codec::encode(&loc));
+            batch.put_cf(tx_index, hash.as_bytes(), codec::encode(&loc));
         }
         let state = self.cf(CF_STATE)?;
         for (key, value) in &commit.changes.writes {
@@ -196,6 +207,7 @@ impl Store for RocksStore {
         }
         let meta = self.cf(CF_META)?;
         batch.put_cf(meta, hash_key(&block.hash()), codec::encode(&height));
+        batch.put_cf(meta, header_key(height), codec::encode(&block.header));
         batch.put_cf(meta, META_LAST_HEIGHT, codec::encode(&height));
         self.write(batch, self.sync)
     }

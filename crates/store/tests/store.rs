@@ -26,7 +26,8 @@ fn exercise(store: &dyn Store) {
         store.commit(BlockCommit {
             block: &wrong,
             certificate: None,
-            changes: &g.changes
+            changes: &g.changes,
+            tx_hashes: None
         }),
         Err(StoreError::NotNext { .. })
     ));
@@ -58,7 +59,8 @@ fn exercise(store: &dyn Store) {
         .commit(BlockCommit {
             block: &stale,
             certificate: Some(&cert),
-            changes: &changes
+            changes: &changes,
+            tx_hashes: None
         })
         .is_err());
     assert_eq!(store.get(b"junk").unwrap(), None);

@@ -124,7 +124,6 @@ pub(super) fn register_subject(
     let subject = Subject {
         encryption_key,
         registered_height: txn.height(),
-        credentials: Vec::new(),
     };
     txn.put(keys::subject(&sender), &subject);
     Ok(())

@@ -5,7 +5,7 @@ use mpms_crypto::Hash;
 
 use super::error::TxError;
 use super::{BlockContext, BlockOutcome, Executor, SignatureCheck};
-use crate::block::{tx_root, Block, Header};
+use crate::block::{tx_root_of_hashes, Block, Header};
 use crate::state::State;
 use crate::transaction::SignedTransaction;
 use crate::vote::CommitCertificate;
@@ -29,6 +29,13 @@ pub struct BuiltBlock {
     pub outcome: BlockOutcome,
     /// Candidates left out.
     pub excluded: Vec<Excluded>,
+}
+
+impl BuiltBlock {
+    /// The hashes of the block's transactions, in order.
+    pub fn tx_hashes(&self) -> Vec<Hash> {
+        self.outcome.receipts.iter().map(|r| r.tx_hash).collect()
+    }
 }
 
 /// Builds the block after `parent` (whose own certificate is `parent_commit`) on top
@@ -78,7 +85,7 @@ pub fn build_block<'t>(
         parent: parent.hash(),
         time_ms,
         proposer,
-        tx_root: tx_root(&included),
+        tx_root: tx_root_of_hashes(outcome.receipts.iter().map(|r| &r.tx_hash)),
         tx_count: u32::try_from(included.len()).unwrap_or(u32::MAX),
         state_commitment: outcome.state_commitment,
         authority_set,

@@ -238,8 +238,6 @@ pub(super) fn issue(
     let credential = Credential {
         claim: claim.clone(),
         certifier_signature: issuance.certifier_signature,
-        content: issuance.content.clone(),
-        subject_key: issuance.subject_key.clone(),
         issued_height: height,
         issued_tx: *tx_hash,
         status: CredentialStatus::Active,
@@ -249,12 +247,7 @@ pub(super) fn issue(
     let mut held: Vec<CredentialId> = txn.get(&held_key)?.unwrap_or_default();
     held.push(id);
     txn.put(held_key, &held);
-    let subject_key = keys::subject(&claim.subject);
-    let mut subject: Subject = txn
-        .get(&subject_key)?
-        .ok_or(CredentialRuleError::UnknownSubject(claim.subject))?;
-    subject.credentials.push(id);
-    txn.put(subject_key, &subject);
+    txn.put(keys::subject_credential(&claim.subject, &id), &());
     txn.emit(Event::CredentialIssued(id));
     Ok(())
 }

@@ -27,7 +27,7 @@ use crate::{codec, AccountId, CredentialId, GrantId, Params, ProposalId, Request
 pub use builder::{build_block, BuiltBlock, Excluded};
 pub use credentials::valid_scope_pattern;
 use error::TxError;
-use txn::{Txn, Writes};
+use txn::{ReadCache, Txn, Writes};
 
 /// The block being executed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +174,7 @@ pub struct Executor<'a> {
     ctx: BlockContext,
     meta: ChainMeta,
     block: Writes,
+    cache: ReadCache,
     receipts: Vec<Receipt>,
     authorities_changed: bool,
     block_bytes: u64,
@@ -187,6 +188,7 @@ impl<'a> Executor<'a> {
             meta: read_meta(state)?,
             ctx,
             block: Writes::new(),
+            cache: ReadCache::default(),
             receipts: Vec::new(),
             authorities_changed: false,
             block_bytes: 0,
@@ -225,12 +227,16 @@ impl<'a> Executor<'a> {
                 got: tx.tx.chain_id.clone(),
             });
         }
-        let size = codec::encoded_len(tx) as u64;
+        // Encoded once: its length is checked and its digest is the transaction hash.
+        let encoded = codec::encode(tx);
+        let size = encoded.len() as u64;
         let limit = self.meta.params.max_transaction_bytes;
         if size > limit {
             return Err(TxError::TooLarge { size, limit });
         }
-        let mut txn = Txn::new(self.base, &self.block, &self.ctx, &self.meta);
+        let tx_hash = Hash::digest(&encoded);
+        drop(encoded);
+        let mut txn = Txn::new(self.base, &self.cache, &self.block, &self.ctx, &self.meta);
         let sender = tx.tx.sender;
         let account = match txn.get::<Account>(&keys::account(&sender))? {
             Some(account) => account,
@@ -260,7 +266,6 @@ impl<'a> Executor<'a> {
         if is_new {
             txn.emit(Event::AccountCreated(sender));
         }
-        let tx_hash = tx.hash();
         dispatch(&mut txn, tx, &tx_hash, check)?;
         let (writes, events, authorities_changed) = txn.into_writes();
         self.block.extend(writes);
@@ -282,7 +287,7 @@ impl<'a> Executor<'a> {
         let mut next_authority_set = None;
         if self.authorities_changed {
             let set = {
-                let txn = Txn::new(self.base, &self.block, &self.ctx, &self.meta);
+                let txn = Txn::new(self.base, &self.cache, &self.block, &self.ctx, &self.meta);
                 derive_authority_set(&txn, self.ctx.height + 1)?
             };
             if set != self.meta.authority_set {
@@ -427,7 +432,8 @@ pub fn verify_signatures(
 ) -> Result<(), (usize, TxError)> {
     let meta = read_meta(state).map_err(|e| (0, e))?;
     let empty = Writes::new();
-    let txn = Txn::new(state, &empty, ctx, &meta);
+    let cache = ReadCache::default();
+    let txn = Txn::new(state, &cache, &empty, ctx, &meta);
     let mut items = Vec::with_capacity(transactions.len() + transactions.len() / 2);
     let mut owner = Vec::with_capacity(items.capacity());
     for (index, tx) in transactions.iter().enumerate() {

@@ -1,7 +1,8 @@
 //! A transaction's view of state: reads go through its own writes, then the block's,
 //! then committed state; writes stay local until the transaction succeeds.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -14,8 +15,13 @@ use crate::{codec, AccountId};
 
 pub(crate) type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// Committed-state reads of the current block. Committed state does not change while
+/// a block executes, so a value read once (a certifier, a schema) is not read again.
+pub(crate) type ReadCache = RefCell<HashMap<Vec<u8>, Option<Vec<u8>>>>;
+
 pub(crate) struct Txn<'a> {
     base: &'a dyn State,
+    cache: &'a ReadCache,
     block: &'a Writes,
     writes: Writes,
     pub ctx: &'a BlockContext,
@@ -27,12 +33,14 @@ pub(crate) struct Txn<'a> {
 impl<'a> Txn<'a> {
     pub fn new(
         base: &'a dyn State,
+        cache: &'a ReadCache,
         block: &'a Writes,
         ctx: &'a BlockContext,
         meta: &'a ChainMeta,
     ) -> Txn<'a> {
         Txn {
             base,
+            cache,
             block,
             writes: Writes::new(),
             ctx,
@@ -63,7 +71,12 @@ impl<'a> Txn<'a> {
         if let Some(v) = self.block.get(key) {
             return Ok(v.clone());
         }
-        Ok(self.base.get(key)?)
+        if let Some(v) = self.cache.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        let value = self.base.get(key)?;
+        self.cache.borrow_mut().insert(key.to_vec(), value.clone());
+        Ok(value)
     }
 
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, TxError> {

@@ -29,6 +29,7 @@ pub fn ensure_genesis(store: &dyn Store, chain: &TestChain) {
                 block: &block,
                 certificate: None,
                 changes: &g.changes,
+                tx_hashes: None,
             })
             .unwrap();
     }
@@ -80,6 +81,7 @@ pub fn append_block(store: &dyn Store, chain: &TestChain) -> u64 {
             block: &built.block,
             certificate: Some(&cert),
             changes: &built.outcome.changes,
+            tx_hashes: Some(&built.tx_hashes()),
         })
         .unwrap();
     height

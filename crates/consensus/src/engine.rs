@@ -1,0 +1,639 @@
+//! The consensus state machine (Tendermint, Algorithm 1).
+//!
+//! Per height, each round has three steps. The round's proposer proposes a block (a
+//! new one, or the block it saw gather 2/3 prevotes in an earlier round). Validators
+//! prevote for it if it is valid and does not conflict with their lock; on 2/3
+//! prevotes for it they lock on it and precommit; 2/3 precommits decide it. Timeouts
+//! move a stuck round to nil votes and then to the next round; hearing from more than
+//! 1/3 of the set in a later round jumps to that round.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use mpms_crypto::{Hash, SigningKey};
+use mpms_ledger::evidence::Evidence;
+use mpms_ledger::{AccountId, AuthoritySet, CommitCertificate, SignedVote, Vote, VoteKind};
+
+use crate::safety::SafetyRecord;
+use crate::timeouts::Timeouts;
+use crate::votes::{Added, SharedVerifier, VoteBook};
+
+/// Most statements kept for the next height while this one is still running.
+const MAX_BUFFERED: usize = 4_096;
+
+/// This validator's identity: its operator account and consensus key.
+pub struct Identity {
+    /// The operator account (how the authority set names it).
+    pub operator: AccountId,
+    /// The consensus signing key.
+    pub key: SigningKey,
+}
+
+/// A step of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    /// Waiting for the proposal.
+    Propose,
+    /// Prevoted; waiting for 2/3 prevotes.
+    Prevote,
+    /// Precommitted; waiting for 2/3 precommits.
+    Precommit,
+    /// The height is decided.
+    Decided,
+}
+
+/// A timeout the engine asked to be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeout {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// The step it guards.
+    pub step: Step,
+}
+
+/// What the engine is told.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Start `height` with the authority set derived from the chain. Given once the
+    /// previous height is committed.
+    StartHeight {
+        /// Height to decide.
+        height: u64,
+        /// Its authority set.
+        authorities: AuthoritySet,
+    },
+    /// A signed proposal (kind `Proposal`) from the network.
+    Proposal(SignedVote),
+    /// A signed prevote or precommit from the network.
+    Vote(SignedVote),
+    /// A timeout scheduled by an earlier [`Effect::ScheduleTimeout`] fired.
+    TimeoutFired(Timeout),
+    /// The block asked for by [`Effect::BuildBlock`] is ready (and valid).
+    BlockBuilt {
+        /// Height.
+        height: u64,
+        /// Round.
+        round: u32,
+        /// The block's hash.
+        block: Hash,
+    },
+    /// The verdict on a block asked for by [`Effect::ValidateBlock`] (or learned
+    /// otherwise, e.g. from sync).
+    BlockValidated {
+        /// Height.
+        height: u64,
+        /// The block's hash.
+        block: Hash,
+        /// Whether every rule accepts it.
+        valid: bool,
+    },
+}
+
+/// What the engine asks the outside world to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Write the safety record durably. Always comes before the `Broadcast` of the
+    /// statement it records; the node must not send that statement until the write
+    /// completed.
+    PersistSafety(SafetyRecord),
+    /// Send a signed statement to all peers.
+    Broadcast(SignedVote),
+    /// Fire [`Input::TimeoutFired`] after this long.
+    ScheduleTimeout {
+        /// Which.
+        timeout: Timeout,
+        /// After how long.
+        after: Duration,
+    },
+    /// Build a block for (height, round) and answer with [`Input::BlockBuilt`].
+    BuildBlock {
+        /// Height.
+        height: u64,
+        /// Round.
+        round: u32,
+    },
+    /// Check the block with this hash and answer with [`Input::BlockValidated`].
+    ValidateBlock {
+        /// Height.
+        height: u64,
+        /// The block.
+        block: Hash,
+    },
+    /// The block is final: commit it with its certificate, then start the next height.
+    Decide {
+        /// Height.
+        height: u64,
+        /// Round of the decision.
+        round: u32,
+        /// The block.
+        block: Hash,
+        /// Proof of finality.
+        certificate: CommitCertificate,
+    },
+    /// Proof that an authority equivocated.
+    Evidence(Box<Evidence>),
+}
+
+/// The consensus engine of one node.
+pub struct Engine {
+    chain_id: String,
+    me: Option<Identity>,
+    timeouts: Timeouts,
+    verifier: SharedVerifier,
+    height: u64,
+    started: bool,
+    round: u32,
+    step: Step,
+    set: AuthoritySet,
+    locked: Option<(u32, Hash)>,
+    valid: Option<(u32, Hash)>,
+    votes: VoteBook,
+    validity: HashMap<Hash, bool>,
+    validation_requested: HashSet<Hash>,
+    prevote_timer: BTreeSet<u32>,
+    precommit_timer: BTreeSet<u32>,
+    valid_updated: BTreeSet<u32>,
+    awaiting_block: Option<u32>,
+    safety: Option<SafetyRecord>,
+    buffered: Vec<SignedVote>,
+    reported: HashSet<(AccountId, u64, u32, u8)>,
+}
+
+impl Engine {
+    /// An engine for `chain_id`. `me` is `None` for a node that only follows.
+    /// `safety` is the record persisted before a restart, if any.
+    pub fn new(
+        chain_id: &str,
+        me: Option<Identity>,
+        timeouts: Timeouts,
+        verifier: SharedVerifier,
+        safety: Option<SafetyRecord>,
+    ) -> Engine {
+        Engine {
+            chain_id: chain_id.to_string(),
+            me,
+            timeouts,
+            verifier,
+            height: 0,
+            started: false,
+            round: 0,
+            step: Step::Propose,
+            set: AuthoritySet::default(),
+            locked: None,
+            valid: None,
+            votes: VoteBook::default(),
+            validity: HashMap::new(),
+            validation_requested: HashSet::new(),
+            prevote_timer: BTreeSet::new(),
+            precommit_timer: BTreeSet::new(),
+            valid_updated: BTreeSet::new(),
+            awaiting_block: None,
+            safety,
+            buffered: Vec::new(),
+            reported: HashSet::new(),
+        }
+    }
+
+    /// The height being decided.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The current round.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// The current step.
+    pub fn current_step(&self) -> Step {
+        self.step
+    }
+
+    /// The lock, if any.
+    pub fn locked(&self) -> Option<(u32, Hash)> {
+        self.locked
+    }
+
+    /// The last safety record.
+    pub fn safety_record(&self) -> Option<&SafetyRecord> {
+        self.safety.as_ref()
+    }
+
+    /// The operator of this validator, if it is one.
+    pub fn operator(&self) -> Option<AccountId> {
+        self.me.as_ref().map(|m| m.operator)
+    }
+
+    /// Processes one input and returns the effects, in the order they must happen.
+    pub fn step(&mut self, input: Input) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match input {
+            Input::StartHeight {
+                height,
+                authorities,
+            } => self.start_height(height, authorities, &mut fx),
+            Input::Proposal(p) => {
+                if p.vote.kind == VoteKind::Proposal && p.vote.block.is_some() {
+                    self.receive(p, &mut fx);
+                }
+            }
+            Input::Vote(v) => {
+                if v.vote.kind != VoteKind::Proposal && v.vote.valid_round.is_none() {
+                    self.receive(v, &mut fx);
+                }
+            }
+            Input::TimeoutFired(t) => self.on_timeout(t, &mut fx),
+            Input::BlockBuilt {
+                height,
+                round,
+                block,
+            } => self.on_built(height, round, block, &mut fx),
+            Input::BlockValidated {
+                height,
+                block,
+                valid,
+            } => {
+                if height == self.height && self.started {
+                    self.validity.insert(block, valid);
+                }
+            }
+        }
+        if self.started && self.step != Step::Decided {
+            self.evaluate(&mut fx);
+        }
+        fx
+    }
+
+    fn start_height(&mut self, height: u64, authorities: AuthoritySet, fx: &mut Vec<Effect>) {
+        if height < self.height || (height == self.height && self.started) {
+            return;
+        }
+        self.height = height;
+        self.started = true;
+        self.set = authorities;
+        self.votes = VoteBook::default();
+        self.validity.clear();
+        self.validation_requested.clear();
+        self.prevote_timer.clear();
+        self.precommit_timer.clear();
+        self.valid_updated.clear();
+        self.awaiting_block = None;
+        self.locked = None;
+        self.valid = None;
+        let mut round = 0;
+        // After a restart mid-height, resume where the record says.
+        if let Some(rec) = &self.safety {
+            if rec.last.vote.height == height {
+                self.locked = rec.locked;
+                self.valid = rec.valid;
+                round = rec.last.vote.round;
+            }
+        }
+        self.start_round(round, fx);
+        let buffered = std::mem::take(&mut self.buffered);
+        for vote in buffered {
+            if vote.vote.height == height {
+                self.receive(vote, fx);
+            } else if vote.vote.height > height {
+                self.buffered.push(vote);
+            }
+        }
+    }
+
+    fn start_round(&mut self, round: u32, fx: &mut Vec<Effect>) {
+        self.round = round;
+        self.step = Step::Propose;
+        self.awaiting_block = None;
+        let height = self.height;
+        let i_propose = match (&self.me, self.set.proposer(height, round)) {
+            (Some(me), Some(p)) => p.operator == me.operator,
+            _ => false,
+        };
+        if i_propose {
+            if let Some((valid_round, block)) = self.valid {
+                let vote = Vote {
+                    height,
+                    round,
+                    kind: VoteKind::Proposal,
+                    block: Some(block),
+                    valid_round: Some(valid_round),
+                };
+                self.sign(vote, fx);
+            } else {
+                self.awaiting_block = Some(round);
+                fx.push(Effect::BuildBlock { height, round });
+            }
+        }
+        fx.push(Effect::ScheduleTimeout {
+            timeout: Timeout {
+                height,
+                round,
+                step: Step::Propose,
+            },
+            after: self.timeouts.propose(round),
+        });
+    }
+
+    fn receive(&mut self, vote: SignedVote, fx: &mut Vec<Effect>) {
+        let h = vote.vote.height;
+        if h < self.height || (h == self.height && self.started && self.step == Step::Decided) {
+            return;
+        }
+        if h > self.height || !self.started {
+            // For a later height (or before this one started): keep a bounded number.
+            if h <= self.height + 1 && self.buffered.len() < MAX_BUFFERED {
+                self.buffered.push(vote);
+            }
+            return;
+        }
+        if self.votes.contains(&vote) {
+            return;
+        }
+        let Some(member) = self.set.get(&vote.validator) else {
+            return;
+        };
+        if vote.vote.kind == VoteKind::Proposal
+            && self.set.proposer(h, vote.vote.round).map(|p| p.operator) != Some(vote.validator)
+        {
+            return;
+        }
+        if !self
+            .verifier
+            .verify(&self.chain_id, &vote, &member.consensus_key)
+        {
+            return;
+        }
+        match self.votes.add(vote) {
+            Added::New => {
+                if vote.vote.kind == VoteKind::Proposal {
+                    if let Some(block) = vote.vote.block {
+                        self.request_validation(block, fx);
+                    }
+                }
+            }
+            Added::Duplicate => {}
+            Added::Equivocation(evidence) => {
+                let key = (vote.validator, h, vote.vote.round, vote.vote.kind as u8);
+                if self.reported.insert(key) {
+                    fx.push(Effect::Evidence(evidence));
+                }
+            }
+        }
+    }
+
+    fn request_validation(&mut self, block: Hash, fx: &mut Vec<Effect>) {
+        if !self.validity.contains_key(&block) && self.validation_requested.insert(block) {
+            fx.push(Effect::ValidateBlock {
+                height: self.height,
+                block,
+            });
+        }
+    }
+
+    fn on_built(&mut self, height: u64, round: u32, block: Hash, fx: &mut Vec<Effect>) {
+        if !self.started
+            || height != self.height
+            || self.awaiting_block != Some(round)
+            || self.round != round
+            || self.step != Step::Propose
+        {
+            return;
+        }
+        self.awaiting_block = None;
+        self.validity.insert(block, true);
+        let vote = Vote {
+            height,
+            round,
+            kind: VoteKind::Proposal,
+            block: Some(block),
+            valid_round: None,
+        };
+        self.sign(vote, fx);
+    }
+
+    fn on_timeout(&mut self, t: Timeout, fx: &mut Vec<Effect>) {
+        if !self.started || t.height != self.height || t.round != self.round {
+            return;
+        }
+        match (t.step, self.step) {
+            (Step::Propose, Step::Propose) => self.prevote(None, fx),
+            (Step::Prevote, Step::Prevote) => self.precommit(None, fx),
+            (Step::Precommit, s) if s != Step::Decided => self.start_round(self.round + 1, fx),
+            _ => {}
+        }
+    }
+
+    /// Signs `vote` if this node is a validator of the height and its safety record
+    /// allows it; records and broadcasts it. Returns whether it was signed.
+    fn sign(&mut self, vote: Vote, fx: &mut Vec<Effect>) -> bool {
+        let Some(me) = &self.me else {
+            return false;
+        };
+        let Some(member) = self.set.get(&me.operator) else {
+            return false;
+        };
+        if member.consensus_key != me.key.public_key() {
+            return false;
+        }
+        if let Some(rec) = &self.safety {
+            if !rec.permits(&vote) {
+                return false;
+            }
+            if rec.last.vote == vote {
+                let again = rec.last;
+                fx.push(Effect::Broadcast(again));
+                self.votes.add(again);
+                return true;
+            }
+        }
+        let signed = vote.sign(&self.chain_id, me.operator, &me.key);
+        let record = SafetyRecord {
+            last: signed,
+            locked: self.locked,
+            valid: self.valid,
+        };
+        self.safety = Some(record.clone());
+        fx.push(Effect::PersistSafety(record));
+        fx.push(Effect::Broadcast(signed));
+        self.votes.add(signed);
+        true
+    }
+
+    fn prevote(&mut self, block: Option<Hash>, fx: &mut Vec<Effect>) {
+        let vote = Vote {
+            height: self.height,
+            round: self.round,
+            kind: VoteKind::Prevote,
+            block,
+            valid_round: None,
+        };
+        self.sign(vote, fx);
+        self.step = Step::Prevote;
+    }
+
+    fn precommit(&mut self, block: Option<Hash>, fx: &mut Vec<Effect>) {
+        let vote = Vote {
+            height: self.height,
+            round: self.round,
+            kind: VoteKind::Precommit,
+            block,
+            valid_round: None,
+        };
+        self.sign(vote, fx);
+        self.step = Step::Precommit;
+    }
+
+    fn quorum(&self, round: u32, kind: VoteKind, block: Option<Hash>) -> bool {
+        self.set
+            .is_quorum(self.votes.count(&self.set, round, kind, block))
+    }
+
+    /// Applies every rule that the current knowledge enables, until none does.
+    fn evaluate(&mut self, fx: &mut Vec<Effect>) {
+        loop {
+            if self.try_decide(fx) {
+                return;
+            }
+            if self.try_skip_round(fx) {
+                continue;
+            }
+            if !self.apply_round_rules(fx) {
+                return;
+            }
+        }
+    }
+
+    /// 2/3 precommits for a valid block in any round decide it.
+    fn try_decide(&mut self, fx: &mut Vec<Effect>) -> bool {
+        for round in self.votes.rounds() {
+            for block in self.votes.blocks(round, VoteKind::Precommit) {
+                if !self.quorum(round, VoteKind::Precommit, Some(block)) {
+                    continue;
+                }
+                match self.validity.get(&block) {
+                    Some(true) => {
+                        let certificate =
+                            self.votes.certificate(&self.set, self.height, round, block);
+                        self.step = Step::Decided;
+                        fx.push(Effect::Decide {
+                            height: self.height,
+                            round,
+                            block,
+                            certificate,
+                        });
+                        return true;
+                    }
+                    Some(false) => {}
+                    None => self.request_validation(block, fx),
+                }
+            }
+        }
+        false
+    }
+
+    /// Statements from more than 1/3 of the set in a later round: join that round.
+    fn try_skip_round(&mut self, fx: &mut Vec<Effect>) -> bool {
+        let n = self.set.len();
+        let later = self
+            .votes
+            .rounds()
+            .into_iter()
+            .filter(|r| *r > self.round)
+            .find(|r| self.votes.senders(&self.set, *r) * 3 > n);
+        match later {
+            Some(round) => {
+                self.start_round(round, fx);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The rules of the current round; returns whether anything changed.
+    fn apply_round_rules(&mut self, fx: &mut Vec<Effect>) -> bool {
+        let round = self.round;
+        let proposal = self.votes.proposal(round).copied();
+        let proposed = proposal.and_then(|p| p.vote.block);
+        if self.step == Step::Propose {
+            if let (Some(p), Some(block)) = (proposal, proposed) {
+                match p.vote.valid_round {
+                    None => match self.validity.get(&block) {
+                        Some(&valid) => {
+                            let free = self.locked.is_none_or(|(_, b)| b == block);
+                            self.prevote((valid && free).then_some(block), fx);
+                            return true;
+                        }
+                        None => self.request_validation(block, fx),
+                    },
+                    Some(vr) if vr < round && self.quorum(vr, VoteKind::Prevote, Some(block)) => {
+                        match self.validity.get(&block) {
+                            Some(&valid) => {
+                                let free = self.locked.is_none_or(|(lr, b)| lr <= vr || b == block);
+                                self.prevote((valid && free).then_some(block), fx);
+                                return true;
+                            }
+                            None => self.request_validation(block, fx),
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if self.step >= Step::Prevote && !self.valid_updated.contains(&round) {
+            if let Some(block) = proposed {
+                if self.validity.get(&block) == Some(&true)
+                    && self.quorum(round, VoteKind::Prevote, Some(block))
+                {
+                    self.valid_updated.insert(round);
+                    if self.step == Step::Prevote {
+                        self.locked = Some((round, block));
+                        self.valid = Some((round, block));
+                        self.precommit(Some(block), fx);
+                    } else {
+                        self.valid = Some((round, block));
+                    }
+                    return true;
+                }
+            }
+        }
+        if self.step == Step::Prevote {
+            if !self.prevote_timer.contains(&round)
+                && self
+                    .set
+                    .is_quorum(self.votes.count_any(&self.set, round, VoteKind::Prevote))
+            {
+                self.prevote_timer.insert(round);
+                fx.push(Effect::ScheduleTimeout {
+                    timeout: Timeout {
+                        height: self.height,
+                        round,
+                        step: Step::Prevote,
+                    },
+                    after: self.timeouts.prevote(round),
+                });
+            }
+            if self.quorum(round, VoteKind::Prevote, None) {
+                self.precommit(None, fx);
+                return true;
+            }
+        }
+        if !self.precommit_timer.contains(&round)
+            && self
+                .set
+                .is_quorum(self.votes.count_any(&self.set, round, VoteKind::Precommit))
+        {
+            self.precommit_timer.insert(round);
+            fx.push(Effect::ScheduleTimeout {
+                timeout: Timeout {
+                    height: self.height,
+                    round,
+                    step: Step::Precommit,
+                },
+                after: self.timeouts.precommit(round),
+            });
+        }
+        false
+    }
+}

@@ -1,0 +1,443 @@
+//! The engine in a small deterministic network: messages delivered in FIFO order,
+//! timers fired in time order when nothing else is pending.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts, Verifier};
+use mpms_crypto::{Hash, SigningKey};
+use mpms_ledger::evidence::Evidence;
+use mpms_ledger::vote::AuthorityMember;
+use mpms_ledger::{AuthoritySet, CommitCertificate, Vote, VoteKind};
+
+const CHAIN: &str = "consensus-test";
+
+fn keys(n: usize) -> Vec<(SigningKey, SigningKey)> {
+    (0..n)
+        .map(|i| {
+            (
+                SigningKey::from_seed(&[i as u8 + 1; 32]),
+                SigningKey::from_seed(&[i as u8 + 101; 32]),
+            )
+        })
+        .collect()
+}
+
+fn set_of(keys: &[(SigningKey, SigningKey)]) -> AuthoritySet {
+    AuthoritySet {
+        members: keys
+            .iter()
+            .map(|(op, c)| AuthorityMember {
+                operator: op.public_key(),
+                consensus_key: c.public_key(),
+            })
+            .collect(),
+    }
+}
+
+fn engine(keys: &[(SigningKey, SigningKey)], i: usize, safety: Option<SafetyRecord>) -> Engine {
+    let (op, c) = &keys[i];
+    Engine::new(
+        CHAIN,
+        Some(Identity {
+            operator: op.public_key(),
+            key: c.clone(),
+        }),
+        Timeouts::default(),
+        Arc::new(Verifier),
+        safety,
+    )
+}
+
+struct Net {
+    keys: Vec<(SigningKey, SigningKey)>,
+    set: AuthoritySet,
+    engines: Vec<Engine>,
+    silent: HashSet<usize>,
+    invalid: HashSet<Hash>,
+    queue: VecDeque<(usize, Input)>,
+    timers: BTreeMap<(u128, u64), (usize, Timeout)>,
+    seq: u64,
+    now_ms: u128,
+    decided: Vec<Vec<(u64, Hash, CommitCertificate)>>,
+    disk: Vec<Option<SafetyRecord>>,
+    evidence: Vec<Evidence>,
+}
+
+impl Net {
+    fn new(n: usize) -> Net {
+        let keys = keys(n);
+        let set = set_of(&keys);
+        let engines = (0..n).map(|i| engine(&keys, i, None)).collect();
+        Net {
+            keys,
+            set,
+            engines,
+            silent: HashSet::new(),
+            invalid: HashSet::new(),
+            queue: VecDeque::new(),
+            timers: BTreeMap::new(),
+            seq: 0,
+            now_ms: 0,
+            decided: vec![Vec::new(); n],
+            disk: vec![None; n],
+            evidence: Vec::new(),
+        }
+    }
+
+    fn start(&mut self) {
+        for i in 0..self.engines.len() {
+            self.queue.push_back((
+                i,
+                Input::StartHeight {
+                    height: 1,
+                    authorities: self.set.clone(),
+                },
+            ));
+        }
+    }
+
+    fn handle(&mut self, node: usize, effects: Vec<Effect>) {
+        let mut persisted = false;
+        for effect in effects {
+            match effect {
+                Effect::PersistSafety(rec) => {
+                    self.disk[node] = Some(rec);
+                    persisted = true;
+                }
+                Effect::Broadcast(v) => {
+                    assert!(
+                        persisted || self.disk[node].as_ref().is_some_and(|r| r.last == v),
+                        "broadcast before persist"
+                    );
+                    let input = |v| {
+                        if v == VoteKind::Proposal {
+                            Input::Proposal
+                        } else {
+                            Input::Vote
+                        }
+                    };
+                    for to in 0..self.engines.len() {
+                        if to != node {
+                            self.queue.push_back((to, input(v.vote.kind)(v)));
+                        }
+                    }
+                }
+                Effect::ScheduleTimeout { timeout, after } => {
+                    self.seq += 1;
+                    self.timers
+                        .insert((self.now_ms + after.as_millis(), self.seq), (node, timeout));
+                }
+                Effect::BuildBlock { height, round } => {
+                    let block = Hash::digest_parts(&[
+                        &height.to_le_bytes(),
+                        &round.to_le_bytes(),
+                        &[node as u8],
+                    ]);
+                    self.queue.push_back((
+                        node,
+                        Input::BlockBuilt {
+                            height,
+                            round,
+                            block,
+                        },
+                    ));
+                }
+                Effect::ValidateBlock { height, block } => {
+                    let valid = !self.invalid.contains(&block);
+                    self.queue.push_back((
+                        node,
+                        Input::BlockValidated {
+                            height,
+                            block,
+                            valid,
+                        },
+                    ));
+                }
+                Effect::Decide {
+                    height,
+                    block,
+                    certificate,
+                    ..
+                } => {
+                    self.decided[node].push((height, block, certificate));
+                    self.queue.push_back((
+                        node,
+                        Input::StartHeight {
+                            height: height + 1,
+                            authorities: self.set.clone(),
+                        },
+                    ));
+                }
+                Effect::Evidence(e) => self.evidence.push(*e),
+            }
+        }
+    }
+
+    /// Runs until every live node decided `height`, or `max_events` events.
+    fn run_until(&mut self, height: u64, max_events: usize) {
+        for _ in 0..max_events {
+            let live: Vec<usize> = (0..self.engines.len())
+                .filter(|i| !self.silent.contains(i))
+                .collect();
+            if live
+                .iter()
+                .all(|i| self.decided[*i].iter().any(|(h, ..)| *h >= height))
+            {
+                return;
+            }
+            let (node, input) = match self.queue.pop_front() {
+                Some(x) => x,
+                None => {
+                    let Some((&(at, seq), _)) = self.timers.iter().next() else {
+                        panic!("stuck: no events")
+                    };
+                    let (node, t) = self.timers.remove(&(at, seq)).unwrap();
+                    self.now_ms = at;
+                    (node, Input::TimeoutFired(t))
+                }
+            };
+            if self.silent.contains(&node) {
+                continue;
+            }
+            let fx = self.engines[node].step(input);
+            self.handle(node, fx);
+        }
+        panic!("height {height} not reached");
+    }
+
+    fn assert_agreement(&self) {
+        let mut by_height: BTreeMap<u64, Hash> = BTreeMap::new();
+        for decided in &self.decided {
+            for (h, b, cert) in decided {
+                assert_eq!(
+                    *by_height.entry(*h).or_insert(*b),
+                    *b,
+                    "two blocks decided at height {h}"
+                );
+                cert.verify_for(CHAIN, &self.set, *h, b)
+                    .expect("certificate verifies");
+            }
+        }
+    }
+}
+
+#[test]
+fn four_honest_nodes_decide_the_same_blocks() {
+    let mut net = Net::new(4);
+    net.start();
+    net.run_until(10, 100_000);
+    net.assert_agreement();
+    // Proposers rotate: blocks of different heights come from different proposers.
+    let b1 = net.decided[0][0].1;
+    let b2 = net.decided[0][1].1;
+    assert_ne!(b1, b2);
+    assert!(
+        net.decided[0].iter().all(|(_, _, c)| c.round == 0),
+        "no round changes without faults"
+    );
+}
+
+#[test]
+fn one_silent_authority_of_four_does_not_stop_finality() {
+    let mut net = Net::new(4);
+    net.silent.insert(2);
+    net.start();
+    net.run_until(8, 200_000);
+    net.assert_agreement();
+    // The silent node's turns as proposer cost a round.
+    assert!(net.decided[0].iter().any(|(_, _, c)| c.round > 0));
+}
+
+#[test]
+fn two_silent_of_four_stop_finality() {
+    let mut net = Net::new(4);
+    net.silent.insert(1);
+    net.silent.insert(2);
+    net.start();
+    for _ in 0..20_000 {
+        if net.queue.is_empty() && net.timers.is_empty() {
+            break;
+        }
+        let (node, input) = match net.queue.pop_front() {
+            Some(x) => x,
+            None => {
+                let (&(at, seq), _) = net.timers.iter().next().unwrap();
+                let (node, t) = net.timers.remove(&(at, seq)).unwrap();
+                net.now_ms = at;
+                (node, Input::TimeoutFired(t))
+            }
+        };
+        if !net.silent.contains(&node) {
+            let fx = net.engines[node].step(input);
+            net.handle(node, fx);
+        }
+    }
+    assert!(
+        net.decided.iter().all(Vec::is_empty),
+        "decided without a quorum"
+    );
+}
+
+#[test]
+fn invalid_block_is_never_decided() {
+    let mut net = Net::new(4);
+    // Height 1 round 0's proposer builds this block; everyone else finds it invalid.
+    let proposer = net.set.proposer(1, 0).unwrap().operator;
+    let p = net
+        .keys
+        .iter()
+        .position(|(op, _)| op.public_key() == proposer)
+        .unwrap();
+    let bad = Hash::digest_parts(&[&1u64.to_le_bytes(), &0u32.to_le_bytes(), &[p as u8]]);
+    net.invalid.insert(bad);
+    net.start();
+    net.run_until(2, 200_000);
+    net.assert_agreement();
+    assert!(net.decided.iter().flatten().all(|(_, b, _)| *b != bad));
+}
+
+#[test]
+fn restarted_validator_never_signs_a_conflicting_vote() {
+    let keys = keys(4);
+    let set = set_of(&keys);
+    let proposer = set.proposer(1, 0).unwrap().operator;
+    let p = keys
+        .iter()
+        .position(|(op, _)| op.public_key() == proposer)
+        .unwrap();
+    let me = (p + 1) % 4;
+    let proposal = |block: Hash| {
+        Vote {
+            height: 1,
+            round: 0,
+            kind: VoteKind::Proposal,
+            block: Some(block),
+            valid_round: None,
+        }
+        .sign(CHAIN, keys[p].0.public_key(), &keys[p].1)
+    };
+    let x = Hash::digest(b"block x");
+    let y = Hash::digest(b"block y");
+    // Before the crash: prevote for X.
+    let mut a = engine(&keys, me, None);
+    a.step(Input::StartHeight {
+        height: 1,
+        authorities: set.clone(),
+    });
+    a.step(Input::Proposal(proposal(x)));
+    let fx = a.step(Input::BlockValidated {
+        height: 1,
+        block: x,
+        valid: true,
+    });
+    let record = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::PersistSafety(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("prevote recorded");
+    assert_eq!(record.last.vote.block, Some(x));
+    // After the restart, with the record, an equivocating proposer shows block Y for
+    // the same round. The validator must not prevote for Y.
+    let stored = record.to_bytes();
+    let mut b = engine(&keys, me, Some(SafetyRecord::from_bytes(&stored).unwrap()));
+    let mut fx = b.step(Input::StartHeight {
+        height: 1,
+        authorities: set.clone(),
+    });
+    fx.extend(b.step(Input::Proposal(proposal(y))));
+    fx.extend(b.step(Input::BlockValidated {
+        height: 1,
+        block: y,
+        valid: true,
+    }));
+    fx.extend(b.step(Input::TimeoutFired(Timeout {
+        height: 1,
+        round: 0,
+        step: mpms_consensus::Step::Propose,
+    })));
+    for e in &fx {
+        if let Effect::Broadcast(v) = e {
+            assert!(
+                !(v.vote.kind == VoteKind::Prevote && v.vote.round == 0 && v.vote.block != Some(x)),
+                "signed a conflicting prevote: {v:?}"
+            );
+        }
+    }
+    // Without the record, the same inputs would have produced a prevote for Y.
+    let mut c = engine(&keys, me, None);
+    c.step(Input::StartHeight {
+        height: 1,
+        authorities: set,
+    });
+    c.step(Input::Proposal(proposal(y)));
+    let fx = c.step(Input::BlockValidated {
+        height: 1,
+        block: y,
+        valid: true,
+    });
+    assert!(fx.iter().any(|e| matches!(e, Effect::Broadcast(v) if v.vote.block == Some(y) && v.vote.kind == VoteKind::Prevote)));
+}
+
+#[test]
+fn equivocation_is_detected() {
+    let keys = keys(4);
+    let set = set_of(&keys);
+    let mut a = engine(&keys, 0, None);
+    a.step(Input::StartHeight {
+        height: 1,
+        authorities: set,
+    });
+    let vote = |b: &[u8]| {
+        Vote {
+            height: 1,
+            round: 0,
+            kind: VoteKind::Prevote,
+            block: Some(Hash::digest(b)),
+            valid_round: None,
+        }
+        .sign(CHAIN, keys[3].0.public_key(), &keys[3].1)
+    };
+    assert!(a
+        .step(Input::Vote(vote(b"a")))
+        .iter()
+        .all(|e| !matches!(e, Effect::Evidence(_))));
+    let fx = a.step(Input::Vote(vote(b"b")));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Evidence(ev) if matches!(**ev, Evidence::Equivocation { .. }))
+    ));
+    // Reported once.
+    assert!(a
+        .step(Input::Vote(vote(b"c")))
+        .iter()
+        .all(|e| !matches!(e, Effect::Evidence(_))));
+}
+
+#[test]
+fn forged_and_foreign_votes_are_ignored() {
+    let keys = keys(4);
+    let set = set_of(&keys);
+    let mut a = engine(&keys, 0, None);
+    a.step(Input::StartHeight {
+        height: 1,
+        authorities: set,
+    });
+    let outsider = SigningKey::from_seed(&[77; 32]);
+    let mut fx = Vec::new();
+    for i in 1..4 {
+        // Claims to be member i but signed by an outsider: ignored.
+        let v = Vote {
+            height: 1,
+            round: 0,
+            kind: VoteKind::Prevote,
+            block: None,
+            valid_round: None,
+        }
+        .sign(CHAIN, keys[i].0.public_key(), &outsider);
+        fx.extend(a.step(Input::Vote(v)));
+    }
+    assert!(fx.iter().all(|e| !matches!(e, Effect::ScheduleTimeout { timeout, .. } if timeout.step == mpms_consensus::Step::Prevote)));
+}
