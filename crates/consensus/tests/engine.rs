@@ -427,8 +427,8 @@ fn forged_and_foreign_votes_are_ignored() {
     });
     let outsider = SigningKey::from_seed(&[77; 32]);
     let mut fx = Vec::new();
-    for i in 1..4 {
-        // Claims to be member i but signed by an outsider: ignored.
+    for (member, _) in &keys[1..4] {
+        // Claims to be a member but signed by an outsider: ignored.
         let v = Vote {
             height: 1,
             round: 0,
@@ -436,7 +436,7 @@ fn forged_and_foreign_votes_are_ignored() {
             block: None,
             valid_round: None,
         }
-        .sign(CHAIN, keys[i].0.public_key(), &outsider);
+        .sign(CHAIN, member.public_key(), &outsider);
         fx.extend(a.step(Input::Vote(v)));
     }
     assert!(fx.iter().all(|e| !matches!(e, Effect::ScheduleTimeout { timeout, .. } if timeout.step == mpms_consensus::Step::Prevote)));
