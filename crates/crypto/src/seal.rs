@@ -123,7 +123,9 @@ impl std::fmt::Debug for DecryptionKey {
 pub struct Sealed {
     /// The sender's ephemeral X25519 public key (HPKE `enc`).
     pub enc: EncryptionKey,
-    /// The AEAD ciphertext, tag included.
+    /// The AEAD ciphertext, tag included. (Encoded as one byte string: the same
+    /// bytes as a sequence, written in one copy.)
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
 }
 
@@ -266,6 +268,7 @@ pub struct EncryptedContent {
     /// The 96-bit ChaCha20-Poly1305 nonce.
     pub nonce: [u8; 12],
     /// The ciphertext, tag included.
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
 }
 
@@ -412,5 +415,22 @@ mod tests {
             seal(&k.encryption_key(), b"", b"", &big, &mut rng),
             Err(SealError::TooLarge(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+
+    /// Byte strings must keep the plain sequence encoding (u64 length, then bytes),
+    /// in binary and in JSON alike.
+    #[test]
+    fn ciphertext_encoding_is_a_length_prefixed_byte_string() {
+        let sealed = Sealed {
+            enc: EncryptionKey::from_bytes([1u8; 32]),
+            ciphertext: vec![7, 8, 9],
+        };
+        let json = serde_json::to_value(&sealed).expect("json");
+        assert_eq!(json["ciphertext"], serde_json::json!([7, 8, 9]));
     }
 }
