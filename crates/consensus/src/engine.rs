@@ -216,6 +216,64 @@ impl Engine {
         self.locked
     }
 
+    /// The proof of lock that should travel with `proposal`: for a re-proposal
+    /// (`valid_round = Some(vr)`), the prevotes of round `vr` for its block, so that a
+    /// node that missed them (after a restart or a partition) can still accept it.
+    pub fn proof_of_lock(&self, proposal: &Vote) -> Vec<SignedVote> {
+        match (proposal.kind, proposal.valid_round) {
+            (VoteKind::Proposal, Some(vr)) if proposal.height == self.height => {
+                self.votes.votes_for(vr, VoteKind::Prevote, proposal.block)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A one-line summary of the current round, for logs.
+    pub fn describe(&self) -> String {
+        let r = self.round;
+        let proposal = self
+            .votes
+            .proposal(r)
+            .map(|p| (p.vote.block, p.vote.valid_round));
+        let prevotes: Vec<(Option<Hash>, usize)> = self
+            .votes
+            .blocks(r, VoteKind::Prevote)
+            .into_iter()
+            .map(Some)
+            .chain([None])
+            .map(|b| (b, self.votes.count(&self.set, r, VoteKind::Prevote, b)))
+            .collect();
+        let precommits: Vec<(Option<Hash>, usize)> = self
+            .votes
+            .blocks(r, VoteKind::Precommit)
+            .into_iter()
+            .map(Some)
+            .chain([None])
+            .map(|b| (b, self.votes.count(&self.set, r, VoteKind::Precommit, b)))
+            .collect();
+        let members: Vec<String> = self
+            .set
+            .members
+            .iter()
+            .map(|m| m.operator.to_string()[..6].to_string())
+            .collect();
+        format!(
+            "safety={:?} set={members:?} h={} r={} step={:?} locked={:?} valid={:?} proposal={:?} prevotes={:?} precommits={:?} timers={:?}/{:?} validity={:?}",
+            self.safety.as_ref().map(|s| (s.last.vote.height, s.last.vote.round, s.last.vote.kind, s.last.vote.block)),
+            self.height,
+            r,
+            self.step,
+            self.locked,
+            self.valid,
+            proposal,
+            prevotes,
+            precommits,
+            self.prevote_timer,
+            self.precommit_timer,
+            self.validity.len()
+        )
+    }
+
     /// The last safety record.
     pub fn safety_record(&self) -> Option<&SafetyRecord> {
         self.safety.as_ref()
@@ -283,15 +341,30 @@ impl Engine {
         self.locked = None;
         self.valid = None;
         let mut round = 0;
+        let mut resume = None;
         // After a restart mid-height, resume where the record says.
         if let Some(rec) = &self.safety {
             if rec.last.vote.height == height {
                 self.locked = rec.locked;
                 self.valid = rec.valid;
                 round = rec.last.vote.round;
+                resume = Some(rec.last);
             }
         }
         self.start_round(round, fx);
+        if let Some(last) = resume {
+            // Peers may never have received what we signed before stopping: send it
+            // again, and continue from the step it belongs to.
+            match last.vote.kind {
+                VoteKind::Prevote => self.step = Step::Prevote,
+                VoteKind::Precommit => self.step = Step::Precommit,
+                VoteKind::Proposal => self.awaiting_block = None,
+            }
+            if last.vote.kind != VoteKind::Proposal {
+                self.votes.add(last);
+                fx.push(Effect::Broadcast(last));
+            }
+        }
         let buffered = std::mem::take(&mut self.buffered);
         for vote in buffered {
             if vote.vote.height == height {

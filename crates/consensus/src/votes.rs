@@ -41,26 +41,30 @@ pub(crate) enum Added {
     Equivocation(Box<Evidence>),
 }
 
+/// Most distinct statements kept per authority and step: an honest authority signs
+/// one; an equivocator's extra ones are kept (a few) so they can count toward the
+/// block they support, which Tendermint's vote sets allow.
+const MAX_CONFLICTING: usize = 4;
+
 #[derive(Debug, Default)]
 struct RoundVotes {
     proposal: Option<SignedVote>,
-    prevotes: HashMap<AccountId, SignedVote>,
-    precommits: HashMap<AccountId, SignedVote>,
+    prevotes: HashMap<AccountId, Vec<SignedVote>>,
+    precommits: HashMap<AccountId, Vec<SignedVote>>,
 }
 
 impl RoundVotes {
-    fn slot(&mut self, kind: VoteKind) -> Option<&mut HashMap<AccountId, SignedVote>> {
-        match kind {
-            VoteKind::Prevote => Some(&mut self.prevotes),
-            VoteKind::Precommit => Some(&mut self.precommits),
-            VoteKind::Proposal => None,
-        }
-    }
-
-    fn of(&self, kind: VoteKind) -> &HashMap<AccountId, SignedVote> {
+    fn of(&self, kind: VoteKind) -> &HashMap<AccountId, Vec<SignedVote>> {
         match kind {
             VoteKind::Precommit => &self.precommits,
             _ => &self.prevotes,
+        }
+    }
+
+    fn of_mut(&mut self, kind: VoteKind) -> &mut HashMap<AccountId, Vec<SignedVote>> {
+        match kind {
+            VoteKind::Precommit => &mut self.precommits,
+            _ => &mut self.prevotes,
         }
     }
 }
@@ -76,23 +80,34 @@ impl VoteBook {
     /// (and, for proposals, from the round's proposer).
     pub fn add(&mut self, vote: SignedVote) -> Added {
         let round = self.rounds.entry(vote.vote.round).or_default();
-        let existing = match round.slot(vote.vote.kind) {
-            Some(map) => map.get(&vote.validator).copied(),
-            None => round.proposal,
-        };
-        match existing {
-            None => {
-                match round.slot(vote.vote.kind) {
-                    Some(map) => {
-                        map.insert(vote.validator, vote);
-                    }
-                    None => round.proposal = Some(vote),
+        if vote.vote.kind == VoteKind::Proposal {
+            return match round.proposal {
+                None => {
+                    round.proposal = Some(vote);
+                    Added::New
                 }
-                Added::New
-            }
-            Some(e) if e.vote == vote.vote => Added::Duplicate,
-            Some(e) => Added::Equivocation(Box::new(Evidence::Equivocation {
-                first: e,
+                Some(e) if e.vote == vote.vote => Added::Duplicate,
+                Some(e) => Added::Equivocation(Box::new(Evidence::Equivocation {
+                    first: e,
+                    second: vote,
+                })),
+            };
+        }
+        let votes = round
+            .of_mut(vote.vote.kind)
+            .entry(vote.validator)
+            .or_default();
+        if votes.iter().any(|v| v.vote == vote.vote) {
+            return Added::Duplicate;
+        }
+        let first = votes.first().copied();
+        if votes.len() < MAX_CONFLICTING {
+            votes.push(vote);
+        }
+        match first {
+            None => Added::New,
+            Some(first) => Added::Equivocation(Box::new(Evidence::Equivocation {
+                first,
                 second: vote,
             })),
         }
@@ -104,7 +119,10 @@ impl VoteBook {
             .get(&vote.vote.round)
             .is_some_and(|r| match vote.vote.kind {
                 VoteKind::Proposal => r.proposal.as_ref() == Some(vote),
-                kind => r.of(kind).get(&vote.validator) == Some(vote),
+                kind => r
+                    .of(kind)
+                    .get(&vote.validator)
+                    .is_some_and(|votes| votes.contains(vote)),
             })
     }
 
@@ -123,8 +141,10 @@ impl VoteBook {
     ) -> usize {
         self.rounds.get(&round).map_or(0, |r| {
             r.of(kind)
-                .values()
-                .filter(|v| v.vote.block == block && set.contains(&v.validator))
+                .iter()
+                .filter(|(who, votes)| {
+                    set.contains(who) && votes.iter().any(|v| v.vote.block == block)
+                })
                 .count()
         })
     }
@@ -159,10 +179,34 @@ impl VoteBook {
         let mut out: Vec<Hash> = self
             .rounds
             .get(&round)
-            .map(|r| r.of(kind).values().filter_map(|v| v.vote.block).collect())
+            .map(|r| {
+                r.of(kind)
+                    .values()
+                    .flatten()
+                    .filter_map(|v| v.vote.block)
+                    .collect()
+            })
             .unwrap_or_default();
         out.sort();
         out.dedup();
+        out
+    }
+
+    /// The `kind` votes of `round` for `block`.
+    pub fn votes_for(&self, round: u32, kind: VoteKind, block: Option<Hash>) -> Vec<SignedVote> {
+        let mut out: Vec<SignedVote> = self
+            .rounds
+            .get(&round)
+            .map(|r| {
+                r.of(kind)
+                    .values()
+                    .flatten()
+                    .filter(|v| v.vote.block == block)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|v| v.validator);
         out
     }
 
@@ -180,7 +224,8 @@ impl VoteBook {
             .map(|r| {
                 r.precommits
                     .values()
-                    .filter(|v| v.vote.block == Some(block) && set.contains(&v.validator))
+                    .filter_map(|votes| votes.iter().find(|v| v.vote.block == Some(block)))
+                    .filter(|v| set.contains(&v.validator))
                     .map(|v| CommitSignature {
                         validator: v.validator,
                         signature: v.signature,

@@ -1,0 +1,185 @@
+//! Seeded simulations: agreement, valid certificates and liveness under Byzantine
+//! authorities, crashes, restarts and partitions; determinism; slashing.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use mpms_sim::{Behaviour, Fault, SimConfig, Simulation};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+/// A random scenario for `seed`: 4, 7 or 10 authorities, up to f Byzantine ones,
+/// maybe a crash and restart, maybe a partition that heals.
+fn scenario(seed: u64) -> SimConfig {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed);
+    let n = [4usize, 7, 10][rng.gen_range(0..3)];
+    let f = (n - 1) / 3;
+    let mut config = SimConfig::new(seed, n);
+    config.target_height = 5;
+    config.max_virtual_ms = 300_000;
+    config.loss = if rng.gen_bool(0.3) { 0.02 } else { 0.0 };
+    let mut nodes: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        nodes.swap(i, rng.gen_range(0..=i));
+    }
+    let byzantine = rng.gen_range(0..=f);
+    let behaviours = [
+        Behaviour::Silent,
+        Behaviour::Equivocator,
+        Behaviour::DoubleVoter,
+        Behaviour::FakeCredentialProposer,
+    ];
+    for &node in &nodes[..byzantine] {
+        config
+            .byzantine
+            .push((node, behaviours[rng.gen_range(0..behaviours.len())]));
+    }
+    let honest = &nodes[byzantine..];
+    if rng.gen_bool(0.5) {
+        let victim = honest[rng.gen_range(0..honest.len())];
+        let at = rng.gen_range(200..2_000);
+        config.faults.push((at, Fault::Crash(victim)));
+        config.faults.push((
+            at + rng.gen_range(500..5_000),
+            Fault::Restart {
+                node: victim,
+                keep_state: rng.gen_bool(0.5),
+            },
+        ));
+    }
+    if rng.gen_bool(0.4) {
+        let groups: Vec<u32> = (0..n).map(|_| rng.gen_range(0..2)).collect();
+        let at = rng.gen_range(100..3_000);
+        config.faults.push((at, Fault::Partition(groups)));
+        config
+            .faults
+            .push((at + rng.gen_range(500..8_000), Fault::Heal));
+    }
+    config
+}
+
+fn run_seeds(seeds: std::ops::Range<u64>) {
+    for seed in seeds {
+        let config = scenario(seed);
+        let summary = format!(
+            "seed {seed}: n={} byzantine={:?} faults={:?}",
+            config.authorities, config.byzantine, config.faults
+        );
+        let report = Simulation::new(config)
+            .run()
+            .unwrap_or_else(|e| panic!("{summary}: {e}"));
+        assert!(report.min_height >= 5, "{summary}");
+    }
+}
+
+/// 500 seeded runs in the default suite.
+#[test]
+fn five_hundred_seeded_runs_agree_and_stay_live() {
+    run_seeds(0..500);
+}
+
+/// The long soak: `cargo test -p mpms-sim --release -- --ignored soak`.
+#[test]
+#[ignore]
+fn soak_twenty_thousand_runs() {
+    run_seeds(1_000..21_000);
+}
+
+#[test]
+fn same_seed_same_run() {
+    let a = Simulation::new(scenario(42)).run().unwrap();
+    let b = Simulation::new(scenario(42)).run().unwrap();
+    assert_eq!(a.digest, b.digest);
+    assert_eq!(a.events, b.events);
+    let c = Simulation::new(scenario(43)).run().unwrap();
+    assert_ne!(a.digest, c.digest);
+}
+
+#[test]
+fn equivocating_authority_is_slashed_and_removed_while_finality_continues() {
+    let mut config = SimConfig::new(7, 4);
+    config.byzantine = vec![(3, Behaviour::Equivocator)];
+    config.target_height = 20;
+    let sim = Simulation::new(config);
+    let offender = sim.operator(3);
+    let report = sim.run().unwrap();
+    assert!(report.evidence_submitted > 0);
+    assert_eq!(report.final_authorities, 3);
+    assert!(!report.final_set.contains(&offender));
+    assert!(report.min_height >= 20);
+}
+
+#[test]
+fn double_voter_is_slashed_and_removed() {
+    let mut config = SimConfig::new(8, 4);
+    config.byzantine = vec![(1, Behaviour::DoubleVoter)];
+    config.target_height = 15;
+    let sim = Simulation::new(config);
+    let offender = sim.operator(1);
+    let report = sim.run().unwrap();
+    assert!(!report.final_set.contains(&offender));
+}
+
+#[test]
+fn fake_credential_proposer_is_slashed_and_removed() {
+    let mut config = SimConfig::new(9, 4);
+    config.byzantine = vec![(2, Behaviour::FakeCredentialProposer)];
+    config.target_height = 20;
+    let sim = Simulation::new(config);
+    let offender = sim.operator(2);
+    let report = sim.run().unwrap();
+    assert!(
+        !report.final_set.contains(&offender),
+        "fake-credential proposer still in the set"
+    );
+    assert!(report.min_height >= 20);
+}
+
+#[test]
+#[ignore]
+fn debug_one_seed() {
+    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
+    let config = scenario(seed);
+    eprintln!("{config:?}");
+    let r = Simulation::new(config).run();
+    eprintln!("{:?}", r.map(|r| (r.min_height, r.events)));
+}
+
+/// 1,000 nodes (16 authorities, 984 full nodes), 100 finalized blocks, 25 ms ± 10%
+/// per hop. Prints the figures recorded in docs/PERFORMANCE.md:
+/// `cargo test -p mpms-sim --release -- --ignored thousand_nodes --nocapture`.
+#[test]
+#[ignore]
+fn thousand_nodes_hundred_blocks() {
+    let mut config = SimConfig::new(1_000, 16);
+    config.full_nodes = 984;
+    config.target_height = 100;
+    config.tx_per_second = 50.0;
+    config.max_virtual_ms = 3_600_000;
+    let started = std::time::Instant::now();
+    let report = Simulation::new(config).run().unwrap();
+    let wall = started.elapsed();
+    let times: Vec<f64> = report.commit_times_ms.values().copied().collect();
+    let intervals: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let q = |v: &[f64], p: f64| mpms_sim::quantile(v, p).unwrap_or(f64::NAN);
+    println!(
+        "nodes: 1000 (16 authorities), blocks: {}",
+        report.min_height
+    );
+    println!(
+        "wall time: {:.1} s, virtual time: {:.1} s, events: {}",
+        wall.as_secs_f64(),
+        report.virtual_ms as f64 / 1e3,
+        report.events
+    );
+    println!(
+        "confirmation latency (submission to commit at the receiving authority), {} txs: p50 {:.0} ms, p99 {:.0} ms",
+        report.confirmations_ms.len(),
+        q(&report.confirmations_ms, 0.5),
+        q(&report.confirmations_ms, 0.99)
+    );
+    println!(
+        "block interval: p50 {:.0} ms, p99 {:.0} ms",
+        q(&intervals, 0.5),
+        q(&intervals, 0.99)
+    );
+    assert!(report.min_height >= 100);
+}
