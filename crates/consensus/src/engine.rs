@@ -279,6 +279,19 @@ impl Engine {
         self.safety.as_ref()
     }
 
+    /// Replaces this validator's consensus key (after a governance key rotation takes
+    /// effect). The safety record carries over: it is about positions, not keys.
+    pub fn set_key(&mut self, key: SigningKey) {
+        if let Some(me) = self.me.as_mut() {
+            me.key = key;
+        }
+    }
+
+    /// The public consensus key in use, if this node is a validator.
+    pub fn public_key(&self) -> Option<mpms_crypto::PublicKey> {
+        self.me.as_ref().map(|m| m.key.public_key())
+    }
+
     /// The operator of this validator, if it is one.
     pub fn operator(&self) -> Option<AccountId> {
         self.me.as_ref().map(|m| m.operator)

@@ -128,6 +128,28 @@ impl TestChain {
         cert
     }
 
+    /// Adds `count` candidate authorities: their operator and consensus keys follow the
+    /// genesis authorities' (indices `authorities..`), and their operator accounts are
+    /// funded so they can bond and be voted in.
+    pub fn with_candidates(mut self, count: usize) -> TestChain {
+        let first = self.operators.len() as u64;
+        for i in first..first + count as u64 {
+            let operator = key(self.seed, "operator", i);
+            self.genesis.accounts.push(GenesisAccount {
+                id: operator.public_key(),
+                balance: 1_000_000,
+            });
+            self.operators.push(operator);
+            self.consensus.push(key(self.seed, "consensus", i));
+        }
+        self
+    }
+
+    /// A replacement consensus key for authority `i` (for key rotation).
+    pub fn rotated_consensus_key(&self, i: usize) -> SigningKey {
+        key(self.seed, "rotated-consensus", i as u64)
+    }
+
     /// Subject `i`'s signing and decryption keys.
     pub fn subject(&self, i: u64) -> (SigningKey, DecryptionKey) {
         (

@@ -14,4 +14,4 @@ mod simulation;
 
 pub use network::{Latency, Topology};
 pub use replica::Behaviour;
-pub use simulation::{quantile, Fault, Report, SimConfig, SimError, Simulation};
+pub use simulation::{quantile, Fault, Governance, Report, SimConfig, SimError, Simulation};

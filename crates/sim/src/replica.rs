@@ -132,6 +132,10 @@ pub struct Replica {
     /// This replica's own statements of the current height, re-sent periodically so
     /// that peers that missed them (crashed, partitioned) still get them.
     own: Vec<(Message, Vec<usize>)>,
+    /// Consensus keys this validator may be asked to use after a rotation.
+    pub spare_keys: Vec<SigningKey>,
+    /// The hash of the authority set this replica used at each height it started.
+    pub schedule: Vec<(u64, Hash)>,
 }
 
 impl Replica {
@@ -177,6 +181,8 @@ impl Replica {
             evidence_submitted: 0,
             invalid_certificates: 0,
             own: Vec::new(),
+            spare_keys: Vec::new(),
+            schedule: Vec::new(),
         }
     }
 
@@ -232,6 +238,21 @@ impl Replica {
         let Ok(meta) = read_meta(self.store.as_ref()) else {
             return Vec::new();
         };
+        self.schedule.push((height, meta.authority_set.hash()));
+        // Follow a rotation of this validator's consensus key.
+        if let (Some((op, _)), Some(engine)) = (&self.keys, self.engine.as_mut()) {
+            if let Some(member) = meta.authority_set.get(&op.public_key()) {
+                if engine.public_key() != Some(member.consensus_key) {
+                    if let Some(k) = self
+                        .spare_keys
+                        .iter()
+                        .find(|k| k.public_key() == member.consensus_key)
+                    {
+                        engine.set_key(k.clone());
+                    }
+                }
+            }
+        }
         self.engine_step(
             Input::StartHeight {
                 height,
@@ -286,6 +307,12 @@ impl Replica {
                     .collect()
             }
         }
+    }
+
+    /// The next nonce of this validator's operator account (committed state).
+    pub fn operator_nonce(&self) -> Option<(SigningKey, u64)> {
+        let (op, _) = self.keys.as_ref()?;
+        Some((op.clone(), self.account_nonce(&op.public_key())))
     }
 
     /// A client submits `tx` to this replica.

@@ -8,7 +8,7 @@ use mpms_consensus::{SignatureVerifier, Timeouts};
 use mpms_crypto::{Hash, Hasher, PublicKey, SigningKey};
 use mpms_ledger::credential::{prepare_issuance, CredentialContent};
 use mpms_ledger::testkit::{DeterministicRng, TestChain};
-use mpms_ledger::{codec, Block, Payload, SignedTransaction, SignedVote};
+use mpms_ledger::{codec, Block, Payload, SignedTransaction, SignedVote, State};
 use mpms_store::{BlockCommit, MemStore, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -43,6 +43,18 @@ pub enum Fault {
     Heal,
 }
 
+/// A governance change driven through real transactions: proposal by the first
+/// authority, approvals by the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Governance {
+    /// Candidate node `i` bonds stake and is voted in as an authority.
+    Add(usize),
+    /// Authority node `i` is voted out.
+    Remove(usize),
+    /// Authority node `i`'s consensus key is replaced by a new one.
+    RotateKey(usize),
+}
+
 /// A simulation's configuration.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -50,7 +62,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// Number of authorities (nodes `0..authorities`).
     pub authorities: usize,
-    /// Number of full nodes (after the authorities).
+    /// Nodes with validator keys that are not authorities at genesis (after the
+    /// authorities); governance may vote them in.
+    pub candidates: usize,
+    /// Number of full nodes (after the authorities and candidates).
     pub full_nodes: usize,
     /// Per-hop latency.
     pub latency: Latency,
@@ -62,6 +77,8 @@ pub struct SimConfig {
     pub byzantine: Vec<(usize, Behaviour)>,
     /// Faults at virtual times (ms).
     pub faults: Vec<(u64, Fault)>,
+    /// Governance changes at virtual times (ms).
+    pub governance: Vec<(u64, Governance)>,
     /// Stop once every live honest node has committed this height.
     pub target_height: u64,
     /// Give up after this much virtual time (ms).
@@ -80,6 +97,7 @@ impl SimConfig {
         SimConfig {
             seed,
             authorities,
+            candidates: 0,
             full_nodes: 0,
             latency: Latency {
                 base_ms: 25.0,
@@ -89,6 +107,7 @@ impl SimConfig {
             gossip_degree: 8,
             byzantine: Vec::new(),
             faults: Vec::new(),
+            governance: Vec::new(),
             target_height: 10,
             max_virtual_ms: 600_000,
             tx_per_second: 20.0,
@@ -157,6 +176,12 @@ pub struct Report {
     pub final_set: Vec<PublicKey>,
     /// Evidence transactions submitted by honest nodes.
     pub evidence_submitted: usize,
+    /// The final set's consensus keys, by operator.
+    pub final_keys: Vec<(PublicKey, PublicKey)>,
+    /// Authorities that signed any of the last ten commit certificates.
+    pub recent_signers: Vec<PublicKey>,
+    /// Whether every honest node used the same authority set at every height it ran.
+    pub schedule_agrees: bool,
     /// A digest of every decision and its time: equal digests, identical runs.
     pub digest: Hash,
 }
@@ -270,7 +295,15 @@ enum Event {
         epoch: u64,
     },
     Fault(Fault),
+    Governance(GovStep),
     Client,
+}
+
+#[derive(Debug, Clone)]
+enum GovStep {
+    Bond(usize),
+    Propose(mpms_ledger::transaction::GovernanceAction),
+    ApproveLatest,
 }
 
 /// One simulation.
@@ -293,9 +326,11 @@ impl Simulation {
     /// Sets up the network described by `config`.
     pub fn new(config: SimConfig) -> Simulation {
         let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
-        let chain = TestChain::new(config.authorities, config.seed);
-        let n = config.authorities + config.full_nodes;
-        let topology = Topology::new(n, config.authorities, config.gossip_degree, &mut rng);
+        let chain =
+            TestChain::new(config.authorities, config.seed).with_candidates(config.candidates);
+        let mesh = config.authorities + config.candidates;
+        let n = mesh + config.full_nodes;
+        let topology = Topology::new(n, mesh, config.gossip_degree, &mut rng);
         let verifier = Arc::new(MemoVerifier::default());
         let mut sim = Simulation {
             replicas: Vec::with_capacity(n),
@@ -317,6 +352,9 @@ impl Simulation {
         }
         for (at_ms, fault) in sim.config.faults.clone() {
             sim.queue.push(at_ms * 1_000, Event::Fault(fault));
+        }
+        for (at_ms, change) in sim.config.governance.clone() {
+            sim.schedule_governance(at_ms * 1_000, change);
         }
         if sim.config.tx_per_second > 0.0 {
             sim.queue.push(1_000, Event::Client);
@@ -351,18 +389,109 @@ impl Simulation {
             .map_or(Behaviour::Honest, |(_, b)| *b)
     }
 
+    fn mesh(&self) -> usize {
+        self.config.authorities + self.config.candidates
+    }
+
+    fn schedule_governance(&mut self, at_us: u64, change: Governance) {
+        use mpms_ledger::transaction::GovernanceAction;
+        let action = match change {
+            Governance::Add(i) => {
+                self.queue.push(at_us, Event::Governance(GovStep::Bond(i)));
+                GovernanceAction::AddAuthority {
+                    operator: self.chain.operators[i].public_key(),
+                    consensus_key: self.chain.consensus[i].public_key(),
+                    peer_id: format!("sim-node-{i}"),
+                }
+            }
+            Governance::Remove(i) => GovernanceAction::RemoveAuthority {
+                operator: self.chain.operators[i].public_key(),
+            },
+            Governance::RotateKey(i) => GovernanceAction::RotateAuthorityKey {
+                operator: self.chain.operators[i].public_key(),
+                consensus_key: self.chain.rotated_consensus_key(i).public_key(),
+            },
+        };
+        self.queue.push(
+            at_us + 1_500_000,
+            Event::Governance(GovStep::Propose(action)),
+        );
+        self.queue
+            .push(at_us + 3_000_000, Event::Governance(GovStep::ApproveLatest));
+    }
+
+    /// Submits a transaction signed by node `i`'s operator through node `i`.
+    fn submit_as(&mut self, i: usize, payload: Payload, now: u64) {
+        let Some((key, nonce)) = self.replicas[i].operator_nonce() else {
+            return;
+        };
+        let tx = mpms_ledger::Transaction {
+            chain_id: self.chain.chain_id().to_string(),
+            sender: key.public_key(),
+            nonce,
+            payload,
+        }
+        .sign(&key);
+        let actions = self.replicas[i].submit(Arc::new(tx), now);
+        self.apply(i, actions);
+    }
+
+    fn governance(&mut self, step: GovStep, now: u64) {
+        let Some(leader) = (0..self.replicas.len()).find(|i| self.alive[*i] && self.honest(*i))
+        else {
+            return;
+        };
+        let Ok(meta) = mpms_ledger::execute::read_meta(self.replicas[leader].store.as_ref()) else {
+            return;
+        };
+        let members: Vec<usize> = (0..self.mesh())
+            .filter(|i| {
+                meta.authority_set
+                    .contains(&self.chain.operators[*i].public_key())
+            })
+            .filter(|i| self.alive[*i] && self.honest(*i))
+            .collect();
+        match step {
+            GovStep::Bond(i) => {
+                let amount = meta.params.min_authority_stake * 2;
+                self.submit_as(i, Payload::Bond { amount }, now);
+            }
+            GovStep::Propose(action) => {
+                if let Some(&proposer) = members.first() {
+                    self.submit_as(proposer, Payload::Propose { action }, now);
+                }
+            }
+            GovStep::ApproveLatest => {
+                let store = self.replicas[leader].store.clone();
+                let next: u64 = store
+                    .get(&mpms_ledger::records::keys::next_proposal())
+                    .ok()
+                    .flatten()
+                    .and_then(|b| codec::decode(&b).ok())
+                    .unwrap_or(1);
+                for &voter in members.iter().skip(1) {
+                    let vote = Payload::Vote {
+                        proposal: next - 1,
+                        approve: true,
+                    };
+                    self.submit_as(voter, vote, now);
+                }
+            }
+        }
+    }
+
     fn fresh_replica(&self, i: usize, store: Option<Arc<MemStore>>) -> Replica {
-        let keys = (i < self.config.authorities).then(|| {
+        let keys = (i < self.mesh()).then(|| {
             (
                 self.chain.operators[i].clone(),
                 self.chain.consensus[i].clone(),
             )
         });
-        Replica::new(
+        let mut replica = Replica::new(
             i,
             self.behaviour(i),
             keys,
-            self.config.authorities,
+            self.mesh(),
             store.unwrap_or_else(|| self.genesis_store()),
             self.chain.chain_id(),
             self.config.timeouts.clone(),
@@ -372,7 +501,14 @@ impl Simulation {
                 heartbeat_us: self.config.timeouts.heartbeat.as_micros() as u64,
             },
             None,
-        )
+        );
+        if i < self.mesh() {
+            replica.spare_keys = vec![
+                self.chain.consensus[i].clone(),
+                self.chain.rotated_consensus_key(i),
+            ];
+        }
+        replica
     }
 
     fn honest(&self, i: usize) -> bool {
@@ -415,11 +551,18 @@ impl Simulation {
     }
 
     fn reached_target(&self) -> bool {
+        // Faults, and governance changes plus the time for their votes to land.
         let last_fault_us = self
             .config
             .faults
             .iter()
             .map(|(t, _)| t * 1_000)
+            .chain(
+                self.config
+                    .governance
+                    .iter()
+                    .map(|(t, _)| t * 1_000 + 5_000_000),
+            )
             .max()
             .unwrap_or(0);
         self.queue.now_us() >= last_fault_us
@@ -478,8 +621,9 @@ impl Simulation {
                 }
             }
             Event::Fault(fault) => self.fault(fault, now),
+            Event::Governance(step) => self.governance(step, now),
             Event::Client => {
-                let target = self.rng.gen_range(0..self.config.authorities);
+                let target = self.rng.gen_range(0..self.mesh());
                 let tx = Arc::new(self.chain.register_subject(self.next_subject));
                 self.next_subject += 1;
                 if self.alive[target] {
@@ -497,11 +641,11 @@ impl Simulation {
     /// it sees for the first time. (Commits are passed on by the replica once it has
     /// checked and applied them.)
     fn forward(&mut self, node: usize, from: usize, message: &Message) {
-        if self.behaviour(node) == Behaviour::Silent || node >= self.config.authorities {
+        if self.behaviour(node) == Behaviour::Silent || node >= self.mesh() {
             return;
         }
         if let Message::Proposal(..) | Message::Vote(_) | Message::Tx(_) = message {
-            let to: Vec<usize> = (0..self.config.authorities)
+            let to: Vec<usize> = (0..self.mesh())
                 .filter(|i| *i != node && *i != from)
                 .collect();
             for t in to {
@@ -691,17 +835,35 @@ impl Simulation {
                 at_ms,
             });
         }
-        let final_set = live_honest
+        let final_members = live_honest
             .first()
             .and_then(|i| mpms_ledger::execute::read_meta(self.replicas[*i].store.as_ref()).ok())
-            .map(|m| {
-                m.authority_set
-                    .members
-                    .iter()
-                    .map(|m| m.operator)
-                    .collect::<Vec<_>>()
-            })
+            .map(|m| m.authority_set.members)
             .unwrap_or_default();
+        let final_set: Vec<PublicKey> = final_members.iter().map(|m| m.operator).collect();
+        let final_keys = final_members
+            .iter()
+            .map(|m| (m.operator, m.consensus_key))
+            .collect();
+        let mut recent_signers: Vec<PublicKey> = Vec::new();
+        if let Some(&i) = live_honest.first() {
+            let store = &self.replicas[i].store;
+            let last = self.replicas[i].height();
+            for h in last.saturating_sub(9).max(1)..=last {
+                if let Ok(Some(cert)) = store.certificate(h) {
+                    recent_signers.extend(cert.signatures.iter().map(|s| s.validator));
+                }
+            }
+            recent_signers.sort();
+            recent_signers.dedup();
+        }
+        let mut schedule: BTreeMap<u64, Hash> = BTreeMap::new();
+        let mut schedule_agrees = true;
+        for i in (0..self.replicas.len()).filter(|i| self.honest(*i)) {
+            for (height, set) in &self.replicas[i].schedule {
+                schedule_agrees &= *schedule.entry(*height).or_insert(*set) == *set;
+            }
+        }
         Ok(Report {
             virtual_ms: at_ms,
             events: self.events,
@@ -711,6 +873,9 @@ impl Simulation {
             commit_times_ms: commit_times,
             final_authorities: final_set.len(),
             final_set,
+            final_keys,
+            recent_signers,
+            schedule_agrees,
             evidence_submitted: evidence,
             digest: digest.finish(),
         })
@@ -738,6 +903,11 @@ impl Simulation {
                 )
             })
             .collect()
+    }
+
+    /// The consensus key authority `i` gets from a `Governance::RotateKey`.
+    pub fn rotated_key(&self, i: usize) -> PublicKey {
+        self.chain.rotated_consensus_key(i).public_key()
     }
 
     /// The operator key of authority `i`.
