@@ -26,6 +26,7 @@ fn scenario(seed: u64) -> SimConfig {
         Behaviour::Equivocator,
         Behaviour::DoubleVoter,
         Behaviour::FakeCredentialProposer,
+        Behaviour::Colluder,
     ];
     for &node in &nodes[..byzantine] {
         config
@@ -226,4 +227,26 @@ fn rotation_add_remove_and_rotate_key() {
     // Blocks kept coming after the last change took effect (27 s of virtual time).
     let last = report.commit_times_ms.values().copied().fold(0.0, f64::max);
     assert!(last > 27_000.0, "finality stopped at {last} ms");
+}
+
+#[test]
+fn fake_credential_proposer_and_its_voters_are_slashed() {
+    let mut config = SimConfig::new(12, 7);
+    config.byzantine = vec![
+        (2, Behaviour::FakeCredentialProposer),
+        (5, Behaviour::Colluder),
+    ];
+    config.target_height = 30;
+    let sim = Simulation::new(config);
+    let (proposer, voter) = (sim.operator(2), sim.operator(5));
+    let report = sim.run().unwrap();
+    assert!(
+        !report.final_set.contains(&proposer),
+        "fake-credential proposer still in the set"
+    );
+    assert!(
+        !report.final_set.contains(&voter),
+        "its voter is still in the set"
+    );
+    assert_eq!(report.final_authorities, 5);
 }
