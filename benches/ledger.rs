@@ -6,8 +6,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use mpms_ledger::execute::{build_block, read_meta, SignatureCheck};
 use mpms_ledger::records::{keys, Account};
 use mpms_ledger::testkit::TestChain;
-use mpms_ledger::{codec, Block, SignedTransaction, State};
-use mpms_store::{BlockCommit, RocksOptions, RocksStore, Store};
+use mpms_ledger::{codec, SignedTransaction, State};
+use mpms_store::{commit_genesis, BlockCommit, RocksOptions, RocksStore, Store};
 
 const TXS: u64 = 1_000;
 const SCHEMA: &str = "bench.course";
@@ -55,20 +55,7 @@ fn issuance_block(c: &mut Criterion) {
     )
     .unwrap();
     let chain = TestChain::new(4, 7);
-    let g = chain.genesis.build().unwrap();
-    let genesis = Block {
-        header: g.header,
-        last_commit: None,
-        transactions: vec![],
-    };
-    store
-        .commit(BlockCommit {
-            block: &genesis,
-            certificate: None,
-            changes: &g.changes,
-            tx_hashes: None,
-        })
-        .unwrap();
+    commit_genesis(&store, &chain.genesis.build().unwrap()).unwrap();
     // Block 1: the schema.
     commit(
         &store,

@@ -18,9 +18,9 @@ use mpms_ledger::transaction::{
 };
 use mpms_ledger::vote::{CommitCertificate, CommitSignature};
 use mpms_ledger::{
-    codec, Block, Genesis, Params, Payload, Receipt, SignedTransaction, State, Transaction, TxError,
+    codec, Genesis, Params, Payload, Receipt, SignedTransaction, State, Transaction, TxError,
 };
-use mpms_store::{check_integrity, BlockCommit, RocksOptions, RocksStore, Store};
+use mpms_store::{check_integrity, commit_genesis, BlockCommit, RocksOptions, RocksStore, Store};
 use rand::rngs::OsRng;
 
 const CHAIN_ID: &str = "mpms-ledger-demo";
@@ -239,16 +239,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
         params,
     };
     let g = genesis.build()?;
-    store.commit(BlockCommit {
-        block: &Block {
-            header: g.header.clone(),
-            last_commit: None,
-            transactions: vec![],
-        },
-        certificate: None,
-        changes: &g.changes,
-        tx_hashes: None,
-    })?;
+    commit_genesis(&store, &g)?;
     println!(
         "  [block   0] genesis: {} authorities, state {}",
         g.authority_set.len(),

@@ -8,8 +8,8 @@ use mpms_consensus::{SignatureVerifier, Timeouts};
 use mpms_crypto::{Hash, Hasher, PublicKey, SigningKey};
 use mpms_ledger::credential::{prepare_issuance, CredentialContent};
 use mpms_ledger::testkit::{DeterministicRng, TestChain};
-use mpms_ledger::{codec, Block, Payload, SignedTransaction, SignedVote, State};
-use mpms_store::{BlockCommit, MemStore, Store};
+use mpms_ledger::{codec, Payload, SignedTransaction, SignedVote, State};
+use mpms_store::{commit_genesis, MemStore, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -365,19 +365,7 @@ impl Simulation {
     fn genesis_store(&self) -> Arc<MemStore> {
         let store = MemStore::new();
         let g = self.chain.genesis.build().expect("test genesis builds");
-        let block = Block {
-            header: g.header,
-            last_commit: None,
-            transactions: vec![],
-        };
-        store
-            .commit(BlockCommit {
-                block: &block,
-                certificate: None,
-                changes: &g.changes,
-                tx_hashes: None,
-            })
-            .expect("genesis commits");
+        commit_genesis(&store, &g).expect("genesis commits");
         Arc::new(store)
     }
 

@@ -11,6 +11,7 @@ mod memory;
 mod rocks;
 
 use mpms_crypto::Hash;
+use mpms_ledger::genesis::GenesisState;
 use mpms_ledger::state::StateChanges;
 use mpms_ledger::{Block, CommitCertificate, DecodeError, Header, State};
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,22 @@ pub trait Store: State + Send + Sync {
             None => Ok(None),
         }
     }
+}
+
+/// Commits the genesis block (height 0, no transactions, no certificate) and the
+/// initial state of `genesis` to an empty store.
+pub fn commit_genesis(store: &dyn Store, genesis: &GenesisState) -> Result<(), StoreError> {
+    let block = Block {
+        header: genesis.header.clone(),
+        last_commit: None,
+        transactions: Vec::new(),
+    };
+    store.commit(BlockCommit {
+        block: &block,
+        certificate: None,
+        changes: &genesis.changes,
+        tx_hashes: None,
+    })
 }
 
 /// Checks that `commit` extends a store whose last header is `last`.

@@ -1,11 +1,11 @@
 //! Builds and commits blocks of a deterministic test chain; shared by the store tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use mpms_ledger::codec;
 use mpms_ledger::execute::{build_block, read_meta, SignatureCheck};
 use mpms_ledger::records::{keys, Account, Subject};
 use mpms_ledger::testkit::TestChain;
-use mpms_ledger::{codec, Block};
-use mpms_store::{BlockCommit, Store};
+use mpms_store::{commit_genesis, BlockCommit, Store};
 
 /// Subjects registered per block.
 pub const SUBJECTS_PER_BLOCK: u64 = 20;
@@ -18,20 +18,7 @@ pub fn chain() -> TestChain {
 /// Commits genesis if the store is empty.
 pub fn ensure_genesis(store: &dyn Store, chain: &TestChain) {
     if store.last_height().unwrap().is_none() {
-        let g = chain.genesis.build().unwrap();
-        let block = Block {
-            header: g.header,
-            last_commit: None,
-            transactions: vec![],
-        };
-        store
-            .commit(BlockCommit {
-                block: &block,
-                certificate: None,
-                changes: &g.changes,
-                tx_hashes: None,
-            })
-            .unwrap();
+        commit_genesis(store, &chain.genesis.build().unwrap()).unwrap();
     }
 }
 
