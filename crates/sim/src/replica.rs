@@ -358,6 +358,10 @@ impl Replica {
     fn on_effect(&mut self, effect: Effect, now_us: u64) -> Vec<Action> {
         match effect {
             Effect::PersistSafety(record) => {
+                // Through the store, as the node does (synced there before the
+                // broadcast that follows); also kept as the validator's own file for
+                // restarts that lose the chain data.
+                let _ = self.store.save_safety_record(&record.to_bytes());
                 self.safety_disk = Some(record);
                 Vec::new()
             }

@@ -717,7 +717,12 @@ impl Simulation {
                     return;
                 }
                 let store = keep_state.then(|| self.replicas[node].store.clone());
-                let safety = self.replicas[node].safety_disk.clone();
+                // With its store kept, the validator reads its record back from it.
+                let from_store = store
+                    .as_ref()
+                    .and_then(|s| s.safety_record().ok().flatten())
+                    .and_then(|bytes| mpms_consensus::SafetyRecord::from_bytes(&bytes).ok());
+                let safety = from_store.or_else(|| self.replicas[node].safety_disk.clone());
                 let mut replica = self.fresh_replica(node, store);
                 replica.safety_disk = safety;
                 self.replicas[node] = replica;
