@@ -58,6 +58,7 @@ fn scenario(seed: u64) -> SimConfig {
 }
 
 fn run_seeds(seeds: std::ops::Range<u64>) {
+    let first = seeds.start;
     for seed in seeds {
         let config = scenario(seed);
         let summary = format!(
@@ -68,6 +69,12 @@ fn run_seeds(seeds: std::ops::Range<u64>) {
             .run()
             .unwrap_or_else(|e| panic!("{summary}: {e}"));
         assert!(report.min_height >= 5, "{summary}");
+        if (seed + 1) % 1_000 == 0 {
+            eprintln!(
+                "{} seeded runs passed (through seed {seed})",
+                seed + 1 - first
+            );
+        }
     }
 }
 
