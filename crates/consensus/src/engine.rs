@@ -235,22 +235,16 @@ impl Engine {
             .votes
             .proposal(r)
             .map(|p| (p.vote.block, p.vote.valid_round));
-        let prevotes: Vec<(Option<Hash>, usize)> = self
-            .votes
-            .blocks(r, VoteKind::Prevote)
-            .into_iter()
-            .map(Some)
-            .chain([None])
-            .map(|b| (b, self.votes.count(&self.set, r, VoteKind::Prevote, b)))
-            .collect();
-        let precommits: Vec<(Option<Hash>, usize)> = self
-            .votes
-            .blocks(r, VoteKind::Precommit)
-            .into_iter()
-            .map(Some)
-            .chain([None])
-            .map(|b| (b, self.votes.count(&self.set, r, VoteKind::Precommit, b)))
-            .collect();
+        let tally = |kind| -> Vec<(Option<Hash>, usize)> {
+            self.votes
+                .blocks(r, kind)
+                .into_iter()
+                .map(Some)
+                .chain([None])
+                .map(|b| (b, self.votes.count(&self.set, r, kind, b)))
+                .collect()
+        };
+        let (prevotes, precommits) = (tally(VoteKind::Prevote), tally(VoteKind::Precommit));
         let members: Vec<String> = self
             .set
             .members
