@@ -21,8 +21,9 @@ use mpms_crypto::{merkle, Hash, Hasher};
 #[error("state storage error: {0}")]
 pub struct StateError(pub String);
 
-/// Read access to committed state.
-pub trait State {
+/// Read access to committed state. `Sync`, because a block's execution reads it from
+/// two threads (see the execution pipeline).
+pub trait State: Sync {
     /// The value under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
 }
@@ -47,20 +48,22 @@ impl StateChanges {
 
     /// The Merkle root over the writes (see the module docs).
     pub fn root(&self) -> Hash {
-        let leaves: Vec<Hash> = self
-            .writes
-            .iter()
-            .map(|(key, value)| {
-                let mut h = Hasher::new();
-                h.update(&[0x00]); // Merkle leaf prefix
-                h.update_field(key);
-                match value {
-                    None => h.update(&[0x00]),
-                    Some(v) => h.update(&[0x01]).update(v),
-                };
-                h.finish()
+        let writes: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self.writes.iter().collect();
+        let leaves = if writes.len() < PARALLEL_LEAVES {
+            leaf_hashes(&writes)
+        } else {
+            // A large block's leaves are hashed on two threads; the tree is the same.
+            let (first, second) = writes.split_at(writes.len() / 2);
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| leaf_hashes(second));
+                let mut leaves = leaf_hashes(first);
+                match other.join() {
+                    Ok(rest) => leaves.extend(rest),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+                leaves
             })
-            .collect();
+        };
         merkle::root_of(&leaves)
     }
 
@@ -76,6 +79,26 @@ impl StateChanges {
             self.root().as_bytes(),
         ])
     }
+}
+
+/// From this many writes on, the commitment's leaves are hashed on two threads.
+const PARALLEL_LEAVES: usize = 1024;
+
+/// The Merkle leaf of each write: the key, then whether it is a deletion, then the value.
+fn leaf_hashes(writes: &[(&Vec<u8>, &Option<Vec<u8>>)]) -> Vec<Hash> {
+    writes
+        .iter()
+        .map(|(key, value)| {
+            let mut h = Hasher::new();
+            h.update(&[0x00]); // Merkle leaf prefix
+            h.update_field(key);
+            match value {
+                None => h.update(&[0x00]),
+                Some(v) => h.update(&[0x01]).update(v),
+            };
+            h.finish()
+        })
+        .collect()
 }
 
 /// An in-memory state for tests, the simulator and tools.

@@ -4,12 +4,15 @@
 use mpms_crypto::Hash;
 
 use super::error::TxError;
+use std::ops::ControlFlow;
+
+use super::pipeline::{self, Step};
 use super::{BlockContext, BlockOutcome, Executor, SignatureCheck};
 use crate::block::{tx_root_of_hashes, Block, Header};
 use crate::state::State;
 use crate::transaction::SignedTransaction;
 use crate::vote::CommitCertificate;
-use crate::{codec, AccountId};
+use crate::AccountId;
 
 /// A transaction left out of a block, and why.
 #[derive(Debug, Clone)]
@@ -62,21 +65,33 @@ pub fn build_block<'t>(
     let max_bytes = executor.params().max_block_bytes;
     let mut included = Vec::new();
     let mut excluded = Vec::new();
-    for tx in candidates {
+    let candidates: Vec<&SignedTransaction> = candidates.into_iter().collect();
+    let failed = pipeline::run(state, &candidates, |step| {
+        let (tx, prepared) = match step {
+            Step::Warm(values) => {
+                executor.warm(values);
+                return ControlFlow::Continue(());
+            }
+            Step::Apply(tx, prepared) => (tx, prepared),
+        };
         if included.len() >= max_txs {
-            break;
+            return ControlFlow::Break(None);
         }
-        if executor.block_bytes() + codec::encoded_len(tx) as u64 > max_bytes {
-            continue;
+        if executor.block_bytes() + prepared.size > max_bytes {
+            return ControlFlow::Continue(());
         }
-        match executor.apply(tx, check) {
+        match executor.apply_prepared(tx, prepared, check) {
             Ok(_) => included.push(tx.clone()),
-            Err(error) if error.is_node_fault() => return Err(error),
+            Err(error) if error.is_node_fault() => return ControlFlow::Break(Some(error)),
             Err(error) => excluded.push(Excluded {
-                tx_hash: tx.hash(),
+                tx_hash: prepared.hash,
                 error,
             }),
         }
+        ControlFlow::Continue(())
+    });
+    if let Some(Some(error)) = failed {
+        return Err(error);
     }
     let outcome = executor.finish(&parent.state_commitment)?;
     let header = Header {

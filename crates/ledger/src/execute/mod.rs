@@ -13,6 +13,7 @@ mod credentials;
 pub mod error;
 mod evidence;
 mod governance;
+mod pipeline;
 mod txn;
 
 use mpms_crypto::{verify_batch, BatchItem, Domain, Hash};
@@ -27,6 +28,8 @@ use crate::{codec, AccountId, CredentialId, GrantId, Params, ProposalId, Request
 pub use builder::{build_block, BuiltBlock, Excluded};
 pub use credentials::valid_scope_pattern;
 use error::TxError;
+use pipeline::{Prepared, Step};
+use std::ops::ControlFlow;
 use txn::{ReadCache, Txn, Writes};
 
 /// The block being executed.
@@ -221,21 +224,38 @@ impl<'a> Executor<'a> {
         tx: &SignedTransaction,
         check: SignatureCheck,
     ) -> Result<Receipt, TxError> {
+        self.apply_prepared(tx, Prepared::of(tx), check)
+    }
+
+    /// Puts values of committed state, fetched ahead, into the block's read cache.
+    fn warm(&self, values: pipeline::Prefetched) {
+        let mut cache = self.cache.borrow_mut();
+        for (key, value) in values {
+            cache.entry(key).or_insert(value);
+        }
+    }
+
+    /// Applies one transaction whose size and hash are already known.
+    fn apply_prepared(
+        &mut self,
+        tx: &SignedTransaction,
+        prepared: Prepared,
+        check: SignatureCheck,
+    ) -> Result<Receipt, TxError> {
         if tx.tx.chain_id != self.meta.chain_id {
             return Err(TxError::WrongChain {
                 expected: self.meta.chain_id.clone(),
                 got: tx.tx.chain_id.clone(),
             });
         }
-        // Encoded once: its length is checked and its digest is the transaction hash.
-        let encoded = codec::encode(tx);
-        let size = encoded.len() as u64;
+        let Prepared {
+            size,
+            hash: tx_hash,
+        } = prepared;
         let limit = self.meta.params.max_transaction_bytes;
         if size > limit {
             return Err(TxError::TooLarge { size, limit });
         }
-        let tx_hash = Hash::digest(&encoded);
-        drop(encoded);
         let mut txn = Txn::new(self.base, &self.cache, &self.block, &self.ctx, &self.meta);
         let sender = tx.tx.sender;
         let account = match txn.get::<Account>(&keys::account(&sender))? {
@@ -486,10 +506,25 @@ pub fn execute_block(
     verify_signatures(state, &ctx, &block.transactions)
         .map_err(|(index, error)| BlockExecError::Transaction { index, error })?;
     let mut executor = Executor::new(state, ctx).map_err(BlockExecError::State)?;
-    for (index, tx) in block.transactions.iter().enumerate() {
-        executor
-            .apply(tx, SignatureCheck::Preverified)
-            .map_err(|error| BlockExecError::Transaction { index, error })?;
+    let txs: Vec<&SignedTransaction> = block.transactions.iter().collect();
+    let mut index = 0;
+    let failed = pipeline::run(state, &txs, |step| match step {
+        Step::Warm(values) => {
+            executor.warm(values);
+            ControlFlow::Continue(())
+        }
+        Step::Apply(tx, prepared) => {
+            match executor.apply_prepared(tx, prepared, SignatureCheck::Preverified) {
+                Ok(_) => {
+                    index += 1;
+                    ControlFlow::Continue(())
+                }
+                Err(error) => ControlFlow::Break(BlockExecError::Transaction { index, error }),
+            }
+        }
+    });
+    if let Some(error) = failed {
+        return Err(error);
     }
     let outcome = executor
         .finish(&parent.state_commitment)
