@@ -31,6 +31,7 @@ pub mod keys {
     const PROPOSAL: u8 = 0x0b;
     const OFFENCE: u8 = 0x0c;
     const SUBJECT_CREDENTIAL: u8 = 0x0d;
+    const NODE: u8 = 0x0e;
     const META: u8 = 0x0f;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -101,6 +102,14 @@ pub mod keys {
     /// Marks an offence as punished (value: the height it was).
     pub fn offence(id: &Hash) -> Vec<u8> {
         key(OFFENCE, &[id.as_bytes()])
+    }
+    /// A [`NodeRecord`] of the node registry, by peer id.
+    pub fn node(peer_id: &str) -> Vec<u8> {
+        key(NODE, &[peer_id.as_bytes()])
+    }
+    /// The peer ids on the node registry (`Vec<String>`).
+    pub fn node_index() -> Vec<u8> {
+        key(META, &[b"node-index"])
     }
     /// The chain id (`String`).
     pub fn chain_id() -> Vec<u8> {
@@ -268,6 +277,17 @@ impl Authority {
     pub fn active_at(&self, height: u64) -> bool {
         self.status.at(height) == Some(&AuthorityStatus::Active)
     }
+}
+
+/// A node admitted by governance to a permissioned network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// The node's libp2p peer id.
+    pub peer_id: String,
+    /// The institution's account that runs it.
+    pub operator: AccountId,
+    /// The height from which it is admitted.
+    pub admitted_height: u64,
 }
 
 /// A credential schema.

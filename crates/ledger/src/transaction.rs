@@ -208,6 +208,19 @@ pub enum GovernanceAction {
     },
     /// Change a chain parameter.
     SetParameter(ParameterChange),
+    /// Admit a node (by libp2p peer id) to a permissioned network: a full node of a
+    /// member institution, or a future authority's node before it is voted in.
+    AdmitNode {
+        /// The node's libp2p peer id (text form).
+        peer_id: String,
+        /// The institution's account that runs it.
+        operator: AccountId,
+    },
+    /// Remove a node from the registry; permissioned peers disconnect it.
+    RemoveNode {
+        /// The node's libp2p peer id.
+        peer_id: String,
+    },
 }
 
 /// What a transaction does.

@@ -109,7 +109,14 @@ impl Gen {
         }
     }
     fn action(&mut self) -> GovernanceAction {
-        match self.0.gen_range(0..7) {
+        match self.0.gen_range(0..9) {
+            7 => GovernanceAction::AdmitNode {
+                peer_id: self.text(),
+                operator: self.key(),
+            },
+            8 => GovernanceAction::RemoveNode {
+                peer_id: self.text(),
+            },
             0 => GovernanceAction::AddAuthority {
                 operator: self.key(),
                 consensus_key: self.key(),

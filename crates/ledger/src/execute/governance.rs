@@ -7,8 +7,8 @@ use super::error::TxError;
 use super::txn::Txn;
 use super::Event;
 use crate::records::{
-    keys, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier, Proposal,
-    ProposalStatus,
+    keys, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier, NodeRecord,
+    Proposal, ProposalStatus,
 };
 use crate::transaction::GovernanceAction;
 use crate::{AccountId, History, ProposalId};
@@ -234,6 +234,18 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
         GovernanceAction::SetParameter(change) => {
             params.with_change(change).map_err(invalid)?;
         }
+        GovernanceAction::AdmitNode { peer_id, operator } => {
+            check_text("peer_id", peer_id, MAX_NAME, true)?;
+            txn.account(operator)?;
+            if txn.contains(&keys::node(peer_id))? {
+                return Err(invalid("node already admitted"));
+            }
+        }
+        GovernanceAction::RemoveNode { peer_id } => {
+            if !txn.contains(&keys::node(peer_id))? {
+                return Err(invalid("node not on the registry"));
+            }
+        }
     }
     Ok(())
 }
@@ -343,6 +355,25 @@ fn apply_action(txn: &mut Txn, action: &GovernanceAction) -> Result<(), TxError>
         GovernanceAction::SetParameter(change) => {
             let params = txn.meta.params.with_change(change).map_err(invalid)?;
             txn.put(keys::params(), &params);
+        }
+        GovernanceAction::AdmitNode { peer_id, operator } => {
+            let mut index: Vec<String> = txn.get(&keys::node_index())?.unwrap_or_default();
+            index.push(peer_id.clone());
+            txn.put(keys::node_index(), &index);
+            let record = NodeRecord {
+                peer_id: peer_id.clone(),
+                operator: *operator,
+                admitted_height: next,
+            };
+            txn.put(keys::node(peer_id), &record);
+            txn.emit(Event::NodeAdmitted(peer_id.clone()));
+        }
+        GovernanceAction::RemoveNode { peer_id } => {
+            let mut index: Vec<String> = txn.get(&keys::node_index())?.unwrap_or_default();
+            index.retain(|p| p != peer_id);
+            txn.put(keys::node_index(), &index);
+            txn.delete(keys::node(peer_id));
+            txn.emit(Event::NodeRemoved(peer_id.clone()));
         }
     }
     Ok(())

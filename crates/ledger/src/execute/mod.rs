@@ -95,6 +95,40 @@ pub enum Event {
         /// Stake burned.
         burned: u64,
     },
+    /// A node was admitted to the network (peer id).
+    NodeAdmitted(String),
+    /// A node was removed from the registry (peer id).
+    NodeRemoved(String),
+}
+
+/// The peer ids admitted to a permissioned network by the chain at `height` (the
+/// next height to execute): the nodes of the active authorities and of the node
+/// registry.
+pub fn admitted_peers(
+    state: &dyn State,
+    height: u64,
+) -> Result<std::collections::BTreeSet<String>, TxError> {
+    fn get<T: serde::de::DeserializeOwned>(
+        state: &dyn State,
+        key: &[u8],
+    ) -> Result<Option<T>, TxError> {
+        match state.get(key)? {
+            None => Ok(None),
+            Some(bytes) => codec::decode(&bytes)
+                .map(Some)
+                .map_err(|e| TxError::CorruptState(format!("{e}"))),
+        }
+    }
+    let mut peers = std::collections::BTreeSet::new();
+    for operator in get::<Vec<AccountId>>(state, &keys::authority_index())?.unwrap_or_default() {
+        if let Some(authority) = get::<Authority>(state, &keys::authority(&operator))? {
+            if authority.active_at(height) {
+                peers.insert(authority.peer_id);
+            }
+        }
+    }
+    peers.extend(get::<Vec<String>>(state, &keys::node_index())?.unwrap_or_default());
+    Ok(peers)
 }
 
 /// The result of one accepted transaction.

@@ -96,6 +96,10 @@ impl<'a> Txn<'a> {
         self.writes.insert(key, Some(codec::encode(value)));
     }
 
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+
     pub fn account(&self, id: &AccountId) -> Result<Account, TxError> {
         self.get(&keys::account(id))?
             .ok_or(TxError::UnknownAccount(*id))

@@ -1,0 +1,688 @@
+//! The swarm task and its handle.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash};
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::{DialError, ListenError, SwarmEvent};
+use libp2p::{identify, kad, Multiaddr, PeerId, Swarm, SwarmBuilder};
+use mpms_ledger::codec;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::behaviour::{topic_score, Behaviour, BehaviourEvent};
+use crate::config::{CheckedConfig, ConfigError, NetworkConfig};
+use crate::metrics::NetworkMetrics;
+use crate::sync::BlockSource;
+use crate::validate::{GossipValidator, Verdict};
+use crate::wire::{SyncRequest, SyncResponse};
+use crate::Topic;
+
+/// What the network reports to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkEvent {
+    /// A gossip message the validator accepted (already being forwarded).
+    Message {
+        /// Its topic.
+        topic: Topic,
+        /// Its bytes (canonically encoded; see [`crate::wire`]).
+        data: Vec<u8>,
+        /// The peer it came from (not necessarily its author).
+        from: PeerId,
+    },
+    /// First connection to a peer.
+    PeerConnected(PeerId),
+    /// Last connection to a peer closed.
+    PeerDisconnected(PeerId),
+}
+
+/// Why a network operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The transport could not be set up (e.g. the address is in use).
+    #[error("transport: {0}")]
+    Transport(String),
+    /// A message could not be published.
+    #[error("publish: {0}")]
+    Publish(String),
+    /// A sync request failed (timeout, disconnect, bad response).
+    #[error("sync request to {peer}: {reason}")]
+    Sync {
+        /// The peer asked.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The network task has stopped.
+    #[error("network stopped")]
+    Stopped,
+}
+
+enum Command {
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetworkError>>,
+    },
+    Sync {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<SyncResponse, NetworkError>>,
+    },
+    Peers(oneshot::Sender<Vec<PeerId>>),
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Admit(Vec<PeerId>),
+    Ban {
+        peer: PeerId,
+        reason: String,
+    },
+    Dial(Multiaddr, oneshot::Sender<Result<(), NetworkError>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Commands into the network task. Cheap to clone.
+#[derive(Clone)]
+pub struct NetworkHandle {
+    commands: mpsc::Sender<Command>,
+    peer_id: PeerId,
+    metrics: Arc<NetworkMetrics>,
+}
+
+impl NetworkHandle {
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The network's counters.
+    pub fn metrics(&self) -> &Arc<NetworkMetrics> {
+        &self.metrics
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetworkError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| NetworkError::Stopped)?;
+        answer.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Publishes `data` on `topic`. Publishing bytes already seen is not an error.
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetworkError> {
+        self.ask(|reply| Command::Publish { topic, data, reply })
+            .await?
+    }
+
+    /// Sends a block-sync request to `peer` and waits for its answer.
+    pub async fn sync_request(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, NetworkError> {
+        self.ask(|reply| Command::Sync {
+            peer,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    /// Peers currently connected.
+    pub async fn peers(&self) -> Result<Vec<PeerId>, NetworkError> {
+        self.ask(Command::Peers).await
+    }
+
+    /// Addresses this node listens on, each ending in `/p2p/<peer id>`.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetworkError> {
+        self.ask(Command::ListenAddrs).await
+    }
+
+    /// Replaces the peers the chain admits (node registry and authorities). Peers no
+    /// longer admitted (and not admitted by config) are disconnected. No effect
+    /// unless the network is permissioned.
+    pub async fn admit(&self, peers: Vec<PeerId>) -> Result<(), NetworkError> {
+        self.commands
+            .send(Command::Admit(peers))
+            .await
+            .map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Disconnects and bans `peer` (e.g. it served a block that fails checks).
+    pub async fn ban(&self, peer: PeerId, reason: impl Into<String>) -> Result<(), NetworkError> {
+        self.commands
+            .send(Command::Ban {
+                peer,
+                reason: reason.into(),
+            })
+            .await
+            .map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Dials `addr`.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetworkError> {
+        self.ask(|reply| Command::Dial(addr, reply)).await?
+    }
+
+    /// Stops the network task and closes every connection.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(Command::Shutdown).await;
+    }
+}
+
+/// Starts the network: binds the listen addresses, dials the boot nodes, joins the
+/// chain's topics, and runs the swarm on a tokio task. Gossip that `validator`
+/// accepts and connection changes arrive on the returned receiver; block-sync
+/// requests are answered from `blocks`.
+pub async fn start(
+    key: Keypair,
+    config: &NetworkConfig,
+    chain_id: &str,
+    validator: Arc<dyn GossipValidator>,
+    blocks: Arc<dyn BlockSource>,
+) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
+    let config = config.check()?;
+    let peer_id = key.public().to_peer_id();
+    let behaviour = Behaviour::new(&key, &config).map_err(NetworkError::Transport)?;
+    let mut swarm = SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| NetworkError::Transport(e.to_string()))?
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| NetworkError::Transport(e.to_string()))?
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(config.raw.idle_timeout_secs))
+        })
+        .build();
+
+    let mut topics = HashMap::new();
+    let mut topic_hashes = Vec::new();
+    for topic in Topic::ALL {
+        let ident = IdentTopic::new(topic.name(chain_id));
+        swarm
+            .behaviour_mut()
+            .gossip
+            .subscribe(&ident)
+            .map_err(|e| NetworkError::Transport(format!("subscribe: {e}")))?;
+        swarm
+            .behaviour_mut()
+            .gossip
+            .set_topic_params(ident.clone(), topic_score())
+            .map_err(|e| NetworkError::Transport(format!("topic score: {e}")))?;
+        topics.insert(ident.hash(), topic);
+        topic_hashes.push(ident.hash());
+    }
+
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetworkError::Transport(format!("listen on {addr}: {e}")))?;
+    }
+    // Wait until every listener is bound, so `listen_addrs` is complete at once.
+    let mut bound = 0;
+    let deadline = tokio::time::sleep(Duration::from_secs(10));
+    tokio::pin!(deadline);
+    while bound < config.listen.len() {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::NewListenAddr { .. } => bound += 1,
+                SwarmEvent::ListenerError { error, .. } => {
+                    return Err(NetworkError::Transport(format!("listener: {error}")))
+                }
+                SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
+                    return Err(NetworkError::Transport(format!("listener: {error}")))
+                }
+                _ => {}
+            },
+            _ = &mut deadline => {
+                return Err(NetworkError::Transport("listen addresses not bound in 10 s".into()))
+            }
+        }
+    }
+
+    for (peer, addr) in &config.boot_nodes {
+        if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
+            kad.add_address(peer, addr.clone());
+        }
+        if let Err(e) = swarm.dial(addr.clone()) {
+            tracing::warn!(%addr, error = %e, "cannot dial boot node");
+        }
+    }
+
+    let metrics = Arc::new(NetworkMetrics::default());
+    let (command_tx, command_rx) = mpsc::channel(1024);
+    let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+    let task = Task {
+        swarm,
+        config,
+        validator,
+        blocks,
+        metrics: metrics.clone(),
+        events: event_tx,
+        topics,
+        topic_hashes,
+        pending: HashMap::new(),
+        offences: HashMap::new(),
+        bans: HashMap::new(),
+        chain_admitted: HashSet::new(),
+        connected: HashSet::new(),
+        last_bootstrap: None,
+    };
+    tokio::spawn(task.run(command_rx));
+    Ok((
+        NetworkHandle {
+            commands: command_tx,
+            peer_id,
+            metrics,
+        },
+        event_rx,
+    ))
+}
+
+/// Events waiting for the node; beyond this, new gossip is dropped (and logged).
+const EVENT_QUEUE: usize = 16 * 1024;
+/// How often peers are topped up, bans expire and discovery runs.
+const MAINTENANCE: Duration = Duration::from_millis(500);
+/// How often a Kademlia bootstrap (random walk) runs.
+const BOOTSTRAP_EVERY: Duration = Duration::from_secs(30);
+
+struct Task {
+    swarm: Swarm<Behaviour>,
+    config: CheckedConfig,
+    validator: Arc<dyn GossipValidator>,
+    blocks: Arc<dyn BlockSource>,
+    metrics: Arc<NetworkMetrics>,
+    events: mpsc::Sender<NetworkEvent>,
+    topics: HashMap<TopicHash, Topic>,
+    topic_hashes: Vec<TopicHash>,
+    pending:
+        HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<SyncResponse, NetworkError>>)>,
+    offences: HashMap<PeerId, u32>,
+    bans: HashMap<PeerId, Instant>,
+    chain_admitted: HashSet<PeerId>,
+    connected: HashSet<PeerId>,
+    last_bootstrap: Option<Instant>,
+}
+
+impl Task {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut tick = tokio::time::interval(MAINTENANCE);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(done)) => {
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = tick.tick() => self.maintain(),
+            }
+        }
+        tracing::debug!("network task stopped");
+    }
+
+    fn topic_hash(&self, topic: Topic) -> TopicHash {
+        self.topic_hashes[topic.index()].clone()
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { topic, data, reply } => {
+                let hash = self.topic_hash(topic);
+                let result = match self.swarm.behaviour_mut().gossip.publish(hash, data) {
+                    Ok(_) => {
+                        NetworkMetrics::topic(&self.metrics.published, topic);
+                        Ok(())
+                    }
+                    Err(gossipsub::PublishError::Duplicate) => Ok(()),
+                    Err(e) => Err(NetworkError::Publish(e.to_string())),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Sync {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                self.pending.insert(id, (peer, reply));
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.connected.iter().copied().collect());
+            }
+            Command::ListenAddrs(reply) => {
+                let me = *self.swarm.local_peer_id();
+                let addrs = self
+                    .swarm
+                    .listeners()
+                    .map(|a| a.clone().with_p2p(me).unwrap_or_else(|a| a))
+                    .collect();
+                let _ = reply.send(addrs);
+            }
+            Command::Admit(peers) => self.admit(peers),
+            Command::Ban { peer, reason } => self.ban(peer, &reason),
+            Command::Dial(addr, reply) => {
+                let result = self
+                    .swarm
+                    .dial(addr)
+                    .map_err(|e| NetworkError::Transport(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Peers admitted by config: never removed by chain updates.
+    fn config_admitted(&self) -> HashSet<PeerId> {
+        self.config
+            .allowed_peers
+            .iter()
+            .copied()
+            .chain(self.config.boot_nodes.iter().map(|(p, _)| *p))
+            .collect()
+    }
+
+    fn admit(&mut self, peers: Vec<PeerId>) {
+        let keep = self.config_admitted();
+        let new: HashSet<PeerId> = peers.into_iter().collect();
+        let Some(admitted) = self.swarm.behaviour_mut().admitted.as_mut() else {
+            self.chain_admitted = new;
+            return;
+        };
+        for gone in self.chain_admitted.difference(&new) {
+            if !keep.contains(gone) {
+                admitted.disallow_peer(*gone);
+            }
+        }
+        for peer in &new {
+            admitted.allow_peer(*peer);
+        }
+        self.chain_admitted = new;
+    }
+
+    fn ban(&mut self, peer: PeerId, reason: &str) {
+        tracing::warn!(%peer, reason, "banning peer");
+        let until = Instant::now() + Duration::from_secs(self.config.raw.ban_secs);
+        self.bans.insert(peer, until);
+        self.offences.remove(&peer);
+        let behaviour = self.swarm.behaviour_mut();
+        if behaviour.banned.block_peer(peer) {
+            NetworkMetrics::add(&self.metrics.banned);
+        }
+        if let Some(kad) = behaviour.kad.as_mut() {
+            kad.remove_peer(&peer);
+        }
+    }
+
+    fn offence(&mut self, peer: PeerId, reason: &str) {
+        let count = {
+            let count = self.offences.entry(peer).or_insert(0);
+            *count += 1;
+            *count
+        };
+        tracing::debug!(%peer, reason, count, "invalid message");
+        if count >= self.config.raw.max_offences {
+            self.ban(peer, &format!("{count} invalid messages; last: {reason}"));
+        }
+    }
+
+    fn maintain(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PeerId> = self
+            .bans
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in expired {
+            self.bans.remove(&peer);
+            self.swarm.behaviour_mut().banned.unblock_peer(peer);
+        }
+        // Keep the boot nodes connected.
+        for (peer, addr) in self.config.boot_nodes.clone() {
+            if !self.connected.contains(&peer) && !self.bans.contains_key(&peer) {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+        if !self.config.raw.discovery {
+            return;
+        }
+        let due = self
+            .last_bootstrap
+            .is_none_or(|at| now.duration_since(at) >= BOOTSTRAP_EVERY);
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        if due && kad.bootstrap().is_ok() {
+            self.last_bootstrap = Some(now);
+        }
+        // Dial discovered peers until the target is reached.
+        let missing = self
+            .config
+            .raw
+            .target_peers
+            .saturating_sub(self.connected.len());
+        if missing == 0 {
+            return;
+        }
+        let mut candidates = Vec::new();
+        for bucket in kad.kbuckets() {
+            for entry in bucket.iter() {
+                let peer = *entry.node.key.preimage();
+                if !self.connected.contains(&peer) && !self.bans.contains_key(&peer) {
+                    candidates.push(peer);
+                }
+            }
+        }
+        for peer in candidates.into_iter().take(missing) {
+            let _ = self.swarm.dial(peer);
+        }
+    }
+
+    fn emit(&self, event: NetworkEvent) {
+        if let Err(mpsc::error::TrySendError::Full(event)) = self.events.try_send(event) {
+            tracing::warn!(?event, "event queue full: dropping");
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established.get() == 1 && self.connected.insert(peer_id) {
+                    self.metrics.peers.store(
+                        self.connected.len() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    self.emit(NetworkEvent::PeerConnected(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 && self.connected.remove(&peer_id) {
+                    self.metrics.peers.store(
+                        self.connected.len() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    self.emit(NetworkEvent::PeerDisconnected(peer_id));
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                error: ListenError::Denied { cause },
+                ..
+            } => {
+                NetworkMetrics::add(&self.metrics.refused);
+                tracing::debug!(%cause, "refused inbound connection");
+            }
+            SwarmEvent::OutgoingConnectionError {
+                error: DialError::Denied { cause },
+                ..
+            } => {
+                NetworkMetrics::add(&self.metrics.refused);
+                tracing::debug!(%cause, "refused outbound connection");
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => self.on_gossip(propagation_source, message_id, message),
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    for addr in info.listen_addrs {
+                        kad.add_address(&peer_id, addr);
+                    }
+                }
+            }
+            BehaviourEvent::Sync(event) => self.on_sync(event),
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated { .. }) => {}
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        let Some(topic) = self.topics.get(&message.topic).copied() else {
+            // Not one of ours: gossipsub only delivers subscribed topics, so this is a
+            // peer misbehaving.
+            self.report(&id, &source, MessageAcceptance::Reject);
+            self.offence(source, "message on an unknown topic");
+            return;
+        };
+        match self.validator.validate(topic, &message.data) {
+            Verdict::Accept => {
+                self.report(&id, &source, MessageAcceptance::Accept);
+                NetworkMetrics::topic(&self.metrics.accepted, topic);
+                self.emit(NetworkEvent::Message {
+                    topic,
+                    data: message.data,
+                    from: source,
+                });
+            }
+            Verdict::Ignore => self.report(&id, &source, MessageAcceptance::Ignore),
+            Verdict::Reject(reason) => {
+                self.report(&id, &source, MessageAcceptance::Reject);
+                NetworkMetrics::topic(&self.metrics.rejected, topic);
+                self.offence(source, &reason);
+            }
+        }
+    }
+
+    fn report(&mut self, id: &gossipsub::MessageId, source: &PeerId, verdict: MessageAcceptance) {
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(id, source, verdict);
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                NetworkMetrics::add(&self.metrics.sync_served);
+                let response = self.serve(request);
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response)
+                    .is_err()
+                {
+                    tracing::debug!(%peer, "sync peer left before the response");
+                }
+            }
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some((_, reply)) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some((_, reply)) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(NetworkError::Sync {
+                        peer,
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound sync request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn serve(&self, request: SyncRequest) -> SyncResponse {
+        match request {
+            SyncRequest::Status => SyncResponse::Status {
+                height: self.blocks.last_height(),
+            },
+            SyncRequest::Blocks { from, count } => {
+                let count = count.min(self.config.raw.sync_batch);
+                let budget = self
+                    .config
+                    .raw
+                    .max_sync_response_bytes
+                    .saturating_sub(1 << 10);
+                let mut used = 0usize;
+                let mut blocks = Vec::new();
+                for height in from..from.saturating_add(count) {
+                    let Some(block) = self.blocks.finalized(height) else {
+                        break;
+                    };
+                    used += codec::encoded_len(&block);
+                    if used > budget && !blocks.is_empty() {
+                        break;
+                    }
+                    blocks.push(block);
+                }
+                SyncResponse::Blocks(blocks)
+            }
+        }
+    }
+}

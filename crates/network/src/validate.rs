@@ -1,0 +1,227 @@
+//! Checking gossip before it is forwarded.
+//!
+//! The swarm hands every received gossip message to a [`GossipValidator`] and only
+//! forwards (and reports) what it accepts. [`ChainValidator`] is the validator for an
+//! MPMS chain: size, canonical encoding, chain id and signatures.
+
+use std::sync::{Arc, RwLock};
+
+use mpms_crypto::PublicKey;
+use mpms_ledger::vote::{AuthoritySet, VoteKind};
+use mpms_ledger::{codec, AccountId, SignedTransaction};
+
+use crate::wire::{ConsensusMessage, FinalizedBlock};
+use crate::Topic;
+
+/// The verdict on one gossip message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: deliver it and forward it.
+    Accept,
+    /// Not provably wrong, but not useful (e.g. for another height's authority set):
+    /// drop it without penalty.
+    Ignore,
+    /// Invalid: drop it, and count it against the peer that sent it.
+    Reject(String),
+}
+
+/// Decides whether a gossip message is valid. Called on the swarm task: it must be
+/// quick and must not block.
+pub trait GossipValidator: Send + Sync + 'static {
+    /// The verdict on `data` received on `topic`.
+    fn validate(&self, topic: Topic, data: &[u8]) -> Verdict;
+}
+
+/// Size limits per topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest transaction.
+    pub max_transaction_bytes: usize,
+    /// Largest consensus message (a proposal carries its block).
+    pub max_consensus_bytes: usize,
+    /// Largest finalized block with its certificate.
+    pub max_block_bytes: usize,
+}
+
+impl Limits {
+    /// Limits from the chain parameters: a block message may carry a full block plus
+    /// its header, certificate and framing.
+    pub fn from_params(params: &mpms_ledger::Params) -> Limits {
+        let block = usize::try_from(params.max_block_bytes).unwrap_or(usize::MAX);
+        let overhead = 64 << 10;
+        Limits {
+            max_transaction_bytes: usize::try_from(params.max_transaction_bytes)
+                .unwrap_or(usize::MAX),
+            max_consensus_bytes: block.saturating_add(overhead),
+            max_block_bytes: block.saturating_add(overhead),
+        }
+    }
+
+    fn of(&self, topic: Topic) -> usize {
+        match topic {
+            Topic::Transactions => self.max_transaction_bytes,
+            Topic::Consensus => self.max_consensus_bytes,
+            Topic::Blocks => self.max_block_bytes,
+        }
+    }
+}
+
+/// The key a transaction sender signs with now (accounts may rotate keys).
+pub type SigningKeyLookup = Arc<dyn Fn(&AccountId) -> PublicKey + Send + Sync>;
+
+/// The validator of an MPMS chain's gossip.
+///
+/// - every topic: size limit, canonical decoding (trailing bytes refused), chain id;
+/// - transactions: the sender's signature, under the key `signing_key` returns (by
+///   default the account id itself, i.e. the account's first key);
+/// - consensus messages: the signer is in the current authority set and the
+///   signature verifies; a proposal's block is the block the proposal names. A
+///   signer unknown to the current set is ignored, not punished: it may belong to
+///   the next set;
+/// - finalized blocks: the certificate is for this block; at the height the node
+///   expects next, it must verify against the current authority set.
+pub struct ChainValidator {
+    chain_id: String,
+    limits: Limits,
+    view: RwLock<View>,
+    signing_key: SigningKeyLookup,
+}
+
+struct View {
+    authorities: AuthoritySet,
+    next_height: u64,
+}
+
+impl ChainValidator {
+    /// A validator for `chain_id` with the authority set that finalizes `next_height`.
+    pub fn new(
+        chain_id: impl Into<String>,
+        limits: Limits,
+        authorities: AuthoritySet,
+        next_height: u64,
+    ) -> ChainValidator {
+        ChainValidator {
+            chain_id: chain_id.into(),
+            limits,
+            view: RwLock::new(View {
+                authorities,
+                next_height,
+            }),
+            signing_key: Arc::new(|account: &AccountId| *account),
+        }
+    }
+
+    /// Uses `lookup` to find a sender's current signing key.
+    pub fn with_signing_keys(mut self, lookup: SigningKeyLookup) -> ChainValidator {
+        self.signing_key = lookup;
+        self
+    }
+
+    /// Moves to a new height (after a commit), with its authority set.
+    pub fn advance(&self, authorities: AuthoritySet, next_height: u64) {
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        view.authorities = authorities;
+        view.next_height = next_height;
+    }
+
+    fn transaction(&self, data: &[u8]) -> Verdict {
+        let tx: SignedTransaction = match codec::decode(data) {
+            Ok(tx) => tx,
+            Err(e) => return Verdict::Reject(format!("undecodable transaction: {e}")),
+        };
+        if tx.tx.chain_id != self.chain_id {
+            return Verdict::Reject(format!("transaction for chain {:?}", tx.tx.chain_id));
+        }
+        let key = (self.signing_key)(&tx.tx.sender);
+        match tx.verify(&key) {
+            Ok(()) => Verdict::Accept,
+            Err(_) => Verdict::Reject("bad transaction signature".into()),
+        }
+    }
+
+    fn consensus(&self, data: &[u8]) -> Verdict {
+        let message: ConsensusMessage = match codec::decode(data) {
+            Ok(m) => m,
+            Err(e) => return Verdict::Reject(format!("undecodable consensus message: {e}")),
+        };
+        let view = self.view.read().unwrap_or_else(|e| e.into_inner());
+        let vote = match &message {
+            ConsensusMessage::Proposal {
+                proposal, block, ..
+            } => {
+                if proposal.vote.kind != VoteKind::Proposal {
+                    return Verdict::Reject("proposal message carries a vote".into());
+                }
+                if block.header.chain_id != self.chain_id {
+                    return Verdict::Reject("proposed block for another chain".into());
+                }
+                if proposal.vote.block != Some(block.hash())
+                    || proposal.vote.height != block.header.height
+                {
+                    return Verdict::Reject("proposal does not name its block".into());
+                }
+                proposal
+            }
+            ConsensusMessage::Vote(vote) => {
+                if vote.vote.kind == VoteKind::Proposal {
+                    return Verdict::Reject("proposal without its block".into());
+                }
+                vote
+            }
+        };
+        let Some(member) = view.authorities.get(&vote.validator) else {
+            return Verdict::Ignore;
+        };
+        if vote.verify(&self.chain_id, &member.consensus_key).is_err() {
+            // A signer of the current set with a bad signature: at the current height
+            // that is provably invalid; at another its key may differ.
+            return if vote.vote.height == view.next_height {
+                Verdict::Reject("bad consensus signature".into())
+            } else {
+                Verdict::Ignore
+            };
+        }
+        Verdict::Accept
+    }
+
+    fn block(&self, data: &[u8]) -> Verdict {
+        let finalized: FinalizedBlock = match codec::decode(data) {
+            Ok(b) => b,
+            Err(e) => return Verdict::Reject(format!("undecodable block: {e}")),
+        };
+        let header = &finalized.block.header;
+        if header.chain_id != self.chain_id {
+            return Verdict::Reject("block for another chain".into());
+        }
+        let cert = &finalized.certificate;
+        if cert.height != header.height || cert.block != finalized.block.hash() {
+            return Verdict::Reject("certificate is for another block".into());
+        }
+        let view = self.view.read().unwrap_or_else(|e| e.into_inner());
+        match cert.verify(&self.chain_id, &view.authorities) {
+            Ok(()) => Verdict::Accept,
+            Err(e) if header.height == view.next_height => {
+                Verdict::Reject(format!("bad certificate: {e}"))
+            }
+            Err(_) => Verdict::Ignore,
+        }
+    }
+}
+
+impl GossipValidator for ChainValidator {
+    fn validate(&self, topic: Topic, data: &[u8]) -> Verdict {
+        let limit = self.limits.of(topic);
+        if data.len() > limit {
+            return Verdict::Reject(format!(
+                "{} message of {} bytes exceeds {limit}",
+                topic.label(),
+                data.len()
+            ));
+        }
+        match topic {
+            Topic::Transactions => self.transaction(data),
+            Topic::Consensus => self.consensus(data),
+            Topic::Blocks => self.block(data),
+        }
+    }
+}
