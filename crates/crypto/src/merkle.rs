@@ -151,7 +151,7 @@ impl MerkleProof {
                 let Some(sibling) = siblings.next() else {
                     return false;
                 };
-                hash = if idx % 2 == 0 {
+                hash = if idx.is_multiple_of(2) {
                     node_hash(&hash, sibling)
                 } else {
                     node_hash(sibling, &hash)

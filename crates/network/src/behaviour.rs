@@ -103,12 +103,16 @@ fn score_params() -> gossipsub::PeerScoreParams {
     }
 }
 
-/// Score parameters for one of our topics: every invalid message costs the sender.
+/// Score parameters for one of our topics: every invalid message costs the sender
+/// (the penalty grows with the square of the count and decays by a tenth a second).
+/// No positive rewards: a peer cannot bank credit to spend on junk later.
 pub(crate) fn topic_score() -> gossipsub::TopicScoreParams {
     gossipsub::TopicScoreParams {
         topic_weight: 1.0,
-        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_weight: -200.0,
         invalid_message_deliveries_decay: 0.9,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
         // Delivery-rate penalties suit steady high-volume topics; ours are bursty.
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
@@ -116,11 +120,14 @@ pub(crate) fn topic_score() -> gossipsub::TopicScoreParams {
     }
 }
 
+/// At or below this score gossipsub ignores a peer; the node then disconnects it.
+pub(crate) const GRAYLIST_THRESHOLD: f64 = -1_000.0;
+
 fn score_thresholds() -> gossipsub::PeerScoreThresholds {
     gossipsub::PeerScoreThresholds {
         gossip_threshold: -100.0,
         publish_threshold: -500.0,
-        graylist_threshold: -1_000.0,
+        graylist_threshold: GRAYLIST_THRESHOLD,
         ..gossipsub::PeerScoreThresholds::default()
     }
 }

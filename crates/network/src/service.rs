@@ -13,7 +13,7 @@ use libp2p::{identify, kad, Multiaddr, PeerId, Swarm, SwarmBuilder};
 use mpms_ledger::codec;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::behaviour::{topic_score, Behaviour, BehaviourEvent};
+use crate::behaviour::{topic_score, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD};
 use crate::config::{CheckedConfig, ConfigError, NetworkConfig};
 use crate::metrics::NetworkMetrics;
 use crate::sync::BlockSource;
@@ -440,6 +440,14 @@ impl Task {
         tracing::debug!(%peer, reason, count, "invalid message");
         if count >= self.config.raw.max_offences {
             self.ban(peer, &format!("{count} invalid messages; last: {reason}"));
+            return;
+        }
+        // Gossipsub ignores a graylisted peer's further messages, so they would never
+        // reach the count above: disconnect on the score as well.
+        if let Some(score) = self.swarm.behaviour().gossip.peer_score(&peer) {
+            if score <= GRAYLIST_THRESHOLD {
+                self.ban(peer, &format!("gossip score {score:.0}; last: {reason}"));
+            }
         }
     }
 
@@ -454,6 +462,22 @@ impl Task {
         for peer in expired {
             self.bans.remove(&peer);
             self.swarm.behaviour_mut().banned.unblock_peer(peer);
+        }
+        // Gossipsub stops delivering a graylisted peer's messages, so its offences no
+        // longer reach the counter above: disconnect it on its score instead.
+        let graylisted: Vec<(PeerId, f64)> = self
+            .connected
+            .iter()
+            .filter_map(|peer| {
+                let score = self.swarm.behaviour().gossip.peer_score(peer)?;
+                (score <= GRAYLIST_THRESHOLD).then_some((*peer, score))
+            })
+            .collect();
+        for (peer, score) in graylisted {
+            self.ban(
+                peer,
+                &format!("gossip score {score:.0} after invalid messages"),
+            );
         }
         // Keep the boot nodes connected.
         for (peer, addr) in self.config.boot_nodes.clone() {
@@ -502,34 +526,35 @@ impl Task {
         }
     }
 
+    fn count_peers(&self) {
+        let peers = self.connected.len() as u64;
+        self.metrics
+            .peers
+            .store(peers, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn on_connected(&mut self, peer: PeerId) {
+        if self.connected.insert(peer) {
+            self.count_peers();
+            self.emit(NetworkEvent::PeerConnected(peer));
+        }
+    }
+
+    fn on_disconnected(&mut self, peer: PeerId) {
+        if self.connected.remove(&peer) {
+            self.count_peers();
+            self.emit(NetworkEvent::PeerDisconnected(peer));
+        }
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::ConnectionEstablished {
-                peer_id,
-                num_established,
-                ..
-            } => {
-                if num_established.get() == 1 && self.connected.insert(peer_id) {
-                    self.metrics.peers.store(
-                        self.connected.len() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    self.emit(NetworkEvent::PeerConnected(peer_id));
-                }
-            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => self.on_connected(peer_id),
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
-            } => {
-                if num_established == 0 && self.connected.remove(&peer_id) {
-                    self.metrics.peers.store(
-                        self.connected.len() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    self.emit(NetworkEvent::PeerDisconnected(peer_id));
-                }
-            }
+            } => self.on_disconnected(peer_id),
             SwarmEvent::IncomingConnectionError {
                 error: ListenError::Denied { cause },
                 ..

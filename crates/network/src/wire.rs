@@ -18,7 +18,7 @@ pub enum ConsensusMessage {
         /// The signed proposal (kind `Proposal`).
         proposal: SignedVote,
         /// The proposed block.
-        block: Block,
+        block: Box<Block>,
         /// Proof of lock for a re-proposal; empty otherwise.
         proof: Vec<SignedVote>,
     },

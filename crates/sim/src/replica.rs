@@ -409,7 +409,8 @@ impl Replica {
         let sends = match twist {
             // Show each half of the network a different statement.
             Some(other) => {
-                let (a, b): (Vec<usize>, Vec<usize>) = others.iter().partition(|i| *i % 2 == 0);
+                let (a, b): (Vec<usize>, Vec<usize>) =
+                    others.iter().partition(|i| i.is_multiple_of(2));
                 vec![(message, a), (other, b)]
             }
             None => vec![(message, others)],

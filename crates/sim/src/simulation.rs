@@ -522,7 +522,7 @@ impl Simulation {
                 break;
             }
             self.handle(event, now);
-            if self.events % 256 == 0 {
+            if self.events.is_multiple_of(256) {
                 self.check_safety()?;
                 if self.reached_target() {
                     break;

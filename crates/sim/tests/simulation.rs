@@ -69,7 +69,7 @@ fn run_seeds(seeds: std::ops::Range<u64>) {
             .run()
             .unwrap_or_else(|e| panic!("{summary}: {e}"));
         assert!(report.min_height >= 5, "{summary}");
-        if (seed + 1) % 1_000 == 0 {
+        if (seed + 1).is_multiple_of(1_000) {
             eprintln!(
                 "{} seeded runs passed (through seed {seed})",
                 seed + 1 - first

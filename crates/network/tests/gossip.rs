@@ -1,0 +1,213 @@
+//! Gossip over real swarms on 127.0.0.1: every topic reaches every node of a partial
+//! mesh; and (ignored by default) the propagation time over 100 nodes.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{open_config, spawn, wait_for, Chain, Node};
+use mpms_ledger::codec;
+use mpms_ledger::vote::{Vote, VoteKind};
+use mpms_network::{ConsensusMessage, NetworkEvent, Topic};
+
+/// Starts `n` nodes; node `i > 0` dials node `(i - 1) / 2`: a binary tree, so most
+/// pairs are not directly connected and messages must be forwarded.
+async fn tree(chain: &Chain, n: usize) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    for i in 0..n {
+        let node = spawn(
+            &chain.chain_id(),
+            open_config(),
+            chain.validator(),
+            chain.source(),
+        )
+        .await;
+        if i > 0 {
+            node.handle
+                .dial(nodes[(i - 1) / 2].addr.clone())
+                .await
+                .unwrap();
+        }
+        nodes.push(node);
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let expected =
+            usize::from(i > 0) + [2 * i + 1, 2 * i + 2].iter().filter(|c| **c < n).count();
+        wait_for("tree connections", Duration::from_secs(20), || async {
+            node.handle.peers().await.unwrap().len() >= expected
+        })
+        .await;
+    }
+    // Let a few heartbeats graft the meshes.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_topic_reaches_all_twenty_nodes() {
+    let mut chain = Chain::new(1);
+    let block = chain.produce(&[]);
+    // The nodes expect height 1: the block above is the one they are waiting for.
+    let validator_chain = {
+        let mut c = Chain::new(1);
+        c.last = chain.genesis.clone();
+        c
+    };
+    let mut nodes = tree(&validator_chain, 20).await;
+    let peers: Vec<usize> = {
+        let mut v = Vec::new();
+        for node in &nodes {
+            v.push(node.handle.peers().await.unwrap().len());
+        }
+        v
+    };
+    assert!(peers.iter().all(|p| *p < 19), "not a full mesh: {peers:?}");
+
+    let tx = codec::encode(&chain.tx(1));
+    let vote = Vote {
+        height: 1,
+        round: 0,
+        kind: VoteKind::Prevote,
+        block: Some(block.block.hash()),
+        valid_round: None,
+    }
+    .sign(
+        &chain.chain_id(),
+        chain.keys.operators[1].public_key(),
+        &chain.keys.consensus[1],
+    );
+    let consensus = codec::encode(&ConsensusMessage::Vote(vote));
+    let finalized = codec::encode(&block);
+    let messages = [
+        (Topic::Transactions, tx, 0usize),
+        (Topic::Consensus, consensus, 19),
+        (Topic::Blocks, finalized, 7),
+    ];
+    for (topic, data, from) in &messages {
+        nodes[*from]
+            .handle
+            .publish(*topic, data.clone())
+            .await
+            .unwrap();
+    }
+    for (i, node) in nodes.iter_mut().enumerate() {
+        let mut want: Vec<(Topic, Vec<u8>)> = messages
+            .iter()
+            .filter(|(_, _, from)| *from != i)
+            .map(|(t, d, _)| (*t, d.clone()))
+            .collect();
+        while !want.is_empty() {
+            let (topic, data) = common::next_message(node, Duration::from_secs(20))
+                .await
+                .unwrap_or_else(|| panic!("node {i} still waits for {} messages", want.len()));
+            want.retain(|(t, d)| !(*t == topic && *d == data));
+        }
+    }
+    let metrics = nodes[0].handle.metrics().snapshot();
+    assert_eq!(metrics.published[Topic::Transactions.index()], 1);
+    assert!(metrics.accepted.iter().sum::<u64>() >= 2);
+    assert_eq!(metrics.rejected, [0, 0, 0]);
+    for node in &nodes {
+        node.handle.shutdown().await;
+    }
+}
+
+/// 100 nodes, each dialing 3 earlier ones; 20 messages from random nodes. Reports the
+/// time for one message to reach all 100 (p50, p99).
+///
+/// `cargo test -p mpms-network --release --test gossip -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "100 in-process nodes: a measurement, run on demand"]
+async fn hundred_node_propagation_time() {
+    const N: usize = 100;
+    const MESSAGES: u64 = 20;
+    let chain = Chain::new(2);
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |bound: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound as u64) as usize
+    };
+    for i in 0..N {
+        let node = spawn(
+            &chain.chain_id(),
+            open_config(),
+            chain.validator(),
+            chain.source(),
+        )
+        .await;
+        for _ in 0..3.min(i) {
+            let j = next(i);
+            let _ = node.handle.dial(nodes[j].addr.clone()).await;
+        }
+        nodes.push(node);
+    }
+    for node in &nodes {
+        wait_for("connections", Duration::from_secs(60), || async {
+            !node.handle.peers().await.unwrap().is_empty()
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Each node records when it first sees each message.
+    let seen: Arc<Mutex<HashMap<Vec<u8>, Vec<Instant>>>> = Arc::default();
+    let mut handles = Vec::new();
+    let mut tasks = Vec::new();
+    for node in nodes {
+        let seen = seen.clone();
+        let Node {
+            handle, mut events, ..
+        } = node;
+        handles.push(handle);
+        tasks.push(tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let NetworkEvent::Message { data, .. } = event {
+                    seen.lock()
+                        .unwrap()
+                        .entry(data)
+                        .or_default()
+                        .push(Instant::now());
+                }
+            }
+        }));
+    }
+    let mut spreads = Vec::new();
+    for m in 0..MESSAGES {
+        let data = codec::encode(&chain.tx(1_000 + m));
+        let from = next(N);
+        let start = Instant::now();
+        handles[from]
+            .publish(Topic::Transactions, data.clone())
+            .await
+            .unwrap();
+        wait_for("propagation", Duration::from_secs(30), || {
+            let seen = seen.clone();
+            let data = data.clone();
+            async move { seen.lock().unwrap().get(&data).map_or(0, Vec::len) >= N - 1 }
+        })
+        .await;
+        let last = *seen.lock().unwrap()[&data].iter().max().unwrap();
+        spreads.push(last.duration_since(start));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    spreads.sort();
+    let p = |q: f64| spreads[((spreads.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "100 nodes, {MESSAGES} messages: time to reach all nodes p50 {:?}, p99 {:?}, max {:?}",
+        p(0.5),
+        p(0.99),
+        spreads.last().unwrap()
+    );
+    for handle in &handles {
+        handle.shutdown().await;
+    }
+    for task in tasks {
+        task.abort();
+    }
+}

@@ -1,0 +1,104 @@
+//! Block sync over real swarms: a new node catches up 1,000 blocks from peers,
+//! verifying every certificate, while one peer serves corrupted blocks.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{open_config, spawn, wait_for, Chain, NoBlocks, VerifyingSink};
+use mpms_network::sync::{sync_to, BlockSource, StoreSource};
+use mpms_network::FinalizedBlock;
+use mpms_store::MemStore;
+
+/// Serves the real chain's blocks with a changed timestamp from `from` on: the block
+/// hash no longer matches its certificate (or its successor's parent link).
+struct Liar {
+    inner: StoreSource<MemStore>,
+    from: u64,
+}
+
+impl BlockSource for Liar {
+    fn last_height(&self) -> u64 {
+        self.inner.last_height()
+    }
+    fn finalized(&self, height: u64) -> Option<FinalizedBlock> {
+        let mut block = self.inner.finalized(height)?;
+        if height >= self.from {
+            block.block.header.time_ms += 1;
+        }
+        Some(block)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_node_syncs_a_thousand_blocks_despite_a_liar() {
+    let mut chain = Chain::new(3);
+    for i in 0..1_000u64 {
+        // Some blocks carry transactions, so execution is checked too.
+        let txs = if i.is_multiple_of(50) {
+            vec![chain.tx(i)]
+        } else {
+            vec![]
+        };
+        chain.produce(&txs);
+    }
+    let chain_id = chain.chain_id();
+    let honest_a = spawn(&chain_id, open_config(), chain.validator(), chain.source()).await;
+    let honest_b = spawn(&chain_id, open_config(), chain.validator(), chain.source()).await;
+    let liar = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(Liar {
+            inner: StoreSource(chain.store.clone()),
+            from: 1,
+        }),
+    )
+    .await;
+    let fresh = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(NoBlocks),
+    )
+    .await;
+    for peer in [&honest_a, &honest_b, &liar] {
+        fresh.handle.dial(peer.addr.clone()).await.unwrap();
+    }
+    wait_for("three peers", Duration::from_secs(20), || async {
+        fresh.handle.peers().await.unwrap().len() == 3
+    })
+    .await;
+
+    let mut sink = VerifyingSink::from_genesis(&chain);
+    let report = sync_to(&fresh.handle, &mut sink, 64).await.unwrap();
+    assert_eq!(report.height, 1_000);
+    assert_eq!(sink.last, chain.last, "same last header");
+    assert_eq!(sink.state, chain.state, "same state");
+    assert_eq!(report.banned.len(), 1, "{:?}", report.banned);
+    assert_eq!(report.banned[0].0, liar.handle.peer_id());
+    wait_for("liar disconnected", Duration::from_secs(10), || async {
+        !fresh
+            .handle
+            .peers()
+            .await
+            .unwrap()
+            .contains(&liar.handle.peer_id())
+    })
+    .await;
+    assert_eq!(fresh.handle.metrics().snapshot().banned, 1);
+    // The liar cannot come back while banned.
+    liar.handle.dial(fresh.addr.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!fresh
+        .handle
+        .peers()
+        .await
+        .unwrap()
+        .contains(&liar.handle.peer_id()));
+    for node in [&honest_a, &honest_b, &liar, &fresh] {
+        node.handle.shutdown().await;
+    }
+}
