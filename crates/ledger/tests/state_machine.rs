@@ -1390,3 +1390,40 @@ fn issuance_out_of_scope_or_by_unaccredited_certifier() {
     let issuance = c.issuance(&college, "nursing.basic", &intern, "X");
     c.ok(c.tx(&college, Payload::IssueCredential(Box::new(issuance))));
 }
+
+#[test]
+fn node_registry_by_governance() {
+    use mpms_ledger::execute::admitted_peers;
+    let mut c = Chain::new(4);
+    let a0 = Actor::new(10);
+    assert_eq!(a0.id, c.authorities[0].id);
+    let admitted = |c: &Chain| admitted_peers(&c.state, c.height + 1).unwrap();
+    let before = admitted(&c);
+    assert_eq!(before.len(), 4, "the genesis authorities' nodes: {before:?}");
+    let admit = GovernanceAction::AdmitNode {
+        peer_id: "node-of-hospital".into(),
+        operator: a0.id,
+    };
+    govern(&mut c, admit.clone());
+    assert!(admitted(&c).contains("node-of-hospital"));
+    // Admitting it twice is refused when proposed.
+    assert!(matches!(
+        c.reject(c.tx(&a0, Payload::Propose { action: admit })),
+        TxError::InvalidAction(_)
+    ));
+    govern(
+        &mut c,
+        GovernanceAction::RemoveNode {
+            peer_id: "node-of-hospital".into(),
+        },
+    );
+    assert_eq!(admitted(&c), before);
+    // Removing a node that is not registered is refused.
+    let unknown = GovernanceAction::RemoveNode {
+        peer_id: "nobody".into(),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&a0, Payload::Propose { action: unknown })),
+        TxError::InvalidAction(_)
+    ));
+}

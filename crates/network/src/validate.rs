@@ -225,3 +225,104 @@ impl GossipValidator for ChainValidator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mpms_ledger::testkit::TestChain;
+
+    fn validator(chain: &TestChain) -> ChainValidator {
+        let genesis = chain.genesis.build().unwrap();
+        ChainValidator::new(
+            chain.chain_id(),
+            Limits::from_params(&mpms_ledger::Params::default()),
+            genesis.authority_set,
+            1,
+        )
+    }
+
+    fn rejected(verdict: Verdict) -> bool {
+        matches!(verdict, Verdict::Reject(_))
+    }
+
+    #[test]
+    fn transactions_are_checked_fully() {
+        let chain = TestChain::new(4, 21);
+        let v = validator(&chain);
+        let tx = chain.register_subject(1);
+        assert_eq!(
+            v.validate(Topic::Transactions, &codec::encode(&tx)),
+            Verdict::Accept
+        );
+        // Signature broken by a changed field.
+        let mut forged = tx.clone();
+        forged.tx.nonce += 1;
+        assert!(rejected(
+            v.validate(Topic::Transactions, &codec::encode(&forged))
+        ));
+        // Trailing bytes after a valid encoding.
+        let mut trailing = codec::encode(&tx);
+        trailing.push(0);
+        assert!(rejected(v.validate(Topic::Transactions, &trailing)));
+        // Another chain's transaction, validly signed.
+        let other = TestChain::new(4, 99).register_subject(1);
+        assert!(rejected(
+            v.validate(Topic::Transactions, &codec::encode(&other))
+        ));
+        // Over the size limit, whatever it holds.
+        let big = vec![0u8; 300 << 10];
+        assert!(rejected(v.validate(Topic::Transactions, &big)));
+        // Bytes of the wrong type.
+        assert!(rejected(v.validate(Topic::Consensus, &codec::encode(&tx))));
+    }
+
+    #[test]
+    fn votes_need_a_member_signature() {
+        use mpms_ledger::vote::Vote;
+        let chain = TestChain::new(4, 22);
+        let v = validator(&chain);
+        let vote = Vote {
+            height: 1,
+            round: 0,
+            kind: VoteKind::Prevote,
+            block: None,
+            valid_round: None,
+        };
+        let good = vote.sign(
+            chain.chain_id(),
+            chain.operators[0].public_key(),
+            &chain.consensus[0],
+        );
+        let msg = |sv| codec::encode(&ConsensusMessage::Vote(sv));
+        assert_eq!(v.validate(Topic::Consensus, &msg(good)), Verdict::Accept);
+        // Signed with someone else's key at the current height: provably invalid.
+        let bad = vote.sign(
+            chain.chain_id(),
+            chain.operators[0].public_key(),
+            &chain.consensus[1],
+        );
+        assert!(rejected(v.validate(Topic::Consensus, &msg(bad))));
+        // A signer outside the current set may belong to the next one: ignored.
+        let stranger = vote.sign(
+            chain.chain_id(),
+            chain.consensus[2].public_key(),
+            &chain.consensus[2],
+        );
+        assert_eq!(
+            v.validate(Topic::Consensus, &msg(stranger)),
+            Verdict::Ignore
+        );
+        // A proposal must come with its block.
+        let proposal = Vote {
+            kind: VoteKind::Proposal,
+            ..vote
+        }
+        .sign(
+            chain.chain_id(),
+            chain.operators[0].public_key(),
+            &chain.consensus[0],
+        );
+        assert!(rejected(v.validate(Topic::Consensus, &msg(proposal))));
+    }
+}

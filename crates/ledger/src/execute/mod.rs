@@ -108,26 +108,16 @@ pub fn admitted_peers(
     state: &dyn State,
     height: u64,
 ) -> Result<std::collections::BTreeSet<String>, TxError> {
-    fn get<T: serde::de::DeserializeOwned>(
-        state: &dyn State,
-        key: &[u8],
-    ) -> Result<Option<T>, TxError> {
-        match state.get(key)? {
-            None => Ok(None),
-            Some(bytes) => codec::decode(&bytes)
-                .map(Some)
-                .map_err(|e| TxError::CorruptState(format!("{e}"))),
-        }
-    }
     let mut peers = std::collections::BTreeSet::new();
-    for operator in get::<Vec<AccountId>>(state, &keys::authority_index())?.unwrap_or_default() {
-        if let Some(authority) = get::<Authority>(state, &keys::authority(&operator))? {
+    let index: Vec<AccountId> = read_record(state, &keys::authority_index())?.unwrap_or_default();
+    for operator in index {
+        if let Some(authority) = read_record::<Authority>(state, &keys::authority(&operator))? {
             if authority.active_at(height) {
                 peers.insert(authority.peer_id);
             }
         }
     }
-    peers.extend(get::<Vec<String>>(state, &keys::node_index())?.unwrap_or_default());
+    peers.extend(read_record::<Vec<String>>(state, &keys::node_index())?.unwrap_or_default());
     Ok(peers)
 }
 
@@ -193,16 +183,27 @@ pub fn read_meta(state: &dyn State) -> Result<ChainMeta, TxError> {
         key: &[u8],
         what: &str,
     ) -> Result<T, TxError> {
-        let bytes = state.get(key)?.ok_or_else(|| {
-            TxError::CorruptState(format!("{what} missing: state not initialized"))
-        })?;
-        codec::decode(&bytes).map_err(|e| TxError::CorruptState(format!("{what}: {e}")))
+        read_record(state, key)?
+            .ok_or_else(|| TxError::CorruptState(format!("{what} missing: state not initialized")))
     }
     Ok(ChainMeta {
         chain_id: get(state, &keys::chain_id(), "chain id")?,
         params: get::<Params>(state, &keys::params(), "parameters")?,
         authority_set: get(state, &keys::authority_set(), "authority set")?,
     })
+}
+
+/// A record of committed state, decoded; undecodable bytes are corrupt state.
+fn read_record<T: serde::de::DeserializeOwned>(
+    state: &dyn State,
+    key: &[u8],
+) -> Result<Option<T>, TxError> {
+    match state.get(key)? {
+        None => Ok(None),
+        Some(bytes) => codec::decode(&bytes)
+            .map(Some)
+            .map_err(|e| TxError::CorruptState(format!("{e} at key {}", hex::encode(key)))),
+    }
 }
 
 /// Applies the transactions of one block.
