@@ -1399,7 +1399,11 @@ fn node_registry_by_governance() {
     assert_eq!(a0.id, c.authorities[0].id);
     let admitted = |c: &Chain| admitted_peers(&c.state, c.height + 1).unwrap();
     let before = admitted(&c);
-    assert_eq!(before.len(), 4, "the genesis authorities' nodes: {before:?}");
+    assert_eq!(
+        before.len(),
+        4,
+        "the genesis authorities' nodes: {before:?}"
+    );
     let admit = GovernanceAction::AdmitNode {
         peer_id: "node-of-hospital".into(),
         operator: a0.id,
