@@ -1,6 +1,8 @@
 //! `mpmsd`: the MPMS node daemon and command-line client.
 
 mod ledger_demo;
+mod logs;
+mod node_cmd;
 
 use std::path::PathBuf;
 
@@ -10,12 +12,29 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "mpmsd", version, about)]
 struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Creates a node's home: configuration, node key and, with --validator, the
+    /// encrypted validator keystore.
+    Init(node_cmd::InitArgs),
+    /// Writes a local test network: a genesis and one home per node.
+    Testnet(node_cmd::TestnetArgs),
+    /// Runs the node of a home until SIGINT or SIGTERM.
+    Start {
+        /// The node's home.
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Starts a local network of validators in this process, each with its own
+    /// RocksDB, network and API, and keeps it up until Ctrl-C.
+    Devnet(node_cmd::DevnetArgs),
     /// Runs the medical-credential workflow on a fresh 4-authority chain stored in
     /// RocksDB (real execution, commit certificates, encryption), step by step.
     LedgerDemo {
@@ -27,14 +46,24 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
-        Command::LedgerDemo { home } => ledger_demo::run(home),
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init(args) => {
+            logs::init(cli.log_json, None);
+            node_cmd::init(args)
+        }
+        Command::Testnet(args) => {
+            logs::init(cli.log_json, None);
+            node_cmd::testnet(args)
+        }
+        Command::Start { home } => node_cmd::start(home, cli.log_json),
+        Command::Devnet(args) => {
+            logs::init(cli.log_json, Some("warn,mpms_node=info"));
+            node_cmd::devnet(args)
+        }
+        Command::LedgerDemo { home } => {
+            logs::init(cli.log_json, None);
+            ledger_demo::run(home)
+        }
     }
 }

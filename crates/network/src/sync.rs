@@ -108,7 +108,7 @@ pub struct SyncReport {
 /// blocks per request.
 pub async fn sync_to(
     network: &NetworkHandle,
-    sink: &mut dyn BlockSink,
+    sink: &mut (dyn BlockSink + Send),
     batch: u64,
 ) -> Result<SyncReport, SyncError> {
     let mut heights = BTreeMap::new();

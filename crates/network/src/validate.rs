@@ -10,7 +10,7 @@ use mpms_crypto::PublicKey;
 use mpms_ledger::vote::{AuthoritySet, VoteKind};
 use mpms_ledger::{codec, AccountId, SignedTransaction};
 
-use crate::wire::{ConsensusMessage, FinalizedBlock};
+use crate::wire::{ConsensusMessage, FinalizedBlock, MAX_RESENT};
 use crate::Topic;
 
 /// The verdict on one gossip message.
@@ -145,7 +145,31 @@ impl ChainValidator {
             Err(e) => return Verdict::Reject(format!("undecodable consensus message: {e}")),
         };
         let view = self.view.read().unwrap_or_else(|e| e.into_inner());
-        let vote = match &message {
+        match &message {
+            ConsensusMessage::Resent { statements, .. } => {
+                if statements.is_empty() || statements.len() > MAX_RESENT {
+                    return Verdict::Reject(format!(
+                        "a re-send carries 1 to {MAX_RESENT} statements, not {}",
+                        statements.len()
+                    ));
+                }
+                let mut verdict = Verdict::Accept;
+                for statement in statements {
+                    match self.statement(&view, statement) {
+                        Verdict::Accept => {}
+                        Verdict::Ignore => verdict = Verdict::Ignore,
+                        reject @ Verdict::Reject(_) => return reject,
+                    }
+                }
+                verdict
+            }
+            statement => self.statement(&view, statement),
+        }
+    }
+
+    /// Checks one proposal or vote.
+    fn statement(&self, view: &View, message: &ConsensusMessage) -> Verdict {
+        let vote = match message {
             ConsensusMessage::Proposal {
                 proposal, block, ..
             } => {
@@ -167,6 +191,9 @@ impl ChainValidator {
                     return Verdict::Reject("proposal without its block".into());
                 }
                 vote
+            }
+            ConsensusMessage::Resent { .. } => {
+                return Verdict::Reject("a re-send inside a re-send".into());
             }
         };
         let Some(member) = view.authorities.get(&vote.validator) else {
@@ -324,5 +351,56 @@ mod tests {
             &chain.consensus[0],
         );
         assert!(rejected(v.validate(Topic::Consensus, &msg(proposal))));
+    }
+
+    #[test]
+    fn resent_statements_are_each_checked() {
+        use mpms_ledger::vote::Vote;
+        let chain = TestChain::new(4, 23);
+        let v = validator(&chain);
+        let vote = Vote {
+            height: 1,
+            round: 0,
+            kind: VoteKind::Prevote,
+            block: None,
+            valid_round: None,
+        };
+        let good = |i: usize| {
+            ConsensusMessage::Vote(vote.sign(
+                chain.chain_id(),
+                chain.operators[i].public_key(),
+                &chain.consensus[i],
+            ))
+        };
+        let resent = |statements: Vec<ConsensusMessage>| {
+            codec::encode(&ConsensusMessage::Resent {
+                statements,
+                sent_at_ms: 7,
+            })
+        };
+        assert_eq!(
+            v.validate(Topic::Consensus, &resent(vec![good(0), good(1)])),
+            Verdict::Accept
+        );
+        let forged = ConsensusMessage::Vote(vote.sign(
+            chain.chain_id(),
+            chain.operators[0].public_key(),
+            &chain.consensus[3],
+        ));
+        assert!(rejected(
+            v.validate(Topic::Consensus, &resent(vec![good(0), forged]))
+        ));
+        assert!(rejected(v.validate(Topic::Consensus, &resent(vec![]))));
+        assert!(rejected(v.validate(
+            Topic::Consensus,
+            &resent(vec![good(0); MAX_RESENT + 1])
+        )));
+        let nested = ConsensusMessage::Resent {
+            statements: vec![good(0)],
+            sent_at_ms: 1,
+        };
+        assert!(rejected(
+            v.validate(Topic::Consensus, &resent(vec![nested]))
+        ));
     }
 }

@@ -24,6 +24,33 @@ pub enum ConsensusMessage {
     },
     /// A signed prevote or precommit.
     Vote(SignedVote),
+    /// A node's statements of a height that is not being decided, sent again so that
+    /// peers that were away or restarted get them (gossip never repeats a message).
+    /// `sent_at_ms` only makes each re-send new to gossip's duplicate filter. The
+    /// statements are proposals and votes, never nested re-sends; at most
+    /// [`MAX_RESENT`].
+    Resent {
+        /// The statements.
+        statements: Vec<ConsensusMessage>,
+        /// When this re-send was made (Unix ms).
+        sent_at_ms: u64,
+    },
+}
+
+/// Most statements in one [`ConsensusMessage::Resent`].
+pub const MAX_RESENT: usize = 16;
+
+impl ConsensusMessage {
+    /// The height the message is about (the first statement's, for a re-send).
+    pub fn height(&self) -> Option<u64> {
+        match self {
+            ConsensusMessage::Proposal { proposal, .. } => Some(proposal.vote.height),
+            ConsensusMessage::Vote(v) => Some(v.vote.height),
+            ConsensusMessage::Resent { statements, .. } => {
+                statements.first().and_then(ConsensusMessage::height)
+            }
+        }
+    }
 }
 
 /// A finalized block with the certificate that finalized it.

@@ -44,6 +44,9 @@ impl From<DecodeError> for StoreError {
     }
 }
 
+/// A state entry: key and value.
+pub type StateEntry = (Vec<u8>, Vec<u8>);
+
 /// Where a transaction is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxLocation {
@@ -107,6 +110,10 @@ pub trait Store: State + Send + Sync {
 
     /// Saves the consensus safety record durably (synced before returning).
     fn save_safety_record(&self, record: &[u8]) -> Result<(), StoreError>;
+
+    /// Committed state entries whose key starts with `prefix`, in key order, at most
+    /// `limit` (for indexes such as a subject's credentials).
+    fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError>;
 
     /// The header at `height`.
     fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use mpms_crypto::Hash;
 use mpms_ledger::{Block, CommitCertificate, State, StateError};
 
-use crate::{check_next, BlockCommit, Store, StoreError, TxLocation};
+use crate::{check_next, BlockCommit, StateEntry, Store, StoreError, TxLocation};
 
 #[derive(Default)]
 struct Inner {
@@ -110,5 +110,16 @@ impl Store for MemStore {
     fn save_safety_record(&self, record: &[u8]) -> Result<(), StoreError> {
         self.lock().safety = Some(record.to_vec());
         Ok(())
+    }
+
+    fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .state
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }

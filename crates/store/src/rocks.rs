@@ -6,7 +6,7 @@ use mpms_crypto::Hash;
 use mpms_ledger::{codec, Block, CommitCertificate, Header, State, StateError};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
-use crate::{check_next, BlockCommit, Store, StoreError, TxLocation};
+use crate::{check_next, BlockCommit, StateEntry, Store, StoreError, TxLocation};
 
 const CF_BLOCKS: &str = "blocks";
 const CF_CERTIFICATES: &str = "certificates";
@@ -237,5 +237,18 @@ impl Store for RocksStore {
         batch.put_cf(self.cf(CF_SAFETY)?, SAFETY_KEY, record);
         // Always synced: a vote must never leave before its record is on disk.
         self.write(batch, true)
+    }
+
+    fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError> {
+        let mut out = Vec::new();
+        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(CF_STATE)?, mode) {
+            let (k, v) = item.map_err(db_err)?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 }

@@ -1,0 +1,151 @@
+//! The HTTP API (axum).
+//!
+//! Public routes (the `api.listen` address):
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v1/transactions` | submit a transaction: canonical bytes (`application/octet-stream`) or JSON |
+//! | `GET /v1/transactions/{hash}` | pending, committed (height, index, events) or unknown |
+//! | `GET /v1/status` | chain and node status |
+//! | `GET /v1/blocks/latest`, `GET /v1/blocks/{height}` | a block with its certificate |
+//! | `GET /v1/accounts/{id}` | an account (nonce, balances) and the next nonce counting pending transactions |
+//! | `GET /v1/subjects/{id}` | a registered subject |
+//! | `GET /v1/subjects/{id}/credentials` | the subject's credentials |
+//! | `GET /v1/credentials/{id}` | a credential record |
+//! | `GET /v1/credentials/{id}/proof` | inclusion proof: header, Merkle proof, commit certificate |
+//! | `GET /v1/grants/{id}` | an access grant |
+//! | `GET /v1/schemas/{id}` | a credential schema |
+//! | `GET /v1/certifiers/{id}`, `GET /v1/organizations/{id}` | registered parties |
+//! | `GET /v1/authorities` | the authority set and every authority's record |
+//! | `GET /v1/proposals`, `GET /v1/proposals/{id}` | governance proposals |
+//! | `GET /v1/evidence` | punished offences |
+//! | `GET /v1/events` | Server-Sent Events: `block` and `tx` on every commit |
+//! | `GET /health/live`, `GET /health/ready` | liveness; readiness (synced and peered) |
+//! | `GET /metrics` | Prometheus |
+//! | `GET /openapi.json` | the OpenAPI document |
+//!
+//! Admin routes (the `api.admin_listen` address, loopback only): `GET /admin/peers`.
+//!
+//! Errors are JSON `{"error": "..."}` with a 4xx status for bad input; bodies larger
+//! than `api.max_body_bytes` are refused with 413.
+
+mod openapi;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::runtime::NodeHandle;
+
+pub use openapi::openapi_document;
+
+/// An API error: a status and a reason.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Why.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 400 Bad Request.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// 404 Not Found.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    /// 500 Internal Server Error (storage failures).
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}
+
+/// The public router.
+pub fn router(node: NodeHandle, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/transactions", post(routes::submit))
+        .route("/v1/transactions/{hash}", get(routes::transaction))
+        .route("/v1/status", get(routes::status))
+        .route("/v1/blocks/latest", get(routes::latest_block))
+        .route("/v1/blocks/{height}", get(routes::block))
+        .route("/v1/accounts/{id}", get(routes::account))
+        .route("/v1/subjects/{id}", get(routes::subject))
+        .route(
+            "/v1/subjects/{id}/credentials",
+            get(routes::subject_credentials),
+        )
+        .route("/v1/credentials/{id}", get(routes::credential))
+        .route("/v1/credentials/{id}/proof", get(routes::credential_proof))
+        .route("/v1/grants/{id}", get(routes::grant))
+        .route("/v1/requests/{id}", get(routes::request))
+        .route("/v1/schemas/{id}", get(routes::schema))
+        .route("/v1/certifiers/{id}", get(routes::certifier))
+        .route("/v1/organizations/{id}", get(routes::organization))
+        .route("/v1/authorities", get(routes::authorities))
+        .route("/v1/proposals", get(routes::proposals))
+        .route("/v1/proposals/{id}", get(routes::proposal))
+        .route("/v1/evidence", get(routes::evidence))
+        .route("/v1/events", get(routes::events))
+        .route("/health/live", get(routes::live))
+        .route("/health/ready", get(routes::ready))
+        .route("/metrics", get(routes::metrics))
+        .route("/openapi.json", get(routes::openapi))
+        .fallback(routes::unknown_route)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(node)
+}
+
+/// The admin router (loopback only).
+pub fn admin_router(node: NodeHandle) -> Router {
+    Router::new()
+        .route("/admin/peers", get(routes::peers))
+        .fallback(routes::unknown_route)
+        .with_state(node)
+}
+
+/// Serves `router` on `addr` until `shutdown` resolves. Returns the bound address
+/// through `bound` once listening.
+pub async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok((bound, task))
+}

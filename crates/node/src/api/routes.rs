@@ -1,0 +1,533 @@
+//! The route handlers.
+
+use std::convert::Infallible;
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::Json;
+use futures::Stream;
+use mpms_crypto::{Hash, PublicKey};
+use mpms_ledger::execute::read_meta;
+use mpms_ledger::records::{
+    keys, Account, Authority, Certifier, Credential, Grant, Organization, Proposal, Subject,
+};
+use mpms_ledger::{codec, SignedTransaction};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ApiError;
+use crate::runtime::{NodeHandle, SubmitError};
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn parse<T: FromStr>(what: &str, text: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| ApiError::bad_request(format!("{what} {text:?}: {e}")))
+}
+
+fn record<T: DeserializeOwned>(node: &NodeHandle, key: &[u8]) -> Result<Option<T>, ApiError> {
+    match node.store().get(key) {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => codec::decode(&bytes)
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("corrupt record: {e}"))),
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
+}
+
+fn found<T: serde::Serialize>(what: &str, value: Option<T>) -> ApiResult {
+    match value {
+        Some(v) => Ok(Json(json!(v))),
+        None => Err(ApiError::not_found(format!("{what} not found"))),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// `POST /v1/transactions`.
+pub async fn submit(State(node): State<NodeHandle>, headers: HeaderMap, body: Bytes) -> Response {
+    match submit_inner(&node, &headers, &body).await {
+        Ok(hash) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "hash": hash.to_string(), "status": "pending" })),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+type Response = axum::response::Response;
+
+async fn submit_inner(
+    node: &NodeHandle,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Hash, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let tx: SignedTransaction = if content_type.starts_with("application/octet-stream") {
+        codec::decode(body).map_err(|e| ApiError::bad_request(format!("transaction bytes: {e}")))?
+    } else if content_type.starts_with("application/json") || content_type.is_empty() {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("transaction JSON: {e}")))?
+    } else {
+        return Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!(
+                "content type {content_type:?}: use application/json or application/octet-stream"
+            ),
+        });
+    };
+    if tx.tx.chain_id != node.chain_id() {
+        return Err(ApiError::bad_request(format!(
+            "wrong chain id: this is {}, the transaction is for {}",
+            node.chain_id(),
+            tx.tx.chain_id
+        )));
+    }
+    match node.submit(tx).await {
+        Ok(hash) => Ok(hash),
+        Err(SubmitError::Refused(e)) if e.is_node_fault() => Err(ApiError::internal(e.to_string())),
+        Err(SubmitError::Refused(e)) => Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: e.to_string(),
+        }),
+        Err(SubmitError::Stopped) => Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the node is shutting down".into(),
+        }),
+    }
+}
+
+/// `GET /v1/transactions/{hash}`.
+pub async fn transaction(State(node): State<NodeHandle>, Path(hash): Path<String>) -> ApiResult {
+    let hash: Hash = parse("transaction hash", &hash)?;
+    let store = node.store();
+    if let Some(loc) = store
+        .tx_location(&hash)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    {
+        let block = store
+            .block(loc.height)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .ok_or_else(|| ApiError::internal("indexed block missing"))?;
+        let tx = block.transactions.get(loc.index as usize);
+        return Ok(Json(json!({
+            "hash": hash.to_string(),
+            "status": "committed",
+            "height": loc.height,
+            "index": loc.index,
+            "block": block.hash().to_string(),
+            "transaction": tx.map(to_json),
+        })));
+    }
+    if node.is_pending(hash).await {
+        return Ok(Json(
+            json!({ "hash": hash.to_string(), "status": "pending" }),
+        ));
+    }
+    Err(ApiError::not_found(format!(
+        "transaction {hash} is neither pending nor committed"
+    )))
+}
+
+/// `GET /v1/status`.
+pub async fn status(State(node): State<NodeHandle>) -> ApiResult {
+    Ok(Json(to_json(&node.status())))
+}
+
+fn block_json(node: &NodeHandle, height: u64) -> ApiResult {
+    let store = node.store();
+    let block = store
+        .block(height)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| ApiError::not_found(format!("block {height} not found")))?;
+    let certificate = store
+        .certificate(height)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let hashes: Vec<String> = block
+        .transactions
+        .iter()
+        .map(|t| t.hash().to_string())
+        .collect();
+    Ok(Json(json!({
+        "hash": block.hash().to_string(),
+        "header": to_json(&block.header),
+        "transactions": hashes,
+        "last_commit": to_json(&block.last_commit),
+        "certificate": to_json(&certificate),
+    })))
+}
+
+/// `GET /v1/blocks/latest`.
+pub async fn latest_block(State(node): State<NodeHandle>) -> ApiResult {
+    let height = node
+        .store()
+        .last_height()
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .unwrap_or(0);
+    block_json(&node, height)
+}
+
+/// `GET /v1/blocks/{height}`.
+pub async fn block(State(node): State<NodeHandle>, Path(height): Path<String>) -> ApiResult {
+    let height: u64 = parse("height", &height)?;
+    block_json(&node, height)
+}
+
+/// `GET /v1/accounts/{id}`.
+pub async fn account(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: PublicKey = parse("account id", &id)?;
+    let account: Option<Account> = record(&node, &keys::account(&id))?;
+    let committed_nonce = account.as_ref().map_or(0, |a| a.nonce);
+    let next_nonce = node
+        .pending_next_nonce(id)
+        .await
+        .unwrap_or(committed_nonce)
+        .max(committed_nonce);
+    Ok(Json(json!({
+        "id": id.to_string(),
+        "exists": account.is_some(),
+        "nonce": committed_nonce,
+        "next_nonce": next_nonce,
+        "account": account.map(|a| to_json(&a)),
+    })))
+}
+
+/// `GET /v1/subjects/{id}`.
+pub async fn subject(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: PublicKey = parse("subject id", &id)?;
+    found("subject", record::<Subject>(&node, &keys::subject(&id))?)
+}
+
+/// Paging of list routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Most items. Default 100, at most 1,000.
+    pub limit: Option<usize>,
+}
+
+impl Page {
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(100).clamp(1, 1_000)
+    }
+}
+
+/// `GET /v1/subjects/{id}/credentials`.
+pub async fn subject_credentials(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult {
+    let id: PublicKey = parse("subject id", &id)?;
+    let prefix = keys::subject_credentials_prefix(&id);
+    let entries = node
+        .store()
+        .scan_state(&prefix, page.limit())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut out = Vec::new();
+    for (key, _) in entries {
+        let Some(raw) = key.get(prefix.len()..) else {
+            continue;
+        };
+        let Ok(bytes) = <[u8; 32]>::try_from(raw) else {
+            continue;
+        };
+        let cid = Hash::from_bytes(bytes);
+        if let Some(c) = record::<Credential>(&node, &keys::credential(&cid))? {
+            out.push(json!({ "id": cid.to_string(), "credential": to_json(&c) }));
+        }
+    }
+    Ok(Json(
+        json!({ "subject": id.to_string(), "credentials": out }),
+    ))
+}
+
+/// `GET /v1/credentials/{id}`.
+pub async fn credential(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: Hash = parse("credential id", &id)?;
+    found(
+        "credential",
+        record::<Credential>(&node, &keys::credential(&id))?,
+    )
+}
+
+/// `GET /v1/credentials/{id}/proof`: everything an outsider needs to check, offline,
+/// that the credential was issued in a final block.
+pub async fn credential_proof(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: Hash = parse("credential id", &id)?;
+    let credential: Credential = record(&node, &keys::credential(&id))?
+        .ok_or_else(|| ApiError::not_found("credential not found"))?;
+    let store = node.store();
+    let internal = |e: mpms_store::StoreError| ApiError::internal(e.to_string());
+    let loc = store
+        .tx_location(&credential.issued_tx)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::internal("issuing transaction not indexed"))?;
+    let block = store
+        .block(loc.height)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::internal("issuing block missing"))?;
+    let certificate = store.certificate(loc.height).map_err(internal)?;
+    let proof = block
+        .tx_proof(loc.index as usize)
+        .ok_or_else(|| ApiError::internal("no proof for the transaction"))?;
+    let tx = block
+        .transactions
+        .get(loc.index as usize)
+        .ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
+    let set = read_meta(store.as_ref())
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .authority_set;
+    Ok(Json(json!({
+        "credential_id": id.to_string(),
+        "credential": to_json(&credential),
+        "transaction": to_json(tx),
+        "transaction_bytes": hex::encode(codec::encode(tx)),
+        "tx_index": loc.index,
+        "header": to_json(&block.header),
+        "proof": to_json(&proof),
+        "certificate": to_json(&certificate),
+        "current_authority_set": to_json(&set),
+    })))
+}
+
+/// `GET /v1/grants/{id}`.
+pub async fn grant(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: Hash = parse("grant id", &id)?;
+    found("grant", record::<Grant>(&node, &keys::grant(&id))?)
+}
+
+/// `GET /v1/requests/{id}`.
+pub async fn request(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: Hash = parse("request id", &id)?;
+    found(
+        "request",
+        record::<mpms_ledger::records::AccessRequest>(&node, &keys::request(&id))?,
+    )
+}
+
+/// `GET /v1/schemas/{id}`.
+pub async fn schema(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    found(
+        "schema",
+        record::<mpms_ledger::records::Schema>(&node, &keys::schema(&id))?,
+    )
+}
+
+/// `GET /v1/certifiers/{id}`.
+pub async fn certifier(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: PublicKey = parse("certifier id", &id)?;
+    found(
+        "certifier",
+        record::<Certifier>(&node, &keys::certifier(&id))?,
+    )
+}
+
+/// `GET /v1/organizations/{id}`.
+pub async fn organization(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: PublicKey = parse("organization id", &id)?;
+    found(
+        "organization",
+        record::<Organization>(&node, &keys::organization(&id))?,
+    )
+}
+
+/// `GET /v1/authorities`.
+pub async fn authorities(State(node): State<NodeHandle>) -> ApiResult {
+    let meta = read_meta(node.store().as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
+    let index: Vec<PublicKey> = record(&node, &keys::authority_index())?.unwrap_or_default();
+    let mut records = Vec::new();
+    for operator in index {
+        if let Some(a) = record::<Authority>(&node, &keys::authority(&operator))? {
+            records.push(to_json(&a));
+        }
+    }
+    Ok(Json(json!({
+        "active_set": to_json(&meta.authority_set),
+        "active_set_hash": meta.authority_set.hash().to_string(),
+        "authorities": records,
+    })))
+}
+
+/// `GET /v1/proposals`.
+pub async fn proposals(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+    let next: u64 = record(&node, &keys::next_proposal())?.unwrap_or(0);
+    let mut out = Vec::new();
+    let first = next.saturating_sub(page.limit() as u64);
+    for id in (first..next).rev() {
+        if let Some(p) = record::<Proposal>(&node, &keys::proposal(id))? {
+            out.push(to_json(&p));
+        }
+    }
+    Ok(Json(json!({ "proposals": out })))
+}
+
+/// `GET /v1/proposals/{id}`.
+pub async fn proposal(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: u64 = parse("proposal id", &id)?;
+    found("proposal", record::<Proposal>(&node, &keys::proposal(id))?)
+}
+
+/// `GET /v1/evidence`.
+pub async fn evidence(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+    let full = keys::offence(&Hash::ZERO);
+    let prefix = &full[..full.len() - 32];
+    let entries = node
+        .store()
+        .scan_state(prefix, page.limit())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut out = Vec::new();
+    for (key, value) in entries {
+        let height: u64 = codec::decode(&value).unwrap_or(0);
+        out.push(json!({
+            "offence": hex::encode(&key[prefix.len()..]),
+            "punished_at_height": height,
+        }));
+    }
+    Ok(Json(json!({ "offences": out })))
+}
+
+/// `GET /v1/events`: a `block` event per commit, and a `tx` event per transaction.
+pub async fn events(
+    State(node): State<NodeHandle>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let receiver = node.subscribe();
+    let stream = futures::stream::unfold(
+        (receiver, Vec::<SseEvent>::new()),
+        |(mut receiver, mut queued)| async move {
+            loop {
+                if let Some(event) = queued.pop() {
+                    return Some((Ok(event), (receiver, queued)));
+                }
+                match receiver.recv().await {
+                    Ok(c) => {
+                        let header = &c.block.header;
+                        let block = SseEvent::default().event("block").data(
+                            json!({
+                                "height": header.height,
+                                "hash": c.block.hash().to_string(),
+                                "time_ms": header.time_ms,
+                                "transactions": c.receipts.len(),
+                            })
+                            .to_string(),
+                        );
+                        // Popped from the back: block first, then the transactions in order.
+                        for r in c.receipts.iter().rev() {
+                            queued.push(
+                                SseEvent::default().event("tx").data(
+                                    json!({
+                                        "hash": r.tx_hash.to_string(),
+                                        "height": header.height,
+                                        "events": to_json(&r.events),
+                                    })
+                                    .to_string(),
+                                ),
+                            );
+                        }
+                        queued.push(block);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        queued.push(
+                            SseEvent::default()
+                                .event("lagged")
+                                .data(json!({ "missed_blocks": n }).to_string()),
+                        );
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `GET /health/live`.
+pub async fn live() -> Json<Value> {
+    Json(json!({ "live": true }))
+}
+
+/// `GET /health/ready`: 200 when synced (not catching up, consensus running) and, on
+/// a network of more than one authority, peered; 503 otherwise.
+pub async fn ready(State(node): State<NodeHandle>) -> Response {
+    let status = node.status();
+    let lone = read_meta(node.store().as_ref())
+        .map(|m| m.authority_set.len() <= 1)
+        .unwrap_or(false);
+    let mut reasons = Vec::new();
+    if status.syncing {
+        reasons.push("catching up".to_string());
+    }
+    if status.peers == 0 && !lone {
+        reasons.push("no peers".to_string());
+    }
+    if let Some(f) = &status.failure {
+        reasons.push(format!("consensus stopped: {f}"));
+    }
+    let code = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({
+            "ready": reasons.is_empty(),
+            "reasons": reasons,
+            "height": status.height,
+            "peers": status.peers,
+        })),
+    )
+        .into_response()
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(node): State<NodeHandle>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        node.metrics().render(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> Json<Value> {
+    Json(super::openapi_document())
+}
+
+/// `GET /admin/peers`.
+pub async fn peers(State(node): State<NodeHandle>) -> ApiResult {
+    let peers = node
+        .network()
+        .peers()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let listen = node.network().listen_addrs().await.unwrap_or_default();
+    Ok(Json(json!({
+        "peer_id": node.network().peer_id().to_string(),
+        "listen": listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "peers": peers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })))
+}
+
+/// Any other route.
+pub async fn unknown_route(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {}", uri.path()))
+}

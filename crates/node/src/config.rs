@@ -1,0 +1,389 @@
+//! The node's configuration file (`config/node.toml` in a node's home).
+//!
+//! Every field has a default; unknown fields are refused; a bad value is reported
+//! with its full name (`consensus.heartbeat_ms: must be at least ...`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mpms_consensus::Timeouts;
+use mpms_network::NetworkConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::core::{CoreConfig, Production};
+use crate::mempool::MempoolConfig;
+
+/// A configuration error, naming the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (unknown field, wrong type...).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the field and line.
+        message: String,
+    },
+    /// A field has a value that is not allowed.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field, with its section (`api.listen`).
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node.
+    pub node: NodeSection,
+    /// Consensus timing and block production.
+    pub consensus: ConsensusSection,
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+    /// Peer-to-peer networking.
+    pub network: NetworkConfig,
+    /// The HTTP API.
+    pub api: ApiSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSection {
+    /// A name for logs and status. Default "mpms-node".
+    pub moniker: String,
+    /// Chain data (RocksDB), relative to the home. Default "data".
+    pub data_dir: PathBuf,
+    /// The genesis file, relative to the home. Default "config/genesis.json".
+    pub genesis_file: PathBuf,
+    /// The node's peer-to-peer key, relative to the home. Default "config/node_key".
+    pub node_key_file: PathBuf,
+    /// The validator keystore (operator and consensus keys), relative to the home;
+    /// empty for a full node. Default "keys/validator.keystore".
+    pub validator_keystore: PathBuf,
+    /// A file holding the keystore password, relative to the home. Empty: the
+    /// password comes from the environment variable `MPMS_KEYSTORE_PASSWORD`.
+    pub password_file: PathBuf,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            moniker: "mpms-node".into(),
+            data_dir: "data".into(),
+            genesis_file: "config/genesis.json".into(),
+            node_key_file: "config/node_key".into(),
+            validator_keystore: "keys/validator.keystore".into(),
+            password_file: PathBuf::new(),
+        }
+    }
+}
+
+/// `[consensus]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// Wait for a proposal in round 0, ms. Default 1,000.
+    pub propose_timeout_ms: u64,
+    /// Wait for more prevotes once 2/3 arrived, ms. Default 500.
+    pub prevote_timeout_ms: u64,
+    /// Wait for more precommits once 2/3 arrived, ms. Default 500.
+    pub precommit_timeout_ms: u64,
+    /// Added to every timeout per round, ms. Default 500.
+    pub timeout_delta_ms: u64,
+    /// Upper bound of any timeout, ms. Default 30,000.
+    pub max_timeout_ms: u64,
+    /// Longest wait before an empty block, ms. Default 5,000.
+    pub heartbeat_ms: u64,
+    /// Least time between blocks, ms. Default 200.
+    pub min_block_interval_ms: u64,
+    /// Most transactions this node puts in a block it proposes. Default 2,000.
+    pub max_block_transactions: usize,
+    /// Proposed blocks further ahead of the local clock are refused, ms. Default 10,000.
+    pub max_clock_drift_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        let t = Timeouts::default();
+        let p = Production::default();
+        ConsensusSection {
+            propose_timeout_ms: t.propose.as_millis() as u64,
+            prevote_timeout_ms: t.prevote.as_millis() as u64,
+            precommit_timeout_ms: t.precommit.as_millis() as u64,
+            timeout_delta_ms: t.delta.as_millis() as u64,
+            max_timeout_ms: t.max.as_millis() as u64,
+            heartbeat_ms: t.heartbeat.as_millis() as u64,
+            min_block_interval_ms: p.min_interval.as_millis() as u64,
+            max_block_transactions: p.max_block_transactions,
+            max_clock_drift_ms: p.max_clock_drift.as_millis() as u64,
+        }
+    }
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    /// The public API's address. Default "127.0.0.1:8080".
+    pub listen: String,
+    /// The admin API's address (peer admission, shutdown): loopback only. Default
+    /// "127.0.0.1:8081"; empty turns it off.
+    pub admin_listen: String,
+    /// Largest request body, bytes. Default 2 MiB.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:8081".into(),
+            max_body_bytes: 2 << 20,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// "human" or "json". Default "human".
+    pub format: LogFormat,
+    /// A `tracing` filter (`info`, `mpms_node=debug,info`). Default "info".
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct CheckedNodeConfig {
+    /// The settings as given.
+    pub raw: NodeConfig,
+    /// The public API address.
+    pub api: SocketAddr,
+    /// The admin API address (always loopback), if on.
+    pub admin: Option<SocketAddr>,
+}
+
+impl NodeConfig {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<CheckedNodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        NodeConfig::parse(&text, path)?.check()
+    }
+
+    /// Parses TOML text (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<NodeConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The TOML text of this configuration.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks every value.
+    pub fn check(self) -> Result<CheckedNodeConfig, ConfigError> {
+        if self.node.moniker.trim().is_empty() {
+            return Err(invalid("node.moniker", "must not be empty"));
+        }
+        if self.node.data_dir.as_os_str().is_empty() {
+            return Err(invalid("node.data_dir", "must not be empty"));
+        }
+        let c = &self.consensus;
+        for (field, value, min) in [
+            ("propose_timeout_ms", c.propose_timeout_ms, 10),
+            ("prevote_timeout_ms", c.prevote_timeout_ms, 10),
+            ("precommit_timeout_ms", c.precommit_timeout_ms, 10),
+            ("max_timeout_ms", c.max_timeout_ms, 100),
+            ("heartbeat_ms", c.heartbeat_ms, 10),
+            ("max_clock_drift_ms", c.max_clock_drift_ms, 100),
+        ] {
+            if value < min {
+                return Err(invalid(
+                    format!("consensus.{field}"),
+                    format!("must be at least {min}"),
+                ));
+            }
+        }
+        if c.max_block_transactions == 0 {
+            return Err(invalid(
+                "consensus.max_block_transactions",
+                "must be at least 1",
+            ));
+        }
+        if let Err((field, reason)) = self.mempool.check() {
+            return Err(invalid(format!("mempool.{field}"), reason));
+        }
+        self.network
+            .check()
+            .map_err(|e| invalid(format!("network.{}", e.field), e.reason))?;
+        let api: SocketAddr = self
+            .api
+            .listen
+            .parse()
+            .map_err(|e| invalid("api.listen", format!("not an address (ip:port): {e}")))?;
+        let admin = if self.api.admin_listen.is_empty() {
+            None
+        } else {
+            let admin: SocketAddr = self.api.admin_listen.parse().map_err(|e| {
+                invalid("api.admin_listen", format!("not an address (ip:port): {e}"))
+            })?;
+            if !admin.ip().is_loopback() {
+                return Err(invalid(
+                    "api.admin_listen",
+                    "admin routes listen on a loopback address only",
+                ));
+            }
+            Some(admin)
+        };
+        if self.api.max_body_bytes < 1024 {
+            return Err(invalid("api.max_body_bytes", "must be at least 1024"));
+        }
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return Err(invalid("log.level", "not a tracing filter"));
+        }
+        Ok(CheckedNodeConfig {
+            raw: self,
+            api,
+            admin,
+        })
+    }
+
+    /// The core's settings.
+    pub fn core(&self) -> CoreConfig {
+        let c = &self.consensus;
+        let ms = Duration::from_millis;
+        CoreConfig {
+            timeouts: Timeouts {
+                propose: ms(c.propose_timeout_ms),
+                prevote: ms(c.prevote_timeout_ms),
+                precommit: ms(c.precommit_timeout_ms),
+                delta: ms(c.timeout_delta_ms),
+                max: ms(c.max_timeout_ms),
+                heartbeat: ms(c.heartbeat_ms),
+            },
+            production: Production {
+                min_interval: ms(c.min_block_interval_ms),
+                max_block_transactions: c.max_block_transactions,
+                max_clock_drift: ms(c.max_clock_drift_ms),
+            },
+            mempool: self.mempool.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<CheckedNodeConfig, ConfigError> {
+        NodeConfig::parse(text, Path::new("node.toml"))?.check()
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.raw, NodeConfig::default());
+        assert_eq!(c.api.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut c = NodeConfig::default();
+        c.node.moniker = "st-mary".into();
+        c.network.boot_nodes = vec![];
+        let text = c.to_toml();
+        assert_eq!(NodeConfig::parse(&text, Path::new("x")).unwrap(), c);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = parse("[consensus]\nheartbeat_msx = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("heartbeat_msx"), "{err}");
+        let err = parse("[consensus]\nheartbeat_ms = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("consensus.heartbeat_ms"), "{err}");
+        let err = parse("[api]\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api.listen"), "{err}");
+        let err = parse("[api]\nadmin_listen = \"0.0.0.0:9000\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("api.admin_listen") && err.contains("loopback"),
+            "{err}"
+        );
+        let err = parse("[mempool]\nmax_transactions = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mempool.max_transactions"), "{err}");
+        let err = parse("[network]\nboot_nodes = [\"/ip4/1.2.3.4/tcp/1\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("network.boot_nodes[0]"), "{err}");
+        let err = parse("[log]\nformat = \"xml\"\n").unwrap_err().to_string();
+        assert!(err.contains("xml") || err.contains("format"), "{err}");
+        let err = parse("[node]\nmoniker = 3\n").unwrap_err().to_string();
+        assert!(err.contains("moniker"), "{err}");
+    }
+}

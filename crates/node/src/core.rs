@@ -1,0 +1,749 @@
+//! The node's core: the consensus engine, the ledger, the store and the mempool, glued
+//! together without I/O. Messages, timeouts and the clock come in as method calls;
+//! what the node must do (publish, arm a timer, catch up, report a commit) comes out
+//! as [`Action`]s, which the runtime carries out. Tests drive it directly.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts, Verifier};
+use mpms_crypto::{Hash, SigningKey};
+use mpms_ledger::block::Header;
+use mpms_ledger::evidence::Evidence;
+use mpms_ledger::execute::{build_block, execute_block, read_meta, BlockOutcome, SignatureCheck};
+use mpms_ledger::records::{keys, Account};
+use mpms_ledger::{
+    codec, AccountId, AuthoritySet, Block, BlockContext, CommitCertificate, Payload, Receipt,
+    SignedTransaction, SignedVote, Transaction, VoteKind,
+};
+use mpms_network::{ConsensusMessage, FinalizedBlock};
+use mpms_store::{BlockCommit, Store, StoreError};
+
+use crate::mempool::{AdmitError, Mempool, MempoolConfig};
+
+/// A validator's keys.
+pub struct ValidatorKeys {
+    /// The operator account's signing key (submits evidence).
+    pub operator: SigningKey,
+    /// The consensus key (signs proposals and votes).
+    pub consensus: SigningKey,
+}
+
+/// Block production policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Production {
+    /// Least time between blocks.
+    pub min_interval: Duration,
+    /// Most transactions a proposer puts in a block (the chain's limit also applies).
+    pub max_block_transactions: usize,
+    /// Blocks whose time is further ahead of the local clock than this are refused.
+    pub max_clock_drift: Duration,
+}
+
+impl Default for Production {
+    fn default() -> Self {
+        Production {
+            min_interval: Duration::from_millis(200),
+            max_block_transactions: 2_000,
+            max_clock_drift: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Settings of the core.
+#[derive(Debug, Clone, Default)]
+pub struct CoreConfig {
+    /// Consensus timeouts (the heartbeat is the longest wait before an empty block).
+    pub timeouts: Timeouts,
+    /// Block production.
+    pub production: Production,
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+}
+
+/// A committed block, as reported to the runtime.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The block.
+    pub block: Arc<Block>,
+    /// Its certificate.
+    pub certificate: Arc<CommitCertificate>,
+    /// What each transaction did.
+    pub receipts: Vec<Receipt>,
+    /// The authority set that finalized it.
+    pub authorities: AuthoritySet,
+    /// The authority set of the next height.
+    pub next_authorities: AuthoritySet,
+}
+
+/// What the core asks the runtime to do.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Publish on the consensus topic.
+    Consensus(ConsensusMessage),
+    /// Publish a transaction.
+    Transaction(Arc<SignedTransaction>),
+    /// Publish a finalized block.
+    Finalized(Arc<FinalizedBlock>),
+    /// Fire [`NodeCore::on_timeout`] after this long.
+    Timer(Timeout, Duration),
+    /// Call [`NodeCore::on_wake`] at this time (Unix ms).
+    WakeAt(u64),
+    /// A block was committed.
+    Committed(Arc<Committed>),
+    /// Peers are ahead: catch up by block sync.
+    CatchUp,
+}
+
+/// Why the core stopped: the node cannot go on safely.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The chain state cannot be read.
+    #[error("state: {0}")]
+    State(String),
+    /// The safety record could not be written: nothing may be signed.
+    #[error("cannot persist the safety record: {0}")]
+    Safety(String),
+}
+
+/// The node's core.
+pub struct NodeCore {
+    chain_id: String,
+    store: Arc<dyn Store>,
+    keys: Option<ValidatorKeys>,
+    /// Consensus keys this validator may switch to after a rotation.
+    spare_keys: Vec<SigningKey>,
+    config: CoreConfig,
+    engine: Engine,
+    mempool: Mempool,
+    last: Header,
+    blocks: HashMap<Hash, Arc<Block>>,
+    outcomes: HashMap<Hash, BlockOutcome>,
+    awaiting_validation: HashSet<Hash>,
+    pending_build: Option<(u64, u32)>,
+    reported: HashSet<Hash>,
+    next_nonce: u64,
+    /// This node's statements at the current height, re-published on request.
+    own: Vec<ConsensusMessage>,
+    /// The last (height, round, step) seen by [`NodeCore::on_tick`], and since when.
+    progress: ((u64, u32, mpms_consensus::Step), u64),
+    last_resend_ms: u64,
+    failure: Option<String>,
+}
+
+/// A height that has not moved for this long has this node re-send its statements.
+pub const RESEND_AFTER_MS: u64 = 2_000;
+
+impl NodeCore {
+    /// A core over `store` (which holds at least genesis).
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Option<ValidatorKeys>,
+        config: CoreConfig,
+    ) -> Result<NodeCore, CoreError> {
+        let last = store
+            .last_header()?
+            .ok_or_else(|| CoreError::State("the store holds no genesis".into()))?;
+        let meta = read_meta(store.as_ref()).map_err(|e| CoreError::State(e.to_string()))?;
+        let safety = match store.safety_record()? {
+            Some(bytes) => Some(
+                SafetyRecord::from_bytes(&bytes).map_err(|e| CoreError::State(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let identity = keys.as_ref().map(|k| Identity {
+            operator: k.operator.public_key(),
+            key: k.consensus.clone(),
+        });
+        let engine = Engine::new(
+            &meta.chain_id,
+            identity,
+            config.timeouts.clone(),
+            Arc::new(Verifier),
+            safety,
+        );
+        Ok(NodeCore {
+            chain_id: meta.chain_id,
+            store,
+            keys,
+            spare_keys: Vec::new(),
+            mempool: Mempool::new(config.mempool.clone()),
+            config,
+            engine,
+            last,
+            blocks: HashMap::new(),
+            outcomes: HashMap::new(),
+            awaiting_validation: HashSet::new(),
+            pending_build: None,
+            reported: HashSet::new(),
+            next_nonce: 0,
+            own: Vec::new(),
+            progress: ((0, 0, mpms_consensus::Step::Propose), 0),
+            last_resend_ms: 0,
+            failure: None,
+        })
+    }
+
+    /// Adds consensus keys to switch to when governance rotates this validator's key.
+    pub fn add_spare_keys(&mut self, keys: Vec<SigningKey>) {
+        self.spare_keys.extend(keys);
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// The last committed header.
+    pub fn last_header(&self) -> &Header {
+        &self.last
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The mempool.
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    /// The engine's (height, round, step), for status and logs.
+    pub fn round_state(&self) -> (u64, u32, mpms_consensus::Step) {
+        (
+            self.engine.height(),
+            self.engine.round(),
+            self.engine.current_step(),
+        )
+    }
+
+    /// Why the core stopped, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Whether this node is in the current authority set.
+    pub fn is_authority(&self) -> bool {
+        let Some(k) = &self.keys else { return false };
+        read_meta(self.store.as_ref())
+            .map(|m| m.authority_set.contains(&k.operator.public_key()))
+            .unwrap_or(false)
+    }
+
+    fn fail(&mut self, error: CoreError) -> Vec<Action> {
+        tracing::error!(%error, "consensus stopped");
+        self.failure = Some(error.to_string());
+        Vec::new()
+    }
+
+    /// Starts consensus at the height after the last committed block.
+    pub fn start(&mut self, now_ms: u64) -> Vec<Action> {
+        self.start_next_height(now_ms)
+    }
+
+    fn start_next_height(&mut self, now_ms: u64) -> Vec<Action> {
+        self.own.clear();
+        let height = self.last.height + 1;
+        let meta = match read_meta(self.store.as_ref()) {
+            Ok(meta) => meta,
+            Err(e) => return self.fail(CoreError::State(e.to_string())),
+        };
+        // Follow a rotation of this validator's consensus key.
+        if let Some(k) = &self.keys {
+            if let Some(member) = meta.authority_set.get(&k.operator.public_key()) {
+                if self.engine.public_key() != Some(member.consensus_key) {
+                    let next = std::iter::once(&k.consensus)
+                        .chain(&self.spare_keys)
+                        .find(|s| s.public_key() == member.consensus_key)
+                        .cloned();
+                    match next {
+                        Some(key) => self.engine.set_key(key),
+                        None => tracing::warn!(
+                            "the authority set names a consensus key this node does not hold"
+                        ),
+                    }
+                }
+            }
+        }
+        self.engine_step(
+            Input::StartHeight {
+                height,
+                authorities: meta.authority_set,
+            },
+            now_ms,
+        )
+    }
+
+    /// A consensus message from the network (already checked by the gossip
+    /// validator: signer and signature).
+    pub fn on_consensus(&mut self, message: ConsensusMessage, now_ms: u64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if message.height().is_some_and(|h| h > self.last.height + 1) {
+            // The others may be ahead: this node may have missed blocks. (The engine
+            // still buffers the message: usually the block arrives a moment later.)
+            actions.push(Action::CatchUp);
+        }
+        match message {
+            ConsensusMessage::Proposal {
+                proposal,
+                block,
+                proof,
+            } => {
+                let hash = block.hash();
+                if proposal.vote.block != Some(hash) || proposal.vote.kind != VoteKind::Proposal {
+                    return actions;
+                }
+                for prevote in proof {
+                    actions.extend(self.engine_step(Input::Vote(prevote), now_ms));
+                }
+                self.blocks.insert(hash, Arc::new(*block));
+                if self.awaiting_validation.remove(&hash) {
+                    actions.extend(self.validate(hash, now_ms));
+                }
+                actions.extend(self.engine_step(Input::Proposal(proposal), now_ms));
+            }
+            ConsensusMessage::Vote(vote) => {
+                actions.extend(self.engine_step(Input::Vote(vote), now_ms));
+            }
+            ConsensusMessage::Resent { statements, .. } => {
+                for statement in statements {
+                    if !matches!(statement, ConsensusMessage::Resent { .. }) {
+                        actions.extend(self.on_consensus(statement, now_ms));
+                    }
+                }
+            }
+        }
+        actions
+    }
+
+    /// A finalized block from the network.
+    pub fn on_finalized(&mut self, finalized: FinalizedBlock, now_ms: u64) -> Vec<Action> {
+        let height = finalized.block.header.height;
+        if height <= self.last.height {
+            return Vec::new();
+        }
+        if height > self.last.height + 1 {
+            return vec![Action::CatchUp];
+        }
+        match self.commit_finalized(finalized) {
+            Ok(actions) => {
+                let mut actions = actions;
+                actions.extend(self.start_next_height(now_ms));
+                actions.extend(self.try_build(now_ms));
+                actions
+            }
+            Err(reason) => {
+                tracing::debug!(height, %reason, "finalized block refused");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Checks and commits the next block with its certificate (from gossip or sync),
+    /// without restarting consensus. Returns the actions of the commit; an error says
+    /// why the block is wrong.
+    pub fn commit_finalized(&mut self, finalized: FinalizedBlock) -> Result<Vec<Action>, String> {
+        let meta = read_meta(self.store.as_ref()).map_err(|e| e.to_string())?;
+        mpms_network::sync::check_finalized(
+            &self.chain_id,
+            &self.last,
+            &meta.authority_set,
+            &finalized,
+        )?;
+        let FinalizedBlock { block, certificate } = finalized;
+        let block = Arc::new(block);
+        self.commit(&block, Arc::new(certificate), None)
+    }
+
+    /// After sync applied blocks with [`NodeCore::commit_finalized`]: restarts
+    /// consensus at the new height.
+    pub fn resume(&mut self, now_ms: u64) -> Vec<Action> {
+        if self.engine.height() == self.last.height + 1 {
+            return Vec::new();
+        }
+        let mut actions = self.start_next_height(now_ms);
+        actions.extend(self.try_build(now_ms));
+        actions
+    }
+
+    /// A transaction from gossip: admitted if valid, silently dropped otherwise.
+    pub fn on_gossip_transaction(&mut self, tx: SignedTransaction, now_ms: u64) -> Vec<Action> {
+        match self.admit(tx, now_ms) {
+            Ok(_) => self.try_build(now_ms),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// A client submits `tx`: checked, admitted and published, or refused with the
+    /// reason.
+    pub fn submit(
+        &mut self,
+        tx: SignedTransaction,
+        now_ms: u64,
+    ) -> Result<(Hash, Vec<Action>), AdmitError> {
+        let hash = self.admit(tx.clone(), now_ms)?;
+        let mut actions = vec![Action::Transaction(Arc::new(tx))];
+        actions.extend(self.try_build(now_ms));
+        Ok((hash, actions))
+    }
+
+    fn admit(&mut self, tx: SignedTransaction, now_ms: u64) -> Result<Hash, AdmitError> {
+        let ctx = BlockContext {
+            height: self.last.height + 1,
+            time_ms: now_ms.max(self.last.time_ms + 1),
+            proposer: self.last.proposer,
+        };
+        self.mempool.insert(self.store.as_ref(), &ctx, tx, now_ms)
+    }
+
+    /// An engine timeout fired.
+    pub fn on_timeout(&mut self, timeout: Timeout, now_ms: u64) -> Vec<Action> {
+        self.engine_step(Input::TimeoutFired(timeout), now_ms)
+    }
+
+    /// The wake-up asked for by [`Action::WakeAt`].
+    pub fn on_wake(&mut self, now_ms: u64) -> Vec<Action> {
+        self.try_build(now_ms)
+    }
+
+    /// A periodic tick (the runtime's, every few hundred ms): when consensus has not
+    /// moved for [`RESEND_AFTER_MS`], re-sends this node's statements.
+    pub fn on_tick(&mut self, now_ms: u64) -> Vec<Action> {
+        let state = self.round_state();
+        if state != self.progress.0 {
+            self.progress = (state, now_ms);
+            return Vec::new();
+        }
+        let quiet_since = self.progress.1.max(self.last_resend_ms);
+        if now_ms.saturating_sub(quiet_since) < RESEND_AFTER_MS {
+            return Vec::new();
+        }
+        self.last_resend_ms = now_ms;
+        self.resend(now_ms)
+            .map(|m| vec![Action::Consensus(m)])
+            .unwrap_or_default()
+    }
+
+    /// This node's latest statements at the current height, as one re-send (peers
+    /// that were away or restarted missed them; gossip never repeats a message).
+    /// `None` when there is nothing to re-send.
+    pub fn resend(&self, now_ms: u64) -> Option<ConsensusMessage> {
+        let start = self
+            .own
+            .len()
+            .saturating_sub(mpms_network::wire::MAX_RESENT);
+        let statements: Vec<ConsensusMessage> = self.own[start..].to_vec();
+        (!statements.is_empty()).then_some(ConsensusMessage::Resent {
+            statements,
+            sent_at_ms: now_ms,
+        })
+    }
+
+    fn engine_step(&mut self, input: Input, now_ms: u64) -> Vec<Action> {
+        if self.failure.is_some() {
+            return Vec::new();
+        }
+        let effects = self.engine.step(input);
+        let mut actions = Vec::new();
+        for effect in effects {
+            if self.failure.is_some() {
+                break;
+            }
+            actions.extend(self.on_effect(effect, now_ms));
+        }
+        actions
+    }
+
+    fn on_effect(&mut self, effect: Effect, now_ms: u64) -> Vec<Action> {
+        match effect {
+            Effect::PersistSafety(record) => {
+                // Synced before the statement it records is published.
+                if let Err(e) = self.store.save_safety_record(&record.to_bytes()) {
+                    return self.fail(CoreError::Safety(e.to_string()));
+                }
+                Vec::new()
+            }
+            Effect::Broadcast(vote) => self.broadcast(vote),
+            Effect::ScheduleTimeout { timeout, after } => vec![Action::Timer(timeout, after)],
+            Effect::BuildBlock { height, round } => {
+                self.pending_build = Some((height, round));
+                self.try_build(now_ms)
+            }
+            Effect::ValidateBlock { block, .. } => self.validate(block, now_ms),
+            Effect::Decide {
+                block, certificate, ..
+            } => self.decide(block, certificate, now_ms),
+            Effect::Evidence(evidence) => self.submit_evidence(*evidence, now_ms),
+        }
+    }
+
+    fn broadcast(&mut self, vote: SignedVote) -> Vec<Action> {
+        let message = match vote.vote.block.and_then(|h| self.blocks.get(&h).cloned()) {
+            Some(block) if vote.vote.kind == VoteKind::Proposal => ConsensusMessage::Proposal {
+                proposal: vote,
+                block: Box::new((*block).clone()),
+                proof: self.engine.proof_of_lock(&vote.vote),
+            },
+            _ => ConsensusMessage::Vote(vote),
+        };
+        self.own.push(message.clone());
+        vec![Action::Consensus(message)]
+    }
+
+    fn try_build(&mut self, now_ms: u64) -> Vec<Action> {
+        let Some((height, round)) = self.pending_build else {
+            return Vec::new();
+        };
+        if self.last.height + 1 != height {
+            self.pending_build = None;
+            return Vec::new();
+        }
+        let min_interval = self.config.production.min_interval.as_millis() as u64;
+        let heartbeat = self.config.timeouts.heartbeat.as_millis() as u64;
+        let due = if round > 0 || !self.mempool.is_empty() {
+            self.last.time_ms + min_interval
+        } else {
+            self.last.time_ms + heartbeat
+        };
+        if now_ms < due {
+            return vec![Action::WakeAt(due)];
+        }
+        self.pending_build = None;
+        let Some(operator) = self.keys.as_ref().map(|k| k.operator.public_key()) else {
+            return Vec::new();
+        };
+        let parent_cert = match self.store.certificate(self.last.height) {
+            Ok(c) => c,
+            Err(e) => return self.fail(e.into()),
+        };
+        let time_ms = now_ms.max(self.last.time_ms + 1);
+        let candidates = self
+            .mempool
+            .candidates(self.config.production.max_block_transactions);
+        let built = match build_block(
+            self.store.as_ref(),
+            &self.last,
+            parent_cert,
+            operator,
+            time_ms,
+            candidates.iter().map(|t| t.as_ref()),
+            SignatureCheck::Verify,
+        ) {
+            Ok(b) => b,
+            Err(e) => return self.fail(CoreError::State(e.to_string())),
+        };
+        if !built.excluded.is_empty() {
+            tracing::debug!(excluded = built.excluded.len(), "candidates left out");
+        }
+        let hash = built.block.hash();
+        self.outcomes.insert(hash, built.outcome);
+        self.blocks.insert(hash, Arc::new(built.block));
+        self.engine_step(
+            Input::BlockBuilt {
+                height,
+                round,
+                block: hash,
+            },
+            now_ms,
+        )
+    }
+
+    fn validate(&mut self, hash: Hash, now_ms: u64) -> Vec<Action> {
+        let Some(block) = self.blocks.get(&hash).cloned() else {
+            self.awaiting_validation.insert(hash);
+            return Vec::new();
+        };
+        let height = block.header.height;
+        if height != self.last.height + 1 {
+            return Vec::new();
+        }
+        let drift = self.config.production.max_clock_drift.as_millis() as u64;
+        let valid = if block.header.time_ms > now_ms + drift {
+            tracing::warn!(height, "proposed block is from the future");
+            false
+        } else {
+            match execute_block(self.store.as_ref(), &self.last, &block) {
+                Ok(outcome) => {
+                    self.outcomes.insert(hash, outcome);
+                    self.check_last_commit(&block)
+                }
+                Err(e) => {
+                    tracing::warn!(height, error = %e, "proposed block is invalid");
+                    false
+                }
+            }
+        };
+        self.engine_step(
+            Input::BlockValidated {
+                height,
+                block: hash,
+                valid,
+            },
+            now_ms,
+        )
+    }
+
+    /// The block's certificate for its parent must be the one this node stored.
+    fn check_last_commit(&self, block: &Block) -> bool {
+        match &block.last_commit {
+            None => self.last.height == 0,
+            Some(cert) => self
+                .store
+                .certificate(self.last.height)
+                .ok()
+                .flatten()
+                .is_some_and(|stored| {
+                    stored.block == cert.block && cert.height == self.last.height
+                }),
+        }
+    }
+
+    fn account_nonce(&self, id: &AccountId) -> u64 {
+        self.store
+            .get(&keys::account(id))
+            .ok()
+            .flatten()
+            .and_then(|b| codec::decode::<Account>(&b).ok())
+            .map_or(0, |a| a.nonce)
+    }
+
+    fn submit_evidence(&mut self, evidence: Evidence, now_ms: u64) -> Vec<Action> {
+        if !self.reported.insert(evidence.offence_id()) {
+            return Vec::new();
+        }
+        let Some(op) = self.keys.as_ref().map(|k| k.operator.clone()) else {
+            return Vec::new();
+        };
+        let sender = op.public_key();
+        let nonce = self
+            .mempool
+            .next_nonce(&sender)
+            .unwrap_or(0)
+            .max(self.account_nonce(&sender))
+            .max(self.next_nonce);
+        self.next_nonce = nonce + 1;
+        let tx = Transaction {
+            chain_id: self.chain_id.clone(),
+            sender,
+            nonce,
+            payload: Payload::SubmitEvidence(Box::new(evidence)),
+        }
+        .sign(&op);
+        tracing::warn!("submitting evidence of misbehaviour");
+        match self.submit(tx, now_ms) {
+            Ok((_, actions)) => actions,
+            Err(e) => {
+                tracing::warn!(error = %e, "evidence transaction refused");
+                Vec::new()
+            }
+        }
+    }
+
+    fn decide(&mut self, hash: Hash, certificate: CommitCertificate, now_ms: u64) -> Vec<Action> {
+        let Some(block) = self.blocks.get(&hash).cloned() else {
+            return Vec::new();
+        };
+        // The proposer of the deciding round publishes the finalized block for nodes
+        // outside consensus (the others hold the same block; nodes that miss it catch
+        // up by sync).
+        let publish = read_meta(self.store.as_ref()).is_ok_and(|meta| {
+            let proposer = meta
+                .authority_set
+                .proposer(block.header.height, certificate.round)
+                .map(|m| m.operator);
+            proposer.is_some() && proposer == self.keys.as_ref().map(|k| k.operator.public_key())
+        });
+        let certificate = Arc::new(certificate);
+        let mut actions = match self.commit(&block, certificate.clone(), None) {
+            Ok(actions) => actions,
+            Err(reason) => {
+                tracing::error!(%reason, "decided block cannot be committed");
+                return Vec::new();
+            }
+        };
+        if publish {
+            actions.push(Action::Finalized(Arc::new(FinalizedBlock {
+                block: (*block).clone(),
+                certificate: (*certificate).clone(),
+            })));
+        }
+        actions.extend(self.start_next_height(now_ms));
+        actions.extend(self.try_build(now_ms));
+        actions
+    }
+
+    /// Executes (unless already done) and commits `block` in one synced write.
+    fn commit(
+        &mut self,
+        block: &Arc<Block>,
+        certificate: Arc<CommitCertificate>,
+        now_ms: Option<u64>,
+    ) -> Result<Vec<Action>, String> {
+        let hash = block.hash();
+        let meta = read_meta(self.store.as_ref()).map_err(|e| e.to_string())?;
+        certificate
+            .verify_for(
+                &self.chain_id,
+                &meta.authority_set,
+                block.header.height,
+                &hash,
+            )
+            .map_err(|e| format!("certificate: {e}"))?;
+        let outcome = match self.outcomes.remove(&hash) {
+            Some(o) => o,
+            None => execute_block(self.store.as_ref(), &self.last, block)
+                .map_err(|e| format!("block {}: {e}", block.header.height))?,
+        };
+        let hashes: Vec<Hash> = outcome.receipts.iter().map(|r| r.tx_hash).collect();
+        if let Err(e) = self.store.commit(BlockCommit {
+            block,
+            certificate: Some(&certificate),
+            changes: &outcome.changes,
+            tx_hashes: Some(&hashes),
+        }) {
+            let message = e.to_string();
+            self.fail(e.into());
+            return Err(message);
+        }
+        self.last = block.header.clone();
+        tracing::info!(
+            height = block.header.height,
+            txs = block.transactions.len(),
+            hash = %hash,
+            "committed"
+        );
+        let next_authorities = outcome
+            .next_authority_set
+            .clone()
+            .unwrap_or_else(|| meta.authority_set.clone());
+        // The mempool follows the new state.
+        let now = now_ms.unwrap_or(block.header.time_ms);
+        let ctx = BlockContext {
+            height: self.last.height + 1,
+            time_ms: now.max(self.last.time_ms + 1),
+            proposer: self.last.proposer,
+        };
+        let recheck = self
+            .mempool
+            .recheck(self.store.as_ref(), &ctx, &hashes, now);
+        if !recheck.dropped.is_empty() {
+            tracing::debug!(dropped = recheck.dropped.len(), "mempool re-check");
+        }
+        self.blocks
+            .retain(|_, b| b.header.height > block.header.height);
+        self.outcomes.clear();
+        self.awaiting_validation.clear();
+        Ok(vec![Action::Committed(Arc::new(Committed {
+            block: block.clone(),
+            certificate,
+            receipts: outcome.receipts,
+            authorities: meta.authority_set,
+            next_authorities,
+        }))])
+    }
+}

@@ -1,0 +1,146 @@
+//! Starting a node from its home: open the store (writing genesis on first start),
+//! load the keys, start the node task and the API servers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mpms_store::{commit_genesis, RocksOptions, RocksStore, Store};
+use tokio::sync::watch;
+
+use crate::api;
+use crate::home::{Home, HomeError};
+use crate::runtime::{self, NodeError, NodeParts, Running};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The home is unusable.
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// The store could not be opened or is not this chain's.
+    #[error("store: {0}")]
+    Store(String),
+    /// The node could not start.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// An API address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started node.
+pub struct Launched {
+    /// The node.
+    pub node: Running,
+    /// The public API's address.
+    pub api: SocketAddr,
+    /// The admin API's address.
+    pub admin: Option<SocketAddr>,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Launched {
+    /// Waits until the node and its API servers have stopped (after shutdown).
+    pub async fn stopped(self) {
+        let _ = self.node.task.await;
+        for server in self.servers {
+            let _ = server.await;
+        }
+    }
+}
+
+/// A shutdown signal shared by the node's tasks: send `true` to stop.
+pub fn shutdown_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
+    watch::channel(false)
+}
+
+async fn on_shutdown(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Opens the store under `home`, writing genesis if it is empty; checks that a
+/// non-empty store holds this genesis.
+pub fn open_store(home: &Home) -> Result<Arc<RocksStore>, LaunchError> {
+    let config = home.load_config()?.raw;
+    let genesis = home.load_genesis(&config)?;
+    let built = genesis
+        .build()
+        .map_err(|e| LaunchError::Store(format!("genesis: {e}")))?;
+    let path = home.resolve(&config.node.data_dir);
+    let store = RocksStore::open(&path, &RocksOptions::default())
+        .map_err(|e| LaunchError::Store(format!("{}: {e}", path.display())))?;
+    match store
+        .header(0)
+        .map_err(|e| LaunchError::Store(e.to_string()))?
+    {
+        None => commit_genesis(&store, &built).map_err(|e| LaunchError::Store(e.to_string()))?,
+        Some(h) if h.hash() == built.header.hash() => {}
+        Some(_) => {
+            return Err(LaunchError::Store(format!(
+                "{} holds another chain than the genesis file describes",
+                path.display()
+            )))
+        }
+    }
+    Ok(Arc::new(store))
+}
+
+/// Starts the node of `home` and its API servers; they stop when `shutdown` turns
+/// `true`.
+pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Launched, LaunchError> {
+    let checked = home.load_config()?;
+    let config = checked.raw.clone();
+    let validator = home.load_validator(&config)?;
+    let node_key = home.load_node_key(&config)?;
+    let store = open_store(home)?;
+    let parts = NodeParts {
+        moniker: config.node.moniker.clone(),
+        store: store as Arc<dyn Store>,
+        validator,
+        core: config.core(),
+        network: config.network.clone(),
+        node_key,
+    };
+    let node = runtime::start(parts, on_shutdown(shutdown.clone())).await?;
+    let mut servers = Vec::new();
+    let (api, task) = api::serve(
+        checked.api,
+        api::router(node.handle.clone(), config.api.max_body_bytes),
+        on_shutdown(shutdown.clone()),
+    )
+    .await
+    .map_err(|source| LaunchError::Listen {
+        addr: checked.api,
+        source,
+    })?;
+    servers.push(task);
+    let mut admin = None;
+    if let Some(addr) = checked.admin {
+        let (bound, task) = api::serve(
+            addr,
+            api::admin_router(node.handle.clone()),
+            on_shutdown(shutdown.clone()),
+        )
+        .await
+        .map_err(|source| LaunchError::Listen { addr, source })?;
+        servers.push(task);
+        admin = Some(bound);
+    }
+    tracing::info!(
+        moniker = %config.node.moniker,
+        peer_id = %node.handle.network().peer_id(),
+        api = %api,
+        "node started"
+    );
+    Ok(Launched {
+        node,
+        api,
+        admin,
+        servers,
+    })
+}

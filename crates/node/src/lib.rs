@@ -1,0 +1,28 @@
+//! The MPMS node.
+//!
+//! - [`mempool`]: transactions waiting for a block;
+//! - [`core`]: consensus, execution, store and mempool glued together without I/O
+//!   (inputs in, actions out);
+//! - [`runtime`]: the task that runs the core on the network and the clock;
+//! - [`api`]: the HTTP API;
+//! - [`metrics`]: Prometheus metrics;
+//! - [`config`]: the node's TOML configuration;
+//! - [`home`]: a node's home directory (configuration, genesis, keys, data);
+//! - [`launch`]: starting a node from its home;
+//! - [`testnet`]: generating a local test network.
+
+pub mod api;
+pub mod config;
+pub mod core;
+pub mod home;
+pub mod launch;
+pub mod mempool;
+pub mod metrics;
+pub mod runtime;
+pub mod testnet;
+
+pub use config::{CheckedNodeConfig, ConfigError, NodeConfig};
+pub use core::{Action, CoreConfig, NodeCore, ValidatorKeys};
+pub use home::Home;
+pub use mempool::{AdmitError, Mempool, MempoolConfig};
+pub use runtime::{NodeHandle, NodeParts, Running, Status};

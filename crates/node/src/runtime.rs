@@ -1,0 +1,591 @@
+//! The running node: one task owns the [`NodeCore`] and carries out its actions on
+//! the network and the clock; the API talks to it through a [`NodeHandle`].
+//!
+//! Shutdown is passed in as a future. When it resolves the task stops taking work;
+//! a block being committed is always finished first (commits happen inside the task,
+//! in one synced RocksDB write), then the network stops and the store is closed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mpms_consensus::Timeout;
+use mpms_crypto::Hash;
+use mpms_ledger::execute::{admitted_peers, read_meta};
+use mpms_ledger::records::{keys, Account};
+use mpms_ledger::{codec, AccountId, SignedTransaction};
+use mpms_network::sync::{sync_to, BlockSink, StoreSource};
+use mpms_network::validate::Limits;
+use mpms_network::{
+    ChainValidator, ConsensusMessage, FinalizedBlock, NetworkEvent, NetworkHandle, PeerId, Topic,
+};
+use mpms_store::Store;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::core::{Action, Committed, CoreConfig, NodeCore, ValidatorKeys};
+use crate::mempool::AdmitError;
+use crate::metrics::NodeMetrics;
+
+/// The wall clock in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What the node reports about itself.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Status {
+    /// The node's name.
+    pub moniker: String,
+    /// The chain.
+    pub chain_id: String,
+    /// The node's peer id.
+    pub peer_id: String,
+    /// The last committed (final) height.
+    pub height: u64,
+    /// Its block hash.
+    pub last_block_hash: String,
+    /// Its time (Unix ms).
+    pub last_block_time_ms: u64,
+    /// The consensus round at the next height.
+    pub round: u32,
+    /// Connected peers.
+    pub peers: usize,
+    /// Whether the node is catching up.
+    pub syncing: bool,
+    /// Whether this node is in the current authority set.
+    pub authority: bool,
+    /// Transactions in the mempool.
+    pub mempool_transactions: usize,
+    /// Bytes in the mempool.
+    pub mempool_bytes: usize,
+    /// Why consensus stopped, if it did.
+    pub failure: Option<String>,
+}
+
+enum Command {
+    Submit(
+        Box<SignedTransaction>,
+        oneshot::Sender<Result<Hash, AdmitError>>,
+    ),
+    Pending(Hash, oneshot::Sender<bool>),
+    NextNonce(AccountId, oneshot::Sender<Option<u64>>),
+}
+
+enum Internal {
+    Timer(Timeout),
+    Wake,
+}
+
+/// The node, seen from the API: submit transactions, read the store, follow commits.
+#[derive(Clone)]
+pub struct NodeHandle {
+    commands: mpsc::Sender<Command>,
+    store: Arc<dyn Store>,
+    chain_id: String,
+    status: watch::Receiver<Status>,
+    commits: broadcast::Sender<Arc<Committed>>,
+    metrics: Arc<NodeMetrics>,
+    network: NetworkHandle,
+}
+
+/// Why a submission failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The transaction was refused.
+    #[error(transparent)]
+    Refused(#[from] AdmitError),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    Stopped,
+}
+
+impl NodeHandle {
+    /// Submits a transaction: checked, admitted to the mempool and gossiped, or refused
+    /// with the reason.
+    pub async fn submit(&self, tx: SignedTransaction) -> Result<Hash, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Submit(Box::new(tx), reply))
+            .await
+            .map_err(|_| SubmitError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| SubmitError::Stopped)?
+            .map_err(Into::into)
+    }
+
+    /// Whether `hash` waits in the mempool.
+    pub async fn is_pending(&self, hash: Hash) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Pending(hash, reply))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// The next nonce of `sender` counting its pending transactions, if it has any.
+    pub async fn pending_next_nonce(&self, sender: AccountId) -> Option<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::NextNonce(sender, reply))
+            .await
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// The store (read-only use).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// The latest status.
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    /// Follows committed blocks.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Committed>> {
+        self.commits.subscribe()
+    }
+
+    /// The node's metrics.
+    pub fn metrics(&self) -> &Arc<NodeMetrics> {
+        &self.metrics
+    }
+
+    /// The network.
+    pub fn network(&self) -> &NetworkHandle {
+        &self.network
+    }
+}
+
+/// Everything a node needs to run.
+pub struct NodeParts {
+    /// The node's name.
+    pub moniker: String,
+    /// The opened store, holding at least genesis.
+    pub store: Arc<dyn Store>,
+    /// The validator's keys, for a validator.
+    pub validator: Option<ValidatorKeys>,
+    /// Core settings.
+    pub core: CoreConfig,
+    /// The network's settings.
+    pub network: mpms_network::NetworkConfig,
+    /// The peer-to-peer key.
+    pub node_key: [u8; 32],
+}
+
+/// Why the node could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The core could not start.
+    #[error(transparent)]
+    Core(#[from] crate::core::CoreError),
+    /// The network could not start.
+    #[error("network: {0}")]
+    Network(#[from] mpms_network::NetworkError),
+    /// The node key is invalid.
+    #[error("node key: {0}")]
+    NodeKey(String),
+}
+
+/// A started node: its handle, and the task to await.
+pub struct Running {
+    /// The handle for the API.
+    pub handle: NodeHandle,
+    /// Where the network listens.
+    pub listen: Vec<mpms_network::Multiaddr>,
+    /// The node task; resolves after shutdown.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the network and the node task. `shutdown` resolving stops it.
+pub async fn start(
+    parts: NodeParts,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running, NodeError> {
+    let NodeParts {
+        moniker,
+        store,
+        validator,
+        core,
+        network: network_config,
+        node_key,
+    } = parts;
+    let core = NodeCore::new(store.clone(), validator, core)?;
+    let chain_id = core.chain_id().to_string();
+    let meta =
+        read_meta(store.as_ref()).map_err(|e| crate::core::CoreError::State(e.to_string()))?;
+    let last = core.last_header().clone();
+    let lookup_store = store.clone();
+    let validator = Arc::new(
+        ChainValidator::new(
+            chain_id.clone(),
+            Limits::from_params(&meta.params),
+            meta.authority_set.clone(),
+            last.height + 1,
+        )
+        .with_signing_keys(Arc::new(move |id: &AccountId| {
+            signing_key(lookup_store.as_ref(), id)
+        })),
+    );
+    let key = mpms_network::identity::keypair_from_secret(node_key)
+        .map_err(|e| NodeError::NodeKey(e.to_string()))?;
+    let (network, events) = mpms_network::start(
+        key,
+        &network_config,
+        &chain_id,
+        validator.clone(),
+        Arc::new(StoreSource(store.clone())),
+    )
+    .await?;
+    let listen = network.listen_addrs().await?;
+    admit_from_chain(&network, store.as_ref(), last.height + 1).await;
+    let (commands_tx, commands) = mpsc::channel(1024);
+    let (status_tx, status) = watch::channel(Status {
+        moniker: moniker.clone(),
+        chain_id: chain_id.clone(),
+        peer_id: network.peer_id().to_string(),
+        ..Status::default()
+    });
+    let (commits, _) = broadcast::channel(256);
+    let metrics = Arc::new(NodeMetrics::new(network.metrics().clone()));
+    let handle = NodeHandle {
+        commands: commands_tx,
+        store: store.clone(),
+        chain_id: chain_id.clone(),
+        status,
+        commits: commits.clone(),
+        metrics: metrics.clone(),
+        network: network.clone(),
+    };
+    let (internal_tx, internal) = mpsc::unbounded_channel();
+    let task = NodeTask {
+        core,
+        network,
+        validator,
+        events,
+        commands,
+        internal,
+        internal_tx,
+        status: status_tx,
+        commits,
+        metrics,
+        sync_batch: network_config.sync_batch,
+        catch_up_since: None,
+        syncing: false,
+        submitted: Arc::new(Mutex::new(HashMap::new())),
+        peers: 0,
+    };
+    let task = tokio::spawn(task.run(shutdown));
+    Ok(Running {
+        handle,
+        listen,
+        task,
+    })
+}
+
+/// The key `id` signs transactions with now.
+fn signing_key(store: &dyn Store, id: &AccountId) -> mpms_crypto::PublicKey {
+    let height = store.last_height().ok().flatten().unwrap_or(0) + 1;
+    store
+        .get(&keys::account(id))
+        .ok()
+        .flatten()
+        .and_then(|b| codec::decode::<Account>(&b).ok())
+        .map_or(*id, |a| a.signing_key_at(id, height))
+}
+
+async fn admit_from_chain(network: &NetworkHandle, store: &dyn Store, height: u64) {
+    let Ok(peers) = admitted_peers(store, height) else {
+        return;
+    };
+    let ids: Vec<PeerId> = peers.iter().filter_map(|p| p.parse().ok()).collect();
+    let _ = network.admit(ids).await;
+}
+
+struct NodeTask {
+    core: NodeCore,
+    network: NetworkHandle,
+    validator: Arc<ChainValidator>,
+    events: mpsc::Receiver<NetworkEvent>,
+    commands: mpsc::Receiver<Command>,
+    internal: mpsc::UnboundedReceiver<Internal>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    status: watch::Sender<Status>,
+    commits: broadcast::Sender<Arc<Committed>>,
+    metrics: Arc<NodeMetrics>,
+    sync_batch: u64,
+    /// When a catch-up was first asked for, and the height then.
+    catch_up_since: Option<(Instant, u64)>,
+    syncing: bool,
+    /// Submission times of transactions submitted here, for the confirmation latency.
+    submitted: Arc<Mutex<HashMap<Hash, Instant>>>,
+    peers: usize,
+}
+
+/// A catch-up starts when the node has not moved for this long after being asked.
+const CATCH_UP_DELAY: Duration = Duration::from_millis(1_500);
+
+impl NodeTask {
+    async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        // Catch up first with whoever answers, then take part.
+        self.initial_sync().await;
+        let actions = self.core.start(now_ms());
+        self.perform(actions).await;
+        self.publish_status();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some(event) = self.events.recv() => self.on_network(event).await,
+                Some(command) = self.commands.recv() => self.on_command(command).await,
+                Some(internal) = self.internal.recv() => {
+                    let now = now_ms();
+                    let actions = match internal {
+                        Internal::Timer(t) => self.core.on_timeout(t, now),
+                        Internal::Wake => self.core.on_wake(now),
+                    };
+                    self.perform(actions).await;
+                }
+                _ = tick.tick() => self.on_tick().await,
+            }
+            self.publish_status();
+        }
+        tracing::info!(height = self.core.last_header().height, "shutting down");
+        self.network.shutdown().await;
+    }
+
+    async fn initial_sync(&mut self) {
+        // Give boot nodes a moment to answer.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if !self.network.peers().await.unwrap_or_default().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.sync().await;
+    }
+
+    async fn sync(&mut self) {
+        self.syncing = true;
+        self.publish_status();
+        let mut sink = CoreSink {
+            core: &mut self.core,
+            committed: Vec::new(),
+        };
+        let result = sync_to(&self.network, &mut sink, self.sync_batch).await;
+        let committed = std::mem::take(&mut sink.committed);
+        for c in committed {
+            self.on_committed(c).await;
+        }
+        match result {
+            Ok(report) if report.applied > 0 => {
+                tracing::info!(height = report.height, blocks = report.applied, "caught up");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "sync stopped"),
+        }
+        self.syncing = false;
+        self.catch_up_since = None;
+        let actions = self.core.resume(now_ms());
+        self.perform(actions).await;
+    }
+
+    async fn on_network(&mut self, event: NetworkEvent) {
+        let now = now_ms();
+        match event {
+            NetworkEvent::Message { topic, data, .. } => {
+                // The gossip validator accepted the bytes: they decode.
+                let actions = match topic {
+                    Topic::Consensus => match codec::decode::<ConsensusMessage>(&data) {
+                        Ok(m) => self.core.on_consensus(m, now),
+                        Err(_) => Vec::new(),
+                    },
+                    Topic::Transactions => match codec::decode::<SignedTransaction>(&data) {
+                        Ok(tx) => self.core.on_gossip_transaction(tx, now),
+                        Err(_) => Vec::new(),
+                    },
+                    Topic::Blocks => match codec::decode::<FinalizedBlock>(&data) {
+                        Ok(f) => self.core.on_finalized(f, now),
+                        Err(_) => Vec::new(),
+                    },
+                };
+                self.perform(actions).await;
+            }
+            NetworkEvent::PeerConnected(_) => self.peers += 1,
+            NetworkEvent::PeerDisconnected(_) => self.peers = self.peers.saturating_sub(1),
+        }
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Submit(tx, reply) => {
+                let hash = tx.hash();
+                match self.core.submit(*tx, now_ms()) {
+                    Ok((hash, actions)) => {
+                        self.submitted
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(hash, Instant::now());
+                        let _ = reply.send(Ok(hash));
+                        self.perform(actions).await;
+                    }
+                    Err(e) => {
+                        tracing::debug!(%hash, error = %e, "transaction refused");
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Command::Pending(hash, reply) => {
+                let _ = reply.send(self.core.mempool().contains(&hash));
+            }
+            Command::NextNonce(sender, reply) => {
+                let _ = reply.send(self.core.mempool().next_nonce(&sender));
+            }
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        if let Some((since, height)) = self.catch_up_since {
+            if self.core.last_header().height > height {
+                self.catch_up_since = None;
+            } else if since.elapsed() >= CATCH_UP_DELAY {
+                self.sync().await;
+            }
+        }
+        let actions = self.core.on_tick(now_ms());
+        self.perform(actions).await;
+        let (_, round, _) = self.core.round_state();
+        self.metrics.round.set(i64::from(round));
+    }
+
+    async fn perform(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Consensus(m) => self.publish(Topic::Consensus, codec::encode(&m)).await,
+                Action::Transaction(tx) => {
+                    self.publish(Topic::Transactions, codec::encode(tx.as_ref()))
+                        .await;
+                }
+                Action::Finalized(f) => {
+                    self.publish(Topic::Blocks, codec::encode(f.as_ref())).await
+                }
+                Action::Timer(t, after) => {
+                    let tx = self.internal_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = tx.send(Internal::Timer(t));
+                    });
+                }
+                Action::WakeAt(at_ms) => {
+                    let tx = self.internal_tx.clone();
+                    let after = Duration::from_millis(at_ms.saturating_sub(now_ms()));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = tx.send(Internal::Wake);
+                    });
+                }
+                Action::Committed(c) => self.on_committed(c).await,
+                Action::CatchUp => {
+                    if self.catch_up_since.is_none() {
+                        self.catch_up_since =
+                            Some((Instant::now(), self.core.last_header().height));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn publish(&self, topic: Topic, data: Vec<u8>) {
+        if let Err(e) = self.network.publish(topic, data).await {
+            // With no peers yet (a lone node, or a network still starting) gossip has
+            // nowhere to go: that is not an error of the node.
+            tracing::debug!(?topic, error = %e, "publish");
+        }
+    }
+
+    async fn on_committed(&mut self, committed: Arc<Committed>) {
+        let height = committed.block.header.height;
+        self.validator
+            .advance(committed.next_authorities.clone(), height + 1);
+        admit_from_chain(&self.network, self.core.store().as_ref(), height + 1).await;
+        {
+            let mut submitted = self.submitted.lock().unwrap_or_else(|e| e.into_inner());
+            for receipt in &committed.receipts {
+                if let Some(at) = submitted.remove(&receipt.tx_hash) {
+                    self.metrics
+                        .confirmation_seconds
+                        .observe(at.elapsed().as_secs_f64());
+                }
+            }
+            // Transactions that never made it do not stay forever.
+            submitted.retain(|_, at| at.elapsed() < Duration::from_secs(3_600));
+        }
+        self.metrics.record_commit(&committed);
+        let _ = self.commits.send(committed);
+    }
+
+    fn publish_status(&self) {
+        let last = self.core.last_header();
+        let (_, round, _) = self.core.round_state();
+        let status = Status {
+            height: last.height,
+            last_block_hash: last.hash().to_string(),
+            last_block_time_ms: last.time_ms,
+            round,
+            peers: self.peers,
+            syncing: self.syncing,
+            authority: self.core.is_authority(),
+            mempool_transactions: self.core.mempool().len(),
+            mempool_bytes: self.core.mempool().bytes(),
+            failure: self.core.failure().map(str::to_string),
+            ..self.status.borrow().clone()
+        };
+        self.metrics.height.set(last.height as i64);
+        self.metrics.peers.set(self.peers as i64);
+        self.metrics
+            .mempool_transactions
+            .set(status.mempool_transactions as i64);
+        self.metrics.mempool_bytes.set(status.mempool_bytes as i64);
+        self.status.send_replace(status);
+    }
+}
+
+/// Sync's view of the core: each fetched block is checked and committed.
+struct CoreSink<'a> {
+    core: &'a mut NodeCore,
+    committed: Vec<Arc<Committed>>,
+}
+
+impl BlockSink for CoreSink<'_> {
+    fn height(&self) -> u64 {
+        self.core.last_header().height
+    }
+
+    fn apply(&mut self, finalized: FinalizedBlock) -> Result<(), String> {
+        for action in self.core.commit_finalized(finalized)? {
+            if let Action::Committed(c) = action {
+                self.committed.push(c);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! Four node cores wired by an in-memory bus with virtual time: the glue between
+//! consensus, execution, store and mempool decides blocks, includes submitted
+//! transactions, survives a silent validator, stalls (safely) without a quorum, and
+//! catches up a node that was away.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use mpms_ledger::testkit::TestChain;
+use mpms_network::sync::BlockSource;
+use mpms_network::{ConsensusMessage, FinalizedBlock};
+use mpms_node::core::{Action, CoreConfig, NodeCore, ValidatorKeys};
+use mpms_store::{commit_genesis, MemStore, Store};
+
+const START_MS: u64 = mpms_ledger::testkit::GENESIS_TIME_MS + 1_000;
+
+enum Event {
+    Timer(usize, mpms_consensus::Timeout),
+    Wake(usize),
+    Tick,
+}
+
+/// The runtime's tick period.
+const TICK_MS: u64 = 500;
+
+struct Cluster {
+    chain: TestChain,
+    cores: Vec<NodeCore>,
+    stores: Vec<Arc<MemStore>>,
+    up: Vec<bool>,
+    now_ms: u64,
+    timeline: BTreeMap<(u64, u64), Event>,
+    seq: u64,
+    /// Messages in flight: (to, message).
+    inbox: Vec<(usize, Message)>,
+}
+
+#[derive(Clone)]
+enum Message {
+    Consensus(ConsensusMessage),
+    Tx(mpms_ledger::SignedTransaction),
+    Finalized(FinalizedBlock),
+}
+
+impl Cluster {
+    fn new(seed: u64) -> Cluster {
+        let chain = TestChain::new(4, seed);
+        let genesis = chain.genesis.build().unwrap();
+        let mut cores = Vec::new();
+        let mut stores = Vec::new();
+        for i in 0..4 {
+            let store = Arc::new(MemStore::new());
+            commit_genesis(store.as_ref(), &genesis).unwrap();
+            let keys = ValidatorKeys {
+                operator: chain.operators[i].clone(),
+                consensus: chain.consensus[i].clone(),
+            };
+            let mut config = CoreConfig::default();
+            config.timeouts.heartbeat = std::time::Duration::from_millis(500);
+            cores.push(NodeCore::new(store.clone(), Some(keys), config).unwrap());
+            stores.push(store);
+        }
+        let mut cluster = Cluster {
+            chain,
+            cores,
+            stores,
+            up: vec![true; 4],
+            now_ms: START_MS,
+            timeline: BTreeMap::new(),
+            seq: 0,
+            inbox: Vec::new(),
+        };
+        for i in 0..4 {
+            let actions = cluster.cores[i].start(START_MS);
+            cluster.handle(i, actions);
+        }
+        cluster.at(START_MS + TICK_MS, Event::Tick);
+        cluster
+    }
+
+    fn at(&mut self, when_ms: u64, event: Event) {
+        self.seq += 1;
+        self.timeline.insert((when_ms, self.seq), event);
+    }
+
+    fn handle(&mut self, from: usize, actions: Vec<Action>) {
+        for action in actions {
+            let broadcast = |c: &mut Cluster, m: Message| {
+                for to in 0..4 {
+                    if to != from {
+                        c.inbox.push((to, m.clone()));
+                    }
+                }
+            };
+            match action {
+                Action::Consensus(m) => broadcast(self, Message::Consensus(m)),
+                Action::Transaction(tx) => broadcast(self, Message::Tx((*tx).clone())),
+                Action::Finalized(f) => broadcast(self, Message::Finalized((*f).clone())),
+                Action::Timer(t, after) => {
+                    let when = self.now_ms + after.as_millis() as u64;
+                    self.at(when, Event::Timer(from, t));
+                }
+                Action::WakeAt(when) => self.at(when.max(self.now_ms), Event::Wake(from)),
+                Action::Committed(_) => {}
+                Action::CatchUp => {}
+            }
+        }
+    }
+
+    fn deliver(&mut self) {
+        while !self.inbox.is_empty() {
+            let batch = std::mem::take(&mut self.inbox);
+            for (to, message) in batch {
+                if !self.up[to] {
+                    continue;
+                }
+                let now = self.now_ms;
+                let actions = match message {
+                    Message::Consensus(m) => self.cores[to].on_consensus(m, now),
+                    Message::Tx(tx) => self.cores[to].on_gossip_transaction(tx, now),
+                    Message::Finalized(f) => self.cores[to].on_finalized(f, now),
+                };
+                self.handle(to, actions);
+            }
+        }
+    }
+
+    /// Runs virtual time forward by `ms`.
+    fn run_for(&mut self, ms: u64) {
+        let end = self.now_ms + ms;
+        loop {
+            self.deliver();
+            let Some((&(when, seq), _)) = self.timeline.iter().next() else {
+                break;
+            };
+            if when > end {
+                break;
+            }
+            let event = self.timeline.remove(&(when, seq)).unwrap();
+            self.now_ms = self.now_ms.max(when);
+            let now = self.now_ms;
+            let (i, actions) = match event {
+                Event::Timer(i, t) if self.up[i] => (i, self.cores[i].on_timeout(t, now)),
+                Event::Wake(i) if self.up[i] => (i, self.cores[i].on_wake(now)),
+                Event::Tick => {
+                    for i in 0..4 {
+                        if self.up[i] {
+                            let actions = self.cores[i].on_tick(now);
+                            self.handle(i, actions);
+                        }
+                    }
+                    self.at(now + TICK_MS, Event::Tick);
+                    continue;
+                }
+                _ => continue,
+            };
+            self.handle(i, actions);
+        }
+        self.now_ms = end;
+    }
+
+    /// Restarts node `i` from its store (a new process on the same data).
+    fn restart(&mut self, i: usize) {
+        let keys = ValidatorKeys {
+            operator: self.chain.operators[i].clone(),
+            consensus: self.chain.consensus[i].clone(),
+        };
+        let mut config = CoreConfig::default();
+        config.timeouts.heartbeat = std::time::Duration::from_millis(500);
+        self.cores[i] = NodeCore::new(self.stores[i].clone(), Some(keys), config).unwrap();
+        self.up[i] = true;
+        let now = self.now_ms;
+        let actions = self.cores[i].start(now);
+        self.handle(i, actions);
+    }
+
+    fn height(&self, i: usize) -> u64 {
+        self.cores[i].last_header().height
+    }
+
+    fn submit(&mut self, i: usize, tx: mpms_ledger::SignedTransaction) {
+        let now = self.now_ms;
+        let (_, actions) = self.cores[i].submit(tx, now).unwrap();
+        self.handle(i, actions);
+    }
+}
+
+#[test]
+fn four_validators_decide_and_include_transactions() {
+    let mut c = Cluster::new(1);
+    c.run_for(3_000);
+    assert!(c.height(0) >= 2, "empty blocks at the heartbeat");
+    let before = c.height(0);
+    c.submit(1, c.chain.register_subject(1));
+    c.submit(2, c.chain.register_schema(0, "anatomy"));
+    c.run_for(2_000);
+    for i in 0..4 {
+        assert!(c.height(i) > before);
+        assert!(c.cores[i].mempool().is_empty(), "node {i} mempool");
+    }
+    // Every node holds identical blocks.
+    let h = (0..4).map(|i| c.height(i)).min().unwrap();
+    for height in 1..=h {
+        let b0 = c.stores[0].block(height).unwrap().unwrap();
+        for i in 1..4 {
+            assert_eq!(c.stores[i].block(height).unwrap().unwrap(), b0);
+        }
+    }
+    let tx = c.chain.register_subject(1).hash();
+    assert!(c.stores[3].tx_location(&tx).unwrap().is_some());
+}
+
+#[test]
+fn refuses_a_bad_transaction_with_the_reason() {
+    let mut c = Cluster::new(2);
+    let now = c.now_ms;
+    let err = c.cores[0]
+        .submit(c.chain.issue(0, "unknown-schema", 1, 1), now)
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown-schema"), "{err}");
+    assert!(c.cores[0].mempool().is_empty());
+}
+
+#[test]
+fn one_silent_validator_does_not_stop_finality_two_do() {
+    let mut c = Cluster::new(3);
+    c.up[3] = false;
+    c.run_for(5_000);
+    let h = c.height(0);
+    assert!(h >= 2, "three of four finalize: {h}");
+    c.up[2] = false;
+    c.run_for(1_000);
+    let stalled = c.height(0);
+    c.run_for(10_000);
+    assert_eq!(c.height(0), stalled, "two of four must not finalize");
+    assert_eq!(c.height(1), stalled);
+    // Node 2 restarts on its data: the others re-send what it missed, finality
+    // resumes.
+    c.restart(2);
+    c.run_for(20_000);
+    let rounds: Vec<_> = (0..4).map(|i| c.cores[i].round_state()).collect();
+    assert!(
+        c.height(0) > stalled,
+        "finality resumes with three: stalled at {stalled}, {rounds:?}"
+    );
+}
+
+#[test]
+fn a_node_that_was_away_catches_up_from_a_peer() {
+    let mut c = Cluster::new(4);
+    c.up[3] = false;
+    c.run_for(5_000);
+    let h = c.height(0);
+    assert!(h >= 3);
+    assert_eq!(c.height(3), 0);
+    // Node 3 returns and syncs every block from node 0's store, each checked.
+    c.up[3] = true;
+    let source = mpms_network::sync::StoreSource(c.stores[0].clone() as Arc<dyn Store>);
+    for height in 1..=source.last_height() {
+        let block = source.finalized(height).unwrap();
+        c.cores[3].commit_finalized(block).unwrap();
+    }
+    // A corrupted block is refused.
+    let mut bad = source.finalized(1).unwrap();
+    bad.block.header.time_ms += 1;
+    assert!(c.cores[3].commit_finalized(bad).is_err());
+    let now = c.now_ms;
+    let actions = c.cores[3].resume(now);
+    c.handle(3, actions);
+    c.run_for(5_000);
+    assert!(c.height(3) > h);
+    let last = c.height(3).min(c.height(0));
+    assert_eq!(
+        c.stores[3].block(last).unwrap(),
+        c.stores[0].block(last).unwrap()
+    );
+}
