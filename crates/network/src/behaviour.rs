@@ -95,9 +95,17 @@ impl Behaviour {
     }
 }
 
-/// Peer scoring: invalid messages weigh heavily; the rest are gossipsub defaults.
+/// Peer scoring: invalid messages weigh heavily; the rest are gossipsub defaults,
+/// except the IP colocation penalty, which is off.
 fn score_params() -> gossipsub::PeerScoreParams {
     gossipsub::PeerScoreParams {
+        // Gossipsub's default penalizes many peers behind one IP address (a Sybil
+        // defence for open networks). Here every peer is admitted by identity, and
+        // member institutions often share an address (NAT, one host running several
+        // nodes, a local network on 127.0.0.1): with the penalty, a node with more than
+        // ten such peers scores them all below the gossip threshold and stops
+        // receiving forwarded messages.
+        ip_colocation_factor_weight: 0.0,
         // Per-topic parameters are added as topics are joined (see `topic_score`).
         ..gossipsub::PeerScoreParams::default()
     }
