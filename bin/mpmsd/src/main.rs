@@ -1,8 +1,12 @@
 //! `mpmsd`: the MPMS node daemon and command-line client.
 
+mod client;
+mod keys_cmd;
 mod ledger_demo;
 mod logs;
 mod node_cmd;
+mod query_cmd;
+mod tx_cmd;
 
 use std::path::PathBuf;
 
@@ -35,6 +39,16 @@ enum Command {
     /// Starts a local network of validators in this process, each with its own
     /// RocksDB, network and API, and keeps it up until Ctrl-C.
     Devnet(node_cmd::DevnetArgs),
+    /// Account keys: generate, show, import, export.
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
+    /// Signs and submits a transaction (every domain action), and waits for its block.
+    Tx(tx_cmd::TxArgs),
+    /// Reads the chain through a node's API.
+    Query(query_cmd::QueryArgs),
+    /// Credentials shared with you.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
     /// Runs the medical-credential workflow on a fresh 4-authority chain stored in
     /// RocksDB (real execution, commit certificates, encryption), step by step.
     LedgerDemo {
@@ -42,6 +56,21 @@ enum Command {
         /// Defaults to a new temporary directory.
         #[arg(long)]
         home: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CredentialCommand {
+    /// Decrypts and checks a credential a subject granted you access to.
+    Open {
+        /// The node's API.
+        #[arg(long, default_value = "http://127.0.0.1:26601")]
+        node: String,
+        /// The grant.
+        #[arg(long)]
+        grant: mpms_crypto::Hash,
+        #[command(flatten)]
+        signer: keys_cmd::KeySource,
     },
 }
 
@@ -60,6 +89,22 @@ fn main() -> anyhow::Result<()> {
         Command::Devnet(args) => {
             logs::init(cli.log_json, Some("warn,mpms_node=info"));
             node_cmd::devnet(args)
+        }
+        Command::Keys(command) => keys_cmd::run(command),
+        Command::Tx(args) => {
+            logs::init(cli.log_json, Some("warn"));
+            tx_cmd::run(args)
+        }
+        Command::Query(args) => query_cmd::run(args),
+        Command::Credential(CredentialCommand::Open {
+            node,
+            grant,
+            signer,
+        }) => {
+            let client = client::Client::new(&node);
+            let opened = tx_cmd::open_granted(&client, &signer.load()?, &grant)?;
+            println!("{}", serde_json::to_string_pretty(&opened)?);
+            Ok(())
         }
         Command::LedgerDemo { home } => {
             logs::init(cli.log_json, None);

@@ -52,6 +52,9 @@ pub struct TestnetArgs {
     /// Empty-block heartbeat in milliseconds.
     #[arg(long, default_value_t = 2_000)]
     heartbeat_ms: u64,
+    /// Cheap keystore key derivation: for throwaway local networks and tests only.
+    #[arg(long)]
+    insecure_fast_kdf: bool,
 }
 
 /// `mpmsd devnet`.
@@ -152,7 +155,11 @@ pub fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
             full_nodes: args.full_nodes,
             chain_id: args.chain_id,
             base_port: args.base_port,
-            kdf: KdfParams::DEFAULT,
+            kdf: if args.insecure_fast_kdf {
+                KdfParams::INSECURE_FAST
+            } else {
+                KdfParams::DEFAULT
+            },
             genesis_time_ms: now_ms(),
             heartbeat_ms: args.heartbeat_ms,
         },

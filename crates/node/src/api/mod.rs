@@ -14,7 +14,7 @@
 //! | `GET /v1/credentials/{id}` | a credential record |
 //! | `GET /v1/credentials/{id}/proof` | inclusion proof: header, Merkle proof, commit certificate |
 //! | `GET /v1/grants/{id}` | an access grant |
-//! | `GET /v1/schemas/{id}` | a credential schema |
+//! | `GET /v1/schemas`, `GET /v1/schemas/{id}` | credential schemas |
 //! | `GET /v1/certifiers/{id}`, `GET /v1/organizations/{id}` | registered parties |
 //! | `GET /v1/authorities` | the authority set and every authority's record |
 //! | `GET /v1/proposals`, `GET /v1/proposals/{id}` | governance proposals |
@@ -108,6 +108,7 @@ pub fn router(node: NodeHandle, max_body_bytes: usize) -> Router {
         .route("/v1/credentials/{id}/proof", get(routes::credential_proof))
         .route("/v1/grants/{id}", get(routes::grant))
         .route("/v1/requests/{id}", get(routes::request))
+        .route("/v1/schemas", get(routes::schemas))
         .route("/v1/schemas/{id}", get(routes::schema))
         .route("/v1/certifiers/{id}", get(routes::certifier))
         .route("/v1/organizations/{id}", get(routes::organization))

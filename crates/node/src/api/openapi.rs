@@ -17,6 +17,7 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/v1/credentials/{id}/proof", "Inclusion proof of a credential: the issuing transaction, its Merkle proof, the block header and commit certificate."),
     ("get", "/v1/grants/{id}", "An access grant."),
     ("get", "/v1/requests/{id}", "An access request."),
+    ("get", "/v1/schemas", "Every registered credential schema."),
     ("get", "/v1/schemas/{id}", "A credential schema."),
     ("get", "/v1/certifiers/{id}", "A certifier and its accreditation."),
     ("get", "/v1/organizations/{id}", "A member organization."),

@@ -132,6 +132,7 @@ pub async fn transaction(State(node): State<NodeHandle>, Path(hash): Path<String
             "index": loc.index,
             "block": block.hash().to_string(),
             "transaction": tx.map(to_json),
+            "transaction_bytes": tx.map(|t| hex::encode(codec::encode(t))),
         })));
     }
     if node.is_pending(hash).await {
@@ -327,6 +328,22 @@ pub async fn schema(State(node): State<NodeHandle>, Path(id): Path<String>) -> A
         "schema",
         record::<mpms_ledger::records::Schema>(&node, &keys::schema(&id))?,
     )
+}
+
+/// `GET /v1/schemas`: every registered schema, in id order.
+pub async fn schemas(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+    let full = keys::schema("");
+    let entries = node
+        .store()
+        .scan_state(&full, page.limit())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut out = Vec::new();
+    for (_, value) in entries {
+        let schema: mpms_ledger::records::Schema = codec::decode(&value)
+            .map_err(|e| ApiError::internal(format!("corrupt schema: {e}")))?;
+        out.push(to_json(&schema));
+    }
+    Ok(Json(json!({ "schemas": out })))
 }
 
 /// `GET /v1/certifiers/{id}`.

@@ -1,0 +1,598 @@
+//! `mpmsd tx`: one command per domain action. Each signs a transaction with the
+//! sender's next nonce, submits it, waits for its block (unless `--no-wait`) and
+//! prints one JSON line: `{"hash", "height", ...ids the action created}`. A refused
+//! transaction prints the ledger's reason and exits with status 1.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use mpms_crypto::{EncryptionKey, Hash, PublicKey};
+use mpms_ledger::credential::{prepare_issuance, reseal_key, CredentialContent};
+use mpms_ledger::records::{Grant, Subject};
+use mpms_ledger::transaction::{
+    grant_id, request_id, GovernanceAction, OrganizationKind, SchemaDefinition,
+};
+use mpms_ledger::{Payload, Transaction};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde_json::{json, Value};
+
+use crate::client::{Client, SubmitError};
+use crate::keys_cmd::{KeySource, Party};
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Options of every transaction command.
+#[derive(Args)]
+pub struct TxArgs {
+    /// The node's API.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:26601")]
+    pub node: String,
+    #[command(flatten)]
+    pub signer: KeySource,
+    /// Return once the node admitted the transaction, without waiting for its block.
+    #[arg(long, global = true)]
+    pub no_wait: bool,
+    #[command(subcommand)]
+    pub action: TxAction,
+}
+
+/// An organization's kind.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Kind {
+    /// A hospital or clinic.
+    Hospital,
+    /// A university.
+    University,
+    /// A medical college.
+    MedicalCollege,
+    /// A medical licensing board.
+    LicensingBoard,
+    /// A government agency.
+    GovernmentAgency,
+    /// A course or training provider.
+    CourseProvider,
+    /// Anything else.
+    Other,
+}
+
+impl From<Kind> for OrganizationKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Hospital => OrganizationKind::Hospital,
+            Kind::University => OrganizationKind::University,
+            Kind::MedicalCollege => OrganizationKind::MedicalCollege,
+            Kind::LicensingBoard => OrganizationKind::LicensingBoard,
+            Kind::GovernmentAgency => OrganizationKind::GovernmentAgency,
+            Kind::CourseProvider => OrganizationKind::CourseProvider,
+            Kind::Other => OrganizationKind::Other,
+        }
+    }
+}
+
+/// The actions.
+#[derive(Subcommand)]
+pub enum TxAction {
+    /// Registers the key's account as a subject (an intern or a patient).
+    RegisterSubject,
+    /// Registers the key's account as a member organization.
+    RegisterOrganization {
+        /// Public name.
+        #[arg(long)]
+        name: String,
+        /// Kind.
+        #[arg(long, value_enum)]
+        kind: Kind,
+    },
+    /// Registers the key's account as a certifier (accreditation comes by vote).
+    RegisterCertifier {
+        /// Public name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Transfers balance.
+    Transfer {
+        /// The receiving account.
+        #[arg(long)]
+        to: PublicKey,
+        /// The amount.
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Bonds stake.
+    Bond {
+        /// The amount.
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Starts unbonding stake.
+    Unbond {
+        /// The amount.
+        #[arg(long)]
+        amount: u64,
+    },
+    /// A certifier registers a credential schema.
+    RegisterSchema {
+        /// Schema id (e.g. `cardio.ecg`).
+        #[arg(long)]
+        id: String,
+        /// What it attests.
+        #[arg(long)]
+        description: String,
+        /// A schema that must be held first (repeatable).
+        #[arg(long = "prerequisite")]
+        prerequisites: Vec<String>,
+        /// What completing it yields.
+        #[arg(long, default_value = "competence")]
+        output: String,
+        /// The completion condition.
+        #[arg(long, default_value = "pass")]
+        condition: String,
+        /// Longest validity of credentials of this schema, days.
+        #[arg(long)]
+        max_validity_days: Option<u64>,
+    },
+    /// A certifier issues a credential, encrypted to the subject.
+    IssueCredential {
+        /// The schema.
+        #[arg(long)]
+        schema: String,
+        /// The subject's account.
+        #[arg(long)]
+        subject: PublicKey,
+        /// The holder's name (encrypted, never in plaintext on chain).
+        #[arg(long)]
+        holder_name: String,
+        /// Date of birth (encrypted).
+        #[arg(long, default_value = "")]
+        date_of_birth: String,
+        /// Description.
+        #[arg(long)]
+        description: String,
+        /// Start date.
+        #[arg(long)]
+        start_date: String,
+        /// End date.
+        #[arg(long)]
+        end_date: String,
+        /// Marks.
+        #[arg(long)]
+        marks: Option<String>,
+        /// Result.
+        #[arg(long)]
+        result: String,
+        /// Validity from now, days.
+        #[arg(long, default_value_t = 3_650)]
+        valid_days: u64,
+    },
+    /// The certifier revokes a credential it issued.
+    RevokeCredential {
+        /// The credential.
+        #[arg(long)]
+        credential: Hash,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// An organization asks a subject for access to credentials.
+    RequestAccess {
+        /// The subject.
+        #[arg(long)]
+        subject: PublicKey,
+        /// The credentials (repeatable).
+        #[arg(long = "credential", required = true)]
+        credentials: Vec<Hash>,
+        /// Why.
+        #[arg(long)]
+        purpose: String,
+    },
+    /// A subject grants an organization access to one credential (re-seals its key).
+    GrantAccess {
+        /// The credential.
+        #[arg(long)]
+        credential: Hash,
+        /// The organization.
+        #[arg(long)]
+        grantee: PublicKey,
+        /// The request it answers.
+        #[arg(long)]
+        request: Option<Hash>,
+        /// Validity, days.
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+    },
+    /// A subject revokes a grant.
+    RevokeGrant {
+        /// The grant.
+        #[arg(long)]
+        grant: Hash,
+    },
+    /// An authority proposes a governance action.
+    Propose {
+        #[command(subcommand)]
+        action: ProposeAction,
+    },
+    /// An authority votes on a proposal.
+    Vote {
+        /// The proposal.
+        #[arg(long)]
+        proposal: u64,
+        /// Vote against (default: for).
+        #[arg(long)]
+        reject: bool,
+    },
+}
+
+/// Governance actions.
+#[derive(Subcommand)]
+pub enum ProposeAction {
+    /// Accredit a certifier for a scope of schemas.
+    AccreditCertifier {
+        /// The certifier.
+        #[arg(long)]
+        certifier: PublicKey,
+        /// Schema patterns (`cardio.*`), repeatable.
+        #[arg(long = "scope", required = true)]
+        scope: Vec<String>,
+        /// Validity from now, days.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+    },
+    /// Suspend a certifier.
+    SuspendCertifier {
+        /// The certifier.
+        #[arg(long)]
+        certifier: PublicKey,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Add an authority (its operator must have bonded the minimum stake).
+    AddAuthority {
+        /// The operator account.
+        #[arg(long)]
+        operator: PublicKey,
+        /// Its consensus key.
+        #[arg(long)]
+        consensus_key: PublicKey,
+        /// Its node's peer id.
+        #[arg(long)]
+        peer_id: String,
+    },
+    /// Remove an authority.
+    RemoveAuthority {
+        /// The operator account.
+        #[arg(long)]
+        operator: PublicKey,
+    },
+    /// Rotate an authority's consensus key.
+    RotateAuthorityKey {
+        /// The operator account.
+        #[arg(long)]
+        operator: PublicKey,
+        /// The new consensus key.
+        #[arg(long)]
+        consensus_key: PublicKey,
+    },
+    /// Admit a (non-authority) node to the permissioned network.
+    AdmitNode {
+        /// Its peer id.
+        #[arg(long)]
+        peer_id: String,
+        /// The operator responsible for it.
+        #[arg(long)]
+        operator: PublicKey,
+    },
+}
+
+fn now_ms() -> u64 {
+    mpms_node::runtime::now_ms()
+}
+
+/// Signs `payload` as `party` with its next nonce, submits it and (if `wait`)
+/// waits for its block. Returns the hash, the nonce used and the height.
+pub fn send(
+    client: &Client,
+    party: &Party,
+    payload: Payload,
+    wait: bool,
+) -> Result<(Hash, u64, Option<u64>), SubmitError> {
+    let chain_id = client.chain_id()?;
+    let nonce = client.next_nonce(&party.id())?;
+    let tx = Transaction {
+        chain_id,
+        sender: party.id(),
+        nonce,
+        payload,
+    }
+    .sign(&party.signing);
+    let hash = client.submit(&tx)?;
+    if !wait {
+        return Ok((hash, nonce, None));
+    }
+    let committed = client.wait_committed(&hash, Duration::from_secs(60))?;
+    Ok((hash, nonce, Some(committed.height)))
+}
+
+fn subject_key(client: &Client, subject: &PublicKey) -> anyhow::Result<EncryptionKey> {
+    let s: Subject = client
+        .get_as(&format!("/v1/subjects/{subject}"))
+        .with_context(|| format!("subject {subject}"))?;
+    Ok(s.encryption_key)
+}
+
+fn org_key(client: &Client, account: &PublicKey) -> anyhow::Result<EncryptionKey> {
+    let v = client
+        .get_opt(&format!("/v1/organizations/{account}"))?
+        .or(client.get_opt(&format!("/v1/certifiers/{account}"))?)
+        .ok_or_else(|| anyhow!("{account} is not a registered organization or certifier"))?;
+    serde_json::from_value(v["encryption_key"].clone()).context("encryption key")
+}
+
+/// Builds the payload of `action`; returns it with extra fields for the output.
+fn payload(client: &Client, party: &Party, action: TxAction) -> anyhow::Result<(Payload, Value)> {
+    let now = now_ms();
+    Ok(match action {
+        TxAction::RegisterSubject => (
+            Payload::RegisterSubject {
+                encryption_key: party.decryption("a subject")?.encryption_key(),
+            },
+            json!({ "account": party.id().to_string() }),
+        ),
+        TxAction::RegisterOrganization { name, kind } => (
+            Payload::RegisterOrganization {
+                name,
+                kind: kind.into(),
+                encryption_key: party.decryption("an organization")?.encryption_key(),
+            },
+            json!({ "account": party.id().to_string() }),
+        ),
+        TxAction::RegisterCertifier { name } => (
+            Payload::RegisterCertifier {
+                name,
+                encryption_key: party.decryption("a certifier")?.encryption_key(),
+            },
+            json!({ "account": party.id().to_string() }),
+        ),
+        TxAction::Transfer { to, amount } => (Payload::Transfer { to, amount }, json!({})),
+        TxAction::Bond { amount } => (Payload::Bond { amount }, json!({})),
+        TxAction::Unbond { amount } => (Payload::Unbond { amount }, json!({})),
+        TxAction::RegisterSchema {
+            id,
+            description,
+            prerequisites,
+            output,
+            condition,
+            max_validity_days,
+        } => (
+            Payload::RegisterSchema(SchemaDefinition {
+                id: id.clone(),
+                description,
+                prerequisites,
+                output,
+                completion_condition: condition,
+                max_validity_ms: max_validity_days.map(|d| d * DAY_MS),
+            }),
+            json!({ "schema": id }),
+        ),
+        TxAction::IssueCredential {
+            schema,
+            subject,
+            holder_name,
+            date_of_birth,
+            description,
+            start_date,
+            end_date,
+            marks,
+            result,
+            valid_days,
+        } => {
+            let mut salt = [0u8; 32];
+            OsRng.fill_bytes(&mut salt);
+            let content = CredentialContent {
+                salt,
+                holder_name,
+                date_of_birth,
+                documents: Vec::new(),
+                description,
+                start_date,
+                end_date,
+                marks,
+                result,
+            };
+            let issuance = prepare_issuance(
+                &client.chain_id()?,
+                &party.signing,
+                party.id(),
+                &schema,
+                subject,
+                &subject_key(client, &subject)?,
+                &content,
+                now.saturating_sub(DAY_MS),
+                now + valid_days * DAY_MS,
+                &mut OsRng,
+            )?;
+            let id = issuance.claim.id();
+            (
+                Payload::IssueCredential(Box::new(issuance)),
+                json!({ "credential": id.to_string() }),
+            )
+        }
+        TxAction::RevokeCredential { credential, reason } => (
+            Payload::RevokeCredential { credential, reason },
+            json!({ "credential": credential.to_string() }),
+        ),
+        TxAction::RequestAccess {
+            subject,
+            credentials,
+            purpose,
+        } => {
+            let nonce = client.next_nonce(&party.id())?;
+            (
+                Payload::RequestAccess {
+                    subject,
+                    credentials,
+                    purpose,
+                },
+                json!({ "request": request_id(&party.id(), nonce).to_string() }),
+            )
+        }
+        TxAction::GrantAccess {
+            credential,
+            grantee,
+            request,
+            days,
+        } => {
+            let record = client.get(&format!("/v1/credentials/{credential}"))?;
+            let issued: Hash =
+                serde_json::from_value(record["issued_tx"].clone()).context("credential record")?;
+            let tx = client.committed_tx(&issued)?;
+            let issuance = mpms_ledger::credential::issuance_of(&tx)
+                .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
+            let sealed_key = reseal_key(
+                &credential,
+                &issuance.subject_key,
+                party.decryption("granting access")?,
+                &org_key(client, &grantee)?,
+                &mut OsRng,
+            )?;
+            let nonce = client.next_nonce(&party.id())?;
+            (
+                Payload::GrantAccess {
+                    credential,
+                    grantee,
+                    request,
+                    sealed_key,
+                    expires_at_ms: now + days * DAY_MS,
+                },
+                json!({ "grant": grant_id(&party.id(), nonce).to_string() }),
+            )
+        }
+        TxAction::RevokeGrant { grant } => (
+            Payload::RevokeGrant { grant },
+            json!({ "grant": grant.to_string() }),
+        ),
+        TxAction::Propose { action } => {
+            let action = match action {
+                ProposeAction::AccreditCertifier {
+                    certifier,
+                    scope,
+                    days,
+                } => GovernanceAction::AccreditCertifier {
+                    certifier,
+                    scope,
+                    valid_from_ms: now.saturating_sub(DAY_MS),
+                    valid_until_ms: now + days * DAY_MS,
+                },
+                ProposeAction::SuspendCertifier { certifier, reason } => {
+                    GovernanceAction::SuspendCertifier { certifier, reason }
+                }
+                ProposeAction::AddAuthority {
+                    operator,
+                    consensus_key,
+                    peer_id,
+                } => GovernanceAction::AddAuthority {
+                    operator,
+                    consensus_key,
+                    peer_id,
+                },
+                ProposeAction::RemoveAuthority { operator } => {
+                    GovernanceAction::RemoveAuthority { operator }
+                }
+                ProposeAction::RotateAuthorityKey {
+                    operator,
+                    consensus_key,
+                } => GovernanceAction::RotateAuthorityKey {
+                    operator,
+                    consensus_key,
+                },
+                ProposeAction::AdmitNode { peer_id, operator } => {
+                    GovernanceAction::AdmitNode { peer_id, operator }
+                }
+            };
+            (Payload::Propose { action }, json!({}))
+        }
+        TxAction::Vote { proposal, reject } => (
+            Payload::Vote {
+                proposal,
+                approve: !reject,
+            },
+            json!({ "proposal": proposal }),
+        ),
+    })
+}
+
+/// The newest proposal by `proposer`.
+pub fn latest_proposal_by(client: &Client, proposer: &PublicKey) -> anyhow::Result<Option<u64>> {
+    let list = client.get("/v1/proposals")?;
+    let mine = list["proposals"].as_array().and_then(|ps| {
+        ps.iter()
+            .find(|p| p["proposer"].as_str() == Some(&proposer.to_string()))
+            .and_then(|p| p["id"].as_u64())
+    });
+    Ok(mine)
+}
+
+pub fn run(args: TxArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.node);
+    let party = args.signer.load()?;
+    let is_proposal = matches!(args.action, TxAction::Propose { .. });
+    let (payload, mut out) = payload(&client, &party, args.action)?;
+    match send(&client, &party, payload, !args.no_wait) {
+        Ok((hash, _, height)) => {
+            out["hash"] = json!(hash.to_string());
+            out["height"] = json!(height);
+            if is_proposal && height.is_some() {
+                out["proposal"] = json!(latest_proposal_by(&client, &party.id())?);
+            }
+            println!("{out}");
+            Ok(())
+        }
+        Err(SubmitError::Refused(reason)) => {
+            println!("{}", json!({ "refused": reason }));
+            bail!("refused: {reason}")
+        }
+        Err(SubmitError::Other(e)) => Err(e),
+    }
+}
+
+/// `mpmsd credential open`: the grantee decrypts a credential shared with it and
+/// checks it (certifier signature, commitment, status).
+pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Result<Value> {
+    let g: Grant = client.get_as(&format!("/v1/grants/{grant}"))?;
+    if g.grantee != party.id() {
+        bail!("grant {grant} is for {}, not {}", g.grantee, party.id());
+    }
+    if g.revoked_height.is_some() {
+        bail!("grant {grant} was revoked");
+    }
+    let record = client.get(&format!("/v1/credentials/{}", g.credential))?;
+    let issued: Hash =
+        serde_json::from_value(record["issued_tx"].clone()).context("credential record")?;
+    let tx = client.committed_tx(&issued)?;
+    let issuance = mpms_ledger::credential::issuance_of(&tx)
+        .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
+    let content = mpms_ledger::credential::open_content(
+        issuance,
+        &g.sealed_key,
+        party.decryption("opening a credential")?,
+    )?;
+    mpms_ledger::credential::verify_content(
+        &tx.tx.chain_id,
+        &issuance.claim,
+        &issuance.certifier_signature,
+        &issuance.claim.certifier,
+        &content,
+    )?;
+    Ok(json!({
+        "credential": g.credential.to_string(),
+        "schema": issuance.claim.schema,
+        "certifier": issuance.claim.certifier.to_string(),
+        "holder_name": content.holder_name,
+        "description": content.description,
+        "result": content.result,
+        "status": record["status"],
+        "signature_and_commitment": "valid",
+    }))
+}

@@ -1,0 +1,285 @@
+//! A local test network of real `mpmsd` processes on 127.0.0.1, driven through the
+//! CLI and the HTTP API.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mpmsd");
+
+static NEXT: AtomicU16 = AtomicU16::new(0);
+
+/// A base port unlikely to collide with other test processes.
+fn base_port() -> u16 {
+    let slot = (std::process::id() as u16 % 300) + 60 * NEXT.fetch_add(1, Ordering::Relaxed);
+    20_000 + (slot % 400) * 100
+}
+
+pub struct Node {
+    pub home: PathBuf,
+    pub api: String,
+    child: Option<Child>,
+}
+
+pub struct Net {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<Node>,
+    pub password: PathBuf,
+    agent: ureq::Agent,
+}
+
+impl Net {
+    /// Writes a network of `validators` + `full_nodes` homes (not started).
+    pub fn new(validators: usize, full_nodes: usize) -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        let base = base_port();
+        let output = Command::new(BIN)
+            .args(["testnet", "--insecure-fast-kdf", "--heartbeat-ms", "500"])
+            .args(["--validators", &validators.to_string()])
+            .args(["--full-nodes", &full_nodes.to_string()])
+            .args(["--base-port", &base.to_string(), "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "testnet: {}", text(&output));
+        let mut nodes = Vec::new();
+        for i in 0..validators + full_nodes {
+            let name = if i < validators {
+                format!("validator-{i}")
+            } else {
+                format!("full-{}", i - validators)
+            };
+            nodes.push(Node {
+                home: out.join(name),
+                api: format!("http://127.0.0.1:{}", base + 10 * i as u16 + 1),
+                child: None,
+            });
+        }
+        let password = dir.path().join("password");
+        std::fs::write(&password, "test password 1234").unwrap();
+        Net {
+            dir,
+            nodes,
+            password,
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build(),
+        }
+    }
+
+    pub fn genesis(&self) -> PathBuf {
+        self.dir.path().join("net").join("genesis.json")
+    }
+
+    /// Starts node `i` as a process.
+    pub fn start(&mut self, i: usize) {
+        assert!(self.nodes[i].child.is_none(), "node {i} is running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.nodes[i].home.join("node.log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(["start", "--home"])
+            .arg(&self.nodes[i].home)
+            .env("RUST_LOG", "info,libp2p=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.nodes[i].child = Some(child);
+    }
+
+    pub fn start_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.start(i);
+        }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "node {i} exited with {status}");
+                    return;
+                }
+                assert!(Instant::now() < deadline, "node {i} did not stop");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.nodes[i].home.join("node.log")).unwrap_or_default()
+    }
+
+    /// GET `path` on node `i`'s API; `None` if it does not answer 200.
+    pub fn get(&self, i: usize, path: &str) -> Option<Value> {
+        let url = format!("{}{}", self.nodes[i].api, path);
+        self.agent.get(&url).call().ok()?.into_json().ok()
+    }
+
+    pub fn height(&self, i: usize) -> Option<u64> {
+        self.get(i, "/v1/status")?["height"].as_u64()
+    }
+
+    /// Waits until `check` holds or fails after `limit`.
+    pub fn wait(&self, what: &str, limit: Duration, mut check: impl FnMut(&Net) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !check(self) {
+            if Instant::now() > deadline {
+                let logs: Vec<String> = (0..self.nodes.len())
+                    .map(|i| {
+                        let log = self.log(i);
+                        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                        format!(
+                            "--- node {i}:\n{}",
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
+                    })
+                    .collect();
+                panic!("timed out waiting for {what}\n{}", logs.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until every running node is at least at `height`.
+    pub fn wait_height(&self, nodes: &[usize], height: u64, limit: Duration) {
+        self.wait(&format!("height {height} on {nodes:?}"), limit, |n| {
+            nodes
+                .iter()
+                .all(|i| n.height(*i).is_some_and(|h| h >= height))
+        });
+    }
+
+    /// Runs the CLI.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("MPMS_KEYSTORE_PASSWORD", "test password 1234")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `mpmsd tx` against node `i` with `signer` (`--key FILE` or `--home DIR`
+    /// arguments) and returns its JSON line; panics if refused.
+    pub fn tx(&self, i: usize, signer: &[&str], args: &[&str]) -> Value {
+        let out = self.tx_result(i, signer, args);
+        assert!(out.status.success(), "tx {args:?}: {}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn tx_result(&self, i: usize, signer: &[&str], args: &[&str]) -> Output {
+        let mut all = vec!["tx", "--node", &self.nodes[i].api];
+        all.extend_from_slice(signer);
+        all.extend_from_slice(args);
+        self.cli(&all)
+    }
+
+    /// Creates an account key file named `name`.
+    pub fn account(&self, name: &str) -> (PathBuf, String) {
+        let path = self.dir.path().join(format!("{name}.key"));
+        let out = self.cli(&[
+            "keys",
+            "generate",
+            "--insecure-fast-kdf",
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let id = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("account:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        (path, id)
+    }
+
+    /// The operator account of validator `i`.
+    pub fn operator(&self, i: usize) -> String {
+        let genesis: Value =
+            serde_json::from_slice(&std::fs::read(self.genesis()).unwrap()).unwrap();
+        genesis["authorities"][i]["operator"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Block `height` on node `i`: (hash, state commitment).
+    pub fn block(&self, i: usize, height: u64) -> (String, String) {
+        let b = self
+            .get(i, &format!("/v1/blocks/{height}"))
+            .unwrap_or_else(|| panic!("node {i} has no block {height}"));
+        (
+            b["hash"].as_str().unwrap().to_string(),
+            b["header"]["state_commitment"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    }
+
+    /// Every node in `nodes` holds identical blocks and state commitments up to `height`.
+    pub fn assert_identical(&self, nodes: &[usize], height: u64) {
+        for h in 1..=height {
+            let first = self.block(nodes[0], h);
+            for i in &nodes[1..] {
+                assert_eq!(self.block(*i, h), first, "block {h} differs on node {i}");
+            }
+        }
+    }
+
+    pub fn home_arg(&self, i: usize) -> Vec<String> {
+        vec![
+            "--home".into(),
+            self.nodes[i].home.to_str().unwrap().to_string(),
+        ]
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

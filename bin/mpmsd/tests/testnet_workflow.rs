@@ -1,0 +1,318 @@
+//! A 4-validator testnet of separate `mpmsd` processes on 127.0.0.1 runs the whole
+//! credential workflow through the CLI and the API; then one validator is killed
+//! with SIGKILL (the chain keeps finalizing), restarted (it catches up), and every
+//! node holds identical blocks and state commitments.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{text, Net};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn as_refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn whole_workflow_then_a_validator_crashes_and_catches_up() {
+    let mut net = Net::new(4, 0);
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 1, MINUTE);
+
+    let v0 = net.home_arg(0);
+    let v0: Vec<&str> = v0.iter().map(String::as_str).collect();
+    let v1 = net.home_arg(1);
+    let v1: Vec<&str> = v1.iter().map(String::as_str).collect();
+    let v2 = net.home_arg(2);
+    let v2: Vec<&str> = v2.iter().map(String::as_str).collect();
+
+    // Roles register (through different nodes).
+    let (intern_key, intern) = net.account("intern");
+    let (hospital_key, hospital) = net.account("hospital");
+    let (board_key, board) = net.account("board");
+    let intern_k = ["--key", intern_key.to_str().unwrap()];
+    let hospital_k = ["--key", hospital_key.to_str().unwrap()];
+    let board_k = ["--key", board_key.to_str().unwrap()];
+    net.tx(0, &intern_k, &["register-subject"]);
+    net.tx(
+        1,
+        &hospital_k,
+        &["register-certifier", "--name", "St. Mary Teaching Hospital"],
+    );
+    net.tx(
+        2,
+        &board_k,
+        &[
+            "register-organization",
+            "--name",
+            "State Medical Licensing Board",
+            "--kind",
+            "licensing-board",
+        ],
+    );
+    // The hospital gets funds from an authority and bonds certifier stake.
+    net.tx(0, &v0, &["transfer", "--to", &hospital, "--amount", "1000"]);
+    net.tx(1, &hospital_k, &["bond", "--amount", "500"]);
+
+    // Governance accredits the hospital for cardiology: a proposal and two votes.
+    let proposed = net.tx(
+        0,
+        &v0,
+        &[
+            "propose",
+            "accredit-certifier",
+            "--certifier",
+            &hospital,
+            "--scope",
+            "cardio.*",
+        ],
+    );
+    let proposal = proposed["proposal"]
+        .as_u64()
+        .expect("proposal id")
+        .to_string();
+    net.tx(1, &v1, &["vote", "--proposal", &proposal]);
+    net.tx(2, &v2, &["vote", "--proposal", &proposal]);
+    let certifier = net.get(3, &format!("/v1/certifiers/{hospital}")).unwrap();
+    assert!(
+        certifier.to_string().contains("cardio.*"),
+        "accredited: {certifier}"
+    );
+
+    // A university is accredited for neurology the same way.
+    let (university_key, university) = net.account("university");
+    let university_k = ["--key", university_key.to_str().unwrap()];
+    net.tx(
+        2,
+        &university_k,
+        &["register-certifier", "--name", "State University"],
+    );
+    net.tx(
+        0,
+        &v0,
+        &["transfer", "--to", &university, "--amount", "1000"],
+    );
+    net.tx(2, &university_k, &["bond", "--amount", "500"]);
+    let proposed = net.tx(
+        1,
+        &v1,
+        &[
+            "propose",
+            "accredit-certifier",
+            "--certifier",
+            &university,
+            "--scope",
+            "neuro.*",
+        ],
+    );
+    let proposal = proposed["proposal"]
+        .as_u64()
+        .expect("proposal id")
+        .to_string();
+    net.tx(0, &v0, &["vote", "--proposal", &proposal]);
+    net.tx(2, &v2, &["vote", "--proposal", &proposal]);
+    // Registering a schema outside one's scope is refused with the reason.
+    let out = net.tx_result(
+        1,
+        &hospital_k,
+        &[
+            "register-schema",
+            "--id",
+            "neuro.stroke",
+            "--description",
+            "Stroke care",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("outside the scope"), "{}", text(&out));
+    net.tx(
+        2,
+        &university_k,
+        &[
+            "register-schema",
+            "--id",
+            "neuro.stroke",
+            "--description",
+            "Stroke care",
+        ],
+    );
+
+    // The hospital's schemas, one with a prerequisite.
+    for args in [
+        &[
+            "register-schema",
+            "--id",
+            "cardio.bls",
+            "--description",
+            "Basic life support",
+        ][..],
+        &[
+            "register-schema",
+            "--id",
+            "cardio.acls",
+            "--description",
+            "Advanced cardiac life support",
+            "--prerequisite",
+            "cardio.bls",
+        ][..],
+    ] {
+        net.tx(1, &hospital_k, args);
+    }
+    let issue = |schema: &str| {
+        vec![
+            "issue-credential".to_string(),
+            "--schema".into(),
+            schema.into(),
+            "--subject".into(),
+            intern.clone(),
+            "--holder-name".into(),
+            "Dr. Amina Okafor".into(),
+            "--description".into(),
+            format!("{schema} course"),
+            "--start-date".into(),
+            "2026-01-05".into(),
+            "--end-date".into(),
+            "2026-02-05".into(),
+            "--result".into(),
+            "passed".into(),
+        ]
+    };
+    // Out of scope: refused with the reason.
+    let out = net.tx_result(1, &hospital_k, &as_refs(&issue("neuro.stroke")));
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("outside the scope"),
+        "out of scope: {}",
+        text(&out)
+    );
+    // The advanced course before its prerequisite: refused.
+    let out = net.tx_result(1, &hospital_k, &as_refs(&issue("cardio.acls")));
+    assert!(!out.status.success());
+    assert!(text(&out).contains("prerequisite"), "{}", text(&out));
+    let bls = net.tx(1, &hospital_k, &as_refs(&issue("cardio.bls")));
+    let acls = net.tx(1, &hospital_k, &as_refs(&issue("cardio.acls")));
+    let bls = bls["credential"].as_str().unwrap().to_string();
+    let acls = acls["credential"].as_str().unwrap().to_string();
+    let held = net
+        .get(2, &format!("/v1/subjects/{intern}/credentials"))
+        .unwrap();
+    assert_eq!(held["credentials"].as_array().unwrap().len(), 2);
+    // No personal data in plaintext on chain.
+    for i in 1..=net.height(0).unwrap() {
+        let block = net.get(0, &format!("/v1/blocks/{i}")).unwrap();
+        for hash in block["transactions"].as_array().unwrap() {
+            let tx = net
+                .get(0, &format!("/v1/transactions/{}", hash.as_str().unwrap()))
+                .unwrap();
+            assert!(!tx.to_string().contains("Amina"));
+            let bytes = hex::decode(tx["transaction_bytes"].as_str().unwrap()).unwrap();
+            assert!(!bytes.windows(5).any(|w| w == b"Amina"));
+        }
+    }
+
+    // The board asks, the intern grants, the board decrypts and verifies.
+    let request = net.tx(
+        2,
+        &board_k,
+        &[
+            "request-access",
+            "--subject",
+            &intern,
+            "--credential",
+            &acls,
+            "--purpose",
+            "licensing",
+        ],
+    );
+    let request = request["request"].as_str().unwrap().to_string();
+    let grant = net.tx(
+        0,
+        &intern_k,
+        &[
+            "grant-access",
+            "--credential",
+            &acls,
+            "--grantee",
+            &board,
+            "--request",
+            &request,
+        ],
+    );
+    let grant = grant["grant"].as_str().unwrap().to_string();
+    let open = |node: usize| {
+        net.cli(&[
+            "credential",
+            "open",
+            "--node",
+            &net.nodes[node].api,
+            "--grant",
+            &grant,
+            "--key",
+            board_key.to_str().unwrap(),
+        ])
+    };
+    let opened = open(3);
+    assert!(opened.status.success(), "{}", text(&opened));
+    let opened = String::from_utf8_lossy(&opened.stdout).to_string();
+    assert!(opened.contains("Dr. Amina Okafor"), "{opened}");
+    assert!(opened.contains("\"valid\""), "{opened}");
+    // The intern's key opens nothing granted to the board.
+    let wrong = net.cli(&[
+        "credential",
+        "open",
+        "--node",
+        &net.nodes[0].api,
+        "--grant",
+        &grant,
+        "--key",
+        intern_key.to_str().unwrap(),
+    ]);
+    assert!(!wrong.status.success());
+    // The intern revokes the grant: the board can no longer open it.
+    net.tx(0, &intern_k, &["revoke-grant", "--grant", &grant]);
+    let after = open(1);
+    assert!(!after.status.success());
+    assert!(text(&after).contains("revoked"), "{}", text(&after));
+    // The hospital revokes the basic credential.
+    net.tx(
+        1,
+        &hospital_k,
+        &[
+            "revoke-credential",
+            "--credential",
+            &bls,
+            "--reason",
+            "issued in error",
+        ],
+    );
+    let status = net.get(2, &format!("/v1/credentials/{bls}")).unwrap();
+    assert!(status["status"].to_string().contains("Revoked"), "{status}");
+    // An inclusion proof is served for the advanced credential.
+    let proof = net
+        .get(3, &format!("/v1/credentials/{acls}/proof"))
+        .unwrap();
+    assert!(proof["certificate"]["signatures"].as_array().unwrap().len() >= 3);
+
+    // Validator 3 is killed: the chain keeps finalizing with three of four.
+    net.kill(3);
+    let before = net.height(0).unwrap();
+    let (late_key, _) = net.account("late");
+    net.tx(
+        0,
+        &["--key", late_key.to_str().unwrap()],
+        &["register-subject"],
+    );
+    net.wait_height(&[0, 1, 2], before + 2, MINUTE);
+    // Restarted, it catches up.
+    net.start(3);
+    let target = net.height(0).unwrap();
+    net.wait_height(&[3], target, MINUTE);
+    let common_height = (0..4).map(|i| net.height(i).unwrap()).min().unwrap();
+    net.assert_identical(&[0, 1, 2, 3], common_height);
+    for i in 0..4 {
+        net.stop(i);
+    }
+}
