@@ -43,7 +43,7 @@ enum Command {
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
     /// Signs and submits a transaction (every domain action), and waits for its block.
-    Tx(tx_cmd::TxArgs),
+    Tx(Box<tx_cmd::TxArgs>),
     /// Reads the chain through a node's API.
     Query(query_cmd::QueryArgs),
     /// Credentials shared with you.
@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
         Command::Keys(command) => keys_cmd::run(command),
         Command::Tx(args) => {
             logs::init(cli.log_json, Some("warn"));
-            tx_cmd::run(args)
+            tx_cmd::run(*args)
         }
         Command::Query(args) => query_cmd::run(args),
         Command::Credential(CredentialCommand::Open {
