@@ -29,6 +29,10 @@ pub struct InitArgs {
     /// The chain's genesis file, copied into the home.
     #[arg(long)]
     genesis: Option<PathBuf>,
+    /// Use this account key file's signing key as the validator's operator key (the
+    /// institution's registered account); default: a new key.
+    #[arg(long, requires = "validator")]
+    operator_key: Option<PathBuf>,
 }
 
 /// `mpmsd testnet`.
@@ -107,6 +111,16 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let validator_keys = match (&args.operator_key, &password) {
+        (Some(file), Some(password)) => {
+            let party = crate::keys_cmd::load_keys(file, password)?;
+            Some(mpms_node::ValidatorKeys {
+                operator: party.signing,
+                consensus: mpms_crypto::SigningKey::generate(&mut rand::rngs::OsRng),
+            })
+        }
+        _ => None,
+    };
     let mut config = NodeConfig::default();
     if let Some(file) = &args.password_file {
         config.node.password_file = std::path::absolute(file)?;
@@ -118,7 +132,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
             config,
             genesis: genesis.as_ref(),
             validator_password: password.as_deref(),
-            validator_keys: None,
+            validator_keys,
             store_password: false,
             kdf: KdfParams::DEFAULT,
         },

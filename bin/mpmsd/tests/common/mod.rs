@@ -27,6 +27,8 @@ pub struct Node {
 
 pub struct Net {
     pub dir: tempfile::TempDir,
+    /// The first port of the network.
+    pub base: u16,
     pub nodes: Vec<Node>,
     pub password: PathBuf,
     agent: ureq::Agent,
@@ -64,12 +66,23 @@ impl Net {
         std::fs::write(&password, "test password 1234").unwrap();
         Net {
             dir,
+            base,
             nodes,
             password,
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(10))
                 .build(),
         }
+    }
+
+    /// Adds a node whose home is already written (not started).
+    pub fn add(&mut self, home: PathBuf, api: String) -> usize {
+        self.nodes.push(Node {
+            home,
+            api,
+            child: None,
+        });
+        self.nodes.len() - 1
     }
 
     pub fn genesis(&self) -> PathBuf {
