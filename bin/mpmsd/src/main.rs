@@ -1,12 +1,14 @@
 //! `mpmsd`: the MPMS node daemon and command-line client.
 
 mod client;
+mod demo_cmd;
 mod keys_cmd;
 mod ledger_demo;
 mod logs;
 mod node_cmd;
 mod query_cmd;
 mod tx_cmd;
+mod wallet_cmd;
 
 use std::path::PathBuf;
 
@@ -46,6 +48,11 @@ enum Command {
     Tx(Box<tx_cmd::TxArgs>),
     /// Reads the chain through a node's API.
     Query(query_cmd::QueryArgs),
+    /// A subject's portfolio: sync (fetch, decrypt, check, keep encrypted), show.
+    #[command(subcommand)]
+    Wallet(wallet_cmd::WalletCommand),
+    /// Plays the credential scenario against a running network, step by step.
+    Demo(demo_cmd::DemoArgs),
     /// Credentials shared with you.
     #[command(subcommand)]
     Credential(CredentialCommand),
@@ -96,6 +103,11 @@ fn main() -> anyhow::Result<()> {
             tx_cmd::run(*args)
         }
         Command::Query(args) => query_cmd::run(args),
+        Command::Wallet(command) => wallet_cmd::run(command),
+        Command::Demo(args) => {
+            logs::init(cli.log_json, Some("warn"));
+            demo_cmd::run(args)
+        }
         Command::Credential(CredentialCommand::Open {
             node,
             grant,

@@ -290,6 +290,11 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         if let Some((_, first)) = nodes.first() {
             println!("API address: http://{}", first.api);
             println!("  try: curl http://{}/v1/status", first.api);
+            println!(
+                "  or:  mpmsd demo --node http://{} --network {}",
+                first.api,
+                dir.display()
+            );
         }
         println!("Ctrl-C stops the network.");
         termination().await;

@@ -331,7 +331,11 @@ fn org_key(client: &Client, account: &PublicKey) -> anyhow::Result<EncryptionKey
 }
 
 /// Builds the payload of `action`; returns it with extra fields for the output.
-fn payload(client: &Client, party: &Party, action: TxAction) -> anyhow::Result<(Payload, Value)> {
+pub fn payload(
+    client: &Client,
+    party: &Party,
+    action: TxAction,
+) -> anyhow::Result<(Payload, Value)> {
     let now = now_ms();
     Ok(match action {
         TxAction::RegisterSubject => (

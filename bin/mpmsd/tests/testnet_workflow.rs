@@ -200,6 +200,32 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         .get(2, &format!("/v1/subjects/{intern}/credentials"))
         .unwrap();
     assert_eq!(held["credentials"].as_array().unwrap().len(), 2);
+    // The intern's wallet: synced, decrypted, stackable progress shown.
+    let wallet = net.dir.path().join("intern.wallet");
+    let synced = net.cli(&[
+        "wallet",
+        "sync",
+        "--node",
+        &net.nodes[3].api,
+        "--key",
+        intern_key.to_str().unwrap(),
+        "--wallet",
+        wallet.to_str().unwrap(),
+    ]);
+    assert!(synced.status.success(), "{}", text(&synced));
+    assert!(String::from_utf8_lossy(&synced.stdout).contains("synced 2 credentials"));
+    let shown = net.cli(&["wallet", "show", "--wallet", wallet.to_str().unwrap()]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("Dr. Amina Okafor"), "{shown}");
+    assert!(
+        shown.contains("cardio.acls") && shown.contains("complete"),
+        "{shown}"
+    );
+    // The wallet file is encrypted.
+    let raw = std::fs::read(&wallet).unwrap();
+    assert!(!raw.windows(5).any(|w| w == b"Amina"));
+
     // No personal data in plaintext on chain.
     for i in 1..=net.height(0).unwrap() {
         let block = net.get(0, &format!("/v1/blocks/{i}")).unwrap();

@@ -23,8 +23,9 @@ const VERSION: u32 = 1;
 const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
 const MAX_ITERATIONS: u32 = 64;
 const MAX_PARALLELISM: u32 = 16;
-/// Largest secret a keystore holds.
-const MAX_SECRET: usize = 64 * 1024;
+/// Largest secret a keystore holds: keys, or a small document such as a wallet's
+/// portfolio.
+const MAX_SECRET: usize = 16 << 20;
 
 /// What went wrong with a keystore.
 #[derive(Debug, thiserror::Error)]

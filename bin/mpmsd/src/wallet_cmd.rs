@@ -1,0 +1,293 @@
+//! `mpmsd wallet`: a subject's portfolio. `sync` fetches the subject's credentials,
+//! decrypts each with the subject's key, checks it (certifier signature and
+//! commitment) and keeps the portfolio in a local file encrypted with the key file's
+//! password; `show` prints it with stackable progress: for every schema built on
+//! others, whether it is held, ready (all prerequisites held) or what is missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use clap::Subcommand;
+use mpms_crypto::keystore::{KdfParams, Keystore};
+use mpms_crypto::Hash;
+use mpms_ledger::credential::{issuance_of, open_content, verify_content, CredentialContent};
+use mpms_ledger::records::{Credential, CredentialStatus, Schema};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Client;
+use crate::keys_cmd::{load_keys, password};
+
+const WALLET_LABEL: &str = "mpms-wallet";
+
+/// `mpmsd wallet`.
+#[derive(Subcommand)]
+pub enum WalletCommand {
+    /// Fetches, decrypts and checks the subject's credentials into the wallet file.
+    Sync {
+        /// The node's API.
+        #[arg(long, default_value = "http://127.0.0.1:26601")]
+        node: String,
+        /// The subject's account key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The wallet file (created or replaced).
+        #[arg(long)]
+        wallet: PathBuf,
+        /// A file holding the password (else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Prints the portfolio and stackable progress.
+    Show {
+        /// The wallet file.
+        #[arg(long)]
+        wallet: PathBuf,
+        /// A file holding the password (else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One decrypted credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Held {
+    /// Credential id.
+    pub id: Hash,
+    /// The on-chain record (claim, status).
+    pub record: Credential,
+    /// The decrypted content.
+    pub content: CredentialContent,
+}
+
+/// The portfolio.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Portfolio {
+    /// The subject.
+    pub subject: String,
+    /// The chain.
+    pub chain_id: String,
+    /// The height synced at.
+    pub height: u64,
+    /// Credentials.
+    pub credentials: Vec<Held>,
+    /// Every schema of the chain (for stackable progress).
+    pub schemas: Vec<Schema>,
+}
+
+/// Where a stack stands.
+#[derive(Debug, Serialize)]
+pub struct Progress {
+    /// The stacked schema.
+    pub schema: String,
+    /// "held", "ready" (every prerequisite held) or "missing".
+    pub state: &'static str,
+    /// Prerequisites held.
+    pub have: Vec<String>,
+    /// Prerequisites not held.
+    pub missing: Vec<String>,
+}
+
+impl Portfolio {
+    /// Schemas held now (active credentials).
+    fn held_schemas(&self) -> BTreeSet<String> {
+        self.credentials
+            .iter()
+            .filter(|c| matches!(c.record.status, CredentialStatus::Active))
+            .map(|c| c.record.claim.schema.clone())
+            .collect()
+    }
+
+    /// Progress on every schema with prerequisites that the subject has started on.
+    pub fn progress(&self) -> Vec<Progress> {
+        let held = self.held_schemas();
+        let mut out = Vec::new();
+        for s in self.schemas.iter().filter(|s| !s.prerequisites.is_empty()) {
+            let (have, missing): (Vec<String>, Vec<String>) = s
+                .prerequisites
+                .iter()
+                .cloned()
+                .partition(|p| held.contains(p));
+            if have.is_empty() && !held.contains(&s.id) {
+                continue;
+            }
+            let state = if held.contains(&s.id) {
+                "held"
+            } else if missing.is_empty() {
+                "ready"
+            } else {
+                "missing"
+            };
+            out.push(Progress {
+                schema: s.id.clone(),
+                state,
+                have,
+                missing,
+            });
+        }
+        out
+    }
+}
+
+fn sync(node: &str, key: &PathBuf, wallet: &PathBuf, password: &str) -> anyhow::Result<Portfolio> {
+    let client = Client::new(node);
+    let party = load_keys(key, password)?;
+    let reader = party.decryption("a wallet")?;
+    let status = client.get("/v1/status")?;
+    let subject = party.id();
+    let list = client.get(&format!("/v1/subjects/{subject}/credentials?limit=1000"))?;
+    let mut credentials = Vec::new();
+    for item in list["credentials"].as_array().cloned().unwrap_or_default() {
+        let id: Hash = serde_json::from_value(item["id"].clone()).context("credential id")?;
+        let record: Credential =
+            serde_json::from_value(item["credential"].clone()).context("credential record")?;
+        let tx = client.committed_tx(&record.issued_tx)?;
+        let issuance =
+            issuance_of(&tx).ok_or_else(|| anyhow!("{} does not issue {id}", record.issued_tx))?;
+        let content = open_content(issuance, &issuance.subject_key, reader)
+            .with_context(|| format!("decrypting credential {id}"))?;
+        verify_content(
+            &tx.tx.chain_id,
+            &issuance.claim,
+            &issuance.certifier_signature,
+            &issuance.claim.certifier,
+            &content,
+        )
+        .with_context(|| format!("checking credential {id}"))?;
+        credentials.push(Held {
+            id,
+            record,
+            content,
+        });
+    }
+    let schemas: Vec<Schema> =
+        serde_json::from_value(client.get("/v1/schemas?limit=1000")?["schemas"].clone())
+            .context("schemas")?;
+    let portfolio = Portfolio {
+        subject: subject.to_string(),
+        chain_id: status["chain_id"].as_str().unwrap_or_default().to_string(),
+        height: status["height"].as_u64().unwrap_or(0),
+        credentials,
+        schemas,
+    };
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&portfolio)?);
+    Keystore::encrypt(
+        WALLET_LABEL,
+        &plain,
+        password,
+        KdfParams::DEFAULT,
+        &mut OsRng,
+    )?
+    .save(wallet)?;
+    Ok(portfolio)
+}
+
+fn open(wallet: &PathBuf, password: &str) -> anyhow::Result<Portfolio> {
+    let store = Keystore::load(wallet).with_context(|| format!("{}", wallet.display()))?;
+    if store.label != WALLET_LABEL {
+        anyhow::bail!("{} is not a wallet", wallet.display());
+    }
+    let plain = store
+        .decrypt(password)
+        .with_context(|| format!("{}", wallet.display()))?;
+    Ok(serde_json::from_slice(&plain)?)
+}
+
+fn print(portfolio: &Portfolio) {
+    println!(
+        "Portfolio of {} on {} (height {})",
+        portfolio.subject, portfolio.chain_id, portfolio.height
+    );
+    let schemas: BTreeMap<&str, &Schema> = portfolio
+        .schemas
+        .iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    for c in &portfolio.credentials {
+        let status = match &c.record.status {
+            CredentialStatus::Active => "active".to_string(),
+            CredentialStatus::Revoked { reason, .. } => format!("REVOKED ({reason})"),
+        };
+        let about = schemas
+            .get(c.record.claim.schema.as_str())
+            .map_or("", |s| s.description.as_str());
+        println!(
+            "  {:<16} {:<10} {} — {}: {} ({} to {}), issued at block {}",
+            c.record.claim.schema,
+            status,
+            about,
+            c.content.holder_name,
+            c.content.result,
+            c.content.start_date,
+            c.content.end_date,
+            c.record.issued_height
+        );
+    }
+    let progress = portfolio.progress();
+    if !progress.is_empty() {
+        println!("Stackable progress:");
+        for p in progress {
+            match p.state {
+                "held" => println!("  {:<16} complete", p.schema),
+                "ready" => println!(
+                    "  {:<16} ready: every prerequisite held ({})",
+                    p.schema,
+                    p.have.join(", ")
+                ),
+                _ => println!(
+                    "  {:<16} missing {} (have {})",
+                    p.schema,
+                    p.missing.join(", "),
+                    if p.have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        p.have.join(", ")
+                    }
+                ),
+            }
+        }
+    }
+}
+
+pub fn run(command: WalletCommand) -> anyhow::Result<()> {
+    match command {
+        WalletCommand::Sync {
+            node,
+            key,
+            wallet,
+            password_file,
+        } => {
+            let portfolio = sync(&node, &key, &wallet, &password(&password_file)?)?;
+            println!(
+                "synced {} credentials at height {} into {}",
+                portfolio.credentials.len(),
+                portfolio.height,
+                wallet.display()
+            );
+        }
+        WalletCommand::Show {
+            wallet,
+            password_file,
+            json,
+        } => {
+            let portfolio = open(&wallet, &password(&password_file)?)?;
+            if json {
+                let progress = portfolio.progress();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "portfolio": portfolio,
+                        "progress": progress,
+                    }))?
+                );
+            } else {
+                print(&portfolio);
+            }
+        }
+    }
+    Ok(())
+}
