@@ -3,7 +3,7 @@
 //! hospital, the hospital issues a micro-credential, the licensing board asks, the
 //! intern grants, the board decrypts and verifies. Each step prints its block.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
@@ -54,7 +54,7 @@ impl Demo {
     }
 }
 
-fn validators(network: &PathBuf) -> anyhow::Result<Vec<Party>> {
+fn validators(network: &Path) -> anyhow::Result<Vec<Party>> {
     let mut homes: Vec<PathBuf> = std::fs::read_dir(network)
         .with_context(|| format!("{}", network.display()))?
         .filter_map(Result::ok)

@@ -5,7 +5,7 @@
 //! others, whether it is held, ready (all prerequisites held) or what is missing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
@@ -133,7 +133,7 @@ impl Portfolio {
     }
 }
 
-fn sync(node: &str, key: &PathBuf, wallet: &PathBuf, password: &str) -> anyhow::Result<Portfolio> {
+fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
     let client = Client::new(node);
     let party = load_keys(key, password)?;
     let reader = party.decryption("a wallet")?;
@@ -186,7 +186,7 @@ fn sync(node: &str, key: &PathBuf, wallet: &PathBuf, password: &str) -> anyhow::
     Ok(portfolio)
 }
 
-fn open(wallet: &PathBuf, password: &str) -> anyhow::Result<Portfolio> {
+fn open(wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
     let store = Keystore::load(wallet).with_context(|| format!("{}", wallet.display()))?;
     if store.label != WALLET_LABEL {
         anyhow::bail!("{} is not a wallet", wallet.display());

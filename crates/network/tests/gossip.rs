@@ -205,7 +205,9 @@ async fn hundred_node_propagation_time() {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Each node records when it first sees each message.
-    let seen: Arc<Mutex<HashMap<Vec<u8>, Vec<(usize, Instant)>>>> = Arc::default();
+    // Per message: which node saw it, when.
+    type Seen = Arc<Mutex<HashMap<Vec<u8>, Vec<(usize, Instant)>>>>;
+    let seen: Seen = Arc::default();
     let mut handles = Vec::new();
     let mut tasks = Vec::new();
     for (index, node) in nodes.into_iter().enumerate() {
