@@ -22,6 +22,7 @@ use mpms_network::{
 };
 use mpms_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::Instrument;
 
 use crate::core::{Action, Committed, CoreConfig, NodeCore, ValidatorKeys};
 use crate::mempool::AdmitError;
@@ -77,6 +78,14 @@ enum Command {
 enum Internal {
     Timer(Timeout),
     Wake,
+}
+
+/// One input of the node task.
+enum Work {
+    Network(NetworkEvent),
+    Command(Command),
+    Internal(Internal),
+    Tick,
 }
 
 /// The node, seen from the API: submit transactions, read the store, follow commits.
@@ -351,25 +360,40 @@ impl NodeTask {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
+            let work = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some(event) = self.events.recv() => self.on_network(event).await,
-                Some(command) = self.commands.recv() => self.on_command(command).await,
-                Some(internal) = self.internal.recv() => {
-                    let now = now_ms();
-                    let actions = match internal {
-                        Internal::Timer(t) => self.core.on_timeout(t, now),
-                        Internal::Wake => self.core.on_wake(now),
-                    };
-                    self.perform(actions).await;
-                }
-                _ = tick.tick() => self.on_tick().await,
-            }
+                Some(event) = self.events.recv() => Work::Network(event),
+                Some(command) = self.commands.recv() => Work::Command(command),
+                Some(internal) = self.internal.recv() => Work::Internal(internal),
+                _ = tick.tick() => Work::Tick,
+            };
+            // Everything done for one input is logged inside the span of the height
+            // and round it happened at.
+            let (height, round, _) = self.core.round_state();
+            let node = self.status.borrow().moniker.clone();
+            let span = tracing::info_span!("consensus", %node, height, round);
+            self.handle(work).instrument(span).await;
             self.publish_status();
         }
         tracing::info!(height = self.core.last_header().height, "shutting down");
         self.network.shutdown().await;
+    }
+
+    async fn handle(&mut self, work: Work) {
+        match work {
+            Work::Network(event) => self.on_network(event).await,
+            Work::Command(command) => self.on_command(command).await,
+            Work::Internal(internal) => {
+                let now = now_ms();
+                let actions = match internal {
+                    Internal::Timer(t) => self.core.on_timeout(t, now),
+                    Internal::Wake => self.core.on_wake(now),
+                };
+                self.perform(actions).await;
+            }
+            Work::Tick => self.on_tick().await,
+        }
     }
 
     async fn initial_sync(&mut self) {
