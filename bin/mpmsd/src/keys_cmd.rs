@@ -89,6 +89,14 @@ pub enum KeysCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Makes a validator's next consensus key (for a rotation), kept encrypted in its
+    /// home; prints the public key to propose with `tx propose rotate-authority-key`.
+    /// Restart the node afterwards so it holds the key when the rotation takes effect.
+    NewConsensusKey {
+        /// The validator's home.
+        #[arg(long)]
+        home: PathBuf,
+    },
     /// Prints a key file's secrets (hex). Anyone who sees them controls the account.
     Export {
         /// The key file.
@@ -220,6 +228,18 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
             };
             write_keys(&party, &out, &password(&password_file)?, KdfParams::DEFAULT)?;
             show(&party);
+        }
+        KeysCommand::NewConsensusKey { home } => {
+            let home = Home::new(home);
+            let key = home.new_consensus_key(KdfParams::DEFAULT)?;
+            println!("next consensus key: {}", key.public_key());
+            println!(
+                "kept in {}; restart the node, then propose: mpmsd tx --home {} propose rotate-authority-key --operator <operator> --consensus-key {}",
+                home.resolve(Path::new(mpms_node::home::NEXT_CONSENSUS_KEYSTORE))
+                    .display(),
+                home.root().display(),
+                key.public_key()
+            );
         }
         KeysCommand::Export { key, password_file } => {
             let party = load_keys(&key, &password(&password_file)?)?;

@@ -24,6 +24,12 @@ use crate::core::ValidatorKeys;
 /// The keystore label of a validator's keys.
 pub const VALIDATOR_LABEL: &str = "mpms-validator-keys";
 
+/// The keystore label of a validator's next consensus key.
+pub const NEXT_CONSENSUS_LABEL: &str = "mpms-next-consensus-key";
+
+/// Where a validator keeps its next consensus key (for a rotation), in its home.
+pub const NEXT_CONSENSUS_KEYSTORE: &str = "keys/next_consensus.keystore";
+
 /// The environment variable holding the keystore password.
 pub const PASSWORD_ENV: &str = "MPMS_KEYSTORE_PASSWORD";
 
@@ -172,6 +178,69 @@ impl Home {
                 path,
                 reason: "a validator keystore holds two 32-byte keys".into(),
             })
+    }
+}
+
+impl Home {
+    /// The next consensus key, if one was made for a rotation
+    /// ([`NEXT_CONSENSUS_KEYSTORE`]).
+    pub fn load_next_consensus_key(
+        &self,
+        config: &NodeConfig,
+    ) -> Result<Option<SigningKey>, HomeError> {
+        let path = self.resolve(Path::new(NEXT_CONSENSUS_KEYSTORE));
+        if !path.exists() {
+            return Ok(None);
+        }
+        let password = self
+            .password(config)?
+            .ok_or_else(|| HomeError::NoPassword(path.clone()))?;
+        let keystore = Keystore::load(&path).map_err(|source| HomeError::Keystore {
+            path: path.clone(),
+            source,
+        })?;
+        let secret = keystore
+            .decrypt(&password)
+            .map_err(|source| HomeError::Keystore {
+                path: path.clone(),
+                source,
+            })?;
+        let seed: [u8; 32] = secret
+            .as_slice()
+            .try_into()
+            .map_err(|_| HomeError::Invalid {
+                path,
+                reason: "a consensus key is 32 bytes".into(),
+            })?;
+        Ok(Some(SigningKey::from_seed(&seed)))
+    }
+
+    /// Makes a new consensus key for a rotation and keeps it, encrypted, at
+    /// [`NEXT_CONSENSUS_KEYSTORE`]. Refuses to replace one that exists.
+    pub fn new_consensus_key(&self, kdf: KdfParams) -> Result<SigningKey, HomeError> {
+        let config = self.load_config()?.raw;
+        let path = self.resolve(Path::new(NEXT_CONSENSUS_KEYSTORE));
+        if path.exists() {
+            return Err(HomeError::Exists(path));
+        }
+        let password = self
+            .password(&config)?
+            .ok_or_else(|| HomeError::NoPassword(path.clone()))?;
+        let key = SigningKey::generate(&mut OsRng);
+        let seed = zeroize::Zeroizing::new(key.to_seed());
+        let keystore = Keystore::encrypt(
+            NEXT_CONSENSUS_LABEL,
+            seed.as_ref(),
+            &password,
+            kdf,
+            &mut OsRng,
+        )
+        .map_err(|source| HomeError::Keystore {
+            path: path.clone(),
+            source,
+        })?;
+        write_file(&path, &keystore.to_json(), true)?;
+        Ok(key)
     }
 }
 

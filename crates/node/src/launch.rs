@@ -97,6 +97,10 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
     let config = checked.raw.clone();
     let validator = home.load_validator(&config)?;
     let node_key = home.load_node_key(&config)?;
+    let spare_keys = match validator {
+        Some(_) => home.load_next_consensus_key(&config)?.into_iter().collect(),
+        None => Vec::new(),
+    };
     let store = open_store(home)?;
     let parts = NodeParts {
         moniker: config.node.moniker.clone(),
@@ -105,6 +109,7 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
         core: config.core(),
         network: config.network.clone(),
         node_key,
+        spare_keys,
     };
     let node = runtime::start(parts, on_shutdown(shutdown.clone())).await?;
     let mut servers = Vec::new();

@@ -195,6 +195,8 @@ pub struct NodeParts {
     pub network: mpms_network::NetworkConfig,
     /// The peer-to-peer key.
     pub node_key: [u8; 32],
+    /// Consensus keys to switch to when governance rotates this validator's key.
+    pub spare_keys: Vec<mpms_crypto::SigningKey>,
 }
 
 /// Why the node could not start or stopped abnormally.
@@ -233,8 +235,10 @@ pub async fn start(
         core,
         network: network_config,
         node_key,
+        spare_keys,
     } = parts;
-    let core = NodeCore::new(store.clone(), validator, core)?;
+    let mut core = NodeCore::new(store.clone(), validator, core)?;
+    core.add_spare_keys(spare_keys);
     let chain_id = core.chain_id().to_string();
     let meta =
         read_meta(store.as_ref()).map_err(|e| crate::core::CoreError::State(e.to_string()))?;
