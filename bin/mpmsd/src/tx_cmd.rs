@@ -112,6 +112,18 @@ pub enum TxAction {
         #[arg(long)]
         amount: u64,
     },
+    /// Withdraws stake whose unbonding period has passed.
+    WithdrawUnbonded,
+    /// Rotates the account's signing key and/or its encryption key (from the next
+    /// height). Sign with the current key.
+    RotateKeys {
+        /// The new signing (public) key.
+        #[arg(long)]
+        signing_key: Option<PublicKey>,
+        /// The new encryption key.
+        #[arg(long)]
+        encryption_key: Option<EncryptionKey>,
+    },
     /// A certifier registers a credential schema.
     RegisterSchema {
         /// Schema id (e.g. `cardio.ecg`).
@@ -208,6 +220,15 @@ pub enum TxAction {
         #[arg(long)]
         grant: Hash,
     },
+    /// The grantee records the outcome of its inspection of a credential.
+    RecordInspection {
+        /// The grant.
+        #[arg(long)]
+        grant: Hash,
+        /// Why the credential failed the inspection (omit when verified).
+        #[arg(long)]
+        failed: Option<String>,
+    },
     /// An authority proposes a governance action.
     Propose {
         #[command(subcommand)]
@@ -275,6 +296,33 @@ pub enum ProposeAction {
         #[arg(long)]
         consensus_key: PublicKey,
     },
+    /// Slash a certifier whose credentials were shown fraudulent.
+    SlashCertifier {
+        /// The certifier.
+        #[arg(long)]
+        certifier: PublicKey,
+        /// Share of its stake to burn, in basis points.
+        #[arg(long)]
+        fraction_bps: u32,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Change a chain parameter.
+    SetParameter {
+        /// The parameter.
+        #[arg(long, value_enum)]
+        name: Parameter,
+        /// Its new value.
+        #[arg(long)]
+        value: u64,
+    },
+    /// Remove a node from the node registry.
+    RemoveNode {
+        /// Its peer id.
+        #[arg(long)]
+        peer_id: String,
+    },
     /// Admit a (non-authority) node to the permissioned network.
     AdmitNode {
         /// Its peer id.
@@ -284,6 +332,46 @@ pub enum ProposeAction {
         #[arg(long)]
         operator: PublicKey,
     },
+}
+
+/// A chain parameter governance can change.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Parameter {
+    /// Least stake of an authority.
+    MinAuthorityStake,
+    /// Least stake of an accredited certifier.
+    MinCertifierStake,
+    /// Blocks before unbonded stake can be withdrawn.
+    UnbondingPeriodBlocks,
+    /// Blocks a proposal stays open.
+    ProposalTtlBlocks,
+    /// Share of stake burned by evidence, basis points.
+    SlashFractionBps,
+    /// Oldest offence evidence can prove, in blocks.
+    EvidenceMaxAgeBlocks,
+    /// Most transactions in a block.
+    MaxBlockTransactions,
+    /// Most bytes in a block.
+    MaxBlockBytes,
+    /// Largest transaction.
+    MaxTransactionBytes,
+}
+
+fn parameter(name: Parameter, value: u64) -> anyhow::Result<mpms_ledger::params::ParameterChange> {
+    use mpms_ledger::params::ParameterChange as P;
+    let small =
+        |v: u64| u32::try_from(v).map_err(|_| anyhow!("{v} is too large for this parameter"));
+    Ok(match name {
+        Parameter::MinAuthorityStake => P::MinAuthorityStake(value),
+        Parameter::MinCertifierStake => P::MinCertifierStake(value),
+        Parameter::UnbondingPeriodBlocks => P::UnbondingPeriodBlocks(value),
+        Parameter::ProposalTtlBlocks => P::ProposalTtlBlocks(value),
+        Parameter::SlashFractionBps => P::SlashFractionBps(small(value)?),
+        Parameter::EvidenceMaxAgeBlocks => P::EvidenceMaxAgeBlocks(value),
+        Parameter::MaxBlockTransactions => P::MaxBlockTransactions(small(value)?),
+        Parameter::MaxBlockBytes => P::MaxBlockBytes(value),
+        Parameter::MaxTransactionBytes => P::MaxTransactionBytes(value),
+    })
 }
 
 fn now_ms() -> u64 {
@@ -362,6 +450,32 @@ pub fn payload(
         TxAction::Transfer { to, amount } => (Payload::Transfer { to, amount }, json!({})),
         TxAction::Bond { amount } => (Payload::Bond { amount }, json!({})),
         TxAction::Unbond { amount } => (Payload::Unbond { amount }, json!({})),
+        TxAction::WithdrawUnbonded => (Payload::WithdrawUnbonded, json!({})),
+        TxAction::RotateKeys {
+            signing_key,
+            encryption_key,
+        } => {
+            if signing_key.is_none() && encryption_key.is_none() {
+                bail!("give --signing-key, --encryption-key or both");
+            }
+            (
+                Payload::RotateKeys {
+                    signing_key,
+                    encryption_key,
+                },
+                json!({}),
+            )
+        }
+        TxAction::RecordInspection { grant, failed } => (
+            Payload::RecordInspection {
+                grant,
+                outcome: match failed {
+                    None => mpms_ledger::transaction::InspectionOutcome::Verified,
+                    Some(reason) => mpms_ledger::transaction::InspectionOutcome::Failed(reason),
+                },
+            },
+            json!({ "grant": grant.to_string() }),
+        ),
         TxAction::RegisterSchema {
             id,
             description,
@@ -511,6 +625,19 @@ pub fn payload(
                     operator,
                     consensus_key,
                 },
+                ProposeAction::SlashCertifier {
+                    certifier,
+                    fraction_bps,
+                    reason,
+                } => GovernanceAction::SlashCertifier {
+                    certifier,
+                    fraction_bps,
+                    reason,
+                },
+                ProposeAction::SetParameter { name, value } => {
+                    GovernanceAction::SetParameter(parameter(name, value)?)
+                }
+                ProposeAction::RemoveNode { peer_id } => GovernanceAction::RemoveNode { peer_id },
                 ProposeAction::AdmitNode { peer_id, operator } => {
                     GovernanceAction::AdmitNode { peer_id, operator }
                 }

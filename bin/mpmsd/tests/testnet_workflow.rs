@@ -285,6 +285,13 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     let opened = String::from_utf8_lossy(&opened.stdout).to_string();
     assert!(opened.contains("Dr. Amina Okafor"), "{opened}");
     assert!(opened.contains("\"valid\""), "{opened}");
+    // The board records its inspection on chain.
+    net.tx(2, &board_k, &["record-inspection", "--grant", &grant]);
+    let recorded = net.get(0, &format!("/v1/grants/{grant}")).unwrap();
+    assert!(
+        recorded["inspections"].to_string().contains("Verified"),
+        "{recorded}"
+    );
     // The intern's key opens nothing granted to the board.
     let wrong = net.cli(&[
         "credential",
