@@ -44,3 +44,18 @@ fn bad_genesis_names_the_field() {
         .to_string()
         .contains("slash_fraction_bps"));
 }
+
+#[test]
+fn four_validator_example_builds() {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/genesis.4-validators.example.json"
+    ))
+    .unwrap();
+    let genesis = Genesis::from_json(&text).expect("parses");
+    let built = genesis.build().expect("builds");
+    assert_eq!(built.authority_set.len(), 4);
+    for a in &genesis.authorities {
+        assert!(a.peer_id.starts_with("12D3KooW"), "{}", a.peer_id);
+    }
+}

@@ -34,6 +34,8 @@ pub struct NodeMetrics {
     network: Arc<NetworkMetrics>,
     /// The last finalized height.
     pub height: Gauge,
+    /// The height being decided.
+    pub next_height: Gauge,
     /// The consensus round of the height being decided.
     pub round: Gauge,
     /// Connected peers.
@@ -64,6 +66,7 @@ impl NodeMetrics {
             registry: Registry::default(),
             network,
             height: Gauge::default(),
+            next_height: Gauge::default(),
             round: Gauge::default(),
             peers: Gauge::default(),
             mempool_transactions: Gauge::default(),
@@ -81,6 +84,11 @@ impl NodeMetrics {
             "finalized_height",
             "The last finalized (committed) height",
             m.height.clone(),
+        );
+        registry.register(
+            "height",
+            "The height being decided (the last finalized height + 1)",
+            m.next_height.clone(),
         );
         registry.register(
             "consensus_round",

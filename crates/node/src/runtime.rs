@@ -588,6 +588,7 @@ impl NodeTask {
             ..self.status.borrow().clone()
         };
         self.metrics.height.set(last.height as i64);
+        self.metrics.next_height.set(last.height as i64 + 1);
         self.metrics.peers.set(self.peers as i64);
         self.metrics
             .mempool_transactions
