@@ -301,7 +301,6 @@ pub async fn start(
         catch_up_since: None,
         syncing: false,
         submitted: Arc::new(Mutex::new(HashMap::new())),
-        peers: 0,
     };
     let task = tokio::spawn(task.run(shutdown));
     Ok(Running {
@@ -347,7 +346,6 @@ struct NodeTask {
     syncing: bool,
     /// Submission times of transactions submitted here, for the confirmation latency.
     submitted: Arc<Mutex<HashMap<Hash, Instant>>>,
-    peers: usize,
 }
 
 /// A catch-up starts when the node has not moved for this long after being asked.
@@ -458,8 +456,8 @@ impl NodeTask {
                 };
                 self.perform(actions).await;
             }
-            NetworkEvent::PeerConnected(_) => self.peers += 1,
-            NetworkEvent::PeerDisconnected(_) => self.peers = self.peers.saturating_sub(1),
+            // Counted by the network itself (see `publish_status`).
+            NetworkEvent::PeerConnected(_) | NetworkEvent::PeerDisconnected(_) => {}
         }
     }
 
@@ -572,6 +570,7 @@ impl NodeTask {
     }
 
     fn publish_status(&self) {
+        let peers = self.network.metrics().snapshot().peers as usize;
         let last = self.core.last_header();
         let (_, round, _) = self.core.round_state();
         let status = Status {
@@ -579,7 +578,7 @@ impl NodeTask {
             last_block_hash: last.hash().to_string(),
             last_block_time_ms: last.time_ms,
             round,
-            peers: self.peers,
+            peers,
             syncing: self.syncing,
             authority: self.core.is_authority(),
             mempool_transactions: self.core.mempool().len(),
@@ -589,7 +588,7 @@ impl NodeTask {
         };
         self.metrics.height.set(last.height as i64);
         self.metrics.next_height.set(last.height as i64 + 1);
-        self.metrics.peers.set(self.peers as i64);
+        self.metrics.peers.set(peers as i64);
         self.metrics
             .mempool_transactions
             .set(status.mempool_transactions as i64);
