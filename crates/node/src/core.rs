@@ -12,9 +12,8 @@ use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::Header;
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::execute::{build_block, execute_block, read_meta, BlockOutcome, SignatureCheck};
-use mpms_ledger::records::{keys, Account};
 use mpms_ledger::{
-    codec, AccountId, AuthoritySet, Block, BlockContext, CommitCertificate, Payload, Receipt,
+    AccountId, AuthoritySet, Block, BlockContext, CommitCertificate, Payload, Receipt,
     SignedTransaction, SignedVote, Transaction, VoteKind,
 };
 use mpms_network::{ConsensusMessage, FinalizedBlock};
@@ -604,12 +603,7 @@ impl NodeCore {
     }
 
     fn account_nonce(&self, id: &AccountId) -> u64 {
-        self.store
-            .get(&keys::account(id))
-            .ok()
-            .flatten()
-            .and_then(|b| codec::decode::<Account>(&b).ok())
-            .map_or(0, |a| a.nonce)
+        mpms_ledger::execute::account_nonce(self.store.as_ref(), id)
     }
 
     fn submit_evidence(&mut self, evidence: Evidence, now_ms: u64) -> Vec<Action> {

@@ -150,28 +150,36 @@ impl Home {
         Ok(std::env::var(PASSWORD_ENV).ok())
     }
 
+    /// Decrypts the keystore at `path` with the configured password; `None` if there
+    /// is no file.
+    fn open_keystore(
+        &self,
+        config: &NodeConfig,
+        path: &Path,
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, HomeError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let password = self
+            .password(config)?
+            .ok_or_else(|| HomeError::NoPassword(path.to_path_buf()))?;
+        let failed = |source| HomeError::Keystore {
+            path: path.to_path_buf(),
+            source,
+        };
+        let keystore = Keystore::load(path).map_err(failed)?;
+        keystore.decrypt(&password).map(Some).map_err(failed)
+    }
+
     /// Opens the validator keystore, if this node has one.
     pub fn load_validator(&self, config: &NodeConfig) -> Result<Option<ValidatorKeys>, HomeError> {
         if config.node.validator_keystore.as_os_str().is_empty() {
             return Ok(None);
         }
         let path = self.resolve(&config.node.validator_keystore);
-        if !path.exists() {
+        let Some(secret) = self.open_keystore(config, &path)? else {
             return Ok(None);
-        }
-        let password = self
-            .password(config)?
-            .ok_or_else(|| HomeError::NoPassword(path.clone()))?;
-        let keystore = Keystore::load(&path).map_err(|source| HomeError::Keystore {
-            path: path.clone(),
-            source,
-        })?;
-        let secret = keystore
-            .decrypt(&password)
-            .map_err(|source| HomeError::Keystore {
-                path: path.clone(),
-                source,
-            })?;
+        };
         validator_keys_from_secret(&secret)
             .map(Some)
             .ok_or_else(|| HomeError::Invalid {
@@ -179,9 +187,7 @@ impl Home {
                 reason: "a validator keystore holds two 32-byte keys".into(),
             })
     }
-}
 
-impl Home {
     /// The next consensus key, if one was made for a rotation
     /// ([`NEXT_CONSENSUS_KEYSTORE`]).
     pub fn load_next_consensus_key(
@@ -189,22 +195,9 @@ impl Home {
         config: &NodeConfig,
     ) -> Result<Option<SigningKey>, HomeError> {
         let path = self.resolve(Path::new(NEXT_CONSENSUS_KEYSTORE));
-        if !path.exists() {
+        let Some(secret) = self.open_keystore(config, &path)? else {
             return Ok(None);
-        }
-        let password = self
-            .password(config)?
-            .ok_or_else(|| HomeError::NoPassword(path.clone()))?;
-        let keystore = Keystore::load(&path).map_err(|source| HomeError::Keystore {
-            path: path.clone(),
-            source,
-        })?;
-        let secret = keystore
-            .decrypt(&password)
-            .map_err(|source| HomeError::Keystore {
-                path: path.clone(),
-                source,
-            })?;
+        };
         let seed: [u8; 32] = secret
             .as_slice()
             .try_into()

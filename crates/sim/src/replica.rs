@@ -190,12 +190,7 @@ impl Replica {
     }
 
     fn account_nonce(&self, id: &AccountId) -> u64 {
-        self.store
-            .get(&keys::account(id))
-            .ok()
-            .flatten()
-            .and_then(|b| codec::decode::<Account>(&b).ok())
-            .map_or(0, |a| a.nonce)
+        mpms_ledger::execute::account_nonce(self.store.as_ref(), id)
     }
 
     fn others(&self) -> Vec<usize> {

@@ -206,6 +206,15 @@ fn read_record<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The next nonce of account `id` in committed `state` (0 for an account that does
+/// not exist yet, or that cannot be read).
+pub fn account_nonce(state: &dyn State, id: &AccountId) -> u64 {
+    read_record::<Account>(state, &keys::account(id))
+        .ok()
+        .flatten()
+        .map_or(0, |a| a.nonce)
+}
+
 /// Applies the transactions of one block.
 pub struct Executor<'a> {
     base: &'a dyn State,
