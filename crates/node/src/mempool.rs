@@ -606,6 +606,25 @@ mod tests {
     }
 
     #[test]
+    fn byte_limit() {
+        let f = Fixture::new();
+        let one = codec::encode(&f.chain.register_subject(1)).len();
+        let mut pool = Mempool::new(MempoolConfig {
+            max_bytes: 2 * one + one / 2,
+            ..MempoolConfig::default()
+        });
+        pool.insert(&f.state, &f.ctx(), f.chain.register_subject(1), 0)
+            .unwrap();
+        pool.insert(&f.state, &f.ctx(), f.chain.register_subject(2), 0)
+            .unwrap();
+        assert_eq!(
+            pool.insert(&f.state, &f.ctx(), f.chain.register_subject(3), 0),
+            Err(AdmitError::Full)
+        );
+        assert_eq!(pool.bytes(), 2 * one);
+    }
+
+    #[test]
     fn limits_and_eviction() {
         let f = Fixture::new();
         let mut pool = Mempool::new(MempoolConfig {
