@@ -30,7 +30,7 @@ pub mod keys {
     const GRANT: u8 = 0x0a;
     const PROPOSAL: u8 = 0x0b;
     const OFFENCE: u8 = 0x0c;
-    const SUBJECT_CREDENTIAL: u8 = 0x0d;
+    // 0x0d is unused: a subject's credentials are found through its HELD lists.
     const NODE: u8 = 0x0e;
     const META: u8 = 0x0f;
 
@@ -71,21 +71,16 @@ pub mod keys {
     pub fn credential(id: &CredentialId) -> Vec<u8> {
         key(CREDENTIAL, &[id.as_bytes()])
     }
-    /// The credential ids a subject holds of one schema (`Vec<CredentialId>`).
+    /// The credentials issued to a subject of one schema (`Vec<CredentialId>`, in
+    /// issuance order, revoked ones included). All of a subject's lists share the
+    /// prefix [`held_prefix`], so they also index the subject's credentials.
     pub fn held(subject: &AccountId, schema: &str) -> Vec<u8> {
         key(HELD, &[subject.as_bytes(), schema.as_bytes()])
     }
-    /// Marks `credential` as issued to `subject` (empty value). All of a subject's
-    /// credentials share the prefix [`subject_credentials_prefix`].
-    pub fn subject_credential(subject: &AccountId, credential: &CredentialId) -> Vec<u8> {
-        key(
-            SUBJECT_CREDENTIAL,
-            &[subject.as_bytes(), credential.as_bytes()],
-        )
-    }
-    /// The key prefix of a subject's credential index.
-    pub fn subject_credentials_prefix(subject: &AccountId) -> Vec<u8> {
-        key(SUBJECT_CREDENTIAL, &[subject.as_bytes()])
+    /// The key prefix of a subject's [`held`] lists (the subject id has a fixed
+    /// length, so the prefix names exactly this subject's lists).
+    pub fn held_prefix(subject: &AccountId) -> Vec<u8> {
+        key(HELD, &[subject.as_bytes()])
     }
     /// An [`AccessRequest`].
     pub fn request(id: &RequestId) -> Vec<u8> {

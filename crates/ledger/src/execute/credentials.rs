@@ -247,7 +247,6 @@ pub(super) fn issue(
     let mut held: Vec<CredentialId> = txn.get(&held_key)?.unwrap_or_default();
     held.push(id);
     txn.put(held_key, &held);
-    txn.put(keys::subject_credential(&claim.subject, &id), &());
     txn.emit(Event::CredentialIssued(id));
     Ok(())
 }

@@ -235,22 +235,22 @@ pub async fn subject_credentials(
     Query(page): Query<Page>,
 ) -> ApiResult {
     let id: PublicKey = parse("subject id", &id)?;
-    let prefix = keys::subject_credentials_prefix(&id);
-    let entries = node
+    // The subject's per-schema lists of issued credentials.
+    let lists = node
         .store()
-        .scan_state(&prefix, page.limit())
+        .scan_state(&keys::held_prefix(&id), page.limit())
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut out = Vec::new();
-    for (key, _) in entries {
-        let Some(raw) = key.get(prefix.len()..) else {
-            continue;
-        };
-        let Ok(bytes) = <[u8; 32]>::try_from(raw) else {
-            continue;
-        };
-        let cid = Hash::from_bytes(bytes);
-        if let Some(c) = record::<Credential>(&node, &keys::credential(&cid))? {
-            out.push(json!({ "id": cid.to_string(), "credential": to_json(&c) }));
+    for (_, value) in lists {
+        let ids: Vec<Hash> = codec::decode(&value)
+            .map_err(|e| ApiError::internal(format!("corrupt credential list: {e}")))?;
+        for cid in ids {
+            if out.len() >= page.limit() {
+                break;
+            }
+            if let Some(c) = record::<Credential>(&node, &keys::credential(&cid))? {
+                out.push(json!({ "id": cid.to_string(), "credential": to_json(&c) }));
+            }
         }
     }
     Ok(Json(
