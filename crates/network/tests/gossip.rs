@@ -117,14 +117,20 @@ async fn every_topic_reaches_all_twenty_nodes() {
 
 /// A hub with 16 peers, all on 127.0.0.1, forwards what one of them publishes to all
 /// the others. (Gossipsub's default IP-colocation penalty would score all 16 below
-/// the gossip threshold and the hub would forward nothing.)
+/// the gossip threshold and the hub would forward nothing.) The hub's mesh is wide
+/// enough to hold every leaf, so forwarding does not depend on lazy gossip.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_with_many_peers_on_one_address_forwards() {
     const LEAVES: usize = 16;
     let chain = Chain::new(3);
+    let hub_config = mpms_network::NetworkConfig {
+        mesh_n: LEAVES,
+        mesh_n_high: 2 * LEAVES,
+        ..open_config()
+    };
     let hub = spawn(
         &chain.chain_id(),
-        open_config(),
+        hub_config,
         chain.validator(),
         chain.source(),
     )
