@@ -221,18 +221,7 @@ impl Home {
             .ok_or_else(|| HomeError::NoPassword(path.clone()))?;
         let key = SigningKey::generate(&mut OsRng);
         let seed = zeroize::Zeroizing::new(key.to_seed());
-        let keystore = Keystore::encrypt(
-            NEXT_CONSENSUS_LABEL,
-            seed.as_ref(),
-            &password,
-            kdf,
-            &mut OsRng,
-        )
-        .map_err(|source| HomeError::Keystore {
-            path: path.clone(),
-            source,
-        })?;
-        write_file(&path, &keystore.to_json(), true)?;
+        write_keystore(&path, NEXT_CONSENSUS_LABEL, seed.as_ref(), &password, kdf)?;
         Ok(key)
     }
 }
@@ -261,6 +250,33 @@ pub fn validator_keys_from_secret(secret: &[u8]) -> Option<ValidatorKeys> {
     zeroize::Zeroize::zeroize(&mut operator);
     zeroize::Zeroize::zeroize(&mut consensus);
     Some(keys)
+}
+
+/// The peer id of the node whose peer-to-peer secret is `secret`.
+pub fn peer_id_of(secret: [u8; 32]) -> Result<String, mpms_network::identity::IdentityError> {
+    Ok(mpms_network::identity::keypair_from_secret(secret)?
+        .public()
+        .to_peer_id()
+        .to_string())
+}
+
+/// Encrypts `secret` under `password` as a keystore labelled `label` and writes it to
+/// `path`, readable by the owner only.
+fn write_keystore(
+    path: &Path,
+    label: &str,
+    secret: &[u8],
+    password: &str,
+    kdf: KdfParams,
+) -> Result<(), HomeError> {
+    let keystore =
+        Keystore::encrypt(label, secret, password, kdf, &mut OsRng).map_err(|source| {
+            HomeError::Keystore {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    write_file(path, &keystore.to_json(), true)
 }
 
 /// Writes `text` to `path` (creating directories), readable by the owner only when
@@ -316,14 +332,10 @@ pub fn init(home: &Home, options: InitOptions<'_>) -> Result<Initialized, HomeEr
     config.node.moniker = options.moniker.to_string();
     let mut node_secret = zeroize::Zeroizing::new([0u8; 32]);
     OsRng.fill_bytes(node_secret.as_mut());
-    let peer_id = mpms_network::identity::keypair_from_secret(*node_secret)
-        .map_err(|e| HomeError::Invalid {
-            path: home.resolve(&config.node.node_key_file),
-            reason: e.to_string(),
-        })?
-        .public()
-        .to_peer_id()
-        .to_string();
+    let peer_id = peer_id_of(*node_secret).map_err(|e| HomeError::Invalid {
+        path: home.resolve(&config.node.node_key_file),
+        reason: e.to_string(),
+    })?;
     write_file(
         &home.resolve(&config.node.node_key_file),
         &hex::encode(node_secret.as_ref()),
@@ -336,18 +348,13 @@ pub fn init(home: &Home, options: InitOptions<'_>) -> Result<Initialized, HomeEr
             consensus: SigningKey::generate(&mut OsRng),
         });
         let path = home.resolve(&config.node.validator_keystore);
-        let keystore = Keystore::encrypt(
+        write_keystore(
+            &path,
             VALIDATOR_LABEL,
             &validator_secret(&keys),
             password,
             options.kdf,
-            &mut OsRng,
-        )
-        .map_err(|source| HomeError::Keystore {
-            path: path.clone(),
-            source,
-        })?;
-        write_file(&path, &keystore.to_json(), true)?;
+        )?;
         if options.store_password {
             config.node.password_file = "keys/password".into();
             write_file(&home.resolve(&config.node.password_file), password, true)?;
@@ -395,12 +402,7 @@ mod tests {
         let config = home.load_config().unwrap().raw;
         assert_eq!(config.node.moniker, "st-mary");
         let secret = home.load_node_key(&config).unwrap();
-        let peer = mpms_network::identity::keypair_from_secret(secret)
-            .unwrap()
-            .public()
-            .to_peer_id()
-            .to_string();
-        assert_eq!(peer, made.peer_id);
+        assert_eq!(peer_id_of(secret).unwrap(), made.peer_id);
         // The password from the environment is not set here: a clear error.
         if std::env::var(PASSWORD_ENV).is_err() {
             assert!(matches!(

@@ -16,7 +16,7 @@ use rand::RngCore;
 
 use crate::config::NodeConfig;
 use crate::core::ValidatorKeys;
-use crate::home::{init, write_file, Home, HomeError, InitOptions};
+use crate::home::{init, peer_id_of, write_file, Home, HomeError, InitOptions};
 
 /// Options of [`generate`].
 #[derive(Debug, Clone)]
@@ -96,11 +96,7 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
         let validator = i < options.validators;
         let mut node_secret = [0u8; 32];
         OsRng.fill_bytes(&mut node_secret);
-        let peer_id = mpms_network::identity::keypair_from_secret(node_secret)
-            .map_err(|e| TestnetError::Options(e.to_string()))?
-            .public()
-            .to_peer_id()
-            .to_string();
+        let peer_id = peer_id_of(node_secret).map_err(|e| TestnetError::Options(e.to_string()))?;
         plans.push(Plan {
             moniker: if validator {
                 format!("validator-{i}")
@@ -233,12 +229,7 @@ mod tests {
             let config = home.load_config().unwrap().raw;
             assert_eq!(home.load_genesis(&config).unwrap(), genesis);
             let secret = home.load_node_key(&config).unwrap();
-            let peer = mpms_network::identity::keypair_from_secret(secret)
-                .unwrap()
-                .public()
-                .to_peer_id()
-                .to_string();
-            assert_eq!(peer, node.peer_id);
+            assert_eq!(crate::home::peer_id_of(secret).unwrap(), node.peer_id);
             let keys = home.load_validator(&config).unwrap();
             if i < 4 {
                 let keys = keys.unwrap();
