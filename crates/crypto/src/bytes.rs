@@ -1,6 +1,12 @@
 //! Serde support for fixed-size byte arrays: hex strings in human-readable formats
 //! (JSON, TOML), raw fixed-length tuples in binary formats (bincode), so that the
 //! canonical encoding carries no length prefix for them.
+//!
+//! In binary formats an array of `N` bytes (`N` a multiple of 8) is a tuple of
+//! `N / 8` little-endian `u64` words. The canonical codec writes a `u64` as its 8
+//! little-endian bytes, so the encoding is exactly the raw bytes, in an eighth of the
+//! serializer calls of a byte-by-byte tuple (keys, hashes and signatures are most of
+//! what the ledger encodes and hashes).
 
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
@@ -18,6 +24,16 @@ pub(crate) fn from_hex<const N: usize>(text: &str) -> Result<[u8; N], ParseError
         .map_err(|_| ParseError::Length { expected: N, got })
 }
 
+/// Bytes per word of the binary form.
+const WORD: usize = 8;
+
+/// A chunk of exactly [`WORD`] bytes as an array.
+fn word_array(chunk: &[u8]) -> [u8; WORD] {
+    let mut word = [0u8; WORD];
+    word.copy_from_slice(chunk);
+    word
+}
+
 pub(crate) fn serialize<S: Serializer, const N: usize>(
     bytes: &[u8; N],
     serializer: S,
@@ -25,9 +41,9 @@ pub(crate) fn serialize<S: Serializer, const N: usize>(
     if serializer.is_human_readable() {
         serializer.serialize_str(&hex::encode(bytes))
     } else {
-        let mut tuple = serializer.serialize_tuple(N)?;
-        for byte in bytes {
-            tuple.serialize_element(byte)?;
+        let mut tuple = serializer.serialize_tuple(N / WORD)?;
+        for word in bytes.chunks_exact(WORD) {
+            tuple.serialize_element(&u64::from_le_bytes(word_array(word)))?;
         }
         tuple.end()
     }
@@ -57,10 +73,11 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut out = [0u8; N];
-            for (i, slot) in out.iter_mut().enumerate() {
-                *slot = seq
+            for (i, slot) in out.chunks_exact_mut(WORD).enumerate() {
+                let word: u64 = seq
                     .next_element()?
-                    .ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                    .ok_or_else(|| A::Error::invalid_length(i * WORD, &self))?;
+                slot.copy_from_slice(&word.to_le_bytes());
             }
             Ok(out)
         }
@@ -69,7 +86,7 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
     if deserializer.is_human_readable() {
         deserializer.deserialize_str(ArrayVisitor::<N>)
     } else {
-        deserializer.deserialize_tuple(N, ArrayVisitor::<N>)
+        deserializer.deserialize_tuple(N / WORD, ArrayVisitor::<N>)
     }
 }
 
@@ -77,6 +94,8 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
 /// newtype over `[u8; N]` that exposes `as_bytes` and `from_array`.
 macro_rules! fixed_bytes_type {
     ($ty:ident, $n:expr) => {
+        const _: () = assert!($n % 8 == 0, "fixed byte arrays are whole 8-byte words");
+
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 crate::bytes::serialize::<S, $n>(self.as_bytes(), s)
@@ -112,3 +131,53 @@ macro_rules! fixed_bytes_type {
     };
 }
 pub(crate) use fixed_bytes_type;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::{Hash, PublicKey, Signature};
+    use bincode::Options;
+
+    /// The canonical codec's configuration (the ledger's `codec`).
+    fn canonical() -> impl Options {
+        bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .with_little_endian()
+            .reject_trailing_bytes()
+    }
+
+    #[test]
+    fn binary_form_is_exactly_the_raw_bytes() {
+        let bytes: [u8; 64] = std::array::from_fn(|i| (i * 37 + 11) as u8);
+        let signature = Signature::from_bytes(bytes);
+        let encoded = canonical().serialize(&signature).unwrap();
+        assert_eq!(encoded, bytes.to_vec());
+        let decoded: Signature = canonical().deserialize(&encoded).unwrap();
+        assert_eq!(decoded, signature);
+
+        let hash = Hash::digest(b"words");
+        let encoded = canonical().serialize(&hash).unwrap();
+        assert_eq!(encoded, hash.as_bytes().to_vec());
+        let key: PublicKey = canonical().deserialize(&encoded).unwrap();
+        assert_eq!(key.as_bytes(), hash.as_bytes());
+    }
+
+    #[test]
+    fn truncated_binary_form_is_an_error() {
+        let encoded = canonical().serialize(&Hash::digest(b"x")).unwrap();
+        for len in 0..encoded.len() {
+            assert!(canonical().deserialize::<Hash>(&encoded[..len]).is_err());
+        }
+        let mut longer = encoded.clone();
+        longer.push(0);
+        assert!(canonical().deserialize::<Hash>(&longer).is_err());
+    }
+
+    #[test]
+    fn human_readable_form_is_hex() {
+        let hash = Hash::digest(b"hex");
+        let json = serde_json::to_string(&hash).unwrap();
+        assert_eq!(json, format!("\"{}\"", hex::encode(hash.as_bytes())));
+        assert_eq!(serde_json::from_str::<Hash>(&json).unwrap(), hash);
+    }
+}

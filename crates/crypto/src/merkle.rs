@@ -62,6 +62,40 @@ pub fn root_of(leaf_hashes: &[Hash]) -> Hash {
     finish_root(leaf_hashes.len() as u64, level.first())
 }
 
+/// The tops of consecutive subtrees of `chunk` leaves each (`chunk` a power of two;
+/// the last subtree may hold fewer). Since each subtree starts at a multiple of
+/// `chunk`, the tree never pairs nodes across subtrees below their tops: the tops are
+/// exactly the tree's level `log2(chunk)`. Parts of one list of leaves cut at
+/// multiples of `chunk` can therefore be reduced separately (on several threads) and
+/// their tops concatenated for [`root_of_tops`].
+pub fn subtree_tops(leaf_hashes: &[Hash], chunk: usize) -> Vec<Hash> {
+    debug_assert!(chunk.is_power_of_two());
+    leaf_hashes
+        .chunks(chunk.max(1))
+        .map(|subtree| {
+            let mut level = next_level(subtree);
+            while level.len() > 1 {
+                level = next_level(&level);
+            }
+            // A subtree of one leaf is its own top.
+            level.first().copied().unwrap_or(Hash::ZERO)
+        })
+        .collect()
+}
+
+/// The root of a tree of `leaf_count` leaves from its subtree tops (see
+/// [`subtree_tops`]); equal to [`root_of`] over the same leaves.
+pub fn root_of_tops(leaf_count: u64, tops: &[Hash]) -> Hash {
+    if tops.is_empty() {
+        return finish_root(leaf_count, None);
+    }
+    let mut level = tops.to_vec();
+    while level.len() > 1 {
+        level = next_level(&level);
+    }
+    finish_root(leaf_count, level.first())
+}
+
 /// A Merkle tree that keeps every level, to produce inclusion proofs.
 #[derive(Debug, Clone)]
 pub struct MerkleTree {
@@ -179,6 +213,28 @@ mod tests {
             let tree = MerkleTree::from_data(&data);
             let hashes: Vec<Hash> = data.iter().map(|d| leaf_hash(d)).collect();
             assert_eq!(root_of(&hashes), tree.root(), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn subtree_tops_give_the_same_root() {
+        for n in 0..300usize {
+            let hashes: Vec<Hash> = leaves(n).iter().map(|d| leaf_hash(d)).collect();
+            let expected = root_of(&hashes);
+            for chunk in [1usize, 2, 4, 8, 64] {
+                let tops = subtree_tops(&hashes, chunk);
+                assert_eq!(
+                    root_of_tops(n as u64, &tops),
+                    expected,
+                    "n = {n}, chunk = {chunk}"
+                );
+                // Cut at any multiple of the chunk and reduced apart: same tops.
+                for cut in (0..=n).step_by(chunk) {
+                    let mut parts = subtree_tops(&hashes[..cut], chunk);
+                    parts.extend(subtree_tops(&hashes[cut..], chunk));
+                    assert_eq!(parts, tops, "n = {n}, chunk = {chunk}, cut = {cut}");
+                }
+            }
         }
     }
 

@@ -26,6 +26,12 @@ pub struct StateError(pub String);
 pub trait State: Sync {
     /// The value under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// The values under `keys`, in order: one lookup per key unless the store can
+    /// batch them.
+    fn get_many(&self, keys: &[Vec<u8>]) -> Vec<Result<Option<Vec<u8>>, StateError>> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
 }
 
 /// The net writes of a block (or of genesis): `None` deletes the key.
@@ -49,22 +55,24 @@ impl StateChanges {
     /// The Merkle root over the writes (see the module docs).
     pub fn root(&self) -> Hash {
         let writes: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self.writes.iter().collect();
-        let leaves = if writes.len() < PARALLEL_LEAVES {
-            leaf_hashes(&writes)
-        } else {
-            // A large block's leaves are hashed on two threads; the tree is the same.
-            let (first, second) = writes.split_at(writes.len() / 2);
-            std::thread::scope(|scope| {
-                let other = scope.spawn(|| leaf_hashes(second));
-                let mut leaves = leaf_hashes(first);
-                match other.join() {
-                    Ok(rest) => leaves.extend(rest),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-                leaves
-            })
-        };
-        merkle::root_of(&leaves)
+        if writes.len() < PARALLEL_LEAVES {
+            return merkle::root_of(&leaf_hashes(&writes));
+        }
+        // A large block's tree is built on two threads: each hashes the leaves of its
+        // half (cut at a multiple of the subtree size) and reduces them to subtree
+        // tops; the tops give the same root as the whole tree.
+        let cut = (writes.len() / 2).next_multiple_of(SUBTREE_LEAVES);
+        let (first, second) = writes.split_at(cut.min(writes.len()));
+        let tops = std::thread::scope(|scope| {
+            let other = scope.spawn(|| merkle::subtree_tops(&leaf_hashes(second), SUBTREE_LEAVES));
+            let mut tops = merkle::subtree_tops(&leaf_hashes(first), SUBTREE_LEAVES);
+            match other.join() {
+                Ok(rest) => tops.extend(rest),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            tops
+        });
+        merkle::root_of_tops(writes.len() as u64, &tops)
     }
 
     /// The commitment after applying these writes at `height` on top of `parent`.
@@ -81,8 +89,10 @@ impl StateChanges {
     }
 }
 
-/// From this many writes on, the commitment's leaves are hashed on two threads.
+/// From this many writes on, the commitment's tree is built on two threads.
 const PARALLEL_LEAVES: usize = 1024;
+/// Leaves per subtree when the tree is built on two threads (a power of two).
+const SUBTREE_LEAVES: usize = 64;
 
 /// The Merkle leaf of each write: the key, then whether it is a deletion, then the value.
 fn leaf_hashes(writes: &[(&Vec<u8>, &Option<Vec<u8>>)]) -> Vec<Hash> {
@@ -148,6 +158,25 @@ impl<S: State + ?Sized> State for &S {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_thread_root_equals_the_plain_tree() {
+        for n in [PARALLEL_LEAVES, PARALLEL_LEAVES + 1, 2001, 4096 + 63] {
+            let mut changes = StateChanges::default();
+            for i in 0..n {
+                let value = (i % 7 != 0).then(|| vec![i as u8; i % 50]);
+                changes
+                    .writes
+                    .insert(format!("key-{i}").into_bytes(), value);
+            }
+            let writes: Vec<_> = changes.writes.iter().collect();
+            assert_eq!(
+                changes.root(),
+                merkle::root_of(&leaf_hashes(&writes)),
+                "n = {n}"
+            );
+        }
+    }
 
     #[test]
     fn commitment_rules() {

@@ -3,12 +3,14 @@
 //!
 //! [`Store`] is the one interface; [`RocksStore`] implements it on RocksDB (one
 //! column family per kind of data) and [`MemStore`] in memory for tests and the
-//! simulator. A block, its certificate, its transaction index entries and its state
-//! writes are committed in **one synced write batch**, so after a crash the store
-//! reopens at a consistent last block.
+//! simulator. A block, its certificate and its state writes are committed in **one
+//! synced write batch**, so after a crash the store reopens at a consistent last
+//! block. The transaction index derives from the blocks: the RocksDB store writes it
+//! right behind each commit and rebuilds what a crash interrupted when it opens.
 
 mod memory;
 mod rocks;
+mod tx_index;
 
 use mpms_crypto::Hash;
 use mpms_ledger::genesis::GenesisState;

@@ -1,19 +1,19 @@
 //! The RocksDB store.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use mpms_crypto::Hash;
 use mpms_ledger::{codec, Block, CommitCertificate, Header, State, StateError};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
+use crate::tx_index::{TxIndexer, CF_META, CF_TX_INDEX};
 use crate::{check_next, BlockCommit, StateEntry, Store, StoreError, TxLocation};
 
-const CF_BLOCKS: &str = "blocks";
+pub(crate) const CF_BLOCKS: &str = "blocks";
 const CF_CERTIFICATES: &str = "certificates";
-const CF_TX_INDEX: &str = "tx_index";
 const CF_STATE: &str = "state";
 const CF_SAFETY: &str = "safety";
-const CF_META: &str = "meta";
 const COLUMN_FAMILIES: [&str; 6] = [
     CF_BLOCKS,
     CF_CERTIFICATES,
@@ -27,6 +27,13 @@ const META_LAST_HEIGHT: &[u8] = b"last-height";
 const META_HEADER_PREFIX: &[u8] = b"header/";
 const META_HASH_PREFIX: &[u8] = b"hash/";
 const SAFETY_KEY: &[u8] = b"record";
+
+/// Bytes a write batch spends besides keys and values: its header and the certificate
+/// and metadata entries (a generous bound).
+const BATCH_OVERHEAD: usize = 64 << 10;
+/// Bytes a write batch spends per entry besides key and value (tag, column family,
+/// two length varints).
+const ENTRY_OVERHEAD: usize = 16;
 
 /// Tuning for [`RocksStore`].
 #[derive(Debug, Clone)]
@@ -49,12 +56,19 @@ impl Default for RocksOptions {
 
 /// A [`Store`] on RocksDB.
 pub struct RocksStore {
-    db: DB,
+    // Declared first so that it is dropped (and finishes writing) first.
+    tx_index: TxIndexer,
+    db: Arc<DB>,
     sync: bool,
 }
 
 fn db_err(e: rocksdb::Error) -> StoreError {
     StoreError::Db(e.into_string())
+}
+
+fn cf_of<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, StoreError> {
+    db.cf_handle(name)
+        .ok_or_else(|| StoreError::Db(format!("column family {name} missing")))
 }
 
 fn height_key(height: u64) -> [u8; 8] {
@@ -77,17 +91,21 @@ impl RocksStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        // Blocks of a few MB arrive in one batch: a large memtable absorbs them without
-        // stalling on flushes, and flushes/compactions use both cores in the background.
-        opts.set_write_buffer_size(128 << 20);
+        // Memtables of 32 MB: a block's inserts and reads walk a skip list (and probe a
+        // bloom filter) that stays small enough to be mostly in cache, which measured
+        // faster than 128 MB; a few memtables absorb bursts while flushes and
+        // compactions run on the background threads.
+        opts.set_write_buffer_size(32 << 20);
         opts.set_max_write_buffer_number(4);
         opts.set_max_background_jobs(2);
+        // Flushes and compactions run at the lowest CPU priority: on a small machine
+        // they would otherwise take a core from the block being executed; they catch
+        // up in the idle time between blocks (four memtables give them the slack).
+        let mut env = rocksdb::Env::new().map_err(db_err)?;
+        env.lower_thread_pool_cpu_priority();
+        env.lower_high_priority_thread_pool_cpu_priority();
+        opts.set_env(&env);
         opts.set_enable_pipelined_write(true);
-        // Most reads while a block executes are for keys that do not exist yet (a new
-        // credential id, a first credential of a schema): a bloom filter over the
-        // memtable answers those without walking the skip list.
-        opts.set_memtable_whole_key_filtering(true);
-        opts.set_memtable_prefix_bloom_ratio(0.1);
         // Reusing finished WAL files lets a synced write overwrite allocated blocks, so
         // the sync does not also have to journal the file's growth.
         opts.set_recycle_log_file_num(4);
@@ -95,20 +113,37 @@ impl RocksStore {
         table.set_block_cache(&rocksdb::Cache::new_lru_cache(options.cache_bytes));
         table.set_bloom_filter(10.0, false);
         opts.set_block_based_table_factory(&table);
-        let cfs = COLUMN_FAMILIES
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, opts.clone()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
+        let cfs = COLUMN_FAMILIES.iter().map(|name| {
+            let mut cf_opts = opts.clone();
+            if *name == CF_STATE {
+                // Most state reads while a block executes are for keys that do not
+                // exist yet (a new credential id, a first credential of a schema): a
+                // bloom filter over the memtable answers those without walking the
+                // skip list. Other families are read by key that exists, so their
+                // inserts skip the filter's cost.
+                cf_opts.set_memtable_whole_key_filtering(true);
+                // 2 % of the memtable's size: ~40 bits per key, small enough to stay
+                // in cache (a larger filter measured slower: every probe missed).
+                cf_opts.set_memtable_prefix_bloom_ratio(0.02);
+            }
+            ColumnFamilyDescriptor::new(*name, cf_opts)
+        });
+        let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?);
+        let last_height = match db.get_cf(cf_of(&db, CF_META)?, META_LAST_HEIGHT) {
+            Ok(Some(bytes)) => Some(codec::decode::<u64>(&bytes)?),
+            Ok(None) => None,
+            Err(e) => return Err(db_err(e)),
+        };
+        let tx_index = TxIndexer::open(Arc::clone(&db), last_height)?;
         Ok(RocksStore {
+            tx_index,
             db,
             sync: options.sync,
         })
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily, StoreError> {
-        self.db
-            .cf_handle(name)
-            .ok_or_else(|| StoreError::Db(format!("column family {name} missing")))
+        cf_of(&self.db, name)
     }
 
     fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -153,6 +188,26 @@ impl State for RocksStore {
         self.get_cf(CF_STATE, key)
             .map_err(|e| StateError(e.to_string()))
     }
+
+    fn get_many(&self, keys: &[Vec<u8>]) -> Vec<Result<Option<Vec<u8>>, StateError>> {
+        let cf = match self.cf(CF_STATE) {
+            Ok(cf) => cf,
+            Err(e) => {
+                return keys
+                    .iter()
+                    .map(|_| Err(StateError(e.to_string())))
+                    .collect()
+            }
+        };
+        self.db
+            .batched_multi_get_cf(cf, keys, false)
+            .into_iter()
+            .map(|value| match value {
+                Ok(value) => Ok(value.map(|v| v.to_vec())),
+                Err(e) => Err(StateError(db_err(e).to_string())),
+            })
+            .collect()
+    }
 }
 
 impl Store for RocksStore {
@@ -177,6 +232,9 @@ impl Store for RocksStore {
     }
 
     fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError> {
+        if let Some(location) = self.tx_index.pending(hash) {
+            return Ok(Some(location));
+        }
         self.get_decoded(CF_TX_INDEX, hash.as_bytes())
     }
 
@@ -185,33 +243,25 @@ impl Store for RocksStore {
         check_next(last.as_ref(), &commit)?;
         let block = commit.block;
         let height = block.header.height;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(CF_BLOCKS)?,
-            height_key(height),
-            codec::encode(block),
-        );
+        let encoded_block = codec::encode(block);
+        let hashes = commit.hashes()?;
+        // One allocation of the batch's final size: growing a megabyte-sized buffer by
+        // doubling copies it several times and touches fresh pages each time.
+        let capacity = BATCH_OVERHEAD
+            + encoded_block.len()
+            + commit
+                .changes
+                .writes
+                .iter()
+                .map(|(k, v)| ENTRY_OVERHEAD + k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>();
+        let mut batch = WriteBatch::with_capacity_bytes(capacity);
+        batch.put_cf(self.cf(CF_BLOCKS)?, height_key(height), encoded_block);
         if let Some(cert) = commit.certificate {
             batch.put_cf(
                 self.cf(CF_CERTIFICATES)?,
                 height_key(height),
                 codec::encode(cert),
-            );
-        }
-        let tx_index = self.cf(CF_TX_INDEX)?;
-        // In key order: the memtable inserts a sorted run much faster than random keys.
-        let mut index: Vec<(Hash, u32)> = commit
-            .hashes()?
-            .iter()
-            .enumerate()
-            .map(|(i, hash)| (*hash, i as u32))
-            .collect();
-        index.sort_unstable();
-        for (hash, index) in index {
-            batch.put_cf(
-                tx_index,
-                hash.as_bytes(),
-                codec::encode(&TxLocation { height, index }),
             );
         }
         let state = self.cf(CF_STATE)?;
@@ -225,7 +275,8 @@ impl Store for RocksStore {
         batch.put_cf(meta, hash_key(&block.hash()), codec::encode(&height));
         batch.put_cf(meta, header_key(height), codec::encode(&block.header));
         batch.put_cf(meta, META_LAST_HEIGHT, codec::encode(&height));
-        self.write(batch, self.sync)
+        self.write(batch, self.sync)?;
+        self.tx_index.submit(height, hashes)
     }
 
     fn safety_record(&self) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,5 +1,7 @@
 //! Credential schemas, issuance and revocation.
 
+use std::rc::Rc;
+
 use mpms_crypto::{Domain, Hash};
 
 use super::accounts::check_text;
@@ -7,8 +9,7 @@ use super::error::{CredentialRuleError, TxError};
 use super::txn::Txn;
 use super::{Event, SignatureCheck};
 use crate::records::{
-    keys, Accreditation, AccreditationStatus, Certifier, Credential, CredentialStatus, Schema,
-    Subject,
+    keys, AccreditationStatus, Certifier, Credential, CredentialStatus, Schema, Subject,
 };
 use crate::transaction::{CredentialIssuance, SchemaDefinition};
 use crate::{codec, AccountId, CredentialId};
@@ -36,6 +37,22 @@ pub fn valid_scope_pattern(pattern: &str) -> bool {
     }
 }
 
+/// A certifier's accreditation in force at a height, checked to allow acting then.
+pub(crate) struct InForce {
+    record: Rc<Certifier>,
+    height: u64,
+}
+
+impl InForce {
+    /// Whether the accreditation's scope covers `schema`.
+    pub fn covers(&self, schema: &str) -> bool {
+        self.record
+            .accreditation
+            .at(self.height)
+            .is_some_and(|a| a.covers(schema))
+    }
+}
+
 /// The accreditation of `certifier` in force at `height`, if it allows acting at
 /// `time_ms`.
 pub(crate) fn accreditation_in_force(
@@ -43,9 +60,9 @@ pub(crate) fn accreditation_in_force(
     certifier: &AccountId,
     height: u64,
     time_ms: u64,
-) -> Result<Accreditation, TxError> {
-    let record: Certifier = txn
-        .get(&keys::certifier(certifier))?
+) -> Result<InForce, TxError> {
+    let record: Rc<Certifier> = txn
+        .shared(&keys::certifier(certifier))?
         .ok_or(CredentialRuleError::UnknownCertifier(*certifier))?;
     let accreditation = record
         .accreditation
@@ -63,7 +80,7 @@ pub(crate) fn accreditation_in_force(
         {
             Err(CredentialRuleError::AccreditationNotValid(*certifier).into())
         }
-        AccreditationStatus::Accredited => Ok(accreditation.clone()),
+        AccreditationStatus::Accredited => Ok(InForce { record, height }),
     }
 }
 
@@ -153,9 +170,9 @@ pub(crate) fn check_issuance(
         );
     }
     let accreditation = accreditation_in_force(txn, &claim.certifier, height, time_ms)?;
-    let schema: Schema = txn
-        .get(&keys::schema(&claim.schema))?
-        .filter(|s: &Schema| s.registered_height <= height)
+    let schema: Rc<Schema> = txn
+        .shared(&keys::schema(&claim.schema))?
+        .filter(|s: &Rc<Schema>| s.registered_height <= height)
         .ok_or_else(|| CredentialRuleError::UnknownSchema(claim.schema.clone()))?;
     if !accreditation.covers(&claim.schema) {
         return Err(CredentialRuleError::OutOfScope {
@@ -221,16 +238,17 @@ pub(crate) fn holds(
     Ok(false)
 }
 
+/// Issues the credential `id` (the id of `issuance`'s claim).
 pub(super) fn issue(
     txn: &mut Txn,
     issuance: &CredentialIssuance,
+    id: CredentialId,
     tx_hash: &Hash,
     check: SignatureCheck,
 ) -> Result<(), TxError> {
     let (height, time) = (txn.height(), txn.ctx.time_ms);
     check_issuance(txn, issuance, height, time, check == SignatureCheck::Verify)?;
     let claim = &issuance.claim;
-    let id = claim.id();
     let key = keys::credential(&id);
     if txn.contains(&key)? {
         return Err(TxError::DuplicateCredential(id));

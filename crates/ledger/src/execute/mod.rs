@@ -30,7 +30,7 @@ pub use credentials::valid_scope_pattern;
 use error::TxError;
 use pipeline::{Prepared, Step};
 use std::ops::ControlFlow;
-use txn::{ReadCache, Txn, Writes};
+use txn::{BlockWrites, ReadCache, Txn};
 
 /// The block being executed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,7 +220,7 @@ pub struct Executor<'a> {
     base: &'a dyn State,
     ctx: BlockContext,
     meta: ChainMeta,
-    block: Writes,
+    block: BlockWrites,
     cache: ReadCache,
     receipts: Vec<Receipt>,
     authorities_changed: bool,
@@ -234,7 +234,7 @@ impl<'a> Executor<'a> {
             base: state,
             meta: read_meta(state)?,
             ctx,
-            block: Writes::new(),
+            block: BlockWrites::default(),
             cache: ReadCache::default(),
             receipts: Vec::new(),
             authorities_changed: false,
@@ -273,10 +273,7 @@ impl<'a> Executor<'a> {
 
     /// Puts values of committed state, fetched ahead, into the block's read cache.
     fn warm(&self, values: pipeline::Prefetched) {
-        let mut cache = self.cache.borrow_mut();
-        for (key, value) in values {
-            cache.entry(key).or_insert(value);
-        }
+        self.cache.warm(values);
     }
 
     /// Applies one transaction whose size and hash are already known.
@@ -295,6 +292,7 @@ impl<'a> Executor<'a> {
         let Prepared {
             size,
             hash: tx_hash,
+            ..
         } = prepared;
         let limit = self.meta.params.max_transaction_bytes;
         if size > limit {
@@ -330,7 +328,7 @@ impl<'a> Executor<'a> {
         if is_new {
             txn.emit(Event::AccountCreated(sender));
         }
-        dispatch(&mut txn, tx, &tx_hash, check)?;
+        dispatch(&mut txn, tx, &prepared, check)?;
         let (writes, events, authorities_changed) = txn.into_writes();
         self.block.extend(writes);
         self.authorities_changed |= authorities_changed;
@@ -360,7 +358,9 @@ impl<'a> Executor<'a> {
                 next_authority_set = Some(set);
             }
         }
-        let changes = StateChanges { writes: self.block };
+        let changes = StateChanges {
+            writes: self.block.into_iter().collect(),
+        };
         let state_commitment = changes.commitment(parent_commitment, self.ctx.height);
         Ok(BlockOutcome {
             changes,
@@ -374,7 +374,7 @@ impl<'a> Executor<'a> {
 fn dispatch(
     txn: &mut Txn,
     tx: &SignedTransaction,
-    tx_hash: &Hash,
+    prepared: &Prepared,
     check: SignatureCheck,
 ) -> Result<(), TxError> {
     let sender = tx.tx.sender;
@@ -401,7 +401,10 @@ fn dispatch(
         Payload::Unbond { amount } => accounts::unbond(txn, sender, *amount),
         Payload::WithdrawUnbonded => accounts::withdraw(txn, sender),
         Payload::RegisterSchema(def) => credentials::register_schema(txn, sender, def),
-        Payload::IssueCredential(issuance) => credentials::issue(txn, issuance, tx_hash, check),
+        Payload::IssueCredential(issuance) => {
+            let id = prepared.credential.unwrap_or_else(|| issuance.claim.id());
+            credentials::issue(txn, issuance, id, &prepared.hash, check)
+        }
         Payload::RevokeCredential { credential, reason } => {
             credentials::revoke(txn, sender, credential, reason)
         }
@@ -495,7 +498,7 @@ pub fn verify_signatures(
     transactions: &[SignedTransaction],
 ) -> Result<(), (usize, TxError)> {
     let meta = read_meta(state).map_err(|e| (0, e))?;
-    let empty = Writes::new();
+    let empty = BlockWrites::default();
     let cache = ReadCache::default();
     let txn = Txn::new(state, &cache, &empty, ctx, &meta);
     let mut items = Vec::with_capacity(transactions.len() + transactions.len() / 2);
