@@ -7,13 +7,15 @@ use mpms_crypto::Hash;
 use mpms_ledger::{codec, Block, CommitCertificate, Header, State, StateError};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
-use crate::tx_index::{TxIndexer, CF_META, CF_TX_INDEX};
+use crate::tx_index::TxIndexer;
 use crate::{check_next, BlockCommit, StateEntry, Store, StoreError, TxLocation};
 
 pub(crate) const CF_BLOCKS: &str = "blocks";
 const CF_CERTIFICATES: &str = "certificates";
+pub(crate) const CF_TX_INDEX: &str = "tx_index";
 const CF_STATE: &str = "state";
 const CF_SAFETY: &str = "safety";
+pub(crate) const CF_META: &str = "meta";
 const COLUMN_FAMILIES: [&str; 6] = [
     CF_BLOCKS,
     CF_CERTIFICATES,
@@ -62,16 +64,28 @@ pub struct RocksStore {
     sync: bool,
 }
 
-fn db_err(e: rocksdb::Error) -> StoreError {
+pub(crate) fn db_err(e: rocksdb::Error) -> StoreError {
     StoreError::Db(e.into_string())
 }
 
-fn cf_of<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, StoreError> {
+pub(crate) fn cf_of<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, StoreError> {
     db.cf_handle(name)
         .ok_or_else(|| StoreError::Db(format!("column family {name} missing")))
 }
 
-fn height_key(height: u64) -> [u8; 8] {
+/// The value under `key` in column family `cf`, decoded.
+pub(crate) fn get_decoded_in<T: serde::de::DeserializeOwned>(
+    db: &DB,
+    cf: &str,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    match db.get_cf(cf_of(db, cf)?, key).map_err(db_err)? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+    }
+}
+
+pub(crate) fn height_key(height: u64) -> [u8; 8] {
     // Big-endian so that keys sort by height.
     height.to_be_bytes()
 }
@@ -129,11 +143,7 @@ impl RocksStore {
             ColumnFamilyDescriptor::new(*name, cf_opts)
         });
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?);
-        let last_height = match db.get_cf(cf_of(&db, CF_META)?, META_LAST_HEIGHT) {
-            Ok(Some(bytes)) => Some(codec::decode::<u64>(&bytes)?),
-            Ok(None) => None,
-            Err(e) => return Err(db_err(e)),
-        };
+        let last_height = get_decoded_in::<u64>(&db, CF_META, META_LAST_HEIGHT)?;
         let tx_index = TxIndexer::open(Arc::clone(&db), last_height)?;
         Ok(RocksStore {
             tx_index,
@@ -155,10 +165,7 @@ impl RocksStore {
         cf: &str,
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
-        match self.get_cf(cf, key)? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
-        }
+        get_decoded_in(&self.db, cf, key)
     }
 
     /// Every state entry, sorted by key. Loads the whole state: for tools and tests.

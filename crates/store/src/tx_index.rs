@@ -17,19 +17,13 @@ use mpms_crypto::Hash;
 use mpms_ledger::{codec, Block};
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
+use crate::rocks::{cf_of, db_err, get_decoded_in, height_key, CF_BLOCKS, CF_META, CF_TX_INDEX};
 use crate::{StoreError, TxLocation};
 
-/// Column family of the index.
-pub(crate) const CF_TX_INDEX: &str = "tx_index";
-/// Column family and key of the indexed height.
-pub(crate) const CF_META: &str = "meta";
+/// Key (in the metadata column family) of the last indexed height.
 const META_INDEXED_HEIGHT: &[u8] = b"indexed-height";
 /// Blocks the writer may fall behind before a commit waits for it.
 const MAX_QUEUED_BLOCKS: usize = 64;
-
-fn db_err(e: rocksdb::Error) -> StoreError {
-    StoreError::Db(e.into_string())
-}
 
 /// The entries of one block.
 struct Job {
@@ -129,34 +123,20 @@ impl Drop for TxIndexer {
     }
 }
 
-fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, StoreError> {
-    db.cf_handle(name)
-        .ok_or_else(|| StoreError::Db(format!("column family {name} missing")))
-}
-
 /// The last height whose transactions are all in the index.
 fn indexed_height(db: &DB) -> Result<Option<u64>, StoreError> {
-    match db
-        .get_cf(cf(db, CF_META)?, META_INDEXED_HEIGHT)
-        .map_err(db_err)?
-    {
-        None => Ok(None),
-        Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
-    }
+    get_decoded_in(db, CF_META, META_INDEXED_HEIGHT)
 }
 
 fn read_block(db: &DB, height: u64) -> Result<Block, StoreError> {
-    let bytes = db
-        .get_cf(cf(db, crate::rocks::CF_BLOCKS)?, height.to_be_bytes())
-        .map_err(db_err)?
-        .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))?;
-    Ok(codec::decode(&bytes)?)
+    get_decoded_in(db, CF_BLOCKS, &height_key(height))?
+        .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))
 }
 
 /// Writes the entries of block `height` and advances the indexed height, unsynced
 /// (the index can always be rebuilt from the blocks).
 fn write(db: &DB, height: u64, hashes: &[Hash]) -> Result<(), StoreError> {
-    let index_cf = cf(db, CF_TX_INDEX)?;
+    let index_cf = cf_of(db, CF_TX_INDEX)?;
     // In key order: the memtable inserts a sorted run much faster than random keys.
     let mut entries: Vec<(Hash, u32)> = hashes
         .iter()
@@ -173,7 +153,7 @@ fn write(db: &DB, height: u64, hashes: &[Hash]) -> Result<(), StoreError> {
         );
     }
     batch.put_cf(
-        cf(db, CF_META)?,
+        cf_of(db, CF_META)?,
         META_INDEXED_HEIGHT,
         codec::encode(&height),
     );
