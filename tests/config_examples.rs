@@ -43,6 +43,12 @@ fn bad_genesis_names_the_field() {
         .unwrap_err()
         .to_string()
         .contains("slash_fraction_bps"));
+    // Consensus timing is the chain's, checked at genesis like every parameter.
+    let mut g = Genesis::from_json(text.as_bytes()).unwrap();
+    assert_eq!(g.params.consensus.heartbeat_ms, 5_000);
+    g.params.consensus.heartbeat_ms = 0;
+    let err = g.build().unwrap_err().to_string();
+    assert!(err.contains("consensus.heartbeat_ms"), "{err}");
 }
 
 #[test]

@@ -8,6 +8,32 @@ use mpms_ledger::{codec, SignedTransaction};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// The API a client command talks to when given neither --node nor --home: the
+/// first node of `mpmsd devnet`.
+pub const DEVNET_API: &str = "http://127.0.0.1:26601";
+
+/// The API address a client command uses: `--node` if given, else the API of the
+/// node whose home is given (its `api.listen`), else [`DEVNET_API`].
+pub fn api_url(node: Option<String>, home: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(node) = node {
+        return Ok(node);
+    }
+    let Some(home) = home else {
+        return Ok(DEVNET_API.to_string());
+    };
+    let checked = mpms_node::Home::new(home).load_config()?;
+    let mut addr = checked.api;
+    // A node listening on every interface is reached on loopback from its machine.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    Ok(format!("http://{addr}"))
+}
+
 /// A node's API.
 pub struct Client {
     base: String,
@@ -64,6 +90,26 @@ impl Client {
     /// GETs `path` and decodes the JSON as `T`.
     pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         serde_json::from_value(self.get(path)?).with_context(|| format!("decoding {path}"))
+    }
+
+    /// `/health/ready`: whether the node is ready, and why not.
+    pub fn health_ready(&self) -> anyhow::Result<(bool, Vec<String>)> {
+        let url = format!("{}/health/ready", self.base);
+        let body: Value = match self.agent.get(&url).call() {
+            Ok(r) => r.into_json()?,
+            Err(ureq::Error::Status(503, r)) => r.into_json()?,
+            Err(e) => bail!("GET {url}: {e}"),
+        };
+        let reasons = body["reasons"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((body["ready"] == true, reasons))
     }
 
     /// The node's chain id.

@@ -66,7 +66,7 @@ fn validators(network: &Path) -> anyhow::Result<Vec<Party>> {
     for path in homes {
         let home = Home::new(&path);
         let config = home.load_config()?.raw;
-        if let Some(keys) = home.load_validator(&config)? {
+        if let Some((keys, _)) = home.load_validator(&config)? {
             out.push(Party {
                 signing: keys.operator,
                 decryption: None,
@@ -119,7 +119,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &authorities[0],
         "an authority funds the hospital's stake",
         TxAction::Transfer {
-            to: hospital.id(),
+            to: Some(hospital.id()),
+            request: None,
             amount: 1_000,
         },
     )?;

@@ -1,24 +1,27 @@
-//! `mpmsd keys`: account keys (a signing key and an encryption key) in an encrypted
-//! keystore file; and loading the key a client command signs with.
+//! `mpmsd keys`: account key files (a signing key and an encryption key, encrypted),
+//! a home's keys (operator account, consensus keys, node identity) and their state
+//! on chain; and loading the key a client command signs with.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use mpms_crypto::keystore::{KdfParams, Keystore};
-use mpms_crypto::{DecryptionKey, SigningKey};
-use mpms_node::home::{Home, PASSWORD_ENV};
-use rand::rngs::OsRng;
-use zeroize::Zeroizing;
+use mpms_crypto::keystore::KdfParams;
+use mpms_crypto::{DecryptionKey, PublicKey, SigningKey};
+use mpms_node::config::NodeConfig;
+use mpms_node::home::{peer_id_of, Home, PASSWORD_ENV};
+use mpms_node::keys::AccountKeys;
 
-/// The keystore label of account keys.
-const ACCOUNT_LABEL: &str = "mpms-account-keys";
+use serde_json::Value;
+
+use crate::client::{api_url, Client};
 
 /// Who signs: an account's keys.
 pub struct Party {
     /// Signs transactions.
     pub signing: SigningKey,
-    /// Opens what is sealed to the account (absent for a validator's operator).
+    /// Opens what is sealed to the account (absent for keys made on the fly that
+    /// only sign).
     pub decryption: Option<DecryptionKey>,
 }
 
@@ -36,16 +39,27 @@ impl Party {
     }
 }
 
+impl From<AccountKeys> for Party {
+    fn from(keys: AccountKeys) -> Party {
+        Party {
+            signing: keys.signing,
+            decryption: Some(keys.decryption),
+        }
+    }
+}
+
 /// Where the signing key comes from.
 #[derive(Args, Clone)]
 pub struct KeySource {
     /// An account key file (`mpmsd keys generate`).
     #[arg(long, global = true)]
     pub key: Option<PathBuf>,
-    /// A validator's home: sign with its operator key.
+    /// A node's home: sign with its operator account (`keys/operator.key`), and talk
+    /// to that node's API unless --node is given.
     #[arg(long, global = true, conflicts_with = "key")]
     pub home: Option<PathBuf>,
-    /// A file holding the key file's password (else MPMS_KEYSTORE_PASSWORD).
+    /// A file holding the key file's password (else the home's password file, else
+    /// MPMS_KEYSTORE_PASSWORD).
     #[arg(long, global = true)]
     pub password_file: Option<PathBuf>,
 }
@@ -65,12 +79,30 @@ pub enum KeysCommand {
         #[arg(long)]
         insecure_fast_kdf: bool,
     },
-    /// Prints the account id and encryption key of a key file.
+    /// Prints the public keys of a key file (--key) or of a home (--home: node peer
+    /// id, operator account, encryption key, consensus keys).
     Show {
-        /// The key file.
+        /// A key file.
+        #[arg(long, conflicts_with = "home", required_unless_present = "home")]
+        key: Option<PathBuf>,
+        /// A node's home.
         #[arg(long)]
-        key: PathBuf,
-        /// A file holding the password (else MPMS_KEYSTORE_PASSWORD).
+        home: Option<PathBuf>,
+        /// A file holding the password (else the home's, else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Which consensus key the chain expects from this validator, whether this home
+    /// holds it, and which keys the running node holds. Exits 1 when the chain names
+    /// a key this home does not hold.
+    Status {
+        /// The validator's home.
+        #[arg(long)]
+        home: PathBuf,
+        /// A node's API to read the chain from (default: the home's own).
+        #[arg(long)]
+        node: Option<String>,
+        /// A file holding the password (else the home's, else MPMS_KEYSTORE_PASSWORD).
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
@@ -89,13 +121,16 @@ pub enum KeysCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
-    /// Makes a validator's next consensus key (for a rotation), kept encrypted in its
-    /// home; prints the public key to propose with `tx propose rotate-authority-key`.
-    /// Restart the node afterwards so it holds the key when the rotation takes effect.
+    /// Adds a new consensus key (for a rotation) to a validator's consensus keystore
+    /// and prints the commands that follow: restart the node so it holds the key,
+    /// then propose the rotation.
     NewConsensusKey {
         /// The validator's home.
         #[arg(long)]
         home: PathBuf,
+        /// A file holding the password (else the home's, else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
     },
     /// Prints a key file's secrets (hex). Anyone who sees them controls the account.
     Export {
@@ -121,66 +156,33 @@ pub fn password(file: &Option<PathBuf>) -> anyhow::Result<String> {
     }
 }
 
-fn write_keys(party: &Party, out: &Path, password: &str, kdf: KdfParams) -> anyhow::Result<()> {
-    if out.exists() {
-        bail!("{} exists: not overwriting a key file", out.display());
-    }
-    let Some(decryption) = &party.decryption else {
-        bail!("an account key file holds an encryption key");
-    };
-    let mut secret = Zeroizing::new(Vec::with_capacity(64));
-    secret.extend_from_slice(&party.signing.to_seed());
-    secret.extend_from_slice(&decryption.to_bytes());
-    let keystore = Keystore::encrypt(ACCOUNT_LABEL, &secret, password, kdf, &mut OsRng)?;
-    mpms_node::home::write_file(out, &keystore.to_json(), true)?;
-    Ok(())
-}
-
 /// Opens an account key file.
 pub fn load_keys(path: &Path, password: &str) -> anyhow::Result<Party> {
-    let keystore = Keystore::load(path).with_context(|| format!("{}", path.display()))?;
-    if keystore.label != ACCOUNT_LABEL {
-        bail!(
-            "{} holds {:?}, not account keys",
-            path.display(),
-            keystore.label
-        );
+    Ok(AccountKeys::load(path, password)?.into())
+}
+
+/// A home and its configuration; `password_file` replaces the configured one.
+pub fn open_home(
+    home: &Path,
+    password_file: &Option<PathBuf>,
+) -> anyhow::Result<(Home, NodeConfig)> {
+    let home = Home::new(home);
+    let mut config = home.load_config()?.raw;
+    if let Some(file) = password_file {
+        config.node.password_file = std::path::absolute(file)?;
     }
-    let secret = keystore
-        .decrypt(password)
-        .with_context(|| format!("{}", path.display()))?;
-    if secret.len() != 64 {
-        bail!("{}: account keys are 64 bytes", path.display());
-    }
-    let mut seed = Zeroizing::new([0u8; 32]);
-    seed.copy_from_slice(&secret[..32]);
-    let mut dk = [0u8; 32];
-    dk.copy_from_slice(&secret[32..]);
-    Ok(Party {
-        signing: SigningKey::from_seed(&seed),
-        decryption: Some(DecryptionKey::from_bytes(dk)?),
-    })
+    Ok((home, config))
 }
 
 impl KeySource {
     /// The party that signs.
     pub fn load(&self) -> anyhow::Result<Party> {
         if let Some(home) = &self.home {
-            let home = Home::new(home);
-            let mut config = home.load_config()?.raw;
-            if let Some(file) = &self.password_file {
-                config.node.password_file = std::path::absolute(file)?;
-            }
-            let keys = home
-                .load_validator(&config)?
-                .with_context(|| format!("{} has no validator keystore", home.root().display()))?;
-            return Ok(Party {
-                signing: keys.operator,
-                decryption: None,
-            });
+            let (home, config) = open_home(home, &self.password_file)?;
+            return Ok(home.load_operator(&config)?.into());
         }
         let Some(key) = &self.key else {
-            bail!("give --key FILE (an account key file) or --home DIR (a validator's home)");
+            bail!("give --key FILE (an account key file) or --home DIR (a node's home)");
         };
         load_keys(key, &password(&self.password_file)?)
     }
@@ -193,21 +195,37 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
             password_file,
             insecure_fast_kdf,
         } => {
-            let party = Party {
-                signing: SigningKey::generate(&mut OsRng),
-                decryption: Some(DecryptionKey::generate(&mut OsRng)),
-            };
+            let keys = AccountKeys::generate();
             let kdf = if insecure_fast_kdf {
                 KdfParams::INSECURE_FAST
             } else {
                 KdfParams::DEFAULT
             };
-            write_keys(&party, &out, &password(&password_file)?, kdf)?;
-            show(&party);
+            keys.save(&out, &password(&password_file)?, kdf)?;
+            show(&keys.into());
         }
-        KeysCommand::Show { key, password_file } => {
+        KeysCommand::Show {
+            key: Some(key),
+            password_file,
+            ..
+        } => {
             show(&load_keys(&key, &password(&password_file)?)?);
         }
+        KeysCommand::Show {
+            home,
+            password_file,
+            ..
+        } => {
+            let Some(home) = home else {
+                bail!("give --key FILE or --home DIR");
+            };
+            show_home(&home, &password_file)?;
+        }
+        KeysCommand::Status {
+            home,
+            node,
+            password_file,
+        } => status(&home, node, &password_file)?,
         KeysCommand::Import {
             signing_seed,
             decryption_key,
@@ -222,24 +240,36 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
                 .context("decryption key: not hex")?
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("decryption key: 32 bytes"))?;
-            let party = Party {
+            let keys = AccountKeys {
                 signing: SigningKey::from_seed(&seed),
-                decryption: Some(DecryptionKey::from_bytes(dk)?),
+                decryption: DecryptionKey::from_bytes(dk)?,
             };
-            write_keys(&party, &out, &password(&password_file)?, KdfParams::DEFAULT)?;
-            show(&party);
+            keys.save(&out, &password(&password_file)?, KdfParams::DEFAULT)?;
+            show(&keys.into());
         }
-        KeysCommand::NewConsensusKey { home } => {
-            let home = Home::new(home);
-            let key = home.new_consensus_key(KdfParams::DEFAULT)?;
-            println!("next consensus key: {}", key.public_key());
+        KeysCommand::NewConsensusKey {
+            home,
+            password_file,
+        } => {
+            let (home, config) = open_home(&home, &password_file)?;
+            let operator = home.load_operator(&config)?.id();
+            let key = home.new_consensus_key(&config)?;
+            let root = home.root().display();
+            println!("next consensus key: {key}");
             println!(
-                "kept in {}; restart the node, then propose: mpmsd tx --home {} propose rotate-authority-key --operator <operator> --consensus-key {}",
-                home.resolve(Path::new(mpms_node::home::NEXT_CONSENSUS_KEYSTORE))
-                    .display(),
-                home.root().display(),
-                key.public_key()
+                "added to {}; the key in force stays there too.",
+                home.consensus_keystore_path(&config)
+                    .unwrap_or_default()
+                    .display()
             );
+            println!("next:");
+            println!("  1. back up {root}/keys/ again: it now holds the new key");
+            println!("  2. restart the node so that it holds the key (systemctl restart mpmsd)");
+            println!("  3. check: mpmsd keys status --home {root}");
+            println!(
+                "  4. propose the switch: mpmsd tx --home {root} propose rotate-authority-key"
+            );
+            println!("     (operator {operator}, consensus key {key}); the other authorities vote");
         }
         KeysCommand::Export { key, password_file } => {
             let party = load_keys(&key, &password(&password_file)?)?;
@@ -256,5 +286,114 @@ fn show(party: &Party) {
     println!("account:        {}", party.id());
     if let Some(d) = &party.decryption {
         println!("encryption_key: {}", d.encryption_key());
+    }
+}
+
+fn show_home(home: &Path, password_file: &Option<PathBuf>) -> anyhow::Result<()> {
+    let (home, config) = open_home(home, password_file)?;
+    let peer_id = peer_id_of(home.load_node_key(&config)?)?;
+    let operator = home.load_operator(&config)?;
+    println!("home:           {}", home.root().display());
+    println!("peer id:        {peer_id}");
+    println!("operator:       {}", operator.id());
+    println!("encryption_key: {}", operator.decryption.encryption_key());
+    match home.load_consensus_keys(&config)? {
+        Some(keys) => {
+            for key in keys.keys() {
+                println!("consensus:      {}", key.public_key());
+            }
+        }
+        None => println!("consensus:      none (a full node)"),
+    }
+    Ok(())
+}
+
+/// `keys status`: the home's keys against what the chain and the running node say.
+fn status(
+    home_dir: &Path,
+    node: Option<String>,
+    password_file: &Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let (home, config) = open_home(home_dir, password_file)?;
+    let operator = home.load_operator(&config)?.id();
+    let held: Vec<PublicKey> = home
+        .load_consensus_keys(&config)?
+        .map(|k| k.keys().iter().map(SigningKey::public_key).collect())
+        .unwrap_or_default();
+    println!("home:      {}", home.root().display());
+    println!("operator:  {operator}");
+    let url = api_url(node, Some(home_dir))?;
+    let client = Client::new(&url);
+    let authorities = client.get("/v1/authorities");
+    let node_status = client.get("/v1/status");
+    let (authorities, node_status) = match (authorities, node_status) {
+        (Ok(a), Ok(s)) => (a, s),
+        (Err(e), _) | (_, Err(e)) => {
+            for key in &held {
+                println!("holds:     {key}");
+            }
+            println!("chain:     not reachable at {url} ({e})");
+            println!("           start the node, or give --node with another member's API");
+            return Ok(());
+        }
+    };
+    let named = authorities["active_set"]["members"]
+        .as_array()
+        .and_then(|members| {
+            members
+                .iter()
+                .find(|m| m["operator"].as_str() == Some(&operator.to_string()))
+        })
+        .and_then(|m| m["consensus_key"].as_str())
+        .map(str::to_string);
+    let running: Vec<String> = node_status["held_consensus_keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_own_node =
+        node_status["peer_id"].as_str() == peer_id_of(home.load_node_key(&config)?).ok().as_deref();
+    for key in &held {
+        let text = key.to_string();
+        let role = if named.as_deref() == Some(text.as_str()) {
+            "in force: the chain names it"
+        } else if named.is_some() {
+            "not in force (a rotation's next key, or a retired one)"
+        } else {
+            "not in force"
+        };
+        let loaded = if !is_own_node {
+            ""
+        } else if running.contains(&text) {
+            "; the running node holds it"
+        } else {
+            "; the running node does not hold it yet (restart it)"
+        };
+        println!("holds:     {key}  {role}{loaded}");
+    }
+    println!(
+        "chain:     height {} at {url}",
+        node_status["height"].as_u64().unwrap_or(0)
+    );
+    match named {
+        None => {
+            println!("authority: no (this operator is not in the authority set)");
+            Ok(())
+        }
+        Some(key) if held.iter().any(|k| k.to_string() == key) => {
+            println!("authority: yes, signing with {key}");
+            Ok(())
+        }
+        Some(key) => {
+            println!("authority: yes, but the chain names consensus key {key},");
+            println!("           which this home does not hold: the node signs nothing.");
+            println!("           Restore keys/consensus.keystore from the backup taken after the");
+            println!("           last key rotation, then restart the node.");
+            bail!("this home does not hold the consensus key the chain names ({key})")
+        }
     }
 }

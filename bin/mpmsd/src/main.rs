@@ -30,6 +30,10 @@ enum Command {
     /// Creates a node's home: configuration, node key and, with --validator, the
     /// encrypted validator keystore.
     Init(node_cmd::InitArgs),
+    /// Writes the join request an institution sends the consortium: its node's peer
+    /// id, its operator account, its consensus key and its organization's
+    /// registration, signed by its operator.
+    JoinRequest(node_cmd::JoinRequestArgs),
     /// Writes a local test network: a genesis and one home per node.
     Testnet(node_cmd::TestnetArgs),
     /// Runs the node of a home until SIGINT or SIGTERM.
@@ -41,7 +45,8 @@ enum Command {
     /// Starts a local network of validators in this process, each with its own
     /// RocksDB, network and API, and keeps it up until Ctrl-C.
     Devnet(node_cmd::DevnetArgs),
-    /// Account keys: generate, show, import, export.
+    /// Keys: account key files (generate, show, import, export) and a home's keys
+    /// (show, status, new-consensus-key).
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
     /// Signs and submits a transaction (every domain action), and waits for its block.
@@ -70,9 +75,9 @@ enum Command {
 enum CredentialCommand {
     /// Decrypts and checks a credential a subject granted you access to.
     Open {
-        /// The node's API.
-        #[arg(long, default_value = "http://127.0.0.1:26601")]
-        node: String,
+        /// The node's API (default: the --home node's, else http://127.0.0.1:26601).
+        #[arg(long)]
+        node: Option<String>,
         /// The grant.
         #[arg(long)]
         grant: mpms_crypto::Hash,
@@ -88,6 +93,7 @@ fn main() -> anyhow::Result<()> {
             logs::init(cli.log_json, None);
             node_cmd::init(args)
         }
+        Command::JoinRequest(args) => node_cmd::join_request(args),
         Command::Testnet(args) => {
             logs::init(cli.log_json, None);
             node_cmd::testnet(args)
@@ -113,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             grant,
             signer,
         }) => {
-            let client = client::Client::new(&node);
+            let client = client::Client::new(&client::api_url(node, signer.home.as_deref())?);
             let opened = tx_cmd::open_granted(&client, &signer.load()?, &grant)?;
             println!("{}", serde_json::to_string_pretty(&opened)?);
             Ok(())

@@ -7,6 +7,8 @@ use clap::Args;
 use mpms_crypto::keystore::KdfParams;
 use mpms_node::config::NodeConfig;
 use mpms_node::home::{self, Home, InitOptions, PASSWORD_ENV};
+use mpms_node::join::JoinRequest;
+use mpms_node::keys::AccountKeys;
 use mpms_node::launch::{launch, shutdown_signal};
 use mpms_node::testnet::{self, TestnetOptions};
 
@@ -19,20 +21,54 @@ pub struct InitArgs {
     /// The node's name.
     #[arg(long, default_value = "mpms-node")]
     moniker: String,
-    /// Also create validator keys (operator and consensus), encrypted with the password
-    /// from --password-file or MPMS_KEYSTORE_PASSWORD.
+    /// Also create a consensus keystore: this node can become an authority.
     #[arg(long)]
     validator: bool,
-    /// A file holding the keystore password.
+    /// A file holding the password the home's key files are encrypted with (else
+    /// MPMS_KEYSTORE_PASSWORD). Its absolute path goes into node.toml.
     #[arg(long)]
     password_file: Option<PathBuf>,
     /// The chain's genesis file, copied into the home.
     #[arg(long)]
     genesis: Option<PathBuf>,
-    /// Use this account key file's signing key as the validator's operator key (the
-    /// institution's registered account); default: a new key.
-    #[arg(long, requires = "validator")]
+    /// Use this account key file as the operator account (an institution's existing
+    /// account; it must open with the same password); default: a new account.
+    #[arg(long)]
     operator_key: Option<PathBuf>,
+    /// The consortium's boot nodes, `/ip4/A.B.C.D/tcp/PORT/p2p/PEER_ID`, separated by
+    /// commas.
+    #[arg(long, value_delimiter = ',')]
+    boot_nodes: Vec<String>,
+    /// Where to listen for peers (multiaddr). Default /ip4/0.0.0.0/tcp/26656.
+    #[arg(long)]
+    p2p_listen: Option<String>,
+    /// The public API's address. Default 127.0.0.1:8080.
+    #[arg(long)]
+    api_listen: Option<String>,
+    /// The admin API's address (loopback). Default 127.0.0.1:8081.
+    #[arg(long)]
+    admin_listen: Option<String>,
+}
+
+/// `mpmsd join-request`.
+#[derive(Args)]
+pub struct JoinRequestArgs {
+    /// The node's home.
+    #[arg(long)]
+    home: PathBuf,
+    /// The institution's public name, registered as an organization.
+    #[arg(long)]
+    name: String,
+    /// The institution's kind.
+    #[arg(long, value_enum)]
+    kind: crate::tx_cmd::Kind,
+    /// Where to write the request.
+    #[arg(long, default_value = "join-request.json")]
+    out: PathBuf,
+    /// A file holding the key files' password (else the home's, else
+    /// MPMS_KEYSTORE_PASSWORD).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
 }
 
 /// `mpmsd testnet`.
@@ -100,55 +136,109 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let password = if args.validator {
-        match read_password(&args.password_file)? {
-            Some(p) if p.len() >= 8 => Some(p),
-            Some(_) => bail!("the keystore password must be at least 8 characters"),
-            None => {
-                bail!("a validator keystore needs a password: --password-file or {PASSWORD_ENV}")
-            }
-        }
-    } else {
-        None
+    let password = match read_password(&args.password_file)? {
+        Some(p) if p.len() >= 8 => p,
+        Some(_) => bail!("the key files' password must be at least 8 characters"),
+        None => bail!(
+            "a home's key files are encrypted: give --password-file FILE (or set {PASSWORD_ENV})"
+        ),
     };
-    let validator_keys = match (&args.operator_key, &password) {
-        (Some(file), Some(password)) => {
-            let party = crate::keys_cmd::load_keys(file, password)?;
-            Some(mpms_node::ValidatorKeys {
-                operator: party.signing,
-                consensus: mpms_crypto::SigningKey::generate(&mut rand::rngs::OsRng),
-            })
-        }
-        _ => None,
+    let operator = match &args.operator_key {
+        Some(file) => Some(
+            AccountKeys::load(file, &password)
+                .with_context(|| format!("--operator-key {}", file.display()))?,
+        ),
+        None => None,
     };
     let mut config = NodeConfig::default();
     if let Some(file) = &args.password_file {
         config.node.password_file = std::path::absolute(file)?;
     }
+    config.network.boot_nodes = args.boot_nodes.clone();
+    if let Some(listen) = &args.p2p_listen {
+        config.network.listen = vec![listen.clone()];
+    }
+    if let Some(api) = &args.api_listen {
+        config.api.listen = api.clone();
+    }
+    if let Some(admin) = &args.admin_listen {
+        config.api.admin_listen = admin.clone();
+    }
+    // Refuse a bad value now, naming the option, rather than at the first start.
+    config.clone().check().map_err(|e| anyhow::anyhow!("{e}"))?;
     let made = home::init(
         &home,
         InitOptions {
             moniker: &args.moniker,
             config,
             genesis: genesis.as_ref(),
-            validator_password: password.as_deref(),
-            validator_keys,
+            password: &password,
+            operator,
+            validator: args.validator.then_some(None),
+            node_secret: None,
             store_password: false,
             kdf: KdfParams::DEFAULT,
         },
     )?;
-    println!("home:      {}", args.home.display());
+    let root = args.home.display();
+    println!("home:      {root}");
     println!("config:    {}", home.config_path().display());
     println!("peer id:   {}", made.peer_id);
-    if let Some(keys) = made.validator {
-        println!("operator:  {}", keys.operator.public_key());
-        println!("consensus: {}", keys.consensus.public_key());
+    println!("operator:  {}", made.operator);
+    if let Some(key) = made.consensus {
+        println!("consensus: {key}");
     }
+    println!("next:");
+    let mut step = 1;
     if genesis.is_none() {
         println!(
-            "next: put the chain's genesis at {}",
+            "  {step}. put the chain's genesis at {}",
             home.resolve(std::path::Path::new("config/genesis.json"))
                 .display()
+        );
+        step += 1;
+    }
+    println!("  {step}. back up {root}/config/node_key, {root}/keys/ and the password file");
+    println!(
+        "  {}. write your join request for the consortium: mpmsd join-request --home {root} --name \"<your institution>\" --kind hospital",
+        step + 1
+    );
+    println!(
+        "  {}. start the node: mpmsd start --home {root} (it waits for the consortium to admit it)",
+        step + 2
+    );
+    Ok(())
+}
+
+pub fn join_request(args: JoinRequestArgs) -> anyhow::Result<()> {
+    let (home, config) = crate::keys_cmd::open_home(&args.home, &args.password_file)?;
+    let request = JoinRequest::create(&home, &config, &args.name, args.kind.into())?;
+    std::fs::write(&args.out, request.to_json())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let body = &request.body;
+    println!("join request: {}", args.out.display());
+    println!("  chain:          {}", body.chain_id);
+    println!("  organization:   {}", body.organization);
+    println!("  operator:       {}", body.operator);
+    println!("  peer id:        {}", body.peer_id);
+    if let Some(key) = body.consensus_key {
+        println!("  consensus key:  {key}");
+    }
+    println!(
+        "Send {} to the consortium. An authority admits the node:",
+        args.out.display()
+    );
+    println!(
+        "  mpmsd tx --home <its home> propose admit-node --request {}",
+        args.out.display()
+    );
+    if body.consensus_key.is_some() {
+        println!(
+            "and, once this node is synced and its stake bonded, proposes it as an authority:"
+        );
+        println!(
+            "  mpmsd tx --home <its home> propose add-authority --request {}",
+            args.out.display()
         );
     }
     Ok(())

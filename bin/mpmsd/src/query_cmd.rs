@@ -1,15 +1,23 @@
 //! `mpmsd query`: read the chain through a node's API; prints JSON.
 
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
 use clap::{Args, Subcommand};
 
-use crate::client::Client;
+use crate::client::{api_url, Client};
 
 /// `mpmsd query`.
 #[derive(Args)]
 pub struct QueryArgs {
-    /// The node's API.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:26601")]
-    pub node: String,
+    /// The node's API (default: the API of the --home node, else
+    /// http://127.0.0.1:26601, the first node of `mpmsd devnet`).
+    #[arg(long, global = true)]
+    pub node: Option<String>,
+    /// A node's home: query that node's API.
+    #[arg(long, global = true, conflicts_with = "node")]
+    pub home: Option<PathBuf>,
     #[command(subcommand)]
     pub what: Query,
 }
@@ -19,6 +27,13 @@ pub struct QueryArgs {
 pub enum Query {
     /// Chain and node status.
     Status,
+    /// Whether the node is ready (synced, peered, holding its keys), with the reasons
+    /// when not. Exits 1 when not ready.
+    Ready {
+        /// Wait up to this many seconds for the node to become ready.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
     /// A block (the latest without a height).
     Block {
         /// The height.
@@ -65,9 +80,34 @@ pub enum Query {
     Evidence,
 }
 
+/// `query ready`: polls `/health/ready` until it answers ready or `wait` passes.
+fn ready(client: &Client, wait: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    loop {
+        let answer = client.health_ready();
+        if let Ok((true, _)) = &answer {
+            println!("ready");
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            match answer {
+                Ok((_, reasons)) => {
+                    for reason in &reasons {
+                        println!("not ready: {reason}");
+                    }
+                    bail!("the node is not ready");
+                }
+                Err(e) => bail!("the node does not answer: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.node);
+    let client = Client::new(&api_url(args.node, args.home.as_deref())?);
     let value = match args.what {
+        Query::Ready { wait } => return ready(&client, wait),
         Query::Status => client.get("/v1/status")?,
         Query::Block { height: None } => client.get("/v1/blocks/latest")?,
         Query::Block { height: Some(h) } => client.get(&format!("/v1/blocks/{h}"))?,

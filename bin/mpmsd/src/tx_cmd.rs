@@ -18,7 +18,11 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use crate::client::{Client, SubmitError};
+use std::path::PathBuf;
+
+use mpms_node::join::JoinRequest;
+
+use crate::client::{api_url, Client, SubmitError};
 use crate::keys_cmd::{KeySource, Party};
 
 const DAY_MS: u64 = 86_400_000;
@@ -26,9 +30,10 @@ const DAY_MS: u64 = 86_400_000;
 /// Options of every transaction command.
 #[derive(Args)]
 pub struct TxArgs {
-    /// The node's API.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:26601")]
-    pub node: String,
+    /// The node's API (default: the API of the --home node, else
+    /// http://127.0.0.1:26601, the first node of `mpmsd devnet`).
+    #[arg(long, global = true)]
+    pub node: Option<String>,
     #[command(flatten)]
     pub signer: KeySource,
     /// Return once the node admitted the transaction, without waiting for its block.
@@ -94,8 +99,11 @@ pub enum TxAction {
     /// Transfers balance.
     Transfer {
         /// The receiving account.
+        #[arg(long, required_unless_present = "request", conflicts_with = "request")]
+        to: Option<PublicKey>,
+        /// An institution's join request: transfer to its operator account.
         #[arg(long)]
-        to: PublicKey,
+        request: Option<PathBuf>,
         /// The amount.
         #[arg(long)]
         amount: u64,
@@ -271,15 +279,18 @@ pub enum ProposeAction {
     },
     /// Add an authority (its operator must have bonded the minimum stake).
     AddAuthority {
+        /// An institution's join request: its operator, consensus key and peer id.
+        #[arg(long, conflicts_with_all = ["operator", "consensus_key", "peer_id"])]
+        request: Option<PathBuf>,
         /// The operator account.
-        #[arg(long)]
-        operator: PublicKey,
+        #[arg(long, required_unless_present = "request")]
+        operator: Option<PublicKey>,
         /// Its consensus key.
-        #[arg(long)]
-        consensus_key: PublicKey,
+        #[arg(long, required_unless_present = "request")]
+        consensus_key: Option<PublicKey>,
         /// Its node's peer id.
-        #[arg(long)]
-        peer_id: String,
+        #[arg(long, required_unless_present = "request")]
+        peer_id: Option<String>,
     },
     /// Remove an authority.
     RemoveAuthority {
@@ -289,12 +300,13 @@ pub enum ProposeAction {
     },
     /// Rotate an authority's consensus key.
     RotateAuthorityKey {
-        /// The operator account.
+        /// The operator account (default: the --home node's operator).
         #[arg(long)]
-        operator: PublicKey,
-        /// The new consensus key.
+        operator: Option<PublicKey>,
+        /// The new consensus key (default: the newest key in the --home node's
+        /// consensus keystore, made by `mpmsd keys new-consensus-key`).
         #[arg(long)]
-        consensus_key: PublicKey,
+        consensus_key: Option<PublicKey>,
     },
     /// Slash a certifier whose credentials were shown fraudulent.
     SlashCertifier {
@@ -323,14 +335,19 @@ pub enum ProposeAction {
         #[arg(long)]
         peer_id: String,
     },
-    /// Admit a (non-authority) node to the permissioned network.
+    /// Admit a node to the permissioned network. With --request, the institution's
+    /// organization registration (signed by the institution) is submitted first if
+    /// its account is not on chain yet.
     AdmitNode {
+        /// An institution's join request: its peer id and operator.
+        #[arg(long, conflicts_with_all = ["peer_id", "operator"])]
+        request: Option<PathBuf>,
         /// Its peer id.
-        #[arg(long)]
-        peer_id: String,
+        #[arg(long, required_unless_present = "request")]
+        peer_id: Option<String>,
         /// The operator responsible for it.
-        #[arg(long)]
-        operator: PublicKey,
+        #[arg(long, required_unless_present = "request")]
+        operator: Option<PublicKey>,
     },
 }
 
@@ -355,6 +372,20 @@ pub enum Parameter {
     MaxBlockBytes,
     /// Largest transaction.
     MaxTransactionBytes,
+    /// Consensus: wait for a proposal in round 0 on top of the heartbeat, ms.
+    ProposeTimeoutMs,
+    /// Consensus: wait for more prevotes once more than 2/3 arrived, ms.
+    PrevoteTimeoutMs,
+    /// Consensus: wait for more precommits once more than 2/3 arrived, ms.
+    PrecommitTimeoutMs,
+    /// Consensus: added to every timeout per round, ms.
+    TimeoutDeltaMs,
+    /// Consensus: upper bound of any timeout, ms.
+    MaxTimeoutMs,
+    /// Consensus: longest wait before an empty block, ms.
+    HeartbeatMs,
+    /// Consensus: least time between blocks, ms.
+    MinBlockIntervalMs,
 }
 
 fn parameter(name: Parameter, value: u64) -> anyhow::Result<mpms_ledger::params::ParameterChange> {
@@ -371,6 +402,13 @@ fn parameter(name: Parameter, value: u64) -> anyhow::Result<mpms_ledger::params:
         Parameter::MaxBlockTransactions => P::MaxBlockTransactions(small(value)?),
         Parameter::MaxBlockBytes => P::MaxBlockBytes(value),
         Parameter::MaxTransactionBytes => P::MaxTransactionBytes(value),
+        Parameter::ProposeTimeoutMs => P::ProposeTimeoutMs(value),
+        Parameter::PrevoteTimeoutMs => P::PrevoteTimeoutMs(value),
+        Parameter::PrecommitTimeoutMs => P::PrecommitTimeoutMs(value),
+        Parameter::TimeoutDeltaMs => P::TimeoutDeltaMs(value),
+        Parameter::MaxTimeoutMs => P::MaxTimeoutMs(value),
+        Parameter::HeartbeatMs => P::HeartbeatMs(value),
+        Parameter::MinBlockIntervalMs => P::MinBlockIntervalMs(value),
     })
 }
 
@@ -447,7 +485,13 @@ pub fn payload(
             },
             json!({ "account": party.id().to_string() }),
         ),
-        TxAction::Transfer { to, amount } => (Payload::Transfer { to, amount }, json!({})),
+        TxAction::Transfer { to, amount, .. } => (
+            Payload::Transfer {
+                to: to.context("give --to or --request")?,
+                amount,
+            },
+            json!({}),
+        ),
         TxAction::Bond { amount } => (Payload::Bond { amount }, json!({})),
         TxAction::Unbond { amount } => (Payload::Unbond { amount }, json!({})),
         TxAction::WithdrawUnbonded => (Payload::WithdrawUnbonded, json!({})),
@@ -610,10 +654,12 @@ pub fn payload(
                     operator,
                     consensus_key,
                     peer_id,
+                    ..
                 } => GovernanceAction::AddAuthority {
-                    operator,
-                    consensus_key,
-                    peer_id,
+                    operator: operator.context("give --operator or --request")?,
+                    consensus_key: consensus_key
+                        .context("give --consensus-key, or a --request from a validator")?,
+                    peer_id: peer_id.context("give --peer-id or --request")?,
                 },
                 ProposeAction::RemoveAuthority { operator } => {
                     GovernanceAction::RemoveAuthority { operator }
@@ -622,8 +668,8 @@ pub fn payload(
                     operator,
                     consensus_key,
                 } => GovernanceAction::RotateAuthorityKey {
-                    operator,
-                    consensus_key,
+                    operator: operator.context("give --operator (or --home)")?,
+                    consensus_key: consensus_key.context("give --consensus-key (or --home)")?,
                 },
                 ProposeAction::SlashCertifier {
                     certifier,
@@ -638,9 +684,12 @@ pub fn payload(
                     GovernanceAction::SetParameter(parameter(name, value)?)
                 }
                 ProposeAction::RemoveNode { peer_id } => GovernanceAction::RemoveNode { peer_id },
-                ProposeAction::AdmitNode { peer_id, operator } => {
-                    GovernanceAction::AdmitNode { peer_id, operator }
-                }
+                ProposeAction::AdmitNode {
+                    peer_id, operator, ..
+                } => GovernanceAction::AdmitNode {
+                    peer_id: peer_id.context("give --peer-id or --request")?,
+                    operator: operator.context("give --operator or --request")?,
+                },
             };
             (Payload::Propose { action }, json!({}))
         }
@@ -665,17 +714,158 @@ pub fn latest_proposal_by(client: &Client, proposer: &PublicKey) -> anyhow::Resu
     Ok(mine)
 }
 
+/// Fills the values an action takes from a join request (`--request`) or from the
+/// signer's home (`--home`). For `admit-node --request`, first submits the
+/// institution's signed organization registration if its account is not on chain:
+/// its `registered` hash goes into `out`.
+fn complete(
+    action: &mut TxAction,
+    signer: &KeySource,
+    party: &Party,
+    client: &Client,
+    out: &mut Value,
+) -> anyhow::Result<()> {
+    match action {
+        TxAction::Transfer {
+            to,
+            request: Some(file),
+            ..
+        } => *to = Some(JoinRequest::load(file)?.body.operator),
+        TxAction::Propose {
+            action:
+                ProposeAction::AddAuthority {
+                    request: Some(file),
+                    operator,
+                    consensus_key,
+                    peer_id,
+                },
+        } => {
+            let request = JoinRequest::load(file)?;
+            *operator = Some(request.body.operator);
+            *consensus_key = Some(request.body.consensus_key.context(
+                "the join request names no consensus key: it comes from a full node's home (mpmsd init without --validator)",
+            )?);
+            *peer_id = Some(request.body.peer_id);
+        }
+        TxAction::Propose {
+            action:
+                ProposeAction::AdmitNode {
+                    request: Some(file),
+                    peer_id,
+                    operator,
+                },
+        } => {
+            let request = JoinRequest::load(file)?;
+            let account = request.body.operator;
+            if client
+                .get_opt(&format!("/v1/accounts/{account}"))?
+                .is_none()
+            {
+                let registration = request.registration()?;
+                let hash = client.submit(&registration).map_err(|e| {
+                    anyhow!(
+                        "submitting the institution's registration from {}: {e}",
+                        file.display()
+                    )
+                })?;
+                let committed = client.wait_committed(&hash, Duration::from_secs(60))?;
+                out["registered"] = json!({
+                    "organization": request.body.organization,
+                    "account": account.to_string(),
+                    "hash": hash.to_string(),
+                    "height": committed.height,
+                });
+            }
+            *peer_id = Some(request.body.peer_id);
+            *operator = Some(account);
+        }
+        TxAction::Propose {
+            action:
+                ProposeAction::RotateAuthorityKey {
+                    operator,
+                    consensus_key,
+                },
+        } => {
+            if operator.is_none() && signer.home.is_some() {
+                *operator = Some(party.id());
+            }
+            if let (None, Some(home)) = (&consensus_key, &signer.home) {
+                let (home, config) = crate::keys_cmd::open_home(home, &signer.password_file)?;
+                let keys = home
+                    .load_consensus_keys(&config)?
+                    .context("the home has no consensus keystore: give --consensus-key")?;
+                *consensus_key = Some(keys.newest().public_key());
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// How proposal `id` stands, for the output of `propose` and `vote`.
+fn proposal_outcome(client: &Client, id: u64) -> anyhow::Result<Value> {
+    let p = client.get(&format!("/v1/proposals/{id}"))?;
+    let status = &p["status"];
+    let approvals = p["approvals"].as_array().map_or(0, Vec::len);
+    let set = client.get("/v1/authorities")?;
+    let members = set["active_set"]["members"].as_array().map_or(0, Vec::len);
+    let (state, summary) = if let Some(e) = status.get("Executed") {
+        (
+            "executed",
+            format!(
+                "passed and executed at height {}: no more votes are needed",
+                e["height"]
+            ),
+        )
+    } else if let Some(f) = status.get("Failed") {
+        (
+            "failed",
+            format!(
+                "passed at height {} but could not be applied: {}",
+                f["height"],
+                f["reason"].as_str().unwrap_or("")
+            ),
+        )
+    } else if let Some(r) = status.get("Rejected") {
+        ("rejected", format!("voted down at height {}", r["height"]))
+    } else {
+        (
+            "open",
+            format!(
+                "open: {approvals} of {members} authorities approve; it passes with more than 2/3 ({} votes)",
+                members * 2 / 3 + 1
+            ),
+        )
+    };
+    Ok(json!({ "status": state, "summary": summary }))
+}
+
 pub fn run(args: TxArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.node);
+    let client = Client::new(&api_url(args.node, args.signer.home.as_deref())?);
     let party = args.signer.load()?;
     let is_proposal = matches!(args.action, TxAction::Propose { .. });
-    let (payload, mut out) = payload(&client, &party, args.action)?;
+    let voted = match args.action {
+        TxAction::Vote { proposal, .. } => Some(proposal),
+        _ => None,
+    };
+    let mut action = args.action;
+    let mut extra = json!({});
+    complete(&mut action, &args.signer, &party, &client, &mut extra)?;
+    let (payload, mut out) = payload(&client, &party, action)?;
+    if let Some(registered) = extra.get("registered") {
+        out["registered"] = registered.clone();
+    }
     match send(&client, &party, payload, !args.no_wait) {
         Ok((hash, _, height)) => {
             out["hash"] = json!(hash.to_string());
             out["height"] = json!(height);
+            let mut proposal = voted;
             if is_proposal && height.is_some() {
-                out["proposal"] = json!(latest_proposal_by(&client, &party.id())?);
+                proposal = latest_proposal_by(&client, &party.id())?;
+                out["proposal"] = json!(proposal);
+            }
+            if let (Some(id), Some(_)) = (proposal, height) {
+                out["proposal_outcome"] = proposal_outcome(&client, id)?;
             }
             println!("{out}");
             Ok(())

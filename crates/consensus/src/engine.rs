@@ -281,6 +281,18 @@ impl Engine {
         }
     }
 
+    /// Replaces the timeouts, from the next timer scheduled on. The node calls it at
+    /// the start of each height with the chain's timing in force at that height, so
+    /// that every validator waits the same.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    /// The timeouts in use.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
     /// The public consensus key in use, if this node is a validator.
     pub fn public_key(&self) -> Option<mpms_crypto::PublicKey> {
         self.me.as_ref().map(|m| m.key.public_key())

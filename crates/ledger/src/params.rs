@@ -24,6 +24,78 @@ pub struct Params {
     pub max_block_bytes: u64,
     /// Largest encoded transaction.
     pub max_transaction_bytes: u64,
+    /// Consensus timing: every validator must use the same, so it belongs to the
+    /// chain, not to each node's configuration (defaults if omitted).
+    #[serde(default)]
+    pub consensus: ConsensusTiming,
+}
+
+/// Consensus timing, in milliseconds. Part of the chain's parameters so that every
+/// validator waits the same: a validator that waited longer than the others before
+/// proposing would see them give up on its turn every time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusTiming {
+    /// Wait for a proposal in round 0, on top of the heartbeat.
+    pub propose_timeout_ms: u64,
+    /// Wait for more prevotes once more than 2/3 arrived.
+    pub prevote_timeout_ms: u64,
+    /// Wait for more precommits once more than 2/3 arrived.
+    pub precommit_timeout_ms: u64,
+    /// Added to every timeout per round.
+    pub timeout_delta_ms: u64,
+    /// Upper bound of any single timeout.
+    pub max_timeout_ms: u64,
+    /// Longest a proposer waits for transactions before proposing an empty block.
+    pub heartbeat_ms: u64,
+    /// Least time between two blocks.
+    pub min_block_interval_ms: u64,
+}
+
+impl Default for ConsensusTiming {
+    fn default() -> Self {
+        ConsensusTiming {
+            propose_timeout_ms: 1_000,
+            prevote_timeout_ms: 500,
+            precommit_timeout_ms: 500,
+            timeout_delta_ms: 500,
+            max_timeout_ms: 30_000,
+            heartbeat_ms: 5_000,
+            min_block_interval_ms: 200,
+        }
+    }
+}
+
+/// Longest any consensus duration may be set to: one hour. Keeps every sum of
+/// timings far from overflow and a mistyped value from halting the chain for days.
+pub const MAX_TIMING_MS: u64 = 3_600_000;
+
+impl ConsensusTiming {
+    /// Checks that the timing is usable; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks: [(&str, u64, u64); 7] = [
+            ("propose_timeout_ms", self.propose_timeout_ms, 10),
+            ("prevote_timeout_ms", self.prevote_timeout_ms, 10),
+            ("precommit_timeout_ms", self.precommit_timeout_ms, 10),
+            ("timeout_delta_ms", self.timeout_delta_ms, 0),
+            ("max_timeout_ms", self.max_timeout_ms, 100),
+            ("heartbeat_ms", self.heartbeat_ms, 10),
+            ("min_block_interval_ms", self.min_block_interval_ms, 0),
+        ];
+        for (field, value, min) in checks {
+            if value < min || value > MAX_TIMING_MS {
+                return Err(format!(
+                    "parameter consensus.{field} must be {min} to {MAX_TIMING_MS} ms"
+                ));
+            }
+        }
+        if self.min_block_interval_ms > self.heartbeat_ms {
+            return Err(
+                "parameter consensus.min_block_interval_ms must not exceed heartbeat_ms".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for Params {
@@ -38,6 +110,7 @@ impl Default for Params {
             max_block_transactions: 5_000,
             max_block_bytes: 8 << 20,
             max_transaction_bytes: 256 << 10,
+            consensus: ConsensusTiming::default(),
         }
     }
 }
@@ -63,6 +136,20 @@ pub enum ParameterChange {
     MaxBlockBytes(u64),
     /// See [`Params::max_transaction_bytes`].
     MaxTransactionBytes(u64),
+    /// See [`ConsensusTiming::propose_timeout_ms`].
+    ProposeTimeoutMs(u64),
+    /// See [`ConsensusTiming::prevote_timeout_ms`].
+    PrevoteTimeoutMs(u64),
+    /// See [`ConsensusTiming::precommit_timeout_ms`].
+    PrecommitTimeoutMs(u64),
+    /// See [`ConsensusTiming::timeout_delta_ms`].
+    TimeoutDeltaMs(u64),
+    /// See [`ConsensusTiming::max_timeout_ms`].
+    MaxTimeoutMs(u64),
+    /// See [`ConsensusTiming::heartbeat_ms`].
+    HeartbeatMs(u64),
+    /// See [`ConsensusTiming::min_block_interval_ms`].
+    MinBlockIntervalMs(u64),
 }
 
 impl Params {
@@ -83,7 +170,7 @@ impl Params {
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((field, _)) => Err(format!("parameter {field} is out of range")),
-            None => Ok(()),
+            None => self.consensus.validate(),
         }
     }
 
@@ -100,8 +187,48 @@ impl Params {
             ParameterChange::MaxBlockTransactions(v) => next.max_block_transactions = v,
             ParameterChange::MaxBlockBytes(v) => next.max_block_bytes = v,
             ParameterChange::MaxTransactionBytes(v) => next.max_transaction_bytes = v,
+            ParameterChange::ProposeTimeoutMs(v) => next.consensus.propose_timeout_ms = v,
+            ParameterChange::PrevoteTimeoutMs(v) => next.consensus.prevote_timeout_ms = v,
+            ParameterChange::PrecommitTimeoutMs(v) => next.consensus.precommit_timeout_ms = v,
+            ParameterChange::TimeoutDeltaMs(v) => next.consensus.timeout_delta_ms = v,
+            ParameterChange::MaxTimeoutMs(v) => next.consensus.max_timeout_ms = v,
+            ParameterChange::HeartbeatMs(v) => next.consensus.heartbeat_ms = v,
+            ParameterChange::MinBlockIntervalMs(v) => next.consensus.min_block_interval_ms = v,
         }
         next.validate()?;
         Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn consensus_timing_is_bounded() {
+        let p = Params::default();
+        assert!(p.validate().is_ok());
+        let next = p.with_change(&ParameterChange::HeartbeatMs(2_000)).unwrap();
+        assert_eq!(next.consensus.heartbeat_ms, 2_000);
+        for bad in [
+            ParameterChange::HeartbeatMs(0),
+            ParameterChange::HeartbeatMs(u64::MAX),
+            ParameterChange::ProposeTimeoutMs(MAX_TIMING_MS + 1),
+            ParameterChange::MinBlockIntervalMs(p.consensus.heartbeat_ms + 1),
+            ParameterChange::MaxTimeoutMs(5),
+        ] {
+            let err = p.with_change(&bad).unwrap_err();
+            assert!(err.contains("consensus."), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn timing_may_be_omitted_in_json() {
+        let mut value = serde_json::to_value(Params::default()).unwrap();
+        value.as_object_mut().unwrap().remove("consensus");
+        let p: Params = serde_json::from_value(value).unwrap();
+        assert_eq!(p.consensus, ConsensusTiming::default());
     }
 }

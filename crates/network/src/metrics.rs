@@ -19,6 +19,9 @@ pub struct NetworkMetrics {
     pub banned: AtomicU64,
     /// Connections refused because the peer is not admitted.
     pub refused: AtomicU64,
+    /// Connections this node dialed that the peer closed before identifying itself
+    /// (this node is most likely not admitted by that peer).
+    pub refused_by_peers: AtomicU64,
     /// Block-sync requests served.
     pub sync_served: AtomicU64,
 }
@@ -38,6 +41,8 @@ pub struct MetricsSnapshot {
     pub banned: u64,
     /// Connections refused.
     pub refused: u64,
+    /// Connections refused by peers.
+    pub refused_by_peers: u64,
     /// Sync requests served.
     pub sync_served: u64,
 }
@@ -62,6 +67,7 @@ impl NetworkMetrics {
             rejected: each(&self.rejected),
             banned: load(&self.banned),
             refused: load(&self.refused),
+            refused_by_peers: load(&self.refused_by_peers),
             sync_served: load(&self.sync_served),
         }
     }

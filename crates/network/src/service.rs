@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use libp2p::allow_block_list::NotAllowed;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, OutboundRequestId};
-use libp2p::swarm::{DialError, ListenError, SwarmEvent};
+use libp2p::swarm::{ConnectionId, DialError, ListenError, SwarmEvent};
 use libp2p::{identify, kad, Multiaddr, PeerId, Swarm, SwarmBuilder};
 use mpms_ledger::codec;
 use tokio::sync::{mpsc, oneshot};
@@ -37,6 +38,10 @@ pub enum NetworkEvent {
     PeerConnected(PeerId),
     /// Last connection to a peer closed.
     PeerDisconnected(PeerId),
+    /// A peer this node dialed closed the connection before identifying itself: it
+    /// most likely does not admit this node (its peer id is not in the chain's node
+    /// registry), or it banned it.
+    RefusedBy(PeerId),
 }
 
 /// Why a network operation failed.
@@ -278,6 +283,8 @@ pub async fn start(
         offences: HashMap::new(),
         bans: HashMap::new(),
         chain_admitted: HashSet::new(),
+        unidentified: HashMap::new(),
+        refusals_logged: HashMap::new(),
         connected: HashSet::new(),
         last_bootstrap: None,
     };
@@ -315,7 +322,21 @@ struct Task {
     chain_admitted: HashSet<PeerId>,
     connected: HashSet<PeerId>,
     last_bootstrap: Option<Instant>,
+    /// Connections this node dialed whose peer has not identified itself yet.
+    unidentified: HashMap<ConnectionId, (PeerId, Instant)>,
+    /// When a refused peer was last logged (refusals are logged at a bounded rate).
+    refusals_logged: HashMap<PeerId, Instant>,
 }
+
+/// A dialed connection closed this soon, before the peer identified itself, counts
+/// as a refusal by that peer.
+const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
+
+/// A refused peer is logged at most once in this long.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Most refused peers remembered for rate-limiting their log lines.
+const MAX_REFUSALS_LOGGED: usize = 1_024;
 
 impl Task {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
@@ -522,7 +543,14 @@ impl Task {
 
     fn emit(&self, event: NetworkEvent) {
         if let Err(mpsc::error::TrySendError::Full(event)) = self.events.try_send(event) {
-            tracing::warn!(?event, "event queue full: dropping");
+            // Named by kind only: a message's payload never goes to the log.
+            let kind = match event {
+                NetworkEvent::Message { topic, .. } => format!("{topic:?} message"),
+                NetworkEvent::PeerConnected(_) => "peer connected".into(),
+                NetworkEvent::PeerDisconnected(_) => "peer disconnected".into(),
+                NetworkEvent::RefusedBy(_) => "refused by a peer".into(),
+            };
+            tracing::warn!(%kind, "event queue full: dropping");
         }
     }
 
@@ -547,20 +575,71 @@ impl Task {
         }
     }
 
+    /// Logs that `peer`, which the chain does not admit, tried to connect: at most
+    /// once a minute per peer, so a peer retrying cannot flood the log.
+    fn log_refusal(&mut self, peer: PeerId) {
+        let now = Instant::now();
+        if self
+            .refusals_logged
+            .get(&peer)
+            .is_some_and(|at| now.duration_since(*at) < REFUSAL_LOG_EVERY)
+        {
+            return;
+        }
+        if self.refusals_logged.len() >= MAX_REFUSALS_LOGGED {
+            self.refusals_logged
+                .retain(|_, at| now.duration_since(*at) < REFUSAL_LOG_EVERY);
+            if self.refusals_logged.len() >= MAX_REFUSALS_LOGGED {
+                return;
+            }
+        }
+        self.refusals_logged.insert(peer, now);
+        tracing::info!(
+            %peer,
+            "refused a connection: this peer is not admitted by the chain's node registry (governance admits it with `propose admit-node`)"
+        );
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => self.on_connected(peer_id),
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                if endpoint.is_dialer() {
+                    self.unidentified
+                        .insert(connection_id, (peer_id, Instant::now()));
+                }
+                self.on_connected(peer_id);
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
-            } => self.on_disconnected(peer_id),
+            } => {
+                if let Some((_, since)) = self.unidentified.remove(&connection_id) {
+                    if since.elapsed() < REFUSAL_WINDOW {
+                        NetworkMetrics::add(&self.metrics.refused_by_peers);
+                        self.emit(NetworkEvent::RefusedBy(peer_id));
+                    }
+                }
+                if num_established == 0 {
+                    self.on_disconnected(peer_id);
+                }
+            }
             SwarmEvent::IncomingConnectionError {
                 error: ListenError::Denied { cause },
+                peer_id,
                 ..
             } => {
                 NetworkMetrics::add(&self.metrics.refused);
-                tracing::debug!(%cause, "refused inbound connection");
+                match (peer_id, cause.downcast_ref::<NotAllowed>()) {
+                    (Some(peer), Some(_)) => self.log_refusal(peer),
+                    _ => tracing::debug!(%cause, "refused inbound connection"),
+                }
             }
             SwarmEvent::OutgoingConnectionError {
                 error: DialError::Denied { cause },
@@ -581,7 +660,12 @@ impl Task {
                 message_id,
                 message,
             }) => self.on_gossip(propagation_source, message_id, message),
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                connection_id,
+            }) => {
+                self.unidentified.remove(&connection_id);
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     for addr in info.listen_addrs {
                         kad.add_address(&peer_id, addr);

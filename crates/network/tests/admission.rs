@@ -50,6 +50,20 @@ async fn unregistered_peer_is_refused_until_governance_admits_it() {
         member.handle.metrics().snapshot().refused >= 1
     })
     .await;
+    // The outsider learns it was refused (it dialed, and the member closed the
+    // connection before identifying itself), so its node can say why it has no peers.
+    wait_for(
+        "the outsider to see the refusal",
+        Duration::from_secs(10),
+        || async { outsider.handle.metrics().snapshot().refused_by_peers >= 1 },
+    )
+    .await;
+    let mut outsider = outsider;
+    let mut refused = false;
+    while let Ok(event) = outsider.events.try_recv() {
+        refused |= event == mpms_network::NetworkEvent::RefusedBy(member.handle.peer_id());
+    }
+    assert!(refused, "no RefusedBy event");
     assert!(member.handle.dial(outsider.addr.clone()).await.is_err());
     assert!(member.handle.peers().await.unwrap().is_empty());
     assert!(outsider.handle.peers().await.unwrap().is_empty());

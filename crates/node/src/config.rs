@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mpms_consensus::Timeouts;
 use mpms_network::NetworkConfig;
 use serde::{Deserialize, Serialize};
 
@@ -80,11 +79,15 @@ pub struct NodeSection {
     pub genesis_file: PathBuf,
     /// The node's peer-to-peer key, relative to the home. Default "config/node_key".
     pub node_key_file: PathBuf,
-    /// The validator keystore (operator and consensus keys), relative to the home;
-    /// empty for a full node. Default "keys/validator.keystore".
-    pub validator_keystore: PathBuf,
-    /// A file holding the keystore password, relative to the home. Empty: the
-    /// password comes from the environment variable `MPMS_KEYSTORE_PASSWORD`.
+    /// The operator account's key file (the institution's account: signs its
+    /// transactions, stake and governance votes, and the evidence its node submits),
+    /// relative to the home. Default "keys/operator.key".
+    pub operator_key: PathBuf,
+    /// The consensus keystore (the keys that sign blocks), relative to the home;
+    /// empty for a full node. Default "keys/consensus.keystore".
+    pub consensus_keystore: PathBuf,
+    /// A file holding the password of the key files, relative to the home. Empty:
+    /// the password comes from the environment variable `MPMS_KEYSTORE_PASSWORD`.
     pub password_file: PathBuf,
 }
 
@@ -95,50 +98,59 @@ impl Default for NodeSection {
             data_dir: "data".into(),
             genesis_file: "config/genesis.json".into(),
             node_key_file: "config/node_key".into(),
-            validator_keystore: "keys/validator.keystore".into(),
+            operator_key: "keys/operator.key".into(),
+            consensus_keystore: "keys/consensus.keystore".into(),
             password_file: PathBuf::new(),
         }
     }
 }
 
-/// `[consensus]`.
+/// `[consensus]`: this node's block production. The consensus timing (timeouts,
+/// heartbeat, least block interval) is not here: every validator must wait the same,
+/// so it is a chain parameter (`params.consensus` in the genesis, changed by
+/// governance with `mpmsd tx propose set-parameter`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ConsensusSection {
-    /// Wait for a proposal in round 0, ms. Default 1,000.
-    pub propose_timeout_ms: u64,
-    /// Wait for more prevotes once 2/3 arrived, ms. Default 500.
-    pub prevote_timeout_ms: u64,
-    /// Wait for more precommits once 2/3 arrived, ms. Default 500.
-    pub precommit_timeout_ms: u64,
-    /// Added to every timeout per round, ms. Default 500.
-    pub timeout_delta_ms: u64,
-    /// Upper bound of any timeout, ms. Default 30,000.
-    pub max_timeout_ms: u64,
-    /// Longest wait before an empty block, ms. Default 5,000.
-    pub heartbeat_ms: u64,
-    /// Least time between blocks, ms. Default 200.
-    pub min_block_interval_ms: u64,
-    /// Most transactions this node puts in a block it proposes. Default 2,000.
+    /// Most transactions this node puts in a block it proposes (the chain's
+    /// `max_block_transactions` also applies). Default 2,000.
     pub max_block_transactions: usize,
     /// Proposed blocks further ahead of the local clock are refused, ms. Default 10,000.
     pub max_clock_drift_ms: u64,
+    /// Any other field: refused by [`NodeConfig::check`], timing fields of earlier
+    /// versions with a pointer to the chain parameter that replaced them.
+    #[serde(flatten, skip_serializing)]
+    pub retired: std::collections::BTreeMap<String, Ignored>,
 }
+
+/// A value that is read and dropped (only its field's name matters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ignored;
+
+impl<'de> Deserialize<'de> for Ignored {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Ignored)
+    }
+}
+
+/// Fields that moved from `[consensus]` to the chain's parameters.
+const RETIRED_TIMING: [&str; 7] = [
+    "propose_timeout_ms",
+    "prevote_timeout_ms",
+    "precommit_timeout_ms",
+    "timeout_delta_ms",
+    "max_timeout_ms",
+    "heartbeat_ms",
+    "min_block_interval_ms",
+];
 
 impl Default for ConsensusSection {
     fn default() -> Self {
-        let t = Timeouts::default();
         let p = Production::default();
         ConsensusSection {
-            propose_timeout_ms: t.propose.as_millis() as u64,
-            prevote_timeout_ms: t.prevote.as_millis() as u64,
-            precommit_timeout_ms: t.precommit.as_millis() as u64,
-            timeout_delta_ms: t.delta.as_millis() as u64,
-            max_timeout_ms: t.max.as_millis() as u64,
-            heartbeat_ms: t.heartbeat.as_millis() as u64,
-            min_block_interval_ms: p.min_interval.as_millis() as u64,
             max_block_transactions: p.max_block_transactions,
             max_clock_drift_ms: p.max_clock_drift.as_millis() as u64,
+            retired: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -239,20 +251,26 @@ impl NodeConfig {
             return Err(invalid("node.data_dir", "must not be empty"));
         }
         let c = &self.consensus;
-        for (field, value, min) in [
-            ("propose_timeout_ms", c.propose_timeout_ms, 10),
-            ("prevote_timeout_ms", c.prevote_timeout_ms, 10),
-            ("precommit_timeout_ms", c.precommit_timeout_ms, 10),
-            ("max_timeout_ms", c.max_timeout_ms, 100),
-            ("heartbeat_ms", c.heartbeat_ms, 10),
-            ("max_clock_drift_ms", c.max_clock_drift_ms, 100),
-        ] {
-            if value < min {
-                return Err(invalid(
+        if let Some(field) = c.retired.keys().next() {
+            return Err(if RETIRED_TIMING.contains(&field.as_str()) {
+                invalid(
                     format!("consensus.{field}"),
-                    format!("must be at least {min}"),
-                ));
-            }
+                    format!(
+                        "consensus timing is a chain parameter that every validator shares \
+                         (params.consensus.{field} in the genesis, changed by governance: \
+                         mpmsd tx propose set-parameter --name {}); remove it from this file",
+                        field.replace('_', "-")
+                    ),
+                )
+            } else {
+                invalid(format!("consensus.{field}"), "unknown field")
+            });
+        }
+        if c.max_clock_drift_ms < 100 {
+            return Err(invalid(
+                "consensus.max_clock_drift_ms",
+                "must be at least 100",
+            ));
         }
         if c.max_block_transactions == 0 {
             return Err(invalid(
@@ -308,16 +326,7 @@ impl NodeConfig {
         let c = &self.consensus;
         let ms = Duration::from_millis;
         CoreConfig {
-            timeouts: Timeouts {
-                propose: ms(c.propose_timeout_ms),
-                prevote: ms(c.prevote_timeout_ms),
-                precommit: ms(c.precommit_timeout_ms),
-                delta: ms(c.timeout_delta_ms),
-                max: ms(c.max_timeout_ms),
-                heartbeat: ms(c.heartbeat_ms),
-            },
             production: Production {
-                min_interval: ms(c.min_block_interval_ms),
                 max_block_transactions: c.max_block_transactions,
                 max_clock_drift: ms(c.max_clock_drift_ms),
             },
@@ -358,10 +367,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("heartbeat_msx"), "{err}");
-        let err = parse("[consensus]\nheartbeat_ms = 1\n")
+        // Timing every validator must share is refused here, with where it went.
+        let err = parse("[consensus]\nheartbeat_ms = 2000\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("consensus.heartbeat_ms"), "{err}");
+        assert!(
+            err.contains("consensus.heartbeat_ms") && err.contains("chain parameter"),
+            "{err}"
+        );
+        let err = parse("[consensus]\nmax_clock_drift_ms = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("consensus.max_clock_drift_ms"), "{err}");
         let err = parse("[api]\nlisten = \"nowhere\"\n")
             .unwrap_err()
             .to_string();

@@ -12,6 +12,7 @@ use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::Header;
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::execute::{build_block, execute_block, read_meta, BlockOutcome, SignatureCheck};
+use mpms_ledger::params::ConsensusTiming;
 use mpms_ledger::{
     AccountId, AuthoritySet, Block, BlockContext, CommitCertificate, Payload, Receipt,
     SignedTransaction, SignedVote, Transaction, VoteKind,
@@ -29,11 +30,10 @@ pub struct ValidatorKeys {
     pub consensus: SigningKey,
 }
 
-/// Block production policy.
+/// Block production policy of this node (the chain's consensus timing, which every
+/// validator must share, is a chain parameter: [`mpms_ledger::params::ConsensusTiming`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Production {
-    /// Least time between blocks.
-    pub min_interval: Duration,
     /// Most transactions a proposer puts in a block (the chain's limit also applies).
     pub max_block_transactions: usize,
     /// Blocks whose time is further ahead of the local clock than this are refused.
@@ -43,7 +43,6 @@ pub struct Production {
 impl Default for Production {
     fn default() -> Self {
         Production {
-            min_interval: Duration::from_millis(200),
             max_block_transactions: 2_000,
             max_clock_drift: Duration::from_secs(10),
         }
@@ -53,8 +52,6 @@ impl Default for Production {
 /// Settings of the core.
 #[derive(Debug, Clone, Default)]
 pub struct CoreConfig {
-    /// Consensus timeouts (the heartbeat is the longest wait before an empty block).
-    pub timeouts: Timeouts,
     /// Block production.
     pub production: Production,
     /// Mempool limits.
@@ -132,6 +129,24 @@ pub struct NodeCore {
     progress: ((u64, u32, mpms_consensus::Step), u64),
     last_resend_ms: u64,
     failure: Option<String>,
+    /// The chain's consensus timing at the height in progress.
+    timing: ConsensusTiming,
+    /// The consensus key the chain names for this validator when this node does not
+    /// hold it (it then signs nothing).
+    missing_key: Option<mpms_crypto::PublicKey>,
+}
+
+/// The engine's timeouts for the chain's `timing`.
+pub fn timeouts_of(timing: &ConsensusTiming) -> Timeouts {
+    let ms = Duration::from_millis;
+    Timeouts {
+        propose: ms(timing.propose_timeout_ms),
+        prevote: ms(timing.prevote_timeout_ms),
+        precommit: ms(timing.precommit_timeout_ms),
+        delta: ms(timing.timeout_delta_ms),
+        max: ms(timing.max_timeout_ms),
+        heartbeat: ms(timing.heartbeat_ms),
+    }
 }
 
 /// A height that has not moved for this long has this node re-send its statements.
@@ -161,7 +176,7 @@ impl NodeCore {
         let engine = Engine::new(
             &meta.chain_id,
             identity,
-            config.timeouts.clone(),
+            timeouts_of(&meta.params.consensus),
             Arc::new(Verifier),
             safety,
         );
@@ -184,6 +199,8 @@ impl NodeCore {
             progress: ((0, 0, mpms_consensus::Step::Propose), 0),
             last_resend_ms: 0,
             failure: None,
+            timing: meta.params.consensus,
+            missing_key: None,
         })
     }
 
@@ -226,6 +243,31 @@ impl NodeCore {
         self.failure.as_deref()
     }
 
+    /// The chain's consensus timing at the height in progress.
+    pub fn timing(&self) -> &ConsensusTiming {
+        &self.timing
+    }
+
+    /// The consensus key in use, for a validator.
+    pub fn consensus_key(&self) -> Option<mpms_crypto::PublicKey> {
+        self.engine.public_key()
+    }
+
+    /// The consensus keys this node holds (in use and spare), for a validator.
+    pub fn held_consensus_keys(&self) -> Vec<mpms_crypto::PublicKey> {
+        self.keys
+            .iter()
+            .map(|k| k.consensus.public_key())
+            .chain(self.spare_keys.iter().map(SigningKey::public_key))
+            .collect()
+    }
+
+    /// The consensus key the chain names for this validator, when this node does not
+    /// hold it: it cannot sign anything until the key is restored.
+    pub fn missing_consensus_key(&self) -> Option<mpms_crypto::PublicKey> {
+        self.missing_key
+    }
+
     /// Whether this node is in the current authority set.
     pub fn is_authority(&self) -> bool {
         let Some(k) = &self.keys else { return false };
@@ -252,7 +294,14 @@ impl NodeCore {
             Ok(meta) => meta,
             Err(e) => return self.fail(CoreError::State(e.to_string())),
         };
+        // Every validator waits the same: the chain's timing at this height.
+        if self.timing != meta.params.consensus {
+            self.engine
+                .set_timeouts(timeouts_of(&meta.params.consensus));
+            self.timing = meta.params.consensus.clone();
+        }
         // Follow a rotation of this validator's consensus key.
+        let was_missing = self.missing_key.take();
         if let Some(k) = &self.keys {
             if let Some(member) = meta.authority_set.get(&k.operator.public_key()) {
                 if self.engine.public_key() != Some(member.consensus_key) {
@@ -261,10 +310,19 @@ impl NodeCore {
                         .find(|s| s.public_key() == member.consensus_key)
                         .cloned();
                     match next {
-                        Some(key) => self.engine.set_key(key),
-                        None => tracing::warn!(
-                            "the authority set names a consensus key this node does not hold"
-                        ),
+                        Some(key) => {
+                            tracing::info!(key = %member.consensus_key, "signing with the consensus key the chain names");
+                            self.engine.set_key(key);
+                        }
+                        None => {
+                            if was_missing != Some(member.consensus_key) {
+                                tracing::warn!(
+                                    expected = %member.consensus_key,
+                                    "the chain names a consensus key for this validator that this node does not hold: it signs nothing until the keystore holding that key is restored (mpmsd keys status)"
+                                );
+                            }
+                            self.missing_key = Some(member.consensus_key);
+                        }
                     }
                 }
             }
@@ -502,8 +560,8 @@ impl NodeCore {
             self.pending_build = None;
             return Vec::new();
         }
-        let min_interval = self.config.production.min_interval.as_millis() as u64;
-        let heartbeat = self.config.timeouts.heartbeat.as_millis() as u64;
+        let min_interval = self.timing.min_block_interval_ms;
+        let heartbeat = self.timing.heartbeat_ms;
         let due = if round > 0 || !self.mempool.is_empty() {
             self.last.time_ms + min_interval
         } else {

@@ -5,32 +5,25 @@
 //!   config/node.toml          the configuration (see `config/node.toml` in the repository)
 //!   config/genesis.json       the chain's genesis
 //!   config/node_key           the peer-to-peer identity (hex secret, mode 0600)
-//!   keys/validator.keystore   operator and consensus keys, encrypted (validators only)
-//!   keys/password             the keystore password (local test networks only)
+//!   keys/operator.key         the operator account's keys, encrypted
+//!   keys/consensus.keystore   the consensus keys, encrypted (validators only)
+//!   keys/password             the key files' password (local test networks only)
 //!   data/                     RocksDB
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use mpms_crypto::keystore::{KdfParams, Keystore};
-use mpms_crypto::SigningKey;
+use mpms_crypto::keystore::KdfParams;
+use mpms_crypto::{PublicKey, SigningKey};
 use mpms_ledger::Genesis;
 use rand::rngs::OsRng;
 use rand::RngCore;
 
 use crate::config::{CheckedNodeConfig, ConfigError, NodeConfig};
 use crate::core::ValidatorKeys;
+use crate::keys::{AccountKeys, ConsensusKeys, KeyFileError};
 
-/// The keystore label of a validator's keys.
-pub const VALIDATOR_LABEL: &str = "mpms-validator-keys";
-
-/// The keystore label of a validator's next consensus key.
-pub const NEXT_CONSENSUS_LABEL: &str = "mpms-next-consensus-key";
-
-/// Where a validator keeps its next consensus key (for a rotation), in its home.
-pub const NEXT_CONSENSUS_KEYSTORE: &str = "keys/next_consensus.keystore";
-
-/// The environment variable holding the keystore password.
+/// The environment variable holding the key files' password.
 pub const PASSWORD_ENV: &str = "MPMS_KEYSTORE_PASSWORD";
 
 /// Why a home cannot be used.
@@ -55,19 +48,15 @@ pub enum HomeError {
         /// Why.
         reason: String,
     },
-    /// The keystore could not be opened.
-    #[error("{path}: {source}")]
-    Keystore {
-        /// The keystore file.
-        path: PathBuf,
-        /// Why (wrong password, corrupted file...).
-        source: mpms_crypto::keystore::KeystoreError,
-    },
-    /// The validator keystore exists but no password was given.
-    #[error(
-        "the validator keystore {0} needs a password: set node.password_file or {PASSWORD_ENV}"
-    )]
+    /// A key file could not be opened or written.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// A key file exists but no password was given.
+    #[error("the key file {0} needs a password: set node.password_file or {PASSWORD_ENV}")]
     NoPassword(PathBuf),
+    /// A key file the configuration names is missing.
+    #[error("{0}: missing (restore it from the backup of this home's keys/ directory)")]
+    Missing(PathBuf),
     /// `init` would overwrite an existing home.
     #[error("{0} already holds a node configuration")]
     Exists(PathBuf),
@@ -150,106 +139,101 @@ impl Home {
         Ok(std::env::var(PASSWORD_ENV).ok())
     }
 
-    /// Decrypts the keystore at `path` with the configured password; `None` if there
-    /// is no file.
-    fn open_keystore(
-        &self,
-        config: &NodeConfig,
-        path: &Path,
-    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, HomeError> {
+    fn password_for(&self, config: &NodeConfig, path: &Path) -> Result<String, HomeError> {
+        self.password(config)?
+            .ok_or_else(|| HomeError::NoPassword(path.to_path_buf()))
+    }
+
+    /// Whether this home is a validator's (it names a consensus keystore).
+    pub fn is_validator(&self, config: &NodeConfig) -> bool {
+        !config.node.consensus_keystore.as_os_str().is_empty()
+    }
+
+    /// The operator account's key file.
+    pub fn operator_key_path(&self, config: &NodeConfig) -> PathBuf {
+        self.resolve(&config.node.operator_key)
+    }
+
+    /// The consensus keystore, for a validator.
+    pub fn consensus_keystore_path(&self, config: &NodeConfig) -> Option<PathBuf> {
+        self.is_validator(config)
+            .then(|| self.resolve(&config.node.consensus_keystore))
+    }
+
+    /// Opens the operator account's keys.
+    pub fn load_operator(&self, config: &NodeConfig) -> Result<AccountKeys, HomeError> {
+        let path = self.operator_key_path(config);
         if !path.exists() {
-            return Ok(None);
+            return Err(HomeError::Missing(path));
         }
-        let password = self
-            .password(config)?
-            .ok_or_else(|| HomeError::NoPassword(path.to_path_buf()))?;
-        let failed = |source| HomeError::Keystore {
-            path: path.to_path_buf(),
-            source,
-        };
-        let keystore = Keystore::load(path).map_err(failed)?;
-        keystore.decrypt(&password).map(Some).map_err(failed)
+        let password = self.password_for(config, &path)?;
+        Ok(AccountKeys::load(&path, &password)?)
     }
 
-    /// Opens the validator keystore, if this node has one.
-    pub fn load_validator(&self, config: &NodeConfig) -> Result<Option<ValidatorKeys>, HomeError> {
-        if config.node.validator_keystore.as_os_str().is_empty() {
-            return Ok(None);
-        }
-        let path = self.resolve(&config.node.validator_keystore);
-        let Some(secret) = self.open_keystore(config, &path)? else {
-            return Ok(None);
-        };
-        validator_keys_from_secret(&secret)
-            .map(Some)
-            .ok_or_else(|| HomeError::Invalid {
-                path,
-                reason: "a validator keystore holds two 32-byte keys".into(),
-            })
-    }
-
-    /// The next consensus key, if one was made for a rotation
-    /// ([`NEXT_CONSENSUS_KEYSTORE`]).
-    pub fn load_next_consensus_key(
+    /// Opens the consensus keys; `None` for a full node.
+    pub fn load_consensus_keys(
         &self,
         config: &NodeConfig,
-    ) -> Result<Option<SigningKey>, HomeError> {
-        let path = self.resolve(Path::new(NEXT_CONSENSUS_KEYSTORE));
-        let Some(secret) = self.open_keystore(config, &path)? else {
+    ) -> Result<Option<ConsensusKeys>, HomeError> {
+        let Some(path) = self.consensus_keystore_path(config) else {
             return Ok(None);
         };
-        let seed: [u8; 32] = secret
-            .as_slice()
-            .try_into()
-            .map_err(|_| HomeError::Invalid {
-                path,
-                reason: "a consensus key is 32 bytes".into(),
-            })?;
-        Ok(Some(SigningKey::from_seed(&seed)))
+        if !path.exists() {
+            return Err(HomeError::Missing(path));
+        }
+        let password = self.password_for(config, &path)?;
+        Ok(Some(ConsensusKeys::load(&path, &password)?))
     }
 
-    /// Makes a new consensus key for a rotation and keeps it, encrypted, at
-    /// [`NEXT_CONSENSUS_KEYSTORE`]. Refuses to replace one that exists.
-    pub fn new_consensus_key(&self, kdf: KdfParams) -> Result<SigningKey, HomeError> {
-        let config = self.load_config()?.raw;
-        let path = self.resolve(Path::new(NEXT_CONSENSUS_KEYSTORE));
-        if path.exists() {
-            return Err(HomeError::Exists(path));
-        }
-        let password = self
-            .password(&config)?
-            .ok_or_else(|| HomeError::NoPassword(path.clone()))?;
-        let key = SigningKey::generate(&mut OsRng);
-        let seed = zeroize::Zeroizing::new(key.to_seed());
-        write_keystore(&path, NEXT_CONSENSUS_LABEL, seed.as_ref(), &password, kdf)?;
+    /// A validator's keys: the operator's signing key and every consensus key this
+    /// home holds (the first as the starting key, the others as spares the node
+    /// switches to when the chain names them). `None` for a full node.
+    pub fn load_validator(
+        &self,
+        config: &NodeConfig,
+    ) -> Result<Option<(ValidatorKeys, Vec<SigningKey>)>, HomeError> {
+        let Some(consensus) = self.load_consensus_keys(config)? else {
+            return Ok(None);
+        };
+        let operator = self.load_operator(config)?;
+        let (first, spare) = consensus.into_parts();
+        Ok(Some((
+            ValidatorKeys {
+                operator: operator.signing,
+                consensus: first,
+            },
+            spare,
+        )))
+    }
+
+    /// Adds a new consensus key for a rotation to the home's consensus keystore
+    /// (rewritten atomically, with the key derivation cost it had, keeping the keys
+    /// it held) and returns it. The node loads it at its next start and signs with
+    /// it once the chain names it.
+    pub fn new_consensus_key(&self, config: &NodeConfig) -> Result<PublicKey, HomeError> {
+        let Some(path) = self.consensus_keystore_path(config) else {
+            return Err(HomeError::Invalid {
+                path: self.config_path(),
+                reason: "this home is not a validator's (node.consensus_keystore is empty)".into(),
+            });
+        };
+        let mut keys = self
+            .load_consensus_keys(config)?
+            .ok_or_else(|| HomeError::Missing(path.clone()))?;
+        let kdf = mpms_crypto::keystore::Keystore::load(&path)
+            .map_err(|source| KeyFileError::Keystore {
+                path: path.clone(),
+                source,
+            })?
+            .kdf;
+        let password = self.password_for(config, &path)?;
+        let key = keys.add_new().map_err(|reason| HomeError::Invalid {
+            path: path.clone(),
+            reason,
+        })?;
+        keys.save(&path, &password, kdf)?;
         Ok(key)
     }
-}
-
-/// The keystore secret of a validator's keys: operator seed, then consensus seed.
-pub fn validator_secret(keys: &ValidatorKeys) -> zeroize::Zeroizing<Vec<u8>> {
-    let mut secret = zeroize::Zeroizing::new(Vec::with_capacity(64));
-    secret.extend_from_slice(&keys.operator.to_seed());
-    secret.extend_from_slice(&keys.consensus.to_seed());
-    secret
-}
-
-/// The validator's keys from a keystore secret.
-pub fn validator_keys_from_secret(secret: &[u8]) -> Option<ValidatorKeys> {
-    if secret.len() != 64 {
-        return None;
-    }
-    let mut operator = [0u8; 32];
-    let mut consensus = [0u8; 32];
-    operator.copy_from_slice(&secret[..32]);
-    consensus.copy_from_slice(&secret[32..]);
-    let keys = ValidatorKeys {
-        operator: SigningKey::from_seed(&operator),
-        consensus: SigningKey::from_seed(&consensus),
-    };
-    zeroize::Zeroize::zeroize(&mut operator);
-    zeroize::Zeroize::zeroize(&mut consensus);
-    Some(keys)
 }
 
 /// The peer id of the node whose peer-to-peer secret is `secret`.
@@ -258,25 +242,6 @@ pub fn peer_id_of(secret: [u8; 32]) -> Result<String, mpms_network::identity::Id
         .public()
         .to_peer_id()
         .to_string())
-}
-
-/// Encrypts `secret` under `password` as a keystore labelled `label` and writes it to
-/// `path`, readable by the owner only.
-fn write_keystore(
-    path: &Path,
-    label: &str,
-    secret: &[u8],
-    password: &str,
-    kdf: KdfParams,
-) -> Result<(), HomeError> {
-    let keystore =
-        Keystore::encrypt(label, secret, password, kdf, &mut OsRng).map_err(|source| {
-            HomeError::Keystore {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-    write_file(path, &keystore.to_json(), true)
 }
 
 /// Writes `text` to `path` (creating directories), readable by the owner only when
@@ -300,8 +265,10 @@ pub fn write_file(path: &Path, text: &str, secret: bool) -> Result<(), HomeError
 pub struct Initialized {
     /// The node's peer id.
     pub peer_id: String,
-    /// The validator's keys, if a validator was set up.
-    pub validator: Option<ValidatorKeys>,
+    /// The operator account.
+    pub operator: PublicKey,
+    /// The consensus key, for a validator.
+    pub consensus: Option<PublicKey>,
 }
 
 /// Options of [`init`].
@@ -312,26 +279,35 @@ pub struct InitOptions<'a> {
     pub config: NodeConfig,
     /// The genesis, if already known.
     pub genesis: Option<&'a Genesis>,
-    /// Set up validator keys, encrypted under this password.
-    pub validator_password: Option<&'a str>,
-    /// Use these validator keys instead of fresh ones.
-    pub validator_keys: Option<ValidatorKeys>,
-    /// Write the password next to the keystore (local test networks only).
+    /// The password the key files are encrypted under.
+    pub password: &'a str,
+    /// The operator account's keys; `None`: fresh ones.
+    pub operator: Option<AccountKeys>,
+    /// Set up a validator: a consensus keystore holding this key (`None`: a fresh
+    /// key). `None` here makes a full node.
+    pub validator: Option<Option<SigningKey>>,
+    /// The peer-to-peer secret; `None`: a fresh one.
+    pub node_secret: Option<[u8; 32]>,
+    /// Write the password next to the keys (local test networks only).
     pub store_password: bool,
-    /// Key derivation cost for the keystore.
+    /// Key derivation cost for the key files.
     pub kdf: KdfParams,
 }
 
-/// Creates a home: configuration, node key and, for a validator, the encrypted
-/// keystore. Refuses to overwrite an existing configuration.
+/// Creates a home: configuration, node key, the operator account's key file and, for
+/// a validator, the consensus keystore. Refuses to overwrite an existing
+/// configuration.
 pub fn init(home: &Home, options: InitOptions<'_>) -> Result<Initialized, HomeError> {
     if home.config_path().exists() {
         return Err(HomeError::Exists(home.config_path()));
     }
     let mut config = options.config;
     config.node.moniker = options.moniker.to_string();
-    let mut node_secret = zeroize::Zeroizing::new([0u8; 32]);
-    OsRng.fill_bytes(node_secret.as_mut());
+    let node_secret = zeroize::Zeroizing::new(options.node_secret.unwrap_or_else(|| {
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
+        secret
+    }));
     let peer_id = peer_id_of(*node_secret).map_err(|e| HomeError::Invalid {
         path: home.resolve(&config.node.node_key_file),
         reason: e.to_string(),
@@ -341,27 +317,41 @@ pub fn init(home: &Home, options: InitOptions<'_>) -> Result<Initialized, HomeEr
         &hex::encode(node_secret.as_ref()),
         true,
     )?;
-    let mut validator = None;
-    if let Some(password) = options.validator_password {
-        let keys = options.validator_keys.unwrap_or_else(|| ValidatorKeys {
-            operator: SigningKey::generate(&mut OsRng),
-            consensus: SigningKey::generate(&mut OsRng),
-        });
-        let path = home.resolve(&config.node.validator_keystore);
-        write_keystore(
-            &path,
-            VALIDATOR_LABEL,
-            &validator_secret(&keys),
-            password,
-            options.kdf,
-        )?;
-        if options.store_password {
-            config.node.password_file = "keys/password".into();
-            write_file(&home.resolve(&config.node.password_file), password, true)?;
+    let operator = options.operator.unwrap_or_else(AccountKeys::generate);
+    operator.save(
+        &home.resolve(&config.node.operator_key),
+        options.password,
+        options.kdf,
+    )?;
+    let consensus = match options.validator {
+        Some(key) => {
+            let keys = match key {
+                Some(key) => ConsensusKeys::from_keys(vec![key]),
+                None => Some(ConsensusKeys::generate()),
+            };
+            let keys = keys.ok_or_else(|| HomeError::Invalid {
+                path: home.resolve(&config.node.consensus_keystore),
+                reason: "no consensus key".into(),
+            })?;
+            keys.save(
+                &home.resolve(&config.node.consensus_keystore),
+                options.password,
+                options.kdf,
+            )?;
+            Some(keys.newest().public_key())
         }
-        validator = Some(keys);
-    } else {
-        config.node.validator_keystore = PathBuf::new();
+        None => {
+            config.node.consensus_keystore = PathBuf::new();
+            None
+        }
+    };
+    if options.store_password {
+        config.node.password_file = "keys/password".into();
+        write_file(
+            &home.resolve(&config.node.password_file),
+            options.password,
+            true,
+        )?;
     }
     if let Some(genesis) = options.genesis {
         write_file(
@@ -373,7 +363,11 @@ pub fn init(home: &Home, options: InitOptions<'_>) -> Result<Initialized, HomeEr
     write_file(&home.config_path(), &config.to_toml(), false)?;
     std::fs::create_dir_all(home.resolve(&config.node.data_dir))
         .map_err(io(&home.resolve(&config.node.data_dir)))?;
-    Ok(Initialized { peer_id, validator })
+    Ok(Initialized {
+        peer_id,
+        operator: operator.id(),
+        consensus,
+    })
 }
 
 #[cfg(test)]
@@ -382,23 +376,25 @@ mod tests {
 
     use super::*;
 
+    fn options(config: NodeConfig, validator: bool) -> InitOptions<'static> {
+        InitOptions {
+            moniker: "st-mary",
+            config,
+            genesis: None,
+            password: "correct horse",
+            operator: None,
+            validator: validator.then_some(None),
+            node_secret: None,
+            store_password: false,
+            kdf: KdfParams::INSECURE_FAST,
+        }
+    }
+
     #[test]
     fn init_then_load() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path());
-        let made = init(
-            &home,
-            InitOptions {
-                moniker: "st-mary",
-                config: NodeConfig::default(),
-                genesis: None,
-                validator_password: Some("correct horse"),
-                validator_keys: None,
-                store_password: false,
-                kdf: KdfParams::INSECURE_FAST,
-            },
-        )
-        .unwrap();
+        let made = init(&home, options(NodeConfig::default(), true)).unwrap();
         let config = home.load_config().unwrap().raw;
         assert_eq!(config.node.moniker, "st-mary");
         let secret = home.load_node_key(&config).unwrap();
@@ -415,29 +411,64 @@ mod tests {
         with_file.node.password_file = "pw".into();
         assert!(matches!(
             home.load_validator(&with_file),
-            Err(HomeError::Keystore { .. })
+            Err(HomeError::KeyFile(KeyFileError::Keystore { .. }))
         ));
         write_file(&dir.path().join("pw"), "correct horse\n", true).unwrap();
-        let keys = home.load_validator(&with_file).unwrap().unwrap();
-        let made = made.validator.unwrap();
-        assert_eq!(keys.operator.public_key(), made.operator.public_key());
-        assert_eq!(keys.consensus.public_key(), made.consensus.public_key());
+        let (keys, spare) = home.load_validator(&with_file).unwrap().unwrap();
+        assert!(spare.is_empty());
+        assert_eq!(keys.operator.public_key(), made.operator);
+        assert_eq!(Some(keys.consensus.public_key()), made.consensus);
         // A second init refuses to overwrite.
         assert!(matches!(
-            init(
-                &home,
-                InitOptions {
-                    moniker: "x",
-                    config: NodeConfig::default(),
-                    genesis: None,
-                    validator_password: None,
-                    validator_keys: None,
-                    store_password: false,
-                    kdf: KdfParams::INSECURE_FAST,
-                }
-            ),
+            init(&home, options(NodeConfig::default(), false)),
             Err(HomeError::Exists(_))
         ));
+    }
+
+    /// The operator's key file holds an encryption key: the institution can register
+    /// as an organization with the keys `init` made (this was a dead end).
+    #[test]
+    fn a_full_node_home_has_an_operator_account_with_an_encryption_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let mut config = NodeConfig::default();
+        config.node.password_file = dir.path().join("pw");
+        write_file(&config.node.password_file, "correct horse", true).unwrap();
+        let made = init(&home, options(config, false)).unwrap();
+        assert!(made.consensus.is_none());
+        let config = home.load_config().unwrap().raw;
+        assert!(!home.is_validator(&config));
+        assert!(home.load_validator(&config).unwrap().is_none());
+        let operator = home.load_operator(&config).unwrap();
+        assert_eq!(operator.id(), made.operator);
+        let _ = operator.decryption.encryption_key();
+    }
+
+    /// A rotation adds the next key to the one consensus keystore: there is one file
+    /// to back up, and the node loads both keys.
+    #[test]
+    fn a_new_consensus_key_joins_the_same_keystore() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let mut config = NodeConfig::default();
+        config.node.password_file = dir.path().join("pw");
+        write_file(&config.node.password_file, "correct horse", true).unwrap();
+        let made = init(&home, options(config, true)).unwrap();
+        let config = home.load_config().unwrap().raw;
+        let next = home.new_consensus_key(&config).unwrap();
+        let (keys, spare) = home.load_validator(&config).unwrap().unwrap();
+        assert_eq!(Some(keys.consensus.public_key()), made.consensus);
+        assert_eq!(
+            spare.iter().map(SigningKey::public_key).collect::<Vec<_>>(),
+            vec![next]
+        );
+        let files: Vec<String> = std::fs::read_dir(dir.path().join("keys"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut files = files;
+        files.sort();
+        assert_eq!(files, ["consensus.keystore", "operator.key"]);
     }
 
     #[test]

@@ -95,12 +95,11 @@ pub fn open_store(home: &Home) -> Result<Arc<RocksStore>, LaunchError> {
 pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Launched, LaunchError> {
     let checked = home.load_config()?;
     let config = checked.raw.clone();
-    let validator = home.load_validator(&config)?;
-    let node_key = home.load_node_key(&config)?;
-    let spare_keys = match validator {
-        Some(_) => home.load_next_consensus_key(&config)?.into_iter().collect(),
-        None => Vec::new(),
+    let (validator, spare_keys) = match home.load_validator(&config)? {
+        Some((keys, spare)) => (Some(keys), spare),
+        None => (None, Vec::new()),
     };
+    let node_key = home.load_node_key(&config)?;
     let store = open_store(home)?;
     let parts = NodeParts {
         moniker: config.node.moniker.clone(),

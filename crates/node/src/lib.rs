@@ -8,6 +8,8 @@
 //! - [`metrics`]: Prometheus metrics;
 //! - [`config`]: the node's TOML configuration;
 //! - [`home`]: a node's home directory (configuration, genesis, keys, data);
+//! - [`keys`]: key files (account keys, consensus keys), encrypted;
+//! - [`join`]: the join request an institution sends the consortium;
 //! - [`launch`]: starting a node from its home;
 //! - [`testnet`]: generating a local test network.
 
@@ -15,6 +17,8 @@ pub mod api;
 pub mod config;
 pub mod core;
 pub mod home;
+pub mod join;
+pub mod keys;
 pub mod launch;
 pub mod mempool;
 pub mod metrics;

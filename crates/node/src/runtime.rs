@@ -64,6 +64,16 @@ pub struct Status {
     pub mempool_bytes: usize,
     /// Why consensus stopped, if it did.
     pub failure: Option<String>,
+    /// The consensus key this validator signs with.
+    pub consensus_key: Option<String>,
+    /// Every consensus key this validator holds (in use, and a rotation's next one).
+    pub held_consensus_keys: Vec<String>,
+    /// The consensus key the chain names for this validator, when this node does not
+    /// hold it: it then signs nothing.
+    pub missing_consensus_key: Option<String>,
+    /// Whether the peers this node dials refuse it (it is not, or no longer, in the
+    /// chain's node registry) and it has no peer.
+    pub not_admitted: bool,
 }
 
 enum Command {
@@ -298,6 +308,8 @@ pub async fn start(
         commits,
         metrics,
         sync_batch: network_config.sync_batch,
+        refused_at: None,
+        refusal_logged_at: None,
         catch_up_since: None,
         syncing: false,
         submitted: Arc::new(Mutex::new(HashMap::new())),
@@ -341,12 +353,22 @@ struct NodeTask {
     commits: broadcast::Sender<Arc<Committed>>,
     metrics: Arc<NodeMetrics>,
     sync_batch: u64,
+    /// When a peer last refused this node's connection.
+    refused_at: Option<Instant>,
+    /// When that was last logged (once a minute at most).
+    refusal_logged_at: Option<Instant>,
     /// When a catch-up was first asked for, and the height then.
     catch_up_since: Option<(Instant, u64)>,
     syncing: bool,
     /// Submission times of transactions submitted here, for the confirmation latency.
     submitted: Arc<Mutex<HashMap<Hash, Instant>>>,
 }
+
+/// A refusal by a peer counts towards "not admitted" for this long.
+const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
+
+/// "Not admitted" is logged at most once in this long.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// A catch-up starts when the node has not moved for this long after being asked.
 const CATCH_UP_DELAY: Duration = Duration::from_millis(1_500);
@@ -458,6 +480,21 @@ impl NodeTask {
             }
             // Counted by the network itself (see `publish_status`).
             NetworkEvent::PeerConnected(_) | NetworkEvent::PeerDisconnected(_) => {}
+            NetworkEvent::RefusedBy(peer) => {
+                self.refused_at = Some(Instant::now());
+                let due = self
+                    .refusal_logged_at
+                    .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY);
+                if due && self.network.metrics().snapshot().peers == 0 {
+                    self.refusal_logged_at = Some(Instant::now());
+                    tracing::warn!(
+                        %peer,
+                        peer_id = %self.network.peer_id(),
+                        "not admitted by the chain's node registry: peer {peer} refused this node. Ask the consortium to run `mpmsd tx propose admit-node --request join-request.json` with this node's join request (mpmsd join-request), or to list peer id {} in network.allowed_peers",
+                        self.network.peer_id()
+                    );
+                }
+            }
         }
     }
 
@@ -584,6 +621,18 @@ impl NodeTask {
             mempool_transactions: self.core.mempool().len(),
             mempool_bytes: self.core.mempool().bytes(),
             failure: self.core.failure().map(str::to_string),
+            consensus_key: self.core.consensus_key().map(|k| k.to_string()),
+            held_consensus_keys: self
+                .core
+                .held_consensus_keys()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            missing_consensus_key: self.core.missing_consensus_key().map(|k| k.to_string()),
+            not_admitted: peers == 0
+                && self
+                    .refused_at
+                    .is_some_and(|at| at.elapsed() < REFUSAL_MEMORY),
             ..self.status.borrow().clone()
         };
         self.metrics.height.set(last.height as i64);

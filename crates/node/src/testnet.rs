@@ -15,8 +15,8 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 
 use crate::config::NodeConfig;
-use crate::core::ValidatorKeys;
 use crate::home::{init, peer_id_of, write_file, Home, HomeError, InitOptions};
+use crate::keys::AccountKeys;
 
 /// Options of [`generate`].
 #[derive(Debug, Clone)]
@@ -33,7 +33,8 @@ pub struct TestnetOptions {
     pub kdf: KdfParams,
     /// Genesis time (Unix ms).
     pub genesis_time_ms: u64,
-    /// Empty-block heartbeat, ms (short on a test network so it visibly moves).
+    /// Empty-block heartbeat, ms (short on a test network so it visibly moves): a
+    /// chain parameter, written in the genesis.
     pub heartbeat_ms: u64,
 }
 
@@ -88,7 +89,8 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
         moniker: String,
         node_secret: [u8; 32],
         peer_id: String,
-        keys: Option<ValidatorKeys>,
+        operator: AccountKeys,
+        consensus: Option<SigningKey>,
         port: u16,
     }
     let mut plans = Vec::new();
@@ -105,14 +107,17 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
             },
             node_secret,
             peer_id,
-            keys: validator.then(|| ValidatorKeys {
-                operator: SigningKey::generate(&mut OsRng),
-                consensus: SigningKey::generate(&mut OsRng),
-            }),
+            operator: AccountKeys::generate(),
+            consensus: validator.then(|| SigningKey::generate(&mut OsRng)),
             port: options.base_port + 10 * i as u16,
         });
     }
-    let params = Params::default();
+    let mut params = Params::default();
+    params.consensus.heartbeat_ms = options.heartbeat_ms;
+    params.consensus.min_block_interval_ms = params
+        .consensus
+        .min_block_interval_ms
+        .min(options.heartbeat_ms);
     let genesis = Genesis {
         chain_id: options.chain_id.clone(),
         genesis_time_ms: options.genesis_time_ms,
@@ -120,9 +125,9 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
         authorities: plans
             .iter()
             .filter_map(|p| {
-                p.keys.as_ref().map(|k| GenesisAuthority {
-                    operator: k.operator.public_key(),
-                    consensus_key: k.consensus.public_key(),
+                p.consensus.as_ref().map(|k| GenesisAuthority {
+                    operator: p.operator.id(),
+                    consensus_key: k.public_key(),
                     peer_id: p.peer_id.clone(),
                     stake: params.min_authority_stake * 10,
                     balance: 1_000_000,
@@ -139,12 +144,12 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
     write_file(&out.join("genesis.json"), &genesis.to_json(), false)?;
     let boot_nodes: Vec<String> = plans
         .iter()
-        .filter(|p| p.keys.is_some())
+        .filter(|p| p.consensus.is_some())
         .map(|p| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", p.port, p.peer_id))
         .collect();
     let full_node_ids: Vec<String> = plans
         .iter()
-        .filter(|p| p.keys.is_none())
+        .filter(|p| p.consensus.is_none())
         .map(|p| p.peer_id.clone())
         .collect();
     let mut nodes = Vec::new();
@@ -161,30 +166,25 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
         // Full nodes are not on chain: every node admits them by configuration.
         config.network.allowed_peers = full_node_ids.clone();
         config.network.heartbeat_ms = 200;
-        config.consensus.heartbeat_ms = options.heartbeat_ms;
         config.api.listen = format!("127.0.0.1:{}", plan.port + 1);
         config.api.admin_listen = format!("127.0.0.1:{}", plan.port + 2);
         let mut password = [0u8; 16];
         OsRng.fill_bytes(&mut password);
         let password = hex::encode(password);
-        let validator = plan.keys.is_some();
+        let validator = plan.consensus.is_some();
         init(
             &home,
             InitOptions {
                 moniker: &plan.moniker,
-                config: config.clone(),
+                config,
                 genesis: Some(&genesis),
-                validator_password: validator.then_some(password.as_str()),
-                validator_keys: plan.keys,
+                password: &password,
+                operator: Some(plan.operator),
+                validator: validator.then_some(plan.consensus),
+                node_secret: Some(plan.node_secret),
                 store_password: true,
                 kdf: options.kdf,
             },
-        )?;
-        // The identity planned above (init drew a fresh one).
-        write_file(
-            &home.resolve(&config.node.node_key_file),
-            &hex::encode(plan.node_secret),
-            true,
         )?;
         nodes.push(TestnetNode {
             moniker: plan.moniker,
@@ -231,8 +231,9 @@ mod tests {
             let secret = home.load_node_key(&config).unwrap();
             assert_eq!(crate::home::peer_id_of(secret).unwrap(), node.peer_id);
             let keys = home.load_validator(&config).unwrap();
+            assert_eq!(genesis.params.consensus.heartbeat_ms, 1_000);
             if i < 4 {
-                let keys = keys.unwrap();
+                let (keys, _) = keys.unwrap();
                 assert_eq!(genesis.authorities[i].operator, keys.operator.public_key());
                 assert_eq!(genesis.authorities[i].peer_id, node.peer_id);
                 assert_eq!(config.network.boot_nodes.len(), 3);

@@ -46,7 +46,9 @@ enum Message {
 
 impl Cluster {
     fn new(seed: u64) -> Cluster {
-        let chain = TestChain::new(4, seed);
+        let mut chain = TestChain::new(4, seed);
+        // Consensus timing is the chain's: every core reads it from the genesis.
+        chain.genesis.params.consensus.heartbeat_ms = 500;
         let genesis = chain.genesis.build().unwrap();
         let mut cores = Vec::new();
         let mut stores = Vec::new();
@@ -57,8 +59,7 @@ impl Cluster {
                 operator: chain.operators[i].clone(),
                 consensus: chain.consensus[i].clone(),
             };
-            let mut config = CoreConfig::default();
-            config.timeouts.heartbeat = std::time::Duration::from_millis(500);
+            let config = CoreConfig::default();
             cores.push(NodeCore::new(store.clone(), Some(keys), config).unwrap());
             stores.push(store);
         }
@@ -167,8 +168,7 @@ impl Cluster {
             operator: self.chain.operators[i].clone(),
             consensus: self.chain.consensus[i].clone(),
         };
-        let mut config = CoreConfig::default();
-        config.timeouts.heartbeat = std::time::Duration::from_millis(500);
+        let config = CoreConfig::default();
         self.cores[i] = NodeCore::new(self.stores[i].clone(), Some(keys), config).unwrap();
         self.up[i] = true;
         let now = self.now_ms;
@@ -342,4 +342,98 @@ fn a_rotated_consensus_key_takes_over() {
         })
     });
     assert!(signed, "node 3 signs with its new key");
+}
+
+/// Authority 0 proposes `action` (with `nonce`), authorities 1 and 2 approve it (each
+/// with `nonce`): more than 2/3 of four.
+fn pass(c: &mut Cluster, action: mpms_ledger::transaction::GovernanceAction, nonce: u64) {
+    use mpms_ledger::Payload;
+    let op0 = c.chain.operators[0].clone();
+    c.submit(0, c.chain.tx(&op0, nonce, Payload::Propose { action }));
+    c.run_for(2_000);
+    let next: u64 = c.stores[0]
+        .get(&mpms_ledger::records::keys::next_proposal())
+        .unwrap()
+        .map(|b| mpms_ledger::codec::decode(&b).unwrap())
+        .unwrap();
+    for voter in [1, 2] {
+        let op = c.chain.operators[voter].clone();
+        let vote = c.chain.tx(
+            &op,
+            nonce,
+            Payload::Vote {
+                proposal: next - 1,
+                approve: true,
+            },
+        );
+        c.submit(voter, vote);
+    }
+    c.run_for(3_000);
+}
+
+/// Consensus timing is a chain parameter: a governance vote changes the heartbeat
+/// of every validator at once, from the next height. (Each node's file used to set
+/// its own, and a validator waiting longer than the others missed every turn.)
+#[test]
+fn consensus_timing_follows_governance() {
+    use mpms_ledger::params::ParameterChange;
+    use mpms_ledger::transaction::GovernanceAction;
+    let mut c = Cluster::new(8);
+    c.run_for(2_000);
+    for core in &c.cores {
+        assert_eq!(core.timing().heartbeat_ms, 500);
+    }
+    // Idle, an empty block comes about every heartbeat.
+    let before = c.height(0);
+    c.run_for(10_000);
+    let slow = c.height(0) - before;
+    pass(
+        &mut c,
+        GovernanceAction::SetParameter(ParameterChange::HeartbeatMs(250)),
+        0,
+    );
+    for (i, core) in c.cores.iter().enumerate() {
+        assert_eq!(core.timing().heartbeat_ms, 250, "core {i}");
+    }
+    let before = c.height(0);
+    c.run_for(10_000);
+    let fast = c.height(0) - before;
+    assert!(2 * fast > 3 * slow, "{slow} blocks before, {fast} after");
+}
+
+/// A validator whose consensus key the chain rotated, but which does not hold the new
+/// key (restored from a backup taken before the rotation), says so and signs
+/// nothing; the others go on.
+#[test]
+fn a_validator_missing_the_key_the_chain_names_says_so() {
+    use mpms_ledger::transaction::GovernanceAction;
+    let mut c = Cluster::new(9);
+    c.run_for(1_000);
+    let new_key = c.chain.rotated_consensus_key(3);
+    assert_eq!(c.cores[3].missing_consensus_key(), None);
+    let operator = c.chain.operators[3].public_key();
+    pass(
+        &mut c,
+        GovernanceAction::RotateAuthorityKey {
+            operator,
+            consensus_key: new_key.public_key(),
+        },
+        0,
+    );
+    assert_eq!(
+        c.cores[3].missing_consensus_key(),
+        Some(new_key.public_key())
+    );
+    let from = c.height(0);
+    c.run_for(10_000);
+    let end = c.height(0);
+    assert!(end > from + 3, "the other three go on");
+    let signed = (from + 2..=end).any(|h| {
+        c.stores[0].certificate(h).unwrap().is_some_and(|cert| {
+            cert.signatures
+                .iter()
+                .any(|s| s.validator == c.chain.operators[3].public_key())
+        })
+    });
+    assert!(!signed, "node 3 signs nothing");
 }

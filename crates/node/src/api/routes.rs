@@ -489,8 +489,18 @@ pub async fn ready(State(node): State<NodeHandle>) -> Response {
     if status.syncing {
         reasons.push("catching up".to_string());
     }
-    if status.peers == 0 && !lone {
+    if status.not_admitted {
+        reasons.push(format!(
+            "not admitted by the chain's node registry: the peers this node dials refuse it; ask the consortium to admit peer id {} (mpmsd tx propose admit-node --request join-request.json)",
+            status.peer_id
+        ));
+    } else if status.peers == 0 && !lone {
         reasons.push("no peers".to_string());
+    }
+    if let Some(key) = &status.missing_consensus_key {
+        reasons.push(format!(
+            "the chain names consensus key {key} for this validator, which this node does not hold: it signs nothing; restore keys/consensus.keystore from the backup taken after the last key rotation (mpmsd keys status)"
+        ));
     }
     if let Some(f) = &status.failure {
         reasons.push(format!("consensus stopped: {f}"));
