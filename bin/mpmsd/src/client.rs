@@ -194,3 +194,34 @@ fn error_text(response: ureq::Response) -> String {
         .and_then(|v| v["error"].as_str().map(str::to_string))
         .unwrap_or(text)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// `--home` alone talks to that home's API (it used to go to the devnet's port).
+    #[test]
+    fn a_home_names_its_own_api() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = mpms_node::Home::new(dir.path());
+        let mut config = mpms_node::NodeConfig::default();
+        config.api.listen = "0.0.0.0:19999".into();
+        mpms_node::home::write_file(&home.config_path(), &config.to_toml(), false).unwrap();
+        assert_eq!(
+            api_url(None, Some(dir.path())).unwrap(),
+            "http://127.0.0.1:19999"
+        );
+        assert_eq!(
+            api_url(Some("http://10.0.0.5:8080".into()), Some(dir.path())).unwrap(),
+            "http://10.0.0.5:8080"
+        );
+        assert_eq!(api_url(None, None).unwrap(), DEVNET_API);
+        // A home whose configuration is broken says so, naming the field.
+        config.api.listen = "nowhere".into();
+        std::fs::write(home.config_path(), config.to_toml()).unwrap();
+        let err = api_url(None, Some(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("api.listen"), "{err}");
+    }
+}

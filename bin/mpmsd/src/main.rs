@@ -27,8 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Creates a node's home: configuration, node key and, with --validator, the
-    /// encrypted validator keystore.
+    /// Creates a node's home: configuration, node key, the operator account's key
+    /// file and, with --validator, the consensus keystore (key files encrypted).
     Init(node_cmd::InitArgs),
     /// Writes the join request an institution sends the consortium: its node's peer
     /// id, its operator account, its consensus key and its organization's

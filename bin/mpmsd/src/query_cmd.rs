@@ -71,6 +71,8 @@ pub enum Query {
     Schemas,
     /// The authority set.
     Validators,
+    /// The chain's parameters (stakes, limits, consensus timing).
+    Params,
     /// Governance proposals (one with an id).
     Proposals {
         /// A proposal id.
@@ -125,6 +127,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         Query::Grant { id } => client.get(&format!("/v1/grants/{id}"))?,
         Query::Schemas => client.get("/v1/schemas")?,
         Query::Validators => client.get("/v1/authorities")?,
+        Query::Params => client.get("/v1/params")?,
         Query::Proposals { id: None } => client.get("/v1/proposals")?,
         Query::Proposals { id: Some(id) } => client.get(&format!("/v1/proposals/{id}"))?,
         Query::Evidence => client.get("/v1/evidence")?,

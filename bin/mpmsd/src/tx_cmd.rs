@@ -757,10 +757,8 @@ fn complete(
         } => {
             let request = JoinRequest::load(file)?;
             let account = request.body.operator;
-            if client
-                .get_opt(&format!("/v1/accounts/{account}"))?
-                .is_none()
-            {
+            let known = client.get(&format!("/v1/accounts/{account}"))?["exists"] == true;
+            if !known {
                 let registration = request.registration()?;
                 let hash = client.submit(&registration).map_err(|e| {
                     anyhow!(

@@ -1,7 +1,7 @@
 //! The node's configuration file (`config/node.toml` in a node's home).
 //!
 //! Every field has a default; unknown fields are refused; a bad value is reported
-//! with its full name (`consensus.heartbeat_ms: must be at least ...`).
+//! with its full name (`api.listen: not an address (ip:port)`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

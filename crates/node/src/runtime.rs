@@ -478,8 +478,19 @@ impl NodeTask {
                 };
                 self.perform(actions).await;
             }
+            // A first peer after none (just admitted, or back from a partition): the
+            // chain may have moved on meanwhile, so catch up at the next tick rather
+            // than wait for a message from a later height.
+            NetworkEvent::PeerConnected(_) => {
+                if self.network.metrics().snapshot().peers <= 1 && self.catch_up_since.is_none() {
+                    let due = Instant::now()
+                        .checked_sub(CATCH_UP_DELAY)
+                        .unwrap_or_else(Instant::now);
+                    self.catch_up_since = Some((due, self.core.last_header().height));
+                }
+            }
             // Counted by the network itself (see `publish_status`).
-            NetworkEvent::PeerConnected(_) | NetworkEvent::PeerDisconnected(_) => {}
+            NetworkEvent::PeerDisconnected(_) => {}
             NetworkEvent::RefusedBy(peer) => {
                 self.refused_at = Some(Instant::now());
                 let due = self
@@ -616,7 +627,8 @@ impl NodeTask {
             last_block_time_ms: last.time_ms,
             round,
             peers,
-            syncing: self.syncing,
+            // Catching up, or about to: peers are known to be ahead.
+            syncing: self.syncing || self.catch_up_since.is_some(),
             authority: self.core.is_authority(),
             mempool_transactions: self.core.mempool().len(),
             mempool_bytes: self.core.mempool().bytes(),

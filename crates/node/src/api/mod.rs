@@ -17,6 +17,7 @@
 //! | `GET /v1/schemas`, `GET /v1/schemas/{id}` | credential schemas |
 //! | `GET /v1/certifiers/{id}`, `GET /v1/organizations/{id}` | registered parties |
 //! | `GET /v1/authorities` | the authority set and every authority's record |
+//! | `GET /v1/params` | the chain's parameters in force, consensus timing included |
 //! | `GET /v1/proposals`, `GET /v1/proposals/{id}` | governance proposals |
 //! | `GET /v1/evidence` | punished offences |
 //! | `GET /v1/events` | Server-Sent Events: `block` and `tx` on every commit |
@@ -113,6 +114,7 @@ pub fn router(node: NodeHandle, max_body_bytes: usize) -> Router {
         .route("/v1/certifiers/{id}", get(routes::certifier))
         .route("/v1/organizations/{id}", get(routes::organization))
         .route("/v1/authorities", get(routes::authorities))
+        .route("/v1/params", get(routes::params))
         .route("/v1/proposals", get(routes::proposals))
         .route("/v1/proposals/{id}", get(routes::proposal))
         .route("/v1/evidence", get(routes::evidence))

@@ -381,6 +381,13 @@ pub async fn authorities(State(node): State<NodeHandle>) -> ApiResult {
     })))
 }
 
+/// `GET /v1/params`: the chain's parameters in force for the next height, consensus
+/// timing included.
+pub async fn params(State(node): State<NodeHandle>) -> ApiResult {
+    let meta = read_meta(node.store().as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(to_json(&meta.params)))
+}
+
 /// `GET /v1/proposals`.
 pub async fn proposals(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
     let next: u64 = record(&node, &keys::next_proposal())?.unwrap_or(0);
