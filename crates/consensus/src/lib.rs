@@ -13,11 +13,13 @@
 //! needs them to judge evidence; this crate uses only those types from it.
 
 mod engine;
+pub mod messages;
 mod safety;
 mod timeouts;
 mod votes;
 
 pub use engine::{Effect, Engine, Identity, Input, Step, Timeout};
+pub use messages::{ConsensusMessage, FinalizedBlock};
 pub use safety::{SafetyError, SafetyRecord};
 pub use timeouts::Timeouts;
 pub use votes::{SignatureVerifier, Verifier};

@@ -31,4 +31,3 @@ pub use metrics::NetworkMetrics;
 pub use service::{start, NetworkError, NetworkEvent, NetworkHandle};
 pub use topic::Topic;
 pub use validate::{ChainValidator, GossipValidator, Verdict};
-pub use wire::{ConsensusMessage, FinalizedBlock};

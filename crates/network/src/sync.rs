@@ -10,12 +10,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mpms_ledger::vote::AuthoritySet;
-use mpms_ledger::Header;
+use mpms_consensus::messages::FinalizedBlock;
 use mpms_store::Store;
 
 use crate::service::{NetworkError, NetworkHandle};
-use crate::wire::{FinalizedBlock, SyncRequest, SyncResponse};
+use crate::wire::{SyncRequest, SyncResponse};
 use crate::PeerId;
 
 /// Where the swarm task reads the finalized blocks it serves.
@@ -41,38 +40,11 @@ impl<S: Store + Send + Sync + ?Sized + 'static> BlockSource for StoreSource<S> {
     }
 }
 
-/// Checks a fetched block against what the syncing node already knows: it follows
-/// `parent`, and its certificate carries more than 2/3 of `authorities` (the set
-/// that finalizes its height) for exactly this block.
-pub fn check_finalized(
-    chain_id: &str,
-    parent: &Header,
-    authorities: &AuthoritySet,
-    finalized: &FinalizedBlock,
-) -> Result<(), String> {
-    let header = &finalized.block.header;
-    if header.chain_id != chain_id {
-        return Err(format!("block for chain {:?}", header.chain_id));
-    }
-    header
-        .check_link(parent)
-        .map_err(|e| format!("block {}: {e}", header.height))?;
-    finalized
-        .certificate
-        .verify_for(
-            chain_id,
-            authorities,
-            header.height,
-            &finalized.block.hash(),
-        )
-        .map_err(|e| format!("certificate of block {}: {e}", header.height))
-}
-
 /// Where synced blocks go.
 pub trait BlockSink {
     /// The height of the last block applied.
     fn height(&self) -> u64;
-    /// Checks the next block (see [`check_finalized`]), executes and commits it. An
+    /// Checks the next block (see [`mpms_consensus::messages::check_finalized`]), executes and commits it. An
     /// error means the block is wrong: the peer that served it is lying.
     fn apply(&mut self, finalized: FinalizedBlock) -> Result<(), String>;
 }

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 pub enum Topic {
     /// Signed transactions ([`mpms_ledger::SignedTransaction`]).
     Transactions,
-    /// Proposals and votes ([`crate::ConsensusMessage`]).
+    /// Proposals and votes ([`mpms_consensus::ConsensusMessage`]).
     Consensus,
-    /// Finalized blocks with their certificates ([`crate::FinalizedBlock`]).
+    /// Finalized blocks with their certificates ([`mpms_consensus::FinalizedBlock`]).
     Blocks,
 }
 

@@ -10,8 +10,8 @@ use mpms_crypto::PublicKey;
 use mpms_ledger::vote::{AuthoritySet, VoteKind};
 use mpms_ledger::{codec, AccountId, SignedTransaction};
 
-use crate::wire::{ConsensusMessage, FinalizedBlock, MAX_RESENT};
 use crate::Topic;
+use mpms_consensus::messages::{ConsensusMessage, FinalizedBlock, MAX_RESENT};
 
 /// The verdict on one gossip message.
 #[derive(Debug, Clone, PartialEq, Eq)]

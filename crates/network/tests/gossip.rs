@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{open_config, spawn, wait_for, Chain, Node};
+use mpms_consensus::ConsensusMessage;
 use mpms_ledger::codec;
 use mpms_ledger::vote::{Vote, VoteKind};
-use mpms_network::{ConsensusMessage, NetworkEvent, Topic};
+use mpms_network::{NetworkEvent, Topic};
 
 /// Starts `n` nodes; node `i > 0` dials node `(i - 1) / 2`: a binary tree, so most
 /// pairs are not directly connected and messages must be forwarded.

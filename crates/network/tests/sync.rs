@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{open_config, spawn, wait_for, Chain, NoBlocks, VerifyingSink};
+use mpms_consensus::FinalizedBlock;
 use mpms_network::sync::{sync_to, BlockSource, StoreSource};
-use mpms_network::FinalizedBlock;
 use mpms_store::MemStore;
 
 /// Serves the real chain's blocks with a changed timestamp from `from` on: the block

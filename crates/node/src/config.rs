@@ -10,8 +10,7 @@ use std::time::Duration;
 use mpms_network::NetworkConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{CoreConfig, Production};
-use crate::mempool::MempoolConfig;
+use mpms_core::{CoreConfig, MempoolConfig, Production};
 
 /// A configuration error, naming the field.
 #[derive(Debug, thiserror::Error)]

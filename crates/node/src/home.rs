@@ -20,8 +20,8 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 
 use crate::config::{CheckedNodeConfig, ConfigError, NodeConfig};
-use crate::core::ValidatorKeys;
 use crate::keys::{AccountKeys, ConsensusKeys, KeyFileError};
+use mpms_core::ValidatorKeys;
 
 /// The environment variable holding the key files' password.
 pub const PASSWORD_ENV: &str = "MPMS_KEYSTORE_PASSWORD";

@@ -1,8 +1,8 @@
 //! The MPMS node.
 //!
-//! - [`mempool`]: transactions waiting for a block;
-//! - [`core`]: consensus, execution, store and mempool glued together without I/O
-//!   (inputs in, actions out);
+//! The core (consensus, execution, store and mempool glued together without I/O) is
+//! the `mpms-core` crate, which the simulator runs too. Here:
+//!
 //! - [`runtime`]: the task that runs the core on the network and the clock;
 //! - [`api`]: the HTTP API;
 //! - [`metrics`]: Prometheus metrics;
@@ -15,18 +15,14 @@
 
 pub mod api;
 pub mod config;
-pub mod core;
 pub mod home;
 pub mod join;
 pub mod keys;
 pub mod launch;
-pub mod mempool;
 pub mod metrics;
 pub mod runtime;
 pub mod testnet;
 
 pub use config::{CheckedNodeConfig, ConfigError, NodeConfig};
-pub use core::{Action, CoreConfig, NodeCore, ValidatorKeys};
 pub use home::Home;
-pub use mempool::{AdmitError, Mempool, MempoolConfig};
 pub use runtime::{NodeHandle, NodeParts, Running, Status};

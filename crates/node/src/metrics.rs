@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::core::Committed;
+use mpms_core::Committed;
 
 /// A label naming an authority (its operator account).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

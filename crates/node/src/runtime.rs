@@ -10,23 +10,20 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mpms_consensus::Timeout;
+use mpms_consensus::{ConsensusMessage, FinalizedBlock, Timeout};
 use mpms_crypto::Hash;
 use mpms_ledger::execute::{admitted_peers, read_meta};
 use mpms_ledger::records::{keys, Account};
 use mpms_ledger::{codec, AccountId, SignedTransaction};
 use mpms_network::sync::{sync_to, BlockSink, StoreSource};
 use mpms_network::validate::Limits;
-use mpms_network::{
-    ChainValidator, ConsensusMessage, FinalizedBlock, NetworkEvent, NetworkHandle, PeerId, Topic,
-};
+use mpms_network::{ChainValidator, NetworkEvent, NetworkHandle, PeerId, Topic};
 use mpms_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::Instrument;
 
-use crate::core::{Action, Committed, CoreConfig, NodeCore, ValidatorKeys};
-use crate::mempool::AdmitError;
 use crate::metrics::NodeMetrics;
+use mpms_core::{Action, AdmitError, Committed, CoreConfig, CoreError, NodeCore, ValidatorKeys};
 
 /// The wall clock in Unix milliseconds.
 pub fn now_ms() -> u64 {
@@ -214,7 +211,7 @@ pub struct NodeParts {
 pub enum NodeError {
     /// The core could not start.
     #[error(transparent)]
-    Core(#[from] crate::core::CoreError),
+    Core(#[from] CoreError),
     /// The network could not start.
     #[error("network: {0}")]
     Network(#[from] mpms_network::NetworkError),
@@ -250,8 +247,7 @@ pub async fn start(
     let mut core = NodeCore::new(store.clone(), validator, core)?;
     core.add_spare_keys(spare_keys);
     let chain_id = core.chain_id().to_string();
-    let meta =
-        read_meta(store.as_ref()).map_err(|e| crate::core::CoreError::State(e.to_string()))?;
+    let meta = read_meta(store.as_ref()).map_err(|e| CoreError::State(e.to_string()))?;
     let last = core.last_header().clone();
     let lookup_store = store.clone();
     let validator = Arc::new(

@@ -5,15 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mpms_consensus::messages::{check_finalized, FinalizedBlock};
 use mpms_ledger::execute::{build_block, execute_block, read_meta, SignatureCheck};
 use mpms_ledger::testkit::TestChain;
 use mpms_ledger::vote::{AuthoritySet, CommitCertificate};
 use mpms_ledger::{Header, MemState, Payload, SignedTransaction};
-use mpms_network::sync::{check_finalized, BlockSink, BlockSource, StoreSource};
+use mpms_network::sync::{BlockSink, BlockSource, StoreSource};
 use mpms_network::validate::Limits;
 use mpms_network::{
-    ChainValidator, FinalizedBlock, GossipValidator, Multiaddr, NetworkConfig, NetworkEvent,
-    NetworkHandle, Topic, Verdict,
+    ChainValidator, GossipValidator, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, Topic,
+    Verdict,
 };
 use mpms_store::{commit_genesis, BlockCommit, MemStore, Store};
 use tokio::sync::mpsc;

@@ -1,12 +1,13 @@
 //! The node's core: the consensus engine, the ledger, the store and the mempool, glued
 //! together without I/O. Messages, timeouts and the clock come in as method calls;
 //! what the node must do (publish, arm a timer, catch up, report a commit) comes out
-//! as [`Action`]s, which the runtime carries out. Tests drive it directly.
+//! as [`Action`]s, which the node's runtime or the simulator carries out.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mpms_consensus::messages::{check_finalized, ConsensusMessage, FinalizedBlock, MAX_RESENT};
 use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts, Verifier};
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::Header;
@@ -17,7 +18,6 @@ use mpms_ledger::{
     AccountId, AuthoritySet, Block, BlockContext, CommitCertificate, Payload, Receipt,
     SignedTransaction, SignedVote, Transaction, VoteKind,
 };
-use mpms_network::{ConsensusMessage, FinalizedBlock};
 use mpms_store::{BlockCommit, Store, StoreError};
 
 use crate::mempool::{AdmitError, Mempool, MempoolConfig};
@@ -406,12 +406,7 @@ impl NodeCore {
     /// why the block is wrong.
     pub fn commit_finalized(&mut self, finalized: FinalizedBlock) -> Result<Vec<Action>, String> {
         let meta = read_meta(self.store.as_ref()).map_err(|e| e.to_string())?;
-        mpms_network::sync::check_finalized(
-            &self.chain_id,
-            &self.last,
-            &meta.authority_set,
-            &finalized,
-        )?;
+        check_finalized(&self.chain_id, &self.last, &meta.authority_set, &finalized)?;
         let FinalizedBlock { block, certificate } = finalized;
         let block = Arc::new(block);
         self.commit(&block, Arc::new(certificate), None)
@@ -490,10 +485,7 @@ impl NodeCore {
     /// that were away or restarted missed them; gossip never repeats a message).
     /// `None` when there is nothing to re-send.
     pub fn resend(&self, now_ms: u64) -> Option<ConsensusMessage> {
-        let start = self
-            .own
-            .len()
-            .saturating_sub(mpms_network::wire::MAX_RESENT);
+        let start = self.own.len().saturating_sub(MAX_RESENT);
         let statements: Vec<ConsensusMessage> = self.own[start..].to_vec();
         (!statements.is_empty()).then_some(ConsensusMessage::Resent {
             statements,

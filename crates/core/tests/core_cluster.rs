@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use mpms_consensus::{ConsensusMessage, FinalizedBlock};
+use mpms_core::{Action, CoreConfig, NodeCore, ValidatorKeys};
 use mpms_ledger::testkit::TestChain;
 use mpms_ledger::State;
-use mpms_network::sync::BlockSource;
-use mpms_network::{ConsensusMessage, FinalizedBlock};
-use mpms_node::core::{Action, CoreConfig, NodeCore, ValidatorKeys};
 use mpms_store::{commit_genesis, MemStore, Store};
 
 const START_MS: u64 = mpms_ledger::testkit::GENESIS_TIME_MS + 1_000;
@@ -257,13 +256,16 @@ fn a_node_that_was_away_catches_up_from_a_peer() {
     assert_eq!(c.height(3), 0);
     // Node 3 returns and syncs every block from node 0's store, each checked.
     c.up[3] = true;
-    let source = mpms_network::sync::StoreSource(c.stores[0].clone() as Arc<dyn Store>);
-    for height in 1..=source.last_height() {
-        let block = source.finalized(height).unwrap();
-        c.cores[3].commit_finalized(block).unwrap();
+    let source = c.stores[0].clone();
+    let finalized = |height: u64| FinalizedBlock {
+        block: source.block(height).unwrap().unwrap(),
+        certificate: source.certificate(height).unwrap().unwrap(),
+    };
+    for height in 1..=source.last_height().unwrap().unwrap() {
+        c.cores[3].commit_finalized(finalized(height)).unwrap();
     }
     // A corrupted block is refused.
-    let mut bad = source.finalized(1).unwrap();
+    let mut bad = finalized(1);
     bad.block.header.time_ms += 1;
     assert!(c.cores[3].commit_finalized(bad).is_err());
     let now = c.now_ms;
