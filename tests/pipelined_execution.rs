@@ -80,6 +80,7 @@ fn pipelined_block_equals_serial_execution() {
         height: parent.height + 1,
         time_ms,
         proposer,
+        parent: parent.hash(),
     };
     let mut executor = Executor::new(&state, ctx).unwrap();
     let mut serial_included = Vec::new();

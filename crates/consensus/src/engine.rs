@@ -228,6 +228,33 @@ impl Engine {
         }
     }
 
+    /// Every statement of the current height recorded for `block` (each checked: signed
+    /// by a member of the set, the proposal by its round's proposer).
+    pub fn statements_for(&self, block: &Hash) -> Vec<SignedVote> {
+        self.votes.statements_for(block)
+    }
+
+    /// Evidence of equivocation if `statement` (already known to be validly signed by
+    /// its signer, e.g. from a verified commit certificate) conflicts with a statement
+    /// recorded at the current height.
+    pub fn equivocation_with(&self, statement: &SignedVote) -> Option<Evidence> {
+        if statement.vote.height != self.height {
+            return None;
+        }
+        self.votes
+            .conflicting(statement)
+            .map(|first| Evidence::Equivocation {
+                first,
+                second: *statement,
+            })
+    }
+
+    /// Whether exactly this statement was recorded at the current height (it passed
+    /// the engine's checks).
+    pub fn recorded(&self, statement: &SignedVote) -> bool {
+        statement.vote.height == self.height && self.votes.contains(statement)
+    }
+
     /// A one-line summary of the current round, for logs.
     pub fn describe(&self) -> String {
         let r = self.round;

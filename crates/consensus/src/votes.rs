@@ -113,6 +113,42 @@ impl VoteBook {
         }
     }
 
+    /// Every recorded statement (proposal, prevote, precommit) for `block`, by round,
+    /// step and signer (a fixed order, whatever the maps' order).
+    pub fn statements_for(&self, block: &Hash) -> Vec<SignedVote> {
+        let mut out = Vec::new();
+        for round in self.rounds.values() {
+            out.extend(round.proposal.filter(|p| p.vote.block == Some(*block)));
+            for votes in round.prevotes.values().chain(round.precommits.values()) {
+                out.extend(votes.iter().filter(|v| v.vote.block == Some(*block)));
+            }
+        }
+        let step = |kind: VoteKind| match kind {
+            VoteKind::Proposal => 0u8,
+            VoteKind::Prevote => 1,
+            VoteKind::Precommit => 2,
+        };
+        out.sort_by_key(|v| (v.vote.round, step(v.vote.kind), v.validator));
+        out
+    }
+
+    /// A recorded statement by the same signer for the same (round, step) as `vote`
+    /// that differs from it, if any.
+    pub fn conflicting(&self, vote: &SignedVote) -> Option<SignedVote> {
+        let round = self.rounds.get(&vote.vote.round)?;
+        match vote.vote.kind {
+            VoteKind::Proposal => round
+                .proposal
+                .filter(|p| p.validator == vote.validator && p.vote != vote.vote),
+            kind => round
+                .of(kind)
+                .get(&vote.validator)?
+                .iter()
+                .find(|v| v.vote != vote.vote)
+                .copied(),
+        }
+    }
+
     /// Whether exactly this statement is already recorded.
     pub fn contains(&self, vote: &SignedVote) -> bool {
         self.rounds

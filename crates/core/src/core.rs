@@ -12,11 +12,13 @@ use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Tim
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::Header;
 use mpms_ledger::evidence::Evidence;
-use mpms_ledger::execute::{build_block, execute_block, read_meta, BlockOutcome, SignatureCheck};
+use mpms_ledger::execute::{
+    build_block, execute_block, read_meta, BlockExecError, BlockOutcome, SignatureCheck,
+};
 use mpms_ledger::params::ConsensusTiming;
 use mpms_ledger::{
     AccountId, AuthoritySet, Block, BlockContext, CommitCertificate, Payload, Receipt,
-    SignedTransaction, SignedVote, Transaction, VoteKind,
+    SignedTransaction, SignedVote, Transaction, TxError, VoteKind,
 };
 use mpms_store::{BlockCommit, Store, StoreError};
 
@@ -119,6 +121,8 @@ pub struct NodeCore {
     last: Header,
     blocks: HashMap<Hash, Arc<Block>>,
     outcomes: HashMap<Hash, BlockOutcome>,
+    /// Blocks of the current height found to hold a fake credential.
+    fake_blocks: HashMap<Hash, FakeBlock>,
     awaiting_validation: HashSet<Hash>,
     pending_build: Option<(u64, u32)>,
     reported: HashSet<Hash>,
@@ -128,12 +132,22 @@ pub struct NodeCore {
     /// The last (height, round, step) seen by [`NodeCore::on_tick`], and since when.
     progress: ((u64, u32, mpms_consensus::Step), u64),
     last_resend_ms: u64,
+    /// When a catch-up was last asked for because no block came.
+    last_stall_catch_up_ms: u64,
     failure: Option<String>,
     /// The chain's consensus timing at the height in progress.
     timing: ConsensusTiming,
     /// The consensus key the chain names for this validator when this node does not
     /// hold it (it then signs nothing).
     missing_key: Option<mpms_crypto::PublicKey>,
+}
+
+/// A proposed block holding a credential issuance the rules reject: what evidence
+/// about a statement for it needs.
+struct FakeBlock {
+    header: Header,
+    transaction: SignedTransaction,
+    proof: mpms_crypto::MerkleProof,
 }
 
 /// The engine's timeouts for the chain's `timing`.
@@ -152,12 +166,27 @@ pub fn timeouts_of(timing: &ConsensusTiming) -> Timeouts {
 /// A height that has not moved for this long has this node re-send its statements.
 pub const RESEND_AFTER_MS: u64 = 2_000;
 
+/// No block for this many heartbeats has the node ask to catch up.
+const STALL_HEARTBEATS: u64 = 3;
+
 impl NodeCore {
     /// A core over `store` (which holds at least genesis).
     pub fn new(
         store: Arc<dyn Store>,
         keys: Option<ValidatorKeys>,
         config: CoreConfig,
+    ) -> Result<NodeCore, CoreError> {
+        NodeCore::with_verifier(store, keys, config, Arc::new(Verifier))
+    }
+
+    /// A core whose engine checks consensus signatures with `verifier` (the
+    /// simulator shares one that remembers verdicts across its nodes: a signature's
+    /// validity does not depend on who checks it).
+    pub fn with_verifier(
+        store: Arc<dyn Store>,
+        keys: Option<ValidatorKeys>,
+        config: CoreConfig,
+        verifier: Arc<dyn mpms_consensus::SignatureVerifier>,
     ) -> Result<NodeCore, CoreError> {
         let last = store
             .last_header()?
@@ -177,7 +206,7 @@ impl NodeCore {
             &meta.chain_id,
             identity,
             timeouts_of(&meta.params.consensus),
-            Arc::new(Verifier),
+            verifier,
             safety,
         );
         Ok(NodeCore {
@@ -191,6 +220,7 @@ impl NodeCore {
             last,
             blocks: HashMap::new(),
             outcomes: HashMap::new(),
+            fake_blocks: HashMap::new(),
             awaiting_validation: HashSet::new(),
             pending_build: None,
             reported: HashSet::new(),
@@ -198,6 +228,7 @@ impl NodeCore {
             own: Vec::new(),
             progress: ((0, 0, mpms_consensus::Step::Propose), 0),
             last_resend_ms: 0,
+            last_stall_catch_up_ms: 0,
             failure: None,
             timing: meta.params.consensus,
             missing_key: None,
@@ -363,9 +394,11 @@ impl NodeCore {
                     actions.extend(self.validate(hash, now_ms));
                 }
                 actions.extend(self.engine_step(Input::Proposal(proposal), now_ms));
+                actions.extend(self.report_fake_credential(&[proposal], now_ms));
             }
             ConsensusMessage::Vote(vote) => {
                 actions.extend(self.engine_step(Input::Vote(vote), now_ms));
+                actions.extend(self.report_fake_credential(&[vote], now_ms));
             }
             ConsensusMessage::Resent { statements, .. } => {
                 for statement in statements {
@@ -407,9 +440,25 @@ impl NodeCore {
     pub fn commit_finalized(&mut self, finalized: FinalizedBlock) -> Result<Vec<Action>, String> {
         let meta = read_meta(self.store.as_ref()).map_err(|e| e.to_string())?;
         check_finalized(&self.chain_id, &self.last, &meta.authority_set, &finalized)?;
+        // The certificate's precommits are signed statements too (verified just now):
+        // one that contradicts a statement this node recorded at that height is
+        // equivocation (a validator whose two instances voted in two partitions).
+        let mut actions = Vec::new();
+        let certificate = &finalized.certificate;
+        for signature in &certificate.signatures {
+            let statement = SignedVote {
+                vote: certificate.precommit(),
+                validator: signature.validator,
+                signature: signature.signature,
+            };
+            if let Some(evidence) = self.engine.equivocation_with(&statement) {
+                actions.extend(self.submit_evidence(evidence, finalized.block.header.time_ms));
+            }
+        }
         let FinalizedBlock { block, certificate } = finalized;
         let block = Arc::new(block);
-        self.commit(&block, Arc::new(certificate), None)
+        actions.extend(self.commit(&block, Arc::new(certificate), None)?);
+        Ok(actions)
     }
 
     /// After sync applied blocks with [`NodeCore::commit_finalized`]: restarts
@@ -449,6 +498,7 @@ impl NodeCore {
             height: self.last.height + 1,
             time_ms: now_ms.max(self.last.time_ms + 1),
             proposer: self.last.proposer,
+            parent: self.last.hash(),
         };
         self.mempool.insert(self.store.as_ref(), &ctx, tx, now_ms)
     }
@@ -464,8 +514,27 @@ impl NodeCore {
     }
 
     /// A periodic tick (the runtime's, every few hundred ms): when consensus has not
-    /// moved for [`RESEND_AFTER_MS`], re-sends this node's statements.
+    /// moved for [`RESEND_AFTER_MS`], re-sends this node's statements; when no block
+    /// has come for several heartbeats, asks to catch up (this node may have missed
+    /// what would tell it the others are ahead).
     pub fn on_tick(&mut self, now_ms: u64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let stall_ms = self
+            .timing
+            .heartbeat_ms
+            .saturating_mul(STALL_HEARTBEATS)
+            .max(2 * RESEND_AFTER_MS);
+        let since_block = now_ms.saturating_sub(self.last.time_ms);
+        let since_asked = now_ms.saturating_sub(self.last_stall_catch_up_ms);
+        if since_block > stall_ms && since_asked > stall_ms {
+            self.last_stall_catch_up_ms = now_ms;
+            actions.push(Action::CatchUp);
+        }
+        actions.extend(self.resend_if_quiet(now_ms));
+        actions
+    }
+
+    fn resend_if_quiet(&mut self, now_ms: u64) -> Vec<Action> {
         let state = self.round_state();
         if state != self.progress.0 {
             self.progress = (state, now_ms);
@@ -623,18 +692,75 @@ impl NodeCore {
                 }
                 Err(e) => {
                     tracing::warn!(height, error = %e, "proposed block is invalid");
+                    if let BlockExecError::Transaction {
+                        index,
+                        error: TxError::Credential(_),
+                    } = e
+                    {
+                        self.note_fake_credential(&block, index);
+                    }
                     false
                 }
             }
         };
-        self.engine_step(
+        let mut actions = self.engine_step(
             Input::BlockValidated {
                 height,
                 block: hash,
                 valid,
             },
             now_ms,
-        )
+        );
+        // Statements for the block that arrived before it was found fake.
+        let recorded = self.engine.statements_for(&hash);
+        actions.extend(self.report_fake_credential(&recorded, now_ms));
+        actions
+    }
+
+    /// Remembers that `block`, proposed at the current height, holds at `index` an
+    /// issuance the rules reject: every signed statement for it is evidence.
+    fn note_fake_credential(&mut self, block: &Block, index: usize) {
+        let (Some(transaction), Some(proof)) =
+            (block.transactions.get(index), block.tx_proof(index))
+        else {
+            return;
+        };
+        tracing::warn!(
+            height = block.header.height,
+            proposer = %block.header.proposer,
+            "a proposed block holds a fake credential: its proposer and voters will be reported"
+        );
+        self.fake_blocks.insert(
+            block.hash(),
+            FakeBlock {
+                header: block.header.clone(),
+                transaction: transaction.clone(),
+                proof,
+            },
+        );
+    }
+
+    /// Submits fake-credential evidence for each of `statements` that signs a block
+    /// known to hold a fake credential and that the engine recorded (so its signature
+    /// and signer were checked).
+    fn report_fake_credential(&mut self, statements: &[SignedVote], now_ms: u64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for statement in statements {
+            let Some(fake) = statement.vote.block.and_then(|b| self.fake_blocks.get(&b)) else {
+                continue;
+            };
+            if !self.engine.recorded(statement) {
+                continue;
+            }
+            let evidence = Evidence::FakeCredential {
+                header: Box::new(fake.header.clone()),
+                vote: *statement,
+                transaction: fake.transaction.clone(),
+                proof: fake.proof.clone(),
+            };
+            actions.extend(self.submit_evidence(evidence, now_ms));
+        }
+        actions
     }
 
     /// The block's certificate for its parent must be the one this node stored.
@@ -771,6 +897,7 @@ impl NodeCore {
             height: self.last.height + 1,
             time_ms: now.max(self.last.time_ms + 1),
             proposer: self.last.proposer,
+            parent: self.last.hash(),
         };
         let recheck = self
             .mempool
@@ -781,6 +908,7 @@ impl NodeCore {
         self.blocks
             .retain(|_, b| b.header.height > block.header.height);
         self.outcomes.clear();
+        self.fake_blocks.clear();
         self.awaiting_validation.clear();
         Ok(vec![Action::Committed(Arc::new(Committed {
             block: block.clone(),

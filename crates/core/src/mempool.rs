@@ -215,8 +215,10 @@ impl Mempool {
         if queue_len >= self.config.max_per_sender {
             return Err(AdmitError::SenderFull(queue_len));
         }
-        // Execute the sender's pending transactions, then this one.
-        let mut executor = Executor::new(state, ctx.clone())?;
+        // Execute the sender's pending transactions, then this one. An issuance may
+        // rely on them (it is held until they are committed: the block builder reads
+        // only committed state for issuances and leaves it for a later block).
+        let mut executor = Executor::for_admission(state, ctx.clone())?;
         if let Some(queue) = self.by_sender.get(&sender) {
             for h in queue.values() {
                 if let Some(e) = self.entries.get(h) {
@@ -261,7 +263,8 @@ impl Mempool {
                 .by_sender
                 .iter()
                 .filter(|(s, _)| *s != sender)
-                .max_by_key(|(_, q)| q.len())
+                // Ties go to the greatest sender id: the same choice on every run.
+                .max_by_key(|(s, q)| (q.len(), **s))
                 .map(|(s, q)| (*s, q.len()));
             match longest {
                 Some((victim, len)) if len > queue_len + 1 => {
@@ -363,7 +366,7 @@ impl Mempool {
         if read_meta(state).is_err() {
             return report;
         }
-        let Ok(mut executor) = Executor::new(state, ctx.clone()) else {
+        let Ok(mut executor) = Executor::for_admission(state, ctx.clone()) else {
             return report;
         };
         let mut refused: HashMap<AccountId, String> = HashMap::new();
@@ -425,6 +428,7 @@ mod tests {
                 height: self.last.height + 1,
                 time_ms: self.last.time_ms + 1_000,
                 proposer: self.chain.operators[0].public_key(),
+                parent: self.last.hash(),
             }
         }
 

@@ -33,6 +33,7 @@ pub mod keys {
     // 0x0d is unused: a subject's credentials are found through its HELD lists.
     const NODE: u8 = 0x0e;
     const META: u8 = 0x0f;
+    const BLOCK_HASH: u8 = 0x10;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -125,6 +126,12 @@ pub mod keys {
     /// The [`AuthoritySet`] that finalizes the next block.
     pub fn authority_set() -> Vec<u8> {
         key(META, &[b"authority-set"])
+    }
+    /// The hash of the committed block at a height ([`mpms_crypto::Hash`]), kept for
+    /// the evidence window: fake-credential evidence names a header whose parent
+    /// must be the committed block.
+    pub fn block_hash(height: u64) -> Vec<u8> {
+        key(BLOCK_HASH, &[&height.to_be_bytes()])
     }
 }
 

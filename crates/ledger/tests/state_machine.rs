@@ -1258,7 +1258,7 @@ fn fake_credential_proposer_and_voters_are_slashed() {
     let header = Header {
         chain_id: CHAIN.into(),
         height,
-        parent: Hash::digest(b"parent"),
+        parent: c.last_hash,
         time_ms: c.time_ms + 1_000,
         proposer: c.authorities[1].id,
         tx_root: tx_root(&txs),
@@ -1300,6 +1300,7 @@ fn fake_credential_proposer_and_voters_are_slashed() {
     let height = c.height + 1;
     let mut header = header.clone();
     header.height = height;
+    header.parent = c.last_hash;
     header.time_ms = c.time_ms + 1_000;
     header.tx_root = tx_root(std::slice::from_ref(&good_tx));
     header.tx_count = 1;

@@ -433,13 +433,11 @@ impl NodeTask {
         self.publish_status();
         let mut sink = CoreSink {
             core: &mut self.core,
-            committed: Vec::new(),
+            actions: Vec::new(),
         };
         let result = sync_to(&self.network, &mut sink, self.sync_batch).await;
-        let committed = std::mem::take(&mut sink.committed);
-        for c in committed {
-            self.on_committed(c).await;
-        }
+        let actions = std::mem::take(&mut sink.actions);
+        self.perform(actions).await;
         match result {
             Ok(report) if report.applied > 0 => {
                 tracing::info!(height = report.height, blocks = report.applied, "caught up");
@@ -654,10 +652,11 @@ impl NodeTask {
     }
 }
 
-/// Sync's view of the core: each fetched block is checked and committed.
+/// Sync's view of the core: each fetched block is checked and committed; what the
+/// commits ask for (reports, evidence to publish) is carried out after the sync.
 struct CoreSink<'a> {
     core: &'a mut NodeCore,
-    committed: Vec<Arc<Committed>>,
+    actions: Vec<Action>,
 }
 
 impl BlockSink for CoreSink<'_> {
@@ -666,11 +665,8 @@ impl BlockSink for CoreSink<'_> {
     }
 
     fn apply(&mut self, finalized: FinalizedBlock) -> Result<(), String> {
-        for action in self.core.commit_finalized(finalized)? {
-            if let Action::Committed(c) = action {
-                self.committed.push(c);
-            }
-        }
+        let actions = self.core.commit_finalized(finalized)?;
+        self.actions.extend(actions);
         Ok(())
     }
 }

@@ -1,24 +1,32 @@
-//! Running a simulation: the event loop, faults, the client workload and the checks.
+//! Running a simulation: the nodes (each the node's own [`NodeCore`], Byzantine ones
+//! behind a [`Mask`]), the event loop, faults, the client workload and the checks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use mpms_consensus::{SignatureVerifier, Timeouts};
-use mpms_crypto::{Hash, Hasher, PublicKey, SigningKey};
-use mpms_ledger::credential::{prepare_issuance, CredentialContent};
-use mpms_ledger::testkit::{DeterministicRng, TestChain};
+use mpms_consensus::{ConsensusMessage, FinalizedBlock, SignatureVerifier, Timeout};
+use mpms_core::{Action, Committed, CoreConfig, NodeCore, ValidatorKeys};
+use mpms_crypto::{Hash, Hasher, PublicKey};
+use mpms_ledger::execute::{account_nonce, read_meta, Event as LedgerEvent};
+use mpms_ledger::params::ConsensusTiming;
+use mpms_ledger::testkit::TestChain;
 use mpms_ledger::{codec, Payload, SignedTransaction, SignedVote, State};
 use mpms_store::{commit_genesis, MemStore, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use crate::byzantine::{Behaviour, Mask, Recipients};
 use crate::network::{Latency, Topology};
 use crate::queue::EventQueue;
-use crate::replica::{Action, Behaviour, Message, Production, Replica};
 
-/// How often an authority re-sends its statements of the current height (µs).
-const REBROADCAST_US: u64 = 1_000_000;
+/// How often each node's core gets a tick (µs), as the node's runtime gives it.
+const TICK_US: u64 = 500_000;
+
+/// Most blocks one sync response carries, as a node serves them.
+const SYNC_BATCH: u64 = 64;
+
+/// A node asks to sync at most this often (µs).
+const SYNC_EVERY_US: u64 = 1_000_000;
 
 /// Genesis time of simulated chains; virtual time 0 is this instant.
 pub(crate) const GENESIS_TIME_MS: u64 = mpms_ledger::testkit::GENESIS_TIME_MS;
@@ -29,15 +37,16 @@ pub enum Fault {
     /// The node stops: no messages in or out, timers lost.
     Crash(usize),
     /// The node comes back. With `keep_state` its chain data survives; without, it
-    /// restarts from genesis and syncs. The safety record always survives (it is the
-    /// validator's own durable file).
+    /// restarts from genesis and syncs, keeping only its safety record (a validator
+    /// restored with its last safety record, as the operations guide requires).
     Restart {
         /// Node.
         node: usize,
         /// Whether its store survives.
         keep_state: bool,
     },
-    /// Splits the network: node `i` joins group `groups[i]`.
+    /// Splits the network: node `i` joins group `groups[i]` (nodes beyond the list
+    /// stay in group 0).
     Partition(Vec<u32>),
     /// Ends every partition.
     Heal,
@@ -65,7 +74,7 @@ pub struct SimConfig {
     /// Nodes with validator keys that are not authorities at genesis (after the
     /// authorities); governance may vote them in.
     pub candidates: usize,
-    /// Number of full nodes (after the authorities and candidates).
+    /// Number of full nodes (the last nodes).
     pub full_nodes: usize,
     /// Per-hop latency.
     pub latency: Latency,
@@ -75,6 +84,10 @@ pub struct SimConfig {
     pub gossip_degree: usize,
     /// Byzantine authorities.
     pub byzantine: Vec<(usize, Behaviour)>,
+    /// Authorities whose keys run in two cores ("twins"): the second core is the node
+    /// right after the candidates, in this order. Each pair counts as one Byzantine
+    /// authority.
+    pub twins: Vec<usize>,
     /// Faults at virtual times (ms).
     pub faults: Vec<(u64, Fault)>,
     /// Governance changes at virtual times (ms).
@@ -85,10 +98,8 @@ pub struct SimConfig {
     pub max_virtual_ms: u64,
     /// Client transactions per virtual second (each a subject registration).
     pub tx_per_second: f64,
-    /// Consensus timeouts.
-    pub timeouts: Timeouts,
-    /// Least time between blocks (ms).
-    pub min_block_interval_ms: u64,
+    /// The chain's consensus timing (a genesis parameter).
+    pub timing: ConsensusTiming,
 }
 
 impl SimConfig {
@@ -106,20 +117,21 @@ impl SimConfig {
             loss: 0.0,
             gossip_degree: 8,
             byzantine: Vec::new(),
+            twins: Vec::new(),
             faults: Vec::new(),
             governance: Vec::new(),
             target_height: 10,
             max_virtual_ms: 600_000,
             tx_per_second: 20.0,
-            timeouts: Timeouts {
-                propose: Duration::from_millis(300),
-                prevote: Duration::from_millis(200),
-                precommit: Duration::from_millis(200),
-                delta: Duration::from_millis(150),
-                max: Duration::from_secs(10),
-                heartbeat: Duration::from_millis(1_000),
+            timing: ConsensusTiming {
+                propose_timeout_ms: 300,
+                prevote_timeout_ms: 200,
+                precommit_timeout_ms: 200,
+                timeout_delta_ms: 150,
+                max_timeout_ms: 10_000,
+                heartbeat_ms: 1_000,
+                min_block_interval_ms: 50,
             },
-            min_block_interval_ms: 50,
         }
     }
 }
@@ -137,9 +149,19 @@ pub enum SimError {
         /// The other.
         b: Hash,
     },
-    /// An honest node met a certificate that does not verify.
-    #[error("node {0} saw an invalid commit certificate")]
+    /// An honest node committed a block whose certificate does not verify.
+    #[error("node {0} committed a block with an invalid commit certificate")]
     Certificate(usize),
+    /// Evidence punished an honest authority.
+    #[error("honest authority {operator} was punished at height {height} (seen by node {node})")]
+    HonestPunished {
+        /// The authority's operator.
+        operator: PublicKey,
+        /// The height of the block that punished it.
+        height: u64,
+        /// The node that committed that block.
+        node: usize,
+    },
     /// The target height was not reached in time.
     #[error("liveness: node {node} reached height {height} of {target} by {at_ms} ms")]
     Liveness {
@@ -176,6 +198,11 @@ pub struct Report {
     pub final_set: Vec<PublicKey>,
     /// Evidence transactions submitted by honest nodes.
     pub evidence_submitted: usize,
+    /// Authorities punished by executed evidence, by operator.
+    pub punished: Vec<PublicKey>,
+    /// The twins whose two cores signed two different statements for one
+    /// (height, round, step), by operator.
+    pub twin_equivocated: Vec<PublicKey>,
     /// The final set's consensus keys, by operator.
     pub final_keys: Vec<(PublicKey, PublicKey)>,
     /// Authorities that signed any of the last ten commit certificates.
@@ -204,7 +231,7 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     Some(v[rank - 1])
 }
 
-/// Memoizes consensus signature checks across all replicas: validity depends only on
+/// Memoizes consensus signature checks across all nodes: validity depends only on
 /// the statement, signature and key, never on who checks.
 #[derive(Default)]
 struct MemoVerifier {
@@ -227,70 +254,58 @@ impl SignatureVerifier for MemoVerifier {
     }
 }
 
-/// A credential issuance that the rules reject (neither its certifier nor its subject
-/// is registered), sent by `sender` with `nonce`, as a Byzantine proposer would slip
-/// into its block.
-pub(crate) fn fake_issuance(
-    chain_id: &str,
-    height: u64,
-    sender: &SigningKey,
-    nonce: u64,
-) -> Option<SignedTransaction> {
-    let certifier = SigningKey::from_seed(&[0xfa; 32]);
-    let subject = SigningKey::from_seed(&[0xfb; 32]);
-    let enc = mpms_crypto::DecryptionKey::derive(b"unregistered subject");
-    let content = CredentialContent {
-        salt: *Hash::digest(&height.to_le_bytes()).as_bytes(),
-        holder_name: "Nobody".into(),
-        date_of_birth: "2000-01-01".into(),
-        documents: vec![],
-        description: "forged".into(),
-        start_date: "2026-01-01".into(),
-        end_date: "2026-01-02".into(),
-        marks: None,
-        result: "passed".into(),
-    };
-    let mut rng = DeterministicRng(Hash::digest(&height.to_le_bytes()), 0);
-    let issuance = prepare_issuance(
-        chain_id,
-        &certifier,
-        certifier.public_key(),
-        "forged.course",
-        subject.public_key(),
-        &enc.encryption_key(),
-        &content,
-        0,
-        u64::MAX,
-        &mut rng,
-    )
-    .ok()?;
-    Some(
-        mpms_ledger::Transaction {
-            chain_id: chain_id.to_string(),
-            sender: sender.public_key(),
-            nonce,
-            payload: Payload::IssueCredential(Box::new(issuance)),
+/// What travels between simulated nodes.
+enum Body {
+    /// The consensus topic.
+    Consensus(ConsensusMessage),
+    /// The transactions topic.
+    Tx(SignedTransaction),
+    /// The finalized-blocks topic.
+    Finalized(FinalizedBlock),
+    /// Block sync: "send me finalized blocks from this height".
+    SyncRequest(u64),
+    /// Block sync: the blocks.
+    SyncResponse(Vec<FinalizedBlock>),
+}
+
+/// A message with its gossip id (content-addressed, as the node's gossip does).
+#[derive(Clone)]
+struct Packet {
+    id: Hash,
+    body: Arc<Body>,
+}
+
+impl Packet {
+    fn gossip(body: Body) -> Packet {
+        let id = match &body {
+            Body::Consensus(m) => Hash::digest(&codec::encode(m)),
+            Body::Tx(t) => t.hash(),
+            Body::Finalized(f) => f.block.hash(),
+            Body::SyncRequest(_) | Body::SyncResponse(_) => Hash::ZERO,
+        };
+        Packet {
+            id,
+            body: Arc::new(body),
         }
-        .sign(sender),
-    )
+    }
 }
 
 enum Event {
     Deliver {
         from: usize,
         to: usize,
-        message: Message,
+        packet: Packet,
     },
     Timer {
         node: usize,
         epoch: u64,
-        timeout: mpms_consensus::Timeout,
+        timeout: Timeout,
     },
     Wake {
         node: usize,
         epoch: u64,
     },
-    Rebroadcast {
+    Tick {
         node: usize,
         epoch: u64,
     },
@@ -306,6 +321,35 @@ enum GovStep {
     ApproveLatest,
 }
 
+/// A block a node committed, for the checks.
+#[derive(Debug, Clone)]
+struct Decision {
+    height: u64,
+    block: Hash,
+    at_us: u64,
+}
+
+/// What the checks keep about a node across its restarts.
+#[derive(Default)]
+struct Record {
+    decisions: Vec<Decision>,
+    /// The authority set hash it used at each height it committed.
+    schedule: Vec<(u64, Hash)>,
+    submitted_at: HashMap<Hash, u64>,
+    confirmations: Vec<u64>,
+    evidence_submitted: usize,
+}
+
+/// One simulated node: the node's own core, and a mask if it is Byzantine.
+struct Node {
+    core: NodeCore,
+    store: Arc<MemStore>,
+    mask: Option<Mask>,
+    /// Statements this node's core signed, for spotting a twin's equivocation.
+    signed: Vec<SignedVote>,
+    sync_after_us: u64,
+}
+
 /// One simulation.
 pub struct Simulation {
     config: SimConfig,
@@ -313,27 +357,31 @@ pub struct Simulation {
     rng: ChaCha20Rng,
     queue: EventQueue<Event>,
     topology: Topology,
-    replicas: Vec<Replica>,
+    nodes: Vec<Node>,
+    records: Vec<Record>,
     alive: Vec<bool>,
     epoch: Vec<u64>,
     seen: Vec<HashSet<Hash>>,
     verifier: Arc<MemoVerifier>,
     next_subject: u64,
     events: u64,
+    punished: Vec<PublicKey>,
+    failure: Option<SimError>,
 }
 
 impl Simulation {
     /// Sets up the network described by `config`.
     pub fn new(config: SimConfig) -> Simulation {
         let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
-        let chain =
+        let mut chain =
             TestChain::new(config.authorities, config.seed).with_candidates(config.candidates);
-        let mesh = config.authorities + config.candidates;
+        chain.genesis.params.consensus = config.timing.clone();
+        let mesh = config.authorities + config.candidates + config.twins.len();
         let n = mesh + config.full_nodes;
         let topology = Topology::new(n, mesh, config.gossip_degree, &mut rng);
-        let verifier = Arc::new(MemoVerifier::default());
         let mut sim = Simulation {
-            replicas: Vec::with_capacity(n),
+            nodes: Vec::with_capacity(n),
+            records: (0..n).map(|_| Record::default()).collect(),
             alive: vec![true; n],
             epoch: vec![0; n],
             seen: vec![HashSet::new(); n],
@@ -341,14 +389,17 @@ impl Simulation {
             topology,
             rng,
             chain,
-            verifier,
+            verifier: Arc::new(MemoVerifier::default()),
             next_subject: 0,
             events: 0,
+            punished: Vec::new(),
+            failure: None,
             config,
         };
         for i in 0..n {
-            let replica = sim.fresh_replica(i, None);
-            sim.replicas.push(replica);
+            let store = sim.genesis_store();
+            let node = sim.node(i, store);
+            sim.nodes.push(node);
         }
         for (at_ms, fault) in sim.config.faults.clone() {
             sim.queue.push(at_ms * 1_000, Event::Fault(fault));
@@ -369,6 +420,23 @@ impl Simulation {
         Arc::new(store)
     }
 
+    /// Nodes of the consensus mesh: authorities, candidates, twins.
+    fn mesh(&self) -> usize {
+        self.config.authorities + self.config.candidates + self.config.twins.len()
+    }
+
+    /// The chain identity (index into the test chain's keys) node `i` runs, if any.
+    fn identity(&self, i: usize) -> Option<usize> {
+        let keyed = self.config.authorities + self.config.candidates;
+        if i < keyed {
+            Some(i)
+        } else if i < self.mesh() {
+            self.config.twins.get(i - keyed).copied()
+        } else {
+            None
+        }
+    }
+
     fn behaviour(&self, i: usize) -> Behaviour {
         self.config
             .byzantine
@@ -377,8 +445,55 @@ impl Simulation {
             .map_or(Behaviour::Honest, |(_, b)| *b)
     }
 
-    fn mesh(&self) -> usize {
-        self.config.authorities + self.config.candidates
+    /// Whether node `i` is honest: not Byzantine, and its key not run twice.
+    fn honest(&self, i: usize) -> bool {
+        self.behaviour(i) == Behaviour::Honest
+            && self
+                .identity(i)
+                .is_none_or(|id| !self.config.twins.contains(&id))
+    }
+
+    /// A node over `store` with the keys and behaviour of node `i`.
+    fn node(&self, i: usize, store: Arc<MemStore>) -> Node {
+        let keys = self.identity(i).map(|id| {
+            (
+                self.chain.operators[id].clone(),
+                vec![
+                    self.chain.consensus[id].clone(),
+                    self.chain.rotated_consensus_key(id),
+                ],
+            )
+        });
+        let validator = keys.as_ref().map(|(op, consensus)| ValidatorKeys {
+            operator: op.clone(),
+            consensus: consensus[0].clone(),
+        });
+        let mut core = NodeCore::with_verifier(
+            store.clone() as Arc<dyn Store>,
+            validator,
+            CoreConfig::default(),
+            self.verifier.clone(),
+        )
+        .expect("a store holding genesis opens");
+        let mut mask = None;
+        if let Some((op, consensus)) = keys {
+            core.add_spare_keys(consensus[1..].to_vec());
+            let behaviour = self.behaviour(i);
+            if behaviour != Behaviour::Honest {
+                mask = Some(Mask::new(behaviour, self.chain.chain_id(), op, consensus));
+            }
+        }
+        Node {
+            core,
+            store,
+            mask,
+            signed: Vec::new(),
+            sync_after_us: 0,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        GENESIS_TIME_MS + self.queue.now_us() / 1_000
     }
 
     fn schedule_governance(&mut self, at_us: u64, change: Governance) {
@@ -409,30 +524,44 @@ impl Simulation {
     }
 
     /// Submits a transaction signed by node `i`'s operator through node `i`.
-    fn submit_as(&mut self, i: usize, payload: Payload, now: u64) {
-        let Some((key, nonce)) = self.replicas[i].operator_nonce() else {
-            return;
-        };
+    fn submit_as(&mut self, i: usize, payload: Payload) {
+        let Some(id) = self.identity(i) else { return };
+        let key = self.chain.operators[id].clone();
+        let sender = key.public_key();
+        let node = &self.nodes[i];
+        let nonce = node
+            .core
+            .mempool()
+            .next_nonce(&sender)
+            .unwrap_or_else(|| account_nonce(node.store.as_ref(), &sender));
         let tx = mpms_ledger::Transaction {
             chain_id: self.chain.chain_id().to_string(),
-            sender: key.public_key(),
+            sender,
             nonce,
             payload,
         }
         .sign(&key);
-        let actions = self.replicas[i].submit(Arc::new(tx), now);
-        self.apply(i, actions);
+        self.submit(i, tx);
     }
 
-    fn governance(&mut self, step: GovStep, now: u64) {
-        let Some(leader) = (0..self.replicas.len()).find(|i| self.alive[*i] && self.honest(*i))
-        else {
+    fn submit(&mut self, i: usize, tx: SignedTransaction) {
+        let now_ms = self.now_ms();
+        let now_us = self.queue.now_us();
+        if let Ok((hash, actions)) = self.nodes[i].core.submit(tx, now_ms) {
+            self.records[i].submitted_at.insert(hash, now_us);
+            self.apply(i, actions);
+        }
+    }
+
+    fn governance(&mut self, step: GovStep) {
+        let Some(leader) = (0..self.nodes.len()).find(|i| self.alive[*i] && self.honest(*i)) else {
             return;
         };
-        let Ok(meta) = mpms_ledger::execute::read_meta(self.replicas[leader].store.as_ref()) else {
+        let Ok(meta) = read_meta(self.nodes[leader].store.as_ref()) else {
             return;
         };
-        let members: Vec<usize> = (0..self.mesh())
+        let keyed = self.config.authorities + self.config.candidates;
+        let members: Vec<usize> = (0..keyed)
             .filter(|i| {
                 meta.authority_set
                     .contains(&self.chain.operators[*i].public_key())
@@ -442,16 +571,16 @@ impl Simulation {
         match step {
             GovStep::Bond(i) => {
                 let amount = meta.params.min_authority_stake * 2;
-                self.submit_as(i, Payload::Bond { amount }, now);
+                self.submit_as(i, Payload::Bond { amount });
             }
             GovStep::Propose(action) => {
                 if let Some(&proposer) = members.first() {
-                    self.submit_as(proposer, Payload::Propose { action }, now);
+                    self.submit_as(proposer, Payload::Propose { action });
                 }
             }
             GovStep::ApproveLatest => {
-                let store = self.replicas[leader].store.clone();
-                let next: u64 = store
+                let next: u64 = self.nodes[leader]
+                    .store
                     .get(&mpms_ledger::records::keys::next_proposal())
                     .ok()
                     .flatten()
@@ -462,74 +591,42 @@ impl Simulation {
                         proposal: next - 1,
                         approve: true,
                     };
-                    self.submit_as(voter, vote, now);
+                    self.submit_as(voter, vote);
                 }
             }
         }
     }
 
-    fn fresh_replica(&self, i: usize, store: Option<Arc<MemStore>>) -> Replica {
-        let keys = (i < self.mesh()).then(|| {
-            (
-                self.chain.operators[i].clone(),
-                self.chain.consensus[i].clone(),
-            )
-        });
-        let mut replica = Replica::new(
-            i,
-            self.behaviour(i),
-            keys,
-            self.mesh(),
-            store.unwrap_or_else(|| self.genesis_store()),
-            self.chain.chain_id(),
-            self.config.timeouts.clone(),
-            self.verifier.clone(),
-            Production {
-                min_interval_us: self.config.min_block_interval_ms * 1_000,
-                heartbeat_us: self.config.timeouts.heartbeat.as_micros() as u64,
-            },
-            None,
-        );
-        if i < self.mesh() {
-            replica.spare_keys = vec![
-                self.chain.consensus[i].clone(),
-                self.chain.rotated_consensus_key(i),
-            ];
-        }
-        replica
-    }
-
-    fn honest(&self, i: usize) -> bool {
-        self.behaviour(i) == Behaviour::Honest
-    }
-
-    /// Runs to the target height (or the time limit) and checks safety, certificates
-    /// and liveness.
+    /// Runs to the target height (or the time limit) and checks agreement, commit
+    /// certificates, that no honest authority is punished, and liveness.
     pub fn run(mut self) -> Result<Report, SimError> {
-        for i in 0..self.replicas.len() {
-            let actions = self.replicas[i].start(0);
+        for i in 0..self.nodes.len() {
+            let now = self.now_ms();
+            let actions = self.nodes[i].core.start(now);
             self.apply(i, actions);
-        }
-        for node in 0..self.replicas.len() {
-            self.queue
-                .push(REBROADCAST_US, Event::Rebroadcast { node, epoch: 0 });
+            self.queue.push(
+                TICK_US + i as u64 % TICK_US,
+                Event::Tick { node: i, epoch: 0 },
+            );
         }
         let limit_us = self.config.max_virtual_ms * 1_000;
         while let Some(event) = self.queue.pop() {
             self.events += 1;
-            let now = self.queue.now_us();
-            if now > limit_us {
+            if self.queue.now_us() > limit_us {
                 break;
             }
-            self.handle(event, now);
+            self.handle(event);
+            if let Some(failure) = self.failure.take() {
+                return Err(failure);
+            }
             if self.events.is_multiple_of(256) {
-                self.check_safety()?;
+                self.check_agreement()?;
                 if self.reached_target() {
                     break;
                 }
             }
         }
-        self.check_safety()?;
+        self.check_agreement()?;
         if std::env::var("MPMS_SIM_DEBUG").is_ok() {
             for line in self.debug_states() {
                 eprintln!("{line}");
@@ -554,25 +651,22 @@ impl Simulation {
             .max()
             .unwrap_or(0);
         self.queue.now_us() >= last_fault_us
-            && (0..self.replicas.len())
+            && (0..self.nodes.len())
                 .filter(|i| self.alive[*i] && self.honest(*i))
-                .all(|i| self.replicas[i].height() >= self.config.target_height)
+                .all(|i| self.height(i) >= self.config.target_height)
     }
 
-    fn handle(&mut self, event: Event, now: u64) {
+    fn height(&self, i: usize) -> u64 {
+        self.nodes[i].core.last_header().height
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now_ms = self.now_ms();
         match event {
-            Event::Deliver { from, to, message } => {
-                if !self.alive[to] {
-                    return;
+            Event::Deliver { from, to, packet } => {
+                if self.alive[to] {
+                    self.deliver(from, to, packet);
                 }
-                // First sight decides forwarding; delivery always happens, since a
-                // replica that was behind may need a statement it dropped earlier
-                // (its engine ignores true duplicates).
-                if self.seen[to].insert(message.id()) {
-                    self.forward(to, from, &message);
-                }
-                let actions = self.replicas[to].on_message(from, message, now);
-                self.apply(to, actions);
             }
             Event::Timer {
                 node,
@@ -580,44 +674,35 @@ impl Simulation {
                 timeout,
             } => {
                 if self.alive[node] && self.epoch[node] == epoch {
-                    let actions = self.replicas[node].on_timeout(timeout, now);
+                    let actions = self.nodes[node].core.on_timeout(timeout, now_ms);
                     self.apply(node, actions);
                 }
             }
             Event::Wake { node, epoch } => {
                 if self.alive[node] && self.epoch[node] == epoch {
-                    let actions = self.replicas[node].on_wake(now);
+                    let actions = self.nodes[node].core.on_wake(now_ms);
                     self.apply(node, actions);
                 }
             }
-            Event::Rebroadcast { node, epoch } => {
-                if self.epoch[node] == epoch {
-                    if self.alive[node] {
-                        let actions = self.replicas[node].rebroadcast();
-                        self.apply_resend(node, actions);
-                        // Catch up on anything missed: ask one random neighbour for
-                        // the blocks after ours (it answers only if it has them).
-                        let peers = &self.topology.neighbours[node];
-                        if !peers.is_empty() {
-                            let peer = peers[self.rng.gen_range(0..peers.len())];
-                            let next = self.replicas[node].height() + 1;
-                            self.send(node, peer, Message::SyncRequest(next));
-                        }
-                    }
-                    self.queue
-                        .push(REBROADCAST_US, Event::Rebroadcast { node, epoch });
+            Event::Tick { node, epoch } => {
+                if self.epoch[node] != epoch {
+                    return;
                 }
+                if self.alive[node] {
+                    let actions = self.nodes[node].core.on_tick(now_ms);
+                    self.apply(node, actions);
+                    self.masked_tick(node, now_ms);
+                }
+                self.queue.push(TICK_US, Event::Tick { node, epoch });
             }
-            Event::Fault(fault) => self.fault(fault, now),
-            Event::Governance(step) => self.governance(step, now),
+            Event::Fault(fault) => self.fault(fault),
+            Event::Governance(step) => self.governance(step),
             Event::Client => {
-                let target = self.rng.gen_range(0..self.mesh());
-                let tx = Arc::new(self.chain.register_subject(self.next_subject));
+                let target = self.rng.gen_range(0..self.config.authorities);
+                let tx = self.chain.register_subject(self.next_subject);
                 self.next_subject += 1;
                 if self.alive[target] {
-                    self.seen[target].insert(tx.hash());
-                    let actions = self.replicas[target].submit(tx, now);
-                    self.apply(target, actions);
+                    self.submit(target, tx);
                 }
                 let gap_us = (1_000_000.0 / self.config.tx_per_second) as u64;
                 self.queue.push(gap_us.max(1), Event::Client);
@@ -625,24 +710,120 @@ impl Simulation {
         }
     }
 
-    /// Gossip among authorities: a node passes on consensus messages and transactions
-    /// it sees for the first time. (Commits are passed on by the replica once it has
-    /// checked and applied them.)
-    fn forward(&mut self, node: usize, from: usize, message: &Message) {
-        if self.behaviour(node) == Behaviour::Silent || node >= self.mesh() {
+    /// A Byzantine node's own statements at a tick.
+    fn masked_tick(&mut self, node: usize, now_ms: u64) {
+        let core = &self.nodes[node].core;
+        let (height, round, _) = core.round_state();
+        let last = core.last_header().clone();
+        let key = core.consensus_key();
+        let Some(mask) = self.nodes[node].mask.as_mut() else {
             return;
+        };
+        let out = mask.on_tick(height, round, &last, key, now_ms);
+        for (message, to) in out {
+            self.broadcast(node, Body::Consensus(message), to);
         }
-        if let Message::Proposal(..) | Message::Vote(_) | Message::Tx(_) = message {
-            let to: Vec<usize> = (0..self.mesh())
-                .filter(|i| *i != node && *i != from)
-                .collect();
-            for t in to {
-                self.send(node, t, message.clone());
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, packet: Packet) {
+        let now_ms = self.now_ms();
+        match &*packet.body {
+            Body::Consensus(message) => {
+                // Gossip delivers and forwards a message once.
+                if !self.seen[to].insert(packet.id) {
+                    return;
+                }
+                self.forward(to, from, &packet);
+                let core = &self.nodes[to].core;
+                let (height, key) = (core.round_state().0, core.consensus_key());
+                if let Some(mask) = self.nodes[to].mask.as_mut() {
+                    let out = mask.inbound(message, height, key);
+                    for (m, recipients) in out {
+                        self.broadcast(to, Body::Consensus(m), recipients);
+                    }
+                }
+                let actions = self.nodes[to].core.on_consensus(message.clone(), now_ms);
+                self.apply(to, actions);
+            }
+            Body::Tx(tx) => {
+                if !self.seen[to].insert(packet.id) {
+                    return;
+                }
+                self.forward(to, from, &packet);
+                let actions = self.nodes[to]
+                    .core
+                    .on_gossip_transaction(tx.clone(), now_ms);
+                self.apply(to, actions);
+            }
+            Body::Finalized(finalized) => {
+                if !self.seen[to].insert(packet.id) {
+                    return;
+                }
+                self.forward(to, from, &packet);
+                let actions = self.nodes[to].core.on_finalized(finalized.clone(), now_ms);
+                self.apply(to, actions);
+            }
+            Body::SyncRequest(from_height) => {
+                let store = &self.nodes[to].store;
+                let last = self.nodes[to].core.last_header().height;
+                let blocks: Vec<FinalizedBlock> = (*from_height..=last)
+                    .take(SYNC_BATCH as usize)
+                    .map_while(|h| {
+                        Some(FinalizedBlock {
+                            block: store.block(h).ok().flatten()?,
+                            certificate: store.certificate(h).ok().flatten()?,
+                        })
+                    })
+                    .collect();
+                if !blocks.is_empty() {
+                    let packet = Packet {
+                        id: Hash::ZERO,
+                        body: Arc::new(Body::SyncResponse(blocks)),
+                    };
+                    self.send(to, from, packet);
+                }
+            }
+            Body::SyncResponse(blocks) => {
+                let mut actions = Vec::new();
+                for block in blocks {
+                    if block.block.header.height != self.height(to) + 1 {
+                        continue;
+                    }
+                    match self.nodes[to].core.commit_finalized(block.clone()) {
+                        Ok(done) => actions.extend(done),
+                        Err(_) => break,
+                    }
+                }
+                actions.extend(self.nodes[to].core.resume(now_ms));
+                self.nodes[to].sync_after_us = 0;
+                self.apply(to, actions);
             }
         }
     }
 
-    fn send(&mut self, from: usize, to: usize, message: Message) {
+    /// Gossip passes on what a node sees for the first time: consensus statements and
+    /// transactions among the consensus mesh, finalized blocks over the overlay.
+    fn forward(&mut self, node: usize, from: usize, packet: &Packet) {
+        if self.nodes[node].mask.as_ref().is_some_and(Mask::silent) {
+            return;
+        }
+        let to: Vec<usize> = match &*packet.body {
+            Body::Consensus(_) | Body::Tx(_) if node < self.mesh() => (0..self.mesh())
+                .filter(|i| *i != node && *i != from)
+                .collect(),
+            Body::Finalized(_) => self.topology.neighbours[node]
+                .iter()
+                .copied()
+                .filter(|i| *i != from)
+                .collect(),
+            _ => Vec::new(),
+        };
+        for t in to {
+            self.send(node, t, packet.clone());
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, packet: Packet) {
         if !self.topology.connected(from, to) {
             return;
         }
@@ -650,40 +831,74 @@ impl Simulation {
             return;
         }
         let delay = self.config.latency.sample_us(&mut self.rng);
-        self.queue.push(delay, Event::Deliver { from, to, message });
+        self.queue.push(delay, Event::Deliver { from, to, packet });
     }
 
-    /// Re-sends: plain sends (receivers that already have them drop them).
-    fn apply_resend(&mut self, node: usize, actions: Vec<Action>) {
-        for action in actions {
-            if let Action::ToAuthorities(message, to) = action {
-                for t in to {
-                    self.send(node, t, message.clone());
-                }
-            }
+    /// Publishes `body` from `node` to the consensus mesh (or part of it).
+    fn broadcast(&mut self, node: usize, body: Body, recipients: Recipients) {
+        let packet = Packet::gossip(body);
+        self.seen[node].insert(packet.id);
+        let to: Vec<usize> = match (&*packet.body, recipients) {
+            (Body::Finalized(_), _) => self.topology.neighbours[node].clone(),
+            (_, Recipients::All) => (0..self.mesh()).filter(|i| *i != node).collect(),
+            (_, Recipients::Half(even)) => (0..self.mesh())
+                .filter(|i| *i != node && i.is_multiple_of(2) == even)
+                .collect(),
+        };
+        for t in to {
+            self.send(node, t, packet.clone());
         }
     }
 
+    /// Carries out what node `node`'s core asks for.
     fn apply(&mut self, node: usize, actions: Vec<Action>) {
         if !self.alive[node] {
             return;
         }
+        let silent = self.nodes[node].mask.as_ref().is_some_and(Mask::silent);
         for action in actions {
             match action {
-                Action::ToAuthorities(message, to) => {
-                    self.seen[node].insert(message.id());
-                    for t in to {
-                        self.send(node, t, message.clone());
+                Action::Consensus(message) => {
+                    self.note_signed(node, &message);
+                    let out = if self.nodes[node].mask.is_some() {
+                        let key = self.nodes[node].core.consensus_key();
+                        let nonce = self.identity(node).map_or(0, |id| {
+                            account_nonce(
+                                self.nodes[node].store.as_ref(),
+                                &self.chain.operators[id].public_key(),
+                            )
+                        });
+                        match self.nodes[node].mask.as_mut() {
+                            Some(mask) => mask.outbound(message, key, nonce),
+                            None => Vec::new(),
+                        }
+                    } else {
+                        vec![(message, Recipients::All)]
+                    };
+                    for (m, to) in out {
+                        self.broadcast(node, Body::Consensus(m), to);
                     }
                 }
-                Action::Gossip(message) => {
-                    self.seen[node].insert(message.id());
-                    let to = self.topology.neighbours[node].clone();
-                    for t in to {
-                        self.send(node, t, message.clone());
+                Action::Transaction(tx) => {
+                    if silent {
+                        continue;
+                    }
+                    if matches!(tx.tx.payload, Payload::SubmitEvidence(_)) && self.honest(node) {
+                        self.records[node].evidence_submitted += 1;
+                    }
+                    if node < self.mesh() {
+                        self.broadcast(node, Body::Tx((*tx).clone()), Recipients::All);
                     }
                 }
-                Action::To(to, message) => self.send(node, to, message),
+                Action::Finalized(finalized) => {
+                    if !silent {
+                        self.broadcast(
+                            node,
+                            Body::Finalized((*finalized).clone()),
+                            Recipients::All,
+                        );
+                    }
+                }
                 Action::Timer(timeout, after) => {
                     let epoch = self.epoch[node];
                     self.queue.push(
@@ -695,16 +910,104 @@ impl Simulation {
                         },
                     );
                 }
-                Action::WakeAt(at_us) => {
+                Action::WakeAt(at_ms) => {
                     let epoch = self.epoch[node];
+                    let at_us = at_ms.saturating_sub(GENESIS_TIME_MS).saturating_mul(1_000);
                     let delay = at_us.saturating_sub(self.queue.now_us()).max(1);
                     self.queue.push(delay, Event::Wake { node, epoch });
+                }
+                Action::Committed(committed) => self.committed(node, &committed),
+                Action::CatchUp => self.request_sync(node),
+            }
+        }
+    }
+
+    /// Keeps the statements a twin's core signs (both cores of a pair share a key).
+    fn note_signed(&mut self, node: usize, message: &ConsensusMessage) {
+        let twin = self
+            .identity(node)
+            .is_some_and(|id| self.config.twins.contains(&id));
+        if !twin {
+            return;
+        }
+        match message {
+            ConsensusMessage::Proposal { proposal, .. } => self.nodes[node].signed.push(*proposal),
+            ConsensusMessage::Vote(vote) => self.nodes[node].signed.push(*vote),
+            ConsensusMessage::Resent { .. } => {}
+        }
+    }
+
+    /// Asks a random neighbour for the blocks after this node's (at most once a
+    /// second): what the node's runtime does on a catch-up request.
+    fn request_sync(&mut self, node: usize) {
+        let now = self.queue.now_us();
+        if now < self.nodes[node].sync_after_us {
+            return;
+        }
+        let peers = &self.topology.neighbours[node];
+        if peers.is_empty() {
+            return;
+        }
+        let peer = peers[self.rng.gen_range(0..peers.len())];
+        self.nodes[node].sync_after_us = now + SYNC_EVERY_US;
+        let next = self.height(node) + 1;
+        let packet = Packet {
+            id: Hash::ZERO,
+            body: Arc::new(Body::SyncRequest(next)),
+        };
+        self.send(node, peer, packet);
+    }
+
+    /// Checks and records a commit.
+    fn committed(&mut self, node: usize, committed: &Committed) {
+        let now_us = self.queue.now_us();
+        let height = committed.block.header.height;
+        let hash = committed.block.hash();
+        if self.honest(node)
+            && committed
+                .certificate
+                .verify_for(self.chain.chain_id(), &committed.authorities, height, &hash)
+                .is_err()
+        {
+            self.failure = Some(SimError::Certificate(node));
+        }
+        let record = &mut self.records[node];
+        record.decisions.push(Decision {
+            height,
+            block: hash,
+            at_us: now_us,
+        });
+        record.schedule.push((height, committed.authorities.hash()));
+        for receipt in &committed.receipts {
+            if let Some(at) = record.submitted_at.remove(&receipt.tx_hash) {
+                record.confirmations.push(now_us - at);
+            }
+        }
+        // Evidence must never punish an honest authority.
+        for receipt in &committed.receipts {
+            for event in &receipt.events {
+                if let LedgerEvent::AuthoritySlashed { operator, .. } = event {
+                    if !self.punished.contains(operator) {
+                        self.punished.push(*operator);
+                    }
+                    let honest = (0..self.mesh())
+                        .filter(|i| self.honest(*i))
+                        .filter_map(|i| self.identity(i))
+                        .any(|id| self.chain.operators[id].public_key() == *operator);
+                    if honest && self.honest(node) {
+                        self.failure = Some(SimError::HonestPunished {
+                            operator: *operator,
+                            height,
+                            node,
+                        });
+                    }
                 }
             }
         }
     }
 
-    fn fault(&mut self, fault: Fault, now: u64) {
+    fn fault(&mut self, fault: Fault) {
+        let now_ms = self.now_ms();
         match fault {
             Fault::Crash(node) => {
                 if node < self.alive.len() {
@@ -716,56 +1019,49 @@ impl Simulation {
                 if node >= self.alive.len() || self.alive[node] {
                     return;
                 }
-                let store = keep_state.then(|| self.replicas[node].store.clone());
-                // With its store kept, the validator reads its record back from it.
-                let from_store = store
-                    .as_ref()
-                    .and_then(|s| s.safety_record().ok().flatten())
-                    .and_then(|bytes| mpms_consensus::SafetyRecord::from_bytes(&bytes).ok());
-                let safety = from_store.or_else(|| self.replicas[node].safety_disk.clone());
-                let mut replica = self.fresh_replica(node, store);
-                replica.safety_disk = safety;
-                self.replicas[node] = replica;
+                let old = self.nodes[node].store.clone();
+                let store = if keep_state {
+                    old
+                } else {
+                    // Fresh chain data; the validator's safety record is restored.
+                    let fresh = self.genesis_store();
+                    if let Ok(Some(record)) = old.safety_record() {
+                        let _ = fresh.save_safety_record(&record);
+                    }
+                    fresh
+                };
+                self.nodes[node] = self.node(node, store);
                 self.alive[node] = true;
                 self.epoch[node] += 1;
                 self.seen[node].clear();
                 let epoch = self.epoch[node];
-                self.queue
-                    .push(REBROADCAST_US, Event::Rebroadcast { node, epoch });
-                let mut actions = self.replicas[node].start(now);
-                // Ask a neighbour for what it missed.
-                let height = self.replicas[node].height();
-                if let Some(&peer) = self.topology.neighbours[node].first() {
-                    actions.push(Action::To(peer, Message::SyncRequest(height + 1)));
-                }
+                self.queue.push(TICK_US, Event::Tick { node, epoch });
+                let actions = self.nodes[node].core.start(now_ms);
                 self.apply(node, actions);
+                self.request_sync(node);
             }
-            Fault::Partition(groups) => self.topology.partition(groups),
+            Fault::Partition(mut groups) => {
+                groups.resize(self.nodes.len(), 0);
+                self.topology.partition(groups);
+            }
             Fault::Heal => {
                 self.topology.heal();
-                // After healing, everyone asks its neighbours for what it missed.
-                for node in 0..self.replicas.len() {
-                    if !self.alive[node] {
-                        continue;
-                    }
-                    let height = self.replicas[node].height();
-                    let peers = self.topology.neighbours[node].clone();
-                    for peer in peers {
-                        self.send(node, peer, Message::SyncRequest(height + 1));
+                // Reconnected nodes catch up from their peers.
+                for node in 0..self.nodes.len() {
+                    if self.alive[node] {
+                        self.nodes[node].sync_after_us = 0;
+                        self.request_sync(node);
                     }
                 }
             }
         }
     }
 
-    fn check_safety(&self) -> Result<(), SimError> {
+    fn check_agreement(&self) -> Result<(), SimError> {
         let mut chain: BTreeMap<u64, Hash> = BTreeMap::new();
-        for (i, r) in self.replicas.iter().enumerate() {
+        for (i, r) in self.records.iter().enumerate() {
             if !self.honest(i) {
                 continue;
-            }
-            if r.invalid_certificates > 0 {
-                return Err(SimError::Certificate(i));
             }
             for d in &r.decisions {
                 let known = *chain.entry(d.height).or_insert(d.block);
@@ -781,13 +1077,38 @@ impl Simulation {
         Ok(())
     }
 
+    /// The twins whose two cores signed conflicting statements.
+    fn twin_equivocated(&self) -> Vec<PublicKey> {
+        let mut out = Vec::new();
+        let mut first: HashMap<(PublicKey, u64, u32, u8), mpms_ledger::Vote> = HashMap::new();
+        for node in &self.nodes {
+            for s in &node.signed {
+                let step = match s.vote.kind {
+                    mpms_ledger::VoteKind::Proposal => 0,
+                    mpms_ledger::VoteKind::Prevote => 1,
+                    mpms_ledger::VoteKind::Precommit => 2,
+                };
+                let key = (s.validator, s.vote.height, s.vote.round, step);
+                match first.get(&key) {
+                    Some(v) if *v != s.vote && !out.contains(&s.validator) => out.push(s.validator),
+                    Some(_) => {}
+                    None => {
+                        first.insert(key, s.vote);
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     fn report(&self) -> Result<Report, SimError> {
         let mut chain = BTreeMap::new();
         let mut commit_times = BTreeMap::new();
         let mut confirmations = Vec::new();
         let mut digest = Hasher::new();
         let mut evidence = 0;
-        for (i, r) in self.replicas.iter().enumerate() {
+        for (i, r) in self.records.iter().enumerate() {
             digest.update(&(i as u64).to_le_bytes());
             for d in &r.decisions {
                 digest
@@ -808,29 +1129,29 @@ impl Simulation {
                 evidence += r.evidence_submitted;
             }
         }
-        let live_honest: Vec<usize> = (0..self.replicas.len())
+        let live_honest: Vec<usize> = (0..self.nodes.len())
             .filter(|i| self.alive[*i] && self.honest(*i))
             .collect();
         let min_height = live_honest
             .iter()
-            .map(|i| self.replicas[*i].height())
+            .map(|i| self.height(*i))
             .min()
             .unwrap_or(0);
         let at_ms = self.queue.now_us() / 1_000;
         if let Some(&laggard) = live_honest
             .iter()
-            .find(|i| self.replicas[**i].height() < self.config.target_height)
+            .find(|i| self.height(**i) < self.config.target_height)
         {
             return Err(SimError::Liveness {
                 node: laggard,
-                height: self.replicas[laggard].height(),
+                height: self.height(laggard),
                 target: self.config.target_height,
                 at_ms,
             });
         }
         let final_members = live_honest
             .first()
-            .and_then(|i| mpms_ledger::execute::read_meta(self.replicas[*i].store.as_ref()).ok())
+            .and_then(|i| read_meta(self.nodes[*i].store.as_ref()).ok())
             .map(|m| m.authority_set.members)
             .unwrap_or_default();
         let final_set: Vec<PublicKey> = final_members.iter().map(|m| m.operator).collect();
@@ -840,8 +1161,8 @@ impl Simulation {
             .collect();
         let mut recent_signers: Vec<PublicKey> = Vec::new();
         if let Some(&i) = live_honest.first() {
-            let store = &self.replicas[i].store;
-            let last = self.replicas[i].height();
+            let store = &self.nodes[i].store;
+            let last = self.height(i);
             for h in last.saturating_sub(9).max(1)..=last {
                 if let Ok(Some(cert)) = store.certificate(h) {
                     recent_signers.extend(cert.signatures.iter().map(|s| s.validator));
@@ -852,8 +1173,8 @@ impl Simulation {
         }
         let mut schedule: BTreeMap<u64, Hash> = BTreeMap::new();
         let mut schedule_agrees = true;
-        for i in (0..self.replicas.len()).filter(|i| self.honest(*i)) {
-            for (height, set) in &self.replicas[i].schedule {
+        for i in (0..self.records.len()).filter(|i| self.honest(*i)) {
+            for (height, set) in &self.records[i].schedule {
                 schedule_agrees &= *schedule.entry(*height).or_insert(*set) == *set;
             }
         }
@@ -870,29 +1191,25 @@ impl Simulation {
             recent_signers,
             schedule_agrees,
             evidence_submitted: evidence,
+            punished: self.punished.clone(),
+            twin_equivocated: self.twin_equivocated(),
             digest: digest.finish(),
         })
     }
 
-    /// One line per node: committed height and the engine's view of its round.
+    /// One line per node: committed height and its core's round.
     pub fn debug_states(&self) -> Vec<String> {
-        self.replicas
+        self.nodes
             .iter()
             .enumerate()
-            .map(|(i, r)| {
-                let e = r.engine.as_ref().map(|e| e.describe());
-                let me = if i < self.config.authorities {
-                    self.operator(i).to_string()[..6].to_string()
-                } else {
-                    String::new()
-                };
+            .map(|(i, n)| {
                 format!(
-                    "node {i} ({me}) alive={} epoch={} own={} committed={} engine={:?}",
+                    "node {i} alive={} epoch={} honest={} committed={} round={:?}",
                     self.alive[i],
                     self.epoch[i],
-                    r.own_count(),
-                    r.height(),
-                    e
+                    self.honest(i),
+                    n.core.last_header().height,
+                    n.core.round_state()
                 )
             })
             .collect()

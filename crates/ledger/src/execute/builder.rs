@@ -57,6 +57,7 @@ pub fn build_block<'t>(
         height: parent.height + 1,
         time_ms,
         proposer,
+        parent: parent.hash(),
     };
     let mut executor = Executor::new(state, ctx)?;
     let authority_set = executor.authority_set().hash();

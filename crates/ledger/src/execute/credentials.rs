@@ -7,7 +7,7 @@ use mpms_crypto::{Domain, Hash};
 use super::accounts::check_text;
 use super::error::{CredentialRuleError, TxError};
 use super::txn::Txn;
-use super::{Event, SignatureCheck};
+use super::{Event, IssuanceView, SignatureCheck};
 use crate::records::{
     keys, AccreditationStatus, Certifier, Credential, CredentialStatus, Schema, Subject,
 };
@@ -152,16 +152,42 @@ pub(super) fn register_schema(
     Ok(())
 }
 
-/// Checks an issuance against the rules as in force at `height` and time `time_ms`.
-/// Used both to execute issuances and to judge fake-credential evidence about a past
-/// block, so the two can never disagree. A rule violation is
-/// `Err(TxError::Credential(_))`.
+/// Whether something registered at `registered` may be relied on by an issuance
+/// in the block at `height`, seen through `view`: only what was committed before the
+/// block counts (for mempool admission, also the sender's pending transactions).
+fn final_before(
+    view: IssuanceView,
+    registered: u64,
+    height: u64,
+    what: impl FnOnce() -> String,
+) -> Result<(), TxError> {
+    match view {
+        _ if registered < height => Ok(()),
+        IssuanceView::Pending if registered <= height => Ok(()),
+        IssuanceView::Block => Err(TxError::NotFinalYet(format!(
+            "{} in this same block; the issuance can go in the next one",
+            what()
+        ))),
+        IssuanceView::Pending | IssuanceView::Evidence => Err(TxError::NotFinalYet(format!(
+            "{} at height {registered}, not before the block at height {height}",
+            what()
+        ))),
+    }
+}
+
+/// Checks an issuance against the rules as in force at `height` and time `time_ms`,
+/// reading only state committed before that height (see [`IssuanceView`]). Used both
+/// to execute issuances and to judge fake-credential evidence about a past block, so
+/// the two can never disagree. A rule violation is `Err(TxError::Credential(_))`;
+/// reliance on something not final before the block is
+/// `Err(TxError::NotFinalYet(_))`, which is never evidence.
 pub(crate) fn check_issuance(
     txn: &Txn,
     issuance: &CredentialIssuance,
     height: u64,
     time_ms: u64,
     check_signature: bool,
+    view: IssuanceView,
 ) -> Result<(), TxError> {
     let claim = &issuance.claim;
     if claim.valid_until_ms <= claim.valid_from_ms {
@@ -169,11 +195,15 @@ pub(crate) fn check_issuance(
             CredentialRuleError::InvalidDates("end date is not after start date".into()).into(),
         );
     }
+    // Accreditation changes always take effect from the height after the vote, so the
+    // accreditation in force at `height` was final before it, in every view.
     let accreditation = accreditation_in_force(txn, &claim.certifier, height, time_ms)?;
     let schema: Rc<Schema> = txn
         .shared(&keys::schema(&claim.schema))?
-        .filter(|s: &Rc<Schema>| s.registered_height <= height)
         .ok_or_else(|| CredentialRuleError::UnknownSchema(claim.schema.clone()))?;
+    final_before(view, schema.registered_height, height, || {
+        format!("schema {} was registered", claim.schema)
+    })?;
     if !accreditation.covers(&claim.schema) {
         return Err(CredentialRuleError::OutOfScope {
             schema: claim.schema.clone(),
@@ -192,15 +222,23 @@ pub(crate) fn check_issuance(
             .into());
         }
     }
-    let subject_known = txn
+    let subject = txn
         .get::<Subject>(&keys::subject(&claim.subject))?
-        .is_some_and(|s| s.registered_height <= height);
-    if !subject_known {
-        return Err(CredentialRuleError::UnknownSubject(claim.subject).into());
-    }
+        .ok_or(CredentialRuleError::UnknownSubject(claim.subject))?;
+    final_before(view, subject.registered_height, height, || {
+        format!("subject {} was registered", claim.subject)
+    })?;
     for prerequisite in &schema.prerequisites {
-        if !holds(txn, &claim.subject, prerequisite, height, time_ms)? {
-            return Err(CredentialRuleError::MissingPrerequisite(prerequisite.clone()).into());
+        match holding(txn, &claim.subject, prerequisite, height, time_ms)? {
+            Holding::Held => {}
+            Holding::Since(issued) => {
+                final_before(view, issued, height, || {
+                    format!("prerequisite {prerequisite} was issued")
+                })?;
+            }
+            Holding::No => {
+                return Err(CredentialRuleError::MissingPrerequisite(prerequisite.clone()).into())
+            }
         }
     }
     if check_signature {
@@ -219,23 +257,39 @@ pub(crate) fn check_issuance(
     Ok(())
 }
 
-/// Whether `subject` held a credential of `schema` at `height` and `time_ms`.
-pub(crate) fn holds(
+/// Whether a subject holds a credential of a schema for an issuance at a height.
+enum Holding {
+    /// Held before the height.
+    Held,
+    /// Only from a credential issued at this height or later (the height of the
+    /// earliest such issuance).
+    Since(u64),
+    /// Not held.
+    No,
+}
+
+fn holding(
     txn: &Txn,
     subject: &AccountId,
     schema: &str,
     height: u64,
     time_ms: u64,
-) -> Result<bool, TxError> {
+) -> Result<Holding, TxError> {
     let held: Vec<CredentialId> = txn.get(&keys::held(subject, schema))?.unwrap_or_default();
+    let mut since: Option<u64> = None;
     for id in held {
         if let Some(credential) = txn.get::<Credential>(&keys::credential(&id))? {
             if credential.held_at(height, time_ms) {
-                return Ok(true);
+                return Ok(Holding::Held);
+            }
+            // Issued at this height or after: held from then on, if its dates allow.
+            let issued = credential.issued_height;
+            if issued >= height && credential.held_at(issued.saturating_add(1), time_ms) {
+                since = Some(since.map_or(issued, |s| s.min(issued)));
             }
         }
     }
-    Ok(false)
+    Ok(since.map_or(Holding::No, Holding::Since))
 }
 
 /// Issues the credential `id` (the id of `issuance`'s claim).
@@ -247,7 +301,14 @@ pub(super) fn issue(
     check: SignatureCheck,
 ) -> Result<(), TxError> {
     let (height, time) = (txn.height(), txn.ctx.time_ms);
-    check_issuance(txn, issuance, height, time, check == SignatureCheck::Verify)?;
+    check_issuance(
+        txn,
+        issuance,
+        height,
+        time,
+        check == SignatureCheck::Verify,
+        txn.view,
+    )?;
     let claim = &issuance.claim;
     let key = keys::credential(&id);
     if txn.contains(&key)? {

@@ -137,6 +137,12 @@ pub enum TxError {
     /// The credential breaks an issuance rule.
     #[error("credential rejected: {0}")]
     Credential(#[from] CredentialRuleError),
+    /// The issuance relies on something not final before its block: registered in the
+    /// same block (it can go in a later one), or, for evidence about a past block,
+    /// established at or after that block's height (the block may have established it
+    /// itself, so it cannot prove the credential fake).
+    #[error("not final before the block: {0}")]
+    NotFinalYet(String),
     /// The credential already exists.
     #[error("credential {0} already issued")]
     DuplicateCredential(CredentialId),

@@ -5,7 +5,7 @@ use super::accounts::burn_stake;
 use super::credentials::check_issuance;
 use super::error::TxError;
 use super::txn::Txn;
-use super::Event;
+use super::{Event, IssuanceView};
 use crate::block::verify_tx_inclusion;
 use crate::evidence::Evidence;
 use crate::records::{keys, Authority, AuthorityStatus};
@@ -38,6 +38,16 @@ fn check_signed_vote(txn: &Txn, vote: &SignedVote) -> Result<Authority, TxError>
     vote.verify(&txn.meta.chain_id, key)
         .map_err(|_| invalid("statement signature does not verify"))?;
     Ok(authority)
+}
+
+/// The hash of the committed block at `height`: the current block's parent comes
+/// from the block context (it is written to state when the block ends), older ones
+/// from state, within the evidence window.
+fn committed_hash(txn: &Txn, height: u64) -> Result<Option<mpms_crypto::Hash>, TxError> {
+    if height.checked_add(1) == Some(txn.height()) {
+        return Ok(Some(txn.ctx.parent));
+    }
+    txn.get(&keys::block_hash(height))
 }
 
 pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError> {
@@ -74,6 +84,13 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
             if vote.vote.height != header.height || vote.vote.block != Some(header.hash()) {
                 return Err(invalid("statement is not for this block"));
             }
+            // The issuance is judged by the state committed before its block, which is
+            // the state the voter saw only if the block extends the committed chain.
+            if committed_hash(txn, header.height.saturating_sub(1))? != Some(header.parent) {
+                return Err(invalid(
+                    "the block's parent is not the committed block of the height before",
+                ));
+            }
             let authority = check_signed_vote(txn, vote)?;
             if !verify_tx_inclusion(header, transaction, proof) {
                 return Err(invalid("transaction is not in the block"));
@@ -81,10 +98,23 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
             let Payload::IssueCredential(issuance) = &transaction.tx.payload else {
                 return Err(invalid("transaction is not a credential issuance"));
             };
-            match check_issuance(txn, issuance, header.height, header.time_ms, true) {
+            let judged = check_issuance(
+                txn,
+                issuance,
+                header.height,
+                header.time_ms,
+                true,
+                IssuanceView::Evidence,
+            );
+            match judged {
                 Ok(()) => return Err(invalid("the credential was valid at that height")),
                 Err(TxError::Credential(_)) => authority,
                 Err(e) if e.is_node_fault() => return Err(e),
+                Err(TxError::NotFinalYet(why)) => {
+                    return Err(invalid(format!(
+                        "the credential is not provably fake: {why}"
+                    )))
+                }
                 Err(e) => return Err(invalid(e.to_string())),
             }
         }

@@ -41,6 +41,25 @@ pub struct BlockContext {
     pub time_ms: u64,
     /// Its proposer.
     pub proposer: AccountId,
+    /// The hash of its parent, the last committed block.
+    pub parent: Hash,
+}
+
+/// Which state an issuance is judged by. Every rule about an issuance (schema,
+/// subject, prerequisites, certifier) reads only state committed before the block
+/// holding it, so that a vote for a block valid on its parent can never be evidence,
+/// whatever is committed later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuanceView {
+    /// Executing a block (building or validating it): something registered by the
+    /// block itself is [`TxError::NotFinalYet`]; the issuance waits for a later block.
+    Block,
+    /// Mempool admission: the sender's earlier pending transactions count as if
+    /// committed (the issuance is held until they are, then goes in a later block).
+    Pending,
+    /// Judging evidence about a past block: what was established at or after its
+    /// height cannot prove the issuance fake.
+    Evidence,
 }
 
 /// Whether [`Executor::apply`] checks the sender's signature and the certifier's
@@ -219,6 +238,7 @@ pub fn account_nonce(state: &dyn State, id: &AccountId) -> u64 {
 pub struct Executor<'a> {
     base: &'a dyn State,
     ctx: BlockContext,
+    view: IssuanceView,
     meta: ChainMeta,
     block: BlockWrites,
     cache: ReadCache,
@@ -230,9 +250,25 @@ pub struct Executor<'a> {
 impl<'a> Executor<'a> {
     /// An executor for the block described by `ctx` on top of `state`.
     pub fn new(state: &'a dyn State, ctx: BlockContext) -> Result<Executor<'a>, TxError> {
+        Executor::with_view(state, ctx, IssuanceView::Block)
+    }
+
+    /// An executor for mempool admission: like [`Executor::new`], except that an
+    /// issuance may rely on earlier transactions applied to it
+    /// ([`IssuanceView::Pending`]). Never used to build or check a block.
+    pub fn for_admission(state: &'a dyn State, ctx: BlockContext) -> Result<Executor<'a>, TxError> {
+        Executor::with_view(state, ctx, IssuanceView::Pending)
+    }
+
+    fn with_view(
+        state: &'a dyn State,
+        ctx: BlockContext,
+        view: IssuanceView,
+    ) -> Result<Executor<'a>, TxError> {
         Ok(Executor {
             base: state,
             meta: read_meta(state)?,
+            view,
             ctx,
             block: BlockWrites::default(),
             cache: ReadCache::default(),
@@ -298,7 +334,14 @@ impl<'a> Executor<'a> {
         if size > limit {
             return Err(TxError::TooLarge { size, limit });
         }
-        let mut txn = Txn::new(self.base, &self.cache, &self.block, &self.ctx, &self.meta);
+        let mut txn = Txn::new(
+            self.base,
+            &self.cache,
+            &self.block,
+            &self.ctx,
+            &self.meta,
+            self.view,
+        );
         let sender = tx.tx.sender;
         let account = match txn.get::<Account>(&keys::account(&sender))? {
             Some(account) => account,
@@ -349,13 +392,32 @@ impl<'a> Executor<'a> {
         let mut next_authority_set = None;
         if self.authorities_changed {
             let set = {
-                let txn = Txn::new(self.base, &self.cache, &self.block, &self.ctx, &self.meta);
+                let txn = Txn::new(
+                    self.base,
+                    &self.cache,
+                    &self.block,
+                    &self.ctx,
+                    &self.meta,
+                    self.view,
+                );
                 derive_authority_set(&txn, self.ctx.height + 1)?
             };
             if set != self.meta.authority_set {
                 self.block
                     .insert(keys::authority_set(), Some(codec::encode(&set)));
                 next_authority_set = Some(set);
+            }
+        }
+        // The parent's hash, for evidence about the blocks of the evidence window
+        // (whose parents must be committed blocks); older ones are dropped.
+        if let Some(parent_height) = self.ctx.height.checked_sub(1) {
+            self.block.insert(
+                keys::block_hash(parent_height),
+                Some(codec::encode(&self.ctx.parent)),
+            );
+            let window = self.meta.params.evidence_max_age_blocks.saturating_add(1);
+            if let Some(old) = parent_height.checked_sub(window) {
+                self.block.insert(keys::block_hash(old), None);
             }
         }
         let changes = StateChanges {
@@ -500,7 +562,7 @@ pub fn verify_signatures(
     let meta = read_meta(state).map_err(|e| (0, e))?;
     let empty = BlockWrites::default();
     let cache = ReadCache::default();
-    let txn = Txn::new(state, &cache, &empty, ctx, &meta);
+    let txn = Txn::new(state, &cache, &empty, ctx, &meta, IssuanceView::Block);
     let mut items = Vec::with_capacity(transactions.len() + transactions.len() / 2);
     let mut owner = Vec::with_capacity(items.capacity());
     for (index, tx) in transactions.iter().enumerate() {
@@ -549,6 +611,7 @@ pub fn execute_block(
         height: block.header.height,
         time_ms: block.header.time_ms,
         proposer: block.header.proposer,
+        parent: block.header.parent,
     };
     verify_signatures(state, &ctx, &block.transactions)
         .map_err(|(index, error)| BlockExecError::Transaction { index, error })?;

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{BlockContext, Event};
+use super::{BlockContext, Event, IssuanceView};
 use crate::execute::error::TxError;
 use crate::records::{keys, Account, ChainMeta};
 use crate::state::State;
@@ -49,6 +49,8 @@ pub(crate) struct Txn<'a> {
     writes: Writes,
     pub ctx: &'a BlockContext,
     pub meta: &'a ChainMeta,
+    /// Which state issuances are judged by.
+    pub view: IssuanceView,
     pub events: Vec<Event>,
     pub authorities_changed: bool,
 }
@@ -60,6 +62,7 @@ impl<'a> Txn<'a> {
         block: &'a BlockWrites,
         ctx: &'a BlockContext,
         meta: &'a ChainMeta,
+        view: IssuanceView,
     ) -> Txn<'a> {
         Txn {
             base,
@@ -68,6 +71,7 @@ impl<'a> Txn<'a> {
             writes: Writes::new(),
             ctx,
             meta,
+            view,
             events: Vec::new(),
             authorities_changed: false,
         }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use mpms_crypto::{DecryptionKey, Hash, SigningKey};
+use mpms_ledger::block::{tx_root_of_hashes, Header};
 use mpms_ledger::credential::{prepare_issuance, CredentialContent};
 use mpms_ledger::execute::{BlockContext, Executor, SignatureCheck};
 use mpms_ledger::genesis::{
@@ -47,6 +48,8 @@ pub struct Chain {
     pub height: u64,
     pub time_ms: u64,
     pub commitment: Hash,
+    /// The hash of the last block's header (the parent of the next block).
+    pub last_hash: Hash,
     pub rng: ChaCha20Rng,
     /// Authorities: operator accounts; their consensus keys are `consensus[i]`.
     pub authorities: Vec<Actor>,
@@ -123,6 +126,7 @@ impl Chain {
             height: 0,
             time_ms: T0,
             commitment: built.header.state_commitment,
+            last_hash: built.header.hash(),
             rng: ChaCha20Rng::seed_from_u64(7),
             authorities: auth,
             consensus,
@@ -168,8 +172,10 @@ impl Chain {
             height: self.height + 1,
             time_ms: self.time_ms + 1_000,
             proposer: self.authorities[0].id,
+            parent: self.last_hash,
         };
-        let mut exec = Executor::new(&self.state, ctx).expect("executor");
+        let authority_set = self.authority_set().hash();
+        let mut exec = Executor::new(&self.state, ctx.clone()).expect("executor");
         let results: Vec<_> = txs
             .iter()
             .map(|tx| exec.apply(tx, SignatureCheck::Verify))
@@ -177,6 +183,20 @@ impl Chain {
         let outcome = exec.finish(&self.commitment).expect("finish");
         self.state.apply(&outcome.changes);
         self.commitment = outcome.state_commitment;
+        let hashes: Vec<Hash> = outcome.receipts.iter().map(|r| r.tx_hash).collect();
+        self.last_hash = Header {
+            chain_id: CHAIN.into(),
+            height: ctx.height,
+            parent: ctx.parent,
+            time_ms: ctx.time_ms,
+            proposer: ctx.proposer,
+            tx_root: tx_root_of_hashes(hashes.iter()),
+            tx_count: hashes.len() as u32,
+            state_commitment: outcome.state_commitment,
+            authority_set,
+            last_commit: Hash::ZERO,
+        }
+        .hash();
         self.height += 1;
         self.time_ms += 1_000;
         results
@@ -194,8 +214,23 @@ impl Chain {
     /// Submits one transaction that must be rejected; checks that neither the state
     /// nor the commitment changed. Returns the error.
     pub fn reject(&mut self, tx: SignedTransaction) -> TxError {
-        let before_state: BTreeMap<Vec<u8>, Vec<u8>> = self.state.entries().clone();
-        let before_commitment = self.commitment;
+        // What an empty block would leave (every block records its parent's hash).
+        let (before_state, before_commitment) = {
+            let ctx = BlockContext {
+                height: self.height + 1,
+                time_ms: self.time_ms + 1_000,
+                proposer: self.authorities[0].id,
+                parent: self.last_hash,
+            };
+            let outcome = Executor::new(&self.state, ctx)
+                .expect("executor")
+                .finish(&self.commitment)
+                .expect("finish");
+            let mut state = self.state.clone();
+            state.apply(&outcome.changes);
+            let entries: BTreeMap<Vec<u8>, Vec<u8>> = state.entries().clone();
+            (entries, outcome.state_commitment)
+        };
         let err = self
             .block(&[tx])
             .pop()
