@@ -237,6 +237,14 @@ pub enum TxAction {
         #[arg(long)]
         failed: Option<String>,
     },
+    /// Submits evidence of misbehaviour (equivocation, or a vote for a block holding
+    /// a fake credential), from a file in JSON or canonical bytes. Any account may
+    /// submit it; the chain checks it and punishes the authority it proves guilty.
+    SubmitEvidence {
+        /// The evidence file (JSON as shown in docs/CONSENSUS.md, or canonical bytes).
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// An authority proposes a governance action.
     Propose {
         #[command(subcommand)]
@@ -510,6 +518,14 @@ pub fn payload(
                 json!({}),
             )
         }
+        TxAction::SubmitEvidence { file } => {
+            let evidence = read_evidence(&file)?;
+            let offence = evidence.offence_id();
+            (
+                Payload::SubmitEvidence(Box::new(evidence)),
+                json!({ "offence": offence.to_string() }),
+            )
+        }
         TxAction::RecordInspection { grant, failed } => (
             Payload::RecordInspection {
                 grant,
@@ -701,6 +717,31 @@ pub fn payload(
             json!({ "proposal": proposal }),
         ),
     })
+}
+
+/// Largest evidence file read.
+const MAX_EVIDENCE_FILE: u64 = 1 << 20;
+
+/// Reads evidence from `path`: JSON if it starts with `{`, canonical bytes otherwise.
+fn read_evidence(path: &std::path::Path) -> anyhow::Result<mpms_ledger::evidence::Evidence> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("{}", path.display()))?
+        .len();
+    if size > MAX_EVIDENCE_FILE {
+        bail!(
+            "{}: {size} bytes; evidence files are at most {MAX_EVIDENCE_FILE}",
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let text_start = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if text_start == Some(&b'{') {
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not evidence JSON", path.display()))
+    } else {
+        mpms_ledger::codec::decode(&bytes)
+            .with_context(|| format!("{}: not evidence in canonical bytes", path.display()))
+    }
 }
 
 /// The newest proposal by `proposer`.

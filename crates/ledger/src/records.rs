@@ -95,7 +95,7 @@ pub mod keys {
     pub fn proposal(id: ProposalId) -> Vec<u8> {
         key(PROPOSAL, &[&id.to_be_bytes()])
     }
-    /// Marks an offence as punished (value: the height it was).
+    /// An offence punished by evidence ([`Offence`]).
     pub fn offence(id: &Hash) -> Vec<u8> {
         key(OFFENCE, &[id.as_bytes()])
     }
@@ -450,6 +450,31 @@ pub struct Proposal {
     pub rejections: Vec<AccountId>,
     /// Status.
     pub status: ProposalStatus,
+}
+
+/// Which misbehaviour evidence proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffenceKind {
+    /// Two different signed statements for one (height, round, step).
+    Equivocation,
+    /// A signed proposal of, or vote for, a block holding a fake credential.
+    FakeCredential,
+}
+
+/// An offence proven by evidence and punished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offence {
+    /// What was proven.
+    pub kind: OffenceKind,
+    /// The authority punished (its operator).
+    pub authority: AccountId,
+    /// The height the offending statement was about.
+    pub offence_height: u64,
+    /// The height of the block that executed the evidence.
+    pub punished_height: u64,
+    /// Stake burned.
+    pub burned: u64,
 }
 
 /// Everything genesis and execution read about the chain itself.

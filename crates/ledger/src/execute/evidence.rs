@@ -8,7 +8,7 @@ use super::txn::Txn;
 use super::{Event, IssuanceView};
 use crate::block::verify_tx_inclusion;
 use crate::evidence::Evidence;
-use crate::records::{keys, Authority, AuthorityStatus};
+use crate::records::{keys, Authority, AuthorityStatus, Offence, OffenceKind};
 use crate::transaction::Payload;
 use crate::vote::SignedVote;
 
@@ -55,7 +55,7 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
     if txn.contains(&keys::offence(&offence))? {
         return Err(TxError::OffenceAlreadyPunished);
     }
-    let offender = match evidence {
+    let (offender, kind, offence_height) = match evidence {
         Evidence::Equivocation { first, second } => {
             let (a, b) = (&first.vote, &second.vote);
             if first.validator != second.validator {
@@ -70,7 +70,8 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
                 return Err(invalid("statements are identical"));
             }
             check_signed_vote(txn, first)?;
-            check_signed_vote(txn, second)?
+            let authority = check_signed_vote(txn, second)?;
+            (authority, OffenceKind::Equivocation, a.height)
         }
         Evidence::FakeCredential {
             header,
@@ -108,7 +109,9 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
             );
             match judged {
                 Ok(()) => return Err(invalid("the credential was valid at that height")),
-                Err(TxError::Credential(_)) => authority,
+                Err(TxError::Credential(_)) => {
+                    (authority, OffenceKind::FakeCredential, header.height)
+                }
                 Err(e) if e.is_node_fault() => return Err(e),
                 Err(TxError::NotFinalYet(why)) => {
                     return Err(invalid(format!(
@@ -119,12 +122,22 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
             }
         }
     };
-    punish(txn, offender)?;
-    txn.put(keys::offence(&offence), &txn.height());
+    let authority = offender.operator;
+    let burned = punish(txn, offender)?;
+    let record = Offence {
+        kind,
+        authority,
+        offence_height,
+        punished_height: txn.height(),
+        burned,
+    };
+    txn.put(keys::offence(&offence), &record);
     Ok(())
 }
 
-fn punish(txn: &mut Txn, mut authority: Authority) -> Result<(), TxError> {
+/// Burns a share of the authority's stake, jails it from the next height; returns
+/// the stake burned.
+fn punish(txn: &mut Txn, mut authority: Authority) -> Result<u64, TxError> {
     let operator = authority.operator;
     let burned = burn_stake(txn, &operator, txn.meta.params.slash_fraction_bps)?;
     authority.slashed = authority.slashed.saturating_add(burned);
@@ -134,5 +147,5 @@ fn punish(txn: &mut Txn, mut authority: Authority) -> Result<(), TxError> {
     txn.put(keys::authority(&operator), &authority);
     txn.authorities_changed = true;
     txn.emit(Event::AuthoritySlashed { operator, burned });
-    Ok(())
+    Ok(burned)
 }

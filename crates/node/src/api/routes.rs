@@ -14,7 +14,8 @@ use futures::Stream;
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::execute::read_meta;
 use mpms_ledger::records::{
-    keys, Account, Authority, Certifier, Credential, Grant, Organization, Proposal, Subject,
+    keys, Account, Authority, Certifier, Credential, Grant, Offence, Organization, Proposal,
+    Subject,
 };
 use mpms_ledger::{codec, SignedTransaction};
 use serde::de::DeserializeOwned;
@@ -417,10 +418,15 @@ pub async fn evidence(State(node): State<NodeHandle>, Query(page): Query<Page>) 
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut out = Vec::new();
     for (key, value) in entries {
-        let height: u64 = codec::decode(&value).unwrap_or(0);
+        let offence: Offence = codec::decode(&value)
+            .map_err(|e| ApiError::internal(format!("offence record: {e}")))?;
         out.push(json!({
             "offence": hex::encode(&key[prefix.len()..]),
-            "punished_at_height": height,
+            "kind": offence.kind,
+            "authority": offence.authority.to_string(),
+            "offence_height": offence.offence_height,
+            "punished_height": offence.punished_height,
+            "burned": offence.burned,
         }));
     }
     Ok(Json(json!({ "offences": out })))
