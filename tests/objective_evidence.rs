@@ -9,124 +9,19 @@
 //! refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::{fake_credential, Chain};
 use mpms_crypto::Hash;
-use mpms_ledger::block::{tx_root, Header};
-use mpms_ledger::evidence::Evidence;
-use mpms_ledger::execute::{
-    build_block, execute_block, BlockContext, BlockExecError, Executor, SignatureCheck,
-};
-use mpms_ledger::testkit::TestChain;
-use mpms_ledger::vote::{SignedVote, Vote, VoteKind};
-use mpms_ledger::{Block, MemState, Payload, SignedTransaction, TxError};
+use mpms_ledger::execute::{execute_block, BlockContext, BlockExecError, Executor, SignatureCheck};
+use mpms_ledger::vote::VoteKind;
+use mpms_ledger::TxError;
 
 const SCHEMA: &str = "own.course";
 
-struct Chain {
-    chain: TestChain,
-    state: MemState,
-    parent: Header,
-}
-
-impl Chain {
-    fn new() -> Chain {
-        let chain = TestChain::new(4, 21);
-        let genesis = chain.genesis.build().unwrap();
-        let mut state = MemState::new();
-        state.apply(&genesis.changes);
-        Chain {
-            chain,
-            state,
-            parent: genesis.header,
-        }
-    }
-
-    /// Builds and commits the next block from `candidates`; returns what was left out.
-    fn commit(&mut self, candidates: &[SignedTransaction]) -> Vec<TxError> {
-        let built = build_block(
-            &self.state,
-            &self.parent,
-            None,
-            self.chain.operators[0].public_key(),
-            self.parent.time_ms + 1_000,
-            candidates,
-            SignatureCheck::Verify,
-        )
-        .unwrap();
-        self.state.apply(&built.outcome.changes);
-        self.parent = built.block.header.clone();
-        built.excluded.into_iter().map(|e| e.error).collect()
-    }
-
-    /// A block after the committed parent holding exactly `txs`, built by hand (as a
-    /// Byzantine or outdated proposer would).
-    fn hand_built(&self, txs: Vec<SignedTransaction>) -> Block {
-        Block {
-            header: Header {
-                chain_id: self.chain.chain_id().into(),
-                height: self.parent.height + 1,
-                parent: self.parent.hash(),
-                time_ms: self.parent.time_ms + 1_000,
-                proposer: self.chain.operators[1].public_key(),
-                tx_root: tx_root(&txs),
-                tx_count: txs.len() as u32,
-                state_commitment: Hash::digest(b"not computed"),
-                authority_set: mpms_ledger::execute::read_meta(&self.state)
-                    .unwrap()
-                    .authority_set
-                    .hash(),
-                last_commit: Hash::ZERO,
-            },
-            last_commit: None,
-            transactions: txs,
-        }
-    }
-
-    fn vote(&self, i: usize, header: &Header, kind: VoteKind) -> SignedVote {
-        Vote {
-            height: header.height,
-            round: 0,
-            kind,
-            block: Some(header.hash()),
-            valid_round: None,
-        }
-        .sign(
-            self.chain.chain_id(),
-            self.chain.operators[i].public_key(),
-            &self.chain.consensus[i],
-        )
-    }
-
-    /// Submits `evidence` from authority 0's account in the next block; the error if
-    /// it was refused.
-    fn submit(&mut self, evidence: Evidence) -> Option<TxError> {
-        let op = self.chain.operators[0].clone();
-        let nonce = mpms_ledger::execute::account_nonce(&self.state, &op.public_key());
-        let tx = self
-            .chain
-            .tx(&op, nonce, Payload::SubmitEvidence(Box::new(evidence)));
-        self.commit(&[tx]).pop()
-    }
-
-    fn in_set(&self, i: usize) -> bool {
-        mpms_ledger::execute::read_meta(&self.state)
-            .unwrap()
-            .authority_set
-            .contains(&self.chain.operators[i].public_key())
-    }
-}
-
-fn fake_credential(block: &Block, index: usize, vote: SignedVote) -> Evidence {
-    Evidence::FakeCredential {
-        header: Box::new(block.header.clone()),
-        vote,
-        transaction: block.transactions[index].clone(),
-        proof: block.tx_proof(index).unwrap(),
-    }
-}
-
 #[test]
 fn an_issuance_relying_on_its_own_block_waits_for_the_next_one() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(4, 21);
     assert!(c.commit(&[c.chain.register_subject(0)]).is_empty());
     let registration = c.chain.register_schema(0, SCHEMA);
     let issuance = c.chain.issue(1, SCHEMA, 0, 1);
@@ -166,7 +61,7 @@ fn an_issuance_relying_on_its_own_block_waits_for_the_next_one() {
 
 #[test]
 fn a_block_holding_a_registration_and_its_use_is_refused_and_votes_for_it_are_not_evidence() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(4, 21);
     assert!(c.commit(&[c.chain.register_subject(0)]).is_empty());
     let registration = c.chain.register_schema(0, SCHEMA);
     let block = c.hand_built(vec![registration.clone(), c.chain.issue(1, SCHEMA, 0, 1)]);
@@ -189,7 +84,7 @@ fn a_block_holding_a_registration_and_its_use_is_refused_and_votes_for_it_are_no
     // Evidence from a vote for that block is refused: what the issuance relied on was
     // established at the block's height, possibly by the block itself.
     for v in [vote, proposal] {
-        let refused = c.submit(fake_credential(&block, 1, v));
+        let refused = c.submit(0, fake_credential(&block, 1, v));
         assert!(
             matches!(&refused, Some(TxError::InvalidEvidence(why)) if why.contains("not provably fake")),
             "{refused:?}"
@@ -200,14 +95,14 @@ fn a_block_holding_a_registration_and_its_use_is_refused_and_votes_for_it_are_no
 
 #[test]
 fn evidence_must_name_a_block_on_the_committed_chain() {
-    let mut c = Chain::new();
+    let mut c = Chain::new(4, 21);
     // An issuance under a schema nobody ever registers: fake by the rules.
     let fake = c.chain.issue(0, "never.registered", 0, 1);
     let mut block = c.hand_built(vec![fake]);
     // A header whose parent is not the committed block.
     block.header.parent = Hash::digest(b"another chain");
     let vote = c.vote(3, &block.header, VoteKind::Precommit);
-    let refused = c.submit(fake_credential(&block, 0, vote));
+    let refused = c.submit(0, fake_credential(&block, 0, vote));
     assert!(
         matches!(&refused, Some(TxError::InvalidEvidence(why)) if why.contains("parent")),
         "{refused:?}"
@@ -220,6 +115,6 @@ fn evidence_must_name_a_block_on_the_committed_chain() {
     let vote = c.vote(3, &block.header, VoteKind::Precommit);
     c.commit(&[]);
     c.commit(&[]);
-    assert_eq!(c.submit(fake_credential(&block, 0, vote)), None);
+    assert_eq!(c.submit(0, fake_credential(&block, 0, vote)), None);
     assert!(!c.in_set(3), "the voter of a fake credential is removed");
 }

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use mpms_crypto::Hash;
-use mpms_ledger::execute::read_meta;
+use mpms_ledger::execute::{read_meta, signing_key};
 use mpms_ledger::{
     codec, AccountId, BlockContext, Executor, SignatureCheck, SignedTransaction, State, TxError,
 };
@@ -114,6 +114,8 @@ impl AdmitError {
 
 struct Entry {
     tx: Arc<SignedTransaction>,
+    /// The sender's key it was checked against on entry.
+    key: mpms_crypto::PublicKey,
     size: usize,
     arrival: u64,
     added_ms: u64,
@@ -228,6 +230,7 @@ impl Mempool {
             }
         }
         executor.apply(&tx, SignatureCheck::Verify)?;
+        let key = signing_key(state, &sender, ctx.height);
         let size = codec::encode(&tx).len();
         if !self.make_room(&sender, queue_len, size) {
             return Err(AdmitError::Full);
@@ -242,6 +245,7 @@ impl Mempool {
             hash,
             Entry {
                 tx: Arc::new(tx),
+                key,
                 size,
                 arrival: self.arrivals,
                 added_ms: now_ms,
@@ -377,6 +381,14 @@ impl Mempool {
                     hash,
                     format!("an earlier transaction was refused: {reason}"),
                 ));
+                continue;
+            }
+            // Signatures were checked on entry; a key rotated since voids them.
+            let key = self.entries.get(&hash).map(|e| e.key);
+            if key.is_some_and(|k| k != signing_key(state, &tx.tx.sender, ctx.height)) {
+                let reason = "the sender's signing key changed since: sign it again".to_string();
+                refused.insert(tx.tx.sender, reason.clone());
+                report.dropped.push((hash, reason));
                 continue;
             }
             match executor.apply(&tx, SignatureCheck::Preverified) {
@@ -587,6 +599,53 @@ mod tests {
         assert_eq!(report.dropped.len(), 1);
         assert!(
             report.dropped[0].1.contains("nonce"),
+            "{:?}",
+            report.dropped
+        );
+        assert!(pool.is_empty());
+    }
+
+    /// After a key rotation, pending transactions signed with the old key go at once
+    /// (they used to stay until their time to live, holding the owner's nonces).
+    #[test]
+    fn a_rotated_key_voids_pending_transactions_signed_with_the_old_one() {
+        let mut f = Fixture::new();
+        let (subject, _) = f.chain.subject(0);
+        let mut other = pool();
+        other
+            .insert(&f.state, &f.ctx(), f.chain.register_subject(0), 0)
+            .unwrap();
+        f.commit(&other);
+        let new_key = mpms_crypto::SigningKey::from_seed(&[42; 32]);
+        let rotate = f.chain.tx(
+            &subject,
+            1,
+            mpms_ledger::Payload::RotateKeys {
+                signing_key: Some(new_key.public_key()),
+                encryption_key: None,
+            },
+        );
+        let later = f.chain.tx(
+            &subject,
+            2,
+            mpms_ledger::Payload::RotateKeys {
+                signing_key: None,
+                encryption_key: Some(mpms_crypto::DecryptionKey::derive(b"new").encryption_key()),
+            },
+        );
+        let mut pool = pool();
+        pool.insert(&f.state, &f.ctx(), rotate.clone(), 0).unwrap();
+        pool.insert(&f.state, &f.ctx(), later, 0).unwrap();
+        let mut other = Mempool::new(MempoolConfig::default());
+        other.insert(&f.state, &f.ctx(), rotate, 0).unwrap();
+        let included = f.commit(&other);
+        let report = pool.recheck(&f.state, &f.ctx(), &included, 0);
+        assert_eq!(report.included, 1);
+        assert!(
+            report
+                .dropped
+                .iter()
+                .any(|(_, why)| why.contains("signing key changed")),
             "{:?}",
             report.dropped
         );

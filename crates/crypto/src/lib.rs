@@ -5,7 +5,9 @@
 //! - [`Hash`]: SHA-256 digests;
 //! - [`SigningKey`], [`PublicKey`], [`Signature`]: ed25519 with **domain separation**
 //!   (the chain id and a [`Domain`] are part of every signed message), plus batch
-//!   verification;
+//!   verification; one verification rule for single signatures and batches
+//!   (`verify`: canonical encodings, no small-order points, the cofactored
+//!   equation);
 //! - [`merkle`]: a binary Merkle tree with inclusion proofs;
 //! - [`seal`]: HPKE (RFC 9180) sealing to a recipient's X25519 key, and the symmetric
 //!   content encryption that credentials use;
@@ -15,11 +17,14 @@
 //! the caller, so tests and the simulator stay deterministic.
 
 mod bytes;
+#[cfg(feature = "testkit")]
+pub mod edge;
 mod hash;
 pub mod keystore;
 pub mod merkle;
 pub mod seal;
 mod signature;
+mod verify;
 
 pub use hash::{Hash, Hasher};
 pub use keystore::{KdfParams, Keystore, KeystoreError};

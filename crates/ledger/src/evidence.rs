@@ -34,23 +34,28 @@ pub enum Evidence {
 }
 
 impl Evidence {
-    /// A stable id of the offence, so the same misbehaviour is punished once.
+    /// A stable id of the offence, so the same misbehaviour is punished once: one
+    /// authority's misbehaviour at one height is one offence, whatever the rounds and
+    /// steps of its statements (its proposal and its votes for one fake block, or its
+    /// conflicting votes in several rounds, are one offence).
     pub fn offence_id(&self) -> Hash {
+        let (kind, statement): (&[u8], _) = match self {
+            Evidence::Equivocation { first, .. } => (b"equivocation", first),
+            Evidence::FakeCredential { vote, .. } => (b"fake-credential", vote),
+        };
+        Hash::digest_parts(&[
+            b"offence",
+            kind,
+            statement.validator.as_bytes(),
+            &statement.vote.height.to_le_bytes(),
+        ])
+    }
+
+    /// The signed statement whose signer the evidence accuses.
+    pub fn statement(&self) -> &crate::vote::SignedVote {
         match self {
-            Evidence::Equivocation { first, .. } => Hash::digest_parts(&[
-                b"equivocation",
-                first.validator.as_bytes(),
-                &first.vote.height.to_le_bytes(),
-                &first.vote.round.to_le_bytes(),
-                &[first.vote.kind as u8],
-            ]),
-            Evidence::FakeCredential { vote, .. } => Hash::digest_parts(&[
-                b"fake-credential",
-                vote.validator.as_bytes(),
-                &vote.vote.height.to_le_bytes(),
-                &vote.vote.round.to_le_bytes(),
-                &[vote.vote.kind as u8],
-            ]),
+            Evidence::Equivocation { first, .. } => first,
+            Evidence::FakeCredential { vote, .. } => vote,
         }
     }
 }

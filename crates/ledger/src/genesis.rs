@@ -170,7 +170,16 @@ impl Genesis {
             return Err(invalid("authorities", "at least one authority is required"));
         }
         let mut accounts: BTreeMap<AccountId, Account> = BTreeMap::new();
+        // The whole supply (every balance and stake) must fit: later transfers and
+        // bonds add amounts up, and they must never overflow.
+        let mut supply: u64 = 0;
         let mut fund = |id: AccountId, balance: u64, bonded: u64, field: &str| {
+            supply = supply
+                .checked_add(balance)
+                .and_then(|s| s.checked_add(bonded))
+                .ok_or_else(|| {
+                    invalid(field, "the total supply of balances and stakes overflows")
+                })?;
             let account = accounts.entry(id).or_insert_with(|| Account::new(id, 0));
             account.balance = account
                 .balance

@@ -66,6 +66,20 @@ impl Default for ConsensusTiming {
     }
 }
 
+/// Largest block the parameters may allow, in bytes: half the largest encoding a node
+/// decodes, so a block with its certificate and a proposal's envelope always fits.
+pub const MAX_BLOCK_BYTES_LIMIT: u64 = (crate::codec::MAX_ENCODED_BYTES as u64) / 2;
+
+/// Most transactions a block may be allowed.
+pub const MAX_BLOCK_TRANSACTIONS_LIMIT: u32 = 100_000;
+
+/// Longest a proposal may stay open, and the longest evidence window or unbonding
+/// period, in blocks: bounds that keep every height derived from them far from
+/// overflow.
+pub const MAX_PROPOSAL_TTL_BLOCKS: u64 = 1_000_000;
+/// See [`MAX_PROPOSAL_TTL_BLOCKS`].
+pub const MAX_PERIOD_BLOCKS: u64 = 10_000_000;
+
 /// Longest any consensus duration may be set to: one hour. Keeps every sum of
 /// timings far from overflow and a mistyped value from halting the chain for days.
 pub const MAX_TIMING_MS: u64 = 3_600_000;
@@ -103,7 +117,7 @@ impl Default for Params {
         Params {
             min_authority_stake: 1_000,
             min_certifier_stake: 100,
-            unbonding_period_blocks: 1_000,
+            unbonding_period_blocks: 100_000,
             proposal_ttl_blocks: 10_000,
             slash_fraction_bps: 1_000,
             evidence_max_age_blocks: 100_000,
@@ -155,21 +169,53 @@ pub enum ParameterChange {
 impl Params {
     /// Checks that the parameters are usable; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(&str, bool); 7] = [
-            ("slash_fraction_bps", self.slash_fraction_bps <= 10_000),
-            ("proposal_ttl_blocks", self.proposal_ttl_blocks > 0),
-            ("evidence_max_age_blocks", self.evidence_max_age_blocks > 0),
-            ("max_block_transactions", self.max_block_transactions > 0),
-            ("max_transaction_bytes", self.max_transaction_bytes >= 1024),
+        let checks: [(&str, bool, String); 8] = [
+            (
+                "slash_fraction_bps",
+                self.slash_fraction_bps <= 10_000,
+                "0 to 10000".into(),
+            ),
+            (
+                "proposal_ttl_blocks",
+                (1..=MAX_PROPOSAL_TTL_BLOCKS).contains(&self.proposal_ttl_blocks),
+                format!("1 to {MAX_PROPOSAL_TTL_BLOCKS}"),
+            ),
+            (
+                "evidence_max_age_blocks",
+                (1..=MAX_PERIOD_BLOCKS).contains(&self.evidence_max_age_blocks),
+                format!("1 to {MAX_PERIOD_BLOCKS}"),
+            ),
+            // Stake must not leave before the misbehaviour it backs can be proven.
+            (
+                "unbonding_period_blocks",
+                (self.evidence_max_age_blocks..=MAX_PERIOD_BLOCKS)
+                    .contains(&self.unbonding_period_blocks),
+                format!("evidence_max_age_blocks to {MAX_PERIOD_BLOCKS}"),
+            ),
+            (
+                "max_block_transactions",
+                (1..=MAX_BLOCK_TRANSACTIONS_LIMIT).contains(&self.max_block_transactions),
+                format!("1 to {MAX_BLOCK_TRANSACTIONS_LIMIT}"),
+            ),
+            (
+                "max_transaction_bytes",
+                self.max_transaction_bytes >= 1024,
+                "at least 1024".into(),
+            ),
             (
                 "max_block_bytes",
                 self.max_block_bytes >= self.max_transaction_bytes
-                    && self.max_block_bytes <= (crate::codec::MAX_ENCODED_BYTES as u64) / 2,
+                    && self.max_block_bytes <= MAX_BLOCK_BYTES_LIMIT,
+                format!("max_transaction_bytes to {MAX_BLOCK_BYTES_LIMIT}"),
             ),
-            ("min_authority_stake", self.min_authority_stake > 0),
+            (
+                "min_authority_stake",
+                self.min_authority_stake > 0,
+                "positive".into(),
+            ),
         ];
-        match checks.iter().find(|(_, ok)| !ok) {
-            Some((field, _)) => Err(format!("parameter {field} is out of range")),
+        match checks.iter().find(|(_, ok, _)| !ok) {
+            Some((field, _, range)) => Err(format!("parameter {field} is out of range: {range}")),
             None => self.consensus.validate(),
         }
     }

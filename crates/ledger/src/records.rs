@@ -34,6 +34,7 @@ pub mod keys {
     const NODE: u8 = 0x0e;
     const META: u8 = 0x0f;
     const BLOCK_HASH: u8 = 0x10;
+    const INSPECTION: u8 = 0x11;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -90,6 +91,10 @@ pub mod keys {
     /// A [`Grant`].
     pub fn grant(id: &GrantId) -> Vec<u8> {
         key(GRANT, &[id.as_bytes()])
+    }
+    /// The `n`-th [`Inspection`] recorded under a grant.
+    pub fn inspection(grant: &GrantId, n: u64) -> Vec<u8> {
+        key(INSPECTION, &[grant.as_bytes(), &n.to_be_bytes()])
     }
     /// A [`Proposal`].
     pub fn proposal(id: ProposalId) -> Vec<u8> {
@@ -403,8 +408,10 @@ pub struct Grant {
     pub granted_height: u64,
     /// Height of revocation, if revoked.
     pub revoked_height: Option<u64>,
-    /// Inspections recorded under this grant.
-    pub inspections: Vec<Inspection>,
+    /// Inspections recorded under this grant (each its own record,
+    /// [`keys::inspection`], numbered from 0): a grant stays small however often its
+    /// grantee inspects.
+    pub inspection_count: u64,
 }
 
 /// Status of a governance proposal.

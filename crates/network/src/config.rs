@@ -30,8 +30,10 @@ pub struct NetworkConfig {
     pub mesh_n_high: usize,
     /// Gossip heartbeat interval in milliseconds. Default 700.
     pub heartbeat_ms: u64,
-    /// Largest gossip message in bytes; must fit the largest valid block with its
-    /// certificate. Default 12 MiB.
+    /// Largest gossip message in bytes; must fit the largest block the chain's
+    /// parameters may ever allow, with its certificate (the node checks it). The
+    /// chain's current limits are enforced per message, as parameters change.
+    /// Default 17 MiB.
     pub max_message_bytes: usize,
     /// Invalid messages or lies a peer may send before it is disconnected and banned.
     /// Default 8.
@@ -61,7 +63,7 @@ impl Default for NetworkConfig {
             mesh_n_low: 4,
             mesh_n_high: 12,
             heartbeat_ms: 700,
-            max_message_bytes: 12 << 20,
+            max_message_bytes: 17 << 20,
             max_offences: 8,
             ban_secs: 600,
             sync_batch: 64,

@@ -32,6 +32,10 @@ pub trait GossipValidator: Send + Sync + 'static {
     fn validate(&self, topic: Topic, data: &[u8]) -> Verdict;
 }
 
+/// Room a block message takes beyond the block's transactions: header, certificate,
+/// proposal and framing.
+const BLOCK_OVERHEAD_BYTES: usize = 64 << 10;
+
 /// Size limits per topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -45,16 +49,25 @@ pub struct Limits {
 
 impl Limits {
     /// Limits from the chain parameters: a block message may carry a full block plus
-    /// its header, certificate and framing.
+    /// its header, certificate and framing; a transaction may be evidence, which gets
+    /// a little more room than the largest transaction.
     pub fn from_params(params: &mpms_ledger::Params) -> Limits {
         let block = usize::try_from(params.max_block_bytes).unwrap_or(usize::MAX);
-        let overhead = 64 << 10;
+        let tx = params
+            .max_transaction_bytes
+            .saturating_add(mpms_ledger::execute::EVIDENCE_ALLOWANCE_BYTES);
         Limits {
-            max_transaction_bytes: usize::try_from(params.max_transaction_bytes)
-                .unwrap_or(usize::MAX),
-            max_consensus_bytes: block.saturating_add(overhead),
-            max_block_bytes: block.saturating_add(overhead),
+            max_transaction_bytes: usize::try_from(tx).unwrap_or(usize::MAX),
+            max_consensus_bytes: block.saturating_add(BLOCK_OVERHEAD_BYTES),
+            max_block_bytes: block.saturating_add(BLOCK_OVERHEAD_BYTES),
         }
+    }
+
+    /// The largest gossip message any parameters the chain may adopt can require.
+    pub fn largest_possible() -> usize {
+        usize::try_from(mpms_ledger::params::MAX_BLOCK_BYTES_LIMIT)
+            .unwrap_or(usize::MAX)
+            .saturating_add(BLOCK_OVERHEAD_BYTES)
     }
 
     fn of(&self, topic: Topic) -> usize {
@@ -82,7 +95,6 @@ pub type SigningKeyLookup = Arc<dyn Fn(&AccountId) -> PublicKey + Send + Sync>;
 ///   expects next, it must verify against the current authority set.
 pub struct ChainValidator {
     chain_id: String,
-    limits: Limits,
     view: RwLock<View>,
     signing_key: SigningKeyLookup,
 }
@@ -90,6 +102,7 @@ pub struct ChainValidator {
 struct View {
     authorities: AuthoritySet,
     next_height: u64,
+    limits: Limits,
 }
 
 impl ChainValidator {
@@ -102,10 +115,10 @@ impl ChainValidator {
     ) -> ChainValidator {
         ChainValidator {
             chain_id: chain_id.into(),
-            limits,
             view: RwLock::new(View {
                 authorities,
                 next_height,
+                limits,
             }),
             signing_key: Arc::new(|account: &AccountId| *account),
         }
@@ -117,11 +130,13 @@ impl ChainValidator {
         self
     }
 
-    /// Moves to a new height (after a commit), with its authority set.
-    pub fn advance(&self, authorities: AuthoritySet, next_height: u64) {
+    /// Moves to a new height (after a commit), with its authority set and the size
+    /// limits of the parameters in force there (governance may have changed them).
+    pub fn advance(&self, authorities: AuthoritySet, next_height: u64, limits: Limits) {
         let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
         view.authorities = authorities;
         view.next_height = next_height;
+        view.limits = limits;
     }
 
     fn transaction(&self, data: &[u8]) -> Verdict {
@@ -237,7 +252,7 @@ impl ChainValidator {
 
 impl GossipValidator for ChainValidator {
     fn validate(&self, topic: Topic, data: &[u8]) -> Verdict {
-        let limit = self.limits.of(topic);
+        let limit = self.view.read().map_or(0, |view| view.limits.of(topic));
         if data.len() > limit {
             return Verdict::Reject(format!(
                 "{} message of {} bytes exceeds {limit}",
@@ -302,6 +317,31 @@ mod tests {
         assert!(rejected(v.validate(Topic::Transactions, &big)));
         // Bytes of the wrong type.
         assert!(rejected(v.validate(Topic::Consensus, &codec::encode(&tx))));
+    }
+
+    /// Size limits follow the parameters in force: after governance raises the block
+    /// limit, a block message that was too large passes the size check (it was read
+    /// once at start-up, so full blocks stopped propagating after such a vote).
+    #[test]
+    fn size_limits_follow_the_parameters() {
+        let chain = TestChain::new(4, 23);
+        let v = validator(&chain);
+        let big = vec![0u8; (9 << 20) + 100];
+        let too_large =
+            |verdict: Verdict| matches!(verdict, Verdict::Reject(why) if why.contains("exceeds"));
+        assert!(too_large(v.validate(Topic::Blocks, &big)));
+        let raised = mpms_ledger::Params::default()
+            .with_change(&mpms_ledger::params::ParameterChange::MaxBlockBytes(
+                12 << 20,
+            ))
+            .unwrap();
+        let genesis = chain.genesis.build().unwrap();
+        v.advance(genesis.authority_set, 2, Limits::from_params(&raised));
+        // Now only the content is judged (these bytes are no block).
+        let verdict = v.validate(Topic::Blocks, &big);
+        assert!(!too_large(verdict.clone()), "{verdict:?}");
+        // The largest limit any parameters may set fits the node's gossip frames.
+        assert!(Limits::largest_possible() <= crate::NetworkConfig::default().max_message_bytes);
     }
 
     #[test]

@@ -283,6 +283,15 @@ impl NodeConfig {
         self.network
             .check()
             .map_err(|e| invalid(format!("network.{}", e.field), e.reason))?;
+        let needed = mpms_network::validate::Limits::largest_possible();
+        if self.network.max_message_bytes < needed {
+            return Err(invalid(
+                "network.max_message_bytes",
+                format!(
+                    "must be at least {needed}: the largest block the chain's parameters may allow, with its certificate"
+                ),
+            ));
+        }
         let api: SocketAddr = self
             .api
             .listen

@@ -304,6 +304,7 @@ pub async fn start(
         commits,
         metrics,
         sync_batch: network_config.sync_batch,
+        limits: Limits::from_params(&meta.params),
         refused_at: None,
         refusal_logged_at: None,
         catch_up_since: None,
@@ -349,6 +350,8 @@ struct NodeTask {
     commits: broadcast::Sender<Arc<Committed>>,
     metrics: Arc<NodeMetrics>,
     sync_batch: u64,
+    /// The gossip size limits in force.
+    limits: Limits,
     /// When a peer last refused this node's connection.
     refused_at: Option<Instant>,
     /// When that was last logged (once a minute at most).
@@ -592,8 +595,13 @@ impl NodeTask {
 
     async fn on_committed(&mut self, committed: Arc<Committed>) {
         let height = committed.block.header.height;
+        // Gossip size limits follow the parameters in force at the next height.
+        let limits = read_meta(self.core.store().as_ref())
+            .map(|meta| Limits::from_params(&meta.params))
+            .unwrap_or(self.limits);
+        self.limits = limits;
         self.validator
-            .advance(committed.next_authorities.clone(), height + 1);
+            .advance(committed.next_authorities.clone(), height + 1, limits);
         admit_from_chain(&self.network, self.core.store().as_ref(), height + 1).await;
         {
             let mut submitted = self.submitted.lock().unwrap_or_else(|e| e.into_inner());

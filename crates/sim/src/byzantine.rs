@@ -6,12 +6,18 @@
 //! invents the statements the core sends, and reacts to what arrives. The core inside
 //! never knows.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use mpms_consensus::ConsensusMessage;
-use mpms_crypto::{Hash, PublicKey, SigningKey};
+use mpms_crypto::{Hash, MerkleProof, PublicKey, SigningKey};
 use mpms_ledger::block::{tx_root, Header};
-use mpms_ledger::{AccountId, Block, SignedTransaction, SignedVote, Vote, VoteKind};
+use mpms_ledger::evidence::Evidence;
+use mpms_ledger::execute::{account_nonce, build_block, SignatureCheck};
+use mpms_ledger::records::keys;
+use mpms_ledger::{
+    AccountId, Block, Payload, SignedTransaction, SignedVote, State, Transaction, Vote, VoteKind,
+};
+use mpms_store::Store;
 
 /// How an authority behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +43,20 @@ pub enum Behaviour {
     RoundFlooder,
     /// Re-sends old proposals it saw, wrapped as re-sends.
     Replayer,
+    /// With a colluding certifier, puts into its proposed blocks issuances whose
+    /// certifier signatures sit at the edges of the verification rule (a torsion
+    /// component in the nonce: valid; a non-canonical scalar: invalid), then submits
+    /// fake-credential evidence against everyone who voted for such a block.
+    EdgeSigner,
+}
+
+/// What a mask sends.
+#[derive(Debug, Clone)]
+pub enum Out {
+    /// A consensus statement, to these recipients.
+    Consensus(ConsensusMessage, Recipients),
+    /// A transaction, to the consensus mesh.
+    Transaction(SignedTransaction),
 }
 
 /// Who a statement goes to.
@@ -54,12 +74,28 @@ pub struct Mask {
     chain_id: String,
     operator: SigningKey,
     consensus: Vec<SigningKey>,
+    /// A certifier that colludes with the node (signs whatever it is asked to).
+    accomplice: SigningKey,
     /// (height, round, step) at which a colluder already voted for someone's block.
     colluded: HashSet<(u64, u32, u8)>,
     /// Proposals seen, for replaying.
     seen: VecDeque<ConsensusMessage>,
+    /// Blocks an edge signer proposed holding an edge-signed issuance: what evidence
+    /// against a vote for them needs.
+    edge_blocks: HashMap<Hash, (Header, SignedTransaction, MerkleProof)>,
+    /// Votes already turned into forged evidence.
+    accused: HashSet<Hash>,
+    /// Next nonces the mask uses for its operator's and its accomplice's
+    /// transactions (above what the chain has committed).
+    next_nonces: HashMap<AccountId, u64>,
+    edge_issued: u64,
     ticks: u64,
+    /// Forged evidence transactions sent.
+    pub forged_evidence: usize,
 }
+
+/// The schema an edge signer's accomplice registers and issues.
+const EDGE_SCHEMA: &str = "edge.course";
 
 /// Most proposals a replayer keeps.
 const REPLAY_KEEP: usize = 16;
@@ -80,16 +116,46 @@ impl Mask {
         chain_id: &str,
         operator: SigningKey,
         consensus: Vec<SigningKey>,
+        accomplice: SigningKey,
     ) -> Mask {
         Mask {
             behaviour,
             chain_id: chain_id.to_string(),
             operator,
             consensus,
+            accomplice,
             colluded: HashSet::new(),
             seen: VecDeque::new(),
+            edge_blocks: HashMap::new(),
+            accused: HashSet::new(),
+            next_nonces: HashMap::new(),
+            edge_issued: 0,
             ticks: 0,
+            forged_evidence: 0,
         }
+    }
+
+    /// The next nonce of `key`'s account for a transaction of the mask's.
+    fn nonce(&mut self, key: &SigningKey, state: &dyn State) -> u64 {
+        let id = key.public_key();
+        let committed = account_nonce(state, &id);
+        let next = self.next_nonces.entry(id).or_insert(0);
+        let nonce = (*next).max(committed);
+        *next = nonce + 1;
+        nonce
+    }
+
+    fn transaction(&mut self, key: &SigningKey, state: &dyn State, payload: Payload) -> Out {
+        let nonce = self.nonce(key, state);
+        Out::Transaction(
+            Transaction {
+                chain_id: self.chain_id.clone(),
+                sender: key.public_key(),
+                nonce,
+                payload,
+            }
+            .sign(key),
+        )
     }
 
     /// The behaviour.
@@ -116,16 +182,16 @@ impl Mask {
     }
 
     /// What goes out in place of a statement the core sends. `key` is the consensus
-    /// key the core signs with; `nonce` the operator account's next nonce (for a
-    /// transaction slipped into a block).
+    /// key the core signs with; `store` the node's committed chain.
     pub fn outbound(
         &mut self,
         message: ConsensusMessage,
         key: Option<PublicKey>,
-        nonce: u64,
-    ) -> Vec<(ConsensusMessage, Recipients)> {
+        store: &dyn Store,
+    ) -> Vec<Out> {
+        let all = |m| Out::Consensus(m, Recipients::All);
         let Some(key) = self.key(key).cloned() else {
-            return vec![(message, Recipients::All)];
+            return vec![all(message)];
         };
         match (self.behaviour, message) {
             (Behaviour::Silent, _) => Vec::new(),
@@ -147,7 +213,7 @@ impl Mask {
                     &key,
                 );
                 vec![
-                    (
+                    Out::Consensus(
                         ConsensusMessage::Proposal {
                             proposal,
                             block,
@@ -155,7 +221,7 @@ impl Mask {
                         },
                         Recipients::Half(true),
                     ),
-                    (
+                    Out::Consensus(
                         ConsensusMessage::Proposal {
                             proposal: other,
                             block: Box::new(alt),
@@ -178,17 +244,11 @@ impl Mask {
                 },
             ) => {
                 let mut block = *block;
-                let own = block
-                    .transactions
-                    .iter()
-                    .filter(|t| t.tx.sender == self.operator_id())
-                    .count() as u64;
-                let Some(fake) = fake_issuance(
-                    &self.chain_id,
-                    block.header.height,
-                    &self.operator,
-                    nonce + own,
-                ) else {
+                let accomplice = self.accomplice.clone();
+                let nonce = self.nonce(&accomplice, store);
+                let Some(fake) =
+                    fake_issuance(&self.chain_id, block.header.height, &accomplice, nonce)
+                else {
                     return Vec::new();
                 };
                 block.transactions.push(fake);
@@ -201,15 +261,34 @@ impl Mask {
                     },
                     &key,
                 );
-                vec![(
-                    ConsensusMessage::Proposal {
+                vec![all(ConsensusMessage::Proposal {
+                    proposal: signed,
+                    block: Box::new(block),
+                    proof: Vec::new(),
+                })]
+            }
+            (
+                Behaviour::EdgeSigner,
+                ConsensusMessage::Proposal {
+                    proposal, block, ..
+                },
+            ) => match self.edge_block(*block, store) {
+                Some(block) => {
+                    let signed = self.sign(
+                        Vote {
+                            block: Some(block.hash()),
+                            ..proposal.vote
+                        },
+                        &key,
+                    );
+                    vec![all(ConsensusMessage::Proposal {
                         proposal: signed,
                         block: Box::new(block),
                         proof: Vec::new(),
-                    },
-                    Recipients::All,
-                )]
-            }
+                    })]
+                }
+                None => Vec::new(),
+            },
             (Behaviour::Colluder, ConsensusMessage::Vote(vote))
                 if self.colluded.contains(&(
                     vote.vote.height,
@@ -220,20 +299,82 @@ impl Mask {
                 // It already voted for someone's block here, unchecked.
                 Vec::new()
             }
-            (_, message) => vec![(message, Recipients::All)],
+            (_, message) => vec![all(message)],
         }
     }
 
+    /// The edge signer's block: its own candidates plus an issuance signed at the edge
+    /// of the rule, built (so its header is right) on the committed chain. Every
+    /// other time the signature is invalid (a non-canonical scalar): that block is
+    /// refused, and its proposal is evidence against the edge signer itself.
+    fn edge_block(&mut self, block: Block, store: &dyn Store) -> Option<Block> {
+        let subject = mpms_crypto::SigningKey::from_seed(&[0xed; 32]);
+        let ready = store
+            .get(&keys::schema(EDGE_SCHEMA))
+            .ok()
+            .flatten()
+            .is_some()
+            && store
+                .get(&keys::subject(&subject.public_key()))
+                .ok()
+                .flatten()
+                .is_some();
+        if !ready {
+            return Some(block);
+        }
+        self.edge_issued += 1;
+        let valid = self.edge_issued % 2 == 1;
+        let accomplice = self.accomplice.clone();
+        let nonce = account_nonce(store, &accomplice.public_key());
+        let issuance = edge_issuance(
+            &self.chain_id,
+            &accomplice,
+            &subject,
+            nonce,
+            self.edge_issued,
+            valid,
+        )?;
+        let parent = store.header(block.header.height.checked_sub(1)?).ok()??;
+        let parent_cert = store.certificate(parent.height).ok()?;
+        let mut candidates = block.transactions.clone();
+        candidates.retain(|t| t.tx.sender != accomplice.public_key());
+        candidates.push(issuance.clone());
+        let built = if valid {
+            build_block(
+                store,
+                &parent,
+                parent_cert,
+                block.header.proposer,
+                block.header.time_ms,
+                &candidates,
+                SignatureCheck::Verify,
+            )
+            .ok()?
+            .block
+        } else {
+            let mut b = block;
+            b.transactions.push(issuance.clone());
+            b.header.tx_root = tx_root(&b.transactions);
+            b.header.tx_count = b.transactions.len() as u32;
+            b
+        };
+        let index = built.transactions.iter().position(|t| *t == issuance)?;
+        let proof = built.tx_proof(index)?;
+        self.edge_blocks
+            .insert(built.hash(), (built.header.clone(), issuance, proof));
+        Some(built)
+    }
+
     /// A statement and a conflicting one, each shown to half of the others.
-    fn two_ways(&self, vote: SignedVote, key: &SigningKey) -> Vec<(ConsensusMessage, Recipients)> {
+    fn two_ways(&self, vote: SignedVote, key: &SigningKey) -> Vec<Out> {
         let block = match vote.vote.block {
             Some(_) => None,
             None => Some(Hash::digest(b"a block that does not exist")),
         };
         let other = self.sign(Vote { block, ..vote.vote }, key);
         vec![
-            (ConsensusMessage::Vote(vote), Recipients::Half(true)),
-            (ConsensusMessage::Vote(other), Recipients::Half(false)),
+            Out::Consensus(ConsensusMessage::Vote(vote), Recipients::Half(true)),
+            Out::Consensus(ConsensusMessage::Vote(other), Recipients::Half(false)),
         ]
     }
 
@@ -243,19 +384,19 @@ impl Mask {
         message: &ConsensusMessage,
         height: u64,
         key: Option<PublicKey>,
-    ) -> Vec<(ConsensusMessage, Recipients)> {
-        let ConsensusMessage::Proposal { proposal, .. } = message else {
-            return Vec::new();
-        };
-        match self.behaviour {
-            Behaviour::Replayer => {
+        store: &dyn Store,
+    ) -> Vec<Out> {
+        match (self.behaviour, message) {
+            (Behaviour::Replayer, ConsensusMessage::Proposal { .. }) => {
                 if self.seen.len() >= REPLAY_KEEP {
                     self.seen.pop_front();
                 }
                 self.seen.push_back(message.clone());
                 Vec::new()
             }
-            Behaviour::Colluder if proposal.vote.height == height => {
+            (Behaviour::Colluder, ConsensusMessage::Proposal { proposal, .. })
+                if proposal.vote.height == height =>
+            {
                 let Some(key) = self.key(key).cloned() else {
                     return Vec::new();
                 };
@@ -270,13 +411,45 @@ impl Mask {
                             block: proposal.vote.block,
                             valid_round: None,
                         };
-                        out.push((
+                        out.push(Out::Consensus(
                             ConsensusMessage::Vote(self.sign(vote, &key)),
                             Recipients::All,
                         ));
                     }
                 }
                 out
+            }
+            // Forged evidence: every vote by someone else for an edge-signed block.
+            (Behaviour::EdgeSigner, ConsensusMessage::Vote(vote))
+                if vote.validator != self.operator_id() =>
+            {
+                let Some((header, transaction, proof)) = vote
+                    .vote
+                    .block
+                    .and_then(|b| self.edge_blocks.get(&b))
+                    .cloned()
+                else {
+                    return Vec::new();
+                };
+                if !self
+                    .accused
+                    .insert(Hash::digest(&mpms_ledger::codec::encode(vote)))
+                {
+                    return Vec::new();
+                }
+                let evidence = Evidence::FakeCredential {
+                    header: Box::new(header),
+                    vote: *vote,
+                    transaction,
+                    proof,
+                };
+                self.forged_evidence += 1;
+                let operator = self.operator.clone();
+                vec![self.transaction(
+                    &operator,
+                    store,
+                    Payload::SubmitEvidence(Box::new(evidence)),
+                )]
             }
             _ => Vec::new(),
         }
@@ -291,61 +464,116 @@ impl Mask {
         last: &Header,
         key: Option<PublicKey>,
         now_ms: u64,
-    ) -> Vec<(ConsensusMessage, Recipients)> {
+        store: &dyn Store,
+    ) -> Vec<Out> {
         self.ticks += 1;
         let Some(key) = self.key(key).cloned() else {
             return Vec::new();
         };
+        let wrap = |v: Vec<(ConsensusMessage, Recipients)>| {
+            v.into_iter()
+                .map(|(m, r)| Out::Consensus(m, r))
+                .collect::<Vec<Out>>()
+        };
         match self.behaviour {
-            Behaviour::FutureProposer => (0..4u64)
-                .map(|i| {
-                    let far = height + 100 + (self.ticks * 7 + i) % 1_000;
-                    let mut header = last.clone();
-                    header.height = far;
-                    header.time_ms = now_ms;
-                    header.parent = Hash::digest(&far.to_le_bytes());
-                    header.proposer = self.operator_id();
-                    let block = Block {
-                        header,
-                        last_commit: None,
-                        transactions: Vec::new(),
-                    };
-                    let vote = Vote {
-                        height: far,
-                        round: ((self.ticks * 13 + i) % 500) as u32,
-                        kind: VoteKind::Proposal,
-                        block: Some(block.hash()),
-                        valid_round: None,
-                    };
-                    (
-                        ConsensusMessage::Proposal {
-                            proposal: self.sign(vote, &key),
-                            block: Box::new(block),
-                            proof: Vec::new(),
-                        },
-                        Recipients::All,
-                    )
-                })
-                .collect(),
-            Behaviour::RoundFlooder => (1..=10u32)
-                .flat_map(|ahead| {
-                    let round = round.saturating_add(ahead + (self.ticks % 50) as u32 * 10);
-                    [VoteKind::Prevote, VoteKind::Precommit].map(|kind| {
+            // The accomplice registers the schema and a subject the edge signer issues.
+            Behaviour::EdgeSigner if self.ticks % 8 == 1 => {
+                let mut out = Vec::new();
+                if store
+                    .get(&keys::schema(EDGE_SCHEMA))
+                    .ok()
+                    .flatten()
+                    .is_none()
+                {
+                    let accomplice = self.accomplice.clone();
+                    out.push(self.transaction(
+                        &accomplice,
+                        store,
+                        Payload::RegisterSchema(mpms_ledger::transaction::SchemaDefinition {
+                            id: EDGE_SCHEMA.into(),
+                            description: "a course".into(),
+                            prerequisites: vec![],
+                            output: "competence".into(),
+                            completion_condition: "pass".into(),
+                            max_validity_ms: None,
+                        }),
+                    ));
+                }
+                let subject = mpms_crypto::SigningKey::from_seed(&[0xed; 32]);
+                if store
+                    .get(&keys::subject(&subject.public_key()))
+                    .ok()
+                    .flatten()
+                    .is_none()
+                {
+                    out.push(Out::Transaction(
+                        Transaction {
+                            chain_id: self.chain_id.clone(),
+                            sender: subject.public_key(),
+                            nonce: 0,
+                            payload: Payload::RegisterSubject {
+                                encryption_key: mpms_crypto::DecryptionKey::derive(b"edge")
+                                    .encryption_key(),
+                            },
+                        }
+                        .sign(&subject),
+                    ));
+                }
+                out
+            }
+            Behaviour::FutureProposer => wrap(
+                (0..4u64)
+                    .map(|i| {
+                        let far = height + 100 + (self.ticks * 7 + i) % 1_000;
+                        let mut header = last.clone();
+                        header.height = far;
+                        header.time_ms = now_ms;
+                        header.parent = Hash::digest(&far.to_le_bytes());
+                        header.proposer = self.operator_id();
+                        let block = Block {
+                            header,
+                            last_commit: None,
+                            transactions: Vec::new(),
+                        };
                         let vote = Vote {
-                            height,
-                            round,
-                            kind,
-                            block: None,
+                            height: far,
+                            round: ((self.ticks * 13 + i) % 500) as u32,
+                            kind: VoteKind::Proposal,
+                            block: Some(block.hash()),
                             valid_round: None,
                         };
                         (
-                            ConsensusMessage::Vote(self.sign(vote, &key)),
+                            ConsensusMessage::Proposal {
+                                proposal: self.sign(vote, &key),
+                                block: Box::new(block),
+                                proof: Vec::new(),
+                            },
                             Recipients::All,
                         )
                     })
-                })
-                .collect(),
-            Behaviour::Replayer if !self.seen.is_empty() => vec![(
+                    .collect(),
+            ),
+            Behaviour::RoundFlooder => wrap(
+                (1..=10u32)
+                    .flat_map(|ahead| {
+                        let round = round.saturating_add(ahead + (self.ticks % 50) as u32 * 10);
+                        [VoteKind::Prevote, VoteKind::Precommit].map(|kind| {
+                            let vote = Vote {
+                                height,
+                                round,
+                                kind,
+                                block: None,
+                                valid_round: None,
+                            };
+                            (
+                                ConsensusMessage::Vote(self.sign(vote, &key)),
+                                Recipients::All,
+                            )
+                        })
+                    })
+                    .collect(),
+            ),
+            Behaviour::Replayer if !self.seen.is_empty() => vec![Out::Consensus(
                 ConsensusMessage::Resent {
                     statements: self.seen.iter().cloned().collect(),
                     sent_at_ms: now_ms,
@@ -357,9 +585,9 @@ impl Mask {
     }
 }
 
-/// A credential issuance that the rules reject (neither its certifier nor its subject
-/// is registered), sent by `sender` with `nonce`, as a Byzantine proposer would slip
-/// into its block.
+/// A credential issuance that the rules reject (its schema and its subject are not
+/// registered), sent by its certifier `sender` with `nonce`, as a Byzantine proposer
+/// colluding with a certifier would slip into its block.
 pub fn fake_issuance(
     chain_id: &str,
     height: u64,
@@ -368,7 +596,7 @@ pub fn fake_issuance(
 ) -> Option<SignedTransaction> {
     use mpms_ledger::credential::{prepare_issuance, CredentialContent};
     use mpms_ledger::testkit::DeterministicRng;
-    let certifier = SigningKey::from_seed(&[0xfa; 32]);
+    let certifier = sender;
     let subject = SigningKey::from_seed(&[0xfb; 32]);
     let enc = mpms_crypto::DecryptionKey::derive(b"unregistered subject");
     let content = CredentialContent {
@@ -385,7 +613,7 @@ pub fn fake_issuance(
     let mut rng = DeterministicRng(Hash::digest(&height.to_le_bytes()), 0);
     let issuance = prepare_issuance(
         chain_id,
-        &certifier,
+        certifier,
         certifier.public_key(),
         "forged.course",
         subject.public_key(),
@@ -404,5 +632,65 @@ pub fn fake_issuance(
             payload: mpms_ledger::Payload::IssueCredential(Box::new(issuance)),
         }
         .sign(sender),
+    )
+}
+
+/// An issuance of the edge schema to `subject` by `certifier`, whose claim signature
+/// has a torsion component in its nonce (`valid`: accepted by the rule, alone and in a
+/// batch) or a non-canonical scalar (refused everywhere).
+fn edge_issuance(
+    chain_id: &str,
+    certifier: &SigningKey,
+    subject: &SigningKey,
+    nonce: u64,
+    serial: u64,
+    valid: bool,
+) -> Option<SignedTransaction> {
+    use mpms_crypto::edge::{non_canonical_s, torsion_signature};
+    use mpms_ledger::credential::{prepare_issuance, CredentialContent};
+    use mpms_ledger::testkit::DeterministicRng;
+    let enc = mpms_crypto::DecryptionKey::derive(b"edge");
+    let content = CredentialContent {
+        salt: *Hash::digest(&serial.to_le_bytes()).as_bytes(),
+        holder_name: "Edge".into(),
+        date_of_birth: "2000-01-01".into(),
+        documents: vec![],
+        description: "edge".into(),
+        start_date: "2026-01-01".into(),
+        end_date: "2026-01-02".into(),
+        marks: None,
+        result: "passed".into(),
+    };
+    let mut rng = DeterministicRng(Hash::digest(&serial.to_le_bytes()), 1);
+    let mut issuance = prepare_issuance(
+        chain_id,
+        certifier,
+        certifier.public_key(),
+        EDGE_SCHEMA,
+        subject.public_key(),
+        &enc.encryption_key(),
+        &content,
+        0,
+        u64::MAX,
+        &mut rng,
+    )
+    .ok()?;
+    let claim = mpms_ledger::codec::encode(&issuance.claim);
+    let edge = torsion_signature(
+        certifier,
+        chain_id,
+        mpms_crypto::Domain::CredentialClaim,
+        &claim,
+        (serial % 7 + 1) as usize,
+    );
+    issuance.certifier_signature = if valid { edge } else { non_canonical_s(&edge) };
+    Some(
+        Transaction {
+            chain_id: chain_id.to_string(),
+            sender: certifier.public_key(),
+            nonce,
+            payload: Payload::IssueCredential(Box::new(issuance)),
+        }
+        .sign(certifier),
     )
 }

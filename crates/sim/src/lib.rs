@@ -16,6 +16,6 @@ mod network;
 mod queue;
 mod simulation;
 
-pub use byzantine::{fake_issuance, Behaviour, Mask, Recipients};
+pub use byzantine::{fake_issuance, Behaviour, Mask, Out, Recipients};
 pub use network::{Latency, Topology};
 pub use simulation::{quantile, Fault, Governance, Report, SimConfig, SimError, Simulation};

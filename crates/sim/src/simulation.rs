@@ -15,7 +15,7 @@ use mpms_store::{commit_genesis, MemStore, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::byzantine::{Behaviour, Mask, Recipients};
+use crate::byzantine::{Behaviour, Mask, Out, Recipients};
 use crate::network::{Latency, Topology};
 use crate::queue::EventQueue;
 
@@ -200,6 +200,9 @@ pub struct Report {
     pub evidence_submitted: usize,
     /// Authorities punished by executed evidence, by operator.
     pub punished: Vec<PublicKey>,
+    /// Evidence forged by Byzantine nodes against others' votes (all of it refused,
+    /// or the run fails).
+    pub forged_evidence: usize,
     /// The twins whose two cores signed two different statements for one
     /// (height, round, step), by operator.
     pub twin_equivocated: Vec<PublicKey>,
@@ -480,7 +483,13 @@ impl Simulation {
             core.add_spare_keys(consensus[1..].to_vec());
             let behaviour = self.behaviour(i);
             if behaviour != Behaviour::Honest {
-                mask = Some(Mask::new(behaviour, self.chain.chain_id(), op, consensus));
+                mask = Some(Mask::new(
+                    behaviour,
+                    self.chain.chain_id(),
+                    op,
+                    consensus,
+                    self.chain.certifier.clone(),
+                ));
             }
         }
         Node {
@@ -712,16 +721,24 @@ impl Simulation {
 
     /// A Byzantine node's own statements at a tick.
     fn masked_tick(&mut self, node: usize, now_ms: u64) {
-        let core = &self.nodes[node].core;
-        let (height, round, _) = core.round_state();
-        let last = core.last_header().clone();
-        let key = core.consensus_key();
-        let Some(mask) = self.nodes[node].mask.as_mut() else {
+        let n = &mut self.nodes[node];
+        let (height, round, _) = n.core.round_state();
+        let last = n.core.last_header().clone();
+        let key = n.core.consensus_key();
+        let Some(mask) = n.mask.as_mut() else {
             return;
         };
-        let out = mask.on_tick(height, round, &last, key, now_ms);
-        for (message, to) in out {
-            self.broadcast(node, Body::Consensus(message), to);
+        let out = mask.on_tick(height, round, &last, key, now_ms, n.store.as_ref());
+        self.send_out(node, out);
+    }
+
+    /// Sends what a mask produced.
+    fn send_out(&mut self, node: usize, out: Vec<Out>) {
+        for item in out {
+            match item {
+                Out::Consensus(message, to) => self.broadcast(node, Body::Consensus(message), to),
+                Out::Transaction(tx) => self.broadcast(node, Body::Tx(tx), Recipients::All),
+            }
         }
     }
 
@@ -734,13 +751,11 @@ impl Simulation {
                     return;
                 }
                 self.forward(to, from, &packet);
-                let core = &self.nodes[to].core;
-                let (height, key) = (core.round_state().0, core.consensus_key());
-                if let Some(mask) = self.nodes[to].mask.as_mut() {
-                    let out = mask.inbound(message, height, key);
-                    for (m, recipients) in out {
-                        self.broadcast(to, Body::Consensus(m), recipients);
-                    }
+                let n = &mut self.nodes[to];
+                let (height, key) = (n.core.round_state().0, n.core.consensus_key());
+                if let Some(mask) = n.mask.as_mut() {
+                    let out = mask.inbound(message, height, key, n.store.as_ref());
+                    self.send_out(to, out);
                 }
                 let actions = self.nodes[to].core.on_consensus(message.clone(), now_ms);
                 self.apply(to, actions);
@@ -860,24 +875,13 @@ impl Simulation {
             match action {
                 Action::Consensus(message) => {
                     self.note_signed(node, &message);
-                    let out = if self.nodes[node].mask.is_some() {
-                        let key = self.nodes[node].core.consensus_key();
-                        let nonce = self.identity(node).map_or(0, |id| {
-                            account_nonce(
-                                self.nodes[node].store.as_ref(),
-                                &self.chain.operators[id].public_key(),
-                            )
-                        });
-                        match self.nodes[node].mask.as_mut() {
-                            Some(mask) => mask.outbound(message, key, nonce),
-                            None => Vec::new(),
-                        }
-                    } else {
-                        vec![(message, Recipients::All)]
+                    let n = &mut self.nodes[node];
+                    let key = n.core.consensus_key();
+                    let out = match n.mask.as_mut() {
+                        Some(mask) => mask.outbound(message, key, n.store.as_ref()),
+                        None => vec![Out::Consensus(message, Recipients::All)],
                     };
-                    for (m, to) in out {
-                        self.broadcast(node, Body::Consensus(m), to);
-                    }
+                    self.send_out(node, out);
                 }
                 Action::Transaction(tx) => {
                     if silent {
@@ -1192,6 +1196,12 @@ impl Simulation {
             schedule_agrees,
             evidence_submitted: evidence,
             punished: self.punished.clone(),
+            forged_evidence: self
+                .nodes
+                .iter()
+                .filter_map(|n| n.mask.as_ref())
+                .map(|m| m.forged_evidence)
+                .sum(),
             twin_equivocated: self.twin_equivocated(),
             digest: digest.finish(),
         })

@@ -30,6 +30,7 @@ fn scenario(seed: u64) -> SimConfig {
         Behaviour::FutureProposer,
         Behaviour::RoundFlooder,
         Behaviour::Replayer,
+        Behaviour::EdgeSigner,
     ];
     for &node in &nodes[..byzantine] {
         // One in five Byzantine authorities is a twin: its key runs in two cores.
@@ -361,4 +362,25 @@ fn twins_of_one_in_four_are_caught_and_safety_holds() {
 #[test]
 fn twins_of_two_in_seven_are_caught_and_safety_holds() {
     run_twins(7, 100..115);
+}
+
+/// A Byzantine proposer with a colluding certifier puts claim signatures at the edges
+/// of the verification rule into its blocks (a torsion component: valid alone and in
+/// a batch; a non-canonical scalar: invalid everywhere) and forges fake-credential
+/// evidence against everyone who votes for them. Honest authorities are never
+/// punished (checked by the run), while the forger's own invalid proposals get it
+/// slashed.
+#[test]
+fn edge_signatures_never_get_an_honest_authority_punished() {
+    let mut config = SimConfig::new(77, 4);
+    config.byzantine = vec![(1, Behaviour::EdgeSigner)];
+    config.target_height = 40;
+    let sim = Simulation::new(config);
+    let forger = sim.operator(1);
+    let report = sim.run().unwrap();
+    assert!(
+        report.forged_evidence > 0,
+        "the forger never had anything to forge"
+    );
+    assert_eq!(report.punished, vec![forger]);
 }

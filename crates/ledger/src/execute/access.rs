@@ -127,7 +127,7 @@ pub(super) fn grant(
         expires_at_ms: args.expires_at_ms,
         granted_height: txn.height(),
         revoked_height: None,
-        inspections: Vec::new(),
+        inspection_count: 0,
     };
     txn.put(keys::grant(&id), &grant);
     txn.emit(Event::AccessGranted(id));
@@ -166,13 +166,22 @@ pub(super) fn record_inspection(
     if grant.expires_at_ms <= txn.ctx.time_ms {
         return Err(TxError::GrantExpired(*id));
     }
+    // A revoked credential is not inspected: there is nothing left to verify.
+    let credential: Credential = txn
+        .get(&keys::credential(&grant.credential))?
+        .ok_or(TxError::UnknownCredential(grant.credential))?;
+    if credential.status != CredentialStatus::Active {
+        return Err(TxError::CredentialRevoked(grant.credential));
+    }
     if let InspectionOutcome::Failed(reason) = outcome {
         check_text("outcome", reason, MAX_PURPOSE, true)?;
     }
-    grant.inspections.push(Inspection {
+    let inspection = Inspection {
         height: txn.height(),
         outcome: outcome.clone(),
-    });
+    };
+    txn.put(keys::inspection(id, grant.inspection_count), &inspection);
+    grant.inspection_count = grant.inspection_count.saturating_add(1);
     txn.put(key, &grant);
     txn.emit(Event::InspectionRecorded(*id));
     Ok(())

@@ -188,32 +188,59 @@ pub(super) fn bond(txn: &mut Txn, sender: AccountId, amount: u64) -> Result<(), 
         });
     }
     account.balance -= amount;
-    account.bonded += amount;
+    account.bonded = account
+        .bonded
+        .checked_add(amount)
+        .ok_or_else(|| TxError::field("amount", "bonded stake would overflow"))?;
     txn.put_account(&sender, &account);
     Ok(())
 }
 
-/// The least stake `account` must keep bonded for the roles it holds now.
-fn locked_stake(txn: &Txn, id: &AccountId) -> Result<(u64, &'static str), TxError> {
+/// The stake `account` must keep bonded for the roles it holds now: each role backs
+/// its own liability, so an authority that is also a certifier keeps both minimums.
+/// A suspended certifier keeps all its stake bonded for `unbonding_period_blocks`
+/// after the suspension, so governance has that long to slash it.
+fn locked_stake(txn: &Txn, id: &AccountId) -> Result<(u64, String), TxError> {
     let params = &txn.meta.params;
+    let mut locked = 0u64;
+    let mut roles = Vec::new();
     if let Some(authority) = txn.get::<Authority>(&keys::authority(id))? {
         if authority.active_at(txn.height()) || authority.active_at(txn.next_height()) {
-            return Ok((params.min_authority_stake, "active authority"));
+            locked = locked.saturating_add(params.min_authority_stake);
+            roles.push("an active authority");
         }
     }
     if let Some(certifier) = txn.get::<Certifier>(&keys::certifier(id))? {
-        let accredited = |h| {
-            certifier
-                .accreditation
-                .at(h)
-                .is_some_and(|a| a.status == AccreditationStatus::Accredited)
-        };
+        let status = |h| certifier.accreditation.at(h).map(|a| &a.status);
+        let accredited = |h| matches!(status(h), Some(AccreditationStatus::Accredited));
         if accredited(txn.height()) || accredited(txn.next_height()) {
-            return Ok((params.min_certifier_stake, "accredited certifier"));
+            locked = locked.saturating_add(params.min_certifier_stake);
+            roles.push("an accredited certifier");
+        }
+        let suspended_since = certifier
+            .accreditation
+            .entries()
+            .iter()
+            .rev()
+            .find(|(_, a)| matches!(a.status, AccreditationStatus::Suspended(_)))
+            .map(|(from, _)| *from);
+        let suspended = matches!(
+            status(txn.next_height()),
+            Some(AccreditationStatus::Suspended(_))
+        );
+        if let (true, Some(since)) = (suspended, suspended_since) {
+            if txn.height() < since.saturating_add(params.unbonding_period_blocks) {
+                locked = u64::MAX;
+                roles.push("a suspended certifier (until governance has had time to slash)");
+            }
         }
     }
-    Ok((0, ""))
+    Ok((locked, roles.join(" and ")))
 }
+
+/// Most unbonding entries an account holds at once (entries maturing at the same
+/// height are merged): the account record stays small however often it unbonds.
+pub(crate) const MAX_UNBONDING_ENTRIES: usize = 32;
 
 pub(super) fn unbond(txn: &mut Txn, sender: AccountId, amount: u64) -> Result<(), TxError> {
     positive("amount", amount)?;
@@ -224,17 +251,43 @@ pub(super) fn unbond(txn: &mut Txn, sender: AccountId, amount: u64) -> Result<()
             available: account.bonded,
         });
     }
-    let (locked, role) = locked_stake(txn, &sender)?;
+    let (locked, roles) = locked_stake(txn, &sender)?;
     if account.bonded - amount < locked {
-        return Err(TxError::StakeLocked(format!(
-            "an {role} must keep {locked} bonded"
-        )));
+        return Err(TxError::StakeLocked(if locked == u64::MAX {
+            format!("{roles} cannot unbond yet")
+        } else {
+            format!("{roles} must keep {locked} bonded")
+        }));
+    }
+    let release_height = txn
+        .height()
+        .saturating_add(txn.meta.params.unbonding_period_blocks);
+    let pending = account.unbonding.len();
+    match account
+        .unbonding
+        .iter_mut()
+        .find(|u| u.release_height == release_height)
+    {
+        Some(entry) => {
+            entry.amount = entry
+                .amount
+                .checked_add(amount)
+                .ok_or_else(|| TxError::field("amount", "unbonding stake would overflow"))?;
+        }
+        None if pending >= MAX_UNBONDING_ENTRIES => {
+            return Err(TxError::field(
+                "amount",
+                format!(
+                    "{MAX_UNBONDING_ENTRIES} unbondings are already pending: withdraw matured ones first, or wait"
+                ),
+            ));
+        }
+        None => account.unbonding.push(Unbonding {
+            release_height,
+            amount,
+        }),
     }
     account.bonded -= amount;
-    account.unbonding.push(Unbonding {
-        release_height: txn.height() + txn.meta.params.unbonding_period_blocks,
-        amount,
-    });
     txn.put_account(&sender, &account);
     Ok(())
 }
@@ -246,13 +299,16 @@ pub(super) fn withdraw(txn: &mut Txn, sender: AccountId) -> Result<(), TxError> 
         .unbonding
         .iter()
         .filter(|u| u.release_height <= height)
-        .map(|u| u.amount)
-        .sum();
+        .try_fold(0u64, |sum, u| sum.checked_add(u.amount))
+        .ok_or_else(|| TxError::field("unbonding", "matured stake would overflow"))?;
     if matured == 0 {
         return Err(TxError::NothingToWithdraw);
     }
     account.unbonding.retain(|u| u.release_height > height);
-    account.balance = account.balance.saturating_add(matured);
+    account.balance = account
+        .balance
+        .checked_add(matured)
+        .ok_or_else(|| TxError::field("balance", "would overflow"))?;
     txn.put_account(&sender, &account);
     Ok(())
 }

@@ -292,14 +292,30 @@ fn holding(
     Ok(since.map_or(Holding::No, Holding::Since))
 }
 
-/// Issues the credential `id` (the id of `issuance`'s claim).
+/// Issues the credential `id` (the id of `issuance`'s claim), submitted by `sender`.
 pub(super) fn issue(
     txn: &mut Txn,
+    sender: AccountId,
     issuance: &CredentialIssuance,
     id: CredentialId,
     tx_hash: &Hash,
     check: SignatureCheck,
 ) -> Result<(), TxError> {
+    // The certifier's signature covers the claim, not the ciphertext: only the
+    // certifier itself may publish its issuance, or anyone who saw it could publish
+    // the claim first with content nobody can open.
+    if sender != issuance.claim.certifier {
+        return Err(TxError::NotIssuer);
+    }
+    // A certifier slashed below the minimum stake issues nothing until it bonds again.
+    let bonded = txn.account(&sender)?.bonded;
+    let needed = txn.meta.params.min_certifier_stake;
+    if bonded < needed {
+        return Err(TxError::InsufficientStake {
+            needed,
+            available: bonded,
+        });
+    }
     let (height, time) = (txn.height(), txn.ctx.time_ms);
     check_issuance(
         txn,

@@ -55,6 +55,16 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
     if txn.contains(&keys::offence(&offence))? {
         return Err(TxError::OffenceAlreadyPunished);
     }
+    // An authority already jailed (by earlier evidence, possibly in this very block)
+    // is out and punished; it is not burned again and again.
+    let accused = evidence.statement().validator;
+    let jailed = |h| {
+        txn.get::<Authority>(&keys::authority(&accused))
+            .map(|a| a.is_some_and(|a| a.status.at(h) == Some(&AuthorityStatus::Jailed)))
+    };
+    if jailed(txn.height())? || jailed(txn.next_height())? {
+        return Err(TxError::OffenceAlreadyPunished);
+    }
     let (offender, kind, offence_height) = match evidence {
         Evidence::Equivocation { first, second } => {
             let (a, b) = (&first.vote, &second.vote);
@@ -135,17 +145,24 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
     Ok(())
 }
 
-/// Burns a share of the authority's stake, jails it from the next height; returns
-/// the stake burned.
+/// Burns a share of the authority's stake and jails it from the next height, unless
+/// it is the last authority the next height would have (an empty set could never
+/// propose again: it is burned but keeps its seat); returns the stake burned.
 fn punish(txn: &mut Txn, mut authority: Authority) -> Result<u64, TxError> {
     let operator = authority.operator;
     let burned = burn_stake(txn, &operator, txn.meta.params.slash_fraction_bps)?;
     authority.slashed = authority.slashed.saturating_add(burned);
-    authority
-        .status
-        .set(txn.next_height(), AuthorityStatus::Jailed);
+    let others = super::derive_authority_set(txn, txn.next_height())?
+        .members
+        .iter()
+        .any(|m| m.operator != operator);
+    if others {
+        authority
+            .status
+            .set(txn.next_height(), AuthorityStatus::Jailed);
+        txn.authorities_changed = true;
+    }
     txn.put(keys::authority(&operator), &authority);
-    txn.authorities_changed = true;
     txn.emit(Event::AuthoritySlashed { operator, burned });
     Ok(burned)
 }

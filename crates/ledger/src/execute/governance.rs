@@ -38,7 +38,9 @@ pub(super) fn propose(
         proposer: sender,
         action: action.clone(),
         created_height: txn.height(),
-        voting_ends_height: txn.height() + txn.meta.params.proposal_ttl_blocks,
+        voting_ends_height: txn
+            .height()
+            .saturating_add(txn.meta.params.proposal_ttl_blocks),
         // Proposing counts as voting for.
         approvals: vec![sender],
         rejections: Vec::new(),
@@ -133,20 +135,42 @@ fn invalid(reason: impl Into<String>) -> TxError {
     TxError::InvalidAction(reason.into())
 }
 
-fn check_consensus_key(txn: &Txn, key: &mpms_crypto::PublicKey) -> Result<(), TxError> {
+/// The authority set of the next height as this block has it so far (earlier
+/// transactions of the block included), not as it was when the block started.
+fn next_set(txn: &Txn) -> Result<crate::AuthoritySet, TxError> {
+    super::derive_authority_set(txn, txn.next_height())
+}
+
+/// A consensus key for `operator` must be valid and used by no other authority of
+/// the next height, this block's earlier changes included: two authorities sharing a
+/// key would let one signer count twice toward a quorum.
+fn check_consensus_key(
+    txn: &Txn,
+    operator: &AccountId,
+    key: &mpms_crypto::PublicKey,
+) -> Result<(), TxError> {
     if !key.is_valid() {
         return Err(invalid("consensus key is not a valid ed25519 key"));
     }
-    if txn
-        .meta
-        .authority_set
-        .members
-        .iter()
-        .any(|m| &m.consensus_key == key)
-    {
-        return Err(invalid("consensus key is already used by an authority"));
+    let in_use = |set: &crate::AuthoritySet| {
+        set.members
+            .iter()
+            .any(|m| &m.consensus_key == key && &m.operator != operator)
+    };
+    if in_use(&txn.meta.authority_set) || in_use(&next_set(txn)?) {
+        return Err(invalid(
+            "consensus key is already used by another authority",
+        ));
     }
     Ok(())
+}
+
+/// The chain's parameters as this block has them so far (an earlier change in the
+/// same block included); they take effect from the next height.
+fn current_params(txn: &Txn) -> Result<crate::Params, TxError> {
+    Ok(txn
+        .get(&keys::params())?
+        .unwrap_or_else(|| txn.meta.params.clone()))
 }
 
 /// Checks that `action` can be applied now, reading only.
@@ -164,7 +188,7 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
             if authority(txn, operator)?.is_some_and(|a| a.active_at(next)) {
                 return Err(invalid("already an authority"));
             }
-            check_consensus_key(txn, consensus_key)?;
+            check_consensus_key(txn, operator, consensus_key)?;
             if account.bonded < params.min_authority_stake {
                 return Err(TxError::InsufficientStake {
                     needed: params.min_authority_stake,
@@ -176,7 +200,13 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
             if !authority(txn, operator)?.is_some_and(|a| a.active_at(next)) {
                 return Err(invalid("not an active authority"));
             }
-            if txn.meta.authority_set.len() <= 1 {
+            // The set as this block leaves it: two removals in one block must not
+            // empty it.
+            if next_set(txn)?
+                .members
+                .iter()
+                .all(|m| m.operator == *operator)
+            {
                 return Err(invalid("cannot remove the last authority"));
             }
         }
@@ -187,7 +217,7 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
             if !authority(txn, operator)?.is_some_and(|a| a.active_at(next)) {
                 return Err(invalid("not an active authority"));
             }
-            check_consensus_key(txn, consensus_key)?;
+            check_consensus_key(txn, operator, consensus_key)?;
         }
         GovernanceAction::AccreditCertifier {
             certifier: id,
@@ -232,7 +262,7 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
             }
         }
         GovernanceAction::SetParameter(change) => {
-            params.with_change(change).map_err(invalid)?;
+            current_params(txn)?.with_change(change).map_err(invalid)?;
         }
         GovernanceAction::AdmitNode { peer_id, operator } => {
             check_text("peer_id", peer_id, MAX_NAME, true)?;
@@ -353,7 +383,8 @@ fn apply_action(txn: &mut Txn, action: &GovernanceAction) -> Result<(), TxError>
             });
         }
         GovernanceAction::SetParameter(change) => {
-            let params = txn.meta.params.with_change(change).map_err(invalid)?;
+            // On top of an earlier change in the same block, not over it.
+            let params = current_params(txn)?.with_change(change).map_err(invalid)?;
             txn.put(keys::params(), &params);
         }
         GovernanceAction::AdmitNode { peer_id, operator } => {

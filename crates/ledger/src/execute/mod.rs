@@ -234,6 +234,15 @@ pub fn account_nonce(state: &dyn State, id: &AccountId) -> u64 {
         .map_or(0, |a| a.nonce)
 }
 
+/// The key account `id` signs with at `height` in committed `state` (its own id for
+/// an account that does not exist yet, or that cannot be read).
+pub fn signing_key(state: &dyn State, id: &AccountId, height: u64) -> mpms_crypto::PublicKey {
+    read_record::<Account>(state, &keys::account(id))
+        .ok()
+        .flatten()
+        .map_or(*id, |a| a.signing_key_at(id, height))
+}
+
 /// Applies the transactions of one block.
 pub struct Executor<'a> {
     base: &'a dyn State,
@@ -330,7 +339,7 @@ impl<'a> Executor<'a> {
             hash: tx_hash,
             ..
         } = prepared;
-        let limit = self.meta.params.max_transaction_bytes;
+        let limit = transaction_limit(&self.meta.params, &tx.tx.payload);
         if size > limit {
             return Err(TxError::TooLarge { size, limit });
         }
@@ -465,7 +474,7 @@ fn dispatch(
         Payload::RegisterSchema(def) => credentials::register_schema(txn, sender, def),
         Payload::IssueCredential(issuance) => {
             let id = prepared.credential.unwrap_or_else(|| issuance.claim.id());
-            credentials::issue(txn, issuance, id, &prepared.hash, check)
+            credentials::issue(txn, sender, issuance, id, &prepared.hash, check)
         }
         Payload::RevokeCredential { credential, reason } => {
             credentials::revoke(txn, sender, credential, reason)
@@ -504,7 +513,7 @@ fn dispatch(
 }
 
 /// The authority set in force at `height` according to the authority records.
-fn derive_authority_set(txn: &Txn, height: u64) -> Result<AuthoritySet, TxError> {
+pub(super) fn derive_authority_set(txn: &Txn, height: u64) -> Result<AuthoritySet, TxError> {
     let index: Vec<AccountId> = txn.get(&keys::authority_index())?.unwrap_or_default();
     let mut members = Vec::with_capacity(index.len());
     for operator in index {
@@ -585,6 +594,22 @@ pub fn verify_signatures(
         };
         (index, error)
     })
+}
+
+/// Room evidence may take beyond the largest transaction: it carries an offending
+/// transaction (up to the limit) with a header, a statement and a Merkle proof.
+pub const EVIDENCE_ALLOWANCE_BYTES: u64 = 16 << 10;
+
+/// The largest encoded transaction with `payload` the parameters allow: evidence gets
+/// [`EVIDENCE_ALLOWANCE_BYTES`] more, so that a fake issuance padded to the limit can
+/// still be proven.
+pub fn transaction_limit(params: &Params, payload: &Payload) -> u64 {
+    match payload {
+        Payload::SubmitEvidence(_) => params
+            .max_transaction_bytes
+            .saturating_add(EVIDENCE_ALLOWANCE_BYTES),
+        _ => params.max_transaction_bytes,
+    }
 }
 
 /// Checks and executes a whole block on top of `state`, whose last block is `parent`.

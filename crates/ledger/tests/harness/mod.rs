@@ -66,7 +66,7 @@ pub fn params() -> Params {
     Params {
         min_authority_stake: 1_000,
         min_certifier_stake: 100,
-        unbonding_period_blocks: 5,
+        unbonding_period_blocks: 50,
         proposal_ttl_blocks: 10,
         slash_fraction_bps: 1_000,
         evidence_max_age_blocks: 50,

@@ -14,8 +14,8 @@ use futures::Stream;
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::execute::read_meta;
 use mpms_ledger::records::{
-    keys, Account, Authority, Certifier, Credential, Grant, Offence, Organization, Proposal,
-    Subject,
+    keys, Account, Authority, Certifier, Credential, Grant, Inspection, Offence, Organization,
+    Proposal, Subject,
 };
 use mpms_ledger::{codec, SignedTransaction};
 use serde::de::DeserializeOwned;
@@ -311,8 +311,25 @@ pub async fn credential_proof(State(node): State<NodeHandle>, Path(id): Path<Str
 /// `GET /v1/grants/{id}`.
 pub async fn grant(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: Hash = parse("grant id", &id)?;
-    found("grant", record::<Grant>(&node, &keys::grant(&id))?)
+    let grant = record::<Grant>(&node, &keys::grant(&id))?
+        .ok_or_else(|| ApiError::not_found(format!("grant {id} not found")))?;
+    // The latest inspections (each is its own record).
+    let first = grant
+        .inspection_count
+        .saturating_sub(MAX_LISTED_INSPECTIONS);
+    let mut inspections = Vec::new();
+    for n in first..grant.inspection_count {
+        if let Some(i) = record::<Inspection>(&node, &keys::inspection(&id, n))? {
+            inspections.push(to_json(&i));
+        }
+    }
+    let mut out = to_json(&grant);
+    out["inspections"] = Value::Array(inspections);
+    Ok(Json(out))
 }
+
+/// Most inspections a grant's answer lists (the latest).
+const MAX_LISTED_INSPECTIONS: u64 = 100;
 
 /// `GET /v1/requests/{id}`.
 pub async fn request(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
