@@ -187,6 +187,14 @@ fn the_authority_set_cannot_be_emptied_in_one_block() {
     let set = read_meta(&c.state).unwrap().authority_set;
     assert_eq!(set.len(), 1, "{set:?}");
     assert!(set.contains(&b));
+    // The block that changed the set was finalized by the set before the change: its
+    // successor's certificate for it is checked against that one.
+    let finalizing = |c: &Chain| {
+        mpms_ledger::execute::finalizing_set_of_last_block(&c.state, c.parent.height).unwrap()
+    };
+    assert_eq!(finalizing(&c).len(), 2);
+    c.commit(&[]);
+    assert_eq!(finalizing(&c), set);
 }
 
 /// Audit item 4: Inspections are records of their own: a grant stays the same size however

@@ -46,9 +46,15 @@ impl Chain {
         BlockContext {
             height: self.parent.height + 1,
             time_ms: self.parent.time_ms + 1_000,
-            proposer: self.chain.operators[0].public_key(),
+            proposer: self.proposer(),
             parent: self.parent.hash(),
         }
+    }
+
+    /// The proposer of the next block's first round.
+    pub fn proposer(&self) -> mpms_crypto::PublicKey {
+        let set = read_meta(&self.state).unwrap().authority_set;
+        set.proposer(self.parent.height + 1, 0).unwrap().operator
     }
 
     /// Builds and commits the next block from `candidates`, checking that a validator
@@ -58,7 +64,7 @@ impl Chain {
             &self.state,
             &self.parent,
             None,
-            self.chain.operators[0].public_key(),
+            self.proposer(),
             self.parent.time_ms + 1_000,
             candidates,
             SignatureCheck::Verify,

@@ -21,6 +21,15 @@ use crate::votes::{Added, SharedVerifier, VoteBook};
 /// Most statements kept for the next height while this one is still running.
 const MAX_BUFFERED: usize = 4_096;
 
+/// Rounds above the current one whose statements are kept in full. A statement for a
+/// round beyond this window is only counted: the engine remembers each member's
+/// highest round, which is all the round-skip rule needs.
+pub const ROUND_WINDOW: u32 = 4;
+
+/// Most statements buffered per signer for the next height: a proposal, a prevote and
+/// a precommit for each round of the window (conflicting extras are not buffered).
+const MAX_BUFFERED_PER_SIGNER: usize = 3 * (ROUND_WINDOW as usize + 1);
+
 /// This validator's identity: its operator account and consensus key.
 pub struct Identity {
     /// The operator account (how the authority set names it).
@@ -158,6 +167,9 @@ pub struct Engine {
     awaiting_block: Option<u32>,
     safety: Option<SafetyRecord>,
     buffered: Vec<SignedVote>,
+    buffered_by: HashMap<AccountId, usize>,
+    /// The highest round each member signed anything in at this height (checked).
+    highest_round: HashMap<AccountId, u32>,
     reported: HashSet<(AccountId, u64, u32, u8)>,
 }
 
@@ -192,6 +204,8 @@ impl Engine {
             awaiting_block: None,
             safety,
             buffered: Vec::new(),
+            buffered_by: HashMap::new(),
+            highest_round: HashMap::new(),
             reported: HashSet::new(),
         }
     }
@@ -214,6 +228,19 @@ impl Engine {
     /// The lock, if any.
     pub fn locked(&self) -> Option<(u32, Hash)> {
         self.locked
+    }
+
+    /// Statements held: recorded at the current height plus buffered for the next.
+    /// Bounded by the protocol whatever peers send: per member, at most
+    /// [`ROUND_WINDOW`] rounds beyond the current one (a few conflicting statements
+    /// each), and [`MAX_BUFFERED_PER_SIGNER`] for the next height.
+    pub fn stored_statements(&self) -> usize {
+        self.votes.len() + self.buffered.len()
+    }
+
+    /// The authority set of the height in progress.
+    pub fn authorities(&self) -> &AuthoritySet {
+        &self.set
     }
 
     /// The proof of lock that should travel with `proposal`: for a re-proposal
@@ -378,6 +405,7 @@ impl Engine {
         self.started = true;
         self.set = authorities;
         self.votes = VoteBook::default();
+        self.highest_round.clear();
         self.validity.clear();
         self.validation_requested.clear();
         self.prevote_timer.clear();
@@ -412,11 +440,12 @@ impl Engine {
             }
         }
         let buffered = std::mem::take(&mut self.buffered);
+        self.buffered_by.clear();
         for vote in buffered {
             if vote.vote.height == height {
                 self.receive(vote, fx);
             } else if vote.vote.height > height {
-                self.buffered.push(vote);
+                self.buffer(vote);
             }
         }
     }
@@ -461,9 +490,10 @@ impl Engine {
             return;
         }
         if h > self.height || !self.started {
-            // For a later height (or before this one started): keep a bounded number.
-            if h <= self.height + 1 && self.buffered.len() < MAX_BUFFERED {
-                self.buffered.push(vote);
+            // For the next height (or before this one started): keep a bounded number,
+            // early rounds only, a few per signer.
+            if h <= self.height.saturating_add(1) {
+                self.buffer(vote);
             }
             return;
         }
@@ -478,10 +508,23 @@ impl Engine {
         {
             return;
         }
+        let round = vote.vote.round;
+        let beyond_window = round > self.round.saturating_add(ROUND_WINDOW);
+        let known_round = self.highest_round.get(&vote.validator).copied();
+        if beyond_window && known_round.is_some_and(|r| r >= round) {
+            // Beyond the window only a member's highest round matters: nothing new.
+            return;
+        }
         if !self
             .verifier
             .verify(&self.chain_id, &vote, &member.consensus_key)
         {
+            return;
+        }
+        if known_round.is_none_or(|r| r < round) {
+            self.highest_round.insert(vote.validator, round);
+        }
+        if beyond_window {
             return;
         }
         match self.votes.add(vote) {
@@ -500,6 +543,20 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Keeps `vote` (for the next height) if the buffer, the signer's share of it and
+    /// the round window allow.
+    fn buffer(&mut self, vote: SignedVote) {
+        if vote.vote.round > ROUND_WINDOW || self.buffered.len() >= MAX_BUFFERED {
+            return;
+        }
+        let count = self.buffered_by.entry(vote.validator).or_insert(0);
+        if *count >= MAX_BUFFERED_PER_SIGNER || self.buffered.contains(&vote) {
+            return;
+        }
+        *count += 1;
+        self.buffered.push(vote);
     }
 
     fn request_validation(&mut self, block: Hash, fx: &mut Vec<Effect>) {
@@ -539,7 +596,9 @@ impl Engine {
         match (t.step, self.step) {
             (Step::Propose, Step::Propose) => self.prevote(None, fx),
             (Step::Prevote, Step::Prevote) => self.precommit(None, fx),
-            (Step::Precommit, s) if s != Step::Decided => self.start_round(self.round + 1, fx),
+            (Step::Precommit, s) if s != Step::Decided => {
+                self.start_round(self.round.saturating_add(1), fx);
+            }
             _ => {}
         }
     }
@@ -652,22 +711,23 @@ impl Engine {
         false
     }
 
-    /// Statements from more than 1/3 of the set in a later round: join that round.
+    /// Statements from more than 1/3 of the set in later rounds: at least one honest
+    /// member is that far on, so join the highest round that many have reached.
     fn try_skip_round(&mut self, fx: &mut Vec<Effect>) -> bool {
-        let n = self.set.len();
-        let later = self
-            .votes
-            .rounds()
-            .into_iter()
-            .filter(|r| *r > self.round)
-            .find(|r| self.votes.senders(&self.set, *r) * 3 > n);
-        match later {
-            Some(round) => {
-                self.start_round(round, fx);
-                true
-            }
-            None => false,
+        // The smallest count that is more than a third of the set.
+        let needed = self.set.len() / 3 + 1;
+        let mut rounds: Vec<u32> = self
+            .highest_round
+            .iter()
+            .filter(|(who, round)| **round > self.round && self.set.contains(who))
+            .map(|(_, round)| *round)
+            .collect();
+        if rounds.len() < needed {
+            return false;
         }
+        rounds.sort_unstable_by(|a, b| b.cmp(a));
+        self.start_round(rounds[needed - 1], fx);
+        true
     }
 
     /// The rules of the current round; returns whether anything changed.

@@ -18,7 +18,7 @@ mod safety;
 mod timeouts;
 mod votes;
 
-pub use engine::{Effect, Engine, Identity, Input, Step, Timeout};
+pub use engine::{Effect, Engine, Identity, Input, Step, Timeout, ROUND_WINDOW};
 pub use messages::{ConsensusMessage, FinalizedBlock};
 pub use safety::{SafetyError, SafetyRecord};
 pub use timeouts::Timeouts;

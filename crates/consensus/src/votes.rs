@@ -192,17 +192,16 @@ impl VoteBook {
             .map_or(0, |r| r.of(kind).keys().filter(|v| set.contains(v)).count())
     }
 
-    /// Distinct members that sent anything in `round`.
-    pub fn senders(&self, set: &AuthoritySet, round: u32) -> usize {
-        self.rounds.get(&round).map_or(0, |r| {
-            let mut who: Vec<&AccountId> = r.prevotes.keys().chain(r.precommits.keys()).collect();
-            if let Some(p) = &r.proposal {
-                who.push(&p.validator);
-            }
-            who.sort();
-            who.dedup();
-            who.into_iter().filter(|v| set.contains(v)).count()
-        })
+    /// Statements held, over all rounds (conflicting ones included).
+    pub fn len(&self) -> usize {
+        self.rounds
+            .values()
+            .map(|r| {
+                usize::from(r.proposal.is_some())
+                    + r.prevotes.values().map(Vec::len).sum::<usize>()
+                    + r.precommits.values().map(Vec::len).sum::<usize>()
+            })
+            .sum()
     }
 
     /// Rounds with any statement, ascending.

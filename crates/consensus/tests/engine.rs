@@ -416,28 +416,194 @@ fn equivocation_is_detected() {
         .all(|e| !matches!(e, Effect::Evidence(_))));
 }
 
+/// A prevote for nil at (1, 0) from `member`, signed with `key`.
+fn nil_prevote(member: &SigningKey, key: &SigningKey, chain: &str) -> mpms_ledger::SignedVote {
+    Vote {
+        height: 1,
+        round: 0,
+        kind: VoteKind::Prevote,
+        block: None,
+        valid_round: None,
+    }
+    .sign(chain, member.public_key(), key)
+}
+
+fn precommits_nil(fx: &[Effect]) -> bool {
+    fx.iter().any(|e| {
+        matches!(e, Effect::Broadcast(v) if v.vote.kind == VoteKind::Precommit && v.vote.block.is_none())
+    })
+}
+
+/// Engine 0 of four, at height 1, having prevoted nil: two more nil prevotes make a
+/// quorum and it precommits nil. Forged ones must not.
+fn prevoted_nil(keys: &[(SigningKey, SigningKey)]) -> Engine {
+    let mut a = engine(keys, 0, None);
+    a.step(Input::StartHeight {
+        height: 1,
+        authorities: set_of(keys),
+    });
+    let fx = a.step(Input::TimeoutFired(Timeout {
+        height: 1,
+        round: 0,
+        step: mpms_consensus::Step::Propose,
+    }));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Broadcast(v) if v.vote.kind == VoteKind::Prevote)));
+    a
+}
+
 #[test]
 fn forged_and_foreign_votes_are_ignored() {
     let keys = keys(4);
-    let set = set_of(&keys);
+    let outsider = SigningKey::from_seed(&[77; 32]);
+
+    // Control: genuine nil prevotes from two members complete the quorum.
+    let mut a = prevoted_nil(&keys);
+    let mut fx = Vec::new();
+    for (member, key) in &keys[1..3] {
+        fx.extend(a.step(Input::Vote(nil_prevote(member, key, CHAIN))));
+    }
+    assert!(precommits_nil(&fx), "genuine votes make a quorum");
+
+    // Claiming to be members but signed by an outsider: no quorum.
+    let mut a = prevoted_nil(&keys);
+    let mut fx = Vec::new();
+    for (member, _) in &keys[1..4] {
+        fx.extend(a.step(Input::Vote(nil_prevote(member, &outsider, CHAIN))));
+    }
+    assert!(!precommits_nil(&fx), "forged signatures counted");
+
+    // Signed by the members' own keys, but for another chain: no quorum.
+    for (member, key) in &keys[1..4] {
+        fx.extend(a.step(Input::Vote(nil_prevote(member, key, "another-chain"))));
+    }
+    assert!(!precommits_nil(&fx), "another chain's votes counted");
+
+    // Signed by the members' operator keys instead of their consensus keys.
+    for (member, _) in &keys[1..4] {
+        fx.extend(a.step(Input::Vote(nil_prevote(member, member, CHAIN))));
+    }
+    assert!(!precommits_nil(&fx), "votes under the wrong key counted");
+
+    // Outsiders voting as themselves: not members.
+    for seed in 80..83u8 {
+        let stranger = SigningKey::from_seed(&[seed; 32]);
+        fx.extend(a.step(Input::Vote(nil_prevote(&stranger, &stranger, CHAIN))));
+    }
+    assert!(!precommits_nil(&fx), "non-members' votes counted");
+    assert_eq!(a.current_step(), mpms_consensus::Step::Prevote);
+}
+
+#[test]
+fn a_byzantine_member_cannot_grow_the_engine() {
+    let keys = keys(4);
     let mut a = engine(&keys, 0, None);
     a.step(Input::StartHeight {
         height: 1,
-        authorities: set,
+        authorities: set_of(&keys),
     });
-    let outsider = SigningKey::from_seed(&[77; 32]);
-    let mut fx = Vec::new();
-    for (member, _) in &keys[1..4] {
-        // Claims to be a member but signed by an outsider: ignored.
-        let v = Vote {
+    let (member, key) = &keys[3];
+    let mut own = Vec::new();
+    let sign = |height: u64, round: u32, kind: VoteKind, tag: u64| {
+        Vote {
+            height,
+            round,
+            kind,
+            block: Some(Hash::digest(&tag.to_le_bytes())),
+            valid_round: None,
+        }
+        .sign(CHAIN, member.public_key(), key)
+    };
+    // Votes for hundreds of rounds up to the last one, several blocks each, proposals,
+    // and the same for the next heights.
+    let mut tag = 0u64;
+    let rounds = (0..300u32)
+        .chain((1..50u32).map(|i| i * 80_000_000))
+        .chain([u32::MAX - 1, u32::MAX]);
+    for round in rounds {
+        for height in [1u64, 2, 3] {
+            for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+                for _ in 0..3 {
+                    tag += 1;
+                    let input = Input::Vote(sign(height, round, kind, tag));
+                    own.extend(a.step(input));
+                }
+            }
+            tag += 1;
+            own.extend(a.step(Input::Proposal(sign(
+                height,
+                round,
+                VoteKind::Proposal,
+                tag,
+            ))));
+        }
+    }
+    // Per member: the rounds of the window (a proposal and up to four conflicting
+    // prevotes and precommits each), and the next height's buffer share.
+    let window = (mpms_consensus::ROUND_WINDOW as usize + 1) * (1 + 2 * 4);
+    let bound = window + 3 * (mpms_consensus::ROUND_WINDOW as usize + 1);
+    assert!(
+        a.stored_statements() <= bound,
+        "{} statements stored, bound {bound}",
+        a.stored_statements()
+    );
+    // One member alone cannot move the others to its round.
+    assert_eq!(a.round(), 0);
+    // What this engine signed never conflicts with itself.
+    let signed: Vec<_> = own
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Broadcast(v) => Some(*v),
+            _ => None,
+        })
+        .collect();
+    for x in &signed {
+        for y in &signed {
+            let same_slot = x.vote.height == y.vote.height
+                && x.vote.round == y.vote.round
+                && x.vote.kind == y.vote.kind;
+            assert!(
+                !same_slot || x.vote == y.vote,
+                "conflicting statements signed"
+            );
+        }
+    }
+}
+
+#[test]
+fn more_than_a_third_far_ahead_moves_a_node_to_their_round() {
+    let keys = keys(4);
+    let mut a = engine(&keys, 0, None);
+    a.step(Input::StartHeight {
+        height: 1,
+        authorities: set_of(&keys),
+    });
+    let prevote = |i: usize, round: u32| {
+        Vote {
             height: 1,
-            round: 0,
+            round,
             kind: VoteKind::Prevote,
             block: None,
             valid_round: None,
         }
-        .sign(CHAIN, member.public_key(), &outsider);
-        fx.extend(a.step(Input::Vote(v)));
-    }
-    assert!(fx.iter().all(|e| !matches!(e, Effect::ScheduleTimeout { timeout, .. } if timeout.step == mpms_consensus::Step::Prevote)));
+        .sign(CHAIN, keys[i].0.public_key(), &keys[i].1)
+    };
+    // One member far ahead: not enough (it may be lying).
+    a.step(Input::Vote(prevote(3, 1_000_000)));
+    assert_eq!(a.round(), 0);
+    // A second one (more than a third of four) further still: join the highest round
+    // both have reached.
+    a.step(Input::Vote(prevote(2, 2_000_000)));
+    assert_eq!(a.round(), 1_000_000);
+    // At the last round there is no next one: the round stays, nothing overflows.
+    a.step(Input::Vote(prevote(3, u32::MAX)));
+    a.step(Input::Vote(prevote(2, u32::MAX)));
+    assert_eq!(a.round(), u32::MAX);
+    a.step(Input::TimeoutFired(Timeout {
+        height: 1,
+        round: u32::MAX,
+        step: mpms_consensus::Step::Precommit,
+    }));
+    assert_eq!(a.round(), u32::MAX);
 }

@@ -119,7 +119,17 @@ pub struct NodeCore {
     engine: Engine,
     mempool: Mempool,
     last: Header,
+    /// Blocks of the current height: built here, or carried by a proposal the engine
+    /// recorded (from its round's proposer, signature checked).
     blocks: HashMap<Hash, Arc<Block>>,
+    /// Blocks first proposed (not re-proposed) at the current height: the round and
+    /// the proposer, for the proposer and timeliness checks.
+    fresh: HashMap<Hash, (u32, AccountId)>,
+    /// Proposals for the next height, kept until it starts (at most
+    /// [`NEXT_HEIGHT_PROPOSALS`], from that height's expected proposers).
+    next_proposals: Vec<(SignedVote, Arc<Block>)>,
+    /// Certificates for the parent already checked at the current height.
+    verified_last_commits: HashSet<Hash>,
     outcomes: HashMap<Hash, BlockOutcome>,
     /// Blocks of the current height found to hold a fake credential.
     fake_blocks: HashMap<Hash, FakeBlock>,
@@ -162,6 +172,10 @@ pub fn timeouts_of(timing: &ConsensusTiming) -> Timeouts {
         heartbeat: ms(timing.heartbeat_ms),
     }
 }
+
+/// Proposals for the next height kept while this one is decided (their blocks are
+/// large: only the first rounds' expected proposers are kept).
+pub const NEXT_HEIGHT_PROPOSALS: usize = 2;
 
 /// A height that has not moved for this long has this node re-send its statements.
 pub const RESEND_AFTER_MS: u64 = 2_000;
@@ -219,6 +233,9 @@ impl NodeCore {
             engine,
             last,
             blocks: HashMap::new(),
+            fresh: HashMap::new(),
+            next_proposals: Vec::new(),
+            verified_last_commits: HashSet::new(),
             outcomes: HashMap::new(),
             fake_blocks: HashMap::new(),
             awaiting_validation: HashSet::new(),
@@ -267,6 +284,19 @@ impl NodeCore {
             self.engine.round(),
             self.engine.current_step(),
         )
+    }
+
+    /// Blocks held for consensus (current height and the next one's buffer). Bounded
+    /// by the protocol: one per round the engine recorded a proposal for, this node's
+    /// own, and [`NEXT_HEIGHT_PROPOSALS`].
+    pub fn stored_blocks(&self) -> usize {
+        self.blocks.len() + self.next_proposals.len()
+    }
+
+    /// Consensus statements the engine holds (see
+    /// [`mpms_consensus::Engine::stored_statements`]).
+    pub fn stored_statements(&self) -> usize {
+        self.engine.stored_statements()
     }
 
     /// Why the core stopped, if it did.
@@ -358,13 +388,19 @@ impl NodeCore {
                 }
             }
         }
-        self.engine_step(
+        let mut actions = self.engine_step(
             Input::StartHeight {
                 height,
                 authorities: meta.authority_set,
             },
             now_ms,
-        )
+        );
+        // The engine replayed what it buffered for this height; the blocks of the
+        // proposals it recorded come from the core's own buffer.
+        for (proposal, block) in std::mem::take(&mut self.next_proposals) {
+            actions.extend(self.keep_proposed_block(&proposal, block, now_ms));
+        }
+        actions
     }
 
     /// A consensus message from the network (already checked by the gossip
@@ -381,21 +417,7 @@ impl NodeCore {
                 proposal,
                 block,
                 proof,
-            } => {
-                let hash = block.hash();
-                if proposal.vote.block != Some(hash) || proposal.vote.kind != VoteKind::Proposal {
-                    return actions;
-                }
-                for prevote in proof {
-                    actions.extend(self.engine_step(Input::Vote(prevote), now_ms));
-                }
-                self.blocks.insert(hash, Arc::new(*block));
-                if self.awaiting_validation.remove(&hash) {
-                    actions.extend(self.validate(hash, now_ms));
-                }
-                actions.extend(self.engine_step(Input::Proposal(proposal), now_ms));
-                actions.extend(self.report_fake_credential(&[proposal], now_ms));
-            }
+            } => actions.extend(self.on_proposal(proposal, *block, proof, now_ms)),
             ConsensusMessage::Vote(vote) => {
                 actions.extend(self.engine_step(Input::Vote(vote), now_ms));
                 actions.extend(self.report_fake_credential(&[vote], now_ms));
@@ -409,6 +431,90 @@ impl NodeCore {
             }
         }
         actions
+    }
+
+    /// A proposal: only for this height or the next, from the round's proposer, with
+    /// a proof of lock no longer than the set; its block is kept only once the engine
+    /// recorded the proposal (signature checked), so a block costs memory only when
+    /// the protocol says it may.
+    fn on_proposal(
+        &mut self,
+        proposal: SignedVote,
+        block: Block,
+        proof: Vec<SignedVote>,
+        now_ms: u64,
+    ) -> Vec<Action> {
+        let vote = proposal.vote;
+        let hash = block.hash();
+        if vote.block != Some(hash)
+            || vote.kind != VoteKind::Proposal
+            || vote.height != block.header.height
+        {
+            return Vec::new();
+        }
+        let current = self.last.height + 1;
+        let set = self.engine.authorities();
+        let from_proposer =
+            set.proposer(vote.height, vote.round).map(|p| p.operator) == Some(proposal.validator);
+        if !from_proposer || proof.len() > set.len() {
+            return Vec::new();
+        }
+        // A proof of lock is the prevotes of the proposal's valid round for its block.
+        let proof = proof.into_iter().filter(|v| {
+            v.vote.kind == VoteKind::Prevote
+                && v.vote.height == vote.height
+                && Some(v.vote.round) == vote.valid_round
+                && v.vote.block == Some(hash)
+        });
+        let mut actions = Vec::new();
+        if vote.height == current {
+            for prevote in proof {
+                actions.extend(self.engine_step(Input::Vote(prevote), now_ms));
+            }
+            actions.extend(self.engine_step(Input::Proposal(proposal), now_ms));
+            actions.extend(self.keep_proposed_block(&proposal, Arc::new(block), now_ms));
+            actions.extend(self.report_fake_credential(&[proposal], now_ms));
+        } else if vote.height == current + 1
+            && vote.round < NEXT_HEIGHT_PROPOSALS as u32
+            && !self.next_proposals.iter().any(|(p, _)| p == &proposal)
+        {
+            // The next height's proposer is predicted with this height's set; a set
+            // change at this height only costs a wait for the proposal's re-send.
+            if self.next_proposals.len() < NEXT_HEIGHT_PROPOSALS {
+                for prevote in proof {
+                    actions.extend(self.engine_step(Input::Vote(prevote), now_ms));
+                }
+                actions.extend(self.engine_step(Input::Proposal(proposal), now_ms));
+                self.next_proposals.push((proposal, Arc::new(block)));
+            }
+        }
+        actions
+    }
+
+    /// Keeps the block of `proposal` if the engine recorded the proposal at the current
+    /// height, and validates it if the engine already asked.
+    fn keep_proposed_block(
+        &mut self,
+        proposal: &SignedVote,
+        block: Arc<Block>,
+        now_ms: u64,
+    ) -> Vec<Action> {
+        let Some(hash) = proposal.vote.block else {
+            return Vec::new();
+        };
+        if proposal.vote.height != self.last.height + 1 || !self.engine.recorded(proposal) {
+            return Vec::new();
+        }
+        if proposal.vote.valid_round.is_none() {
+            self.fresh
+                .entry(hash)
+                .or_insert((proposal.vote.round, proposal.validator));
+        }
+        self.blocks.entry(hash).or_insert(block);
+        if self.awaiting_validation.remove(&hash) {
+            return self.validate(hash, now_ms);
+        }
+        Vec::new()
     }
 
     /// A finalized block from the network.
@@ -681,8 +787,15 @@ impl NodeCore {
             return Vec::new();
         }
         let drift = self.config.production.max_clock_drift.as_millis() as u64;
-        let valid = if block.header.time_ms > now_ms + drift {
+        let fresh = self.fresh.get(&hash).copied();
+        let valid = if block.header.time_ms > now_ms.saturating_add(drift) {
             tracing::warn!(height, "proposed block is from the future");
+            false
+        } else if fresh.is_some_and(|(_, proposer)| proposer != block.header.proposer) {
+            tracing::warn!(height, "proposed block names another proposer");
+            false
+        } else if fresh.is_some_and(|(round, _)| !self.timely(&block.header, round, now_ms)) {
+            tracing::warn!(height, "proposed block's time is too far in the past");
             false
         } else {
             match execute_block(self.store.as_ref(), &self.last, &block) {
@@ -763,18 +876,48 @@ impl NodeCore {
         actions
     }
 
-    /// The block's certificate for its parent must be the one this node stored.
-    fn check_last_commit(&self, block: &Block) -> bool {
-        match &block.last_commit {
-            None => self.last.height == 0,
-            Some(cert) => self
-                .store
-                .certificate(self.last.height)
-                .ok()
-                .flatten()
-                .is_some_and(|stored| {
-                    stored.block == cert.block && cert.height == self.last.height
-                }),
+    /// Whether a block first proposed in `round` carries a time this node can accept
+    /// as now: not older than the clock drift plus the round's proposal wait (a
+    /// proposer cannot hold the chain's time back; see docs/CONSENSUS.md, "Block
+    /// time"). The future bound is checked separately.
+    fn timely(&self, header: &Header, round: u32, now_ms: u64) -> bool {
+        let drift = self.config.production.max_clock_drift.as_millis() as u64;
+        let delay = timeouts_of(&self.timing).propose(round).as_millis() as u64;
+        header.time_ms.saturating_add(drift).saturating_add(delay) >= now_ms
+    }
+
+    /// The block's certificate for its parent: for the committed parent, signed by
+    /// more than 2/3 of the set that finalized the parent.
+    fn check_last_commit(&mut self, block: &Block) -> bool {
+        let Some(cert) = &block.last_commit else {
+            return self.last.height == 0;
+        };
+        if cert.height != self.last.height || cert.block != self.last.hash() {
+            return false;
+        }
+        let hash = cert.hash();
+        if self.verified_last_commits.contains(&hash) {
+            return true;
+        }
+        let set = match mpms_ledger::execute::finalizing_set_of_last_block(
+            self.store.as_ref(),
+            self.last.height,
+        ) {
+            Ok(set) => set,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the parent's authority set");
+                return false;
+            }
+        };
+        match cert.verify_for(&self.chain_id, &set, self.last.height, &self.last.hash()) {
+            Ok(()) => {
+                self.verified_last_commits.insert(hash);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(height = block.header.height, error = %e, "proposed block's certificate for its parent is invalid");
+                false
+            }
         }
     }
 
@@ -816,7 +959,8 @@ impl NodeCore {
 
     fn decide(&mut self, hash: Hash, certificate: CommitCertificate, now_ms: u64) -> Vec<Action> {
         let Some(block) = self.blocks.get(&hash).cloned() else {
-            return Vec::new();
+            // Decided by the others on a block this node never kept: fetch it.
+            return vec![Action::CatchUp];
         };
         // The proposer of the deciding round publishes the finalized block for nodes
         // outside consensus (the others hold the same block; nodes that miss it catch
@@ -905,8 +1049,11 @@ impl NodeCore {
         if !recheck.dropped.is_empty() {
             tracing::debug!(dropped = recheck.dropped.len(), "mempool re-check");
         }
-        self.blocks
-            .retain(|_, b| b.header.height > block.header.height);
+        self.blocks.clear();
+        self.fresh.clear();
+        self.verified_last_commits.clear();
+        self.next_proposals
+            .retain(|(p, _)| p.vote.height == block.header.height + 1);
         self.outcomes.clear();
         self.fake_blocks.clear();
         self.awaiting_validation.clear();

@@ -18,5 +18,6 @@ pub mod mempool;
 
 pub use crate::core::{
     Action, Committed, CoreConfig, CoreError, NodeCore, Production, ValidatorKeys,
+    NEXT_HEIGHT_PROPOSALS,
 };
 pub use mempool::{AdmitError, Mempool, MempoolConfig};

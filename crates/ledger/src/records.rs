@@ -132,6 +132,12 @@ pub mod keys {
     pub fn authority_set() -> Vec<u8> {
         key(META, &[b"authority-set"])
     }
+    /// The authority set in force before the last change of the set, and the height
+    /// of the block that changed it ([`PreviousAuthoritySet`]): a block's certificate
+    /// for its parent is checked against the set that finalized the parent.
+    pub fn previous_authority_set() -> Vec<u8> {
+        key(META, &[b"previous-authority-set"])
+    }
     /// The hash of the committed block at a height ([`mpms_crypto::Hash`]), kept for
     /// the evidence window: fake-credential evidence names a header whose parent
     /// must be the committed block.
@@ -482,6 +488,15 @@ pub struct Offence {
     pub punished_height: u64,
     /// Stake burned.
     pub burned: u64,
+}
+
+/// The authority set that finalized the block which last changed the set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousAuthoritySet {
+    /// Height of the block that changed the set (the set below finalized it).
+    pub changed_at: u64,
+    /// The set before the change.
+    pub set: AuthoritySet,
 }
 
 /// Everything genesis and execution read about the chain itself.

@@ -190,6 +190,9 @@ pub enum BlockExecError {
     /// The header's authority set hash differs from the set in state.
     #[error("authority set mismatch")]
     AuthoritySetMismatch,
+    /// The header names a proposer outside the authority set.
+    #[error("proposer {0} is not an authority")]
+    NotAnAuthority(AccountId),
     /// The state could not be read.
     #[error("state: {0}")]
     State(TxError),
@@ -210,6 +213,21 @@ pub fn read_meta(state: &dyn State) -> Result<ChainMeta, TxError> {
         params: get::<Params>(state, &keys::params(), "parameters")?,
         authority_set: get(state, &keys::authority_set(), "authority set")?,
     })
+}
+
+/// The authority set that finalized the committed block at `height`, the last block
+/// of `state` (its successor's certificate for it is checked against this set).
+pub fn finalizing_set_of_last_block(
+    state: &dyn State,
+    height: u64,
+) -> Result<AuthoritySet, TxError> {
+    let previous: Option<crate::records::PreviousAuthoritySet> =
+        read_record(state, &keys::previous_authority_set())?;
+    match previous {
+        // The last block changed the set: the set before it finalized it.
+        Some(p) if p.changed_at == height => Ok(p.set),
+        _ => Ok(read_meta(state)?.authority_set),
+    }
 }
 
 /// A record of committed state, decoded; undecodable bytes are corrupt state.
@@ -414,6 +432,14 @@ impl<'a> Executor<'a> {
             if set != self.meta.authority_set {
                 self.block
                     .insert(keys::authority_set(), Some(codec::encode(&set)));
+                let previous = crate::records::PreviousAuthoritySet {
+                    changed_at: self.ctx.height,
+                    set: self.meta.authority_set.clone(),
+                };
+                self.block.insert(
+                    keys::previous_authority_set(),
+                    Some(codec::encode(&previous)),
+                );
                 next_authority_set = Some(set);
             }
         }
@@ -627,6 +653,9 @@ pub fn execute_block(
     block.header.check_link(parent)?;
     if block.header.authority_set != meta.authority_set.hash() {
         return Err(BlockExecError::AuthoritySetMismatch);
+    }
+    if !meta.authority_set.contains(&block.header.proposer) {
+        return Err(BlockExecError::NotAnAuthority(block.header.proposer));
     }
     block.check_body(
         meta.params.max_block_transactions,
