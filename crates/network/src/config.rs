@@ -44,8 +44,12 @@ pub struct NetworkConfig {
     pub sync_batch: u64,
     /// Largest sync response in bytes. Default 64 MiB.
     pub max_sync_response_bytes: usize,
-    /// Sync request timeout in milliseconds. Default 10,000.
+    /// Sync request timeout in milliseconds: also how long catch-up waits for a
+    /// silent peer before going on without it. Default 5,000.
     pub sync_timeout_ms: u64,
+    /// Sync requests one peer may make per second (bursts of as many); more are
+    /// dropped. Default 20.
+    pub sync_requests_per_sec: u32,
     /// Close connections idle for this long, in seconds. Default 120.
     pub idle_timeout_secs: u64,
 }
@@ -68,7 +72,8 @@ impl Default for NetworkConfig {
             ban_secs: 600,
             sync_batch: 64,
             max_sync_response_bytes: 64 << 20,
-            sync_timeout_ms: 10_000,
+            sync_timeout_ms: 5_000,
+            sync_requests_per_sec: 20,
             idle_timeout_secs: 120,
         }
     }
@@ -154,6 +159,10 @@ impl NetworkConfig {
             ("max_offences", u64::from(self.max_offences)),
             ("sync_batch", self.sync_batch),
             ("sync_timeout_ms", self.sync_timeout_ms),
+            (
+                "sync_requests_per_sec",
+                u64::from(self.sync_requests_per_sec),
+            ),
             ("idle_timeout_secs", self.idle_timeout_secs),
             ("target_peers", self.target_peers as u64),
         ];

@@ -14,8 +14,12 @@
 //! - **Discovery**: identify plus Kademlia, so knowing one boot node is enough.
 //! - **Admission**: in permissioned mode only admitted peer ids (from the chain's
 //!   node registry and the authority set, or from config) may connect.
+//! - **Budgets** ([`budget`]): gossip is validated on threads of its own, off the
+//!   swarm's loop, and sync requests are answered off it too; each peer may hold only
+//!   a bounded share of either.
 
 mod behaviour;
+pub mod budget;
 pub mod config;
 pub mod identity;
 pub mod metrics;

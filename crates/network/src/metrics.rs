@@ -24,6 +24,11 @@ pub struct NetworkMetrics {
     pub refused_by_peers: AtomicU64,
     /// Block-sync requests served.
     pub sync_served: AtomicU64,
+    /// Block-sync requests dropped: the peer was over its budget.
+    pub sync_refused: AtomicU64,
+    /// Gossip messages dropped unvalidated: the sending peer had its share of the
+    /// validation queue.
+    pub gossip_shed: AtomicU64,
 }
 
 /// A point-in-time copy of [`NetworkMetrics`].
@@ -45,6 +50,10 @@ pub struct MetricsSnapshot {
     pub refused_by_peers: u64,
     /// Sync requests served.
     pub sync_served: u64,
+    /// Sync requests over a peer's budget.
+    pub sync_refused: u64,
+    /// Gossip dropped over a peer's budget.
+    pub gossip_shed: u64,
 }
 
 impl NetworkMetrics {
@@ -69,6 +78,8 @@ impl NetworkMetrics {
             refused: load(&self.refused),
             refused_by_peers: load(&self.refused_by_peers),
             sync_served: load(&self.sync_served),
+            sync_refused: load(&self.sync_refused),
+            gossip_shed: load(&self.gossip_shed),
         }
     }
 }

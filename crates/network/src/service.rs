@@ -15,6 +15,7 @@ use mpms_ledger::codec;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::behaviour::{topic_score, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD};
+use crate::budget::{GossipBudget, SyncBudget};
 use crate::config::{CheckedConfig, ConfigError, NetworkConfig};
 use crate::metrics::NetworkMetrics;
 use crate::sync::BlockSource;
@@ -270,11 +271,21 @@ pub async fn start(
     let metrics = Arc::new(NetworkMetrics::default());
     let (command_tx, command_rx) = mpsc::channel(1024);
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+    let (verdict_tx, verdicts) = mpsc::unbounded_channel();
+    let (served_tx, served) = mpsc::unbounded_channel();
+    let validators = ValidatorPool::start(validator, verdict_tx);
     let task = Task {
+        gossip_budget: GossipBudget::new(config.raw.max_message_bytes),
+        sync_budget: SyncBudget::new(config.raw.sync_requests_per_sec),
         swarm,
         config,
-        validator,
+        validators,
+        verdicts,
         blocks,
+        served_tx,
+        served,
+        serving: HashMap::new(),
+        next_serving: 0,
         metrics: metrics.clone(),
         events: event_tx,
         topics,
@@ -306,11 +317,83 @@ const MAINTENANCE: Duration = Duration::from_millis(500);
 /// How often a Kademlia bootstrap (random walk) runs.
 const BOOTSTRAP_EVERY: Duration = Duration::from_secs(30);
 
+/// Gossip waiting for, or back from, the validator.
+struct Gossip {
+    id: gossipsub::MessageId,
+    source: PeerId,
+    topic: Topic,
+    data: Vec<u8>,
+}
+
+/// Threads that run the gossip validator, off the swarm's loop (it checks signatures
+/// and may read the store). A peer's messages always go to the same thread, so they
+/// are judged and delivered in the order they came.
+struct ValidatorPool {
+    queues: Vec<std::sync::mpsc::Sender<Gossip>>,
+}
+
+impl ValidatorPool {
+    fn start(
+        validator: Arc<dyn GossipValidator>,
+        verdicts: mpsc::UnboundedSender<(Gossip, Verdict)>,
+    ) -> ValidatorPool {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 4);
+        let mut queues = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let (tx, rx) = std::sync::mpsc::channel::<Gossip>();
+            let validator = validator.clone();
+            let verdicts = verdicts.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("mpms-gossip-{i}"))
+                .spawn(move || {
+                    // Ends when the swarm task (holding the senders) stops.
+                    while let Ok(gossip) = rx.recv() {
+                        let verdict = validator.validate(gossip.topic, &gossip.data);
+                        if verdicts.send((gossip, verdict)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => queues.push(tx),
+                Err(e) => tracing::error!(error = %e, "cannot start a gossip validation thread"),
+            }
+        }
+        ValidatorPool { queues }
+    }
+
+    /// Queues `gossip`; gives it back if no thread runs.
+    fn submit(&self, gossip: Gossip) -> Option<Gossip> {
+        if self.queues.is_empty() {
+            return Some(gossip);
+        }
+        let lane = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            gossip.source.hash(&mut h);
+            (h.finish() % self.queues.len() as u64) as usize
+        };
+        self.queues[lane].send(gossip).err().map(|e| e.0)
+    }
+}
+
 struct Task {
     swarm: Swarm<Behaviour>,
     config: CheckedConfig,
-    validator: Arc<dyn GossipValidator>,
+    validators: ValidatorPool,
+    verdicts: mpsc::UnboundedReceiver<(Gossip, Verdict)>,
+    /// Each peer's messages awaiting validation (count and bytes), bounded.
+    gossip_budget: GossipBudget,
     blocks: Arc<dyn BlockSource>,
+    /// Sync requests each peer may make, bounded by a rate and one in flight.
+    sync_budget: SyncBudget,
+    served_tx: mpsc::UnboundedSender<(u64, SyncResponse)>,
+    served: mpsc::UnboundedReceiver<(u64, SyncResponse)>,
+    /// Requests being answered off the loop, by number.
+    serving: HashMap<u64, (PeerId, request_response::ResponseChannel<SyncResponse>)>,
+    next_serving: u64,
     metrics: Arc<NetworkMetrics>,
     events: mpsc::Sender<NetworkEvent>,
     topics: HashMap<TopicHash, Topic>,
@@ -353,6 +436,8 @@ impl Task {
                     None => break,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some((gossip, verdict)) = self.verdicts.recv() => self.on_verdict(gossip, verdict),
+                Some((number, response)) = self.served.recv() => self.respond(number, response),
                 _ = tick.tick() => self.maintain(),
             }
         }
@@ -686,13 +771,44 @@ impl Task {
             self.offence(source, "message on an unknown topic");
             return;
         };
-        match self.validator.validate(topic, &message.data) {
+        // Each peer has a bounded share of the validator's queue: beyond it, its
+        // messages are dropped unforwarded (not counted against it: it may only be
+        // fast), so one peer cannot hold the queue or the memory.
+        if !self.gossip_budget.take(source, message.data.len()) {
+            NetworkMetrics::add(&self.metrics.gossip_shed);
+            self.report(&id, &source, MessageAcceptance::Ignore);
+            return;
+        }
+        let gossip = Gossip {
+            id,
+            source,
+            topic,
+            data: message.data,
+        };
+        if let Some(gossip) = self.validators.submit(gossip) {
+            self.gossip_budget
+                .give_back(gossip.source, gossip.data.len());
+            self.report(&gossip.id, &gossip.source, MessageAcceptance::Ignore);
+        }
+    }
+
+    /// The validator's verdict on a message: forward and deliver it, drop it, or drop
+    /// it and count it against the peer.
+    fn on_verdict(&mut self, gossip: Gossip, verdict: Verdict) {
+        let Gossip {
+            id,
+            source,
+            topic,
+            data,
+        } = gossip;
+        self.gossip_budget.give_back(source, data.len());
+        match verdict {
             Verdict::Accept => {
                 self.report(&id, &source, MessageAcceptance::Accept);
                 NetworkMetrics::topic(&self.metrics.accepted, topic);
                 self.emit(NetworkEvent::Message {
                     topic,
-                    data: message.data,
+                    data,
                     from: source,
                 });
             }
@@ -722,17 +838,27 @@ impl Task {
                     },
                 ..
             } => {
-                NetworkMetrics::add(&self.metrics.sync_served);
-                let response = self.serve(request);
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, response)
-                    .is_err()
-                {
-                    tracing::debug!(%peer, "sync peer left before the response");
+                // Answered off the loop (it reads the store), within the peer's budget;
+                // a request over it is dropped and the peer sees its request fail.
+                if !self.sync_budget.take(peer, Instant::now()) {
+                    NetworkMetrics::add(&self.metrics.sync_refused);
+                    tracing::debug!(%peer, "sync request over the peer's budget");
+                    return;
                 }
+                NetworkMetrics::add(&self.metrics.sync_served);
+                let number = self.next_serving;
+                self.next_serving += 1;
+                self.serving.insert(number, (peer, channel));
+                let blocks = self.blocks.clone();
+                let limits = ServeLimits {
+                    batch: self.config.raw.sync_batch,
+                    bytes: self.config.raw.max_sync_response_bytes,
+                };
+                let served = self.served_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let response = serve(blocks.as_ref(), request, limits);
+                    let _ = served.send((number, response));
+                });
             }
             request_response::Event::Message {
                 message:
@@ -766,32 +892,53 @@ impl Task {
         }
     }
 
-    fn serve(&self, request: SyncRequest) -> SyncResponse {
-        match request {
-            SyncRequest::Status => SyncResponse::Status {
-                height: self.blocks.last_height(),
-            },
-            SyncRequest::Blocks { from, count } => {
-                let count = count.min(self.config.raw.sync_batch);
-                let budget = self
-                    .config
-                    .raw
-                    .max_sync_response_bytes
-                    .saturating_sub(1 << 10);
-                let mut used = 0usize;
-                let mut blocks = Vec::new();
-                for height in from..from.saturating_add(count) {
-                    let Some(block) = self.blocks.finalized(height) else {
-                        break;
-                    };
-                    used += codec::encoded_len(&block);
-                    if used > budget && !blocks.is_empty() {
-                        break;
-                    }
-                    blocks.push(block);
+    /// Sends an answer prepared off the loop.
+    fn respond(&mut self, number: u64, response: SyncResponse) {
+        let Some((peer, channel)) = self.serving.remove(&number) else {
+            return;
+        };
+        self.sync_budget.done(peer);
+        if self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response)
+            .is_err()
+        {
+            tracing::debug!(%peer, "sync peer left before the response");
+        }
+    }
+}
+
+/// What one sync answer may hold.
+#[derive(Debug, Clone, Copy)]
+struct ServeLimits {
+    batch: u64,
+    bytes: usize,
+}
+
+/// The answer to a sync request, read from `blocks`.
+fn serve(blocks: &dyn BlockSource, request: SyncRequest, limits: ServeLimits) -> SyncResponse {
+    match request {
+        SyncRequest::Status => SyncResponse::Status {
+            height: blocks.last_height(),
+        },
+        SyncRequest::Blocks { from, count } => {
+            let count = count.min(limits.batch);
+            let budget = limits.bytes.saturating_sub(1 << 10);
+            let mut used = 0usize;
+            let mut out = Vec::new();
+            for height in from..from.saturating_add(count) {
+                let Some(block) = blocks.finalized(height) else {
+                    break;
+                };
+                used += codec::encoded_len(&block);
+                if used > budget && !out.is_empty() {
+                    break;
                 }
-                SyncResponse::Blocks(blocks)
+                out.push(block);
             }
+            SyncResponse::Blocks(out)
         }
     }
 }

@@ -8,7 +8,9 @@
 //! the range is fetched again from another.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mpms_consensus::messages::FinalizedBlock;
 use mpms_store::Store;
@@ -40,13 +42,27 @@ impl<S: Store + Send + Sync + ?Sized + 'static> BlockSource for StoreSource<S> {
     }
 }
 
-/// Where synced blocks go.
-pub trait BlockSink {
-    /// The height of the last block applied.
-    fn height(&self) -> u64;
-    /// Checks the next block (see [`mpms_consensus::messages::check_finalized`]), executes and commits it. An
-    /// error means the block is wrong: the peer that served it is lying.
-    fn apply(&mut self, finalized: FinalizedBlock) -> Result<(), String>;
+/// Where synced blocks go: in a node, its core (which may run elsewhere: the calls
+/// are asynchronous).
+pub trait BlockSink: Send {
+    /// The height of the last block applied; `None` if the sink has stopped.
+    fn height(&mut self) -> impl Future<Output = Option<u64>> + Send;
+    /// Checks each block in order (see
+    /// [`mpms_consensus::messages::check_finalized`]), executes and commits it,
+    /// stopping at the first that fails; `None` if the sink has stopped.
+    fn apply(
+        &mut self,
+        blocks: Vec<FinalizedBlock>,
+    ) -> impl Future<Output = Option<Applied>> + Send;
+}
+
+/// What [`BlockSink::apply`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Blocks applied, from the first.
+    pub count: usize,
+    /// Why the next block was refused, if one was: the peer that served it lied.
+    pub refused: Option<String>,
 }
 
 /// Why sync stopped short.
@@ -63,6 +79,9 @@ pub enum SyncError {
     /// The network stopped.
     #[error(transparent)]
     Network(#[from] NetworkError),
+    /// The sink stopped (the node is shutting down).
+    #[error("the node stopped")]
+    SinkStopped,
 }
 
 /// What a sync run did.
@@ -76,31 +95,54 @@ pub struct SyncReport {
     pub banned: Vec<(PeerId, String)>,
 }
 
-/// Catches `sink` up to the best height its connected peers announce, `batch`
-/// blocks per request.
-pub async fn sync_to(
+/// How a sync run asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Blocks per request.
+    pub batch: u64,
+    /// How long one peer may take to answer before sync goes on without it.
+    pub peer_timeout: Duration,
+}
+
+/// Catches `sink` up to the best height its connected peers announce. Every peer is
+/// asked for its height at once, so a silent peer delays sync by at most one
+/// `peer_timeout`; blocks are then fetched in batches, spread over the peers that
+/// have them, and a peer that does not answer in time is dropped from this run.
+pub async fn sync_to<S: BlockSink>(
     network: &NetworkHandle,
-    sink: &mut (dyn BlockSink + Send),
-    batch: u64,
+    sink: &mut S,
+    options: SyncOptions,
 ) -> Result<SyncReport, SyncError> {
+    let peers = network.peers().await?;
+    let asks = peers.into_iter().map(|peer| async move {
+        let answer = tokio::time::timeout(
+            options.peer_timeout,
+            network.sync_request(peer, SyncRequest::Status),
+        )
+        .await;
+        (peer, answer)
+    });
     let mut heights = BTreeMap::new();
-    for peer in network.peers().await? {
-        match network.sync_request(peer, SyncRequest::Status).await {
-            Ok(SyncResponse::Status { height }) => {
+    for (peer, answer) in futures::future::join_all(asks).await {
+        match answer {
+            Ok(Ok(SyncResponse::Status { height })) => {
                 heights.insert(peer, height);
             }
-            Ok(_) => tracing::debug!(%peer, "status answered with blocks"),
-            Err(e) => tracing::debug!(%peer, error = %e, "status request failed"),
+            Ok(Ok(_)) => tracing::debug!(%peer, "status answered with blocks"),
+            Ok(Err(NetworkError::Stopped)) => return Err(NetworkError::Stopped.into()),
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "status request failed"),
+            Err(_) => tracing::debug!(%peer, "status request timed out"),
         }
     }
     let target = heights.values().copied().max().unwrap_or(0);
+    let mut height = sink.height().await.ok_or(SyncError::SinkStopped)?;
     let mut report = SyncReport {
-        height: sink.height(),
+        height,
         ..SyncReport::default()
     };
     let mut turn = 0usize;
-    while sink.height() < target {
-        let next = sink.height() + 1;
+    while height < target {
+        let next = height + 1;
         let candidates: Vec<PeerId> = heights
             .iter()
             .filter(|(_, h)| **h >= next)
@@ -116,39 +158,52 @@ pub async fn sync_to(
         turn += 1;
         let request = SyncRequest::Blocks {
             from: next,
-            count: batch.max(1),
+            count: options.batch.max(1),
         };
-        let blocks = match network.sync_request(peer, request).await {
-            Ok(SyncResponse::Blocks(blocks)) if !blocks.is_empty() => blocks,
-            Ok(_) => {
+        let answer =
+            tokio::time::timeout(options.peer_timeout, network.sync_request(peer, request)).await;
+        let mut blocks = match answer {
+            Ok(Ok(SyncResponse::Blocks(blocks))) if !blocks.is_empty() => blocks,
+            Ok(Ok(_)) => {
                 // It announced the height but serves nothing: stop asking it.
                 heights.remove(&peer);
                 continue;
             }
-            Err(NetworkError::Stopped) => return Err(NetworkError::Stopped.into()),
-            Err(e) => {
+            Ok(Err(NetworkError::Stopped)) => return Err(NetworkError::Stopped.into()),
+            Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "sync request failed");
                 heights.remove(&peer);
                 continue;
             }
-        };
-        for finalized in blocks {
-            let expected = sink.height() + 1;
-            let height = finalized.block.header.height;
-            let verdict = if height != expected {
-                Err(format!("served height {height} where {expected} was asked"))
-            } else {
-                sink.apply(finalized)
-            };
-            if let Err(reason) = verdict {
-                network.ban(peer, reason.clone()).await?;
+            Err(_) => {
+                tracing::debug!(%peer, "sync request timed out");
                 heights.remove(&peer);
-                report.banned.push((peer, reason));
-                break;
+                continue;
             }
-            report.applied += 1;
+        };
+        // Only the consecutive heights asked for go to the sink.
+        let served = blocks.len();
+        let consecutive = blocks
+            .iter()
+            .zip(next..)
+            .take_while(|(b, h)| b.block.header.height == *h)
+            .count();
+        blocks.truncate(consecutive);
+        let mut applied = sink.apply(blocks).await.ok_or(SyncError::SinkStopped)?;
+        if applied.refused.is_none() && consecutive < served {
+            applied.refused = Some(format!(
+                "served height out of order after {}",
+                next + consecutive as u64 - 1
+            ));
         }
-        report.height = sink.height();
+        height += applied.count as u64;
+        report.applied += applied.count as u64;
+        report.height = height;
+        if let Some(reason) = applied.refused {
+            network.ban(peer, reason.clone()).await?;
+            heights.remove(&peer);
+            report.banned.push((peer, reason));
+        }
     }
     Ok(report)
 }

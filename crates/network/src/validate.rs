@@ -4,7 +4,8 @@
 //! forwards (and reports) what it accepts. [`ChainValidator`] is the validator for an
 //! MPMS chain: size, canonical encoding, chain id and signatures.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 use mpms_crypto::PublicKey;
 use mpms_ledger::vote::{AuthoritySet, VoteKind};
@@ -82,21 +83,48 @@ impl Limits {
 /// The key a transaction sender signs with now (accounts may rotate keys).
 pub type SigningKeyLookup = Arc<dyn Fn(&AccountId) -> PublicKey + Send + Sync>;
 
+/// The wall clock in Unix milliseconds, as the validator reads it.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// A statement re-sent within this long after the same signer's statement for the
+/// same (height, round, step) was forwarded is not forwarded again: honest nodes
+/// re-send at most every 2 s, so replaying a captured proposal buys nothing.
+pub const RESEND_INTERVAL_MS: u64 = 2_000;
+
+/// Most (signer, height, round, step) entries remembered for that rule; beyond it,
+/// re-sends are not forwarded until the next height clears the memory.
+const MAX_FORWARDED: usize = 16_384;
+
+/// A statement's slot: signer, height, round and step.
+type Slot = (AccountId, u64, u32, u8);
+
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The validator of an MPMS chain's gossip.
 ///
 /// - every topic: size limit, canonical decoding (trailing bytes refused), chain id;
 /// - transactions: the sender's signature, under the key `signing_key` returns (by
 ///   default the account id itself, i.e. the account's first key);
-/// - consensus messages: the signer is in the current authority set and the
-///   signature verifies; a proposal's block is the block the proposal names. A
-///   signer unknown to the current set is ignored, not punished: it may belong to
-///   the next set;
+/// - consensus messages: only for the height being decided or the next one (others
+///   are ignored: not forwarded); the signer is in the current authority set and the
+///   signature verifies; a proposal comes from its round's proposer, names its block
+///   and carries a proof of lock no longer than the set. A signer unknown to the
+///   current set is ignored, not punished: it may belong to the next set. A re-send
+///   whose statements were all forwarded in the last [`RESEND_INTERVAL_MS`] is
+///   ignored (replayed proposals are not forwarded);
 /// - finalized blocks: the certificate is for this block; at the height the node
 ///   expects next, it must verify against the current authority set.
 pub struct ChainValidator {
     chain_id: String,
     view: RwLock<View>,
     signing_key: SigningKeyLookup,
+    clock: Clock,
+    /// When each statement slot was last forwarded.
+    forwarded: Mutex<HashMap<Slot, u64>>,
 }
 
 struct View {
@@ -121,7 +149,15 @@ impl ChainValidator {
                 limits,
             }),
             signing_key: Arc::new(|account: &AccountId| *account),
+            clock: Arc::new(wall_clock),
+            forwarded: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Reads time from `clock` instead of the wall clock.
+    pub fn with_clock(mut self, clock: Clock) -> ChainValidator {
+        self.clock = clock;
+        self
     }
 
     /// Uses `lookup` to find a sender's current signing key.
@@ -137,6 +173,11 @@ impl ChainValidator {
         view.authorities = authorities;
         view.next_height = next_height;
         view.limits = limits;
+        drop(view);
+        self.forwarded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(_, height, _, _), _| *height >= next_height);
     }
 
     fn transaction(&self, data: &[u8]) -> Verdict {
@@ -160,7 +201,7 @@ impl ChainValidator {
             Err(e) => return Verdict::Reject(format!("undecodable consensus message: {e}")),
         };
         let view = self.view.read().unwrap_or_else(|e| e.into_inner());
-        match &message {
+        let (statements, resent) = match &message {
             ConsensusMessage::Resent { statements, .. } => {
                 if statements.is_empty() || statements.len() > MAX_RESENT {
                     return Verdict::Reject(format!(
@@ -168,26 +209,70 @@ impl ChainValidator {
                         statements.len()
                     ));
                 }
-                let mut verdict = Verdict::Accept;
-                for statement in statements {
-                    match self.statement(&view, statement) {
-                        Verdict::Accept => {}
-                        Verdict::Ignore => verdict = Verdict::Ignore,
-                        reject @ Verdict::Reject(_) => return reject,
-                    }
-                }
-                verdict
+                (statements.as_slice(), true)
             }
-            statement => self.statement(&view, statement),
+            statement => (std::slice::from_ref(statement), false),
+        };
+        let mut verdict = Verdict::Accept;
+        for statement in statements {
+            match self.statement(&view, statement) {
+                Verdict::Accept => {}
+                Verdict::Ignore => verdict = Verdict::Ignore,
+                reject @ Verdict::Reject(_) => return reject,
+            }
         }
+        drop(view);
+        if verdict != Verdict::Accept {
+            return verdict;
+        }
+        self.note_forwarded(statements, resent)
+    }
+
+    /// Remembers when each statement's slot was forwarded; a re-send that brings
+    /// nothing forwarded in the last [`RESEND_INTERVAL_MS`] is ignored.
+    fn note_forwarded(&self, statements: &[ConsensusMessage], resent: bool) -> Verdict {
+        let now = (self.clock)();
+        let slots: Vec<Slot> = statements.iter().filter_map(slot).collect();
+        let mut forwarded = self.forwarded.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = |slot: &Slot| {
+            forwarded
+                .get(slot)
+                .is_some_and(|at| now.saturating_sub(*at) < RESEND_INTERVAL_MS)
+        };
+        if resent && slots.iter().all(recent) {
+            return Verdict::Ignore;
+        }
+        for slot in slots {
+            if forwarded.len() >= MAX_FORWARDED && !forwarded.contains_key(&slot) {
+                forwarded.retain(|_, at| now.saturating_sub(*at) < RESEND_INTERVAL_MS);
+                if forwarded.len() >= MAX_FORWARDED {
+                    return if resent {
+                        Verdict::Ignore
+                    } else {
+                        Verdict::Accept
+                    };
+                }
+            }
+            forwarded.insert(slot, now);
+        }
+        Verdict::Accept
     }
 
     /// Checks one proposal or vote.
     fn statement(&self, view: &View, message: &ConsensusMessage) -> Verdict {
         let vote = match message {
             ConsensusMessage::Proposal {
-                proposal, block, ..
+                proposal,
+                block,
+                proof,
             } => {
+                if proof.len() > view.authorities.len() {
+                    return Verdict::Reject(format!(
+                        "a proof of lock of {} prevotes for a set of {}",
+                        proof.len(),
+                        view.authorities.len()
+                    ));
+                }
                 if proposal.vote.kind != VoteKind::Proposal {
                     return Verdict::Reject("proposal message carries a vote".into());
                 }
@@ -211,9 +296,27 @@ impl ChainValidator {
                 return Verdict::Reject("a re-send inside a re-send".into());
             }
         };
+        let height = vote.vote.height;
+        if height < view.next_height || height > view.next_height.saturating_add(1) {
+            // Decided already, or too far ahead to check: not useful to forward.
+            return Verdict::Ignore;
+        }
         let Some(member) = view.authorities.get(&vote.validator) else {
             return Verdict::Ignore;
         };
+        if vote.vote.kind == VoteKind::Proposal
+            && view
+                .authorities
+                .proposer(height, vote.vote.round)
+                .map(|p| p.operator)
+                != Some(vote.validator)
+        {
+            return if height == view.next_height {
+                Verdict::Reject("a proposal from a member that is not the round's proposer".into())
+            } else {
+                Verdict::Ignore
+            };
+        }
         if vote.verify(&self.chain_id, &member.consensus_key).is_err() {
             // A signer of the current set with a bad signature: at the current height
             // that is provably invalid; at another its key may differ.
@@ -248,6 +351,21 @@ impl ChainValidator {
             Err(_) => Verdict::Ignore,
         }
     }
+}
+
+/// The slot of a proposal or vote.
+fn slot(message: &ConsensusMessage) -> Option<Slot> {
+    let vote = match message {
+        ConsensusMessage::Proposal { proposal, .. } => proposal,
+        ConsensusMessage::Vote(vote) => vote,
+        ConsensusMessage::Resent { .. } => return None,
+    };
+    Some((
+        vote.validator,
+        vote.vote.height,
+        vote.vote.round,
+        vote.vote.kind as u8,
+    ))
 }
 
 impl GossipValidator for ChainValidator {
@@ -442,5 +560,168 @@ mod tests {
         assert!(rejected(
             v.validate(Topic::Consensus, &resent(vec![nested]))
         ));
+    }
+
+    /// A proposal for height 1 by its round-0 proposer (member 1), with its block.
+    fn proposal(chain: &TestChain, proof: Vec<mpms_ledger::SignedVote>) -> ConsensusMessage {
+        use mpms_ledger::execute::{build_block, SignatureCheck};
+        use mpms_ledger::vote::Vote;
+        let genesis = chain.genesis.build().unwrap();
+        let mut state = mpms_ledger::MemState::new();
+        state.apply(&genesis.changes);
+        let block = build_block(
+            &state,
+            &genesis.header,
+            None,
+            chain.operators[1].public_key(),
+            genesis.header.time_ms + 1,
+            std::iter::empty(),
+            SignatureCheck::Verify,
+        )
+        .unwrap()
+        .block;
+        let vote = Vote {
+            height: 1,
+            round: 0,
+            kind: VoteKind::Proposal,
+            block: Some(block.hash()),
+            valid_round: None,
+        };
+        ConsensusMessage::Proposal {
+            proposal: vote.sign(
+                chain.chain_id(),
+                chain.operators[1].public_key(),
+                &chain.consensus[1],
+            ),
+            block: Box::new(block),
+            proof,
+        }
+    }
+
+    /// A captured proposal re-gossiped in fresh re-sends is forwarded no more often
+    /// than its signer itself re-sends, and not at all once its height is decided.
+    /// (Every such re-send used to be accepted and forwarded network-wide.)
+    #[test]
+    fn replayed_proposals_are_not_forwarded() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let chain = TestChain::new(4, 24);
+        let now = Arc::new(AtomicU64::new(1_000_000));
+        let clock = now.clone();
+        let v = validator(&chain).with_clock(Arc::new(move || clock.load(Ordering::Relaxed)));
+        let original = proposal(&chain, Vec::new());
+        let replay = |sent_at_ms: u64| {
+            codec::encode(&ConsensusMessage::Resent {
+                statements: vec![original.clone()],
+                sent_at_ms,
+            })
+        };
+        assert_eq!(
+            v.validate(Topic::Consensus, &codec::encode(&original)),
+            Verdict::Accept
+        );
+        for i in 1..50 {
+            now.fetch_add(30, Ordering::Relaxed);
+            assert_eq!(
+                v.validate(Topic::Consensus, &replay(i)),
+                Verdict::Ignore,
+                "replay {i}"
+            );
+        }
+        // The signer's own re-send after the interval goes through, once.
+        now.fetch_add(RESEND_INTERVAL_MS, Ordering::Relaxed);
+        assert_eq!(v.validate(Topic::Consensus, &replay(100)), Verdict::Accept);
+        assert_eq!(v.validate(Topic::Consensus, &replay(101)), Verdict::Ignore);
+        // Once height 1 is decided, nothing of it is forwarded.
+        let genesis = chain.genesis.build().unwrap();
+        v.advance(
+            genesis.authority_set,
+            2,
+            Limits::from_params(&mpms_ledger::Params::default()),
+        );
+        now.fetch_add(10 * RESEND_INTERVAL_MS, Ordering::Relaxed);
+        assert_eq!(v.validate(Topic::Consensus, &replay(200)), Verdict::Ignore);
+        assert_eq!(
+            v.validate(Topic::Consensus, &codec::encode(&original)),
+            Verdict::Ignore
+        );
+    }
+
+    #[test]
+    fn proposals_come_from_the_proposer_with_a_bounded_proof() {
+        use mpms_ledger::vote::Vote;
+        let chain = TestChain::new(4, 25);
+        let v = validator(&chain);
+        let prevote = |i: usize| {
+            Vote {
+                height: 1,
+                round: 0,
+                kind: VoteKind::Prevote,
+                block: None,
+                valid_round: None,
+            }
+            .sign(
+                chain.chain_id(),
+                chain.operators[i].public_key(),
+                &chain.consensus[i],
+            )
+        };
+        let four: Vec<_> = (0..4).map(prevote).collect();
+        assert_eq!(
+            v.validate(Topic::Consensus, &codec::encode(&proposal(&chain, four))),
+            Verdict::Accept
+        );
+        let five: Vec<_> = (0..5).map(|i| prevote(i % 4)).collect();
+        assert!(rejected(v.validate(
+            Topic::Consensus,
+            &codec::encode(&proposal(&chain, five))
+        )));
+        // Member 2 signing a proposal for member 1's round.
+        let ConsensusMessage::Proposal {
+            mut proposal,
+            block,
+            proof,
+        } = proposal(&chain, Vec::new())
+        else {
+            unreachable!()
+        };
+        proposal = proposal.vote.sign(
+            chain.chain_id(),
+            chain.operators[2].public_key(),
+            &chain.consensus[2],
+        );
+        let wrong = ConsensusMessage::Proposal {
+            proposal,
+            block,
+            proof,
+        };
+        assert!(rejected(
+            v.validate(Topic::Consensus, &codec::encode(&wrong))
+        ));
+    }
+
+    #[test]
+    fn statements_of_other_heights_are_not_forwarded() {
+        use mpms_ledger::vote::Vote;
+        let chain = TestChain::new(4, 26);
+        let v = validator(&chain);
+        let at = |height: u64| {
+            let vote = Vote {
+                height,
+                round: 0,
+                kind: VoteKind::Prevote,
+                block: None,
+                valid_round: None,
+            };
+            codec::encode(&ConsensusMessage::Vote(vote.sign(
+                chain.chain_id(),
+                chain.operators[0].public_key(),
+                &chain.consensus[0],
+            )))
+        };
+        assert_eq!(v.validate(Topic::Consensus, &at(1)), Verdict::Accept);
+        assert_eq!(v.validate(Topic::Consensus, &at(2)), Verdict::Accept);
+        assert_eq!(v.validate(Topic::Consensus, &at(3)), Verdict::Ignore);
+        assert_eq!(v.validate(Topic::Consensus, &at(0)), Verdict::Ignore);
+        assert_eq!(v.validate(Topic::Consensus, &at(u64::MAX)), Verdict::Ignore);
     }
 }

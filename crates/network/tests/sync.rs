@@ -4,12 +4,13 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{open_config, spawn, wait_for, Chain, NoBlocks, VerifyingSink};
 use mpms_consensus::FinalizedBlock;
-use mpms_network::sync::{sync_to, BlockSource, StoreSource};
+use mpms_network::sync::{sync_to, BlockSource, StoreSource, SyncOptions};
 use mpms_store::MemStore;
 
 /// Serves the real chain's blocks with a changed timestamp from `from` on: the block
@@ -29,6 +30,88 @@ impl BlockSource for Liar {
             block.block.header.time_ms += 1;
         }
         Some(block)
+    }
+}
+
+fn options(peer_timeout: Duration) -> SyncOptions {
+    SyncOptions {
+        batch: 64,
+        peer_timeout,
+    }
+}
+
+/// Never answers until released: a peer that is connected but silent.
+struct Silent {
+    released: Arc<AtomicBool>,
+}
+
+impl BlockSource for Silent {
+    fn last_height(&self) -> u64 {
+        while !self.released.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        0
+    }
+    fn finalized(&self, _: u64) -> Option<FinalizedBlock> {
+        self.last_height();
+        None
+    }
+}
+
+/// Catch-up asks every peer at once: a silent peer delays it by one per-peer timeout
+/// at most (peers were asked one after another, each with a 10 s timeout, so every
+/// silent peer added its full timeout). Serving is off the swarm's loop, so the silent
+/// peer's own gossip and connections keep working while it does not answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peers_delay_catch_up_by_one_timeout_at_most() {
+    let mut chain = Chain::new(4);
+    for _ in 0..50 {
+        chain.produce(&[]);
+    }
+    let chain_id = chain.chain_id();
+    let released = Arc::new(AtomicBool::new(false));
+    let honest = spawn(&chain_id, open_config(), chain.validator(), chain.source()).await;
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        let source = Arc::new(Silent {
+            released: released.clone(),
+        });
+        silent.push(spawn(&chain_id, open_config(), chain.validator(), source).await);
+    }
+    let fresh = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(NoBlocks),
+    )
+    .await;
+    fresh.handle.dial(honest.addr.clone()).await.unwrap();
+    for peer in &silent {
+        fresh.handle.dial(peer.addr.clone()).await.unwrap();
+    }
+    wait_for("four peers", Duration::from_secs(20), || async {
+        fresh.handle.peers().await.unwrap().len() == 4
+    })
+    .await;
+
+    let timeout = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let mut sink = VerifyingSink::from_genesis(&chain);
+    let report = sync_to(&fresh.handle, &mut sink, options(timeout))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(report.height, 50);
+    assert!(report.banned.is_empty());
+    assert!(
+        took < timeout + Duration::from_secs(2),
+        "three silent peers delayed catch-up by {took:?} (per-peer timeout {timeout:?})"
+    );
+    // A silent peer's swarm still answers: its loop is not the one waiting.
+    assert_eq!(silent[0].handle.peers().await.unwrap().len(), 1);
+    released.store(true, Ordering::Relaxed);
+    for node in silent.iter().chain([&honest, &fresh]) {
+        node.handle.shutdown().await;
     }
 }
 
@@ -73,7 +156,9 @@ async fn new_node_syncs_a_thousand_blocks_despite_a_liar() {
     .await;
 
     let mut sink = VerifyingSink::from_genesis(&chain);
-    let report = sync_to(&fresh.handle, &mut sink, 64).await.unwrap();
+    let report = sync_to(&fresh.handle, &mut sink, options(Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert_eq!(report.height, 1_000);
     assert_eq!(sink.last, chain.last, "same last header");
     assert_eq!(sink.state, chain.state, "same state");

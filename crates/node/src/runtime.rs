@@ -1,6 +1,14 @@
 //! The running node: one task owns the [`NodeCore`] and carries out its actions on
 //! the network and the clock; the API talks to it through a [`NodeHandle`].
 //!
+//! The node task runs on a thread of its own (`mpms-core`, with a single-threaded
+//! runtime): block execution, commits with their fsync, and every store read the
+//! core makes happen there, never on the workers that serve the API and the network.
+//! It takes its inputs (gossip, API commands, timers, ticks, sync) in random order
+//! among those ready, so none can starve the others. Catch-up runs as its own task,
+//! asking all peers at once; it hands each batch of blocks to the node task to check
+//! and commit.
+//!
 //! Shutdown is passed in as a future. When it resolves the task stops taking work;
 //! a block being committed is always finished first (commits happen inside the task,
 //! in one synced RocksDB write), then the network stops and the store is closed.
@@ -15,7 +23,7 @@ use mpms_crypto::Hash;
 use mpms_ledger::execute::{admitted_peers, read_meta};
 use mpms_ledger::records::{keys, Account};
 use mpms_ledger::{codec, AccountId, SignedTransaction};
-use mpms_network::sync::{sync_to, BlockSink, StoreSource};
+use mpms_network::sync::{sync_to, Applied, BlockSink, StoreSource, SyncOptions, SyncReport};
 use mpms_network::validate::Limits;
 use mpms_network::{ChainValidator, NetworkEvent, NetworkHandle, PeerId, Topic};
 use mpms_store::Store;
@@ -87,11 +95,22 @@ enum Internal {
     Wake,
 }
 
+/// What the catch-up task asks of the node task.
+enum SyncWork {
+    /// The last committed height.
+    Height(oneshot::Sender<u64>),
+    /// Check and commit these blocks, in order.
+    Apply(Vec<FinalizedBlock>, oneshot::Sender<Applied>),
+    /// The catch-up ended.
+    Finished(Result<SyncReport, String>),
+}
+
 /// One input of the node task.
 enum Work {
     Network(NetworkEvent),
     Command(Command),
     Internal(Internal),
+    Sync(SyncWork),
     Tick,
 }
 
@@ -218,6 +237,9 @@ pub enum NodeError {
     /// The node key is invalid.
     #[error("node key: {0}")]
     NodeKey(String),
+    /// The node task's thread could not start.
+    #[error("cannot start the node task: {0}")]
+    Thread(String),
 }
 
 /// A started node: its handle, and the task to await.
@@ -292,6 +314,7 @@ pub async fn start(
         network: network.clone(),
     };
     let (internal_tx, internal) = mpsc::unbounded_channel();
+    let (sync_tx, sync_work) = mpsc::channel(16);
     let task = NodeTask {
         core,
         network,
@@ -300,10 +323,16 @@ pub async fn start(
         commands,
         internal,
         internal_tx,
+        sync_work,
+        sync_tx,
+        runtime: tokio::runtime::Handle::current(),
         status: status_tx,
         commits,
         metrics,
-        sync_batch: network_config.sync_batch,
+        sync_options: SyncOptions {
+            batch: network_config.sync_batch,
+            peer_timeout: Duration::from_millis(network_config.sync_timeout_ms),
+        },
         limits: Limits::from_params(&meta.params),
         refused_at: None,
         refusal_logged_at: None,
@@ -311,7 +340,27 @@ pub async fn start(
         syncing: false,
         submitted: Arc::new(Mutex::new(HashMap::new())),
     };
-    let task = tokio::spawn(task.run(shutdown));
+    // The shutdown future belongs to the caller's runtime: watch it there.
+    let (stop_tx, stop) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(());
+    });
+    let (done_tx, done) = oneshot::channel::<()>();
+    let core_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| NodeError::Thread(e.to_string()))?;
+    std::thread::Builder::new()
+        .name("mpms-core".into())
+        .spawn(move || {
+            core_runtime.block_on(task.run(stop));
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| NodeError::Thread(e.to_string()))?;
+    let task = tokio::spawn(async move {
+        let _ = done.await;
+    });
     Ok(Running {
         handle,
         listen,
@@ -346,10 +395,14 @@ struct NodeTask {
     commands: mpsc::Receiver<Command>,
     internal: mpsc::UnboundedReceiver<Internal>,
     internal_tx: mpsc::UnboundedSender<Internal>,
+    sync_work: mpsc::Receiver<SyncWork>,
+    sync_tx: mpsc::Sender<SyncWork>,
+    /// The runtime the network and the API run on: catch-up runs there.
+    runtime: tokio::runtime::Handle,
     status: watch::Sender<Status>,
     commits: broadcast::Sender<Arc<Committed>>,
     metrics: Arc<NodeMetrics>,
-    sync_batch: u64,
+    sync_options: SyncOptions,
     /// The gossip size limits in force.
     limits: Limits,
     /// When a peer last refused this node's connection.
@@ -373,22 +426,23 @@ const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 const CATCH_UP_DELAY: Duration = Duration::from_millis(1_500);
 
 impl NodeTask {
-    async fn run(mut self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
+    async fn run(mut self, mut stop: oneshot::Receiver<()>) {
         // Catch up first with whoever answers, then take part.
-        self.initial_sync().await;
+        self.initial_sync(&mut stop).await;
         let actions = self.core.start(now_ms());
         self.perform(actions).await;
         self.publish_status();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // No priorities: among the inputs that are ready one is taken at random,
+            // so a flood of one kind (gossip, API calls) cannot starve the timers.
             let work = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
+                _ = &mut stop => break,
                 Some(event) = self.events.recv() => Work::Network(event),
                 Some(command) = self.commands.recv() => Work::Command(command),
                 Some(internal) = self.internal.recv() => Work::Internal(internal),
+                Some(sync) = self.sync_work.recv() => Work::Sync(sync),
                 _ = tick.tick() => Work::Tick,
             };
             // Everything done for one input is logged inside the span of the height
@@ -415,12 +469,14 @@ impl NodeTask {
                 };
                 self.perform(actions).await;
             }
+            Work::Sync(work) => self.on_sync(work).await,
             Work::Tick => self.on_tick().await,
         }
     }
 
-    async fn initial_sync(&mut self) {
-        // Give boot nodes a moment to answer.
+    /// Before taking part: gives boot nodes a moment to connect, then catches up with
+    /// whoever answers (serving the catch-up task meanwhile).
+    async fn initial_sync(&mut self, stop: &mut oneshot::Receiver<()>) {
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if !self.network.peers().await.unwrap_or_default().is_empty() {
@@ -428,30 +484,82 @@ impl NodeTask {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.sync().await;
+        self.start_sync();
+        while self.syncing {
+            let work = tokio::select! {
+                _ = &mut *stop => return,
+                Some(sync) = self.sync_work.recv() => sync,
+            };
+            self.on_sync(work).await;
+        }
     }
 
-    async fn sync(&mut self) {
+    /// Starts the catch-up task, unless one runs.
+    fn start_sync(&mut self) {
+        if self.syncing {
+            return;
+        }
         self.syncing = true;
         self.publish_status();
-        let mut sink = CoreSink {
-            core: &mut self.core,
-            actions: Vec::new(),
+        let network = self.network.clone();
+        let options = self.sync_options;
+        let mut link = CoreLink {
+            work: self.sync_tx.clone(),
         };
-        let result = sync_to(&self.network, &mut sink, self.sync_batch).await;
-        let actions = std::mem::take(&mut sink.actions);
-        self.perform(actions).await;
-        match result {
-            Ok(report) if report.applied > 0 => {
-                tracing::info!(height = report.height, blocks = report.applied, "caught up");
+        self.runtime.spawn(async move {
+            let result = sync_to(&network, &mut link, options)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = link.work.send(SyncWork::Finished(result)).await;
+        });
+    }
+
+    async fn on_sync(&mut self, work: SyncWork) {
+        match work {
+            SyncWork::Height(reply) => {
+                let _ = reply.send(self.core.last_header().height);
             }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "sync stopped"),
+            SyncWork::Apply(blocks, reply) => {
+                let mut applied = Applied::default();
+                let mut actions = Vec::new();
+                for finalized in blocks {
+                    // Committed meanwhile from gossip: nothing to do.
+                    if finalized.block.header.height <= self.core.last_header().height {
+                        applied.count += 1;
+                        continue;
+                    }
+                    match self.core.commit_finalized(finalized) {
+                        Ok(more) => {
+                            actions.extend(more);
+                            applied.count += 1;
+                        }
+                        Err(reason) => {
+                            applied.refused = Some(reason);
+                            break;
+                        }
+                    }
+                }
+                let _ = reply.send(applied);
+                self.perform(actions).await;
+            }
+            SyncWork::Finished(result) => {
+                match result {
+                    Ok(report) if report.applied > 0 => {
+                        tracing::info!(
+                            height = report.height,
+                            blocks = report.applied,
+                            "caught up"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "sync stopped"),
+                }
+                self.syncing = false;
+                self.catch_up_since = None;
+                let actions = self.core.resume(now_ms());
+                self.perform(actions).await;
+            }
         }
-        self.syncing = false;
-        self.catch_up_since = None;
-        let actions = self.core.resume(now_ms());
-        self.perform(actions).await;
     }
 
     async fn on_network(&mut self, event: NetworkEvent) {
@@ -539,7 +647,7 @@ impl NodeTask {
             if self.core.last_header().height > height {
                 self.catch_up_since = None;
             } else if since.elapsed() >= CATCH_UP_DELAY {
-                self.sync().await;
+                self.start_sync();
             }
         }
         let actions = self.core.on_tick(now_ms());
@@ -660,21 +768,22 @@ impl NodeTask {
     }
 }
 
-/// Sync's view of the core: each fetched block is checked and committed; what the
-/// commits ask for (reports, evidence to publish) is carried out after the sync.
-struct CoreSink<'a> {
-    core: &'a mut NodeCore,
-    actions: Vec<Action>,
+/// The catch-up task's view of the node task: each call goes to the node task, which
+/// owns the core, and waits for its answer.
+struct CoreLink {
+    work: mpsc::Sender<SyncWork>,
 }
 
-impl BlockSink for CoreSink<'_> {
-    fn height(&self) -> u64 {
-        self.core.last_header().height
+impl BlockSink for CoreLink {
+    async fn height(&mut self) -> Option<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.work.send(SyncWork::Height(reply)).await.ok()?;
+        answer.await.ok()
     }
 
-    fn apply(&mut self, finalized: FinalizedBlock) -> Result<(), String> {
-        let actions = self.core.commit_finalized(finalized)?;
-        self.actions.extend(actions);
-        Ok(())
+    async fn apply(&mut self, blocks: Vec<FinalizedBlock>) -> Option<Applied> {
+        let (reply, answer) = oneshot::channel();
+        self.work.send(SyncWork::Apply(blocks, reply)).await.ok()?;
+        answer.await.ok()
     }
 }

@@ -10,7 +10,7 @@ use mpms_ledger::execute::{build_block, execute_block, read_meta, SignatureCheck
 use mpms_ledger::testkit::TestChain;
 use mpms_ledger::vote::{AuthoritySet, CommitCertificate};
 use mpms_ledger::{Header, MemState, Payload, SignedTransaction};
-use mpms_network::sync::{BlockSink, BlockSource, StoreSource};
+use mpms_network::sync::{Applied, BlockSink, BlockSource, StoreSource};
 use mpms_network::validate::Limits;
 use mpms_network::{
     ChainValidator, GossipValidator, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, Topic,
@@ -139,12 +139,8 @@ impl VerifyingSink {
     }
 }
 
-impl BlockSink for VerifyingSink {
-    fn height(&self) -> u64 {
-        self.last.height
-    }
-
-    fn apply(&mut self, finalized: FinalizedBlock) -> Result<(), String> {
+impl VerifyingSink {
+    fn apply_one(&mut self, finalized: FinalizedBlock) -> Result<(), String> {
         check_finalized(&self.chain_id, &self.last, &self.set, &finalized)?;
         let outcome =
             execute_block(&self.state, &self.last, &finalized.block).map_err(|e| e.to_string())?;
@@ -154,6 +150,24 @@ impl BlockSink for VerifyingSink {
         }
         self.last = finalized.block.header;
         Ok(())
+    }
+}
+
+impl BlockSink for VerifyingSink {
+    async fn height(&mut self) -> Option<u64> {
+        Some(self.last.height)
+    }
+
+    async fn apply(&mut self, blocks: Vec<FinalizedBlock>) -> Option<Applied> {
+        let mut applied = Applied::default();
+        for block in blocks {
+            if let Err(reason) = self.apply_one(block) {
+                applied.refused = Some(reason);
+                break;
+            }
+            applied.count += 1;
+        }
+        Some(applied)
     }
 }
 

@@ -45,6 +45,19 @@ fn record<T: DeserializeOwned>(node: &NodeHandle, key: &[u8]) -> Result<Option<T
     }
 }
 
+/// Runs `read` (it reads the store) on a blocking thread, off the async workers that
+/// serve the API and the network.
+async fn off_workers<T, F>(node: &NodeHandle, read: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&NodeHandle) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let node = node.clone();
+    tokio::task::spawn_blocking(move || read(&node))
+        .await
+        .map_err(|e| ApiError::internal(format!("read failed: {e}")))?
+}
+
 fn found<T: serde::Serialize>(what: &str, value: Option<T>) -> ApiResult {
     match value {
         Some(v) => Ok(Json(json!(v))),
@@ -116,17 +129,20 @@ async fn submit_inner(
 /// `GET /v1/transactions/{hash}`.
 pub async fn transaction(State(node): State<NodeHandle>, Path(hash): Path<String>) -> ApiResult {
     let hash: Hash = parse("transaction hash", &hash)?;
-    let store = node.store();
-    if let Some(loc) = store
-        .tx_location(&hash)
-        .map_err(|e| ApiError::internal(e.to_string()))?
-    {
+    let committed = off_workers(&node, move |node| {
+        let store = node.store();
+        let Some(loc) = store
+            .tx_location(&hash)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        else {
+            return Ok(None);
+        };
         let block = store
             .block(loc.height)
             .map_err(|e| ApiError::internal(e.to_string()))?
             .ok_or_else(|| ApiError::internal("indexed block missing"))?;
         let tx = block.transactions.get(loc.index as usize);
-        return Ok(Json(json!({
+        Ok(Some(json!({
             "hash": hash.to_string(),
             "status": "committed",
             "height": loc.height,
@@ -134,7 +150,11 @@ pub async fn transaction(State(node): State<NodeHandle>, Path(hash): Path<String
             "block": block.hash().to_string(),
             "transaction": tx.map(to_json),
             "transaction_bytes": tx.map(|t| hex::encode(codec::encode(t))),
-        })));
+        })))
+    })
+    .await?;
+    if let Some(found) = committed {
+        return Ok(Json(found));
     }
     if node.is_pending(hash).await {
         return Ok(Json(
@@ -176,24 +196,28 @@ fn block_json(node: &NodeHandle, height: u64) -> ApiResult {
 
 /// `GET /v1/blocks/latest`.
 pub async fn latest_block(State(node): State<NodeHandle>) -> ApiResult {
-    let height = node
-        .store()
-        .last_height()
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .unwrap_or(0);
-    block_json(&node, height)
+    off_workers(&node, |node| {
+        let height = node
+            .store()
+            .last_height()
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .unwrap_or(0);
+        block_json(node, height)
+    })
+    .await
 }
 
 /// `GET /v1/blocks/{height}`.
 pub async fn block(State(node): State<NodeHandle>, Path(height): Path<String>) -> ApiResult {
     let height: u64 = parse("height", &height)?;
-    block_json(&node, height)
+    off_workers(&node, move |node| block_json(node, height)).await
 }
 
 /// `GET /v1/accounts/{id}`.
 pub async fn account(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: PublicKey = parse("account id", &id)?;
-    let account: Option<Account> = record(&node, &keys::account(&id))?;
+    let account: Option<Account> =
+        off_workers(&node, move |node| record(node, &keys::account(&id))).await?;
     let committed_nonce = account.as_ref().map_or(0, |a| a.nonce);
     let next_nonce = node
         .pending_next_nonce(id)
@@ -212,7 +236,10 @@ pub async fn account(State(node): State<NodeHandle>, Path(id): Path<String>) -> 
 /// `GET /v1/subjects/{id}`.
 pub async fn subject(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: PublicKey = parse("subject id", &id)?;
-    found("subject", record::<Subject>(&node, &keys::subject(&id))?)
+    off_workers(&node, move |node| {
+        found("subject", record::<Subject>(node, &keys::subject(&id))?)
+    })
+    .await
 }
 
 /// Paging of list routes.
@@ -236,6 +263,10 @@ pub async fn subject_credentials(
     Query(page): Query<Page>,
 ) -> ApiResult {
     let id: PublicKey = parse("subject id", &id)?;
+    off_workers(&node, move |node| subject_credentials_now(node, id, &page)).await
+}
+
+fn subject_credentials_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult {
     // The subject's per-schema lists of issued credentials.
     let lists = node
         .store()
@@ -249,7 +280,7 @@ pub async fn subject_credentials(
             if out.len() >= page.limit() {
                 break;
             }
-            if let Some(c) = record::<Credential>(&node, &keys::credential(&cid))? {
+            if let Some(c) = record::<Credential>(node, &keys::credential(&cid))? {
                 out.push(json!({ "id": cid.to_string(), "credential": to_json(&c) }));
             }
         }
@@ -262,17 +293,24 @@ pub async fn subject_credentials(
 /// `GET /v1/credentials/{id}`.
 pub async fn credential(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: Hash = parse("credential id", &id)?;
-    found(
-        "credential",
-        record::<Credential>(&node, &keys::credential(&id))?,
-    )
+    off_workers(&node, move |node| {
+        found(
+            "credential",
+            record::<Credential>(node, &keys::credential(&id))?,
+        )
+    })
+    .await
 }
 
 /// `GET /v1/credentials/{id}/proof`: everything an outsider needs to check, offline,
 /// that the credential was issued in a final block.
 pub async fn credential_proof(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: Hash = parse("credential id", &id)?;
-    let credential: Credential = record(&node, &keys::credential(&id))?
+    off_workers(&node, move |node| credential_proof_now(node, id)).await
+}
+
+fn credential_proof_now(node: &NodeHandle, id: Hash) -> ApiResult {
+    let credential: Credential = record(node, &keys::credential(&id))?
         .ok_or_else(|| ApiError::not_found("credential not found"))?;
     let store = node.store();
     let internal = |e: mpms_store::StoreError| ApiError::internal(e.to_string());
@@ -311,7 +349,11 @@ pub async fn credential_proof(State(node): State<NodeHandle>, Path(id): Path<Str
 /// `GET /v1/grants/{id}`.
 pub async fn grant(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: Hash = parse("grant id", &id)?;
-    let grant = record::<Grant>(&node, &keys::grant(&id))?
+    off_workers(&node, move |node| grant_now(node, id)).await
+}
+
+fn grant_now(node: &NodeHandle, id: Hash) -> ApiResult {
+    let grant = record::<Grant>(node, &keys::grant(&id))?
         .ok_or_else(|| ApiError::not_found(format!("grant {id} not found")))?;
     // The latest inspections (each is its own record).
     let first = grant
@@ -319,7 +361,7 @@ pub async fn grant(State(node): State<NodeHandle>, Path(id): Path<String>) -> Ap
         .saturating_sub(MAX_LISTED_INSPECTIONS);
     let mut inspections = Vec::new();
     for n in first..grant.inspection_count {
-        if let Some(i) = record::<Inspection>(&node, &keys::inspection(&id, n))? {
+        if let Some(i) = record::<Inspection>(node, &keys::inspection(&id, n))? {
             inspections.push(to_json(&i));
         }
     }
@@ -334,22 +376,32 @@ const MAX_LISTED_INSPECTIONS: u64 = 100;
 /// `GET /v1/requests/{id}`.
 pub async fn request(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: Hash = parse("request id", &id)?;
-    found(
-        "request",
-        record::<mpms_ledger::records::AccessRequest>(&node, &keys::request(&id))?,
-    )
+    off_workers(&node, move |node| {
+        found(
+            "request",
+            record::<mpms_ledger::records::AccessRequest>(node, &keys::request(&id))?,
+        )
+    })
+    .await
 }
 
 /// `GET /v1/schemas/{id}`.
 pub async fn schema(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    found(
-        "schema",
-        record::<mpms_ledger::records::Schema>(&node, &keys::schema(&id))?,
-    )
+    off_workers(&node, move |node| {
+        found(
+            "schema",
+            record::<mpms_ledger::records::Schema>(node, &keys::schema(&id))?,
+        )
+    })
+    .await
 }
 
 /// `GET /v1/schemas`: every registered schema, in id order.
 pub async fn schemas(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+    off_workers(&node, move |node| schemas_now(node, &page)).await
+}
+
+fn schemas_now(node: &NodeHandle, page: &Page) -> ApiResult {
     let full = keys::schema("");
     let entries = node
         .store()
@@ -367,28 +419,38 @@ pub async fn schemas(State(node): State<NodeHandle>, Query(page): Query<Page>) -
 /// `GET /v1/certifiers/{id}`.
 pub async fn certifier(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: PublicKey = parse("certifier id", &id)?;
-    found(
-        "certifier",
-        record::<Certifier>(&node, &keys::certifier(&id))?,
-    )
+    off_workers(&node, move |node| {
+        found(
+            "certifier",
+            record::<Certifier>(node, &keys::certifier(&id))?,
+        )
+    })
+    .await
 }
 
 /// `GET /v1/organizations/{id}`.
 pub async fn organization(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: PublicKey = parse("organization id", &id)?;
-    found(
-        "organization",
-        record::<Organization>(&node, &keys::organization(&id))?,
-    )
+    off_workers(&node, move |node| {
+        found(
+            "organization",
+            record::<Organization>(node, &keys::organization(&id))?,
+        )
+    })
+    .await
 }
 
 /// `GET /v1/authorities`.
 pub async fn authorities(State(node): State<NodeHandle>) -> ApiResult {
+    off_workers(&node, authorities_now).await
+}
+
+fn authorities_now(node: &NodeHandle) -> ApiResult {
     let meta = read_meta(node.store().as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
-    let index: Vec<PublicKey> = record(&node, &keys::authority_index())?.unwrap_or_default();
+    let index: Vec<PublicKey> = record(node, &keys::authority_index())?.unwrap_or_default();
     let mut records = Vec::new();
     for operator in index {
-        if let Some(a) = record::<Authority>(&node, &keys::authority(&operator))? {
+        if let Some(a) = record::<Authority>(node, &keys::authority(&operator))? {
             records.push(to_json(&a));
         }
     }
@@ -402,31 +464,45 @@ pub async fn authorities(State(node): State<NodeHandle>) -> ApiResult {
 /// `GET /v1/params`: the chain's parameters in force for the next height, consensus
 /// timing included.
 pub async fn params(State(node): State<NodeHandle>) -> ApiResult {
-    let meta = read_meta(node.store().as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(to_json(&meta.params)))
+    off_workers(&node, |node| {
+        let meta =
+            read_meta(node.store().as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(Json(to_json(&meta.params)))
+    })
+    .await
 }
 
 /// `GET /v1/proposals`.
 pub async fn proposals(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
-    let next: u64 = record(&node, &keys::next_proposal())?.unwrap_or(0);
-    let mut out = Vec::new();
-    let first = next.saturating_sub(page.limit() as u64);
-    for id in (first..next).rev() {
-        if let Some(p) = record::<Proposal>(&node, &keys::proposal(id))? {
-            out.push(to_json(&p));
+    off_workers(&node, move |node| {
+        let next: u64 = record(node, &keys::next_proposal())?.unwrap_or(0);
+        let mut out = Vec::new();
+        let first = next.saturating_sub(page.limit() as u64);
+        for id in (first..next).rev() {
+            if let Some(p) = record::<Proposal>(node, &keys::proposal(id))? {
+                out.push(to_json(&p));
+            }
         }
-    }
-    Ok(Json(json!({ "proposals": out })))
+        Ok(Json(json!({ "proposals": out })))
+    })
+    .await
 }
 
 /// `GET /v1/proposals/{id}`.
 pub async fn proposal(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: u64 = parse("proposal id", &id)?;
-    found("proposal", record::<Proposal>(&node, &keys::proposal(id))?)
+    off_workers(&node, move |node| {
+        found("proposal", record::<Proposal>(node, &keys::proposal(id))?)
+    })
+    .await
 }
 
 /// `GET /v1/evidence`.
 pub async fn evidence(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+    off_workers(&node, move |node| evidence_now(node, &page)).await
+}
+
+fn evidence_now(node: &NodeHandle, page: &Page) -> ApiResult {
     let full = keys::offence(&Hash::ZERO);
     let prefix = &full[..full.len() - 32];
     let entries = node
@@ -512,9 +588,13 @@ pub async fn live() -> Json<Value> {
 /// a network of more than one authority, peered; 503 otherwise.
 pub async fn ready(State(node): State<NodeHandle>) -> Response {
     let status = node.status();
-    let lone = read_meta(node.store().as_ref())
-        .map(|m| m.authority_set.len() <= 1)
-        .unwrap_or(false);
+    let lone = off_workers(&node, |node| {
+        Ok(read_meta(node.store().as_ref())
+            .map(|m| m.authority_set.len() <= 1)
+            .unwrap_or(false))
+    })
+    .await
+    .unwrap_or(false);
     let mut reasons = Vec::new();
     if status.syncing {
         reasons.push("catching up".to_string());
