@@ -289,3 +289,134 @@ async fn hundred_node_propagation_time() {
         task.abort();
     }
 }
+
+/// A proposal for height 1 by its round-0 proposer carrying `bytes` of transactions
+/// (the gossip check does not execute them); `tag` makes each one new to gossip.
+fn large_proposal(chain: &Chain, bytes: usize, tag: u8) -> Vec<u8> {
+    use mpms_ledger::execute::{build_block, SignatureCheck};
+    use mpms_ledger::transaction::OrganizationKind;
+    use mpms_ledger::Payload;
+    let mut block = build_block(
+        &chain.state,
+        &chain.genesis,
+        None,
+        chain.keys.operators[1].public_key(),
+        chain.genesis.time_ms + 1 + u64::from(tag),
+        std::iter::empty(),
+        SignatureCheck::Verify,
+    )
+    .unwrap()
+    .block;
+    let per_tx = 200 << 10;
+    let encryption_key = mpms_crypto::DecryptionKey::derive(b"large").encryption_key();
+    for i in 0..bytes / per_tx {
+        block.transactions.push(chain.keys.tx(
+            &chain.keys.operators[0],
+            i as u64,
+            Payload::RegisterOrganization {
+                name: "x".repeat(per_tx),
+                kind: OrganizationKind::Hospital,
+                encryption_key,
+            },
+        ));
+    }
+    let proposal = Vote {
+        height: 1,
+        round: 0,
+        kind: VoteKind::Proposal,
+        block: Some(block.hash()),
+        valid_round: None,
+    }
+    .sign(
+        &chain.chain_id(),
+        chain.keys.operators[1].public_key(),
+        &chain.keys.consensus[1],
+    );
+    codec::encode(&ConsensusMessage::Proposal {
+        proposal,
+        block: Box::new(block),
+        proof: Vec::new(),
+    })
+}
+
+/// Governance raises `max_block_bytes` from 8 to 12 MiB: a full 12 MiB block then
+/// crosses a node that forwards it (gossip limits were fixed at start-up, so after
+/// such a vote full blocks stopped propagating and honest peers penalised each other).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_block_propagates_after_governance_raises_the_limit() {
+    let chain = Chain::new(5);
+    let validators: Vec<_> = (0..3).map(|_| chain.validator()).collect();
+    let mut nodes = Vec::new();
+    for v in &validators {
+        nodes.push(spawn(&chain.chain_id(), open_config(), v.clone(), chain.source()).await);
+    }
+    // A line: the first's messages reach the last only through the middle one.
+    for i in 1..3 {
+        nodes[i].handle.dial(nodes[i - 1].addr.clone()).await.unwrap();
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let expected = if i == 1 { 2 } else { 1 };
+        wait_for("line connections", Duration::from_secs(20), || async {
+            node.handle.peers().await.unwrap().len() >= expected
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let received = |node: &mut Node| {
+        let mut got = 0;
+        while let Ok(event) = node.events.try_recv() {
+            if matches!(event, NetworkEvent::Message { topic: Topic::Consensus, ref data, .. } if data.len() > 10 << 20)
+            {
+                got += 1;
+            }
+        }
+        got
+    };
+    let twelve = 12 << 20;
+    // Under the default 8 MiB parameters: refused by the middle node, never delivered.
+    for v in &validators {
+        v.advance(
+            chain.set.clone(),
+            1,
+            mpms_network::validate::Limits::from_params(&mpms_ledger::Params::default()),
+        );
+    }
+    nodes[0]
+        .handle
+        .publish(Topic::Consensus, large_proposal(&chain, twelve, 0))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(received(&mut nodes[2]), 0);
+
+    let raised = mpms_ledger::Params::default()
+        .with_change(&mpms_ledger::params::ParameterChange::MaxBlockBytes(
+            12 << 20,
+        ))
+        .unwrap();
+    for v in &validators {
+        v.advance(
+            chain.set.clone(),
+            1,
+            mpms_network::validate::Limits::from_params(&raised),
+        );
+    }
+    nodes[0]
+        .handle
+        .publish(Topic::Consensus, large_proposal(&chain, twelve - (64 << 10), 1))
+        .await
+        .unwrap();
+    let last = &mut nodes[2];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if received(last) == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the full block did not arrive");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for node in &nodes {
+        node.handle.shutdown().await;
+    }
+}
