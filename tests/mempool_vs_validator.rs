@@ -96,6 +96,7 @@ impl World {
         Some(match op {
             Op::RegisterSubject(i) => Payload::RegisterSubject {
                 encryption_key: self.c.chain.subject(*i).1.encryption_key(),
+                work: self.c.chain.work(&self.c.chain.subject(*i).0.public_key()),
             },
             Op::RegisterSchema(i, stacked) => Payload::RegisterSchema(SchemaDefinition {
                 id: SCHEMAS[*i].into(),

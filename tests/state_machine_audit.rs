@@ -213,6 +213,7 @@ fn inspections_do_not_grow_the_grant() {
                 name: "Board".into(),
                 kind: OrganizationKind::LicensingBoard,
                 encryption_key: board_enc.encryption_key(),
+                work: c.chain.work(&board.public_key()),
             },
         ),
         c.tx(
@@ -601,6 +602,7 @@ fn roles_lock_their_own_stakes() {
         Payload::RegisterCertifier {
             name: "Teaching Hospital".into(),
             encryption_key: enc.encryption_key(),
+            work: c.chain.work(&op.public_key()),
         },
     )]);
     let id = next_proposal(&c);

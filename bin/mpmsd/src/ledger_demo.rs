@@ -254,6 +254,15 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
         proposer: operators[0].id(),
     };
 
+    // Each registration carries the new account's proof of work (the chain's price
+    // of an identity; no fees are charged).
+    let account_work = |party: &Party| {
+        mpms_ledger::work::stamp(
+            CHAIN_ID,
+            &party.id(),
+            Params::default().account_creation_work_bits,
+        )
+    };
     println!("\n1. Roles register");
     let intern = Party::new("Intern (pseudonymous)");
     let hospital = Party::new("St. Mary Teaching Hospital");
@@ -264,6 +273,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             &intern,
             Payload::RegisterSubject {
                 encryption_key: intern.enc.encryption_key(),
+                work: account_work(&intern),
             },
         )?,
     )?;
@@ -274,6 +284,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             Payload::RegisterCertifier {
                 name: hospital.name.into(),
                 encryption_key: hospital.enc.encryption_key(),
+                work: account_work(&hospital),
             },
         )?,
     )?;
@@ -285,6 +296,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
                 name: board.name.into(),
                 kind: OrganizationKind::LicensingBoard,
                 encryption_key: board.enc.encryption_key(),
+                work: account_work(&board),
             },
         )?,
     )?;

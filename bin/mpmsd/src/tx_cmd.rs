@@ -380,6 +380,8 @@ pub enum Parameter {
     MaxBlockBytes,
     /// Largest transaction.
     MaxTransactionBytes,
+    /// Zero bits a registration's proof of work must have (0 to 28).
+    AccountCreationWorkBits,
     /// Consensus: wait for a proposal in round 0 on top of the heartbeat, ms.
     ProposeTimeoutMs,
     /// Consensus: wait for more prevotes once more than 2/3 arrived, ms.
@@ -410,6 +412,9 @@ fn parameter(name: Parameter, value: u64) -> anyhow::Result<mpms_ledger::params:
         Parameter::MaxBlockTransactions => P::MaxBlockTransactions(small(value)?),
         Parameter::MaxBlockBytes => P::MaxBlockBytes(value),
         Parameter::MaxTransactionBytes => P::MaxTransactionBytes(value),
+        Parameter::AccountCreationWorkBits => P::AccountCreationWorkBits(
+            u8::try_from(value).map_err(|_| anyhow!("{value} is too large for this parameter"))?,
+        ),
         Parameter::ProposeTimeoutMs => P::ProposeTimeoutMs(value),
         Parameter::PrevoteTimeoutMs => P::PrevoteTimeoutMs(value),
         Parameter::PrecommitTimeoutMs => P::PrecommitTimeoutMs(value),
@@ -464,6 +469,18 @@ fn org_key(client: &Client, account: &PublicKey) -> anyhow::Result<EncryptionKey
     serde_json::from_value(v["encryption_key"].clone()).context("encryption key")
 }
 
+/// The proof of work `party` needs to register on the node's chain, at the
+/// requirement in force there.
+fn account_work(client: &Client, party: &Party) -> anyhow::Result<u64> {
+    let chain_id = client.chain_id()?;
+    let params: mpms_ledger::Params = client.get_as("/v1/params").context("chain parameters")?;
+    Ok(mpms_ledger::work::stamp(
+        &chain_id,
+        &party.id(),
+        params.account_creation_work_bits,
+    ))
+}
+
 /// Builds the payload of `action`; returns it with extra fields for the output.
 pub fn payload(
     client: &Client,
@@ -475,6 +492,7 @@ pub fn payload(
         TxAction::RegisterSubject => (
             Payload::RegisterSubject {
                 encryption_key: party.decryption("a subject")?.encryption_key(),
+                work: account_work(client, party)?,
             },
             json!({ "account": party.id().to_string() }),
         ),
@@ -483,6 +501,7 @@ pub fn payload(
                 name,
                 kind: kind.into(),
                 encryption_key: party.decryption("an organization")?.encryption_key(),
+                work: account_work(client, party)?,
             },
             json!({ "account": party.id().to_string() }),
         ),
@@ -490,6 +509,7 @@ pub fn payload(
             Payload::RegisterCertifier {
                 name,
                 encryption_key: party.decryption("a certifier")?.encryption_key(),
+                work: account_work(client, party)?,
             },
             json!({ "account": party.id().to_string() }),
         ),

@@ -4,14 +4,19 @@
 //!   signature under its current key, nonce, and the transaction's own rules (it is
 //!   executed on top of the sender's earlier pending transactions, so a certifier
 //!   issuing out of scope is refused here with the reason, not silently dropped
-//!   later).
+//!   later). Those earlier transactions are not executed again for each new one: the
+//!   mempool keeps their net state writes per sender and executes only the new
+//!   transaction on top (rebuilt once after a block or an eviction).
 //! - **Deduplicated** by hash; one transaction per (sender, nonce).
 //! - **Nonce order per sender**: a sender's transactions must be contiguous from its
 //!   account nonce; block candidates come out in nonce order per sender and in
 //!   arrival order across senders.
 //! - **Limits** by count, bytes and per sender. When full, a sender with fewer
-//!   pending transactions than the largest queue displaces that queue's last
-//!   transaction; otherwise the new one is refused.
+//!   pending transactions than the longest queue displaces that queue's last
+//!   transaction; otherwise the new one is refused. Queues thus tend to equal shares:
+//!   no sender, old or new, can lock the others out, and a flood of new senders costs
+//!   each of them an account (see `mpms_ledger::work`). Finding the longest queue
+//!   takes O(log n).
 //! - **Expiry** after a time to live.
 //! - **Re-checked after each block**: included and replayed transactions go; the
 //!   rest are executed again in candidate order against the new state and those the
@@ -23,13 +28,14 @@
 //! subject whose registration is not committed yet) are refused on entry: submit
 //! them once the first is committed.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use mpms_crypto::Hash;
 use mpms_ledger::execute::{read_meta, signing_key};
 use mpms_ledger::{
-    codec, AccountId, BlockContext, Executor, SignatureCheck, SignedTransaction, State, TxError,
+    codec, AccountId, BlockContext, Executor, SignatureCheck, SignedTransaction, State, StateError,
+    TxError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,11 +127,41 @@ struct Entry {
     added_ms: u64,
 }
 
+/// Net state writes: `None` deletes the key.
+type Writes = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// One sender's pending transactions.
+#[derive(Default)]
+struct Queue {
+    /// By nonce.
+    txs: BTreeMap<u64, Hash>,
+    /// The net writes of `txs` on committed state; `None` once stale (after a block
+    /// or an eviction), rebuilt at the sender's next insertion.
+    writes: Option<Writes>,
+}
+
+/// Committed state with a sender's pending writes on top.
+struct Overlay<'a> {
+    base: &'a dyn State,
+    writes: &'a Writes,
+}
+
+impl State for Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.writes.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self.base.get(key),
+        }
+    }
+}
+
 /// Transactions waiting for a block.
 pub struct Mempool {
     config: MempoolConfig,
     entries: HashMap<Hash, Entry>,
-    by_sender: HashMap<AccountId, BTreeMap<u64, Hash>>,
+    by_sender: HashMap<AccountId, Queue>,
+    /// Senders by queue length, to find the longest queue in O(log n).
+    lengths: BTreeSet<(usize, AccountId)>,
     bytes: usize,
     arrivals: u64,
 }
@@ -148,6 +184,7 @@ impl Mempool {
             config,
             entries: HashMap::new(),
             by_sender: HashMap::new(),
+            lengths: BTreeSet::new(),
             bytes: 0,
             arrivals: 0,
         }
@@ -178,7 +215,7 @@ impl Mempool {
     pub fn next_nonce(&self, sender: &AccountId) -> Option<u64> {
         self.by_sender
             .get(sender)
-            .and_then(|q| q.keys().next_back())
+            .and_then(|q| q.txs.keys().next_back())
             .map(|n| n + 1)
     }
 
@@ -196,12 +233,12 @@ impl Mempool {
             return Err(AdmitError::Duplicate(hash));
         }
         let sender = tx.tx.sender;
-        let queue_len = self.by_sender.get(&sender).map_or(0, BTreeMap::len);
+        let queue_len = self.by_sender.get(&sender).map_or(0, |q| q.txs.len());
         if let Some(queue) = self.by_sender.get(&sender) {
-            if queue.contains_key(&tx.tx.nonce) {
+            if queue.txs.contains_key(&tx.tx.nonce) {
                 return Err(AdmitError::NonceTaken(tx.tx.nonce));
             }
-            if let Some(next) = queue.keys().next_back().map(|n| n + 1) {
+            if let Some(next) = queue.txs.keys().next_back().map(|n| n + 1) {
                 if tx.tx.nonce != next {
                     // Below the queue: replayed or taken; above: a gap. Let the ledger
                     // name a replay; name a gap here.
@@ -217,29 +254,40 @@ impl Mempool {
         if queue_len >= self.config.max_per_sender {
             return Err(AdmitError::SenderFull(queue_len));
         }
-        // Execute the sender's pending transactions, then this one. An issuance may
-        // rely on them (it is held until they are committed: the block builder reads
-        // only committed state for issuances and leaves it for a later block).
-        let mut executor = Executor::for_admission(state, ctx.clone())?;
-        if let Some(queue) = self.by_sender.get(&sender) {
-            for h in queue.values() {
-                if let Some(e) = self.entries.get(h) {
-                    // Checked on entry and re-checked after each block.
-                    let _ = executor.apply(&e.tx, SignatureCheck::Preverified);
-                }
-            }
-        }
+        // Execute this one on top of the sender's pending transactions' writes. An
+        // issuance may rely on them (it is held until they are committed: the block
+        // builder reads only committed state for issuances and leaves it for a later
+        // block).
+        self.refresh_writes(state, ctx, &sender)?;
+        let empty = Writes::new();
+        let pending = self
+            .by_sender
+            .get(&sender)
+            .and_then(|q| q.writes.as_ref())
+            .unwrap_or(&empty);
+        let overlay = Overlay {
+            base: state,
+            writes: pending,
+        };
+        let mut executor = Executor::for_admission(&overlay, ctx.clone())?;
         executor.apply(&tx, SignatureCheck::Verify)?;
+        let writes = executor.into_writes();
         let key = signing_key(state, &sender, ctx.height);
         let size = codec::encode(&tx).len();
         if !self.make_room(&sender, queue_len, size) {
             return Err(AdmitError::Full);
         }
         self.arrivals += 1;
-        self.by_sender
-            .entry(sender)
-            .or_default()
-            .insert(tx.tx.nonce, hash);
+        let queue = self.by_sender.entry(sender).or_default();
+        queue.txs.insert(tx.tx.nonce, hash);
+        if let Some(pending) = queue.writes.as_mut() {
+            pending.extend(writes);
+        } else if queue.txs.len() == 1 {
+            queue.writes = Some(writes.into_iter().collect());
+        }
+        let len = queue.txs.len();
+        self.lengths.remove(&(len - 1, sender));
+        self.lengths.insert((len, sender));
         self.bytes += size;
         self.entries.insert(
             hash,
@@ -254,8 +302,37 @@ impl Mempool {
         Ok(hash)
     }
 
+    /// Rebuilds `sender`'s pending writes if a block or an eviction made them stale:
+    /// its queue executed once on committed state.
+    fn refresh_writes(
+        &mut self,
+        state: &dyn State,
+        ctx: &BlockContext,
+        sender: &AccountId,
+    ) -> Result<(), TxError> {
+        let Some(queue) = self.by_sender.get(sender) else {
+            return Ok(());
+        };
+        if queue.writes.is_some() {
+            return Ok(());
+        }
+        let mut executor = Executor::for_admission(state, ctx.clone())?;
+        for hash in queue.txs.values() {
+            if let Some(entry) = self.entries.get(hash) {
+                // Checked on entry and re-checked after each block.
+                let _ = executor.apply(&entry.tx, SignatureCheck::Preverified);
+            }
+        }
+        let writes = executor.into_writes().into_iter().collect();
+        if let Some(queue) = self.by_sender.get_mut(sender) {
+            queue.writes = Some(writes);
+        }
+        Ok(())
+    }
+
     /// Frees room for `size` bytes from `sender` (who has `queue_len` pending) by
-    /// displacing the last transaction of the longest queue, if that queue is longer.
+    /// displacing the last transaction of the longest queue, if that queue is longer
+    /// than `sender`'s would be.
     fn make_room(&mut self, sender: &AccountId, queue_len: usize, size: usize) -> bool {
         loop {
             let full = self.entries.len() >= self.config.max_transactions
@@ -263,19 +340,20 @@ impl Mempool {
             if !full {
                 return true;
             }
+            // The longest queue other than the sender's (ties: the greatest id, the
+            // same choice on every node).
             let longest = self
-                .by_sender
+                .lengths
                 .iter()
-                .filter(|(s, _)| *s != sender)
-                // Ties go to the greatest sender id: the same choice on every run.
-                .max_by_key(|(s, q)| (q.len(), **s))
-                .map(|(s, q)| (*s, q.len()));
+                .rev()
+                .find(|(_, s)| s != sender)
+                .copied();
             match longest {
-                Some((victim, len)) if len > queue_len + 1 => {
+                Some((len, victim)) if len > queue_len + 1 => {
                     let last = self
                         .by_sender
                         .get(&victim)
-                        .and_then(|q| q.values().next_back().copied());
+                        .and_then(|q| q.txs.values().next_back().copied());
                     match last {
                         Some(h) => self.remove(&h),
                         None => return false,
@@ -291,9 +369,15 @@ impl Mempool {
             self.bytes -= entry.size;
             let sender = entry.tx.tx.sender;
             if let Some(queue) = self.by_sender.get_mut(&sender) {
-                queue.remove(&entry.tx.tx.nonce);
-                if queue.is_empty() {
+                let len = queue.txs.len();
+                queue.txs.remove(&entry.tx.tx.nonce);
+                // The queue's writes included this one's.
+                queue.writes = None;
+                self.lengths.remove(&(len, sender));
+                if queue.txs.is_empty() {
                     self.by_sender.remove(&sender);
+                } else {
+                    self.lengths.insert((len - 1, sender));
                 }
             }
         }
@@ -307,7 +391,7 @@ impl Mempool {
             .by_sender
             .iter()
             .filter_map(|(sender, queue)| {
-                let (nonce, hash) = queue.iter().next()?;
+                let (nonce, hash) = queue.txs.iter().next()?;
                 Some(std::cmp::Reverse((
                     self.entries.get(hash)?.arrival,
                     *sender,
@@ -323,11 +407,11 @@ impl Mempool {
             let Some(queue) = self.by_sender.get(&sender) else {
                 continue;
             };
-            let Some(entry) = queue.get(&nonce).and_then(|h| self.entries.get(h)) else {
+            let Some(entry) = queue.txs.get(&nonce).and_then(|h| self.entries.get(h)) else {
                 continue;
             };
             out.push(entry.tx.clone());
-            if let Some((next_nonce, next_hash)) = queue.range(nonce + 1..).next() {
+            if let Some((next_nonce, next_hash)) = queue.txs.range(nonce + 1..).next() {
                 if let Some(next) = self.entries.get(next_hash) {
                     heads.push(std::cmp::Reverse((next.arrival, sender, *next_nonce)));
                 }
@@ -346,6 +430,10 @@ impl Mempool {
         now_ms: u64,
     ) -> Recheck {
         let mut report = Recheck::default();
+        // Every sender's pending writes were made on the previous state.
+        for queue in self.by_sender.values_mut() {
+            queue.writes = None;
+        }
         for h in included {
             if self.entries.contains_key(h) {
                 self.remove(h);
@@ -724,5 +812,96 @@ mod tests {
         }
         .check()
         .is_err());
+    }
+
+    /// Reads of committed state, counted.
+    struct Counting<'a> {
+        inner: &'a MemState,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Counting<'_> {
+        fn reads(&self) -> usize {
+            self.reads.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    impl State for Counting<'_> {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, mpms_ledger::StateError> {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.get(key)
+        }
+    }
+
+    /// A sender's 100th pending transaction costs what its 2nd did: the earlier ones
+    /// are not executed again (every insertion used to execute the whole queue, so a
+    /// sender's queue cost O(n^2) to build).
+    #[test]
+    fn admission_does_not_execute_the_senders_queue_again() {
+        let f = Fixture::new();
+        let mut pool = Mempool::new(MempoolConfig {
+            max_per_sender: 200,
+            ..MempoolConfig::default()
+        });
+        let state = Counting {
+            inner: &f.state,
+            reads: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let mut costs = Vec::new();
+        for nonce in 0..100u64 {
+            let before = state.reads();
+            pool.insert(
+                &state,
+                &f.ctx(),
+                f.chain.register_schema(nonce, &format!("s{nonce}")),
+                0,
+            )
+            .unwrap();
+            costs.push(state.reads() - before);
+        }
+        assert!(
+            costs[99] <= costs[1] + 2,
+            "reads per insertion grew with the queue: {:?}",
+            &costs[..]
+        );
+    }
+
+    /// When full, queues tend to equal shares: a long queue gives way to newcomers
+    /// down to theirs, and no newcomer takes another's place once all are equal.
+    #[test]
+    fn eviction_evens_out_the_queues() {
+        let f = Fixture::new();
+        let mut pool = Mempool::new(MempoolConfig {
+            max_transactions: 6,
+            max_per_sender: 6,
+            ..MempoolConfig::default()
+        });
+        for nonce in 0..6u64 {
+            pool.insert(
+                &f.state,
+                &f.ctx(),
+                f.chain.register_schema(nonce, &format!("s{nonce}")),
+                0,
+            )
+            .unwrap();
+        }
+        // Five newcomers: the long queue shrinks to two, then to one.
+        for i in 1..=5u64 {
+            pool.insert(&f.state, &f.ctx(), f.chain.register_subject(i), 0)
+                .unwrap();
+        }
+        assert_eq!(pool.len(), 6);
+        assert_eq!(pool.next_nonce(&f.chain.certifier.public_key()), Some(1));
+        // All equal now: the next newcomer waits.
+        assert_eq!(
+            pool.insert(&f.state, &f.ctx(), f.chain.register_subject(6), 0),
+            Err(AdmitError::Full)
+        );
+        // The evicted sender's next transaction is judged on what is left pending.
+        pool.insert(&f.state, &f.ctx(), f.chain.register_schema(1, "s1"), 0)
+            .unwrap_err();
+        let candidates = pool.candidates(10);
+        assert_eq!(candidates.len(), 6);
     }
 }

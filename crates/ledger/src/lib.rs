@@ -28,6 +28,7 @@ pub mod state;
 pub mod testkit;
 pub mod transaction;
 pub mod vote;
+pub mod work;
 
 pub use block::{Block, Header};
 pub use codec::{decode, encode, DecodeError};

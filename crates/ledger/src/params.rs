@@ -24,6 +24,11 @@ pub struct Params {
     pub max_block_bytes: u64,
     /// Largest encoded transaction.
     pub max_transaction_bytes: u64,
+    /// Zero bits the proof of work of a registration (a new identity) must have
+    /// ([`crate::work`]); each bit doubles what creating an account costs a client.
+    /// At most [`MAX_ACCOUNT_CREATION_WORK_BITS`].
+    #[serde(default = "default_account_creation_work_bits")]
+    pub account_creation_work_bits: u8,
     /// Consensus timing: every validator must use the same, so it belongs to the
     /// chain, not to each node's configuration (defaults if omitted).
     #[serde(default)]
@@ -80,6 +85,14 @@ pub const MAX_PROPOSAL_TTL_BLOCKS: u64 = 1_000_000;
 /// See [`MAX_PROPOSAL_TTL_BLOCKS`].
 pub const MAX_PERIOD_BLOCKS: u64 = 10_000_000;
 
+/// The highest proof-of-work requirement governance may set: 2^28 hashes is minutes
+/// of a phone's time, past which honest subjects could no longer register.
+pub const MAX_ACCOUNT_CREATION_WORK_BITS: u8 = 28;
+
+fn default_account_creation_work_bits() -> u8 {
+    Params::default().account_creation_work_bits
+}
+
 /// Longest any consensus duration may be set to: one hour. Keeps every sum of
 /// timings far from overflow and a mistyped value from halting the chain for days.
 pub const MAX_TIMING_MS: u64 = 3_600_000;
@@ -124,6 +137,7 @@ impl Default for Params {
             max_block_transactions: 5_000,
             max_block_bytes: 8 << 20,
             max_transaction_bytes: 256 << 10,
+            account_creation_work_bits: 18,
             consensus: ConsensusTiming::default(),
         }
     }
@@ -150,6 +164,8 @@ pub enum ParameterChange {
     MaxBlockBytes(u64),
     /// See [`Params::max_transaction_bytes`].
     MaxTransactionBytes(u64),
+    /// See [`Params::account_creation_work_bits`].
+    AccountCreationWorkBits(u8),
     /// See [`ConsensusTiming::propose_timeout_ms`].
     ProposeTimeoutMs(u64),
     /// See [`ConsensusTiming::prevote_timeout_ms`].
@@ -169,7 +185,12 @@ pub enum ParameterChange {
 impl Params {
     /// Checks that the parameters are usable; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(&str, bool, String); 8] = [
+        let checks: [(&str, bool, String); 9] = [
+            (
+                "account_creation_work_bits",
+                self.account_creation_work_bits <= MAX_ACCOUNT_CREATION_WORK_BITS,
+                format!("0 to {MAX_ACCOUNT_CREATION_WORK_BITS}"),
+            ),
             (
                 "slash_fraction_bps",
                 self.slash_fraction_bps <= 10_000,
@@ -233,6 +254,7 @@ impl Params {
             ParameterChange::MaxBlockTransactions(v) => next.max_block_transactions = v,
             ParameterChange::MaxBlockBytes(v) => next.max_block_bytes = v,
             ParameterChange::MaxTransactionBytes(v) => next.max_transaction_bytes = v,
+            ParameterChange::AccountCreationWorkBits(v) => next.account_creation_work_bits = v,
             ParameterChange::ProposeTimeoutMs(v) => next.consensus.propose_timeout_ms = v,
             ParameterChange::PrevoteTimeoutMs(v) => next.consensus.prevote_timeout_ms = v,
             ParameterChange::PrecommitTimeoutMs(v) => next.consensus.precommit_timeout_ms = v,

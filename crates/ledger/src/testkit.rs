@@ -9,7 +9,7 @@ use crate::credential::{prepare_issuance, CredentialContent};
 use crate::genesis::{GenesisAccount, GenesisAuthority, GenesisCertifier};
 use crate::transaction::SchemaDefinition;
 use crate::vote::{AuthoritySet, CommitCertificate, CommitSignature};
-use crate::{Genesis, Params, Payload, SignedTransaction, Transaction};
+use crate::{AccountId, Genesis, Params, Payload, SignedTransaction, Transaction};
 
 /// Start of time for test chains (2026-01-01T00:00:00Z).
 pub const GENESIS_TIME_MS: u64 = 1_767_225_600_000;
@@ -55,6 +55,8 @@ impl TestChain {
         let params = Params {
             max_block_transactions: 10_000,
             max_block_bytes: 16 << 20,
+            // A real requirement, cheap enough for tests that register thousands.
+            account_creation_work_bits: 8,
             ..Params::default()
         };
         let genesis = Genesis {
@@ -169,6 +171,15 @@ impl TestChain {
         .sign(signer)
     }
 
+    /// The proof of work `account` needs to register on this chain.
+    pub fn work(&self, account: &AccountId) -> u64 {
+        crate::work::stamp(
+            self.chain_id(),
+            account,
+            self.genesis.params.account_creation_work_bits,
+        )
+    }
+
     /// Subject `i` registers itself (its first transaction).
     pub fn register_subject(&self, i: u64) -> SignedTransaction {
         let (k, d) = self.subject(i);
@@ -177,6 +188,7 @@ impl TestChain {
             0,
             Payload::RegisterSubject {
                 encryption_key: d.encryption_key(),
+                work: self.work(&k.public_key()),
             },
         )
     }

@@ -245,6 +245,8 @@ pub enum Payload {
     RegisterSubject {
         /// Key that credential content keys are sealed to.
         encryption_key: EncryptionKey,
+        /// The account's proof of work ([`crate::work`]).
+        work: u64,
     },
     /// Register the sender as an organization (a verifier: hospital, board, agency).
     RegisterOrganization {
@@ -254,6 +256,8 @@ pub enum Payload {
         kind: OrganizationKind,
         /// Key that granted content keys are sealed to.
         encryption_key: EncryptionKey,
+        /// The account's proof of work ([`crate::work`]).
+        work: u64,
     },
     /// Register the sender as a certifier (pending accreditation by governance).
     RegisterCertifier {
@@ -261,6 +265,8 @@ pub enum Payload {
         name: String,
         /// The certifier's encryption key.
         encryption_key: EncryptionKey,
+        /// The account's proof of work ([`crate::work`]).
+        work: u64,
     },
     /// Bond balance as stake.
     Bond {

@@ -186,15 +186,18 @@ impl Gen {
             },
             2 => Payload::RegisterSubject {
                 encryption_key: self.enc(),
+                work: self.u64(),
             },
             3 => Payload::RegisterOrganization {
                 name: self.text(),
                 kind: OrganizationKind::LicensingBoard,
                 encryption_key: self.enc(),
+                work: self.u64(),
             },
             4 => Payload::RegisterCertifier {
                 name: self.text(),
                 encryption_key: self.enc(),
+                work: self.u64(),
             },
             5 => Payload::Bond { amount: self.u64() },
             6 => Payload::Unbond { amount: self.u64() },

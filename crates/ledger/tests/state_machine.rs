@@ -4,7 +4,7 @@
 
 mod harness;
 
-use harness::{Actor, Chain, CHAIN, DAY};
+use harness::{work, Actor, Chain, CHAIN, DAY};
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::{tx_root, Header};
 use mpms_ledger::credential::{open_content, reseal_key};
@@ -127,6 +127,7 @@ fn envelope_rejections() {
         name: "x".repeat(300 * 1024),
         kind: OrganizationKind::Hospital,
         encryption_key: other.enc.encryption_key(),
+        work: work(&other),
     };
     assert!(matches!(
         c.reject(c.tx(&other, huge)),
@@ -227,6 +228,7 @@ fn registration() {
         &intern,
         Payload::RegisterSubject {
             encryption_key: intern.enc.encryption_key(),
+            work: work(&intern),
         },
     );
     assert_eq!(c.reject(again), TxError::AlreadyRegistered("subject"));
@@ -236,6 +238,7 @@ fn registration() {
         name: name.into(),
         kind: OrganizationKind::Hospital,
         encryption_key: hospital.enc.encryption_key(),
+        work: work(&hospital),
     };
     assert!(matches!(
         c.reject(c.tx(&hospital, reg(" "))),
@@ -251,6 +254,7 @@ fn registration() {
     let reg = Payload::RegisterCertifier {
         name: "Medical College".into(),
         encryption_key: college.enc.encryption_key(),
+        work: work(&college),
     };
     c.ok(c.tx(&college, reg.clone()));
     let rec: Certifier = c.get(&keys::certifier(&college.id)).unwrap();
@@ -394,6 +398,7 @@ fn governance_votes_and_thresholds() {
         Payload::RegisterCertifier {
             name: "College".into(),
             encryption_key: college.enc.encryption_key(),
+            work: work(&college),
         },
     ));
     let accredit = GovernanceAction::AccreditCertifier {
@@ -555,6 +560,7 @@ fn proposal_that_no_longer_applies_fails_cleanly() {
         Payload::RegisterCertifier {
             name: "College".into(),
             encryption_key: college.enc.encryption_key(),
+            work: work(&college),
         },
     ));
     c.ok(c.tx(
@@ -598,6 +604,7 @@ fn authority_rotation_by_governance() {
             name: "Regional Hospital".into(),
             kind: OrganizationKind::Hospital,
             encryption_key: newcomer.enc.encryption_key(),
+            work: work(&newcomer),
         },
     ));
     c.ok(c.tx(
@@ -724,6 +731,7 @@ fn schema_registration() {
         Payload::RegisterCertifier {
             name: "College".into(),
             encryption_key: college.enc.encryption_key(),
+            work: work(&college),
         },
     ));
     assert_eq!(
@@ -1053,6 +1061,7 @@ fn access_request_grant_inspect_revoke() {
             name: "General".into(),
             kind: OrganizationKind::Hospital,
             encryption_key: hospital.enc.encryption_key(),
+            work: work(&hospital),
         },
     ));
     assert!(matches!(
@@ -1354,6 +1363,7 @@ fn issuance_out_of_scope_or_by_unaccredited_certifier() {
         Payload::RegisterCertifier {
             name: "Nursing College".into(),
             encryption_key: college.enc.encryption_key(),
+            work: work(&college),
         },
     ));
     c.ok(c.tx(
@@ -1434,4 +1444,50 @@ fn node_registry_by_governance() {
         c.reject(c.tx(&a0, Payload::Propose { action: unknown })),
         TxError::InvalidAction(_)
     ));
+}
+
+/// A new identity costs its client a proof of work; one without it is refused and
+/// changes nothing (accounts were free to create).
+#[test]
+fn a_registration_carries_the_accounts_proof_of_work() {
+    let mut c = Chain::new(4);
+    let bits = harness::params().account_creation_work_bits;
+    assert!(bits > 0);
+    for (i, make) in [
+        |a: &Actor, work| Payload::RegisterSubject {
+            encryption_key: a.enc.encryption_key(),
+            work,
+        },
+        |a: &Actor, work| Payload::RegisterOrganization {
+            name: "Clinic".into(),
+            kind: OrganizationKind::Hospital,
+            encryption_key: a.enc.encryption_key(),
+            work,
+        },
+        |a: &Actor, work| Payload::RegisterCertifier {
+            name: "College".into(),
+            encryption_key: a.enc.encryption_key(),
+            work,
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = Actor::new(90 + i as u8);
+        let not_a_stamp = (0..)
+            .find(|w| !mpms_ledger::work::meets(CHAIN, &a.id, *w, bits))
+            .unwrap();
+        let refused = c.reject(c.tx(&a, make(&a, not_a_stamp)));
+        assert!(
+            matches!(refused, TxError::InvalidField { field: "work", .. }),
+            "{refused:?}"
+        );
+        // Another account's stamp is worth nothing here either.
+        let other = Actor::new(120 + i as u8);
+        let borrowed = work(&other);
+        if !mpms_ledger::work::meets(CHAIN, &a.id, borrowed, bits) {
+            c.reject(c.tx(&a, make(&a, borrowed)));
+        }
+        c.ok(c.tx(&a, make(&a, work(&a))));
+    }
 }

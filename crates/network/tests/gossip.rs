@@ -317,6 +317,7 @@ fn large_proposal(chain: &Chain, bytes: usize, tag: u8) -> Vec<u8> {
                 name: "x".repeat(per_tx),
                 kind: OrganizationKind::Hospital,
                 encryption_key,
+                work: 0,
             },
         ));
     }
@@ -352,7 +353,11 @@ async fn a_full_block_propagates_after_governance_raises_the_limit() {
     }
     // A line: the first's messages reach the last only through the middle one.
     for i in 1..3 {
-        nodes[i].handle.dial(nodes[i - 1].addr.clone()).await.unwrap();
+        nodes[i]
+            .handle
+            .dial(nodes[i - 1].addr.clone())
+            .await
+            .unwrap();
     }
     for (i, node) in nodes.iter().enumerate() {
         let expected = if i == 1 { 2 } else { 1 };
@@ -404,7 +409,10 @@ async fn a_full_block_propagates_after_governance_raises_the_limit() {
     }
     nodes[0]
         .handle
-        .publish(Topic::Consensus, large_proposal(&chain, twelve - (64 << 10), 1))
+        .publish(
+            Topic::Consensus,
+            large_proposal(&chain, twelve - (64 << 10), 1),
+        )
         .await
         .unwrap();
     let last = &mut nodes[2];

@@ -165,6 +165,9 @@ pub struct ApiSection {
     pub admin_listen: String,
     /// Largest request body, bytes. Default 2 MiB.
     pub max_body_bytes: usize,
+    /// Transactions one client address may submit per second (bursts of twice as
+    /// many); more get 429. 0 turns the limit off. Default 1,000.
+    pub max_submissions_per_sec: u32,
 }
 
 impl Default for ApiSection {
@@ -173,6 +176,7 @@ impl Default for ApiSection {
             listen: "127.0.0.1:8080".into(),
             admin_listen: "127.0.0.1:8081".into(),
             max_body_bytes: 2 << 20,
+            max_submissions_per_sec: 1_000,
         }
     }
 }

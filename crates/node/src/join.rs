@@ -100,6 +100,14 @@ impl JoinRequest {
                 name: organization.to_string(),
                 kind,
                 encryption_key: operator.decryption.encryption_key(),
+                // The requirement at genesis; governance may have raised it since
+                // (then the registration is refused with the reason: make a new
+                // request).
+                work: mpms_ledger::work::stamp(
+                    &genesis.chain_id,
+                    &operator.id(),
+                    genesis.params.account_creation_work_bits,
+                ),
             },
         }
         .sign(&operator.signing);

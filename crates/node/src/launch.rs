@@ -114,7 +114,11 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
     let mut servers = Vec::new();
     let (api, task) = api::serve(
         checked.api,
-        api::router(node.handle.clone(), config.api.max_body_bytes),
+        api::router(
+            node.handle.clone(),
+            config.api.max_body_bytes,
+            config.api.max_submissions_per_sec,
+        ),
         on_shutdown(shutdown.clone()),
     )
     .await

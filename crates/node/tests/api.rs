@@ -78,6 +78,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     config.api.listen = "127.0.0.1:0".into();
     config.api.admin_listen = "127.0.0.1:0".into();
     config.api.max_body_bytes = 64 << 10;
+    config.api.max_submissions_per_sec = 100;
     std::fs::write(home.config_path(), config.to_toml()).unwrap();
     let (stop, stopped) = shutdown_signal();
     let node = launch(&home, stopped).await.unwrap();
@@ -104,6 +105,10 @@ async fn bad_input_is_refused_and_changes_nothing() {
     tokio::task::spawn_blocking(move || {
         let subject = SigningKey::from_seed(&[7; 32]);
         let enc = DecryptionKey::derive(b"api test subject").encryption_key();
+        let bits = json(&get(&a, "/v1/params").1)["account_creation_work_bits"]
+            .as_u64()
+            .unwrap() as u8;
+        let work = mpms_ledger::work::stamp(&chain_id, &subject.public_key(), bits);
         let tx = |chain: &str| {
             Transaction {
                 chain_id: chain.into(),
@@ -111,6 +116,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
                 nonce: 0,
                 payload: Payload::RegisterSubject {
                     encryption_key: enc,
+                    work,
                 },
             }
             .sign(&subject)
@@ -259,6 +265,14 @@ async fn bad_input_is_refused_and_changes_nothing() {
         // Admin routes are on their own (loopback) listener only.
         assert_eq!(get(&a, "/admin/peers").0, 404);
         assert_eq!(get(&admin, "/admin/peers").0, 200);
+        // One client submitting far over its budget is told to slow down; reads are
+        // not limited.
+        let codes: Vec<u16> = (0..400)
+            .map(|_| post("application/octet-stream", &[0xff; 8]).0)
+            .collect();
+        assert!(codes.contains(&429), "no 429 in {codes:?}");
+        assert!(codes.iter().all(|c| *c == 400 || *c == 429), "{codes:?}");
+        assert_eq!(get(&a, "/v1/status").0, 200);
     })
     .await
     .unwrap();

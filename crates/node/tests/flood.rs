@@ -98,7 +98,10 @@ async fn timers_fire_while_gossip_and_api_flood_the_node() {
                     chain_id: chain_id.into(),
                     sender: sender.public_key(),
                     nonce: 1_000 + i,
-                    payload: Payload::RegisterSubject { encryption_key },
+                    payload: Payload::RegisterSubject {
+                        encryption_key,
+                        work: 0,
+                    },
                 }
                 .sign(&sender),
             )

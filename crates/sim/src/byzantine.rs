@@ -514,6 +514,12 @@ impl Mask {
                             payload: Payload::RegisterSubject {
                                 encryption_key: mpms_crypto::DecryptionKey::derive(b"edge")
                                     .encryption_key(),
+                                work: mpms_ledger::work::stamp(
+                                    &self.chain_id,
+                                    &subject.public_key(),
+                                    mpms_ledger::execute::read_meta(store)
+                                        .map_or(0, |m| m.params.account_creation_work_bits),
+                                ),
                             },
                         }
                         .sign(&subject),

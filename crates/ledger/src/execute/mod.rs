@@ -413,6 +413,13 @@ impl<'a> Executor<'a> {
         self.block_bytes
     }
 
+    /// The net writes of the transactions applied so far, without ending the block
+    /// (the mempool keeps them to admit a sender's next transaction on top of its
+    /// pending ones).
+    pub fn into_writes(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.block.into_iter().collect()
+    }
+
     /// Ends the block: derives the next authority set if it changed, and returns the
     /// net writes with the state commitment on top of `parent_commitment`.
     pub fn finish(mut self, parent_commitment: &Hash) -> Result<BlockOutcome, TxError> {
@@ -468,6 +475,19 @@ impl<'a> Executor<'a> {
     }
 }
 
+/// A registration creates an identity: it carries the account's proof of work.
+fn account_work(txn: &Txn, sender: &AccountId, work: u64) -> Result<(), TxError> {
+    let bits = txn.meta.params.account_creation_work_bits;
+    if crate::work::meets(&txn.meta.chain_id, sender, work, bits) {
+        Ok(())
+    } else {
+        Err(TxError::field(
+            "work",
+            format!("not a proof of work of {bits} bits for this account on this chain (clients compute it: mpms_ledger::work::stamp)"),
+        ))
+    }
+}
+
 fn dispatch(
     txn: &mut Txn,
     tx: &SignedTransaction,
@@ -482,18 +502,30 @@ fn dispatch(
             signing_key,
             encryption_key,
         } => accounts::rotate_keys(txn, sender, *signing_key, *encryption_key),
-        Payload::RegisterSubject { encryption_key } => {
+        Payload::RegisterSubject {
+            encryption_key,
+            work,
+        } => {
+            account_work(txn, &sender, *work)?;
             accounts::register_subject(txn, sender, *encryption_key)
         }
         Payload::RegisterOrganization {
             name,
             kind,
             encryption_key,
-        } => accounts::register_organization(txn, sender, name, *kind, *encryption_key),
+            work,
+        } => {
+            account_work(txn, &sender, *work)?;
+            accounts::register_organization(txn, sender, name, *kind, *encryption_key)
+        }
         Payload::RegisterCertifier {
             name,
             encryption_key,
-        } => accounts::register_certifier(txn, sender, name, *encryption_key),
+            work,
+        } => {
+            account_work(txn, &sender, *work)?;
+            accounts::register_certifier(txn, sender, name, *encryption_key)
+        }
         Payload::Bond { amount } => accounts::bond(txn, sender, *amount),
         Payload::Unbond { amount } => accounts::unbond(txn, sender, *amount),
         Payload::WithdrawUnbonded => accounts::withdraw(txn, sender),

@@ -70,8 +70,15 @@ pub fn params() -> Params {
         proposal_ttl_blocks: 10,
         slash_fraction_bps: 1_000,
         evidence_max_age_blocks: 50,
+        // A real requirement, cheap for tests.
+        account_creation_work_bits: 6,
         ..Params::default()
     }
+}
+
+/// The proof of work `actor` needs to register on the test chain.
+pub fn work(actor: &Actor) -> u64 {
+    mpms_ledger::work::stamp(CHAIN, &actor.id, params().account_creation_work_bits)
 }
 
 impl Chain {
@@ -261,6 +268,7 @@ impl Chain {
             actor,
             Payload::RegisterSubject {
                 encryption_key: actor.enc.encryption_key(),
+                work: work(&actor),
             },
         );
         self.ok(tx);

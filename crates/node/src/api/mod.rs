@@ -28,8 +28,10 @@
 //! Admin routes (the `api.admin_listen` address, loopback only): `GET /admin/peers`.
 //!
 //! Errors are JSON `{"error": "..."}` with a 4xx status for bad input; bodies larger
-//! than `api.max_body_bytes` are refused with 413.
+//! than `api.max_body_bytes` are refused with 413; a client address submitting more
+//! than `api.max_submissions_per_sec` transactions a second gets 429.
 
+mod limit;
 mod openapi;
 mod routes;
 
@@ -92,9 +94,16 @@ impl IntoResponse for ApiError {
 }
 
 /// The public router.
-pub fn router(node: NodeHandle, max_body_bytes: usize) -> Router {
+pub fn router(node: NodeHandle, max_body_bytes: usize, max_submissions_per_sec: u32) -> Router {
+    let limiter = limit::SubmitLimiter::new(max_submissions_per_sec);
     Router::new()
-        .route("/v1/transactions", post(routes::submit))
+        .route(
+            "/v1/transactions",
+            post(routes::submit).layer(axum::middleware::from_fn_with_state(
+                limiter,
+                limit::limit_submissions,
+            )),
+        )
         .route("/v1/transactions/{hash}", get(routes::transaction))
         .route("/v1/status", get(routes::status))
         .route("/v1/blocks/latest", get(routes::latest_block))
@@ -146,9 +155,12 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     });
     Ok((bound, task))
 }
