@@ -268,7 +268,7 @@ impl Chain {
             actor,
             Payload::RegisterSubject {
                 encryption_key: actor.enc.encryption_key(),
-                work: work(&actor),
+                work: work(actor),
             },
         );
         self.ok(tx);
