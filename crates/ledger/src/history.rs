@@ -45,11 +45,36 @@ impl<T> History<T> {
     pub fn entries(&self) -> &[(u64, T)] {
         &self.entries
     }
+
+    /// Forgets the versions no height from `height` on can need: every version
+    /// before the one in force at `height`.
+    pub fn forget_before(&mut self, height: u64) {
+        let in_force = self
+            .entries
+            .iter()
+            .rposition(|(from, _)| *from <= height)
+            .unwrap_or(0);
+        self.entries.drain(..in_force);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forgetting_keeps_what_later_heights_need() {
+        let mut h = History::new(5, 'a');
+        h.set(10, 'b');
+        h.set(20, 'c');
+        h.forget_before(15);
+        assert_eq!(h.entries(), &[(10, 'b'), (20, 'c')]);
+        assert_eq!(h.at(15), Some(&'b'));
+        h.forget_before(3);
+        assert_eq!(h.entries().len(), 2);
+        h.forget_before(100);
+        assert_eq!(h.entries(), &[(20, 'c')]);
+    }
 
     #[test]
     fn versions_by_height() {

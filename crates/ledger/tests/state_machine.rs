@@ -1491,3 +1491,59 @@ fn a_registration_carries_the_accounts_proof_of_work() {
         c.ok(c.tx(&a, make(&a, work(&a))));
     }
 }
+
+/// An account that rotates its signing key again and again keeps a small record:
+/// keys older than the evidence window are forgotten, and within the window at most
+/// sixteen are kept (every rotation used to add one for ever, until the account no
+/// longer decoded).
+#[test]
+fn rotating_keys_again_and_again_keeps_the_record_small() {
+    let mut c = Chain::new(4);
+    let mut actor = Actor::new(52);
+    let size = |c: &Chain| {
+        mpms_ledger::State::get(&c.state, &keys::account(&Actor::new(52).id))
+            .unwrap()
+            .unwrap()
+            .len()
+    };
+    let rotate = |c: &Chain, actor: &Actor, seed: u8| {
+        c.tx(
+            actor,
+            Payload::RotateKeys {
+                signing_key: Some(SigningKey::from_seed(&[seed; 32]).public_key()),
+                encryption_key: None,
+            },
+        )
+    };
+    let mut refused = None;
+    for seed in 100..140u8 {
+        let tx = rotate(&c, &actor, seed);
+        let results = c.block(&[tx]);
+        match &results[0] {
+            Ok(_) => actor.key = SigningKey::from_seed(&[seed; 32]),
+            Err(e) => {
+                refused = Some(e.clone());
+                break;
+            }
+        }
+    }
+    assert!(
+        matches!(
+            refused,
+            Some(TxError::InvalidField {
+                field: "signing_key",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let capped = size(&c);
+    // After the evidence window the old keys are forgotten and rotating works again.
+    c.skip(harness::params().evidence_max_age_blocks + 1);
+    for seed in 150..160u8 {
+        let tx = rotate(&c, &actor, seed);
+        assert!(c.block(&[tx])[0].is_ok());
+        actor.key = SigningKey::from_seed(&[seed; 32]);
+    }
+    assert!(size(&c) <= capped, "{} > {capped}", size(&c));
+}

@@ -66,6 +66,9 @@ pub(super) fn transfer(
     Ok(())
 }
 
+/// Most signing-key versions an account keeps within the evidence window.
+pub(crate) const MAX_KEY_VERSIONS: usize = 16;
+
 pub(super) fn rotate_keys(
     txn: &mut Txn,
     sender: AccountId,
@@ -83,6 +86,26 @@ pub(super) fn rotate_keys(
         // Takes effect from the next height: every signature in this block is checked
         // against the keys in force when the block started.
         let from = txn.next_height();
+        // Old keys are kept as long as evidence about their heights can be judged;
+        // within that window an account may change its key only so often, so the
+        // record stays small however often it is asked to rotate.
+        let window = txn.meta.params.evidence_max_age_blocks;
+        account
+            .signing_keys
+            .forget_before(txn.height().saturating_sub(window));
+        let replaces_pending = account
+            .signing_keys
+            .entries()
+            .last()
+            .is_some_and(|(at, _)| *at == from);
+        if !replaces_pending && account.signing_keys.entries().len() >= MAX_KEY_VERSIONS {
+            return Err(TxError::field(
+                "signing_key",
+                format!(
+                    "{MAX_KEY_VERSIONS} signing keys are already kept for the last {window} blocks (the evidence window): wait before rotating again"
+                ),
+            ));
+        }
         account.signing_keys.set(from, key);
         txn.put_account(&sender, &account);
     }
