@@ -18,6 +18,7 @@ pub mod config;
 pub mod home;
 pub mod join;
 pub mod keys;
+#[cfg(feature = "rocksdb")]
 pub mod launch;
 pub mod metrics;
 pub mod runtime;

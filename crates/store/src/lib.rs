@@ -9,7 +9,9 @@
 //! right behind each commit and rebuilds what a crash interrupted when it opens.
 
 mod memory;
+#[cfg(feature = "rocksdb")]
 mod rocks;
+#[cfg(feature = "rocksdb")]
 mod tx_index;
 
 use mpms_crypto::Hash;
@@ -19,6 +21,7 @@ use mpms_ledger::{Block, CommitCertificate, DecodeError, Header, State};
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemStore;
+#[cfg(feature = "rocksdb")]
 pub use rocks::{RocksOptions, RocksStore};
 
 /// Storage errors.
