@@ -422,21 +422,24 @@ impl Engine {
                 self.locked = rec.locked;
                 self.valid = rec.valid;
                 round = rec.last.vote.round;
-                resume = Some(rec.last);
+                resume = Some((rec.last, rec.earlier.clone()));
             }
         }
         self.start_round(round, fx);
-        if let Some(last) = resume {
+        if let Some((last, earlier)) = resume {
             // Peers may never have received what we signed before stopping: send it
-            // again, and continue from the step it belongs to.
+            // all again (a proposal cannot travel without its block: the others wait
+            // for the next round's), and continue from the step it belongs to.
             match last.vote.kind {
                 VoteKind::Prevote => self.step = Step::Prevote,
                 VoteKind::Precommit => self.step = Step::Precommit,
                 VoteKind::Proposal => self.awaiting_block = None,
             }
-            if last.vote.kind != VoteKind::Proposal {
-                self.votes.add(last);
-                fx.push(Effect::Broadcast(last));
+            for statement in earlier.into_iter().chain([last]) {
+                self.votes.add(statement);
+                if statement.vote.kind != VoteKind::Proposal {
+                    fx.push(Effect::Broadcast(statement));
+                }
             }
         }
         let buffered = std::mem::take(&mut self.buffered);
@@ -627,8 +630,19 @@ impl Engine {
             }
         }
         let signed = vote.sign(&self.chain_id, me.operator, &me.key);
+        let earlier = match &self.safety {
+            Some(rec)
+                if rec.last.vote.height == vote.height && rec.last.vote.round == vote.round =>
+            {
+                let mut earlier = rec.earlier.clone();
+                earlier.push(rec.last);
+                earlier
+            }
+            _ => Vec::new(),
+        };
         let record = SafetyRecord {
             last: signed,
+            earlier,
             locked: self.locked,
             valid: self.valid,
         };

@@ -72,7 +72,7 @@ pub fn check_finalized(
 ) -> Result<(), String> {
     let header = &finalized.block.header;
     if header.chain_id != chain_id {
-        return Err(format!("block for chain {:?}", header.chain_id));
+        return Err("block for another chain".into());
     }
     header
         .check_link(parent)

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 pub struct SafetyRecord {
     /// The last signed statement.
     pub last: SignedVote,
+    /// The statements signed before `last` at the same height and round (the
+    /// proposal and the prevote before a precommit), oldest first: a restarted
+    /// validator sends them again with `last`, since peers may have missed any of
+    /// them, and without its prevote a set that needs every vote would wait for ever.
+    pub earlier: Vec<SignedVote>,
     /// The locked (round, block) at that height, if any.
     pub locked: Option<(u32, Hash)>,
     /// The valid (round, block) at that height, if any.

@@ -607,3 +607,66 @@ fn more_than_a_third_far_ahead_moves_a_node_to_their_round() {
     }));
     assert_eq!(a.round(), u32::MAX);
 }
+
+/// A validator restarted after precommitting re-sends its prevote of that round too.
+/// It used to re-send only its last statement: in a set of three (which needs every
+/// vote), a peer that had missed the prevote waited for ever, and so did the chain
+/// (found by the simulator's soak: twins removed a fourth authority, then a crash
+/// and a restart during a partition stalled height 4 at round 0).
+#[test]
+fn a_restarted_validator_sends_its_whole_round_again() {
+    let keys = keys(3);
+    let set = set_of(&keys);
+    let mut a = engine(&keys, 0, None);
+    a.step(Input::StartHeight {
+        height: 1,
+        authorities: set.clone(),
+    });
+    let block = Hash::digest(b"block");
+    let sign = |i: usize, kind: VoteKind| {
+        Vote {
+            height: 1,
+            round: 0,
+            kind,
+            block: Some(block),
+            valid_round: None,
+        }
+        .sign(CHAIN, keys[i].0.public_key(), &keys[i].1)
+    };
+    // Member 1 proposes (1, 0); the block is valid; members 1 and 2 prevote it.
+    let mut fx = a.step(Input::Proposal(sign(1, VoteKind::Proposal)));
+    fx.extend(a.step(Input::BlockValidated {
+        height: 1,
+        block,
+        valid: true,
+    }));
+    for i in [1, 2] {
+        fx.extend(a.step(Input::Vote(sign(i, VoteKind::Prevote))));
+    }
+    let record = fx
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Effect::PersistSafety(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(record.last.vote.kind, VoteKind::Precommit);
+    assert_eq!(record.earlier.len(), 1);
+    assert_eq!(record.earlier[0].vote.kind, VoteKind::Prevote);
+
+    // Restarted from that record: both statements go out again.
+    let mut restarted = engine(&keys, 0, Some(record));
+    let fx = restarted.step(Input::StartHeight {
+        height: 1,
+        authorities: set,
+    });
+    let sent: Vec<VoteKind> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Broadcast(v) => Some(v.vote.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![VoteKind::Prevote, VoteKind::Precommit]);
+}
