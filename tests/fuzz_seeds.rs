@@ -125,7 +125,10 @@ fn write_fuzz_seed_corpora() {
             ),
         ),
         ("bond", chain.tx(operator, 0, Payload::Bond { amount: 10 })),
-        ("unbond", chain.tx(operator, 0, Payload::Unbond { amount: 10 })),
+        (
+            "unbond",
+            chain.tx(operator, 0, Payload::Unbond { amount: 10 }),
+        ),
         ("withdraw", chain.tx(operator, 0, Payload::WithdrawUnbonded)),
         (
             "schema-stacked",
@@ -224,13 +227,29 @@ fn write_fuzz_seed_corpora() {
         first: vote(2, Some(Hash::digest(b"a"))),
         second: vote(2, Some(Hash::digest(b"b"))),
     };
-    let evidence_tx = chain.tx(operator, 0, Payload::SubmitEvidence(Box::new(evidence.clone())));
+    let evidence_tx = chain.tx(
+        operator,
+        0,
+        Payload::SubmitEvidence(Box::new(evidence.clone())),
+    );
     for (name, tx) in txs.iter().chain([&("evidence", evidence_tx)]) {
         write("transaction", name, &codec::encode(tx));
-        write("api_json", name, &tagged(0, serde_json::to_vec(tx).unwrap().as_slice()));
-        write("gossip", &format!("tx-{name}"), &tagged(0, &codec::encode(tx)));
+        write(
+            "api_json",
+            name,
+            &tagged(0, serde_json::to_vec(tx).unwrap().as_slice()),
+        );
+        write(
+            "gossip",
+            &format!("tx-{name}"),
+            &tagged(0, &codec::encode(tx)),
+        );
     }
-    write("api_json", "evidence", &tagged(1, &serde_json::to_vec(&evidence).unwrap()));
+    write(
+        "api_json",
+        "evidence",
+        &tagged(1, &serde_json::to_vec(&evidence).unwrap()),
+    );
 
     // Blocks, finalized blocks, headers.
     let finalized = FinalizedBlock {
@@ -239,12 +258,28 @@ fn write_fuzz_seed_corpora() {
     };
     write("block", "block", &tagged(0, &codec::encode(&built.block)));
     write("block", "finalized", &tagged(1, &codec::encode(&finalized)));
-    write("block", "header", &tagged(2, &codec::encode(&built.block.header)));
+    write(
+        "block",
+        "header",
+        &tagged(2, &codec::encode(&built.block.header)),
+    );
 
     // Votes, certificates, evidence.
-    write("vote_and_certificate", "vote", &tagged(0, &codec::encode(&vote(1, None))));
-    write("vote_and_certificate", "certificate", &tagged(1, &codec::encode(&certificate)));
-    write("vote_and_certificate", "evidence", &tagged(2, &codec::encode(&evidence)));
+    write(
+        "vote_and_certificate",
+        "vote",
+        &tagged(0, &codec::encode(&vote(1, None))),
+    );
+    write(
+        "vote_and_certificate",
+        "certificate",
+        &tagged(1, &codec::encode(&certificate)),
+    );
+    write(
+        "vote_and_certificate",
+        "evidence",
+        &tagged(2, &codec::encode(&evidence)),
+    );
 
     // Gossip: consensus messages and finalized blocks.
     let proposal = Vote {
@@ -269,12 +304,24 @@ fn write_fuzz_seed_corpora() {
         sent_at_ms: 7,
     };
     write("gossip", "proposal", &tagged(1, &codec::encode(&proposal)));
-    write("gossip", "vote", &tagged(1, &codec::encode(&ConsensusMessage::Vote(vote(3, None)))));
+    write(
+        "gossip",
+        "vote",
+        &tagged(1, &codec::encode(&ConsensusMessage::Vote(vote(3, None)))),
+    );
     write("gossip", "resent", &tagged(1, &codec::encode(&resent)));
-    write("gossip", "finalized", &tagged(2, &codec::encode(&finalized)));
+    write(
+        "gossip",
+        "finalized",
+        &tagged(2, &codec::encode(&finalized)),
+    );
 
     // Sync frames.
-    write("sync_codec", "status", &frame(&codec::encode(&SyncRequest::Status)));
+    write(
+        "sync_codec",
+        "status",
+        &frame(&codec::encode(&SyncRequest::Status)),
+    );
     write(
         "sync_codec",
         "blocks-request",
@@ -303,7 +350,11 @@ fn write_fuzz_seed_corpora() {
             write("files", &name, &tagged(1, &text));
         }
     }
-    write("files", "genesis-testkit.json", &tagged(0, chain.genesis.to_json().as_bytes()));
+    write(
+        "files",
+        "genesis-testkit.json",
+        &tagged(0, chain.genesis.to_json().as_bytes()),
+    );
     let keystore = Keystore::encrypt(
         "validator-consensus-key",
         &[7u8; 32],
@@ -312,7 +363,11 @@ fn write_fuzz_seed_corpora() {
         &mut rand::thread_rng(),
     )
     .unwrap();
-    write("files", "keystore.json", &tagged(2, keystore.to_json().as_bytes()));
+    write(
+        "files",
+        "keystore.json",
+        &tagged(2, keystore.to_json().as_bytes()),
+    );
     let dir = tempfile::tempdir().unwrap();
     let nodes = mpms_node::testnet::generate(
         dir.path(),
@@ -336,7 +391,11 @@ fn write_fuzz_seed_corpora() {
         OrganizationKind::Hospital,
     )
     .unwrap();
-    write("files", "join-request.json", &tagged(3, request.to_json().as_bytes()));
+    write(
+        "files",
+        "join-request.json",
+        &tagged(3, request.to_json().as_bytes()),
+    );
     let _ = subject_dk;
     println!("seed corpora written under fuzz/corpus/");
 }

@@ -186,7 +186,7 @@ impl ChainValidator {
             Err(e) => return Verdict::Reject(format!("undecodable transaction: {e}")),
         };
         if tx.tx.chain_id != self.chain_id {
-            return Verdict::Reject(format!("transaction for chain {:?}", tx.tx.chain_id));
+            return Verdict::Reject("transaction for another chain".into());
         }
         let key = (self.signing_key)(&tx.tx.sender);
         match tx.verify(&key) {

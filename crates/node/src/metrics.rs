@@ -56,6 +56,8 @@ pub struct NodeMetrics {
     gossip_accepted: Family<TopicLabel, Gauge>,
     gossip_rejected: Family<TopicLabel, Gauge>,
     peers_banned: Gauge,
+    gossip_shed: Gauge,
+    sync_refused: Gauge,
 }
 
 impl NodeMetrics {
@@ -79,6 +81,8 @@ impl NodeMetrics {
             gossip_accepted: Family::default(),
             gossip_rejected: Family::default(),
             peers_banned: Gauge::default(),
+            gossip_shed: Gauge::default(),
+            sync_refused: Gauge::default(),
         };
         registry.register(
             "finalized_height",
@@ -146,6 +150,16 @@ impl NodeMetrics {
             "Peers banned for misbehaviour",
             m.peers_banned.clone(),
         );
+        registry.register(
+            "gossip_shed",
+            "Gossip messages dropped unvalidated: their peer held its share of the validation queue",
+            m.gossip_shed.clone(),
+        );
+        registry.register(
+            "sync_refused",
+            "Block-sync requests dropped: their peer was over its budget",
+            m.sync_refused.clone(),
+        );
         NodeMetrics { registry, ..m }
     }
 
@@ -192,6 +206,8 @@ impl NodeMetrics {
                 .set(n.rejected[i] as i64);
         }
         self.peers_banned.set(n.banned as i64);
+        self.gossip_shed.set(n.gossip_shed as i64);
+        self.sync_refused.set(n.sync_refused as i64);
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

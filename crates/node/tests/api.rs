@@ -238,6 +238,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
             "mpms_transaction_confirmation_seconds_bucket",
             "mpms_transactions_total 1",
             "mpms_evidence_total",
+            "mpms_gossip_shed",
+            "mpms_sync_refused",
         ] {
             assert!(metrics.contains(name), "{name} missing:\n{metrics}");
         }

@@ -101,7 +101,10 @@ impl Net {
         let child = Command::new(BIN)
             .args(["start", "--home"])
             .arg(&self.nodes[i].home)
-            .env("RUST_LOG", "info,libp2p=warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("MPMS_TEST_NODE_LOG").unwrap_or_else(|_| "info,libp2p=warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -141,6 +144,11 @@ impl Net {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+    }
+
+    /// The process id of node `i`, if it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].child.as_ref().map(Child::id)
     }
 
     pub fn log(&self, i: usize) -> String {

@@ -349,7 +349,7 @@ impl<'a> Executor<'a> {
         if tx.tx.chain_id != self.meta.chain_id {
             return Err(TxError::WrongChain {
                 expected: self.meta.chain_id.clone(),
-                got: tx.tx.chain_id.clone(),
+                got: shown(&tx.tx.chain_id),
             });
         }
         let Prepared {
@@ -472,6 +472,16 @@ impl<'a> Executor<'a> {
             receipts: self.receipts,
             next_authority_set,
         })
+    }
+}
+
+/// Text from an input, as an error shows it: at most 64 characters (a valid chain id
+/// is never longer), so that a hostile input cannot fill logs.
+fn shown(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
@@ -680,7 +690,7 @@ pub fn execute_block(
 ) -> Result<BlockOutcome, BlockExecError> {
     let meta = read_meta(state).map_err(BlockExecError::State)?;
     if block.header.chain_id != meta.chain_id {
-        return Err(BlockExecError::WrongChain(block.header.chain_id.clone()));
+        return Err(BlockExecError::WrongChain(shown(&block.header.chain_id)));
     }
     block.header.check_link(parent)?;
     if block.header.authority_set != meta.authority_set.hash() {
