@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mpms_store::{commit_genesis, RocksOptions, RocksStore, Store};
 use tokio::sync::watch;
@@ -42,15 +43,44 @@ pub struct Launched {
     /// The admin API's address.
     pub admin: Option<SocketAddr>,
     servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Kept to close the database in order once everything else has let go of it.
+    store: Arc<RocksStore>,
 }
+
+/// How long a stopped node waits for its threads to let go of the store.
+const STORE_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
 impl Launched {
     /// Waits until the node and its API servers have stopped (after shutdown).
+    /// The store is closed last, on this call: the process must not exit while
+    /// RocksDB's background threads or the transaction index writer still run.
     pub async fn stopped(self) {
-        let _ = self.node.task.await;
-        for server in self.servers {
+        let Launched {
+            node,
+            servers,
+            store,
+            ..
+        } = self;
+        let _ = node.task.await;
+        for server in servers {
             let _ = server.await;
         }
+        drop(node.handle);
+        // Gossip validation threads and blocking reads end on their own once the
+        // network and the API have stopped; give them a moment.
+        let deadline = Instant::now() + STORE_RELEASE_WAIT;
+        while Arc::strong_count(&store) > 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&store) > 1 {
+            tracing::warn!("the store is still in use at shutdown: stopping its background work");
+            store.stop_background_work();
+            return;
+        }
+        // Dropping the last handle writes the queued index entries and waits for
+        // flushes and compactions in progress.
+        let _ = tokio::task::spawn_blocking(move || drop(store)).await;
+        tracing::info!("store closed");
     }
 }
 
@@ -103,7 +133,7 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
     let store = open_store(home)?;
     let parts = NodeParts {
         moniker: config.node.moniker.clone(),
-        store: store as Arc<dyn Store>,
+        store: Arc::clone(&store) as Arc<dyn Store>,
         validator,
         core: config.core(),
         network: config.network.clone(),
@@ -150,5 +180,6 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
         api,
         admin,
         servers,
+        store,
     })
 }

@@ -152,6 +152,13 @@ impl RocksStore {
         })
     }
 
+    /// Stops flushes and compactions, waiting for those in progress: for a process
+    /// that must exit while something still holds the store (RocksDB aborts if its
+    /// background threads outlive the process's static data).
+    pub fn stop_background_work(&self) {
+        self.db.cancel_all_background_work(true);
+    }
+
     fn cf(&self, name: &str) -> Result<&ColumnFamily, StoreError> {
         cf_of(&self.db, name)
     }

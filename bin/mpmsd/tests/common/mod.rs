@@ -137,7 +137,23 @@ impl Net {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 if let Some(status) = child.try_wait().unwrap() {
-                    assert!(status.success(), "node {i} exited with {status}");
+                    if !status.success() {
+                        let log = self.log(i);
+                        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                        let tail: Vec<&str> = tail.into_iter().rev().collect();
+                        panic!(
+                            "node {i} exited with {status}; its log ends with:\n{}",
+                            tail.join("\n")
+                        );
+                    }
+                    // The database is closed before the process exits (RocksDB
+                    // aborts the process if its threads outlive it).
+                    if std::env::var("MPMS_TEST_NODE_LOG").is_err() {
+                        assert!(
+                            self.log(i).contains("store closed"),
+                            "node {i} exited without closing its store"
+                        );
+                    }
                     return;
                 }
                 assert!(Instant::now() < deadline, "node {i} did not stop");
