@@ -1,5 +1,6 @@
 //! `mpmsd`: the MPMS node daemon and command-line client.
 
+mod bench_cmd;
 mod client;
 mod demo_cmd;
 mod keys_cmd;
@@ -61,6 +62,10 @@ enum Command {
     /// Credentials shared with you.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Benchmarks a network: submission, confirmation and retrieval latency and
+    /// throughput under an open-loop load.
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
     /// Runs the medical-credential workflow on a fresh 4-authority chain stored in
     /// RocksDB (real execution, commit certificates, encryption), step by step.
     LedgerDemo {
@@ -123,6 +128,10 @@ fn main() -> anyhow::Result<()> {
             let opened = tx_cmd::open_granted(&client, &signer.load()?, &grant)?;
             println!("{}", serde_json::to_string_pretty(&opened)?);
             Ok(())
+        }
+        Command::Bench(command) => {
+            logs::init(cli.log_json, Some("warn"));
+            bench_cmd::run(command)
         }
         Command::LedgerDemo { home } => {
             logs::init(cli.log_json, None);

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use mpms_crypto::keystore::KdfParams;
 use mpms_crypto::SigningKey;
-use mpms_ledger::genesis::{GenesisAccount, GenesisAuthority};
+use mpms_ledger::genesis::{
+    GenesisAccount, GenesisAuthority, GenesisCertifier, GenesisOrganization,
+};
 use mpms_ledger::{Genesis, Params};
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -36,6 +38,20 @@ pub struct TestnetOptions {
     /// Empty-block heartbeat, ms (short on a test network so it visibly moves): a
     /// chain parameter, written in the genesis.
     pub heartbeat_ms: u64,
+}
+
+/// What a tool adds to a generated network (a benchmark: its certifiers, its
+/// verifier, a cheap account proof of work, a high per-client submission rate).
+#[derive(Debug, Clone, Default)]
+pub struct TestnetExtras {
+    /// Organizations registered at genesis.
+    pub organizations: Vec<GenesisOrganization>,
+    /// Certifiers accredited at genesis.
+    pub certifiers: Vec<GenesisCertifier>,
+    /// The genesis's `account_creation_work_bits`, if not the default.
+    pub account_creation_work_bits: Option<u8>,
+    /// Every node's `api.max_submissions_per_sec`, if not the default.
+    pub max_submissions_per_sec: Option<u32>,
 }
 
 /// One generated node.
@@ -72,6 +88,15 @@ pub enum TestnetError {
 /// Writes the genesis and one home per node under `out` (`out/<moniker>`), and
 /// `out/genesis.json`.
 pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError> {
+    generate_with(out, options, &TestnetExtras::default())
+}
+
+/// [`generate`], with `extras` in the genesis and the nodes' configurations.
+pub fn generate_with(
+    out: &Path,
+    options: &TestnetOptions,
+    extras: &TestnetExtras,
+) -> Result<Vec<TestnetNode>, TestnetError> {
     if options.validators == 0 {
         return Err(TestnetError::Options(
             "a network needs at least one validator".into(),
@@ -118,6 +143,9 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
         .consensus
         .min_block_interval_ms
         .min(options.heartbeat_ms);
+    if let Some(bits) = extras.account_creation_work_bits {
+        params.account_creation_work_bits = bits;
+    }
     let genesis = Genesis {
         chain_id: options.chain_id.clone(),
         genesis_time_ms: options.genesis_time_ms,
@@ -135,8 +163,8 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
             })
             .collect(),
         accounts: Vec::<GenesisAccount>::new(),
-        organizations: Vec::new(),
-        certifiers: Vec::new(),
+        organizations: extras.organizations.clone(),
+        certifiers: extras.certifiers.clone(),
     };
     genesis
         .build()
@@ -168,6 +196,9 @@ pub fn generate(out: &Path, options: &TestnetOptions) -> Result<Vec<TestnetNode>
         config.network.heartbeat_ms = 200;
         config.api.listen = format!("127.0.0.1:{}", plan.port + 1);
         config.api.admin_listen = format!("127.0.0.1:{}", plan.port + 2);
+        if let Some(rate) = extras.max_submissions_per_sec {
+            config.api.max_submissions_per_sec = rate;
+        }
         let mut password = [0u8; 16];
         OsRng.fill_bytes(&mut password);
         let password = hex::encode(password);

@@ -15,7 +15,7 @@ static NEXT: AtomicU16 = AtomicU16::new(0);
 
 /// A base port unlikely to collide with other test processes, and below Linux's
 /// ephemeral range (32768 and up), from which outgoing connections take theirs.
-fn base_port() -> u16 {
+pub fn base_port() -> u16 {
     let slot = (std::process::id() % 220) as u16 + 60 * NEXT.fetch_add(1, Ordering::Relaxed);
     10_000 + (slot % 220) * 100
 }
