@@ -10,10 +10,13 @@ use clap::{Args, Subcommand};
 use mpms_bench::api::Api;
 use mpms_bench::local::{sibling_binary, LocalNetwork, LocalOptions};
 use mpms_bench::report::{self, NodeUsage};
-use mpms_bench::run::{run_step, StepConfig};
+use mpms_bench::run::{ms, run_step, StepConfig};
+use mpms_bench::simulated::{self, Latency, SimOptions};
 use mpms_bench::workload::{Actors, Mix};
 use mpms_bench::{setup, verify};
+use mpms_ledger::params::ConsensusTiming;
 use mpms_ledger::Params;
+
 use mpms_node::testnet::TestnetExtras;
 
 /// `mpmsd bench`.
@@ -22,6 +25,38 @@ pub enum BenchCommand {
     /// Starts a network of real mpmsd processes on 127.0.0.1 (each with its own
     /// RocksDB and libp2p), loads it at a fixed rate, reports, and stops it.
     Local(LocalArgs),
+    /// Runs the deterministic simulator (every node the node's own core, in virtual
+    /// time, with a per-hop network delay) at one or more network sizes.
+    Sim(SimArgs),
+}
+
+/// `mpmsd bench sim`.
+#[derive(Args)]
+pub struct SimArgs {
+    /// Network sizes (nodes in all), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10,50,100,1000")]
+    nodes: Vec<usize>,
+    /// Validators in each network (the rest are full nodes).
+    #[arg(long, default_value_t = 16)]
+    validators: usize,
+    /// Mean one-hop delay, ms.
+    #[arg(long, default_value_t = 25.0)]
+    link_ms: f64,
+    /// Relative spread of the delay (0.1 = ±10 %).
+    #[arg(long, default_value_t = 0.1)]
+    jitter: f64,
+    /// Transactions per virtual second.
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// Blocks every node must commit.
+    #[arg(long, default_value_t = 100)]
+    blocks: u64,
+    /// The chain's minimum block interval, ms.
+    #[arg(long, default_value_t = 50)]
+    min_block_interval_ms: u64,
+    /// The seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// `mpmsd bench local`.
@@ -63,6 +98,10 @@ pub struct LocalArgs {
     /// logs, samples.csv (every send), summary.txt.
     #[arg(long)]
     out: PathBuf,
+    /// The chain's minimum block interval, ms (a genesis parameter: a transaction
+    /// waits for the next block at most this long).
+    #[arg(long, default_value_t = 50)]
+    min_block_interval_ms: u64,
     /// No live progress line.
     #[arg(long)]
     no_progress: bool,
@@ -71,7 +110,59 @@ pub struct LocalArgs {
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Local(args) => local(args),
+        BenchCommand::Sim(args) => sim(args),
     }
+}
+
+fn sim(args: SimArgs) -> anyhow::Result<()> {
+    if !(0.0..=10_000.0).contains(&args.link_ms) || !(0.0..1.0).contains(&args.jitter) {
+        bail!("the link delay is 0 to 10,000 ms and the jitter 0 to below 1");
+    }
+    if !(args.rate > 0.0 && args.rate <= 100_000.0) {
+        bail!("the rate is above 0 and at most 100,000 a second");
+    }
+    println!(
+        "| nodes | validators | confirmation p50 / p90 / p99 / max | block interval p50 | virtual time | events | wall time |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for nodes in args.nodes {
+        let options = SimOptions {
+            nodes,
+            validators: args.validators.min(nodes),
+            link: Latency {
+                base_ms: args.link_ms,
+                jitter: args.jitter,
+            },
+            rate: args.rate,
+            blocks: args.blocks,
+            seed: args.seed,
+            timing: ConsensusTiming {
+                heartbeat_ms: 2_000,
+                min_block_interval_ms: args.min_block_interval_ms,
+                ..ConsensusTiming::default()
+            },
+        };
+        let r = simulated::run(&options).map_err(|e| anyhow::anyhow!("{nodes} nodes: {e}"))?;
+        let c = r.confirmation.map_or("–".to_string(), |c| {
+            format!(
+                "{:.0} / {:.0} / {:.0} / {:.0} ms",
+                ms(c.p50),
+                ms(c.p90),
+                ms(c.p99),
+                ms(c.max)
+            )
+        });
+        println!(
+            "| {nodes} | {} | {c} | {} | {:.1} s | {} | {:.1} s |",
+            options.validators,
+            r.block_interval
+                .map_or("–".to_string(), |b| format!("{:.0} ms", ms(b.p50))),
+            r.virtual_time.as_secs_f64(),
+            r.events,
+            r.wall.as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 fn local(args: LocalArgs) -> anyhow::Result<()> {
@@ -94,6 +185,7 @@ fn local(args: LocalArgs) -> anyhow::Result<()> {
         certifiers: actors.genesis_certifiers(Params::default().min_certifier_stake, now_ms),
         // Registration is not what is measured: a cheap proof of work.
         account_creation_work_bits: Some(8),
+        min_block_interval_ms: Some(args.min_block_interval_ms),
         // Every client is on 127.0.0.1: the per-address limit would measure itself.
         max_submissions_per_sec: Some(1_000_000),
     };

@@ -11,7 +11,7 @@
 //! Modules: [`stats`] (percentiles), [`schedule`] (the open loop), [`api`] (an async
 //! client of a node's HTTP API and its event stream), [`workload`] (the actors and
 //! the transactions they sign), [`setup`] (the accounts and schemas a step needs), [`run`] (one measured step), [`local`] (a network of
-//! real `mpmsd` processes on 127.0.0.1), [`report`] (tables and CSV), [`verify`] (each committed transaction counted once).
+//! real `mpmsd` processes on 127.0.0.1), [`simulated`] (the simulator at any size), [`report`] (tables and CSV), [`verify`] (each committed transaction counted once).
 
 pub mod api;
 pub mod local;
@@ -19,6 +19,7 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod setup;
+pub mod simulated;
 pub mod stats;
 pub mod verify;
 pub mod workload;

@@ -48,6 +48,8 @@ pub struct TestnetExtras {
     pub organizations: Vec<GenesisOrganization>,
     /// Certifiers accredited at genesis.
     pub certifiers: Vec<GenesisCertifier>,
+    /// The genesis's minimum block interval (ms), if not the default.
+    pub min_block_interval_ms: Option<u64>,
     /// The genesis's `account_creation_work_bits`, if not the default.
     pub account_creation_work_bits: Option<u8>,
     /// Every node's `api.max_submissions_per_sec`, if not the default.
@@ -143,6 +145,9 @@ pub fn generate_with(
         .consensus
         .min_block_interval_ms
         .min(options.heartbeat_ms);
+    if let Some(interval) = extras.min_block_interval_ms {
+        params.consensus.min_block_interval_ms = interval;
+    }
     if let Some(bits) = extras.account_creation_work_bits {
         params.account_creation_work_bits = bits;
     }
