@@ -138,7 +138,9 @@ impl StepResult {
 
 /// What the dispatcher takes from the generator.
 enum Work {
-    Tx(Signed),
+    /// A transaction, for the node its sender uses.
+    Tx(Signed, usize),
+    /// A query, for any node.
     Query(Held),
 }
 
@@ -181,7 +183,8 @@ fn lock(book: &Mutex<Book>) -> std::sync::MutexGuard<'_, Book> {
 }
 
 /// Runs one step against `apis` with `actors` (whose accounts exist on the chain).
-/// Sends go to the nodes in turn.
+/// Transactions go to their sender's node (accounts are spread over the nodes, as
+/// clients of different institutions would be); queries go to the nodes in turn.
 pub async fn run_step(
     apis: &[Api],
     actors: Arc<Mutex<Actors>>,
@@ -256,6 +259,7 @@ pub async fn run_step(
         })
     };
 
+    let nodes = apis.len();
     // The generator: builds and signs ahead of the schedule on a thread of its own,
     // at most two seconds' worth ahead.
     let ahead = (config.rate * 2.0).clamp(16.0, 200_000.0) as usize;
@@ -276,16 +280,21 @@ pub async fn run_step(
                     }
                 };
                 let mut actors = actors.lock().unwrap_or_else(PoisonError::into_inner);
+                // Each account sends to one node, as a client of that node would: its
+                // transactions then reach the mempool in nonce order.
                 let work = match (op, committed) {
                     (Op::Query, Some(held)) => Work::Query(held),
-                    (Op::Grant, Some(held)) => Work::Tx(actors.grant(&held, now_ms(), &mut rng)?),
+                    (Op::Grant, Some(held)) => {
+                        let node = held.subject % nodes;
+                        Work::Tx(actors.grant(&held, now_ms(), &mut rng)?, node)
+                    }
                     // Until a credential is committed, grants and queries wait: the
                     // warm-up issues first.
                     _ => {
                         let k = next_certifier % actors.certifiers.len().max(1);
                         next_certifier += 1;
                         let j = rng.gen_range(0..actors.subjects.len().max(1));
-                        Work::Tx(actors.issue(k, j, now_ms(), &mut rng)?)
+                        Work::Tx(actors.issue(k, j, now_ms(), &mut rng)?, k % nodes)
                     }
                 };
                 drop(actors);
@@ -319,7 +328,6 @@ pub async fn run_step(
         })
     });
 
-    let nodes = apis.len();
     let apis: Arc<Vec<Api>> = Arc::new(apis.to_vec());
     let warmup = config.warmup;
     let dispatched = {
@@ -329,8 +337,11 @@ pub async fn run_step(
             schedule,
             total,
             &mut work_rx,
-            move |i| {
-                let node = usize::try_from(i).unwrap_or(0) % nodes;
+            move |i, work: &Work| {
+                let node = match work {
+                    Work::Tx(_, node) => *node,
+                    Work::Query(_) => usize::try_from(i).unwrap_or(0) % nodes,
+                };
                 let mut b = lock(&book);
                 let sent = schedule.due(i).saturating_duration_since(start);
                 let op = Op::Issue;
@@ -368,7 +379,7 @@ pub async fn run_step(
                                 Err(e) => b.samples[idx].failure = Some(e),
                             }
                         }
-                        Work::Tx(signed) => {
+                        Work::Tx(signed, _) => {
                             lock(&book).samples[idx].op = signed.op;
                             let got = api.submit(signed.bytes).await;
                             let took = sent_at.elapsed();

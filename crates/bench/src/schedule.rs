@@ -57,7 +57,7 @@ impl Dispatched {
 /// each on a task of its own, and never waits for one to finish. Items come from
 /// `items` (built ahead by a generator; when it falls behind, sends start late and
 /// [`Dispatched::max_late`] says by how much); `prepare(i)` runs on this task just
-/// before each send and gives it its context. The loop ends early when `items` does.
+/// before each send and gives it its context (e.g. the node it goes to). The loop ends early when `items` does.
 pub async fn dispatch<T, C, P, S, F>(
     schedule: OpenLoop,
     duration: Duration,
@@ -66,7 +66,7 @@ pub async fn dispatch<T, C, P, S, F>(
     send: S,
 ) -> Dispatched
 where
-    P: FnMut(u64) -> C,
+    P: FnMut(u64, &T) -> C,
     S: Fn(u64, C, T) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
@@ -80,7 +80,7 @@ where
         let Some(item) = items.recv().await else {
             break;
         };
-        let context = prepare(i);
+        let context = prepare(i, &item);
         let now = Instant::now();
         max_late = max_late.max(now.saturating_duration_since(due));
         tokio::spawn(send(i, context, item));
@@ -121,7 +121,7 @@ mod tests {
             schedule,
             Duration::from_secs(1),
             &mut items,
-            |_| (),
+            |_, _| (),
             move |i, (), _| {
                 let (s, a) = (s.clone(), a.clone());
                 async move {
@@ -163,7 +163,7 @@ mod tests {
             schedule,
             Duration::from_secs(10),
             &mut items,
-            |_| (),
+            |_, _| (),
             |_, (), _| async {},
         )
         .await;
