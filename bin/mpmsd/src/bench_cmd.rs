@@ -69,8 +69,14 @@ pub struct LocalArgs {
     #[arg(long, default_value_t = 0)]
     full_nodes: usize,
     /// Sends per second, all nodes together (open loop: kept whatever the latency).
-    #[arg(long, default_value_t = 200.0)]
-    rate: f64,
+    /// Several rates, comma-separated, run as steps one after another on the same
+    /// network.
+    #[arg(long, value_delimiter = ',', default_value = "200")]
+    rate: Vec<f64>,
+    /// Stop stepping once a step's confirmation p99 exceeds this (ms): finds the
+    /// highest rate the network sustains under that bound.
+    #[arg(long)]
+    max_p99_ms: Option<f64>,
     /// Seconds measured.
     #[arg(long, default_value_t = 30)]
     duration: u64,
@@ -197,12 +203,15 @@ fn local(args: LocalArgs) -> anyhow::Result<()> {
         base_port: args.base_port,
         chain_id: chain_id.to_string(),
     };
-    let config = StepConfig {
-        rate: args.rate,
+    if args.rate.is_empty() || args.rate.iter().any(|r| !(*r > 0.0 && *r <= 1_000_000.0)) {
+        bail!("every rate is above 0 and at most 1,000,000 a second");
+    }
+    let step = |rate: f64| StepConfig {
+        rate,
         duration: Duration::from_secs(args.duration),
         warmup: Duration::from_secs(args.warmup),
         drain: Duration::from_secs(args.drain),
-        mix: args.mix,
+        mix: args.mix.clone(),
         progress: !args.no_progress,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -230,32 +239,58 @@ fn local(args: LocalArgs) -> anyhow::Result<()> {
             setup::register(&apis[0], &mut actors, Duration::from_secs(120))
                 .await
                 .context("setting up the benchmark's accounts")?;
-            let from = apis[0].get_json("/v1/blocks/latest").await?["header"]["height"]
-                .as_u64()
-                .unwrap_or(0)
-                + 1;
-            let before = network.usage();
             let actors = Arc::new(Mutex::new(actors));
-            let result = run_step(&apis, actors, config).await?;
-            let after = network.usage();
-            let usage: Vec<NodeUsage> = network
-                .nodes
-                .iter()
-                .zip(before.into_iter().zip(after))
-                .filter_map(|(n, (b, a))| Some(NodeUsage::between(&n.moniker, b?, a?)))
-                .collect();
-            let verified = verify::against_chain(&apis[0], &result, from)
-                .await
-                .map_err(|e| anyhow::anyhow!("verification: {e}"))?;
-            let mut text = report::summary(&result, &usage);
-            text.push_str(&format!(
-                "  verified      {} transactions in {} blocks, each counted once\n",
-                verified.committed, verified.blocks
-            ));
-            print!("{text}");
-            std::fs::write(args.out.join("summary.txt"), &text)?;
-            report::write_csv(&result, &args.out.join("samples.csv"))?;
-            println!("samples: {}", args.out.join("samples.csv").display());
+            let mut results = Vec::new();
+            let mut summaries = String::new();
+            for &rate in &args.rate {
+                let from = apis[0].get_json("/v1/blocks/latest").await?["header"]["height"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    + 1;
+                let before = network.usage();
+                let result = run_step(&apis, actors.clone(), step(rate)).await?;
+                let after = network.usage();
+                let usage: Vec<NodeUsage> = network
+                    .nodes
+                    .iter()
+                    .zip(before.into_iter().zip(after))
+                    .filter_map(|(n, (b, a))| Some(NodeUsage::between(&n.moniker, b?, a?)))
+                    .collect();
+                let verified = verify::against_chain(&apis[0], &result, from)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("verification: {e}"))?;
+                let mut text = report::summary(&result, &usage);
+                text.push_str(&format!(
+                    "  verified      {} transactions in {} blocks, each counted once\n",
+                    verified.committed, verified.blocks
+                ));
+                print!("{text}");
+                summaries.push_str(&text);
+                std::fs::write(args.out.join("summary.txt"), &summaries)?;
+                let csv = if args.rate.len() == 1 {
+                    args.out.join("samples.csv")
+                } else {
+                    args.out.join(format!("samples-{rate}.csv"))
+                };
+                report::write_csv(&result, &csv)?;
+                println!("samples: {}", csv.display());
+                let p99 = result.confirmation().map_or(f64::INFINITY, |c| ms(c.p99));
+                results.push(result);
+                if args.max_p99_ms.is_some_and(|bound| p99 > bound) {
+                    println!("confirmation p99 {p99:.0} ms is above the bound: stepping stops");
+                    break;
+                }
+            }
+            if results.len() > 1 {
+                let rows: Vec<(String, &mpms_bench::run::StepResult)> = results
+                    .iter()
+                    .map(|r| (format!("{:.0}/s", r.config.rate), r))
+                    .collect();
+                let table = report::size_table("rate", &rows);
+                print!("{table}");
+                summaries.push_str(&table);
+                std::fs::write(args.out.join("summary.txt"), &summaries)?;
+            }
             anyhow::Ok(())
         }
         .await;

@@ -132,13 +132,14 @@ pub fn write_csv(result: &StepResult, path: &Path) -> std::io::Result<()> {
     out.flush()
 }
 
-/// The table shaped like the prototype's: one row per network size, the median and
-/// the 99th percentile of each latency.
-pub fn size_table(rows: &[(String, &StepResult)]) -> String {
+/// The table shaped like the prototype's: one row per network size (or per rate:
+/// `first` names the first column), the median and the 99th percentile of each
+/// latency, and the throughput.
+pub fn size_table(first: &str, rows: &[(String, &StepResult)]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| nodes | submission p50 / p99 | confirmation p50 / p99 | retrieval p50 / p99 | throughput |"
+        "| {first} | submission p50 / p99 | confirmation p50 / p99 | retrieval p50 / p99 | throughput |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     let cell = |s: Option<Summary>| {
