@@ -8,15 +8,17 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use mpms_bench::api::Api;
+use mpms_bench::local::Usage;
 use mpms_bench::local::{sibling_binary, LocalNetwork, LocalOptions};
 use mpms_bench::report::{self, NodeUsage};
-use mpms_bench::run::{ms, run_step, StepConfig};
+use mpms_bench::run::{ms, run_step, StepConfig, StepResult};
 use mpms_bench::simulated::{self, Latency, SimOptions};
 use mpms_bench::workload::{Actors, Mix};
 use mpms_bench::{setup, verify};
 use mpms_ledger::params::ConsensusTiming;
 use mpms_ledger::Params;
 
+use mpms_node::keys::AccountKeys;
 use mpms_node::testnet::TestnetExtras;
 
 /// `mpmsd bench`.
@@ -25,6 +27,9 @@ pub enum BenchCommand {
     /// Starts a network of real mpmsd processes on 127.0.0.1 (each with its own
     /// RocksDB and libp2p), loads it at a fixed rate, reports, and stops it.
     Local(LocalArgs),
+    /// Loads an existing network (a consortium testnet on real machines) through
+    /// its nodes' APIs, with certifiers it has accredited.
+    Remote(RemoteArgs),
     /// Runs the deterministic simulator (every node the node's own core, in virtual
     /// time, with a per-hop network delay) at one or more network sizes.
     Sim(SimArgs),
@@ -59,15 +64,9 @@ pub struct SimArgs {
     seed: u64,
 }
 
-/// `mpmsd bench local`.
+/// The load and the results: shared by the local and remote back ends.
 #[derive(Args)]
-pub struct LocalArgs {
-    /// Validators.
-    #[arg(long, default_value_t = 4)]
-    validators: usize,
-    /// Full nodes (clients send to every node in turn).
-    #[arg(long, default_value_t = 0)]
-    full_nodes: usize,
+pub struct LoadArgs {
     /// Sends per second, all nodes together (open loop: kept whatever the latency).
     /// Several rates, comma-separated, run as steps one after another on the same
     /// network.
@@ -87,35 +86,69 @@ pub struct LocalArgs {
     /// grants access to one it holds), query (a credential read by id).
     #[arg(long, default_value = "issue=8,grant=1,query=1")]
     mix: Mix,
-    /// Certifiers (accredited in the genesis); each account has at most 128
-    /// transactions pending, so high rates need more of them.
-    #[arg(long, default_value_t = 32)]
-    certifiers: usize,
-    /// Subjects (registered before the step).
+    /// Subjects (registered before the first step).
     #[arg(long, default_value_t = 256)]
     subjects: usize,
-    /// Node i uses ports base-port + 10 i to + 2.
-    #[arg(long, default_value_t = 27_000)]
-    base_port: u16,
     /// Seconds a transaction may take to be confirmed after the last send.
     #[arg(long, default_value_t = 30)]
     drain: u64,
-    /// Results directory (must not exist or be empty): the network's homes and
-    /// logs, samples.csv (every send), summary.txt.
+    /// Results directory (must not exist or be empty): summary.txt, and every send
+    /// as CSV (samples.csv, or samples-<rate>.csv per step).
     #[arg(long)]
     out: PathBuf,
-    /// The chain's minimum block interval, ms (a genesis parameter: a transaction
-    /// waits for the next block at most this long).
-    #[arg(long, default_value_t = 50)]
-    min_block_interval_ms: u64,
     /// No live progress line.
     #[arg(long)]
     no_progress: bool,
 }
 
+/// `mpmsd bench local`.
+#[derive(Args)]
+pub struct LocalArgs {
+    /// Validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Full nodes (transactions go to their sender's node, queries to every node).
+    #[arg(long, default_value_t = 0)]
+    full_nodes: usize,
+    /// Certifiers (accredited in the genesis); each account has at most 128
+    /// transactions pending, so high rates need more of them.
+    #[arg(long, default_value_t = 32)]
+    certifiers: usize,
+    /// Node i uses ports base-port + 10 i to + 2.
+    #[arg(long, default_value_t = 27_000)]
+    base_port: u16,
+    /// The chain's minimum block interval, ms (a genesis parameter: a transaction
+    /// waits for the next block at most this long).
+    #[arg(long, default_value_t = 50)]
+    min_block_interval_ms: u64,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// `mpmsd bench remote`.
+#[derive(Args)]
+pub struct RemoteArgs {
+    /// The nodes' API addresses, comma-separated (http://host:port).
+    #[arg(long, value_delimiter = ',', required = true)]
+    node: Vec<String>,
+    /// Account key files of certifiers accredited for --schema-prefix (comma-separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    certifier_key: Vec<PathBuf>,
+    /// A file holding the key files' password (else MPMS_KEYSTORE_PASSWORD).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Each certifier registers one schema under this prefix (within its
+    /// accredited scope), named for this run.
+    #[arg(long, default_value = "bench.")]
+    schema_prefix: String,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Local(args) => local(args),
+        BenchCommand::Remote(args) => remote(args),
         BenchCommand::Sim(args) => sim(args),
     }
 }
@@ -171,20 +204,118 @@ fn sim(args: SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl LoadArgs {
+    /// Checks the options and prepares the results directory.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.rate.is_empty() || self.rate.iter().any(|r| !(*r > 0.0 && *r <= 1_000_000.0)) {
+            bail!("every rate is above 0 and at most 1,000,000 a second");
+        }
+        if self.subjects == 0 || self.subjects > 100_000 {
+            bail!("1 to 100,000 subjects");
+        }
+        if self.out.exists() && std::fs::read_dir(&self.out)?.next().is_some() {
+            bail!("{} is not empty", self.out.display());
+        }
+        std::fs::create_dir_all(&self.out)?;
+        Ok(())
+    }
+
+    fn step(&self, rate: f64) -> StepConfig {
+        StepConfig {
+            rate,
+            duration: Duration::from_secs(self.duration),
+            warmup: Duration::from_secs(self.warmup),
+            drain: Duration::from_secs(self.drain),
+            mix: self.mix.clone(),
+            progress: !self.no_progress,
+        }
+    }
+}
+
+/// Registers the actors, runs every step, verifies each against the chain, and
+/// writes the results. `usage` reads the nodes' CPU and memory (empty if remote).
+async fn measure(
+    load: &LoadArgs,
+    apis: &[Api],
+    mut actors: Actors,
+    register_verifier: bool,
+    usage: &dyn Fn() -> Vec<(String, Option<Usage>)>,
+) -> anyhow::Result<()> {
+    println!(
+        "registering {} subjects and {} schemas",
+        actors.subjects.len(),
+        actors.certifiers.len()
+    );
+    setup::register(
+        &apis[0],
+        &mut actors,
+        register_verifier,
+        Duration::from_secs(300),
+    )
+    .await
+    .context("setting up the benchmark's accounts")?;
+    let actors = Arc::new(Mutex::new(actors));
+    let mut results = Vec::new();
+    let mut summaries = String::new();
+    for &rate in &load.rate {
+        let from = apis[0].get_json("/v1/blocks/latest").await?["header"]["height"]
+            .as_u64()
+            .unwrap_or(0)
+            + 1;
+        let before = usage();
+        let result = run_step(apis, actors.clone(), load.step(rate)).await?;
+        let after = usage();
+        let used: Vec<NodeUsage> = before
+            .into_iter()
+            .zip(after)
+            .filter_map(|((name, b), (_, a))| Some(NodeUsage::between(&name, b?, a?)))
+            .collect();
+        let verified = verify::against_chain(&apis[0], &result, from)
+            .await
+            .map_err(|e| anyhow::anyhow!("verification: {e}"))?;
+        let mut text = report::summary(&result, &used);
+        text.push_str(&format!(
+            "  verified      {} transactions in {} blocks, each counted once\n",
+            verified.committed, verified.blocks
+        ));
+        print!("{text}");
+        summaries.push_str(&text);
+        std::fs::write(load.out.join("summary.txt"), &summaries)?;
+        let csv = if load.rate.len() == 1 {
+            load.out.join("samples.csv")
+        } else {
+            load.out.join(format!("samples-{rate}.csv"))
+        };
+        report::write_csv(&result, &csv)?;
+        println!("samples: {}", csv.display());
+        let p99 = result.confirmation().map_or(f64::INFINITY, |c| ms(c.p99));
+        results.push(result);
+        if load.max_p99_ms.is_some_and(|bound| p99 > bound) {
+            println!("confirmation p99 {p99:.0} ms is above the bound: stepping stops");
+            break;
+        }
+    }
+    if results.len() > 1 {
+        let rows: Vec<(String, &StepResult)> = results
+            .iter()
+            .map(|r| (format!("{:.0}/s", r.config.rate), r))
+            .collect();
+        let table = report::size_table("rate", &rows);
+        print!("{table}");
+        summaries.push_str(&table);
+        std::fs::write(load.out.join("summary.txt"), &summaries)?;
+    }
+    Ok(())
+}
+
 fn local(args: LocalArgs) -> anyhow::Result<()> {
-    if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
-        bail!("{} is not empty", args.out.display());
+    args.load.check()?;
+    if args.certifiers == 0 || args.certifiers > 10_000 {
+        bail!("1 to 10,000 certifiers");
     }
-    if args.certifiers == 0 || args.subjects == 0 {
-        bail!("a benchmark needs at least one certifier and one subject");
-    }
-    if args.certifiers > 10_000 || args.subjects > 100_000 {
-        bail!("at most 10,000 certifiers and 100,000 subjects");
-    }
-    std::fs::create_dir_all(&args.out)?;
     let bin = sibling_binary().context("cannot find the mpmsd binary")?;
     let chain_id = "mpms-bench";
-    let mut actors = Actors::generate(chain_id, args.certifiers, args.subjects);
+    let actors = Actors::generate(chain_id, args.certifiers, args.load.subjects);
     let now_ms = mpms_node::runtime::now_ms();
     let extras = TestnetExtras {
         organizations: vec![actors.genesis_verifier()],
@@ -196,23 +327,12 @@ fn local(args: LocalArgs) -> anyhow::Result<()> {
         max_submissions_per_sec: Some(1_000_000),
     };
     let options = LocalOptions {
-        dir: args.out.join("network"),
+        dir: args.load.out.join("network"),
         bin,
         validators: args.validators,
         full_nodes: args.full_nodes,
         base_port: args.base_port,
         chain_id: chain_id.to_string(),
-    };
-    if args.rate.is_empty() || args.rate.iter().any(|r| !(*r > 0.0 && *r <= 1_000_000.0)) {
-        bail!("every rate is above 0 and at most 1,000,000 a second");
-    }
-    let step = |rate: f64| StepConfig {
-        rate,
-        duration: Duration::from_secs(args.duration),
-        warmup: Duration::from_secs(args.warmup),
-        drain: Duration::from_secs(args.drain),
-        mix: args.mix.clone(),
-        progress: !args.no_progress,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -232,69 +352,67 @@ fn local(args: LocalArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|n| Api::new(&n.api, Duration::from_secs(10)))
                 .collect();
-            println!(
-                "registering {} subjects and {} schemas",
-                args.subjects, args.certifiers
-            );
-            setup::register(&apis[0], &mut actors, Duration::from_secs(120))
-                .await
-                .context("setting up the benchmark's accounts")?;
-            let actors = Arc::new(Mutex::new(actors));
-            let mut results = Vec::new();
-            let mut summaries = String::new();
-            for &rate in &args.rate {
-                let from = apis[0].get_json("/v1/blocks/latest").await?["header"]["height"]
-                    .as_u64()
-                    .unwrap_or(0)
-                    + 1;
-                let before = network.usage();
-                let result = run_step(&apis, actors.clone(), step(rate)).await?;
-                let after = network.usage();
-                let usage: Vec<NodeUsage> = network
+            let usage = || {
+                network
                     .nodes
                     .iter()
-                    .zip(before.into_iter().zip(after))
-                    .filter_map(|(n, (b, a))| Some(NodeUsage::between(&n.moniker, b?, a?)))
-                    .collect();
-                let verified = verify::against_chain(&apis[0], &result, from)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("verification: {e}"))?;
-                let mut text = report::summary(&result, &usage);
-                text.push_str(&format!(
-                    "  verified      {} transactions in {} blocks, each counted once\n",
-                    verified.committed, verified.blocks
-                ));
-                print!("{text}");
-                summaries.push_str(&text);
-                std::fs::write(args.out.join("summary.txt"), &summaries)?;
-                let csv = if args.rate.len() == 1 {
-                    args.out.join("samples.csv")
-                } else {
-                    args.out.join(format!("samples-{rate}.csv"))
-                };
-                report::write_csv(&result, &csv)?;
-                println!("samples: {}", csv.display());
-                let p99 = result.confirmation().map_or(f64::INFINITY, |c| ms(c.p99));
-                results.push(result);
-                if args.max_p99_ms.is_some_and(|bound| p99 > bound) {
-                    println!("confirmation p99 {p99:.0} ms is above the bound: stepping stops");
-                    break;
-                }
-            }
-            if results.len() > 1 {
-                let rows: Vec<(String, &mpms_bench::run::StepResult)> = results
-                    .iter()
-                    .map(|r| (format!("{:.0}/s", r.config.rate), r))
-                    .collect();
-                let table = report::size_table("rate", &rows);
-                print!("{table}");
-                summaries.push_str(&table);
-                std::fs::write(args.out.join("summary.txt"), &summaries)?;
-            }
-            anyhow::Ok(())
+                    .map(|n| n.moniker.clone())
+                    .zip(network.usage())
+                    .collect()
+            };
+            measure(&args.load, &apis, actors, false, &usage).await
         }
         .await;
         network.stop();
         outcome
+    })
+}
+
+fn remote(args: RemoteArgs) -> anyhow::Result<()> {
+    args.load.check()?;
+    let password = match &args.password_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("{}", path.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+        None => std::env::var("MPMS_KEYSTORE_PASSWORD")
+            .context("give --password-file or set MPMS_KEYSTORE_PASSWORD")?,
+    };
+    let mut certifiers = Vec::new();
+    for path in &args.certifier_key {
+        certifiers.push(
+            AccountKeys::load(path, &password).with_context(|| format!("{}", path.display()))?,
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let apis: Vec<Api> = args
+            .node
+            .iter()
+            .map(|n| Api::new(n, Duration::from_secs(10)))
+            .collect();
+        let status = apis[0].get_json("/v1/status").await?;
+        let chain_id = status["chain_id"]
+            .as_str()
+            .context("the node's status has no chain id")?
+            .to_string();
+        let mut nonces = Vec::new();
+        for c in &certifiers {
+            let account = apis[0]
+                .get_json(&format!("/v1/accounts/{}", c.id()))
+                .await?;
+            nonces.push(account["next_nonce"].as_u64().unwrap_or(0));
+        }
+        let run_id: u32 = rand::random();
+        let actors = Actors::with_certifiers(
+            &chain_id,
+            certifiers.into_iter().zip(nonces).collect(),
+            &format!("{}r{run_id:08x}", args.schema_prefix),
+            args.load.subjects,
+        );
+        let usage = Vec::new;
+        measure(&args.load, &apis, actors, true, &usage).await
     })
 }

@@ -84,3 +84,81 @@ fn a_short_local_bench_counts_every_committed_transaction_once() {
     assert!(rows.iter().any(|r| r[1] == "query"), "no query sent");
     assert!(out.join("summary.txt").exists());
 }
+
+/// `mpmsd bench remote` against a running network it did not start: certifiers
+/// accredited there (here in the genesis) lend their key files; the bench registers
+/// its subjects, verifier and schemas, loads the network and verifies the result.
+#[test]
+fn a_remote_bench_loads_a_network_it_did_not_start() {
+    use mpms_bench::local::{LocalNetwork, LocalOptions};
+    use mpms_bench::workload::Actors;
+    use mpms_crypto::keystore::KdfParams;
+    use mpms_node::testnet::TestnetExtras;
+
+    let dir = tempfile::tempdir().unwrap();
+    let chain_id = "mpms-remote-bench";
+    let lenders = Actors::generate(chain_id, 2, 0);
+    let now_ms = mpms_node::runtime::now_ms();
+    let extras = TestnetExtras {
+        certifiers: lenders.genesis_certifiers(100, now_ms),
+        account_creation_work_bits: Some(4),
+        min_block_interval_ms: Some(50),
+        max_submissions_per_sec: Some(100_000),
+        ..TestnetExtras::default()
+    };
+    let mut network = LocalNetwork::start(
+        &LocalOptions {
+            dir: dir.path().join("network"),
+            bin: BIN.into(),
+            validators: 4,
+            full_nodes: 0,
+            base_port: base_port(),
+            chain_id: chain_id.into(),
+        },
+        &extras,
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(network.wait_ready(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "lent for the benchmark\n").unwrap();
+    let mut keys = Vec::new();
+    for (k, c) in lenders.certifiers.iter().enumerate() {
+        let path = dir.path().join(format!("certifier-{k}.key"));
+        c.keys
+            .save(&path, "lent for the benchmark", KdfParams::INSECURE_FAST)
+            .unwrap();
+        keys.push(path.display().to_string());
+    }
+    let nodes: Vec<String> = network.nodes.iter().map(|n| n.api.clone()).collect();
+    let out = dir.path().join("results");
+    let output = Command::new(BIN)
+        .args(["bench", "remote", "--node", &nodes.join(",")])
+        .args(["--certifier-key", &keys.join(",")])
+        .arg("--password-file")
+        .arg(&password)
+        .args([
+            "--rate",
+            "20",
+            "--warmup",
+            "1",
+            "--duration",
+            "2",
+            "--subjects",
+            "8",
+        ])
+        .args(["--no-progress", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    network.stop();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("each counted once"), "{stdout}");
+    assert!(stdout.contains("failures      none"), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 60);
+}

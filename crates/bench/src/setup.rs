@@ -1,5 +1,6 @@
-//! Before a step: the subjects register (with the proof of work the chain asks
-//! for) and every certifier registers its schema, all in finalized blocks.
+//! Before a step: the subjects (and, on an existing network, the verifier)
+//! register with the proof of work the chain asks for, and every certifier
+//! registers its schema, all in finalized blocks.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,9 +12,15 @@ use mpms_ledger::codec;
 use crate::api::{Api, Failure};
 use crate::workload::Actors;
 
-/// Registers `actors`' subjects and schemas through `api` and waits until every
-/// registration is in a finalized block (at most `timeout`).
-pub async fn register(api: &Api, actors: &mut Actors, timeout: Duration) -> Result<(), Failure> {
+/// Registers `actors`' subjects and schemas (and the verifier, if asked) through
+/// `api` and waits until every registration is in a finalized block (at most
+/// `timeout`).
+pub async fn register(
+    api: &Api,
+    actors: &mut Actors,
+    verifier: bool,
+    timeout: Duration,
+) -> Result<(), Failure> {
     let params = api.get_json("/v1/params").await?;
     let bits = params["account_creation_work_bits"]
         .as_u64()
@@ -22,6 +29,9 @@ pub async fn register(api: &Api, actors: &mut Actors, timeout: Duration) -> Resu
             Failure::Transport("/v1/params without account_creation_work_bits".into())
         })?;
     let mut txs = Vec::new();
+    if verifier {
+        txs.push(actors.register_verifier(bits));
+    }
     for j in 0..actors.subjects.len() {
         txs.push(actors.register_subject(j, bits));
     }

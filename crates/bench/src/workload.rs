@@ -183,6 +183,39 @@ impl Actors {
         }
     }
 
+    /// Actors for an existing network: `certifiers` (with their next nonces), each
+    /// registering schema `<schema_prefix>.c<k>`; fresh subjects and verifier.
+    pub fn with_certifiers(
+        chain_id: &str,
+        certifiers: Vec<(AccountKeys, u64)>,
+        schema_prefix: &str,
+        subjects: usize,
+    ) -> Actors {
+        let mut actors = Actors::generate(chain_id, 0, subjects);
+        actors.certifiers = certifiers
+            .into_iter()
+            .enumerate()
+            .map(|(k, (keys, nonce))| Certifier {
+                keys,
+                schema: format!("{schema_prefix}.c{k}"),
+                nonce,
+            })
+            .collect();
+        actors
+    }
+
+    /// The verifier's registration as an organization (a fresh account: nonce 0).
+    pub fn register_verifier(&self, work_bits: u8) -> SignedTransaction {
+        let id = self.verifier.id();
+        let payload = Payload::RegisterOrganization {
+            name: "Bench Licensing Board".into(),
+            kind: OrganizationKind::LicensingBoard,
+            encryption_key: self.verifier.decryption.encryption_key(),
+            work: mpms_ledger::work::stamp(&self.chain_id, &id, work_bits),
+        };
+        self.sign(&self.verifier, 0, payload)
+    }
+
     /// The certifiers as a genesis accredits them (`bench.*`, for ten years), each
     /// with `stake` bonded.
     pub fn genesis_certifiers(&self, stake: u64, now_ms: u64) -> Vec<GenesisCertifier> {
