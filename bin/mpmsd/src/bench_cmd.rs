@@ -92,8 +92,9 @@ pub struct LoadArgs {
     /// Seconds a transaction may take to be confirmed after the last send.
     #[arg(long, default_value_t = 30)]
     drain: u64,
-    /// Results directory (must not exist or be empty): summary.txt, and every send
-    /// as CSV (samples.csv, or samples-<rate>.csv per step).
+    /// Results directory (must not exist or be empty): summary.txt, every send as
+    /// CSV (samples.csv, or samples-<rate>.csv per step) and its chart (.png:
+    /// latency over time and the cumulative distribution).
     #[arg(long)]
     out: PathBuf,
     /// No live progress line.
@@ -287,7 +288,9 @@ async fn measure(
             load.out.join(format!("samples-{rate}.csv"))
         };
         report::write_csv(&result, &csv)?;
-        println!("samples: {}", csv.display());
+        let png = csv.with_extension("png");
+        mpms_bench::chart::write(&result, &png).map_err(|e| anyhow::anyhow!("chart: {e}"))?;
+        println!("samples: {}, chart: {}", csv.display(), png.display());
         let p99 = result.confirmation().map_or(f64::INFINITY, |c| ms(c.p99));
         results.push(result);
         if load.max_p99_ms.is_some_and(|bound| p99 > bound) {

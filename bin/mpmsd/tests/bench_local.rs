@@ -83,6 +83,11 @@ fn a_short_local_bench_counts_every_committed_transaction_once() {
     assert!(rows.iter().any(|r| r[1] == "grant"), "no grant sent");
     assert!(rows.iter().any(|r| r[1] == "query"), "no query sent");
     assert!(out.join("summary.txt").exists());
+    let png = std::fs::read(out.join("samples.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "samples.png is not a PNG"
+    );
 }
 
 /// `mpmsd bench remote` against a running network it did not start: certifiers

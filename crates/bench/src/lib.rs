@@ -11,9 +11,10 @@
 //! Modules: [`stats`] (percentiles), [`schedule`] (the open loop), [`api`] (an async
 //! client of a node's HTTP API and its event stream), [`workload`] (the actors and
 //! the transactions they sign), [`setup`] (the accounts and schemas a step needs), [`run`] (one measured step), [`local`] (a network of
-//! real `mpmsd` processes on 127.0.0.1), [`simulated`] (the simulator at any size), [`report`] (tables and CSV), [`verify`] (each committed transaction counted once).
+//! real `mpmsd` processes on 127.0.0.1), [`simulated`] (the simulator at any size), [`report`] (tables and CSV), [`chart`] (PNG charts), [`verify`] (each committed transaction counted once).
 
 pub mod api;
+pub mod chart;
 pub mod local;
 pub mod report;
 pub mod run;
