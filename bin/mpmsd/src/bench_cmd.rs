@@ -12,7 +12,7 @@ use mpms_bench::local::Usage;
 use mpms_bench::local::{sibling_binary, LocalNetwork, LocalOptions};
 use mpms_bench::report::{self, NodeUsage};
 use mpms_bench::run::{ms, run_step, StepConfig, StepResult};
-use mpms_bench::simulated::{self, Latency, SimOptions};
+use mpms_bench::simulated::{self, Latency, SimOptions, Workload};
 use mpms_bench::workload::{Actors, Mix};
 use mpms_bench::{setup, verify};
 use mpms_ledger::params::ConsensusTiming;
@@ -53,6 +53,14 @@ pub struct SimArgs {
     /// Transactions per virtual second.
     #[arg(long, default_value_t = 50.0)]
     rate: f64,
+    /// What the clients submit: `issue` (a certifier issues credentials to
+    /// --subjects subjects registered first, through one validator) or `register`
+    /// (each transaction registers a subject, through a random validator).
+    #[arg(long, default_value = "issue")]
+    workload: String,
+    /// Subjects of the issue workload.
+    #[arg(long, default_value_t = 256)]
+    subjects: u64,
     /// Blocks every node must commit.
     #[arg(long, default_value_t = 100)]
     blocks: u64,
@@ -161,6 +169,13 @@ fn sim(args: SimArgs) -> anyhow::Result<()> {
     if !(args.rate > 0.0 && args.rate <= 100_000.0) {
         bail!("the rate is above 0 and at most 100,000 a second");
     }
+    let workload = match args.workload.as_str() {
+        "issue" => Workload::Issuances {
+            subjects: args.subjects.clamp(1, 100_000),
+        },
+        "register" => Workload::Registrations,
+        other => bail!("unknown workload {other:?}: issue or register"),
+    };
     println!(
         "| nodes | validators | confirmation p50 / p90 / p99 / max | block interval p50 | virtual time | events | wall time |"
     );
@@ -174,6 +189,7 @@ fn sim(args: SimArgs) -> anyhow::Result<()> {
                 jitter: args.jitter,
             },
             rate: args.rate,
+            workload,
             blocks: args.blocks,
             seed: args.seed,
             timing: ConsensusTiming {

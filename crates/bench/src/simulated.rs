@@ -2,11 +2,12 @@
 //! core, in virtual time) at any size, with a WAN model per hop. It models network
 //! delay, not CPU: confirmation latency is its figure; submission and retrieval,
 //! which are CPU and loopback on a real node, are measured by the local back end.
+//! Its clients issue credentials (or register subjects): see [`Workload`].
 
 use std::time::{Duration, Instant};
 
 use mpms_ledger::params::ConsensusTiming;
-pub use mpms_sim::Latency;
+pub use mpms_sim::{Latency, Workload};
 use mpms_sim::{SimConfig, Simulation};
 
 use crate::stats::Summary;
@@ -21,8 +22,10 @@ pub struct SimOptions {
     pub validators: usize,
     /// One hop's delay.
     pub link: Latency,
-    /// Transactions per virtual second, submitted to random validators.
+    /// Transactions per virtual second.
     pub rate: f64,
+    /// What they are.
+    pub workload: Workload,
     /// Run until every node has committed this many blocks.
     pub blocks: u64,
     /// The seed (same seed, same run).
@@ -67,6 +70,7 @@ pub fn run(options: &SimOptions) -> Result<SimResult, String> {
     config.full_nodes = options.nodes - options.validators;
     config.latency = options.link;
     config.tx_per_second = options.rate;
+    config.workload = options.workload;
     config.target_height = options.blocks;
     config.max_virtual_ms = 3_600_000;
     config.timing = options.timing.clone();
@@ -102,7 +106,8 @@ mod tests {
                 jitter: 0.1,
             },
             rate: 50.0,
-            blocks: 20,
+            workload: Workload::Issuances { subjects: 8 },
+            blocks: 60,
             seed: 7,
             timing: ConsensusTiming {
                 heartbeat_ms: 2_000,

@@ -18,4 +18,6 @@ mod simulation;
 
 pub use byzantine::{fake_issuance, Behaviour, Mask, Out, Recipients};
 pub use network::{Latency, Topology};
-pub use simulation::{quantile, Fault, Governance, Report, SimConfig, SimError, Simulation};
+pub use simulation::{
+    quantile, Fault, Governance, Report, SimConfig, SimError, Simulation, Workload,
+};

@@ -100,6 +100,24 @@ pub struct SimConfig {
     pub tx_per_second: f64,
     /// The chain's consensus timing (a genesis parameter).
     pub timing: ConsensusTiming,
+    /// What the clients submit.
+    pub workload: Workload,
+}
+
+/// What the simulated clients submit, at [`SimConfig::tx_per_second`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Each transaction registers a new subject, through a random authority.
+    Registrations,
+    /// The genesis certifier issues credentials (claim signed, content encrypted,
+    /// key sealed: the transaction a consortium mostly carries) to `subjects`
+    /// subjects it registers first, with schema `sim.course`, all through authority
+    /// 0 (one sender's transactions reach one mempool in nonce order). Issuing
+    /// starts at 2 s of virtual time; the set-up transactions are not measured.
+    Issuances {
+        /// Subjects the credentials go to, in turn.
+        subjects: u64,
+    },
 }
 
 impl SimConfig {
@@ -132,6 +150,7 @@ impl SimConfig {
                 heartbeat_ms: 1_000,
                 min_block_interval_ms: 50,
             },
+            workload: Workload::Registrations,
         }
     }
 }
@@ -367,6 +386,8 @@ pub struct Simulation {
     seen: Vec<HashSet<Hash>>,
     verifier: Arc<MemoVerifier>,
     next_subject: u64,
+    /// The certifier's next nonce (the issuance workload).
+    next_issuance: u64,
     events: u64,
     punished: Vec<PublicKey>,
     failure: Option<SimError>,
@@ -394,6 +415,7 @@ impl Simulation {
             chain,
             verifier: Arc::new(MemoVerifier::default()),
             next_subject: 0,
+            next_issuance: 0,
             events: 0,
             punished: Vec::new(),
             failure: None,
@@ -411,9 +433,30 @@ impl Simulation {
             sim.schedule_governance(at_ms * 1_000, change);
         }
         if sim.config.tx_per_second > 0.0 {
-            sim.queue.push(1_000, Event::Client);
+            match sim.config.workload {
+                Workload::Registrations => sim.queue.push(1_000, Event::Client),
+                Workload::Issuances { subjects } => {
+                    sim.setup_issuances(subjects);
+                    sim.queue.push(2_000_000, Event::Client);
+                }
+            }
         }
         sim
+    }
+
+    /// The issuance workload's set-up, through authority 0 and not measured: the
+    /// certifier's schema and the subjects' registrations.
+    fn setup_issuances(&mut self, subjects: u64) {
+        let mut txs = vec![self.chain.register_schema(0, "sim.course")];
+        self.next_issuance = 1;
+        for i in 0..subjects {
+            txs.push(self.chain.register_subject(i));
+        }
+        for tx in txs {
+            if let Ok((_, actions)) = self.nodes[0].core.submit(tx, 0) {
+                self.apply(0, actions);
+            }
+        }
     }
 
     fn genesis_store(&self) -> Arc<MemStore> {
@@ -707,9 +750,25 @@ impl Simulation {
             Event::Fault(fault) => self.fault(fault),
             Event::Governance(step) => self.governance(step),
             Event::Client => {
-                let target = self.rng.gen_range(0..self.config.authorities);
-                let tx = self.chain.register_subject(self.next_subject);
-                self.next_subject += 1;
+                let (target, tx) = match self.config.workload {
+                    Workload::Registrations => {
+                        let target = self.rng.gen_range(0..self.config.authorities);
+                        let tx = self.chain.register_subject(self.next_subject);
+                        self.next_subject += 1;
+                        (target, tx)
+                    }
+                    Workload::Issuances { subjects } => {
+                        let serial = self.next_issuance;
+                        let tx = self.chain.issue(
+                            serial,
+                            "sim.course",
+                            serial % subjects.max(1),
+                            serial,
+                        );
+                        self.next_issuance += 1;
+                        (0, tx)
+                    }
+                };
                 if self.alive[target] {
                     self.submit(target, tx);
                 }

@@ -2,7 +2,7 @@
 //! authorities, crashes, restarts and partitions; determinism; slashing.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use mpms_sim::{Behaviour, Fault, SimConfig, Simulation};
+use mpms_sim::{Behaviour, Fault, SimConfig, Simulation, Workload};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -383,4 +383,19 @@ fn edge_signatures_never_get_an_honest_authority_punished() {
         "the forger never had anything to forge"
     );
     assert_eq!(report.punished, vec![forger]);
+}
+
+/// The issuance workload: the certifier's credentials (signed claims, encrypted
+/// content) are admitted, finalized and measured like registrations.
+#[test]
+fn credential_issuances_are_confirmed() {
+    let mut config = SimConfig::new(5, 4);
+    config.workload = Workload::Issuances { subjects: 16 };
+    config.tx_per_second = 100.0;
+    config.target_height = 60;
+    let report = Simulation::new(config).run().unwrap();
+    // Issuing starts at 2 s of virtual time, 100 a second.
+    let issued = report.confirmations_ms.len();
+    assert!(issued >= 100, "{issued} issuances confirmed");
+    assert!(report.confirmation_quantile(0.99).unwrap() < 1_000.0);
 }
