@@ -1,7 +1,7 @@
 //! `mpmsd bench`: submission, confirmation and retrieval latency and throughput of
 //! a network under an open-loop load (see the `mpms-bench` crate).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -117,8 +117,10 @@ pub struct LocalArgs {
     #[arg(long, default_value_t = 4)]
     validators: usize,
     /// Full nodes (transactions go to their sender's node, queries to every node).
-    #[arg(long, default_value_t = 0)]
-    full_nodes: usize,
+    /// Several, comma-separated, run one network after another, each in its own
+    /// directory under --out, and end with the table of the network sizes.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    full_nodes: Vec<usize>,
     /// Certifiers (accredited in the genesis); each account has at most 128
     /// transactions pending, so high rates need more of them.
     #[arg(long, default_value_t = 32)]
@@ -253,11 +255,12 @@ impl LoadArgs {
 /// writes the results. `usage` reads the nodes' CPU and memory (empty if remote).
 async fn measure(
     load: &LoadArgs,
+    out: &Path,
     apis: &[Api],
     mut actors: Actors,
     register_verifier: bool,
     usage: &dyn Fn() -> Vec<(String, Option<Usage>)>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<StepResult>> {
     println!(
         "registering {} subjects and {} schemas",
         actors.subjects.len(),
@@ -297,11 +300,11 @@ async fn measure(
         ));
         print!("{text}");
         summaries.push_str(&text);
-        std::fs::write(load.out.join("summary.txt"), &summaries)?;
+        std::fs::write(out.join("summary.txt"), &summaries)?;
         let csv = if load.rate.len() == 1 {
-            load.out.join("samples.csv")
+            out.join("samples.csv")
         } else {
-            load.out.join(format!("samples-{rate}.csv"))
+            out.join(format!("samples-{rate}.csv"))
         };
         report::write_csv(&result, &csv)?;
         let png = csv.with_extension("png");
@@ -322,9 +325,9 @@ async fn measure(
         let table = report::size_table("rate", &rows);
         print!("{table}");
         summaries.push_str(&table);
-        std::fs::write(load.out.join("summary.txt"), &summaries)?;
+        std::fs::write(out.join("summary.txt"), &summaries)?;
     }
-    Ok(())
+    Ok(results)
 }
 
 fn local(args: LocalArgs) -> anyhow::Result<()> {
@@ -332,7 +335,47 @@ fn local(args: LocalArgs) -> anyhow::Result<()> {
     if args.certifiers == 0 || args.certifiers > 10_000 {
         bail!("1 to 10,000 certifiers");
     }
+    if args.full_nodes.is_empty() || args.validators == 0 {
+        bail!("a network needs a validator");
+    }
     let bin = sibling_binary().context("cannot find the mpmsd binary")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut sizes = Vec::new();
+    for &full_nodes in &args.full_nodes {
+        let nodes = args.validators + full_nodes;
+        let out = if args.full_nodes.len() == 1 {
+            args.load.out.clone()
+        } else {
+            let dir = args.load.out.join(format!("{nodes}-nodes"));
+            std::fs::create_dir_all(&dir)?;
+            dir
+        };
+        let results = runtime.block_on(local_network(&args, &bin, full_nodes, &out))?;
+        if let Some(last) = results.into_iter().last() {
+            sizes.push((nodes, last));
+        }
+    }
+    if sizes.len() > 1 {
+        let rows: Vec<(String, &StepResult)> = sizes
+            .iter()
+            .map(|(n, r)| (format!("{n} ({} validators)", args.validators), r))
+            .collect();
+        let table = report::size_table("nodes", &rows);
+        print!("{table}");
+        std::fs::write(args.load.out.join("sizes.md"), table)?;
+    }
+    Ok(())
+}
+
+/// One local network: started, measured, stopped.
+async fn local_network(
+    args: &LocalArgs,
+    bin: &Path,
+    full_nodes: usize,
+    out: &Path,
+) -> anyhow::Result<Vec<StepResult>> {
     let chain_id = "mpms-bench";
     let actors = Actors::generate(chain_id, args.certifiers, args.load.subjects);
     let now_ms = mpms_node::runtime::now_ms();
@@ -346,45 +389,39 @@ fn local(args: LocalArgs) -> anyhow::Result<()> {
         max_submissions_per_sec: Some(1_000_000),
     };
     let options = LocalOptions {
-        dir: args.load.out.join("network"),
-        bin,
+        dir: out.join("network"),
+        bin: bin.to_path_buf(),
         validators: args.validators,
-        full_nodes: args.full_nodes,
+        full_nodes,
         base_port: args.base_port,
         chain_id: chain_id.to_string(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        println!(
-            "starting {} validators and {} full nodes under {}",
-            args.validators,
-            args.full_nodes,
-            options.dir.display()
-        );
-        let mut network = LocalNetwork::start(&options, &extras)?;
-        let outcome = async {
-            network.wait_ready(Duration::from_secs(120)).await?;
-            let apis: Vec<Api> = network
+    println!(
+        "starting {} validators and {full_nodes} full nodes under {}",
+        args.validators,
+        options.dir.display()
+    );
+    let mut network = LocalNetwork::start(&options, &extras)?;
+    let outcome = async {
+        network.wait_ready(Duration::from_secs(120)).await?;
+        let apis: Vec<Api> = network
+            .nodes
+            .iter()
+            .map(|n| Api::new(&n.api, Duration::from_secs(10)))
+            .collect();
+        let usage = || {
+            network
                 .nodes
                 .iter()
-                .map(|n| Api::new(&n.api, Duration::from_secs(10)))
-                .collect();
-            let usage = || {
-                network
-                    .nodes
-                    .iter()
-                    .map(|n| n.moniker.clone())
-                    .zip(network.usage())
-                    .collect()
-            };
-            measure(&args.load, &apis, actors, false, &usage).await
-        }
-        .await;
-        network.stop();
-        outcome
-    })
+                .map(|n| n.moniker.clone())
+                .zip(network.usage())
+                .collect()
+        };
+        measure(&args.load, out, &apis, actors, false, &usage).await
+    }
+    .await;
+    network.stop();
+    outcome
 }
 
 fn remote(args: RemoteArgs) -> anyhow::Result<()> {
@@ -432,6 +469,8 @@ fn remote(args: RemoteArgs) -> anyhow::Result<()> {
             args.load.subjects,
         );
         let usage = Vec::new;
-        measure(&args.load, &apis, actors, true, &usage).await
+        measure(&args.load, &args.load.out, &apis, actors, true, &usage)
+            .await
+            .map(|_| ())
     })
 }

@@ -1,5 +1,5 @@
-//! `mpmsd bench local` end to end: a 4-validator network of real processes, a
-//! few seconds of open-loop load, and the samples it writes.
+//! `mpmsd bench` end to end: networks of real processes, a few seconds of
+//! open-loop load, and the samples it writes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -19,6 +19,8 @@ fn a_short_local_bench_counts_every_committed_transaction_once() {
             "local",
             "--validators",
             "4",
+            "--full-nodes",
+            "0,1",
             "--rate",
             "40",
             "--warmup",
@@ -46,6 +48,14 @@ fn a_short_local_bench_counts_every_committed_transaction_once() {
     for line in ["submission", "confirmation", "retrieval", "throughput"] {
         assert!(stdout.contains(line), "{line} missing:\n{stdout}");
     }
+    // Two networks, one after the other, and the table of their sizes.
+    let sizes = std::fs::read_to_string(out.join("sizes.md")).unwrap();
+    assert!(
+        sizes.contains("| 4 (4 validators) |") && sizes.contains("| 5 (4 validators) |"),
+        "{sizes}"
+    );
+    assert!(out.join("5-nodes").join("samples.csv").exists());
+    let out = out.join("4-nodes");
     let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();
     let mut rows = csv.lines();
     assert_eq!(
