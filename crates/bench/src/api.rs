@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_TYPE;
 use hyper::{Request, StatusCode};
@@ -58,6 +58,10 @@ impl Failure {
     }
 }
 
+/// The largest answer read (a block of the largest size the parameters allow, with
+/// room to spare): a node that sends more is cut off with an error.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+
 /// A node's API.
 #[derive(Clone)]
 pub struct Api {
@@ -106,8 +110,7 @@ impl Api {
                 .await
                 .map_err(|e| Failure::Transport(e.to_string()))?;
             let status = response.status();
-            let body = response
-                .into_body()
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
                 .map_err(|e| Failure::Transport(e.to_string()))?
@@ -288,6 +291,29 @@ mod tests {
         );
         assert!(p.push(b"data: x").is_empty());
         assert_eq!(p.push(b"\n\n"), vec![("message".into(), "x".into())]);
+    }
+
+    /// A node (or anything at its address) that answers without end is cut off.
+    #[tokio::test]
+    async fn an_endless_answer_is_an_error_not_a_memory_leak() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n")
+                .await;
+            let chunk = vec![0u8; 1 << 20];
+            while socket.write_all(&chunk).await.is_ok() {}
+        });
+        let api = Api::new(&format!("http://{addr}"), Duration::from_secs(30));
+        match api.get("/v1/status").await {
+            Err(Failure::Transport(e)) => assert!(e.contains("length limit"), "{e}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
