@@ -20,9 +20,8 @@ use mpms_ledger::block::Header;
 use mpms_ledger::transaction::OrganizationKind;
 use mpms_ledger::vote::{AuthoritySet, CommitCertificate, Vote, VoteKind};
 use mpms_ledger::{codec, Block, Payload, Transaction};
-use mpms_network::validate::{GossipValidator, Verdict};
 use mpms_network::wire::SyncRequest;
-use mpms_network::{NetworkConfig, Topic};
+use mpms_network::Topic;
 use mpms_node::Home;
 use serde_json::Value;
 
@@ -34,14 +33,6 @@ const FLOOD: Duration = Duration::from_secs(60);
 /// The stated bound on each honest validator's resident memory during the flood:
 /// about twice the peak measured (docs/SECURITY.md gives the figures).
 const RSS_BOUND_MB: u64 = 320;
-
-struct AcceptAll;
-
-impl GossipValidator for AcceptAll {
-    fn validate(&self, _: Topic, _: &[u8]) -> Verdict {
-        Verdict::Accept
-    }
-}
 
 fn decode<T: serde::de::DeserializeOwned>(v: &Value) -> T {
     serde_json::from_value(v.clone()).unwrap()
@@ -75,46 +66,13 @@ fn three_honest_validators_keep_finalizing_while_a_fourth_floods_them() {
         .unwrap()
         .to_string();
     let set: AuthoritySet = decode(&net.get(0, "/v1/authorities").unwrap()["active_set"]);
-    let genesis: Value = serde_json::from_slice(&std::fs::read(net.genesis()).unwrap()).unwrap();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let boot_nodes: Vec<String> = (0..3)
-        .map(|i| {
-            format!(
-                "/ip4/127.0.0.1/tcp/{}/p2p/{}",
-                net.base + 10 * i as u16,
-                genesis["authorities"][i]["peer_id"].as_str().unwrap()
-            )
-        })
-        .collect();
-    let (network, _events) = runtime.block_on(async {
-        let config = NetworkConfig {
-            listen: config3.network.listen.clone(),
-            boot_nodes,
-            discovery: false,
-            ..NetworkConfig::local()
-        };
-        let key = mpms_network::identity::keypair_from_secret(node_key).unwrap();
-        mpms_network::start(
-            key,
-            &config,
-            &chain_id,
-            Arc::new(AcceptAll),
-            Arc::new(mpms_network::sync::StoreSource(Arc::new(
-                mpms_store::MemStore::new(),
-            ))),
-        )
-        .await
-        .unwrap()
-    });
-    net.wait("the driver to be connected", MINUTE, |_| {
-        runtime.block_on(network.peers()).unwrap().len() >= 3
-    });
-    std::thread::sleep(Duration::from_secs(2));
+    let network = net.join_p2p(&runtime, node_key, config3.network.listen.clone());
 
     // A 1 MiB block on the chain's last block: proposals carry copies of it.
     let last = net.height(0).unwrap();

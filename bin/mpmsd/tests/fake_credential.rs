@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Net;
@@ -22,8 +21,7 @@ use mpms_ledger::block::{tx_root, Header};
 use mpms_ledger::credential::{prepare_issuance, CredentialContent};
 use mpms_ledger::vote::{AuthoritySet, CommitCertificate, Vote, VoteKind};
 use mpms_ledger::{codec, Block, Payload, Transaction};
-use mpms_network::validate::{GossipValidator, Verdict};
-use mpms_network::{NetworkConfig, Topic};
+use mpms_network::Topic;
 use mpms_node::keys::AccountKeys;
 use mpms_node::Home;
 use serde_json::Value;
@@ -31,14 +29,6 @@ use serde_json::Value;
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// The injector listens to everything and checks nothing: it only publishes.
-struct AcceptAll;
-
-impl GossipValidator for AcceptAll {
-    fn validate(&self, _: Topic, _: &[u8]) -> Verdict {
-        Verdict::Accept
-    }
-}
-
 fn decode<T: serde::de::DeserializeOwned>(v: &Value) -> T {
     serde_json::from_value(v.clone()).unwrap()
 }
@@ -122,40 +112,11 @@ fn a_validator_that_proposes_a_fake_credential_is_slashed_and_removed() {
         .enable_all()
         .build()
         .unwrap();
-    let genesis: Value = serde_json::from_slice(&std::fs::read(net.genesis()).unwrap()).unwrap();
-    let boot_nodes: Vec<String> = (0..3)
-        .map(|i| {
-            format!(
-                "/ip4/127.0.0.1/tcp/{}/p2p/{}",
-                net.base + 10 * i as u16,
-                genesis["authorities"][i]["peer_id"].as_str().unwrap()
-            )
-        })
-        .collect();
-    let (network, _events) = runtime.block_on(async {
-        let config = NetworkConfig {
-            boot_nodes,
-            discovery: false,
-            ..NetworkConfig::local()
-        };
-        let key = mpms_network::identity::keypair_from_secret(node_key).unwrap();
-        mpms_network::start(
-            key,
-            &config,
-            &chain_id,
-            Arc::new(AcceptAll),
-            Arc::new(mpms_network::sync::StoreSource(Arc::new(
-                mpms_store::MemStore::new(),
-            ))),
-        )
-        .await
-        .unwrap()
-    });
-    net.wait("the injector to be connected", MINUTE, |_| {
-        runtime.block_on(network.peers()).unwrap().len() >= 3
-    });
-    // Let gossip form its mesh.
-    std::thread::sleep(Duration::from_secs(2));
+    let network = net.join_p2p(
+        &runtime,
+        node_key,
+        mpms_network::NetworkConfig::local().listen,
+    );
 
     // At a height whose round 0 belongs to validator 3 (whose process is down), while
     // the others wait for its proposal: the forged one.

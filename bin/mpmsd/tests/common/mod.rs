@@ -321,3 +321,67 @@ pub fn text(out: &Output) -> String {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// A gossip validator that lets everything through: a test driver that publishes
+/// what it wants and reads nothing.
+pub struct AcceptAll;
+
+impl mpms_network::validate::GossipValidator for AcceptAll {
+    fn validate(&self, _: mpms_network::Topic, _: &[u8]) -> mpms_network::validate::Verdict {
+        mpms_network::validate::Verdict::Accept
+    }
+}
+
+impl Net {
+    /// Joins the chain's peer-to-peer network as the node whose key is `node_key`
+    /// (listening on `listen`), with validators 0 to
+    /// 2 as boot nodes, and waits until it is connected to all three and gossip had
+    /// time to form its mesh.
+    pub fn join_p2p(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        node_key: [u8; 32],
+        listen: Vec<String>,
+    ) -> mpms_network::NetworkHandle {
+        let genesis: Value =
+            serde_json::from_slice(&std::fs::read(self.genesis()).unwrap()).unwrap();
+        let chain_id = genesis["chain_id"].as_str().unwrap().to_string();
+        let boot_nodes: Vec<String> = (0..3)
+            .map(|i| {
+                format!(
+                    "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+                    self.base + 10 * i as u16,
+                    genesis["authorities"][i]["peer_id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let (network, _events) = runtime.block_on(async {
+            let config = mpms_network::NetworkConfig {
+                listen,
+                boot_nodes,
+                discovery: false,
+                ..mpms_network::NetworkConfig::local()
+            };
+            let key = mpms_network::identity::keypair_from_secret(node_key).unwrap();
+            mpms_network::start(
+                key,
+                &config,
+                &chain_id,
+                std::sync::Arc::new(AcceptAll),
+                std::sync::Arc::new(mpms_network::sync::StoreSource(std::sync::Arc::new(
+                    mpms_store::MemStore::new(),
+                ))),
+            )
+            .await
+            .unwrap()
+        });
+        self.wait(
+            "the test's peer to be connected",
+            Duration::from_secs(60),
+            |_| runtime.block_on(network.peers()).unwrap().len() >= 3,
+        );
+        // Let gossip form its mesh.
+        std::thread::sleep(Duration::from_secs(2));
+        network
+    }
+}
