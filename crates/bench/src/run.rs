@@ -81,34 +81,24 @@ impl StepResult {
         self.samples.iter().filter(|s| !s.warmup)
     }
 
+    /// The summary of one latency over the measured part.
+    fn latencies(&self, pick: impl Fn(&Sample) -> Option<Duration>) -> Option<Summary> {
+        Summary::of(&self.measured().filter_map(pick).collect::<Vec<_>>())
+    }
+
     /// Submission latencies of the measured part.
     pub fn submission(&self) -> Option<Summary> {
-        Summary::of(
-            &self
-                .measured()
-                .filter_map(|s| s.submission)
-                .collect::<Vec<_>>(),
-        )
+        self.latencies(|s| s.submission)
     }
 
     /// Confirmation latencies of the measured part.
     pub fn confirmation(&self) -> Option<Summary> {
-        Summary::of(
-            &self
-                .measured()
-                .filter_map(|s| s.confirmation)
-                .collect::<Vec<_>>(),
-        )
+        self.latencies(|s| s.confirmation)
     }
 
     /// Retrieval latencies of the measured part.
     pub fn retrieval(&self) -> Option<Summary> {
-        Summary::of(
-            &self
-                .measured()
-                .filter_map(|s| s.retrieval)
-                .collect::<Vec<_>>(),
-        )
+        self.latencies(|s| s.retrieval)
     }
 
     /// Sends per second in the measured part.
