@@ -185,10 +185,7 @@ impl World {
             "a validator refused a proposer's block: {:?}",
             validated.err()
         );
-        prop_assert_eq!(
-            validated.unwrap().state_commitment,
-            built.outcome.state_commitment
-        );
+        prop_assert_eq!(validated.unwrap().state_root, built.outcome.state_root);
         // Honest validators vote for this block: no evidence from those votes holds.
         let issuances: Vec<usize> = built
             .block

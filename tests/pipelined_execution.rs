@@ -91,7 +91,7 @@ fn pipelined_block_equals_serial_execution() {
             Err(error) => serial_errors.push(error),
         }
     }
-    let serial = executor.finish(&parent.state_commitment).unwrap();
+    let serial = executor.finish().unwrap();
 
     assert_eq!(pipelined.block.transactions.len(), 300);
     assert_eq!(pipelined.tx_hashes(), serial_included);
@@ -100,15 +100,12 @@ fn pipelined_block_equals_serial_execution() {
         pipelined.excluded.iter().map(|e| e.error.clone()).collect();
     assert_eq!(pipelined_errors, serial_errors);
     assert_eq!(pipelined.outcome.changes, serial.changes);
-    assert_eq!(pipelined.outcome.state_commitment, serial.state_commitment);
-    assert_eq!(
-        pipelined.block.header.state_commitment,
-        serial.state_commitment
-    );
+    assert_eq!(pipelined.outcome.state_root, serial.state_root);
+    assert_eq!(pipelined.block.header.state_root, serial.state_root);
 
     // A validator re-executing the block (also pipelined) agrees.
     let validated = execute_block(&state, &parent, &pipelined.block).unwrap();
-    assert_eq!(validated.state_commitment, serial.state_commitment);
+    assert_eq!(validated.state_root, serial.state_root);
     assert_eq!(validated.changes, serial.changes);
 
     // A block whose transaction 150 replays 149's nonce is refused at exactly that

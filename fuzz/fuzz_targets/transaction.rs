@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     // Past the signature, as if it were valid: the rules themselves.
     if let Ok(mut executor) = Executor::new(&f.state, f.ctx()) {
         if executor.apply(&tx, SignatureCheck::Preverified).is_ok() {
-            let _ = executor.finish(&f.last.state_commitment);
+            let _ = executor.finish();
         }
     }
 });

@@ -73,7 +73,7 @@ impl Chain {
         let validated = execute_block(&self.state, &self.parent, &built.block)
             .expect("a validator accepts what the builder built");
         assert_eq!(
-            validated.state_commitment, built.outcome.state_commitment,
+            validated.state_root, built.outcome.state_root,
             "builder and validator agree"
         );
         self.state.apply(&built.outcome.changes);
@@ -105,8 +105,9 @@ impl Chain {
                 proposer: self.chain.operators[1].public_key(),
                 tx_root: tx_root(&txs),
                 tx_count: txs.len() as u32,
-                state_commitment: Hash::digest(b"not computed"),
+                state_root: Hash::digest(b"not computed"),
                 authority_set: read_meta(&self.state).unwrap().authority_set.hash(),
+                next_authority_set: read_meta(&self.state).unwrap().authority_set.hash(),
                 last_commit: Hash::ZERO,
             },
             last_commit: None,

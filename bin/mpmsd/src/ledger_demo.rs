@@ -243,7 +243,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
     println!(
         "  [block   0] genesis: {} authorities, state {}",
         g.authority_set.len(),
-        g.header.state_commitment
+        g.header.state_root
     );
     let demo = Demo {
         store,
@@ -555,7 +555,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
     drop(store);
     let reopened = RocksStore::open(&db, &RocksOptions::default())?;
     let height = check_integrity(&reopened)?;
-    println!("\nReopened the store: {height} blocks after genesis intact, every certificate and tx index present; state {}", last.state_commitment);
+    println!("\nReopened the store: {height} blocks after genesis intact, every certificate and tx index present; state {}", last.state_root);
     let plaintext_found = reopened
         .state_entries()?
         .values()

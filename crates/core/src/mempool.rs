@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use mpms_crypto::Hash;
 use mpms_ledger::execute::{read_meta, signing_key};
+use mpms_ledger::state::TreeEntry;
 use mpms_ledger::{
     codec, AccountId, BlockContext, Executor, SignatureCheck, SignedTransaction, State, StateError,
     TxError,
@@ -146,12 +147,31 @@ struct Overlay<'a> {
     writes: &'a Writes,
 }
 
+/// The state tree is the committed one: an overlay admits transactions and never
+/// ends a block, so its pending writes need no tree.
 impl State for Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         match self.writes.get(key) {
             Some(value) => Ok(value.clone()),
             None => self.base.get(key),
         }
+    }
+
+    fn tree_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.base.tree_get(key)
+    }
+
+    fn tree_range(
+        &self,
+        from: &[u8],
+        until: &[u8],
+        limit: usize,
+    ) -> Result<Vec<TreeEntry>, StateError> {
+        self.base.tree_range(from, until, limit)
+    }
+
+    fn tree_last(&self, from: &[u8], until: &[u8]) -> Result<Option<TreeEntry>, StateError> {
+        self.base.tree_last(from, until)
     }
 }
 
@@ -831,6 +851,27 @@ mod tests {
             self.reads
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.inner.get(key)
+        }
+
+        fn tree_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, mpms_ledger::StateError> {
+            self.inner.tree_get(key)
+        }
+
+        fn tree_range(
+            &self,
+            from: &[u8],
+            until: &[u8],
+            limit: usize,
+        ) -> Result<Vec<TreeEntry>, mpms_ledger::StateError> {
+            self.inner.tree_range(from, until, limit)
+        }
+
+        fn tree_last(
+            &self,
+            from: &[u8],
+            until: &[u8],
+        ) -> Result<Option<TreeEntry>, mpms_ledger::StateError> {
+            self.inner.tree_last(from, until)
         }
     }
 

@@ -24,10 +24,14 @@ pub struct Header {
     pub tx_root: Hash,
     /// Number of transactions.
     pub tx_count: u32,
-    /// State commitment after executing this block.
-    pub state_commitment: Hash,
+    /// Root of the state tree after executing this block (see `state::tree`).
+    pub state_root: Hash,
     /// Hash of the authority set that finalizes this block.
     pub authority_set: Hash,
+    /// Hash of the authority set that finalizes the next block: equal to
+    /// `authority_set` unless this block changed the set. A verifier that trusts this
+    /// header's set learns the next one from it.
+    pub next_authority_set: Hash,
     /// Hash of the parent's commit certificate ([`Hash::ZERO`] at heights 0 and 1).
     pub last_commit: Hash,
 }

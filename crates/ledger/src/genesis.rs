@@ -11,7 +11,7 @@ use crate::records::{
     keys, Account, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier,
     Organization,
 };
-use crate::state::StateChanges;
+use crate::state::{MemState, StateChanges};
 use crate::transaction::OrganizationKind;
 use crate::vote::{AuthorityMember, AuthoritySet};
 use crate::{codec, AccountId, History, Params};
@@ -320,6 +320,11 @@ impl Genesis {
         put(keys::next_proposal(), codec::encode(&1u64));
         put(keys::authority_index(), codec::encode(&index));
         put(keys::authority_set(), codec::encode(&authority_set));
+        // Version 0 of the state tree, from an empty one (reading an empty state
+        // cannot fail).
+        let (state_root, tree) = crate::state::tree::update(&MemState::new(), 0, &changes.writes)
+            .map_err(|e| invalid("state", e.to_string()))?;
+        changes.tree = tree;
 
         let header = Header {
             chain_id: self.chain_id.clone(),
@@ -329,8 +334,9 @@ impl Genesis {
             proposer: authority_set.members[0].operator,
             tx_root: tx_root(&[]),
             tx_count: 0,
-            state_commitment: changes.commitment(&Hash::ZERO, 0),
+            state_root,
             authority_set: authority_set.hash(),
+            next_authority_set: authority_set.hash(),
             last_commit: Hash::ZERO,
         };
         Ok(GenesisState {

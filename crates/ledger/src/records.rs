@@ -35,6 +35,7 @@ pub mod keys {
     const META: u8 = 0x0f;
     const BLOCK_HASH: u8 = 0x10;
     const INSPECTION: u8 = 0x11;
+    const AUTHORITY_CHANGE: u8 = 0x12;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -137,6 +138,16 @@ pub mod keys {
     /// for its parent is checked against the set that finalized the parent.
     pub fn previous_authority_set() -> Vec<u8> {
         key(META, &[b"previous-authority-set"])
+    }
+    /// The [`AuthoritySet`] that a block at `height` changed the set to (it
+    /// finalizes the blocks after `height`): the chain of these, from genesis, is
+    /// what a verifier follows to learn the set of any height.
+    pub fn authority_change(height: u64) -> Vec<u8> {
+        key(AUTHORITY_CHANGE, &[&height.to_be_bytes()])
+    }
+    /// The key prefix of every [`authority_change`].
+    pub fn authority_change_prefix() -> Vec<u8> {
+        key(AUTHORITY_CHANGE, &[])
     }
     /// The hash of the committed block at a height ([`mpms_crypto::Hash`]), kept for
     /// the evidence window: fake-credential evidence names a header whose parent

@@ -209,11 +209,10 @@ impl TestChain {
         )
     }
 
-    /// The certifier issues schema `schema` to subject `i`, valid for ten years from
-    /// genesis. `serial` makes the content (and so the credential id) unique.
-    pub fn issue(&self, nonce: u64, schema: &str, i: u64, serial: u64) -> SignedTransaction {
-        let (sk, dk) = self.subject(i);
-        let content = CredentialContent {
+    /// The content of the credential [`TestChain::issue`] issues to subject `i` with
+    /// `serial`.
+    pub fn content(&self, i: u64, serial: u64) -> CredentialContent {
+        CredentialContent {
             salt: *Hash::digest_parts(&[&serial.to_le_bytes(), &i.to_le_bytes()]).as_bytes(),
             holder_name: format!("Intern {i}"),
             date_of_birth: "1998-01-01".into(),
@@ -223,7 +222,14 @@ impl TestChain {
             end_date: "2026-02-01".into(),
             marks: None,
             result: "passed".into(),
-        };
+        }
+    }
+
+    /// The certifier issues schema `schema` to subject `i`, valid for ten years from
+    /// genesis. `serial` makes the content (and so the credential id) unique.
+    pub fn issue(&self, nonce: u64, schema: &str, i: u64, serial: u64) -> SignedTransaction {
+        let (sk, dk) = self.subject(i);
+        let content = self.content(i, serial);
         let mut rng = DeterministicRng(Hash::digest_parts(&[b"rng", &serial.to_le_bytes()]), 0);
         let issuance = prepare_issuance(
             self.chain_id(),

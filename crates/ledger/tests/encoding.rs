@@ -95,8 +95,9 @@ impl Gen {
             proposer: self.key(),
             tx_root: self.hash(),
             tx_count: self.0.gen(),
-            state_commitment: self.hash(),
+            state_root: self.hash(),
             authority_set: self.hash(),
+            next_authority_set: self.hash(),
             last_commit: self.hash(),
         }
     }

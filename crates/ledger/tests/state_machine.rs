@@ -1275,8 +1275,9 @@ fn fake_credential_proposer_and_voters_are_slashed() {
         proposer: c.authorities[1].id,
         tx_root: tx_root(&txs),
         tx_count: 2,
-        state_commitment: Hash::digest(b"whatever"),
+        state_root: Hash::digest(b"whatever"),
         authority_set: c.authority_set().hash(),
+        next_authority_set: c.authority_set().hash(),
         last_commit: Hash::ZERO,
     };
     let block = mpms_ledger::Block {

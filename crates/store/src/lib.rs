@@ -160,6 +160,11 @@ pub(crate) fn check_next(
         height: header.height,
         reason: reason.to_string(),
     };
+    if commit.changes.tree.version != Some(header.height) {
+        return Err(fail(
+            "the state changes are not the state tree's version for this height",
+        ));
+    }
     match last {
         None if header.height != 0 => {
             Err(fail("the store is empty: genesis (height 0) comes first"))

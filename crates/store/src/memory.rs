@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use mpms_crypto::Hash;
-use mpms_ledger::{Block, CommitCertificate, State, StateError};
+use mpms_ledger::state::TreeEntry;
+use mpms_ledger::{Block, CommitCertificate, MemState, State, StateError};
 
 use crate::{check_next, BlockCommit, StateEntry, Store, StoreError, TxLocation};
 
@@ -14,20 +15,44 @@ struct Inner {
     certificates: BTreeMap<u64, CommitCertificate>,
     heights: HashMap<Hash, u64>,
     tx_index: HashMap<Hash, TxLocation>,
-    state: BTreeMap<Vec<u8>, Vec<u8>>,
+    state: MemState,
     safety: Option<Vec<u8>>,
 }
 
 /// A [`Store`] in memory.
-#[derive(Default)]
 pub struct MemStore {
     inner: Mutex<Inner>,
 }
 
+impl Default for MemStore {
+    fn default() -> Self {
+        MemStore::new()
+    }
+}
+
 impl MemStore {
-    /// An empty store.
+    /// Versions of the state tree an in-memory store keeps provable by default.
+    pub const DEFAULT_STATE_HISTORY: u64 = 64;
+
+    /// An empty store that keeps the last [`MemStore::DEFAULT_STATE_HISTORY`]
+    /// versions of the state tree.
     pub fn new() -> MemStore {
-        MemStore::default()
+        MemStore::with_state_history(Self::DEFAULT_STATE_HISTORY)
+    }
+
+    /// An empty store that keeps the last `versions` versions of the state tree
+    /// provable.
+    pub fn with_state_history(versions: u64) -> MemStore {
+        MemStore {
+            inner: Mutex::new(Inner {
+                blocks: BTreeMap::new(),
+                certificates: BTreeMap::new(),
+                heights: HashMap::new(),
+                tx_index: HashMap::new(),
+                state: MemState::with_history(versions),
+                safety: None,
+            }),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -38,13 +63,30 @@ impl MemStore {
 
     /// A copy of every state entry, for comparisons in tests.
     pub fn state_entries(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        self.lock().state.clone()
+        self.lock().state.entries().clone()
     }
 }
 
 impl State for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.lock().state.get(key).cloned())
+        self.lock().state.get(key)
+    }
+
+    fn tree_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.lock().state.tree_get(key)
+    }
+
+    fn tree_range(
+        &self,
+        from: &[u8],
+        until: &[u8],
+        limit: usize,
+    ) -> Result<Vec<TreeEntry>, StateError> {
+        self.lock().state.tree_range(from, until, limit)
+    }
+
+    fn tree_last(&self, from: &[u8], until: &[u8]) -> Result<Option<TreeEntry>, StateError> {
+        self.lock().state.tree_last(from, until)
     }
 }
 
@@ -85,16 +127,7 @@ impl Store for MemStore {
                 },
             );
         }
-        for (key, value) in &commit.changes.writes {
-            match value {
-                Some(v) => {
-                    inner.state.insert(key.clone(), v.clone());
-                }
-                None => {
-                    inner.state.remove(key);
-                }
-            }
-        }
+        inner.state.apply(commit.changes);
         if let Some(cert) = commit.certificate {
             inner.certificates.insert(height, cert.clone());
         }
@@ -116,6 +149,7 @@ impl Store for MemStore {
         Ok(self
             .lock()
             .state
+            .entries()
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)

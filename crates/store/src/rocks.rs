@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mpms_crypto::Hash;
+use mpms_ledger::state::{tree, TreeEntry};
 use mpms_ledger::{codec, Block, CommitCertificate, Header, State, StateError};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
@@ -14,18 +15,22 @@ pub(crate) const CF_BLOCKS: &str = "blocks";
 const CF_CERTIFICATES: &str = "certificates";
 pub(crate) const CF_TX_INDEX: &str = "tx_index";
 const CF_STATE: &str = "state";
+const CF_STATE_TREE: &str = "state_tree";
 const CF_SAFETY: &str = "safety";
 pub(crate) const CF_META: &str = "meta";
-const COLUMN_FAMILIES: [&str; 6] = [
+const COLUMN_FAMILIES: [&str; 7] = [
     CF_BLOCKS,
     CF_CERTIFICATES,
     CF_TX_INDEX,
     CF_STATE,
+    CF_STATE_TREE,
     CF_SAFETY,
     CF_META,
 ];
 
 const META_LAST_HEIGHT: &[u8] = b"last-height";
+/// The state tree versions whose index entries were pruned end before this one.
+const META_TREE_PRUNED_UNTIL: &[u8] = b"tree-pruned-until";
 const META_HEADER_PREFIX: &[u8] = b"header/";
 const META_HASH_PREFIX: &[u8] = b"hash/";
 const SAFETY_KEY: &[u8] = b"record";
@@ -45,6 +50,14 @@ pub struct RocksOptions {
     /// Whether writes are synced to disk before commit returns (always true in a
     /// node; benchmarks may measure both).
     pub sync: bool,
+    /// Versions of the state tree kept provable, the newest included; older ones are
+    /// pruned as blocks commit.
+    pub state_history: u64,
+}
+
+impl RocksOptions {
+    /// The default of [`RocksOptions::state_history`].
+    pub const DEFAULT_STATE_HISTORY: u64 = 100_000;
 }
 
 impl Default for RocksOptions {
@@ -52,6 +65,7 @@ impl Default for RocksOptions {
         RocksOptions {
             cache_bytes: 64 << 20,
             sync: true,
+            state_history: Self::DEFAULT_STATE_HISTORY,
         }
     }
 }
@@ -62,6 +76,7 @@ pub struct RocksStore {
     tx_index: TxIndexer,
     db: Arc<DB>,
     sync: bool,
+    state_history: u64,
 }
 
 pub(crate) fn db_err(e: rocksdb::Error) -> StoreError {
@@ -149,6 +164,7 @@ impl RocksStore {
             tx_index,
             db,
             sync: options.sync,
+            state_history: options.state_history.max(1),
         })
     }
 
@@ -222,6 +238,47 @@ impl State for RocksStore {
             })
             .collect()
     }
+
+    fn tree_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_cf(CF_STATE_TREE, key)
+            .map_err(|e| StateError(e.to_string()))
+    }
+
+    fn tree_range(
+        &self,
+        from: &[u8],
+        until: &[u8],
+        limit: usize,
+    ) -> Result<Vec<TreeEntry>, StateError> {
+        let state_err = |e: StoreError| StateError(e.to_string());
+        let mut read = rocksdb::ReadOptions::default();
+        read.set_iterate_upper_bound(until.to_vec());
+        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        let cf = self.cf(CF_STATE_TREE).map_err(state_err)?;
+        for item in self.db.iterator_cf_opt(cf, read, mode).take(limit) {
+            let (k, v) = item.map_err(|e| state_err(db_err(e)))?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn tree_last(&self, from: &[u8], until: &[u8]) -> Result<Option<TreeEntry>, StateError> {
+        let state_err = |e: StoreError| StateError(e.to_string());
+        let mut read = rocksdb::ReadOptions::default();
+        read.set_iterate_lower_bound(from.to_vec());
+        read.set_iterate_upper_bound(until.to_vec());
+        let cf = self.cf(CF_STATE_TREE).map_err(state_err)?;
+        let mut iter = self.db.raw_iterator_cf_opt(cf, read);
+        iter.seek_to_last();
+        match (iter.key(), iter.value()) {
+            (Some(k), Some(v)) => Ok(Some((k.to_vec(), v.to_vec()))),
+            _ => iter
+                .status()
+                .map(|()| None)
+                .map_err(|e| state_err(db_err(e))),
+        }
+    }
 }
 
 impl Store for RocksStore {
@@ -268,6 +325,13 @@ impl Store for RocksStore {
                 .writes
                 .iter()
                 .map(|(k, v)| ENTRY_OVERHEAD + k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
+            + commit
+                .changes
+                .tree
+                .puts
+                .iter()
+                .map(|(k, v)| ENTRY_OVERHEAD + k.len() + v.len())
                 .sum::<usize>();
         let mut batch = WriteBatch::with_capacity_bytes(capacity);
         batch.put_cf(self.cf(CF_BLOCKS)?, height_key(height), encoded_block);
@@ -285,7 +349,26 @@ impl Store for RocksStore {
                 None => batch.delete_cf(state, key),
             }
         }
+        let state_tree = self.cf(CF_STATE_TREE)?;
+        for (key, value) in &commit.changes.tree.puts {
+            batch.put_cf(state_tree, key, value);
+        }
         let meta = self.cf(CF_META)?;
+        // Versions that fall out of the kept history: what only they needed goes.
+        if let Some(oldest) = height.checked_sub(self.state_history - 1) {
+            let from = self
+                .get_decoded::<u64>(CF_META, META_TREE_PRUNED_UNTIL)?
+                .unwrap_or(0);
+            let dead = tree::prune(self, from, oldest).map_err(|e| StoreError::Db(e.0))?;
+            for key in dead {
+                batch.delete_cf(state_tree, key);
+            }
+            batch.put_cf(
+                meta,
+                META_TREE_PRUNED_UNTIL,
+                codec::encode(&from.max(oldest.saturating_add(1))),
+            );
+        }
         batch.put_cf(meta, hash_key(&block.hash()), codec::encode(&height));
         batch.put_cf(meta, header_key(height), codec::encode(&block.header));
         batch.put_cf(meta, META_LAST_HEIGHT, codec::encode(&height));

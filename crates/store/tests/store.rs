@@ -145,6 +145,7 @@ fn rocks_rebuilds_a_lost_transaction_index_on_open() {
             "certificates",
             "tx_index",
             "state",
+            "state_tree",
             "safety",
             "meta",
         ];

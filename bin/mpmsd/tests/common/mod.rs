@@ -273,10 +273,7 @@ impl Net {
             .unwrap_or_else(|| panic!("node {i} has no block {height}"));
         (
             b["hash"].as_str().unwrap().to_string(),
-            b["header"]["state_commitment"]
-                .as_str()
-                .unwrap()
-                .to_string(),
+            b["header"]["state_root"].as_str().unwrap().to_string(),
         )
     }
 

@@ -94,7 +94,7 @@ pub fn build_block<'t>(
     if let Some(Some(error)) = failed {
         return Err(error);
     }
-    let outcome = executor.finish(&parent.state_commitment)?;
+    let outcome = executor.finish()?;
     let header = Header {
         chain_id,
         height: parent.height + 1,
@@ -103,8 +103,9 @@ pub fn build_block<'t>(
         proposer,
         tx_root: tx_root_of_hashes(outcome.receipts.iter().map(|r| &r.tx_hash)),
         tx_count: u32::try_from(included.len()).unwrap_or(u32::MAX),
-        state_commitment: outcome.state_commitment,
+        state_root: outcome.state_root,
         authority_set,
+        next_authority_set: outcome.next_authority_set_hash,
         last_commit: parent_commit
             .as_ref()
             .map_or(Hash::ZERO, CommitCertificate::hash),

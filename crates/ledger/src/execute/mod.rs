@@ -3,8 +3,9 @@
 //! An [`Executor`] applies the transactions of one block on top of committed state.
 //! Each transaction runs in its own overlay ([`txn`]): if any rule rejects it, the
 //! overlay is dropped and nothing changes; otherwise its writes join the block's.
-//! [`Executor::finish`] returns the block's net writes and the new state commitment,
-//! for the store to commit in one batch.
+//! [`Executor::finish`] returns the block's net writes and the state tree's new
+//! version (with its root, the header's `state_root`), for the store to commit in one
+//! batch.
 
 mod access;
 mod accounts;
@@ -154,8 +155,10 @@ pub struct Receipt {
 pub struct BlockOutcome {
     /// The block's net writes.
     pub changes: StateChanges,
-    /// The state commitment after the block.
-    pub state_commitment: Hash,
+    /// The state tree's root after the block.
+    pub state_root: Hash,
+    /// The hash of the authority set that finalizes the next block.
+    pub next_authority_set_hash: Hash,
     /// One receipt per transaction, in order.
     pub receipts: Vec<Receipt>,
     /// The authority set for the next height, if it changed.
@@ -179,8 +182,8 @@ pub enum BlockExecError {
         /// Why.
         error: TxError,
     },
-    /// The header's state commitment differs from the computed one.
-    #[error("state commitment mismatch: header {header}, computed {computed}")]
+    /// The header's state root differs from the computed one.
+    #[error("state root mismatch: header {header}, computed {computed}")]
     StateMismatch {
         /// In the header.
         header: Hash,
@@ -190,6 +193,9 @@ pub enum BlockExecError {
     /// The header's authority set hash differs from the set in state.
     #[error("authority set mismatch")]
     AuthoritySetMismatch,
+    /// The header's next authority set hash differs from the set the block leaves.
+    #[error("next authority set mismatch")]
+    NextAuthoritySetMismatch,
     /// The header names a proposer outside the authority set.
     #[error("proposer {0} is not an authority")]
     NotAnAuthority(AccountId),
@@ -421,8 +427,8 @@ impl<'a> Executor<'a> {
     }
 
     /// Ends the block: derives the next authority set if it changed, and returns the
-    /// net writes with the state commitment on top of `parent_commitment`.
-    pub fn finish(mut self, parent_commitment: &Hash) -> Result<BlockOutcome, TxError> {
+    /// net writes with the state tree's version for this height and its root.
+    pub fn finish(mut self) -> Result<BlockOutcome, TxError> {
         let mut next_authority_set = None;
         if self.authorities_changed {
             let set = {
@@ -447,6 +453,10 @@ impl<'a> Executor<'a> {
                     keys::previous_authority_set(),
                     Some(codec::encode(&previous)),
                 );
+                self.block.insert(
+                    keys::authority_change(self.ctx.height),
+                    Some(codec::encode(&set)),
+                );
                 next_authority_set = Some(set);
             }
         }
@@ -462,13 +472,15 @@ impl<'a> Executor<'a> {
                 self.block.insert(keys::block_hash(old), None);
             }
         }
-        let changes = StateChanges {
-            writes: self.block.into_iter().collect(),
-        };
-        let state_commitment = changes.commitment(parent_commitment, self.ctx.height);
+        let writes = self.block.into_iter().collect();
+        let (state_root, tree) = crate::state::tree::update(self.base, self.ctx.height, &writes)?;
+        let next_authority_set_hash = next_authority_set
+            .as_ref()
+            .map_or_else(|| self.meta.authority_set.hash(), AuthoritySet::hash);
         Ok(BlockOutcome {
-            changes,
-            state_commitment,
+            changes: StateChanges { writes, tree },
+            state_root,
+            next_authority_set_hash,
             receipts: self.receipts,
             next_authority_set,
         })
@@ -732,14 +744,15 @@ pub fn execute_block(
     if let Some(error) = failed {
         return Err(error);
     }
-    let outcome = executor
-        .finish(&parent.state_commitment)
-        .map_err(BlockExecError::State)?;
-    if outcome.state_commitment != block.header.state_commitment {
+    let outcome = executor.finish().map_err(BlockExecError::State)?;
+    if outcome.state_root != block.header.state_root {
         return Err(BlockExecError::StateMismatch {
-            header: block.header.state_commitment,
-            computed: outcome.state_commitment,
+            header: block.header.state_root,
+            computed: outcome.state_root,
         });
+    }
+    if outcome.next_authority_set_hash != block.header.next_authority_set {
+        return Err(BlockExecError::NextAuthoritySetMismatch);
     }
     Ok(outcome)
 }

@@ -132,7 +132,7 @@ impl Chain {
             state,
             height: 0,
             time_ms: T0,
-            commitment: built.header.state_commitment,
+            commitment: built.header.state_root,
             last_hash: built.header.hash(),
             rng: ChaCha20Rng::seed_from_u64(7),
             authorities: auth,
@@ -187,9 +187,9 @@ impl Chain {
             .iter()
             .map(|tx| exec.apply(tx, SignatureCheck::Verify))
             .collect();
-        let outcome = exec.finish(&self.commitment).expect("finish");
+        let outcome = exec.finish().expect("finish");
         self.state.apply(&outcome.changes);
-        self.commitment = outcome.state_commitment;
+        self.commitment = outcome.state_root;
         let hashes: Vec<Hash> = outcome.receipts.iter().map(|r| r.tx_hash).collect();
         self.last_hash = Header {
             chain_id: CHAIN.into(),
@@ -199,8 +199,9 @@ impl Chain {
             proposer: ctx.proposer,
             tx_root: tx_root_of_hashes(hashes.iter()),
             tx_count: hashes.len() as u32,
-            state_commitment: outcome.state_commitment,
+            state_root: outcome.state_root,
             authority_set,
+            next_authority_set: outcome.next_authority_set_hash,
             last_commit: Hash::ZERO,
         }
         .hash();
@@ -231,12 +232,12 @@ impl Chain {
             };
             let outcome = Executor::new(&self.state, ctx)
                 .expect("executor")
-                .finish(&self.commitment)
+                .finish()
                 .expect("finish");
             let mut state = self.state.clone();
             state.apply(&outcome.changes);
             let entries: BTreeMap<Vec<u8>, Vec<u8>> = state.entries().clone();
-            (entries, outcome.state_commitment)
+            (entries, outcome.state_root)
         };
         let err = self
             .block(&[tx])

@@ -1,0 +1,210 @@
+//! The proof bundle of a credential, its status proof, and how a node builds them
+//! from its store.
+
+use mpms_crypto::MerkleProof;
+use mpms_ledger::credential::{issuance_of, CredentialContent};
+use mpms_ledger::records::{keys, Credential};
+use mpms_ledger::state::{tree, StateProof};
+use mpms_ledger::{codec, AuthoritySet, CredentialId, Genesis, SignedTransaction};
+use mpms_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::{AuthorityChange, CertifiedHeader};
+
+/// The `format` of bundles this version writes and reads.
+pub const BUNDLE_FORMAT: &str = "mpms-proof-bundle/1";
+
+/// The most authority-set changes a status proof carries (a consortium changes its
+/// set a few times a year; a bundle with more is refused).
+pub const MAX_AUTHORITY_CHANGES: usize = 10_000;
+
+/// A credential's status as of a finalized height, proven against that height's
+/// certified header: the credential record, and the certifier's records that say
+/// whether it was accredited and which key it signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusProof {
+    /// The credential.
+    pub credential_id: CredentialId,
+    /// Every change of the authority set from genesis up to [`StatusProof::at`].
+    pub authority_changes: Vec<AuthorityChange>,
+    /// The finalized header the proofs are against (height H).
+    pub at: CertifiedHeader,
+    /// The credential record at H.
+    pub credential: StateProof,
+    /// The certifier's record (accreditation history) at H.
+    pub certifier: StateProof,
+    /// The certifier's account (signing-key history) at H.
+    pub certifier_account: StateProof,
+}
+
+/// Everything needed to check a credential offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofBundle {
+    /// [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// The chain's genesis (the trust anchor, unless the verifier brings its own).
+    pub genesis: Genesis,
+    /// The credential.
+    pub credential_id: CredentialId,
+    /// The issuing transaction (claim, certifier signature, encrypted content).
+    pub transaction: SignedTransaction,
+    /// The transaction's Merkle proof in its block.
+    pub tx_proof: MerkleProof,
+    /// The issuing block's header and certificate.
+    pub issued: CertifiedHeader,
+    /// The certifier's account at the issue height, against [`ProofBundle::issued`]
+    /// (present while nodes keep that version of state; older signing keys are also
+    /// in the account's history at the status height, within the evidence window).
+    pub certifier_account_at_issue: Option<StateProof>,
+    /// The status as of a later height.
+    pub status: StatusProof,
+    /// The decrypted content, if the bundle's maker could open it and chose to
+    /// include it.
+    pub content: Option<CredentialContent>,
+}
+
+/// Why a bundle could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// No such credential on the chain.
+    #[error("credential not found")]
+    NotFound,
+    /// The store lacks something it should hold.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for BuildError {
+    fn from(e: StoreError) -> Self {
+        BuildError::Store(e.to_string())
+    }
+}
+
+impl From<mpms_ledger::StateError> for BuildError {
+    fn from(e: mpms_ledger::StateError) -> Self {
+        BuildError::Store(e.to_string())
+    }
+}
+
+fn missing(what: impl std::fmt::Display) -> BuildError {
+    BuildError::Store(format!("{what} is missing"))
+}
+
+/// The certified header at `height`.
+fn certified(store: &dyn Store, height: u64) -> Result<CertifiedHeader, BuildError> {
+    Ok(CertifiedHeader {
+        header: store
+            .header(height)?
+            .ok_or_else(|| missing(format!("header {height}")))?,
+        certificate: store
+            .certificate(height)?
+            .ok_or_else(|| missing(format!("certificate {height}")))?,
+    })
+}
+
+/// Every change of the authority set committed up to `height`.
+pub fn authority_changes(
+    store: &dyn Store,
+    height: u64,
+) -> Result<Vec<AuthorityChange>, BuildError> {
+    let entries = store.scan_state(&keys::authority_change_prefix(), MAX_AUTHORITY_CHANGES)?;
+    let mut changes = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let Some(bytes) = key.get(1..9) else {
+            return Err(BuildError::Store("malformed authority change key".into()));
+        };
+        let mut be = [0u8; 8];
+        be.copy_from_slice(bytes);
+        let changed_at = u64::from_be_bytes(be);
+        if changed_at > height {
+            break;
+        }
+        let next_set: AuthoritySet =
+            codec::decode(&value).map_err(|e| BuildError::Store(e.to_string()))?;
+        changes.push(AuthorityChange {
+            block: certified(store, changed_at)?,
+            next_set,
+        });
+    }
+    Ok(changes)
+}
+
+/// The status proof of credential `id` as of the last committed block.
+pub fn build_status(store: &dyn Store, id: &CredentialId) -> Result<StatusProof, BuildError> {
+    let height = store.last_height()?.ok_or_else(|| missing("the chain"))?;
+    let at = certified(store, height)?;
+    let credential = tree::prove(store, height, &keys::credential(id))?;
+    let record: Credential = credential
+        .record()
+        .map_err(|e| BuildError::Store(e.to_string()))?
+        .ok_or(BuildError::NotFound)?;
+    let certifier_id = record.claim.certifier;
+    Ok(StatusProof {
+        credential_id: *id,
+        authority_changes: authority_changes(store, height)?,
+        at,
+        credential,
+        certifier: tree::prove(store, height, &keys::certifier(&certifier_id))?,
+        certifier_account: tree::prove(store, height, &keys::account(&certifier_id))?,
+    })
+}
+
+/// The proof bundle of credential `id` on the chain of `genesis`, with its status as
+/// of the last committed block.
+pub fn build_bundle(
+    store: &dyn Store,
+    genesis: &Genesis,
+    id: &CredentialId,
+) -> Result<ProofBundle, BuildError> {
+    let status = build_status(store, id)?;
+    let record: Credential = status
+        .credential
+        .record()
+        .map_err(|e| BuildError::Store(e.to_string()))?
+        .ok_or(BuildError::NotFound)?;
+    let location = store
+        .tx_location(&record.issued_tx)?
+        .ok_or_else(|| missing("the issuing transaction's index entry"))?;
+    let block = store
+        .block(location.height)?
+        .ok_or_else(|| missing(format!("block {}", location.height)))?;
+    let index = location.index as usize;
+    let transaction = block
+        .transactions
+        .get(index)
+        .cloned()
+        .ok_or_else(|| missing("the issuing transaction"))?;
+    if issuance_of(&transaction).map(|i| i.claim.id()) != Some(*id) {
+        return Err(BuildError::Store(
+            "the indexed transaction does not issue this credential".into(),
+        ));
+    }
+    let tx_proof = block
+        .tx_proof(index)
+        .ok_or_else(|| missing("the transaction's Merkle proof"))?;
+    let issued = CertifiedHeader {
+        header: block.header,
+        certificate: store
+            .certificate(location.height)?
+            .ok_or_else(|| missing(format!("certificate {}", location.height)))?,
+    };
+    let certifier_account_at_issue = match tree::root_at(store, location.height)? {
+        Some(_) => Some(tree::prove(
+            store,
+            location.height,
+            &keys::account(&record.claim.certifier),
+        )?),
+        None => None,
+    };
+    Ok(ProofBundle {
+        format: BUNDLE_FORMAT.into(),
+        genesis: genesis.clone(),
+        credential_id: *id,
+        transaction,
+        tx_proof,
+        issued,
+        certifier_account_at_issue,
+        status,
+        content: None,
+    })
+}
