@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use mpms_crypto::{DecryptionKey, Hash, SigningKey};
-use mpms_ledger::block::{verify_tx_inclusion, Header};
-use mpms_ledger::{AuthoritySet, CommitCertificate, SignedTransaction};
 use mpms_node::home::Home;
 use rand::rngs::OsRng;
 
@@ -227,30 +225,24 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         opened["result"].as_str().unwrap_or_default()
     );
     println!("              certifier signature and content commitment: valid");
-    let proof = demo
+    let bundle: mpms_light::ProofBundle = demo
         .client
-        .get(&format!("/v1/credentials/{credential}/proof"))?;
-    let header: Header = serde_json::from_value(proof["header"].clone())?;
-    let tx: SignedTransaction = serde_json::from_value(proof["transaction"].clone())?;
-    let merkle: mpms_crypto::MerkleProof = serde_json::from_value(proof["proof"].clone())?;
-    let cert: CommitCertificate = serde_json::from_value(proof["certificate"].clone())?;
-    let set: AuthoritySet = serde_json::from_value(proof["current_authority_set"].clone())?;
-    let included = verify_tx_inclusion(&header, &tx, &merkle);
-    let finalized = cert
-        .verify_for(&chain_id, &set, header.height, &header.hash())
-        .is_ok();
-    println!(
-        "              Merkle inclusion in block {}: {}",
-        header.height,
-        if included { "valid" } else { "INVALID" }
-    );
-    println!(
-        "              commit certificate ({} signatures): {}",
-        cert.signatures.len(),
-        if finalized { "valid" } else { "INVALID" }
-    );
-    if !included || !finalized {
-        bail!("verification failed");
+        .get_as(&format!("/v1/credentials/{credential}/bundle"))?;
+    let anchor = mpms_light::Anchor::from_genesis(&bundle.genesis)?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let verdict = mpms_light::verify::verify_bundle(&bundle, &anchor, None, now_ms);
+    for check in &verdict.checks {
+        let shown = match &check.outcome {
+            mpms_light::verify::Outcome::Passed(d) => format!("valid ({d})"),
+            mpms_light::verify::Outcome::Failed(d) => format!("INVALID: {d}"),
+            mpms_light::verify::Outcome::Skipped(d) => format!("not checked: {d}"),
+        };
+        println!("              {}: {shown}", check.name);
+    }
+    if let Some(failed) = verdict.first_failure() {
+        bail!("verification failed: {}", failed.name);
     }
     println!("\nDone: personal data only ever left the intern's hands encrypted.");
     Ok(())

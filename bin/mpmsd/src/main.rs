@@ -9,6 +9,7 @@ mod logs;
 mod node_cmd;
 mod query_cmd;
 mod tx_cmd;
+mod verify_cmd;
 mod wallet_cmd;
 
 use std::path::PathBuf;
@@ -62,6 +63,10 @@ enum Command {
     /// Credentials shared with you.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Checks a credential's proof bundle offline: certifier signature, content
+    /// commitment, inclusion, certificate quorum, authority-set chain, certifier
+    /// accreditation and status. Exits non-zero naming the first failed check.
+    Verify(verify_cmd::VerifyArgs),
     /// Benchmarks a network: submission, confirmation and retrieval latency and
     /// throughput under an open-loop load.
     #[command(subcommand)]
@@ -129,6 +134,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&opened)?);
             Ok(())
         }
+        Command::Verify(args) => verify_cmd::run(args),
         Command::Bench(command) => {
             logs::init(cli.log_json, Some("warn"));
             bench_cmd::run(command)

@@ -309,6 +309,27 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     let after = open(1);
     assert!(!after.status.success());
     assert!(text(&after).contains("revoked"), "{}", text(&after));
+    // A verifier takes the basic credential's proof bundle from one node while it is
+    // valid; `mpmsd verify` checks it with only the genesis file.
+    let bundle_path = net.dir.path().join("bls-bundle.json");
+    let bundle = net
+        .get(2, &format!("/v1/credentials/{bls}/bundle"))
+        .unwrap();
+    std::fs::write(&bundle_path, bundle.to_string()).unwrap();
+    let genesis = net.genesis();
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            bundle_path.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        net.cli(&args)
+    };
+    let checked = verify(&[]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(text(&checked).contains("VALID"), "{}", text(&checked));
     // The hospital revokes the basic credential.
     net.tx(
         1,
@@ -323,6 +344,18 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     );
     let status = net.get(2, &format!("/v1/credentials/{bls}")).unwrap();
     assert!(status["status"].to_string().contains("Revoked"), "{status}");
+    // The bundle taken before still checks (as of its height, which it names); with
+    // --refresh a newer status proof from another node shows the revocation.
+    let stale = verify(&[]);
+    assert!(stale.status.success(), "{}", text(&stale));
+    let refreshed = verify(&["--refresh", "--node", &net.nodes[3].api]);
+    assert!(!refreshed.status.success(), "{}", text(&refreshed));
+    assert!(
+        text(&refreshed).contains("verification failed: status")
+            && text(&refreshed).contains("revoked at height"),
+        "{}",
+        text(&refreshed)
+    );
     // An inclusion proof is served for the advanced credential.
     let proof = net
         .get(3, &format!("/v1/credentials/{acls}/proof"))

@@ -74,6 +74,9 @@ pub struct NodeSection {
     pub moniker: String,
     /// Chain data (RocksDB), relative to the home. Default "data".
     pub data_dir: PathBuf,
+    /// How many heights of state stay provable (state proofs, credential status
+    /// proofs); older versions of the state tree are pruned. Default 100000.
+    pub state_history_blocks: u64,
     /// The genesis file, relative to the home. Default "config/genesis.json".
     pub genesis_file: PathBuf,
     /// The node's peer-to-peer key, relative to the home. Default "config/node_key".
@@ -95,6 +98,7 @@ impl Default for NodeSection {
         NodeSection {
             moniker: "mpms-node".into(),
             data_dir: "data".into(),
+            state_history_blocks: mpms_store::RocksOptions::DEFAULT_STATE_HISTORY,
             genesis_file: "config/genesis.json".into(),
             node_key_file: "config/node_key".into(),
             operator_key: "keys/operator.key".into(),
@@ -274,6 +278,12 @@ impl NodeConfig {
         }
         if self.node.data_dir.as_os_str().is_empty() {
             return Err(invalid("node.data_dir", "must not be empty"));
+        }
+        if self.node.state_history_blocks < 2 {
+            return Err(invalid(
+                "node.state_history_blocks",
+                "at least 2 (the last block and its parent)",
+            ));
         }
         let c = &self.consensus;
         if let Some(field) = c.retired.keys().next() {

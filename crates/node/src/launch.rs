@@ -102,7 +102,11 @@ pub fn open_store(home: &Home) -> Result<Arc<RocksStore>, LaunchError> {
         .build()
         .map_err(|e| LaunchError::Store(format!("genesis: {e}")))?;
     let path = home.resolve(&config.node.data_dir);
-    let store = RocksStore::open(&path, &RocksOptions::default())
+    let options = RocksOptions {
+        state_history: config.node.state_history_blocks,
+        ..RocksOptions::default()
+    };
+    let store = RocksStore::open(&path, &options)
         .map_err(|e| LaunchError::Store(format!("{}: {e}", path.display())))?;
     match store
         .header(0)
@@ -131,8 +135,10 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
     };
     let node_key = home.load_node_key(&config)?;
     let store = open_store(home)?;
+    let genesis = Arc::new(home.load_genesis(&config)?);
     let parts = NodeParts {
         moniker: config.node.moniker.clone(),
+        genesis,
         store: Arc::clone(&store) as Arc<dyn Store>,
         validator,
         core: config.core(),

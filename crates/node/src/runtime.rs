@@ -22,7 +22,7 @@ use mpms_consensus::{ConsensusMessage, FinalizedBlock, Timeout};
 use mpms_crypto::Hash;
 use mpms_ledger::execute::{admitted_peers, read_meta};
 use mpms_ledger::records::{keys, Account};
-use mpms_ledger::{codec, AccountId, SignedTransaction};
+use mpms_ledger::{codec, AccountId, Genesis, SignedTransaction};
 use mpms_network::sync::{sync_to, Applied, BlockSink, StoreSource, SyncOptions, SyncReport};
 use mpms_network::validate::Limits;
 use mpms_network::{ChainValidator, NetworkEvent, NetworkHandle, PeerId, Topic};
@@ -119,6 +119,7 @@ enum Work {
 pub struct NodeHandle {
     commands: mpsc::Sender<Command>,
     store: Arc<dyn Store>,
+    genesis: Arc<Genesis>,
     chain_id: String,
     status: watch::Receiver<Status>,
     commits: broadcast::Sender<Arc<Committed>>,
@@ -201,6 +202,11 @@ impl NodeHandle {
         &self.metrics
     }
 
+    /// The chain's genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
     /// The network.
     pub fn network(&self) -> &NetworkHandle {
         &self.network
@@ -211,6 +217,8 @@ impl NodeHandle {
 pub struct NodeParts {
     /// The node's name.
     pub moniker: String,
+    /// The chain's genesis (served in proof bundles as their trust anchor).
+    pub genesis: Arc<Genesis>,
     /// The opened store, holding at least genesis.
     pub store: Arc<dyn Store>,
     /// The validator's keys, for a validator.
@@ -259,6 +267,7 @@ pub async fn start(
 ) -> Result<Running, NodeError> {
     let NodeParts {
         moniker,
+        genesis,
         store,
         validator,
         core,
@@ -307,6 +316,7 @@ pub async fn start(
     let handle = NodeHandle {
         commands: commands_tx,
         store: store.clone(),
+        genesis,
         chain_id: chain_id.clone(),
         status,
         commits: commits.clone(),

@@ -12,7 +12,10 @@
 //! | `GET /v1/subjects/{id}` | a registered subject |
 //! | `GET /v1/subjects/{id}/credentials` | the subject's credentials |
 //! | `GET /v1/credentials/{id}` | a credential record |
-//! | `GET /v1/credentials/{id}/proof` | inclusion proof: header, Merkle proof, commit certificate |
+//! | `GET /v1/credentials/{id}/proof` | inclusion proof: header, Merkle proof, commit certificate, authority-set changes |
+//! | `GET /v1/credentials/{id}/bundle` | the proof bundle, checkable offline (`mpmsd verify`) |
+//! | `GET /v1/credentials/{id}/status-proof` | the status as of the last block, proven |
+//! | `GET /v1/state/proof` | a proof of one state key's value or absence at a height |
 //! | `GET /v1/grants/{id}` | an access grant |
 //! | `GET /v1/schemas`, `GET /v1/schemas/{id}` | credential schemas |
 //! | `GET /v1/certifiers/{id}`, `GET /v1/organizations/{id}` | registered parties |
@@ -116,6 +119,15 @@ pub fn router(node: NodeHandle, max_body_bytes: usize, max_submissions_per_sec: 
         )
         .route("/v1/credentials/{id}", get(routes::credential))
         .route("/v1/credentials/{id}/proof", get(routes::credential_proof))
+        .route(
+            "/v1/credentials/{id}/bundle",
+            get(routes::credential_bundle),
+        )
+        .route(
+            "/v1/credentials/{id}/status-proof",
+            get(routes::credential_status_proof),
+        )
+        .route("/v1/state/proof", get(routes::state_proof))
         .route("/v1/grants/{id}", get(routes::grant))
         .route("/v1/requests/{id}", get(routes::request))
         .route("/v1/schemas", get(routes::schemas))

@@ -14,7 +14,10 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/v1/subjects/{id}", "A registered subject (its encryption key)."),
     ("get", "/v1/subjects/{id}/credentials", "The credentials issued to a subject."),
     ("get", "/v1/credentials/{id}", "A credential record (claim, certifier signature, status)."),
-    ("get", "/v1/credentials/{id}/proof", "Inclusion proof of a credential: the issuing transaction, its Merkle proof, the block header and commit certificate."),
+    ("get", "/v1/credentials/{id}/proof", "Inclusion proof of a credential: the issuing transaction, its Merkle proof, the block header and commit certificate, and the certified authority-set changes up to that block."),
+    ("get", "/v1/credentials/{id}/bundle", "The credential's proof bundle: issuing transaction, Merkle proof, certified header, the certified chain of authority-set changes from genesis, and its status proven against a later certified header. Checked offline by `mpmsd verify`."),
+    ("get", "/v1/credentials/{id}/status-proof", "The credential's status as of the last block: the credential and certifier records proven against its certified header, with the authority-set changes from genesis."),
+    ("get", "/v1/state/proof", "A proof of one state key's value, or of its absence, after a block, with that block's header and certificate."),
     ("get", "/v1/grants/{id}", "An access grant."),
     ("get", "/v1/requests/{id}", "An access request."),
     ("get", "/v1/schemas", "Every registered credential schema."),
@@ -33,6 +36,24 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/openapi.json", "This document."),
 ];
 
+/// Query parameters: (path, name, required, type, description).
+const QUERY: &[(&str, &str, bool, &str, &str)] = &[
+    (
+        "/v1/state/proof",
+        "key",
+        true,
+        "string",
+        "The state key, hex (at most 1024 bytes)",
+    ),
+    (
+        "/v1/state/proof",
+        "height",
+        false,
+        "integer",
+        "The block height (default: the last block); older heights than the node keeps are 404",
+    ),
+];
+
 /// The OpenAPI document.
 pub fn openapi_document() -> Value {
     let error = json!({
@@ -41,6 +62,17 @@ pub fn openapi_document() -> Value {
     });
     let mut paths = serde_json::Map::new();
     for (method, path, summary) in ROUTES {
+        let query = QUERY.iter().filter(|(p, ..)| p == path).map(
+            |(_, name, required, kind, description)| {
+                json!({
+                    "name": name,
+                    "in": "query",
+                    "required": required,
+                    "schema": { "type": kind },
+                    "description": description,
+                })
+            },
+        );
         let params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -57,6 +89,7 @@ pub fn openapi_document() -> Value {
                     }
                 })
             })
+            .chain(query)
             .collect();
         let mut responses = serde_json::Map::new();
         responses.insert(
@@ -64,7 +97,7 @@ pub fn openapi_document() -> Value {
             json!({ "description": "OK", "content": { "application/json": {} } }),
         );
         responses.insert("400".into(), error.clone());
-        if path.contains('{') {
+        if path.contains('{') || QUERY.iter().any(|(p, ..)| p == path) {
             responses.insert("404".into(), error.clone());
         }
         let mut operation = json!({

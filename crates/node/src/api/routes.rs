@@ -302,8 +302,9 @@ pub async fn credential(State(node): State<NodeHandle>, Path(id): Path<String>) 
     .await
 }
 
-/// `GET /v1/credentials/{id}/proof`: everything an outsider needs to check, offline,
-/// that the credential was issued in a final block.
+/// `GET /v1/credentials/{id}/proof`: the issuing transaction, its Merkle proof, the
+/// block's header and certificate, and the certified authority-set changes up to that
+/// block (what shows the certificate's signers were the authorities then).
 pub async fn credential_proof(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
     let id: Hash = parse("credential id", &id)?;
     off_workers(&node, move |node| credential_proof_now(node, id)).await
@@ -330,9 +331,8 @@ fn credential_proof_now(node: &NodeHandle, id: Hash) -> ApiResult {
         .transactions
         .get(loc.index as usize)
         .ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
-    let set = read_meta(store.as_ref())
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .authority_set;
+    let changes = mpms_light::bundle::authority_changes(store.as_ref(), loc.height)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(json!({
         "credential_id": id.to_string(),
         "credential": to_json(&credential),
@@ -342,8 +342,103 @@ fn credential_proof_now(node: &NodeHandle, id: Hash) -> ApiResult {
         "header": to_json(&block.header),
         "proof": to_json(&proof),
         "certificate": to_json(&certificate),
-        "current_authority_set": to_json(&set),
+        "authority_changes": to_json(&changes),
     })))
+}
+
+fn bundle_error(e: mpms_light::bundle::BuildError) -> ApiError {
+    match e {
+        mpms_light::bundle::BuildError::NotFound => ApiError::not_found("credential not found"),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// `GET /v1/credentials/{id}/bundle`: the credential's proof bundle, checkable
+/// offline with `mpmsd verify`.
+pub async fn credential_bundle(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id: Hash = parse("credential id", &id)?;
+    off_workers(&node, move |node| {
+        mpms_light::bundle::build_bundle(node.store().as_ref(), node.genesis(), &id)
+            .map(|bundle| Json(to_json(&bundle)))
+            .map_err(bundle_error)
+    })
+    .await
+}
+
+/// `GET /v1/credentials/{id}/status-proof`: the credential's status as of the last
+/// block, proven against its certified header.
+pub async fn credential_status_proof(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id: Hash = parse("credential id", &id)?;
+    off_workers(&node, move |node| {
+        mpms_light::bundle::build_status(node.store().as_ref(), &id)
+            .map(|status| Json(to_json(&status)))
+            .map_err(bundle_error)
+    })
+    .await
+}
+
+/// The longest state key a proof is asked for (keys are a prefix byte and ids).
+const MAX_STATE_KEY_BYTES: usize = 1024;
+
+/// Query of `GET /v1/state/proof`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateProofQuery {
+    /// The state key, hex.
+    key: String,
+    /// The height (default: the last block).
+    height: Option<u64>,
+}
+
+/// `GET /v1/state/proof?key=HEX[&height=H]`: a proof of one state key's value or
+/// absence after block H, with H's header and certificate.
+pub async fn state_proof(
+    State(node): State<NodeHandle>,
+    Query(query): Query<StateProofQuery>,
+) -> ApiResult {
+    if query.key.len() > 2 * MAX_STATE_KEY_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "key: at most {MAX_STATE_KEY_BYTES} bytes"
+        )));
+    }
+    let key = hex::decode(&query.key).map_err(|e| ApiError::bad_request(format!("key: {e}")))?;
+    off_workers(&node, move |node| {
+        let store = node.store();
+        let internal = |e: String| ApiError::internal(e);
+        let last = store
+            .last_height()
+            .map_err(|e| internal(e.to_string()))?
+            .ok_or_else(|| ApiError::internal("no chain"))?;
+        let height = query.height.unwrap_or(last);
+        let kept = height <= last
+            && mpms_ledger::state::tree::root_at(store.as_ref(), height)
+                .map_err(|e| internal(e.to_string()))?
+                .is_some();
+        if !kept {
+            return Err(ApiError::not_found(format!(
+                "height {height} is not kept (the last is {last}; older state is pruned)"
+            )));
+        }
+        let proof = mpms_ledger::state::tree::prove(store.as_ref(), height, &key)
+            .map_err(|e| internal(e.to_string()))?;
+        let header = store.header(height).map_err(|e| internal(e.to_string()))?;
+        let certificate = store
+            .certificate(height)
+            .map_err(|e| internal(e.to_string()))?;
+        Ok(Json(json!({
+            "height": height,
+            "header": to_json(&header),
+            "certificate": to_json(&certificate),
+            "proof": to_json(&proof),
+        })))
+    })
+    .await
 }
 
 /// `GET /v1/grants/{id}`.
