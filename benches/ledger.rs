@@ -90,7 +90,7 @@ fn issuance_block(c: &mut Criterion) {
     let mut group = c.benchmark_group("block");
     group.sample_size(20);
     group.throughput(Throughput::Elements(TXS));
-    // Execution alone: apply 1,000 issuances and compute the state commitment.
+    // Execution alone: apply 1,000 issuances and compute the state tree's new root.
     group.bench_function("execute_1000_issuances", |b| {
         b.iter_batched(
             || next_batch(&store),
@@ -118,6 +118,70 @@ fn issuance_block(c: &mut Criterion) {
         b.iter_batched(
             || next_batch(&store),
             |txs| commit(&store, &chain, &txs, SignatureCheck::Preverified),
+            BatchSize::PerIteration,
+        )
+    });
+    // The state tree's part of execution: the new version for a block's writes.
+    group.bench_function("state_tree_update_1000_issuances", |b| {
+        b.iter_batched(
+            || {
+                let txs = next_batch(&store);
+                let parent = store.last_header().unwrap().unwrap();
+                let proposer = chain.operators[0].public_key();
+                build_block(
+                    &store,
+                    &parent,
+                    None,
+                    proposer,
+                    parent.time_ms + 1_000,
+                    &txs,
+                    SignatureCheck::Preverified,
+                )
+                .unwrap()
+            },
+            |built| {
+                mpms_ledger::state::tree::update(
+                    &store,
+                    built.block.header.height,
+                    &built.outcome.changes.writes,
+                )
+                .unwrap()
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The commit alone: one synced batch of an executed block.
+    group.bench_function("commit_1000_issuances_rocksdb", |b| {
+        b.iter_batched(
+            || {
+                let txs = next_batch(&store);
+                let parent = store.last_header().unwrap().unwrap();
+                let parent_cert = store.certificate(parent.height).unwrap();
+                let built = build_block(
+                    &store,
+                    &parent,
+                    parent_cert,
+                    chain.operators[0].public_key(),
+                    parent.time_ms + 1_000,
+                    &txs,
+                    SignatureCheck::Preverified,
+                )
+                .unwrap();
+                let set = read_meta(&store).unwrap().authority_set;
+                let cert = chain.certify(&built.block.header, 0, &set);
+                (built, cert)
+            },
+            |(built, cert)| {
+                store
+                    .commit(BlockCommit {
+                        block: &built.block,
+                        certificate: Some(&cert),
+                        changes: &built.outcome.changes,
+                        tx_hashes: Some(&built.tx_hashes()),
+                    })
+                    .unwrap();
+                built.outcome.changes.tree.puts.len()
+            },
             BatchSize::PerIteration,
         )
     });

@@ -6,7 +6,7 @@ mod chain_writer;
 use chain_writer::{append_block, chain, ensure_genesis, state_matches_last_block};
 use mpms_crypto::Hash;
 use mpms_ledger::state::StateChanges;
-use mpms_ledger::Block;
+use mpms_ledger::{Block, State};
 use mpms_store::{
     check_integrity, BlockCommit, MemStore, RocksOptions, RocksStore, Store, StoreError, TxLocation,
 };
@@ -170,4 +170,74 @@ fn rocks_rebuilds_a_lost_transaction_index_on_open() {
         );
     }
     assert_eq!(check_integrity(&store).unwrap(), 2);
+}
+
+/// Both stores keep exactly the configured number of state versions provable, prove
+/// the same as an unpruned state there, and hold a bounded tree however long the
+/// chain grows.
+#[test]
+fn state_history_is_kept_and_pruned_beyond_the_window() {
+    use mpms_ledger::records::keys;
+    use mpms_ledger::state::tree;
+
+    const KEPT: u64 = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let rocks = RocksStore::open(
+        dir.path(),
+        &RocksOptions {
+            state_history: KEPT,
+            ..RocksOptions::default()
+        },
+    )
+    .unwrap();
+    let mem = MemStore::with_state_history(KEPT);
+    let everything = MemStore::with_state_history(u64::MAX);
+    let c = chain();
+    for store in [&rocks as &dyn Store, &mem, &everything] {
+        ensure_genesis(store, &c);
+    }
+    let certifier = keys::account(&c.certifier.public_key());
+    let mut sizes = Vec::new();
+    for _ in 0..12 {
+        let mut height = 0;
+        for store in [&rocks as &dyn Store, &mem, &everything] {
+            height = append_block(store, &c);
+        }
+        sizes.push(rocks.tree_range(&[0], &[0xff], usize::MAX).unwrap().len());
+        let root = rocks.header(height).unwrap().unwrap().state_root;
+        for kept in height.saturating_sub(KEPT - 1)..=height {
+            let header = rocks.header(kept).unwrap().unwrap();
+            for store in [&rocks as &dyn Store, &mem] {
+                let proof = tree::prove(store, kept, &certifier).unwrap();
+                proof.verify(&header.state_root).unwrap();
+                assert_eq!(proof, tree::prove(&everything, kept, &certifier).unwrap());
+            }
+        }
+        if let Some(gone) = height.checked_sub(KEPT) {
+            assert!(
+                tree::prove(&rocks, gone, &certifier).is_err(),
+                "height {gone} kept"
+            );
+            assert!(tree::root_at(&rocks, gone).unwrap().is_none());
+        }
+        assert_eq!(tree::root_at(&rocks, height).unwrap(), Some(root));
+    }
+    // Every block adds as many subjects and credentials as the last: once pruning
+    // runs, the tree grows by the live state only, not by the versions.
+    let growth: Vec<i64> = sizes
+        .windows(2)
+        .map(|w| w[1] as i64 - w[0] as i64)
+        .collect();
+    assert!(
+        growth[growth.len() - 1] <= growth[3] + growth[3] / 10,
+        "tree entries per block: {sizes:?}"
+    );
+    let full = everything
+        .tree_range(&[0], &[0xff], usize::MAX)
+        .unwrap()
+        .len();
+    assert!(
+        sizes[sizes.len() - 1] * 10 < full * 8,
+        "{sizes:?} vs {full}"
+    );
 }

@@ -12,8 +12,11 @@
 //! |---|---|
 //! | `n` ‖ node key (borsh) | the node (borsh) |
 //! | `v` ‖ key hash ‖ version (u64 BE) | the value written then, or `None` (deleted) |
-//! | `s` ‖ version (u64 BE) ‖ node key | empty: the node is stale from this version |
-//! | `w` ‖ version (u64 BE) ‖ key hash | empty: the key was written at this version |
+//! | `s` ‖ version (u64 BE) | the node keys (borsh list) stale from this version |
+//! | `w` ‖ version (u64 BE) | the key hashes (32 bytes each) written at this version |
+//!
+//! (The two indexes hold one entry per version, not one per node or key: a block's
+//! commit inserts two entries for them instead of thousands.)
 //!
 //! [`prune`] lists what may be deleted once versions before a height are no longer
 //! kept: stale nodes, and values superseded before it.
@@ -90,11 +93,11 @@ fn value_key_after(key_hash: &KeyHash, max_version: Version) -> Vec<u8> {
     }
 }
 
-fn version_prefixed(tag: u8, version: Version, rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(9 + rest.len());
+/// The key of an index entry (`tag` is [`STALE`] or [`WRITTEN`]) of `version`.
+fn index_key(tag: u8, version: Version) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9);
     out.push(tag);
     out.extend_from_slice(&version.to_be_bytes());
-    out.extend_from_slice(rest);
     out
 }
 
@@ -186,20 +189,32 @@ pub fn update(
     )?;
     let nodes = batch.node_batch.nodes();
     let values = batch.node_batch.values();
-    let mut puts =
-        Vec::with_capacity(nodes.len() + 2 * values.len() + batch.stale_node_index_batch.len());
+    let mut puts = Vec::with_capacity(nodes.len() + values.len() + 2);
     for (key, node) in nodes {
         puts.push((node_key(key)?, borsh::to_vec(node).map_err(tree_err)?));
     }
-    for ((written, key_hash), value) in values {
-        puts.push((value_key(key_hash, *written), codec::encode(value)));
-        puts.push((version_prefixed(WRITTEN, *written, &key_hash.0), Vec::new()));
+    let mut written: BTreeMap<Version, Vec<u8>> = BTreeMap::new();
+    for ((at, key_hash), value) in values {
+        puts.push((value_key(key_hash, *at), codec::encode(value)));
+        written
+            .entry(*at)
+            .or_default()
+            .extend_from_slice(&key_hash.0);
     }
-    for stale in &batch.stale_node_index_batch {
-        let key = borsh::to_vec(&stale.node_key).map_err(tree_err)?;
+    for (at, hashes) in written {
+        puts.push((index_key(WRITTEN, at), hashes));
+    }
+    let mut stale: BTreeMap<Version, Vec<NodeKey>> = BTreeMap::new();
+    for index in &batch.stale_node_index_batch {
+        stale
+            .entry(index.stale_since_version)
+            .or_default()
+            .push(index.node_key.clone());
+    }
+    for (at, keys) in stale {
         puts.push((
-            version_prefixed(STALE, stale.stale_since_version, &key),
-            Vec::new(),
+            index_key(STALE, at),
+            borsh::to_vec(&keys).map_err(tree_err)?,
         ));
     }
     Ok((
@@ -221,41 +236,47 @@ pub fn prune(state: &dyn State, from: u64, oldest: u64) -> Result<Vec<Vec<u8>>, 
         _ => return Ok(Vec::new()),
     };
     let mut dead = Vec::new();
-    for (key, _) in state.tree_range(
-        &version_prefixed(STALE, from, &[]),
-        &version_prefixed(STALE, until, &[]),
+    for (key, list) in state.tree_range(
+        &index_key(STALE, from),
+        &index_key(STALE, until),
         usize::MAX,
     )? {
-        let mut node = vec![NODE];
-        node.extend_from_slice(key.get(9..).unwrap_or_default());
-        dead.push(node);
+        let nodes = Vec::<NodeKey>::try_from_slice(&list).map_err(tree_err)?;
+        for node in &nodes {
+            dead.push(node_key(node)?);
+        }
         dead.push(key);
     }
-    for (key, _) in state.tree_range(
-        &version_prefixed(WRITTEN, from, &[]),
-        &version_prefixed(WRITTEN, until, &[]),
+    for (key, hashes) in state.tree_range(
+        &index_key(WRITTEN, from),
+        &index_key(WRITTEN, until),
         usize::MAX,
     )? {
-        let (Some(version), Some(hash)) = (key.get(1..9), key.get(9..41)) else {
+        let Some(version) = key.get(1..9) else {
             return Err(tree_err("malformed write index entry"));
         };
         let mut version_bytes = [0u8; 8];
         version_bytes.copy_from_slice(version);
         let written = u64::from_be_bytes(version_bytes);
-        let mut hash_bytes = [0u8; 32];
-        hash_bytes.copy_from_slice(hash);
-        let key_hash = KeyHash(hash_bytes);
-        for (older, value) in state.tree_range(
-            &value_key(&key_hash, 0),
-            &value_key_after(&key_hash, written),
-            usize::MAX,
-        )? {
-            let is_current = older == value_key(&key_hash, written);
-            let deleted = codec::decode::<Option<Vec<u8>>>(&value)
-                .map_err(tree_err)?
-                .is_none();
-            if !is_current || deleted {
-                dead.push(older);
+        if hashes.len() % 32 != 0 {
+            return Err(tree_err("malformed write index entry"));
+        }
+        for hash in hashes.chunks_exact(32) {
+            let mut hash_bytes = [0u8; 32];
+            hash_bytes.copy_from_slice(hash);
+            let key_hash = KeyHash(hash_bytes);
+            for (older, value) in state.tree_range(
+                &value_key(&key_hash, 0),
+                &value_key_after(&key_hash, written),
+                usize::MAX,
+            )? {
+                let is_current = older == value_key(&key_hash, written);
+                let deleted = codec::decode::<Option<Vec<u8>>>(&value)
+                    .map_err(tree_err)?
+                    .is_none();
+                if !is_current || deleted {
+                    dead.push(older);
+                }
             }
         }
         dead.push(key);
