@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use mpms_crypto::{EncryptionKey, Hash, PublicKey};
-use mpms_ledger::credential::{prepare_issuance, reseal_key, CredentialContent};
+use mpms_ledger::credential::{prepare_issuance_with_vc, reseal_key, CredentialContent};
 use mpms_ledger::records::{Grant, Subject};
 use mpms_ledger::transaction::{
     grant_id, request_id, GovernanceAction, OrganizationKind, SchemaDefinition,
@@ -599,18 +599,36 @@ pub fn payload(
                 marks,
                 result,
             };
-            let issuance = prepare_issuance(
-                &client.chain_id()?,
+            let chain_id = client.chain_id()?;
+            // The certifier's W3C Verifiable Credential travels with the content,
+            // sealed to the subject.
+            let mut vc_error = None;
+            let vc = |claim: &mpms_ledger::transaction::CredentialClaim| {
+                let document = mpms_light::vc::credential_document(
+                    &chain_id,
+                    claim,
+                    &content,
+                    &party.signing.public_key(),
+                );
+                mpms_light::vc::sign_jwt(&document, &party.signing)
+                    .map_err(|e| vc_error = Some(e))
+                    .ok()
+            };
+            let issuance = prepare_issuance_with_vc(
+                &chain_id,
                 &party.signing,
                 party.id(),
                 &schema,
                 subject,
                 &subject_key(client, &subject)?,
                 &content,
-                now.saturating_sub(DAY_MS),
-                now + valid_days * DAY_MS,
+                (now.saturating_sub(DAY_MS), now + valid_days * DAY_MS),
+                vc,
                 &mut OsRng,
             )?;
+            if let Some(e) = vc_error {
+                bail!(e);
+            }
             let id = issuance.claim.id();
             (
                 Payload::IssueCredential(Box::new(issuance)),
@@ -946,6 +964,15 @@ pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Res
     }
     if g.revoked_height.is_some() {
         bail!("grant {grant} was revoked");
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if g.expires_at_ms <= now_ms {
+        bail!(
+            "grant {grant} expired (at {} ms since the epoch)",
+            g.expires_at_ms
+        );
     }
     let record = client.get(&format!("/v1/credentials/{}", g.credential))?;
     let issued: Hash =

@@ -3,6 +3,8 @@
 //! commitment) and keeps the portfolio in a local file encrypted with the key file's
 //! password; `show` prints it with stackable progress: for every schema built on
 //! others, whether it is held, ready (all prerequisites held) or what is missing.
+//! `export-vc` writes a credential's W3C Verifiable Credential (the certifier's JWT);
+//! `bundle` writes its proof bundle, content included, for `mpmsd verify`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use mpms_crypto::keystore::{KdfParams, Keystore};
 use mpms_crypto::Hash;
-use mpms_ledger::credential::{issuance_of, open_content, verify_content, CredentialContent};
+use mpms_ledger::credential::{issuance_of, open_delivery, verify_content, CredentialContent};
 use mpms_ledger::records::{Credential, CredentialStatus, Schema};
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -39,6 +41,46 @@ pub enum WalletCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Writes a credential's W3C Verifiable Credential (VC-JOSE-COSE JWT, signed by
+    /// its certifier) to a file.
+    ExportVc {
+        /// The wallet file.
+        #[arg(long)]
+        wallet: PathBuf,
+        /// A file holding the password (else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The credential.
+        #[arg(long)]
+        credential: Hash,
+        /// Where to write the JWT.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Writes a credential's proof bundle (from a node) with its content (from the
+    /// wallet), checked before it is written: what a verifier checks with `mpmsd
+    /// verify`.
+    Bundle {
+        /// The node's API.
+        #[arg(long, default_value = "http://127.0.0.1:26601")]
+        node: String,
+        /// The wallet file.
+        #[arg(long)]
+        wallet: PathBuf,
+        /// A file holding the password (else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The credential.
+        #[arg(long)]
+        credential: Hash,
+        /// Leaves the content out (the verifier then checks everything but the
+        /// content).
+        #[arg(long)]
+        without_content: bool,
+        /// Where to write the bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Prints the portfolio and stackable progress.
     Show {
         /// The wallet file.
@@ -62,6 +104,9 @@ pub struct Held {
     pub record: Credential,
     /// The decrypted content.
     pub content: CredentialContent,
+    /// The certifier's Verifiable Credential (a `vc+jwt`), if it made one.
+    #[serde(default)]
+    pub vc_jwt: Option<String>,
 }
 
 /// The portfolio.
@@ -148,8 +193,9 @@ fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result
         let tx = client.committed_tx(&record.issued_tx)?;
         let issuance =
             issuance_of(&tx).ok_or_else(|| anyhow!("{} does not issue {id}", record.issued_tx))?;
-        let content = open_content(issuance, &issuance.subject_key, reader)
+        let delivery = open_delivery(issuance, &issuance.subject_key, reader)
             .with_context(|| format!("decrypting credential {id}"))?;
+        let content = delivery.content;
         verify_content(
             &tx.tx.chain_id,
             &issuance.claim,
@@ -162,6 +208,7 @@ fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result
             id,
             record,
             content,
+            vc_jwt: delivery.vc_jwt,
         });
     }
     let schemas: Vec<Schema> =
@@ -253,6 +300,14 @@ fn print(portfolio: &Portfolio) {
     }
 }
 
+fn find<'p>(portfolio: &'p Portfolio, credential: &Hash) -> anyhow::Result<&'p Held> {
+    portfolio
+        .credentials
+        .iter()
+        .find(|c| &c.id == credential)
+        .ok_or_else(|| anyhow!("credential {credential} is not in the wallet (run wallet sync)"))
+}
+
 pub fn run(command: WalletCommand) -> anyhow::Result<()> {
     match command {
         WalletCommand::Sync {
@@ -267,6 +322,58 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
                 portfolio.credentials.len(),
                 portfolio.height,
                 wallet.display()
+            );
+        }
+        WalletCommand::ExportVc {
+            wallet,
+            password_file,
+            credential,
+            out,
+        } => {
+            let portfolio = open(&wallet, &password(&password_file)?)?;
+            let held = find(&portfolio, &credential)?;
+            let jwt = held.vc_jwt.as_deref().ok_or_else(|| {
+                anyhow!("the certifier delivered no Verifiable Credential for {credential}")
+            })?;
+            // Checked before it is handed out.
+            let vc = mpms_light::vc::verify_jwt(jwt)?;
+            vc.matches(&held.record.claim, &vc.issuer_key)?;
+            std::fs::write(&out, format!("{jwt}\n"))
+                .with_context(|| format!("{}", out.display()))?;
+            println!(
+                "wrote the Verifiable Credential of {credential} to {}",
+                out.display()
+            );
+        }
+        WalletCommand::Bundle {
+            node,
+            wallet,
+            password_file,
+            credential,
+            without_content,
+            out,
+        } => {
+            let portfolio = open(&wallet, &password(&password_file)?)?;
+            let held = find(&portfolio, &credential)?;
+            let mut bundle: mpms_light::ProofBundle =
+                Client::new(&node).get_as(&format!("/v1/credentials/{credential}/bundle"))?;
+            if !without_content {
+                bundle.content = Some(held.content.clone());
+            }
+            let anchor = mpms_light::Anchor::from_genesis(&bundle.genesis)?;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let verdict = mpms_light::verify::verify_bundle(&bundle, &anchor, None, now_ms);
+            if let Some(failed) = verdict.first_failure() {
+                anyhow::bail!("the node's bundle does not check: {} failed", failed.name);
+            }
+            std::fs::write(&out, serde_json::to_vec_pretty(&bundle)?)
+                .with_context(|| format!("{}", out.display()))?;
+            println!(
+                "wrote the proof bundle of {credential} (status as of height {}) to {}",
+                verdict.status_height,
+                out.display()
             );
         }
         WalletCommand::Show {

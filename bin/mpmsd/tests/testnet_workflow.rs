@@ -226,6 +226,79 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     let raw = std::fs::read(&wallet).unwrap();
     assert!(!raw.windows(5).any(|w| w == b"Amina"));
 
+    // The certifier's W3C Verifiable Credential, delivered sealed with the content:
+    // exported from the wallet, checked by mpmsd against the chain, and by an
+    // independent JOSE implementation.
+    let vc_path = net.dir.path().join("acls.jwt");
+    let exported = net.cli(&[
+        "wallet",
+        "export-vc",
+        "--wallet",
+        wallet.to_str().unwrap(),
+        "--credential",
+        &acls,
+        "--out",
+        vc_path.to_str().unwrap(),
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let offline = net.cli(&["verify", vc_path.to_str().unwrap()]);
+    assert!(offline.status.success(), "{}", text(&offline));
+    assert!(
+        text(&offline).contains("VALID SIGNATURE"),
+        "{}",
+        text(&offline)
+    );
+    let genesis_path = net.genesis();
+    let against_chain = net.cli(&[
+        "verify",
+        vc_path.to_str().unwrap(),
+        "--node",
+        &net.nodes[2].api,
+        "--genesis",
+        genesis_path.to_str().unwrap(),
+    ]);
+    assert!(against_chain.status.success(), "{}", text(&against_chain));
+    assert!(
+        text(&against_chain).contains("[ok  ] vc matches chain"),
+        "{}",
+        text(&against_chain)
+    );
+    let jwt = std::fs::read_to_string(&vc_path).unwrap();
+    common::jose_verifies(&jwt, &hospital, "Dr. Amina Okafor").unwrap();
+    // One character of the signature changed: the independent verifier refuses it.
+    let mut forged = jwt.trim().as_bytes().to_vec();
+    let at = forged.len() - 20;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert!(common::jose_verifies(&forged, &hospital, "Dr. Amina Okafor").is_err());
+    // The wallet's bundle carries the content; it verifies with the genesis file.
+    let bundle_out = net.dir.path().join("acls-bundle.json");
+    let bundled = net.cli(&[
+        "wallet",
+        "bundle",
+        "--node",
+        &net.nodes[1].api,
+        "--wallet",
+        wallet.to_str().unwrap(),
+        "--credential",
+        &acls,
+        "--out",
+        bundle_out.to_str().unwrap(),
+    ]);
+    assert!(bundled.status.success(), "{}", text(&bundled));
+    let checked = net.cli(&[
+        "verify",
+        bundle_out.to_str().unwrap(),
+        "--genesis",
+        genesis_path.to_str().unwrap(),
+    ]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(
+        text(&checked).contains("[ok  ] content commitment"),
+        "{}",
+        text(&checked)
+    );
+
     // No personal data in plaintext on chain.
     for i in 1..=net.height(0).unwrap() {
         let block = net.get(0, &format!("/v1/blocks/{i}")).unwrap();

@@ -48,6 +48,17 @@ pub struct CredentialContent {
     pub result: String,
 }
 
+/// What an issuance's encrypted content holds: the content, and optionally the
+/// certifier's W3C Verifiable Credential of it (a VC-JOSE-COSE JWT signed with the
+/// certifier's key), which the subject can show outside the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The content (what the claim's commitment covers).
+    pub content: CredentialContent,
+    /// The Verifiable Credential, if the certifier made one.
+    pub vc_jwt: Option<String>,
+}
+
 impl CredentialContent {
     /// The commitment stored on chain: `H("mpms/credential-content/v1" || encoding)`.
     pub fn commitment(&self) -> Hash {
@@ -87,6 +98,36 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
     valid_until_ms: u64,
     rng: &mut R,
 ) -> Result<CredentialIssuance, SealError> {
+    prepare_issuance_with_vc(
+        chain_id,
+        certifier_key,
+        certifier,
+        schema,
+        subject,
+        subject_encryption_key,
+        content,
+        (valid_from_ms, valid_until_ms),
+        |_| None,
+        rng,
+    )
+}
+
+/// [`prepare_issuance`], delivering with the content the Verifiable Credential that
+/// `vc` makes of the claim (it runs once the claim, and so the credential id, is
+/// known).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
+    chain_id: &str,
+    certifier_key: &SigningKey,
+    certifier: AccountId,
+    schema: &str,
+    subject: AccountId,
+    subject_encryption_key: &EncryptionKey,
+    content: &CredentialContent,
+    (valid_from_ms, valid_until_ms): (u64, u64),
+    vc: impl FnOnce(&CredentialClaim) -> Option<String>,
+    rng: &mut R,
+) -> Result<CredentialIssuance, SealError> {
     let claim = CredentialClaim {
         schema: schema.to_string(),
         subject,
@@ -96,8 +137,12 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
         valid_until_ms,
     };
     let id = claim.id();
+    let delivery = Delivery {
+        content: content.clone(),
+        vc_jwt: vc(&claim),
+    };
     let key = ContentKey::generate(rng);
-    let encrypted = key.encrypt(id.as_bytes(), &codec::encode(content), rng)?;
+    let encrypted = key.encrypt(id.as_bytes(), &codec::encode(&delivery), rng)?;
     let subject_key = key.seal_to(subject_encryption_key, id.as_bytes(), rng)?;
     let certifier_signature = certifier_key.sign(
         chain_id,
@@ -133,23 +178,32 @@ pub fn reseal_key<R: RngCore + CryptoRng>(
     Ok(key.seal_to(grantee, id.as_bytes(), rng)?)
 }
 
-/// Decrypts an issued credential's content with the key sealed in `sealed` (the
-/// subject's own, `issuance.subject_key`, or a grant's) and checks it against the
-/// claim's commitment.
+/// Decrypts an issued credential's delivery (content and Verifiable Credential) with
+/// the key sealed in `sealed` (the subject's own, `issuance.subject_key`, or a
+/// grant's) and checks the content against the claim's commitment.
+pub fn open_delivery(
+    issuance: &CredentialIssuance,
+    sealed: &Sealed,
+    reader: &DecryptionKey,
+) -> Result<Delivery, ContentError> {
+    let id = issuance.claim.id();
+    let key = open_key(&id, sealed, reader)?;
+    let plaintext = key.decrypt(id.as_bytes(), &issuance.content)?;
+    let delivery: Delivery =
+        codec::decode(&plaintext).map_err(|e| ContentError::Decode(e.to_string()))?;
+    if delivery.content.commitment() != issuance.claim.commitment {
+        return Err(ContentError::CommitmentMismatch);
+    }
+    Ok(delivery)
+}
+
+/// Decrypts an issued credential's content (see [`open_delivery`]).
 pub fn open_content(
     issuance: &CredentialIssuance,
     sealed: &Sealed,
     reader: &DecryptionKey,
 ) -> Result<CredentialContent, ContentError> {
-    let id = issuance.claim.id();
-    let key = open_key(&id, sealed, reader)?;
-    let plaintext = key.decrypt(id.as_bytes(), &issuance.content)?;
-    let content: CredentialContent =
-        codec::decode(&plaintext).map_err(|e| ContentError::Decode(e.to_string()))?;
-    if content.commitment() != issuance.claim.commitment {
-        return Err(ContentError::CommitmentMismatch);
-    }
-    Ok(content)
+    open_delivery(issuance, sealed, reader).map(|d| d.content)
 }
 
 /// The issuance carried by `tx`, if it issues a credential.

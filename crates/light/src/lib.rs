@@ -5,7 +5,8 @@
 //!   anchor, to learn which set finalizes any height, and checking certificates;
 //! - [`bundle`]: the proof bundle of a credential and its status proof, and how a
 //!   node builds them from its store;
-//! - [`verify`]: checking a bundle offline, each check named in the verdict.
+//! - [`verify`]: checking a bundle offline, each check named in the verdict;
+//! - [`vc`]: the credential as a W3C Verifiable Credential (VC-JOSE-COSE JWT).
 //!
 //! A verifier needs the genesis (or trusts the one in the bundle and compares its
 //! hash with the consortium's), the bundle, and optionally the credential's content;
@@ -18,6 +19,7 @@ pub mod authority;
 pub mod bundle;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod vc;
 pub mod verify;
 
 pub use anchor::Anchor;

@@ -345,8 +345,9 @@ const ALL: [CheckName; 8] = [
 ];
 
 /// The certifier's signing key at the issue height, from its account's history at
-/// the status height or, failing that, from its account at the issue height.
-fn certifier_key(bundle: &ProofBundle, certifier: &PublicKey) -> Result<PublicKey, String> {
+/// the status height or, failing that, from its account at the issue height (each
+/// proven against the bundle's headers, which [`verify_bundle`] checks are final).
+pub fn certifier_key(bundle: &ProofBundle, certifier: &PublicKey) -> Result<PublicKey, String> {
     let height = bundle.issued.header.height;
     let key = keys::account(certifier);
     let at_status: Option<Account> = proven(

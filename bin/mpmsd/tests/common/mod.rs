@@ -382,3 +382,60 @@ impl Net {
         network
     }
 }
+
+/// Verifies a `vc+jwt` with an independent JOSE implementation (Python's `joserfc`,
+/// installed with pip if missing) under the ed25519 key `key_hex`, and checks that
+/// it is a VC Data Model 2.0 credential whose subject has `holder_name`. `Err` with
+/// the verifier's output if it refuses.
+pub fn jose_verifies(jwt: &str, key_hex: &str, holder_name: &str) -> Result<(), String> {
+    const SCRIPT: &str = r#"
+import sys, warnings
+warnings.filterwarnings("ignore")
+from joserfc import jwt
+from joserfc.jwk import OKPKey
+token, x, holder = sys.stdin.read().strip(), sys.argv[1], sys.argv[2]
+key = OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x})
+decoded = jwt.decode(token, key, algorithms=["EdDSA"])
+assert decoded.header["typ"] == "vc+jwt", decoded.header
+claims = decoded.claims
+assert claims["@context"][0] == "https://www.w3.org/ns/credentials/v2", claims
+assert "VerifiableCredential" in claims["type"], claims
+assert claims["credentialSubject"]["holderName"] == holder, claims
+print("verified by joserfc:", claims["id"])
+"#;
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let have = Command::new(&python)
+        .args(["-c", "import joserfc"])
+        .status()
+        .map_err(|e| format!("{python}: {e} (the test needs python3)"))?;
+    if !have.success() {
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--user", "joserfc"])
+            .status()
+            .map_err(|e| e.to_string())?;
+        assert!(installed.success(), "pip install joserfc failed");
+    }
+    let key = hex::decode(key_hex).map_err(|e| e.to_string())?;
+    let x = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&key)
+    };
+    let mut child = Command::new(&python)
+        .args(["-c", SCRIPT, &x, holder_name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(jwt.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(text(&out))
+    }
+}

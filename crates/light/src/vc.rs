@@ -1,0 +1,367 @@
+//! W3C Verifiable Credentials: a credential in the VC Data Model 2.0, secured as a
+//! JWT (VC-JOSE-COSE, `typ` `vc+jwt`, EdDSA) with the certifier's ed25519 key, the
+//! certifier named by its `did:key`.
+//!
+//! The certifier makes it when it issues and delivers it inside the encrypted content,
+//! so only the subject (and those it grants access) ever hold it. Its
+//! `credentialStatus` names the chain and the credential id; a verifier obtains a
+//! status proof from any node of the chain (`GET /v1/credentials/{id}/status-proof`)
+//! and checks it with `mpmsd verify`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use mpms_crypto::{PublicKey, SigningKey};
+use mpms_ledger::credential::CredentialContent;
+use mpms_ledger::transaction::CredentialClaim;
+use mpms_ledger::CredentialId;
+use serde_json::{json, Value};
+
+/// The JWT `typ` of a VC-JOSE-COSE credential.
+pub const VC_JWT_TYPE: &str = "vc+jwt";
+/// The VC Data Model 2.0 base context.
+pub const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
+/// The longest JWT accepted (a credential is a few kilobytes).
+pub const MAX_JWT_BYTES: usize = 64 << 10;
+
+/// The multicodec prefix of an ed25519 public key (varint 0xed).
+const ED25519_MULTICODEC: [u8; 2] = [0xed, 0x01];
+
+/// Why a Verifiable Credential could not be made or does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VcError {
+    /// Not a `did:key` of an ed25519 key.
+    #[error("not an ed25519 did:key: {0}")]
+    DidKey(String),
+    /// Signing failed.
+    #[error("signing the credential: {0}")]
+    Sign(String),
+    /// The JWT is malformed, of another type, or its signature does not verify.
+    #[error("credential JWT: {0}")]
+    Jwt(String),
+    /// The credential's content does not say what the chain's claim says.
+    #[error("the credential does not match the on-chain claim: {0}")]
+    Mismatch(String),
+}
+
+/// The `did:key` of an ed25519 public key: `did:key:z` and the key in base58btc,
+/// multicodec-prefixed.
+pub fn did_key(key: &PublicKey) -> String {
+    let mut bytes = ED25519_MULTICODEC.to_vec();
+    bytes.extend_from_slice(key.as_bytes());
+    format!("did:key:z{}", bs58::encode(bytes).into_string())
+}
+
+/// The ed25519 public key a `did:key` (or its verification method `did:key:z…#z…`)
+/// names.
+pub fn key_of_did(did: &str) -> Result<PublicKey, VcError> {
+    let bad = || VcError::DidKey(did.chars().take(120).collect());
+    let id = did.split('#').next().unwrap_or_default();
+    let encoded = id.strip_prefix("did:key:z").ok_or_else(bad)?;
+    if encoded.len() > 100 {
+        return Err(bad());
+    }
+    let bytes = bs58::decode(encoded).into_vec().map_err(|_| bad())?;
+    let key = bytes
+        .strip_prefix(&ED25519_MULTICODEC[..])
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .ok_or_else(bad)?;
+    Ok(PublicKey::from_bytes(key))
+}
+
+/// An RFC 3339 time (UTC, seconds) of Unix milliseconds.
+fn rfc3339(ms: u64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The credential's URN: chain and id.
+pub fn credential_urn(chain_id: &str, id: &CredentialId) -> String {
+    format!("urn:mpms:{chain_id}:credential:{id}")
+}
+
+/// The credential (VC Data Model 2.0) of `claim` with `content` on chain `chain_id`,
+/// issued by the holder of `issuer_key` (the certifier's signing key in force).
+pub fn credential_document(
+    chain_id: &str,
+    claim: &CredentialClaim,
+    content: &CredentialContent,
+    issuer_key: &PublicKey,
+) -> Value {
+    let id = claim.id();
+    let urn = credential_urn(chain_id, &id);
+    let documents: Vec<Value> = content
+        .documents
+        .iter()
+        .map(|d| json!({ "label": d.label, "sha256": d.sha256.to_string() }))
+        .collect();
+    json!({
+        "@context": [VC_CONTEXT],
+        "id": urn,
+        "type": ["VerifiableCredential", "MpmsCredential"],
+        "issuer": did_key(issuer_key),
+        "validFrom": rfc3339(claim.valid_from_ms),
+        "validUntil": rfc3339(claim.valid_until_ms),
+        "credentialSubject": {
+            "id": did_key(&claim.subject),
+            "schema": claim.schema,
+            "holderName": content.holder_name,
+            "dateOfBirth": content.date_of_birth,
+            "description": content.description,
+            "startDate": content.start_date,
+            "endDate": content.end_date,
+            "marks": content.marks,
+            "result": content.result,
+            "documents": documents,
+            "contentCommitment": claim.commitment.to_string(),
+        },
+        "credentialStatus": {
+            "id": format!("{urn}#status"),
+            "type": "MpmsChainStatus",
+            "chain": chain_id,
+            "credential": id.to_string(),
+            "statusProof": format!("GET /v1/credentials/{id}/status-proof from any node of chain {chain_id}; check it with `mpmsd verify`"),
+        },
+    })
+}
+
+/// The PKCS#8 DER form of an ed25519 secret seed (RFC 8410), what the JOSE library
+/// takes.
+fn pkcs8(seed: &[u8; 32]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut der = zeroize::Zeroizing::new(vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ]);
+    der.extend_from_slice(seed);
+    der
+}
+
+/// Signs `credential` as a `vc+jwt` with `key`, naming the key as
+/// `did:key:…#…` in `kid`.
+pub fn sign_jwt(credential: &Value, key: &SigningKey) -> Result<String, VcError> {
+    let did = did_key(&key.public_key());
+    let fragment = did.trim_start_matches("did:key:").to_string();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some(VC_JWT_TYPE.into());
+    header.cty = Some("vc".into());
+    header.kid = Some(format!("{did}#{fragment}"));
+    let seed = zeroize::Zeroizing::new(key.to_seed());
+    let encoding = EncodingKey::from_ed_der(&pkcs8(&seed));
+    jsonwebtoken::encode(&header, credential, &encoding).map_err(|e| VcError::Sign(e.to_string()))
+}
+
+/// A Verifiable Credential whose JWS checked out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedVc {
+    /// The key that signed it (the issuer's `did:key`).
+    pub issuer_key: PublicKey,
+    /// The chain the credential is on.
+    pub chain_id: String,
+    /// The credential id.
+    pub credential_id: CredentialId,
+    /// The credential document.
+    pub credential: Value,
+}
+
+/// Checks a `vc+jwt`: its header (EdDSA, `vc+jwt`, a `did:key` `kid` naming the
+/// issuer's key), its signature under the issuer's key, and the credential's shape
+/// (context, type, issuer, status naming the chain and id).
+pub fn verify_jwt(jwt: &str) -> Result<VerifiedVc, VcError> {
+    let jwt = jwt.trim();
+    if jwt.len() > MAX_JWT_BYTES {
+        return Err(VcError::Jwt(format!("longer than {MAX_JWT_BYTES} bytes")));
+    }
+    let header = jsonwebtoken::decode_header(jwt).map_err(|e| VcError::Jwt(e.to_string()))?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(VcError::Jwt(format!(
+            "algorithm {:?}, not EdDSA",
+            header.alg
+        )));
+    }
+    if header.typ.as_deref() != Some(VC_JWT_TYPE) {
+        return Err(VcError::Jwt(format!(
+            "type {:?}, not {VC_JWT_TYPE}",
+            header.typ
+        )));
+    }
+    let kid = header
+        .kid
+        .ok_or_else(|| VcError::Jwt("no kid naming the issuer's key".into()))?;
+    let issuer_key = key_of_did(&kid)?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    let credential: Value = jsonwebtoken::decode(
+        jwt,
+        &DecodingKey::from_ed_der(issuer_key.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| VcError::Jwt(e.to_string()))?
+    .claims;
+    let issuer = credential["issuer"].as_str().unwrap_or_default();
+    if key_of_did(issuer)? != issuer_key {
+        return Err(VcError::Jwt("kid names another key than the issuer".into()));
+    }
+    if credential["@context"][0] != VC_CONTEXT
+        || !credential["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == "VerifiableCredential"))
+    {
+        return Err(VcError::Jwt("not a VC Data Model 2.0 credential".into()));
+    }
+    let status = &credential["credentialStatus"];
+    let chain_id = status["chain"]
+        .as_str()
+        .ok_or_else(|| VcError::Jwt("credentialStatus names no chain".into()))?
+        .to_string();
+    let credential_id = status["credential"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| VcError::Jwt("credentialStatus names no credential id".into()))?;
+    Ok(VerifiedVc {
+        issuer_key,
+        chain_id,
+        credential_id,
+        credential,
+    })
+}
+
+impl VerifiedVc {
+    /// Checks that the credential says what the chain's `claim` says: id, subject,
+    /// schema, commitment and dates; and that it was signed with `certifier_key`, the
+    /// key the certifier held at the issue height.
+    pub fn matches(
+        &self,
+        claim: &CredentialClaim,
+        certifier_key: &PublicKey,
+    ) -> Result<(), VcError> {
+        let subject = &self.credential["credentialSubject"];
+        let mismatch = |what: &str| Err(VcError::Mismatch(what.to_string()));
+        if self.credential_id != claim.id() {
+            return mismatch("credential id");
+        }
+        if &self.issuer_key != certifier_key {
+            return mismatch("signed with another key than the certifier's at the issue height");
+        }
+        if subject["id"] != did_key(&claim.subject) {
+            return mismatch("subject");
+        }
+        if subject["schema"] != claim.schema.as_str() {
+            return mismatch("schema");
+        }
+        if subject["contentCommitment"] != claim.commitment.to_string() {
+            return mismatch("content commitment");
+        }
+        if self.credential["validFrom"] != rfc3339(claim.valid_from_ms)
+            || self.credential["validUntil"] != rfc3339(claim.valid_until_ms)
+        {
+            return mismatch("validity dates");
+        }
+        Ok(())
+    }
+}
+
+/// The JWT's three parts, decoded (for tools that show a token).
+pub fn decode_parts(jwt: &str) -> Option<(Value, Value)> {
+    let mut parts = jwt.trim().split('.');
+    let header = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+    let payload = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+    Some((
+        serde_json::from_slice(&header).ok()?,
+        serde_json::from_slice(&payload).ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mpms_ledger::testkit::TestChain;
+
+    fn signed() -> (TestChain, CredentialClaim, String) {
+        let chain = TestChain::new(4, 5);
+        let content = chain.content(1, 1);
+        let claim = CredentialClaim {
+            schema: "med.cardiology".into(),
+            subject: chain.subject(1).0.public_key(),
+            certifier: chain.certifier.public_key(),
+            commitment: content.commitment(),
+            valid_from_ms: 1_767_225_600_000,
+            valid_until_ms: 1_798_761_600_000,
+        };
+        let doc = credential_document(
+            chain.chain_id(),
+            &claim,
+            &content,
+            &chain.certifier.public_key(),
+        );
+        let jwt = sign_jwt(&doc, &chain.certifier).unwrap();
+        (chain, claim, jwt)
+    }
+
+    #[test]
+    fn did_key_round_trips_and_has_the_ed25519_form() {
+        let key = SigningKey::from_seed(&[7; 32]).public_key();
+        let did = did_key(&key);
+        assert!(did.starts_with("did:key:z6Mk"), "{did}");
+        assert_eq!(key_of_did(&did).unwrap(), key);
+        assert_eq!(key_of_did(&format!("{did}#{}", &did[8..])).unwrap(), key);
+        for bad in ["did:web:x", "did:key:z", "did:key:zzzz0OIl", "did:key:z6LS"] {
+            assert!(key_of_did(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_signed_credential_verifies_and_matches_its_claim() {
+        let (chain, claim, jwt) = signed();
+        let vc = verify_jwt(&jwt).unwrap();
+        assert_eq!(vc.chain_id, chain.chain_id());
+        assert_eq!(vc.credential_id, claim.id());
+        vc.matches(&claim, &chain.certifier.public_key()).unwrap();
+        let (header, payload) = decode_parts(&jwt).unwrap();
+        assert_eq!(header["typ"], "vc+jwt");
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(payload["validFrom"], "2026-01-01T00:00:00Z");
+        assert!(
+            payload.get("vc").is_none(),
+            "the payload is the credential itself"
+        );
+        // Signed by another key than the certifier held: refused.
+        let other = SigningKey::from_seed(&[9; 32]).public_key();
+        assert!(vc.matches(&claim, &other).is_err());
+        let mut changed = claim.clone();
+        changed.schema = "med.other".into();
+        assert!(vc.matches(&changed, &chain.certifier.public_key()).is_err());
+    }
+
+    #[test]
+    fn tampered_tokens_are_refused() {
+        let (_, _, jwt) = signed();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        // A payload byte changed.
+        let mut payload = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+        let at = payload.iter().position(|b| *b == b'I').unwrap();
+        payload[at] = b'J';
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(payload),
+            parts[2]
+        );
+        assert!(matches!(verify_jwt(&forged), Err(VcError::Jwt(_))));
+        // alg none, or another type: refused before any signature check.
+        let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"vc+jwt"}"#);
+        assert!(verify_jwt(&format!("{none}.{}.", parts[1])).is_err());
+        let other = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","typ":"JWT"}"#);
+        assert!(verify_jwt(&format!("{other}.{}.{}", parts[1], parts[2])).is_err());
+        assert!(verify_jwt("not a token").is_err());
+        assert!(verify_jwt(&"a".repeat(MAX_JWT_BYTES + 1)).is_err());
+    }
+}
