@@ -80,6 +80,13 @@ pub enum Query {
     },
     /// Punished offences.
     Evidence,
+    /// The audit trail of a subject's credentials: requests, grants, grant
+    /// revocations, expiries and recorded inspections, with heights and times.
+    Audit {
+        /// The subject.
+        #[arg(long)]
+        subject: String,
+    },
 }
 
 /// `query ready`: polls `/health/ready` until it answers ready or `wait` passes.
@@ -131,6 +138,9 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         Query::Proposals { id: None } => client.get("/v1/proposals")?,
         Query::Proposals { id: Some(id) } => client.get(&format!("/v1/proposals/{id}"))?,
         Query::Evidence => client.get("/v1/evidence")?,
+        Query::Audit { subject } => {
+            client.get(&format!("/v1/subjects/{subject}/audit?limit=1000"))?
+        }
     };
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())

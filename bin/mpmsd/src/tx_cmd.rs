@@ -957,23 +957,30 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
 
 /// `mpmsd credential open`: the grantee decrypts a credential shared with it and
 /// checks it (certifier signature, commitment, status).
-pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Result<Value> {
-    let g: Grant = client.get_as(&format!("/v1/grants/{grant}"))?;
-    if g.grantee != party.id() {
-        bail!("grant {grant} is for {}, not {}", g.grantee, party.id());
+/// Whether `party` may open the credential of grant `id` at `now_ms`: the grant is
+/// its own, not revoked and not expired.
+fn usable_grant(id: &Hash, g: &Grant, party: &PublicKey, now_ms: u64) -> anyhow::Result<()> {
+    if &g.grantee != party {
+        bail!("grant {id} is for {}, not {party}", g.grantee);
     }
-    if g.revoked_height.is_some() {
-        bail!("grant {grant} was revoked");
+    if let Some(height) = g.revoked_height {
+        bail!("grant {id} was revoked at height {height}");
     }
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     if g.expires_at_ms <= now_ms {
         bail!(
-            "grant {grant} expired (at {} ms since the epoch)",
+            "grant {id} expired at {} ms since the epoch",
             g.expires_at_ms
         );
     }
+    Ok(())
+}
+
+pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Result<Value> {
+    let g: Grant = client.get_as(&format!("/v1/grants/{grant}"))?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    usable_grant(grant, &g, &party.id(), now_ms)?;
     let record = client.get(&format!("/v1/credentials/{}", g.credential))?;
     let issued: Hash =
         serde_json::from_value(record["issued_tx"].clone()).context("credential record")?;
@@ -1002,4 +1009,47 @@ pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Res
         "status": record["status"],
         "signature_and_commitment": "valid",
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn grant(grantee: PublicKey) -> Grant {
+        let key = mpms_crypto::DecryptionKey::derive(&[1; 32]).encryption_key();
+        let sealed = mpms_crypto::ContentKey::generate(&mut OsRng)
+            .seal_to(&key, b"id", &mut OsRng)
+            .unwrap();
+        Grant {
+            credential: Hash::digest(b"credential"),
+            subject: mpms_crypto::SigningKey::from_seed(&[2; 32]).public_key(),
+            grantee,
+            request: None,
+            sealed_key: sealed,
+            expires_at_ms: 10_000,
+            granted_height: 3,
+            revoked_height: None,
+            inspection_count: 0,
+        }
+    }
+
+    #[test]
+    fn an_expired_grant_is_refused_as_a_revoked_one_is() {
+        let board = mpms_crypto::SigningKey::from_seed(&[3; 32]).public_key();
+        let id = Hash::digest(b"grant");
+        let g = grant(board);
+        usable_grant(&id, &g, &board, 9_999).unwrap();
+        let expired = usable_grant(&id, &g, &board, 10_000).unwrap_err();
+        assert!(expired.to_string().contains("expired"), "{expired}");
+        let mut revoked = g.clone();
+        revoked.revoked_height = Some(7);
+        let refused = usable_grant(&id, &revoked, &board, 0).unwrap_err();
+        assert!(
+            refused.to_string().contains("revoked at height 7"),
+            "{refused}"
+        );
+        let other = mpms_crypto::SigningKey::from_seed(&[4; 32]).public_key();
+        assert!(usable_grant(&id, &g, &other, 0).is_err());
+    }
 }

@@ -122,6 +122,10 @@ pub struct Portfolio {
     pub credentials: Vec<Held>,
     /// Every schema of the chain (for stackable progress).
     pub schemas: Vec<Schema>,
+    /// Who asked for, was granted, lost or used access to these credentials (the
+    /// chain's audit trail at the synced height).
+    #[serde(default)]
+    pub audit: Vec<serde_json::Value>,
 }
 
 /// Where a stack stands.
@@ -214,7 +218,12 @@ fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result
     let schemas: Vec<Schema> =
         serde_json::from_value(client.get("/v1/schemas?limit=1000")?["schemas"].clone())
             .context("schemas")?;
+    let audit = client.get(&format!("/v1/subjects/{subject}/audit?limit=1000"))?["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let portfolio = Portfolio {
+        audit,
         subject: subject.to_string(),
         chain_id: status["chain_id"].as_str().unwrap_or_default().to_string(),
         height: status["height"].as_u64().unwrap_or(0),
@@ -274,6 +283,45 @@ fn print(portfolio: &Portfolio) {
             c.record.issued_height
         );
     }
+    if !portfolio.audit.is_empty() {
+        println!("Access to your credentials:");
+        for event in &portfolio.audit {
+            let at = event["height"]
+                .as_u64()
+                .map_or_else(|| "        ".to_string(), |h| format!("block {h:>4}"));
+            let what = match event["event"].as_str().unwrap_or_default() {
+                "request" => format!(
+                    "{} asked for {} credential(s): {}",
+                    short(&event["requester"]),
+                    event["credentials"].as_array().map_or(0, Vec::len),
+                    event["purpose"].as_str().unwrap_or_default()
+                ),
+                "grant" => format!(
+                    "you granted {} access to {}",
+                    short(&event["grantee"]),
+                    short(&event["credential"])
+                ),
+                "grant-revoked" => format!(
+                    "you revoked {}'s access to {}",
+                    short(&event["grantee"]),
+                    short(&event["credential"])
+                ),
+                "grant-expired" => format!(
+                    "{}'s access to {} expired",
+                    short(&event["grantee"]),
+                    short(&event["credential"])
+                ),
+                "inspection" => format!(
+                    "{} inspected {}: {}",
+                    short(&event["grantee"]),
+                    short(&event["credential"]),
+                    event["outcome"]
+                ),
+                other => other.to_string(),
+            };
+            println!("  {at}  {what}");
+        }
+    }
     let progress = portfolio.progress();
     if !progress.is_empty() {
         println!("Stackable progress:");
@@ -298,6 +346,11 @@ fn print(portfolio: &Portfolio) {
             }
         }
     }
+}
+
+/// The first 12 hex digits of an id, for display.
+fn short(id: &serde_json::Value) -> String {
+    id.as_str().unwrap_or_default().chars().take(12).collect()
 }
 
 fn find<'p>(portfolio: &'p Portfolio, credential: &Hash) -> anyhow::Result<&'p Held> {

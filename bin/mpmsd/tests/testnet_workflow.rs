@@ -382,6 +382,57 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     let after = open(1);
     assert!(!after.status.success());
     assert!(text(&after).contains("revoked"), "{}", text(&after));
+    // The intern's audit trail: the board's request, the grant, the board's
+    // inspection and the revocation, in order, with heights and times.
+    let audit = net.cli(&[
+        "query",
+        "--node",
+        &net.nodes[2].api,
+        "audit",
+        "--subject",
+        &intern,
+    ]);
+    assert!(audit.status.success(), "{}", text(&audit));
+    let audit: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let events: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["request", "grant", "inspection", "grant-revoked"],
+        "{audit}"
+    );
+    for event in audit["events"].as_array().unwrap() {
+        assert!(event["height"].as_u64().unwrap() > 0, "{event}");
+        assert!(event["time_ms"].as_u64().unwrap() > 0, "{event}");
+        assert_eq!(
+            event["grantee"].as_str().unwrap_or(&board),
+            board,
+            "{event}"
+        );
+    }
+    // The wallet shows it.
+    let resynced = net.cli(&[
+        "wallet",
+        "sync",
+        "--node",
+        &net.nodes[1].api,
+        "--key",
+        intern_key.to_str().unwrap(),
+        "--wallet",
+        wallet.to_str().unwrap(),
+    ]);
+    assert!(resynced.status.success(), "{}", text(&resynced));
+    let shown = net.cli(&["wallet", "show", "--wallet", wallet.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("Access to your credentials:"), "{shown}");
+    assert!(
+        shown.contains("inspected") && shown.contains("you revoked"),
+        "{shown}"
+    );
     // A verifier takes the basic credential's proof bundle from one node while it is
     // valid; `mpmsd verify` checks it with only the genesis file.
     let bundle_path = net.dir.path().join("bls-bundle.json");

@@ -36,6 +36,7 @@ pub mod keys {
     const BLOCK_HASH: u8 = 0x10;
     const INSPECTION: u8 = 0x11;
     const AUTHORITY_CHANGE: u8 = 0x12;
+    const SUBJECT_ACCESS: u8 = 0x13;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -85,6 +86,23 @@ pub mod keys {
     pub fn held_prefix(subject: &AccountId) -> Vec<u8> {
         key(HELD, &[subject.as_bytes()])
     }
+    /// A subject's access record: an [`AccessRequest`] (`kind` [`ACCESS_REQUEST`])
+    /// or a [`Grant`] (`kind` [`ACCESS_GRANT`]) concerning its credentials, indexed
+    /// for its audit trail (the value is empty).
+    pub fn subject_access(subject: &AccountId, kind: u8, id: &Hash) -> Vec<u8> {
+        key(
+            SUBJECT_ACCESS,
+            &[subject.as_bytes(), &[kind], id.as_bytes()],
+        )
+    }
+    /// The key prefix of a subject's [`subject_access`] entries.
+    pub fn subject_access_prefix(subject: &AccountId) -> Vec<u8> {
+        key(SUBJECT_ACCESS, &[subject.as_bytes()])
+    }
+    /// [`subject_access`] kind of an access request.
+    pub const ACCESS_REQUEST: u8 = b'r';
+    /// [`subject_access`] kind of a grant.
+    pub const ACCESS_GRANT: u8 = b'g';
     /// An [`AccessRequest`].
     pub fn request(id: &RequestId) -> Vec<u8> {
         key(REQUEST, &[id.as_bytes()])

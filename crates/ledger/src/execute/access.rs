@@ -70,6 +70,10 @@ pub(super) fn request(
         height: txn.height(),
     };
     txn.put(keys::request(&id), &request);
+    txn.put(
+        keys::subject_access(&subject, keys::ACCESS_REQUEST, &id),
+        &(),
+    );
     txn.emit(Event::AccessRequested(id));
     Ok(())
 }
@@ -130,6 +134,7 @@ pub(super) fn grant(
         inspection_count: 0,
     };
     txn.put(keys::grant(&id), &grant);
+    txn.put(keys::subject_access(&sender, keys::ACCESS_GRANT, &id), &());
     txn.emit(Event::AccessGranted(id));
     Ok(())
 }

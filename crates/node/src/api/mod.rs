@@ -11,6 +11,7 @@
 //! | `GET /v1/accounts/{id}` | an account (nonce, balances) and the next nonce counting pending transactions |
 //! | `GET /v1/subjects/{id}` | a registered subject |
 //! | `GET /v1/subjects/{id}/credentials` | the subject's credentials |
+//! | `GET /v1/subjects/{id}/audit` | requests, grants, revocations, expiries and inspections concerning them |
 //! | `GET /v1/credentials/{id}` | a credential record |
 //! | `GET /v1/credentials/{id}/proof` | inclusion proof: header, Merkle proof, commit certificate, authority-set changes |
 //! | `GET /v1/credentials/{id}/bundle` | the proof bundle, checkable offline (`mpmsd verify`) |
@@ -117,6 +118,7 @@ pub fn router(node: NodeHandle, max_body_bytes: usize, max_submissions_per_sec: 
             "/v1/subjects/{id}/credentials",
             get(routes::subject_credentials),
         )
+        .route("/v1/subjects/{id}/audit", get(routes::subject_audit))
         .route("/v1/credentials/{id}", get(routes::credential))
         .route("/v1/credentials/{id}/proof", get(routes::credential_proof))
         .route(

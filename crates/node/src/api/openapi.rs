@@ -13,6 +13,7 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/v1/accounts/{id}", "An account: committed nonce, next nonce counting pending transactions, balances."),
     ("get", "/v1/subjects/{id}", "A registered subject (its encryption key)."),
     ("get", "/v1/subjects/{id}/credentials", "The credentials issued to a subject."),
+    ("get", "/v1/subjects/{id}/audit", "The audit trail of a subject's credentials: every access request, grant, grant revocation, expiry and recorded inspection, with heights and times, oldest first."),
     ("get", "/v1/credentials/{id}", "A credential record (claim, certifier signature, status)."),
     ("get", "/v1/credentials/{id}/proof", "Inclusion proof of a credential: the issuing transaction, its Merkle proof, the block header and commit certificate, and the certified authority-set changes up to that block."),
     ("get", "/v1/credentials/{id}/bundle", "The credential's proof bundle: issuing transaction, Merkle proof, certified header, the certified chain of authority-set changes from genesis, and its status proven against a later certified header. Checked offline by `mpmsd verify`."),

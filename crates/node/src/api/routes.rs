@@ -14,8 +14,8 @@ use futures::Stream;
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::execute::read_meta;
 use mpms_ledger::records::{
-    keys, Account, Authority, Certifier, Credential, Grant, Inspection, Offence, Organization,
-    Proposal, Subject,
+    keys, AccessRequest, Account, Authority, Certifier, Credential, Grant, Inspection, Offence,
+    Organization, Proposal, Subject,
 };
 use mpms_ledger::{codec, SignedTransaction};
 use serde::de::DeserializeOwned;
@@ -288,6 +288,117 @@ fn subject_credentials_now(node: &NodeHandle, id: PublicKey, page: &Page) -> Api
     Ok(Json(
         json!({ "subject": id.to_string(), "credentials": out }),
     ))
+}
+
+/// `GET /v1/subjects/{id}/audit`: who asked for, was granted, lost or used access to
+/// the subject's credentials, with heights and times: requests, grants, grant
+/// revocations, expiries and recorded inspections, oldest first. Only what the chain
+/// holds.
+pub async fn subject_audit(
+    State(node): State<NodeHandle>,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult {
+    let id: PublicKey = parse("subject id", &id)?;
+    off_workers(&node, move |node| subject_audit_now(node, id, &page)).await
+}
+
+/// The most inspections listed per grant (the grant's count says how many there are).
+const MAX_INSPECTIONS_LISTED: u64 = 1_000;
+
+fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult {
+    let store = node.store();
+    let internal = |e: String| ApiError::internal(e);
+    let entries = store
+        .scan_state(&keys::subject_access_prefix(&id), page.limit())
+        .map_err(|e| internal(e.to_string()))?;
+    let last = store
+        .last_header()
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| internal("no chain".into()))?;
+    let time_of = |height: u64| -> Result<u64, ApiError> {
+        Ok(store
+            .header(height)
+            .map_err(|e| internal(e.to_string()))?
+            .map_or(0, |h| h.time_ms))
+    };
+    let mut events: Vec<(u64, u64, Value)> = Vec::new();
+    for (key, _) in entries {
+        let prefix = keys::subject_access_prefix(&id).len();
+        let (Some(&kind), Some(raw)) = (key.get(prefix), key.get(prefix + 1..)) else {
+            return Err(internal("malformed access index entry".into()));
+        };
+        let record_id = Hash::from_bytes(
+            raw.try_into()
+                .map_err(|_| internal("malformed access index entry".into()))?,
+        );
+        if kind == keys::ACCESS_REQUEST {
+            let Some(r) = record::<AccessRequest>(node, &keys::request(&record_id))? else {
+                continue;
+            };
+            events.push((r.height, time_of(r.height)?, json!({
+                "event": "request",
+                "request": record_id.to_string(),
+                "requester": r.requester.to_string(),
+                "credentials": r.credentials.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "purpose": r.purpose,
+            })));
+            continue;
+        }
+        let Some(g) = record::<Grant>(node, &keys::grant(&record_id))? else {
+            continue;
+        };
+        let base = |event: &str| {
+            json!({
+                "event": event,
+                "grant": record_id.to_string(),
+                "credential": g.credential.to_string(),
+                "grantee": g.grantee.to_string(),
+            })
+        };
+        let mut granted = base("grant");
+        granted["request"] = json!(g.request.map(|r| r.to_string()));
+        granted["expires_at_ms"] = json!(g.expires_at_ms);
+        events.push((g.granted_height, time_of(g.granted_height)?, granted));
+        if let Some(revoked) = g.revoked_height {
+            events.push((revoked, time_of(revoked)?, base("grant-revoked")));
+        }
+        for n in 0..g.inspection_count.min(MAX_INSPECTIONS_LISTED) {
+            if let Some(i) = record::<Inspection>(node, &keys::inspection(&record_id, n))? {
+                let mut inspected = base("inspection");
+                inspected["outcome"] = to_json(&i.outcome);
+                events.push((i.height, time_of(i.height)?, inspected));
+            }
+        }
+        // An expiry is a time, not a block: listed once the chain's time passed it
+        // while the grant was still in force.
+        let revoked_before = g
+            .revoked_height
+            .map(time_of)
+            .transpose()?
+            .is_some_and(|t| t <= g.expires_at_ms);
+        if g.expires_at_ms <= last.time_ms && !revoked_before {
+            let mut expired = base("grant-expired");
+            expired["expires_at_ms"] = json!(g.expires_at_ms);
+            events.push((last.height, g.expires_at_ms, expired));
+        }
+    }
+    events.sort_by_key(|(height, time, _)| (*time, *height));
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|(height, time_ms, mut event)| {
+            if event["event"] != "grant-expired" {
+                event["height"] = json!(height);
+            }
+            event["time_ms"] = json!(time_ms);
+            event
+        })
+        .collect();
+    Ok(Json(json!({
+        "subject": id.to_string(),
+        "as_of_height": last.height,
+        "events": events,
+    })))
 }
 
 /// `GET /v1/credentials/{id}`.
