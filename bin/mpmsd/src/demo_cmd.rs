@@ -177,6 +177,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             start_date: "2026-01-05".into(),
             end_date: "2026-01-07".into(),
             marks: Some("92/100".into()),
+            documents: Vec::new(),
             result: "passed".into(),
             valid_days: 730,
         },

@@ -179,6 +179,10 @@ pub enum TxAction {
         /// Marks.
         #[arg(long)]
         marks: Option<String>,
+        /// A supporting document, `LABEL=FILE` (repeatable): only its SHA-256 is
+        /// recorded, in the encrypted content; the document itself goes nowhere.
+        #[arg(long = "document", value_name = "LABEL=FILE")]
+        documents: Vec<String>,
         /// Result.
         #[arg(long)]
         result: String,
@@ -583,16 +587,21 @@ pub fn payload(
             start_date,
             end_date,
             marks,
+            documents,
             result,
             valid_days,
         } => {
             let mut salt = [0u8; 32];
             OsRng.fill_bytes(&mut salt);
+            let documents = documents
+                .iter()
+                .map(|d| document_digest(d))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let content = CredentialContent {
                 salt,
                 holder_name,
                 date_of_birth,
-                documents: Vec::new(),
+                documents,
                 description,
                 start_date,
                 end_date,
@@ -957,6 +966,29 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
 
 /// `mpmsd credential open`: the grantee decrypts a credential shared with it and
 /// checks it (certifier signature, commitment, status).
+/// The largest supporting document hashed (a scan of a diploma or a report).
+const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
+
+/// `LABEL=FILE` as the digest of the file's bytes.
+fn document_digest(arg: &str) -> anyhow::Result<mpms_ledger::credential::DocumentDigest> {
+    use std::io::Read;
+    let (label, path) = arg
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--document {arg:?}: expected LABEL=FILE"))?;
+    let file = std::fs::File::open(path).with_context(|| format!("--document {path}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("--document {path}"))?;
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        bail!("--document {path}: larger than {MAX_DOCUMENT_BYTES} bytes");
+    }
+    Ok(mpms_ledger::credential::DocumentDigest {
+        label: label.to_string(),
+        sha256: Hash::digest(&bytes),
+    })
+}
+
 /// Whether `party` may open the credential of grant `id` at `now_ms`: the grant is
 /// its own, not revoked and not expired.
 fn usable_grant(id: &Hash, g: &Grant, party: &PublicKey, now_ms: u64) -> anyhow::Result<()> {

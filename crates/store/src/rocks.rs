@@ -206,6 +206,25 @@ impl RocksStore {
         Ok(out)
     }
 
+    /// Calls `visit` with every entry of every column family (family name, key,
+    /// value as stored, decompressed): for audits of what a node keeps, such as the
+    /// check that no personal data is stored in plaintext.
+    pub fn for_each_entry(
+        &self,
+        mut visit: impl FnMut(&str, &[u8], &[u8]),
+    ) -> Result<(), StoreError> {
+        for name in COLUMN_FAMILIES {
+            for item in self
+                .db
+                .iterator_cf(self.cf(name)?, rocksdb::IteratorMode::Start)
+            {
+                let (k, v) = item.map_err(db_err)?;
+                visit(name, &k, &v);
+            }
+        }
+        Ok(())
+    }
+
     fn write(&self, batch: WriteBatch, sync: bool) -> Result<(), StoreError> {
         let mut wo = WriteOptions::default();
         wo.set_sync(sync);

@@ -339,7 +339,10 @@ impl Net {
         runtime: &tokio::runtime::Runtime,
         node_key: [u8; 32],
         listen: Vec<String>,
-    ) -> mpms_network::NetworkHandle {
+    ) -> (
+        mpms_network::NetworkHandle,
+        tokio::sync::mpsc::Receiver<mpms_network::NetworkEvent>,
+    ) {
         let genesis: Value =
             serde_json::from_slice(&std::fs::read(self.genesis()).unwrap()).unwrap();
         let chain_id = genesis["chain_id"].as_str().unwrap().to_string();
@@ -352,7 +355,7 @@ impl Net {
                 )
             })
             .collect();
-        let (network, _events) = runtime.block_on(async {
+        let (network, events) = runtime.block_on(async {
             let config = mpms_network::NetworkConfig {
                 listen,
                 boot_nodes,
@@ -379,7 +382,7 @@ impl Net {
         );
         // Let gossip form its mesh.
         std::thread::sleep(Duration::from_secs(2));
-        network
+        (network, events)
     }
 }
 
