@@ -123,7 +123,7 @@ fn issuance_block(c: &mut Criterion) {
     });
     // The state tree's part of execution: the new version for a block's writes.
     group.bench_function("state_tree_update_1000_issuances", |b| {
-        b.iter_batched(
+        b.iter_batched_ref(
             || {
                 let txs = next_batch(&store);
                 let parent = store.last_header().unwrap().unwrap();
@@ -140,6 +140,7 @@ fn issuance_block(c: &mut Criterion) {
                 .unwrap()
             },
             |built| {
+                // By reference: dropping the block is not the tree's time.
                 mpms_ledger::state::tree::update(
                     &store,
                     built.block.header.height,
@@ -152,7 +153,7 @@ fn issuance_block(c: &mut Criterion) {
     });
     // The commit alone: one synced batch of an executed block.
     group.bench_function("commit_1000_issuances_rocksdb", |b| {
-        b.iter_batched(
+        b.iter_batched_ref(
             || {
                 let txs = next_batch(&store);
                 let parent = store.last_header().unwrap().unwrap();

@@ -345,6 +345,35 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         "{}",
         text(&checked)
     );
+    // docs/CREDENTIALS.md's commands, run as written: the subject's, then the
+    // verifier's (in a directory of its own, with only the genesis file and what the
+    // subject handed over).
+    let blocks = common::doc_shell_blocks("CREDENTIALS.md");
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    let subject_dir = net.dir.path().join("subject");
+    let verifier_dir = net.dir.path().join("verifier");
+    std::fs::create_dir_all(&subject_dir).unwrap();
+    std::fs::create_dir_all(&verifier_dir).unwrap();
+    std::fs::copy(&intern_key, subject_dir.join("subject.key")).unwrap();
+    std::fs::copy(net.genesis(), verifier_dir.join("genesis.json")).unwrap();
+    let env = [
+        ("NODE", net.nodes[2].api.as_str()),
+        ("CREDENTIAL", acls.as_str()),
+        ("SUBJECT", intern.as_str()),
+        ("MPMS_KEYSTORE_PASSWORD", "test password 1234"),
+    ];
+    let out = common::run_shell(&subject_dir, &blocks[0], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    for file in ["credential-bundle.json", "credential.jwt"] {
+        std::fs::copy(subject_dir.join(file), verifier_dir.join(file)).unwrap();
+    }
+    let out = common::run_shell(&verifier_dir, &blocks[1], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    // The bundle, the refreshed bundle, and the Verifiable Credential (its bundle,
+    // then the credential itself) are valid.
+    assert_eq!(shown.matches("VALID").count(), 4, "{shown}");
+    assert!(shown.contains("\"events\""), "{shown}");
 
     // No personal data in plaintext on chain.
     for i in 1..=net.height(0).unwrap() {

@@ -442,3 +442,45 @@ print("verified by joserfc:", claims["id"])
         Err(text(&out))
     }
 }
+
+/// The ```sh blocks of a page under docs/, in order.
+pub fn doc_shell_blocks(page: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs")
+            .join(page),
+    )
+    .unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        match current.as_mut() {
+            Some(lines) if line.trim_start().starts_with("```") => {
+                blocks.push(lines.join("\n"));
+                current = None;
+            }
+            Some(lines) => lines.push(line),
+            None if line.trim() == "```sh" => current = Some(Vec::new()),
+            None => {}
+        }
+    }
+    blocks
+}
+
+/// Runs `script` with bash (`-euo pipefail`) in `dir`, with `mpmsd` first on the
+/// PATH and `env` set, as a person following a page would.
+pub fn run_shell(dir: &Path, script: &str, env: &[(&str, &str)]) -> Output {
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
