@@ -176,7 +176,7 @@ fn issuance_block(c: &mut Criterion) {
                 store
                     .commit(BlockCommit {
                         block: &built.block,
-                        certificate: Some(&cert),
+                        certificate: Some(cert),
                         changes: &built.outcome.changes,
                         tx_hashes: Some(&built.tx_hashes()),
                     })
