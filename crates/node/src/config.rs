@@ -98,7 +98,7 @@ impl Default for NodeSection {
         NodeSection {
             moniker: "mpms-node".into(),
             data_dir: "data".into(),
-            state_history_blocks: mpms_store::RocksOptions::DEFAULT_STATE_HISTORY,
+            state_history_blocks: mpms_store::DEFAULT_STATE_HISTORY,
             genesis_file: "config/genesis.json".into(),
             node_key_file: "config/node_key".into(),
             operator_key: "keys/operator.key".into(),

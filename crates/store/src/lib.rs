@@ -49,6 +49,10 @@ impl From<DecodeError> for StoreError {
     }
 }
 
+/// Versions of the state tree a node's store keeps provable by default (the last
+/// 100,000 heights).
+pub const DEFAULT_STATE_HISTORY: u64 = 100_000;
+
 /// A state entry: key and value.
 pub type StateEntry = (Vec<u8>, Vec<u8>);
 

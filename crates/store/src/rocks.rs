@@ -57,7 +57,7 @@ pub struct RocksOptions {
 
 impl RocksOptions {
     /// The default of [`RocksOptions::state_history`].
-    pub const DEFAULT_STATE_HISTORY: u64 = 100_000;
+    pub const DEFAULT_STATE_HISTORY: u64 = crate::DEFAULT_STATE_HISTORY;
 }
 
 impl Default for RocksOptions {
