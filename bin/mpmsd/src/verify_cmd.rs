@@ -1,12 +1,15 @@
-//! `mpmsd verify`: checks a credential's proof bundle offline and prints the verdict.
+//! `mpmsd verify`: checks a credential's proof bundle, or its Verifiable Credential,
+//! offline against a trust anchor, and prints the verdict.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
+use mpms_crypto::Hash;
 use mpms_ledger::credential::CredentialContent;
 use mpms_ledger::Genesis;
+use mpms_light::vc::VerifiedVc;
 use mpms_light::verify::{refresh, verify_bundle, Outcome};
 use mpms_light::{Anchor, ProofBundle, StatusProof, Verdict};
 
@@ -31,11 +34,13 @@ pub struct VerifyArgs {
     /// (instead of the content the bundle may carry).
     #[arg(long)]
     pub content: Option<PathBuf>,
-    /// The consortium's genesis file: the trust anchor. Without it the bundle's own
-    /// genesis is the anchor, and its hash is printed to compare with the
-    /// consortium's published one.
-    #[arg(long)]
+    /// The consortium's genesis file: the trust anchor.
+    #[arg(long, conflicts_with = "genesis_hash")]
     pub genesis: Option<PathBuf>,
+    /// The consortium's published genesis hash, as the trust anchor instead of the
+    /// file: the bundle's genesis must hash to it.
+    #[arg(long)]
+    pub genesis_hash: Option<Hash>,
     /// Fetches a newer status proof from `--node` and checks it like the rest (a
     /// node cannot forge one).
     #[arg(long, requires = "node")]
@@ -47,21 +52,6 @@ pub struct VerifyArgs {
     /// Prints the verdict as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
-    let file = std::fs::File::open(path).with_context(|| format!("{what} {}", path.display()))?;
-    let mut text = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut text)
-        .with_context(|| format!("{what} {}", path.display()))?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        bail!(
-            "{what} {}: larger than {MAX_FILE_BYTES} bytes",
-            path.display()
-        );
-    }
-    serde_json::from_slice(&text).with_context(|| format!("{what} {}", path.display()))
 }
 
 fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
@@ -79,8 +69,14 @@ fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// Runs the command; the process fails (naming the failed check) unless every check
-/// passes.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+    serde_json::from_str(&read_text(path, what)?)
+        .with_context(|| format!("{what} {}", path.display()))
+}
+
+/// Runs the command. The process succeeds only if every check passes against a
+/// trust anchor the verifier brought (`--genesis` or `--genesis-hash`); otherwise it
+/// fails naming the first failed check.
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let text = read_text(&args.file, "file")?;
     if !text.trim_start().starts_with('{') {
@@ -88,16 +84,41 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     }
     let bundle: ProofBundle =
         serde_json::from_str(&text).with_context(|| format!("bundle {}", args.file.display()))?;
-    let (verdict, _) = check_bundle(&args, bundle, None)?;
+    let (verdict, _) = check_bundle(&args, bundle, args.json)?;
     match verdict.first_failure() {
         None => Ok(()),
         Some(check) => bail!("verification failed: {}", check.name),
     }
 }
 
-/// Checks a Verifiable Credential: its JWS (offline), then, with a bundle (given, or
-/// fetched from `--node`), that the chain holds the credential it describes, signed
-/// with the certifier's key of the issue height, and its status.
+/// The trust anchor the verifier brought: its genesis file, or the bundle's genesis
+/// if it hashes to the published hash. `Err` names what is missing.
+fn anchor(args: &VerifyArgs, bundle: &ProofBundle) -> anyhow::Result<(Anchor, String)> {
+    if let Some(path) = &args.genesis {
+        let genesis: Genesis = read_json(path, "genesis")?;
+        let anchor = Anchor::from_genesis(&genesis).map_err(|e| anyhow!("genesis: {e}"))?;
+        return Ok((anchor, format!("genesis file {}", path.display())));
+    }
+    let Some(published) = args.genesis_hash else {
+        bail!(
+            "verification failed: anchor: no trust anchor; give the consortium's genesis file (--genesis FILE) or its published hash (--genesis-hash HASH)"
+        );
+    };
+    let anchor = Anchor::from_genesis(&bundle.genesis)
+        .map_err(|e| anyhow!("verification failed: anchor: the bundle's genesis: {e}"))?;
+    if anchor.genesis_hash != published {
+        bail!(
+            "verification failed: anchor: the bundle's genesis hashes to {}, not {published}",
+            anchor.genesis_hash
+        );
+    }
+    Ok((anchor, "the published genesis hash".to_string()))
+}
+
+/// Checks a Verifiable Credential: its JWS, then against the chain through its proof
+/// bundle (given, or fetched from `--node`): that the chain holds the credential it
+/// describes, signed with the certifier's key of the issue height, its status, and
+/// (with the content) its personal fields.
 fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
     let vc = mpms_light::vc::verify_jwt(jwt)
         .map_err(|e| anyhow!("verification failed: vc signature: {e}"))?;
@@ -115,63 +136,72 @@ fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
         (None, Some(node)) => Client::new(node)
             .get_as(&format!("/v1/credentials/{}/bundle", vc.credential_id))
             .context("fetching the credential's proof bundle")?,
-        (None, None) => {
-            println!(
-                "  [skip] {:<22} give --bundle or --node to check it against the chain",
-                "on chain"
-            );
-            println!("VALID SIGNATURE (chain and status not checked)");
-            return Ok(());
-        }
+        (None, None) => bail!(
+            "verification failed: on chain: only the signature was checked; give --bundle FILE or --node URL (with --genesis) to check the credential against the chain"
+        ),
     };
     if bundle.credential_id != vc.credential_id {
         bail!("verification failed: on chain: the bundle is for another credential");
     }
-    let (verdict, bundle) = check_bundle(args, bundle, Some(&vc))?;
+    let (verdict, bundle) = check_bundle(args, bundle, false)?;
     if let Some(check) = verdict.first_failure() {
         bail!("verification failed: {}", check.name);
     }
-    let issuance = mpms_ledger::credential::issuance_of(&bundle.transaction)
-        .ok_or_else(|| anyhow!("verification failed: inclusion"))?;
-    let key = mpms_light::verify::certifier_key(&bundle, &issuance.claim.certifier)
-        .map_err(|e| anyhow!("verification failed: certifier signature: {e}"))?;
-    match vc.matches(&issuance.claim, &key) {
-        Ok(()) => {
-            println!(
-                "  [ok  ] {:<22} the credential is the chain's claim, signed with the certifier's key at the issue height",
-                "vc matches chain"
-            );
-            println!("VALID");
-            Ok(())
-        }
-        Err(e) => {
-            println!("  [FAIL] {:<22} {e}", "vc matches chain");
-            bail!("verification failed: vc matches chain")
-        }
+    if vc.chain_id != bundle.genesis.chain_id {
+        bail!("verification failed: anchor: the credential names another chain");
     }
+    vc_matches_chain(args, &vc, &bundle)
 }
 
-/// Checks `bundle` (refreshed from `--node` if asked) and prints the verdict.
+fn vc_matches_chain(
+    args: &VerifyArgs,
+    vc: &VerifiedVc,
+    bundle: &ProofBundle,
+) -> anyhow::Result<()> {
+    let issuance = mpms_ledger::credential::issuance_of(&bundle.transaction)
+        .ok_or_else(|| anyhow!("verification failed: inclusion"))?;
+    let key = mpms_light::verify::certifier_key(bundle, &issuance.claim.certifier)
+        .map_err(|e| anyhow!("verification failed: certifier signature: {e}"))?;
+    if let Err(e) = vc.matches(&issuance.claim, &key) {
+        println!("  [FAIL] {:<22} {e}", "vc matches chain");
+        bail!("verification failed: vc matches chain");
+    }
+    println!(
+        "  [ok  ] {:<22} the credential is the chain's claim, signed with the certifier's key at the issue height",
+        "vc matches chain"
+    );
+    let content: Option<CredentialContent> = match &args.content {
+        Some(path) => Some(read_json(path, "content")?),
+        None => bundle.content.clone(),
+    };
+    match content {
+        Some(content) => {
+            if let Err(e) = vc.matches_content(&issuance.claim, &content) {
+                println!("  [FAIL] {:<22} {e}", "vc content");
+                bail!("verification failed: vc content");
+            }
+            println!(
+                "  [ok  ] {:<22} its personal fields are the content the chain's claim commits to",
+                "vc content"
+            );
+        }
+        None => println!(
+            "  [skip] {:<22} no content to check its personal fields against: they rest on the certifier's signature alone",
+            "vc content"
+        ),
+    }
+    println!("VALID");
+    Ok(())
+}
+
+/// Checks `bundle` (refreshed from `--node` if asked) against the verifier's anchor
+/// and prints the verdict (as JSON if `json`). Returns it with the bundle checked.
 fn check_bundle(
     args: &VerifyArgs,
     mut bundle: ProofBundle,
-    vc: Option<&mpms_light::vc::VerifiedVc>,
+    json: bool,
 ) -> anyhow::Result<(Verdict, ProofBundle)> {
-    let (anchor, anchor_source) = match &args.genesis {
-        Some(path) => {
-            let genesis: Genesis = read_json(path, "genesis")?;
-            let anchor = Anchor::from_genesis(&genesis).map_err(|e| anyhow!("genesis: {e}"))?;
-            (anchor, format!("genesis file {}", path.display()))
-        }
-        None => {
-            let anchor = Anchor::from_genesis(&bundle.genesis)
-                .map_err(|e| anyhow!("the bundle's genesis: {e}"))?;
-            (
-                anchor,
-                "the bundle's own genesis: compare its hash with the consortium's".to_string(),
-            )
-        }
-    };
+    let (anchor, anchor_source) = anchor(args, &bundle)?;
     let content: Option<CredentialContent> = match &args.content {
         Some(path) => Some(read_json(path, "content")?),
         None => None,
@@ -189,17 +219,8 @@ fn check_bundle(
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    if let Some(vc) = vc {
-        if vc.chain_id != anchor.chain_id {
-            bail!(
-                "verification failed: anchor: the credential is on chain {}, the trust anchor is chain {}",
-                vc.chain_id,
-                anchor.chain_id
-            );
-        }
-    }
     let verdict = verify_bundle(&bundle, &anchor, content.as_ref(), now_ms);
-    if args.json && vc.is_none() {
+    if json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {
         print_verdict(&bundle, &anchor, &anchor_source, &verdict);

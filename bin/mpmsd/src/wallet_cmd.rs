@@ -391,6 +391,7 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             // Checked before it is handed out.
             let vc = mpms_light::vc::verify_jwt(jwt)?;
             vc.matches(&held.record.claim, &vc.issuer_key)?;
+            vc.matches_content(&held.record.claim, &held.content)?;
             std::fs::write(&out, format!("{jwt}\n"))
                 .with_context(|| format!("{}", out.display()))?;
             println!(

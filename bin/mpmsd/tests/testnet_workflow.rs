@@ -288,10 +288,13 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         vc_path.to_str().unwrap(),
     ]);
     assert!(exported.status.success(), "{}", text(&exported));
+    // Its signature alone checks offline, but without the chain it is not a
+    // verified credential.
     let offline = net.cli(&["verify", vc_path.to_str().unwrap()]);
-    assert!(offline.status.success(), "{}", text(&offline));
+    assert!(!offline.status.success(), "{}", text(&offline));
     assert!(
-        text(&offline).contains("VALID SIGNATURE"),
+        text(&offline).contains("[ok  ] vc signature")
+            && text(&offline).contains("verification failed: on chain"),
         "{}",
         text(&offline)
     );
@@ -309,6 +312,40 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         text(&against_chain).contains("[ok  ] vc matches chain"),
         "{}",
         text(&against_chain)
+    );
+    // With the content (the subject's, from its wallet), the personal fields are
+    // checked against the chain's commitment too.
+    let content_path = net.dir.path().join("acls-content.json");
+    let portfolio = net.cli(&[
+        "wallet",
+        "show",
+        "--json",
+        "--wallet",
+        wallet.to_str().unwrap(),
+    ]);
+    let portfolio: serde_json::Value = serde_json::from_slice(&portfolio.stdout).unwrap();
+    let held = portfolio["portfolio"]["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == acls.as_str())
+        .unwrap();
+    std::fs::write(&content_path, held["content"].to_string()).unwrap();
+    let with_content = net.cli(&[
+        "verify",
+        vc_path.to_str().unwrap(),
+        "--node",
+        &net.nodes[2].api,
+        "--genesis",
+        genesis_path.to_str().unwrap(),
+        "--content",
+        content_path.to_str().unwrap(),
+    ]);
+    assert!(with_content.status.success(), "{}", text(&with_content));
+    assert!(
+        text(&with_content).contains("[ok  ] vc content"),
+        "{}",
+        text(&with_content)
     );
     let jwt = std::fs::read_to_string(&vc_path).unwrap();
     common::jose_verifies(&jwt, &hospital, "Dr. Amina Okafor").unwrap();
@@ -345,6 +382,26 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         "{}",
         text(&checked)
     );
+    // Without a trust anchor a bundle is not verified; the published genesis hash
+    // anchors it as the file does.
+    let unanchored = net.cli(&["verify", bundle_out.to_str().unwrap()]);
+    assert!(!unanchored.status.success());
+    assert!(
+        text(&unanchored).contains("verification failed: anchor"),
+        "{}",
+        text(&unanchored)
+    );
+    let genesis_hash = net.get(0, "/v1/blocks/0").unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_hash = net.cli(&[
+        "verify",
+        bundle_out.to_str().unwrap(),
+        "--genesis-hash",
+        &genesis_hash,
+    ]);
+    assert!(by_hash.status.success(), "{}", text(&by_hash));
     // docs/CREDENTIALS.md's commands, run as written: the subject's, then the
     // verifier's (in a directory of its own, with only the genesis file and what the
     // subject handed over).

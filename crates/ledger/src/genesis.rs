@@ -250,16 +250,16 @@ impl Genesis {
             }
             fund(a.id, a.balance, 0, &field)?;
         }
+        // A set, not a scan of the list so far: a genesis from outside (a proof
+        // bundle's) may list very many.
+        let mut organizations = BTreeSet::new();
         for (i, o) in self.organizations.iter().enumerate() {
             let field = format!("organizations[{i}]");
             if o.name.trim().is_empty() || o.name.len() > 128 {
                 return Err(invalid(&field, "name must be 1 to 128 characters"));
             }
             let key = keys::organization(&o.account);
-            if self.organizations[..i]
-                .iter()
-                .any(|e| e.account == o.account)
-            {
+            if !organizations.insert(o.account) {
                 return Err(invalid(&field, "organization listed twice"));
             }
             fund(o.account, 0, 0, &field)?;

@@ -14,6 +14,8 @@ pub struct Anchor {
     pub genesis_hash: Hash,
     /// The authority set of height 1.
     pub authority_set: AuthoritySet,
+    /// The genesis itself (a bundle names its genesis in full; it must be this one).
+    pub genesis: Genesis,
 }
 
 impl Anchor {
@@ -24,6 +26,7 @@ impl Anchor {
             chain_id: genesis.chain_id.clone(),
             genesis_hash: built.header.hash(),
             authority_set: built.authority_set,
+            genesis: genesis.clone(),
         })
     }
 }

@@ -268,6 +268,30 @@ impl VerifiedVc {
     }
 }
 
+impl VerifiedVc {
+    /// Checks that the credential's personal fields are exactly `content`, the content
+    /// the on-chain `claim` commits to (the caller checks that commitment): without
+    /// this, they are only what the key that signed says.
+    pub fn matches_content(
+        &self,
+        claim: &CredentialClaim,
+        content: &CredentialContent,
+    ) -> Result<(), VcError> {
+        if content.commitment() != claim.commitment {
+            return Err(VcError::Mismatch(
+                "the content is not what the claim commits to".into(),
+            ));
+        }
+        let expected = credential_document(&self.chain_id, claim, content, &self.issuer_key);
+        if self.credential["credentialSubject"] != expected["credentialSubject"] {
+            return Err(VcError::Mismatch(
+                "the credential's subject fields differ from the committed content".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The JWT's three parts, decoded (for tools that show a token).
 pub fn decode_parts(jwt: &str) -> Option<(Value, Value)> {
     let mut parts = jwt.trim().split('.');
@@ -339,6 +363,12 @@ mod tests {
         let mut changed = claim.clone();
         changed.schema = "med.other".into();
         assert!(vc.matches(&changed, &chain.certifier.public_key()).is_err());
+        // The personal fields are the committed content's, and nothing else.
+        let content = chain.content(1, 1);
+        vc.matches_content(&claim, &content).unwrap();
+        let mut other = content.clone();
+        other.result = "failed".into();
+        assert!(vc.matches_content(&claim, &other).is_err());
     }
 
     #[test]

@@ -201,19 +201,22 @@ pub fn verify_bundle(
             bundle.format.chars().take(64).collect::<String>()
         ))
     } else {
-        match Anchor::from_genesis(&bundle.genesis) {
-            Err(e) => Err(format!("the bundle's genesis: {e}")),
-            Ok(own) if own.genesis_hash != anchor.genesis_hash => Err(format!(
-                "the bundle is for genesis {}, the trusted genesis is {}",
-                own.genesis_hash, anchor.genesis_hash
-            )),
-            Ok(_) if status.credential_id != bundle.credential_id => {
-                Err("the status proof is for another credential".into())
-            }
-            Ok(_) => Ok(format!(
+        // Compared as documents: the bundle's genesis is not rebuilt (it may be
+        // large and it is not trusted).
+        if bundle.genesis != anchor.genesis {
+            Err(format!(
+                "the bundle names another genesis (chain {:?}) than the trusted one (chain {}, genesis {})",
+                bundle.genesis.chain_id.chars().take(64).collect::<String>(),
+                anchor.chain_id,
+                anchor.genesis_hash
+            ))
+        } else if status.credential_id != bundle.credential_id {
+            Err("the status proof is for another credential".into())
+        } else {
+            Ok(format!(
                 "chain {}, genesis {}",
                 anchor.chain_id, anchor.genesis_hash
-            )),
+            ))
         }
     };
     if !checks.record(CheckName::Anchor, anchored) {
@@ -479,6 +482,15 @@ fn credential_status(
         CredentialStatus::Active if at.time_ms >= record.claim.valid_until_ms => {
             Err(format!("expired by height {} ({age} old)", at.height))
         }
+        // Expiry is a time: it is judged now, whatever the status height.
+        CredentialStatus::Active if now_ms >= record.claim.valid_until_ms => Err(format!(
+            "expired since the status height {} (it ran until {} ms since the epoch)",
+            at.height, record.claim.valid_until_ms
+        )),
+        CredentialStatus::Active if now_ms < record.claim.valid_from_ms => Err(format!(
+            "not yet valid now (from {} ms since the epoch)",
+            record.claim.valid_from_ms
+        )),
         CredentialStatus::Active => Ok(format!("active as of height {} ({age} old)", at.height)),
     }
 }

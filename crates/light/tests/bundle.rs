@@ -271,3 +271,19 @@ fn an_old_status_hides_a_revocation_until_refreshed() {
     // An older status cannot replace a newer one.
     assert!(refresh(&mut refreshed, old.status.clone()).is_err());
 }
+
+#[test]
+fn expiry_is_judged_now_not_only_at_the_status_height() {
+    let f = fixture();
+    let b = bundle(&f);
+    let Payload::IssueCredential(issuance) = &b.transaction.tx.payload else {
+        unreachable!()
+    };
+    let until = issuance.claim.valid_until_ms;
+    // Active at H, still within its dates: valid.
+    assert!(verify_bundle(&b, &anchor(&f), None, until - 1).passed());
+    // The same bundle checked after the credential's end: the status fails.
+    let v = verify_bundle(&b, &anchor(&f), None, until);
+    let failed = v.first_failure().unwrap();
+    assert_eq!(failed.name, CheckName::Status, "{v:#?}");
+}

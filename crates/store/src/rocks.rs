@@ -164,7 +164,9 @@ impl RocksStore {
             tx_index,
             db,
             sync: options.sync,
-            state_history: options.state_history.max(1),
+            // At least 2: pruning reads what earlier commits wrote, so it can free
+            // versions before the one being committed, not that one.
+            state_history: options.state_history.max(2),
         })
     }
 

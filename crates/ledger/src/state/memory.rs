@@ -26,7 +26,7 @@ impl MemState {
     /// and prunes older ones, as a node's store does.
     pub fn with_history(versions: u64) -> MemState {
         MemState {
-            history: Some(versions.max(1)),
+            history: Some(versions.max(2)),
             ..MemState::default()
         }
     }

@@ -303,24 +303,34 @@ pub async fn subject_audit(
     off_workers(&node, move |node| subject_audit_now(node, id, &page)).await
 }
 
-/// The most inspections listed per grant (the grant's count says how many there are).
-const MAX_INSPECTIONS_LISTED: u64 = 1_000;
+/// The most inspections listed per grant, the newest (the grant's event says how
+/// many there are).
+const MAX_INSPECTIONS_LISTED: u64 = 100;
 
 fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult {
     let store = node.store();
     let internal = |e: String| ApiError::internal(e);
-    let entries = store
-        .scan_state(&keys::subject_access_prefix(&id), page.limit())
+    // One more than asked, to say whether the list was cut.
+    let mut entries = store
+        .scan_state(&keys::subject_access_prefix(&id), page.limit() + 1)
         .map_err(|e| internal(e.to_string()))?;
+    let truncated = entries.len() > page.limit();
+    entries.truncate(page.limit());
     let last = store
         .last_header()
         .map_err(|e| internal(e.to_string()))?
         .ok_or_else(|| internal("no chain".into()))?;
+    let times = std::cell::RefCell::new(std::collections::HashMap::new());
     let time_of = |height: u64| -> Result<u64, ApiError> {
-        Ok(store
+        if let Some(time) = times.borrow().get(&height) {
+            return Ok(*time);
+        }
+        let time = store
             .header(height)
             .map_err(|e| internal(e.to_string()))?
-            .map_or(0, |h| h.time_ms))
+            .map_or(0, |h| h.time_ms);
+        times.borrow_mut().insert(height, time);
+        Ok(time)
     };
     let mut events: Vec<(u64, u64, Value)> = Vec::new();
     for (key, _) in entries {
@@ -359,11 +369,15 @@ fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult
         let mut granted = base("grant");
         granted["request"] = json!(g.request.map(|r| r.to_string()));
         granted["expires_at_ms"] = json!(g.expires_at_ms);
+        granted["inspection_count"] = json!(g.inspection_count);
         events.push((g.granted_height, time_of(g.granted_height)?, granted));
         if let Some(revoked) = g.revoked_height {
             events.push((revoked, time_of(revoked)?, base("grant-revoked")));
         }
-        for n in 0..g.inspection_count.min(MAX_INSPECTIONS_LISTED) {
+        // The newest ones: an organization that records many cannot push later
+        // inspections out of the list (the grant event carries the count).
+        let first = g.inspection_count.saturating_sub(MAX_INSPECTIONS_LISTED);
+        for n in first..g.inspection_count {
             if let Some(i) = record::<Inspection>(node, &keys::inspection(&record_id, n))? {
                 let mut inspected = base("inspection");
                 inspected["outcome"] = to_json(&i.outcome);
@@ -397,6 +411,7 @@ fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult
     Ok(Json(json!({
         "subject": id.to_string(),
         "as_of_height": last.height,
+        "truncated": truncated,
         "events": events,
     })))
 }
