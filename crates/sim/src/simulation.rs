@@ -19,6 +19,9 @@ use crate::byzantine::{Behaviour, Mask, Out, Recipients};
 use crate::network::{Latency, Topology};
 use crate::queue::EventQueue;
 
+
+/// Versions of the state tree each simulated node keeps.
+const SIM_STATE_HISTORY: u64 = 2;
 /// How often each node's core gets a tick (µs), as the node's runtime gives it.
 const TICK_US: u64 = 500_000;
 
@@ -460,7 +463,9 @@ impl Simulation {
     }
 
     fn genesis_store(&self) -> Arc<MemStore> {
-        let store = MemStore::new();
+        // Simulated nodes serve no state proofs: they keep the fewest versions of
+        // the state tree, so that a thousand of them fit in memory.
+        let store = MemStore::with_state_history(SIM_STATE_HISTORY);
         let g = self.chain.genesis.build().expect("test genesis builds");
         commit_genesis(&store, &g).expect("genesis commits");
         Arc::new(store)
