@@ -19,7 +19,6 @@ use crate::byzantine::{Behaviour, Mask, Out, Recipients};
 use crate::network::{Latency, Topology};
 use crate::queue::EventQueue;
 
-
 /// Versions of the state tree each simulated node keeps.
 const SIM_STATE_HISTORY: u64 = 2;
 /// How often each node's core gets a tick (µs), as the node's runtime gives it.
