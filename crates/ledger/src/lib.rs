@@ -6,7 +6,8 @@
 //! - [`vote`]: what authorities sign in consensus, commit certificates, authority sets;
 //! - [`genesis`]: the chain's starting state;
 //! - [`records`]: what the state holds (accounts, certifiers, credentials, grants, ...);
-//! - [`state`]: the key-value [`state::State`] trait, change sets and the state commitment;
+//! - [`state`]: the key-value [`state::State`] trait, change sets, and the authenticated
+//!   state tree whose root every header carries (with proofs of one key's value);
 //! - [`execute`]: the deterministic state machine;
 //! - [`credential`]: building, sealing, opening and checking credential content
 //!   (used by certifiers, subjects and verifiers off chain).
