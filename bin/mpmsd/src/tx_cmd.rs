@@ -458,6 +458,37 @@ pub fn send(
     Ok((hash, nonce, Some(committed.height)))
 }
 
+/// How long a sender's first transaction waits for the node to know its account.
+const ACCOUNT_WAIT: Duration = Duration::from_secs(15);
+
+/// [`send`], waiting up to [`ACCOUNT_WAIT`] while the node does not know the
+/// sender's account yet: an account funded moments ago through another node exists
+/// on this one once it has applied that block.
+fn send_when_known(
+    client: &Client,
+    party: &Party,
+    payload: Payload,
+    wait: bool,
+) -> Result<(Hash, u64, Option<u64>), SubmitError> {
+    let deadline = std::time::Instant::now() + ACCOUNT_WAIT;
+    let mut told = false;
+    loop {
+        match send(client, party, payload.clone(), wait) {
+            Err(SubmitError::Refused(reason))
+                if reason.starts_with("unknown account")
+                    && std::time::Instant::now() < deadline =>
+            {
+                if !told {
+                    eprintln!("the node does not know account {} yet: waiting for it to apply the latest blocks", party.id());
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn subject_key(client: &Client, subject: &PublicKey) -> anyhow::Result<EncryptionKey> {
     let s: Subject = client
         .get_as(&format!("/v1/subjects/{subject}"))
@@ -941,7 +972,7 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
     if let Some(registered) = extra.get("registered") {
         out["registered"] = registered.clone();
     }
-    match send(&client, &party, payload, !args.no_wait) {
+    match send_when_known(&client, &party, payload, !args.no_wait) {
         Ok((hash, _, height)) => {
             out["hash"] = json!(hash.to_string());
             out["height"] = json!(height);
@@ -964,8 +995,6 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `mpmsd credential open`: the grantee decrypts a credential shared with it and
-/// checks it (certifier signature, commitment, status).
 /// The largest supporting document hashed (a scan of a diploma or a report).
 const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
 
@@ -1007,6 +1036,8 @@ fn usable_grant(id: &Hash, g: &Grant, party: &PublicKey, now_ms: u64) -> anyhow:
     Ok(())
 }
 
+/// `mpmsd credential open`: the grantee decrypts a credential shared with it and
+/// checks it (certifier signature, commitment, status).
 pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Result<Value> {
     let g: Grant = client.get_as(&format!("/v1/grants/{grant}"))?;
     let now_ms = std::time::SystemTime::now()
