@@ -83,10 +83,25 @@ pub fn summary(result: &StepResult, usage: &[NodeUsage]) -> String {
     }
     if !usage.is_empty() {
         let secs = (c.warmup + c.duration).as_secs_f64();
+        // Every transaction the step committed, warm-up included: the CPU readings
+        // span the whole step.
+        let committed = result
+            .samples
+            .iter()
+            .filter(|s| s.confirmation.is_some())
+            .count();
         for u in usage {
+            let per_tx = if committed > 0 {
+                format!(
+                    "{:>6.0} µs/committed tx",
+                    u.cpu.as_secs_f64() * 1e6 / committed as f64
+                )
+            } else {
+                "     - µs/committed tx".to_string()
+            };
             let _ = writeln!(
                 out,
-                "  {:<13} CPU {:>5.1} % of a core  RSS {:>6.1} MB (peak {:.1} MB)",
+                "  {:<13} CPU {:>5.1} % of a core  {per_tx}  RSS {:>6.1} MB (peak {:.1} MB)",
                 u.name,
                 u.cpu.as_secs_f64() / secs * 100.0,
                 u.rss_bytes as f64 / 1e6,

@@ -16,7 +16,7 @@ use mpms_ledger::{AccountId, AuthoritySet, CommitCertificate, SignedVote, Vote, 
 
 use crate::safety::SafetyRecord;
 use crate::timeouts::Timeouts;
-use crate::votes::{Added, SharedVerifier, VoteBook};
+use crate::votes::{Added, VoteBook};
 
 /// Most statements kept for the next height while this one is still running.
 const MAX_BUFFERED: usize = 4_096;
@@ -150,7 +150,6 @@ pub struct Engine {
     chain_id: String,
     me: Option<Identity>,
     timeouts: Timeouts,
-    verifier: SharedVerifier,
     height: u64,
     started: bool,
     round: u32,
@@ -180,14 +179,12 @@ impl Engine {
         chain_id: &str,
         me: Option<Identity>,
         timeouts: Timeouts,
-        verifier: SharedVerifier,
         safety: Option<SafetyRecord>,
     ) -> Engine {
         Engine {
             chain_id: chain_id.to_string(),
             me,
             timeouts,
-            verifier,
             height: 0,
             started: false,
             round: 0,
@@ -518,10 +515,7 @@ impl Engine {
             // Beyond the window only a member's highest round matters: nothing new.
             return;
         }
-        if !self
-            .verifier
-            .verify(&self.chain_id, &vote, &member.consensus_key)
-        {
+        if vote.verify(&self.chain_id, &member.consensus_key).is_err() {
             return;
         }
         if known_round.is_none_or(|r| r < round) {

@@ -22,4 +22,3 @@ pub use engine::{Effect, Engine, Identity, Input, Step, Timeout, ROUND_WINDOW};
 pub use messages::{ConsensusMessage, FinalizedBlock};
 pub use safety::{SafetyError, SafetyRecord};
 pub use timeouts::Timeouts;
-pub use votes::{SignatureVerifier, Verifier};

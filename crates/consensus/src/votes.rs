@@ -2,33 +2,11 @@
 //! counting against the authority set.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use mpms_crypto::{Hash, PublicKey};
+use mpms_crypto::Hash;
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::vote::CommitSignature;
 use mpms_ledger::{AccountId, AuthoritySet, CommitCertificate, SignedVote, VoteKind};
-
-/// Checks signatures of incoming statements. The default verifies with ed25519; the
-/// simulator may share one memoizing verifier among its nodes (a signature's validity
-/// does not depend on who checks it).
-pub trait SignatureVerifier: Send + Sync {
-    /// Whether `vote` is validly signed under `key` for `chain_id`.
-    fn verify(&self, chain_id: &str, vote: &SignedVote, key: &PublicKey) -> bool;
-}
-
-/// The plain ed25519 verifier.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Verifier;
-
-impl SignatureVerifier for Verifier {
-    fn verify(&self, chain_id: &str, vote: &SignedVote, key: &PublicKey) -> bool {
-        vote.verify(chain_id, key).is_ok()
-    }
-}
-
-/// A shared verifier.
-pub type SharedVerifier = Arc<dyn SignatureVerifier>;
 
 /// Outcome of adding a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::Arc;
 
-use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts, Verifier};
+use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts};
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::vote::AuthorityMember;
@@ -45,7 +44,6 @@ fn engine(keys: &[(SigningKey, SigningKey)], i: usize, safety: Option<SafetyReco
             key: c.clone(),
         }),
         Timeouts::default(),
-        Arc::new(Verifier),
         safety,
     )
 }

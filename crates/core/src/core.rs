@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mpms_consensus::messages::{check_finalized, ConsensusMessage, FinalizedBlock, MAX_RESENT};
-use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts, Verifier};
+use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts};
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::Header;
 use mpms_ledger::evidence::Evidence;
@@ -190,18 +190,6 @@ impl NodeCore {
         keys: Option<ValidatorKeys>,
         config: CoreConfig,
     ) -> Result<NodeCore, CoreError> {
-        NodeCore::with_verifier(store, keys, config, Arc::new(Verifier))
-    }
-
-    /// A core whose engine checks consensus signatures with `verifier` (the
-    /// simulator shares one that remembers verdicts across its nodes: a signature's
-    /// validity does not depend on who checks it).
-    pub fn with_verifier(
-        store: Arc<dyn Store>,
-        keys: Option<ValidatorKeys>,
-        config: CoreConfig,
-        verifier: Arc<dyn mpms_consensus::SignatureVerifier>,
-    ) -> Result<NodeCore, CoreError> {
         let last = store
             .last_header()?
             .ok_or_else(|| CoreError::State("the store holds no genesis".into()))?;
@@ -220,7 +208,6 @@ impl NodeCore {
             &meta.chain_id,
             identity,
             timeouts_of(&meta.params.consensus),
-            verifier,
             safety,
         );
         Ok(NodeCore {

@@ -7,7 +7,8 @@
 //!   (the chain id and a [`Domain`] are part of every signed message), plus batch
 //!   verification; one verification rule for single signatures and batches
 //!   (`verify`: canonical encodings, no small-order points, the cofactored
-//!   equation);
+//!   equation); a signature found valid once is remembered, so the node checks
+//!   each once ([`verified`]);
 //! - [`merkle`]: a binary Merkle tree with inclusion proofs;
 //! - [`seal`]: HPKE (RFC 9180) sealing to a recipient's X25519 key, and the symmetric
 //!   content encryption that credentials use;
@@ -24,6 +25,7 @@ pub mod keystore;
 pub mod merkle;
 pub mod seal;
 mod signature;
+pub mod verified;
 mod verify;
 
 pub use hash::{Hash, Hasher};
@@ -36,6 +38,7 @@ pub use signature::{
     signing_message, verify_batch, BatchItem, Domain, PublicKey, Signature, SignatureError,
     SigningKey,
 };
+pub use verified::{signature_checks, SignatureChecks};
 
 /// Errors from parsing keys, hashes and other fixed-size values from text or bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,7 @@ use rand::{CryptoRng, RngCore};
 use zeroize::Zeroize;
 
 use crate::bytes::fixed_bytes_type;
+use crate::verified::{self, VERIFIED};
 use crate::verify;
 use crate::ParseError;
 
@@ -173,10 +174,18 @@ impl PublicKey {
         self.verify_raw(&signing_message(chain_id, domain, message), signature)
     }
 
-    /// Verifies a signature over exactly `bytes` (no domain prefix).
+    /// Verifies a signature over exactly `bytes` (no domain prefix). A signature this
+    /// process already found valid is not checked again ([`crate::verified`]).
     pub fn verify_raw(&self, bytes: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        let challenge = verify::challenge(&self.0, bytes, &signature.0);
+        let id = verified::id(&challenge, &signature.0);
+        if VERIFIED.knows(&id) {
+            return Ok(());
+        }
         let key = self.decoded()?;
-        if verify::verify(&key, bytes, &signature.0) {
+        VERIFIED.checked(1);
+        if verify::verify_challenged(&key, &signature.0, &challenge) {
+            VERIFIED.remember([id]);
             Ok(())
         } else {
             Err(SignatureError::Invalid)
@@ -245,18 +254,38 @@ pub fn verify_batch(items: &[BatchItem]) -> Result<(), SignatureError> {
     if items.is_empty() {
         return Ok(());
     }
-    let mut keys = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        match item.key.decoded() {
-            Ok(key) => keys.push(key),
-            Err(_) => return Err(SignatureError::Batch { index: Some(index) }),
-        }
-    }
-    let all = keys
+    let challenges: Vec<[u8; 64]> = items
+        .iter()
+        .map(|item| verify::challenge(&item.key.0, &item.message, &item.signature.0))
+        .collect();
+    let ids: Vec<verified::Id> = challenges
         .iter()
         .zip(items)
-        .map(|(key, item)| (key, item.message.as_slice(), &item.signature.0));
-    if verify::verify_all(all) {
+        .map(|(challenge, item)| verified::id(challenge, &item.signature.0))
+        .collect();
+    // Only what this process has not found valid before goes into the batch.
+    let fresh = VERIFIED.unknown(&ids);
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let mut keys = Vec::with_capacity(fresh.len());
+    for index in &fresh {
+        match items[*index].key.decoded() {
+            Ok(key) => keys.push(key),
+            Err(_) => {
+                return Err(SignatureError::Batch {
+                    index: Some(*index),
+                })
+            }
+        }
+    }
+    VERIFIED.checked(fresh.len());
+    let all = keys
+        .iter()
+        .zip(&fresh)
+        .map(|(key, i)| (key, &challenges[*i], &items[*i].signature.0));
+    if verify::verify_all_challenged(all) {
+        VERIFIED.remember(fresh.iter().map(|i| ids[*i]));
         return Ok(());
     }
     let index = items
@@ -380,6 +409,62 @@ mod tests {
         assert_eq!(
             verify_batch(&items),
             Err(SignatureError::Batch { index: Some(17) })
+        );
+    }
+
+    /// A signature found valid is remembered, and the memory vouches for nothing else:
+    /// not the same signature under another key or over another message, not another
+    /// signature for the same message, not a fresh bad item in a batch of known ones.
+    #[test]
+    fn remembered_signatures_vouch_only_for_themselves() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let key = SigningKey::generate(&mut rng);
+        let pk = key.public_key();
+        let sig = key.sign("c", Domain::Transaction, b"remembered");
+        let before = crate::signature_checks();
+        pk.verify("c", Domain::Transaction, b"remembered", &sig)
+            .expect("verifies");
+        pk.verify("c", Domain::Transaction, b"remembered", &sig)
+            .expect("verifies again");
+        let after = crate::signature_checks();
+        assert!(
+            after.remembered > before.remembered,
+            "the second was remembered"
+        );
+        let other = SigningKey::generate(&mut rng).public_key();
+        assert_eq!(
+            other.verify("c", Domain::Transaction, b"remembered", &sig),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            pk.verify("c", Domain::Transaction, b"remembereD", &sig),
+            Err(SignatureError::Invalid)
+        );
+        for byte in [0, 31, 32, 63] {
+            let mut bytes = *sig.as_bytes();
+            bytes[byte] ^= 0x10;
+            assert!(pk
+                .verify(
+                    "c",
+                    Domain::Transaction,
+                    b"remembered",
+                    &Signature::from_bytes(bytes)
+                )
+                .is_err());
+        }
+        let mut items: Vec<BatchItem> = (0..8u8)
+            .map(|i| {
+                let sig = key.sign("c", Domain::Transaction, &[i]);
+                BatchItem::new("c", Domain::Transaction, &[i], sig, pk)
+            })
+            .collect();
+        verify_batch(&items).expect("all valid");
+        verify_batch(&items).expect("all remembered");
+        let forged = BatchItem::new("c", Domain::Transaction, b"forged", sig, pk);
+        items.insert(5, forged);
+        assert_eq!(
+            verify_batch(&items),
+            Err(SignatureError::Batch { index: Some(5) })
         );
     }
 

@@ -71,24 +71,37 @@ struct Parts {
     k: Scalar,
 }
 
-fn parts(key: &Key, message: &[u8], signature: &[u8; 64]) -> Option<Parts> {
+/// `SHA-512(R ‖ A ‖ M)`: the hash an ed25519 check reduces to its challenge `k`. It
+/// fixes the key, the message and `R`.
+pub(crate) fn challenge(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> [u8; 64] {
+    let mut hash = Sha512::new();
+    hash.update(&signature[..32]);
+    hash.update(key);
+    hash.update(message);
+    hash.finalize().into()
+}
+
+fn parts(signature: &[u8; 64], challenge: &[u8; 64]) -> Option<Parts> {
     let mut r_bytes = [0u8; 32];
     r_bytes.copy_from_slice(&signature[..32]);
     let mut s_bytes = [0u8; 32];
     s_bytes.copy_from_slice(&signature[32..]);
     let r = point(&r_bytes)?;
     let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
-    let mut hash = Sha512::new();
-    hash.update(r_bytes);
-    hash.update(key.bytes);
-    hash.update(message);
-    let k = Scalar::from_bytes_mod_order_wide(&hash.finalize().into());
+    let k = Scalar::from_bytes_mod_order_wide(challenge);
     Some(Parts { r, s, k })
 }
 
 /// Whether `signature` is a valid signature of `message` under `key`.
+#[cfg(test)]
 pub(crate) fn verify(key: &Key, message: &[u8], signature: &[u8; 64]) -> bool {
-    let Some(Parts { r, s, k }) = parts(key, message, signature) else {
+    verify_challenged(key, signature, &challenge(&key.bytes, message, signature))
+}
+
+/// Whether `signature` is valid under `key` for the message whose [`challenge`] is
+/// given.
+pub(crate) fn verify_challenged(key: &Key, signature: &[u8; 64], challenge: &[u8; 64]) -> bool {
+    let Some(Parts { r, s, k }) = parts(signature, challenge) else {
         return false;
     };
     // S·B − k·A, then minus R; valid when what is left has no prime-order part.
@@ -98,16 +111,30 @@ pub(crate) fn verify(key: &Key, message: &[u8], signature: &[u8; 64]) -> bool {
 
 /// Whether every `(key, message, signature)` is valid; the same verdict as checking
 /// each with [`verify`] (except with probability 2⁻¹²⁸).
+#[cfg(test)]
 pub(crate) fn verify_all<'a>(
     items: impl ExactSizeIterator<Item = (&'a Key, &'a [u8], &'a [u8; 64])>,
+) -> bool {
+    let challenges: Vec<(&Key, [u8; 64], &[u8; 64])> = items
+        .map(|(key, message, signature)| {
+            (key, challenge(&key.bytes, message, signature), signature)
+        })
+        .collect();
+    verify_all_challenged(challenges.iter().map(|(k, c, s)| (*k, c, *s)))
+}
+
+/// Whether every `(key, challenge, signature)` is valid (see [`verify_challenged`]);
+/// the same verdict as checking each alone (except with probability 2⁻¹²⁸).
+pub(crate) fn verify_all_challenged<'a>(
+    items: impl ExactSizeIterator<Item = (&'a Key, &'a [u8; 64], &'a [u8; 64])>,
 ) -> bool {
     let mut decoded = Vec::with_capacity(items.len());
     // The coefficients depend on everything in the batch, so no item can be chosen
     // after them.
     let mut transcript = Sha512::new();
     transcript.update(b"MPMS batch verification v1");
-    for (key, message, signature) in items {
-        let Some(p) = parts(key, message, signature) else {
+    for (key, challenge, signature) in items {
+        let Some(p) = parts(signature, challenge) else {
             return false;
         };
         transcript.update(key.bytes);

@@ -34,8 +34,13 @@ impl Behaviour {
     pub fn new(key: &Keypair, config: &CheckedConfig) -> Result<Behaviour, String> {
         let raw = &config.raw;
         let peer_id = key.public().to_peer_id();
+        // Anonymous gossip: what travels on our topics authenticates itself (signed
+        // transactions and statements, certified blocks), and peers are judged by who
+        // forwarded a message. A publisher's libp2p signature would add nothing but
+        // an ed25519 check of every copy received, duplicates included, before the
+        // duplicate is even recognized.
         let gossip_config = gossipsub::ConfigBuilder::default()
-            .validation_mode(ValidationMode::Strict)
+            .validation_mode(ValidationMode::Anonymous)
             .validate_messages()
             .max_transmit_size(raw.max_message_bytes)
             .mesh_n(raw.mesh_n)
@@ -50,9 +55,8 @@ impl Behaviour {
             })
             .build()
             .map_err(|e| format!("gossip config: {e}"))?;
-        let mut gossip =
-            gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)
-                .map_err(|e| format!("gossip: {e}"))?;
+        let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)
+            .map_err(|e| format!("gossip: {e}"))?;
         gossip
             .with_peer_score(score_params(), score_thresholds())
             .map_err(|e| format!("gossip scoring: {e}"))?;

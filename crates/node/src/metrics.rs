@@ -58,6 +58,8 @@ pub struct NodeMetrics {
     peers_banned: Gauge,
     gossip_shed: Gauge,
     sync_refused: Gauge,
+    signatures_verified: Gauge,
+    signatures_remembered: Gauge,
 }
 
 impl NodeMetrics {
@@ -83,6 +85,8 @@ impl NodeMetrics {
             peers_banned: Gauge::default(),
             gossip_shed: Gauge::default(),
             sync_refused: Gauge::default(),
+            signatures_verified: Gauge::default(),
+            signatures_remembered: Gauge::default(),
         };
         registry.register(
             "finalized_height",
@@ -160,6 +164,16 @@ impl NodeMetrics {
             "Block-sync requests dropped: their peer was over its budget",
             m.sync_refused.clone(),
         );
+        registry.register(
+            "signatures_verified",
+            "ed25519 signatures checked on the curve (alone or in a batch) since the node started",
+            m.signatures_verified.clone(),
+        );
+        registry.register(
+            "signatures_remembered",
+            "Signatures found already verified by this node, so not checked again",
+            m.signatures_remembered.clone(),
+        );
         NodeMetrics { registry, ..m }
     }
 
@@ -208,6 +222,9 @@ impl NodeMetrics {
         self.peers_banned.set(n.banned as i64);
         self.gossip_shed.set(n.gossip_shed as i64);
         self.sync_refused.set(n.sync_refused as i64);
+        let checks = mpms_crypto::signature_checks();
+        self.signatures_verified.set(checks.verified as i64);
+        self.signatures_remembered.set(checks.remembered as i64);
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

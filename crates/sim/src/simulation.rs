@@ -2,9 +2,9 @@
 //! behind a [`Mask`]), the event loop, faults, the client workload and the checks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use mpms_consensus::{ConsensusMessage, FinalizedBlock, SignatureVerifier, Timeout};
+use mpms_consensus::{ConsensusMessage, FinalizedBlock, Timeout};
 use mpms_core::{Action, Committed, CoreConfig, NodeCore, ValidatorKeys};
 use mpms_crypto::{Hash, Hasher, PublicKey};
 use mpms_ledger::execute::{account_nonce, read_meta, Event as LedgerEvent};
@@ -255,29 +255,6 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     Some(v[rank - 1])
 }
 
-/// Memoizes consensus signature checks across all nodes: validity depends only on
-/// the statement, signature and key, never on who checks.
-#[derive(Default)]
-struct MemoVerifier {
-    known: Mutex<HashMap<Hash, bool>>,
-}
-
-impl SignatureVerifier for MemoVerifier {
-    fn verify(&self, chain_id: &str, vote: &SignedVote, key: &PublicKey) -> bool {
-        let mut h = Hasher::new();
-        h.update(&codec::encode(vote)).update(key.as_bytes());
-        let id = h.finish();
-        if let Some(v) = self.known.lock().ok().and_then(|m| m.get(&id).copied()) {
-            return v;
-        }
-        let ok = vote.verify(chain_id, key).is_ok();
-        if let Ok(mut m) = self.known.lock() {
-            m.insert(id, ok);
-        }
-        ok
-    }
-}
-
 /// What travels between simulated nodes.
 enum Body {
     /// The consensus topic.
@@ -386,7 +363,6 @@ pub struct Simulation {
     alive: Vec<bool>,
     epoch: Vec<u64>,
     seen: Vec<HashSet<Hash>>,
-    verifier: Arc<MemoVerifier>,
     next_subject: u64,
     /// The certifier's next nonce (the issuance workload).
     next_issuance: u64,
@@ -415,7 +391,6 @@ impl Simulation {
             topology,
             rng,
             chain,
-            verifier: Arc::new(MemoVerifier::default()),
             next_subject: 0,
             next_issuance: 0,
             events: 0,
@@ -518,11 +493,10 @@ impl Simulation {
             operator: op.clone(),
             consensus: consensus[0].clone(),
         });
-        let mut core = NodeCore::with_verifier(
+        let mut core = NodeCore::new(
             store.clone() as Arc<dyn Store>,
             validator,
             CoreConfig::default(),
-            self.verifier.clone(),
         )
         .expect("a store holding genesis opens");
         let mut mask = None;
