@@ -46,9 +46,11 @@ fn point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
         return None;
     }
     let point = CompressedEdwardsY(*bytes).decompress()?;
-    // Canonical y, and the sign bit only where x can be negative: decoding x = 0
-    // with the sign bit set gives a point that re-encodes differently.
-    if point.compress().0 != *bytes || point.is_small_order() {
+    // With y canonical, the one other non-canonical encoding is x = 0 with the sign
+    // bit set; x = 0 means y = ±1, the identity or the point of order 2, both of
+    // small order and refused here. (So no re-encoding, which costs an inversion,
+    // is needed to prove the encoding canonical.)
+    if point.is_small_order() {
         return None;
     }
     Some(point)
@@ -249,6 +251,31 @@ mod tests {
         assert!(Key::decode(&p).is_none());
         p[0] = 0xee;
         assert!(Key::decode(&p).is_none());
+        // x = 0 with the sign bit set: y = 1 and y = −1 (= p − 1).
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one[31] = 0x80;
+        assert!(Key::decode(&one).is_none());
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        assert!(Key::decode(&minus_one).is_none());
+        minus_one[31] = 0x7f;
+        assert!(Key::decode(&minus_one).is_none());
+        // Every encoding accepted re-encodes to itself (no inversion needed to know).
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+        for i in 0..200 {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rng, &mut bytes);
+            if i % 2 == 0 {
+                bytes = (ED25519_BASEPOINT_POINT * Scalar::random(&mut rng))
+                    .compress()
+                    .0;
+                bytes[31] ^= 0x80 * u8::from(i % 4 == 0);
+            }
+            if let Some(key) = Key::decode(&bytes) {
+                assert_eq!(key.point.compress().0, bytes);
+            }
+        }
         // An honest signature whose R is swapped for a small-order point.
         let k = hand_key(1, 0);
         let mut sig = hand_sign(&k, b"m", 0, 1);

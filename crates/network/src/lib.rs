@@ -34,4 +34,4 @@ pub use libp2p::{Multiaddr, PeerId};
 pub use metrics::NetworkMetrics;
 pub use service::{start, NetworkError, NetworkEvent, NetworkHandle};
 pub use topic::Topic;
-pub use validate::{ChainValidator, GossipValidator, Verdict};
+pub use validate::{AcceptedTransactionHook, ChainValidator, GossipValidator, Verdict};

@@ -83,6 +83,11 @@ impl Limits {
 /// The key a transaction sender signs with now (accounts may rotate keys).
 pub type SigningKeyLookup = Arc<dyn Fn(&AccountId) -> PublicKey + Send + Sync>;
 
+/// Called with every transaction whose sender's signature passed, on the validation
+/// thread: the node checks the transaction's other signatures there (a certifier's
+/// claim), off its core, which then finds them already verified.
+pub type AcceptedTransactionHook = Arc<dyn Fn(&SignedTransaction) + Send + Sync>;
+
 /// The wall clock in Unix milliseconds, as the validator reads it.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -122,6 +127,7 @@ pub struct ChainValidator {
     chain_id: String,
     view: RwLock<View>,
     signing_key: SigningKeyLookup,
+    on_accepted: Option<AcceptedTransactionHook>,
     clock: Clock,
     /// When each statement slot was last forwarded.
     forwarded: Mutex<HashMap<Slot, u64>>,
@@ -149,6 +155,7 @@ impl ChainValidator {
                 limits,
             }),
             signing_key: Arc::new(|account: &AccountId| *account),
+            on_accepted: None,
             clock: Arc::new(wall_clock),
             forwarded: Mutex::new(HashMap::new()),
         }
@@ -163,6 +170,15 @@ impl ChainValidator {
     /// Uses `lookup` to find a sender's current signing key.
     pub fn with_signing_keys(mut self, lookup: SigningKeyLookup) -> ChainValidator {
         self.signing_key = lookup;
+        self
+    }
+
+    /// Calls `hook` with every transaction accepted (see [`AcceptedTransactionHook`]).
+    pub fn with_accepted_transaction_hook(
+        mut self,
+        hook: AcceptedTransactionHook,
+    ) -> ChainValidator {
+        self.on_accepted = Some(hook);
         self
     }
 
@@ -190,7 +206,12 @@ impl ChainValidator {
         }
         let key = (self.signing_key)(&tx.tx.sender);
         match tx.verify(&key) {
-            Ok(()) => Verdict::Accept,
+            Ok(()) => {
+                if let Some(hook) = &self.on_accepted {
+                    hook(&tx);
+                }
+                Verdict::Accept
+            }
             Err(_) => Verdict::Reject("bad transaction signature".into()),
         }
     }

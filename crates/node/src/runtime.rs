@@ -142,6 +142,9 @@ impl NodeHandle {
     /// Submits a transaction: checked, admitted to the mempool and gossiped, or refused
     /// with the reason.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<Hash, SubmitError> {
+        // The signatures are checked here, on the caller's worker, in parallel with
+        // other requests; the core then finds them verified.
+        verify_ahead(self.store.as_ref(), &tx);
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Submit(Box::new(tx), reply))
@@ -281,6 +284,7 @@ pub async fn start(
     let meta = read_meta(store.as_ref()).map_err(|e| CoreError::State(e.to_string()))?;
     let last = core.last_header().clone();
     let lookup_store = store.clone();
+    let ahead_store = store.clone();
     let validator = Arc::new(
         ChainValidator::new(
             chain_id.clone(),
@@ -290,6 +294,9 @@ pub async fn start(
         )
         .with_signing_keys(Arc::new(move |id: &AccountId| {
             signing_key(lookup_store.as_ref(), id)
+        }))
+        .with_accepted_transaction_hook(Arc::new(move |tx: &SignedTransaction| {
+            verify_ahead(ahead_store.as_ref(), tx)
         })),
     );
     let key = mpms_network::identity::keypair_from_secret(node_key)
@@ -376,6 +383,23 @@ pub async fn start(
         listen,
         task,
     })
+}
+
+/// Checks every signature of `tx` against committed state, on the calling thread
+/// (an API worker, a gossip validation thread), so that the core, which runs on one
+/// thread, finds them already verified when it admits `tx`. The verdict is the
+/// core's to give: a failure here only means the core checks again and refuses.
+pub(crate) fn verify_ahead(store: &dyn Store, tx: &SignedTransaction) {
+    let Ok(Some(last)) = store.last_header() else {
+        return;
+    };
+    let ctx = mpms_ledger::BlockContext {
+        height: last.height + 1,
+        time_ms: last.time_ms + 1,
+        proposer: last.proposer,
+        parent: last.hash(),
+    };
+    let _ = mpms_ledger::execute::verify_signatures(store, &ctx, std::slice::from_ref(tx));
 }
 
 /// The key `id` signs transactions with now.

@@ -124,8 +124,11 @@ impl RocksStore {
         // bloom filter) that stays small enough to be mostly in cache, which measured
         // faster than 128 MB; a few memtables absorb bursts while flushes and
         // compactions run on the background threads.
-        opts.set_write_buffer_size(32 << 20);
-        opts.set_max_write_buffer_number(4);
+        opts.set_write_buffer_size(16 << 20);
+        opts.set_max_write_buffer_number(3);
+        // One budget for the memtables of every column family: under load they fill
+        // together, and per-family limits alone would let them take hundreds of MB.
+        opts.set_db_write_buffer_size(48 << 20);
         opts.set_max_background_jobs(2);
         // Flushes and compactions run at the lowest CPU priority: on a small machine
         // they would otherwise take a core from the block being executed; they catch
