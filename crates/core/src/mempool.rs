@@ -52,6 +52,11 @@ pub struct MempoolConfig {
     pub max_per_sender: usize,
     /// Transactions older than this are dropped, in seconds. Default 600.
     pub ttl_secs: u64,
+    /// After each block, the first this many transactions in proposal order are
+    /// executed again on the new state, and those it refuses dropped; the rest wait
+    /// until they come within reach (the block builder checks every candidate
+    /// anyway). Bounds the work a block costs when a backlog builds up. Default 1,000.
+    pub recheck_window: usize,
 }
 
 impl Default for MempoolConfig {
@@ -61,6 +66,7 @@ impl Default for MempoolConfig {
             max_bytes: 64 << 20,
             max_per_sender: 128,
             ttl_secs: 600,
+            recheck_window: 1_000,
         }
     }
 }
@@ -79,6 +85,9 @@ impl MempoolConfig {
         }
         if self.ttl_secs == 0 {
             return Err(("ttl_secs", "must be at least 1"));
+        }
+        if self.recheck_window == 0 {
+            return Err(("recheck_window", "must be at least 1"));
         }
         Ok(())
     }
@@ -482,7 +491,7 @@ impl Mempool {
             return report;
         };
         let mut refused: HashMap<AccountId, String> = HashMap::new();
-        for tx in self.candidates(usize::MAX) {
+        for tx in self.candidates(self.config.recheck_window) {
             let hash = tx.hash();
             if let Some(reason) = refused.get(&tx.tx.sender) {
                 report.dropped.push((
@@ -710,6 +719,43 @@ mod tests {
             "{:?}",
             report.dropped
         );
+        assert!(pool.is_empty());
+    }
+
+    /// A block costs at most the re-check window's executions, however long the
+    /// backlog: what lies beyond is re-checked once it comes within reach.
+    #[test]
+    fn recheck_executes_only_the_window() {
+        let mut f = Fixture::new();
+        let mut pool = Mempool::new(MempoolConfig {
+            recheck_window: 1,
+            ..MempoolConfig::default()
+        });
+        let subject = f.chain.register_subject(5);
+        pool.insert(&f.state, &f.ctx(), subject.clone(), 0).unwrap();
+        pool.insert(&f.state, &f.ctx(), f.chain.register_schema(0, "a"), 0)
+            .unwrap();
+        // Proposal order among senders is arrival order: the subject's comes first.
+        assert_eq!(pool.candidates(1)[0].hash(), subject.hash());
+        // Elsewhere, the certifier's nonce 0 goes to schema "b": its pending nonce-0
+        // transaction is now a replay.
+        let mut other = Mempool::new(MempoolConfig::default());
+        other
+            .insert(&f.state, &f.ctx(), f.chain.register_schema(0, "b"), 0)
+            .unwrap();
+        let included = f.commit(&other);
+        let report = pool.recheck(&f.state, &f.ctx(), &included, 0);
+        // Only the subject's registration was within reach: the replay stays for now.
+        assert!(report.dropped.is_empty());
+        assert_eq!(pool.len(), 2);
+        let included = f.commit(&pool);
+        assert_eq!(
+            included,
+            vec![subject.hash()],
+            "the builder leaves the replay out"
+        );
+        let report = pool.recheck(&f.state, &f.ctx(), &included, 0);
+        assert_eq!(report.dropped.len(), 1, "now within reach, it goes");
         assert!(pool.is_empty());
     }
 
