@@ -6,11 +6,11 @@
 #![no_main]
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use mpms_consensus::{
-    Effect, Engine, Identity, Input, Step, Timeout, Timeouts, Verifier, ROUND_WINDOW,
+    Effect, Engine, Identity, Input, Step, Timeout, Timeouts, ROUND_WINDOW,
 };
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::vote::AuthorityMember;
@@ -75,7 +75,6 @@ fuzz_target!(|data: &[u8]| {
             key: key.clone(),
         }),
         Timeouts::default(),
-        Arc::new(Verifier),
         None,
     );
     let mut height = 1u64;
