@@ -142,6 +142,7 @@ fn write_fuzz_seed_corpora() {
                     output: "competence".into(),
                     completion_condition: "pass".into(),
                     max_validity_ms: Some(1_000),
+                    fields: mpms_ledger::claims::course_fields(),
                 }),
             ),
         ),

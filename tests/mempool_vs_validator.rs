@@ -109,6 +109,7 @@ impl World {
                 output: "competence".into(),
                 completion_condition: "pass".into(),
                 max_validity_ms: None,
+                fields: mpms_ledger::claims::course_fields(),
             }),
             Op::Issue {
                 schema,

@@ -30,6 +30,7 @@ fn schema(id: &str) -> Payload {
         output: "competence".into(),
         completion_condition: "pass".into(),
         max_validity_ms: None,
+        fields: mpms_ledger::claims::course_fields(),
     })
 }
 
@@ -492,17 +493,16 @@ fn evidence_about_a_padded_fake_fits() {
             holder_name: "x".repeat(padding),
             date_of_birth: String::new(),
             documents: vec![],
-            description: String::new(),
-            start_date: String::new(),
-            end_date: String::new(),
-            marks: None,
-            result: String::new(),
+            fields: Default::default(),
         };
         let issuance = prepare_issuance(
             &c.chain_id(),
             &certifier,
             certifier.public_key(),
-            "never.registered",
+            mpms_ledger::credential::SchemaRef {
+                id: "never.registered",
+                fields: &[],
+            },
             c.chain.subject(0).0.public_key(),
             &dk.encryption_key(),
             &content,

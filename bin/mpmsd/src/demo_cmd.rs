@@ -40,7 +40,7 @@ struct Demo {
 
 impl Demo {
     fn step(&self, who: &Party, what: &str, action: TxAction) -> anyhow::Result<serde_json::Value> {
-        let (payload, out) = tx_cmd::payload(&self.client, who, action)?;
+        let (payload, out) = tx_cmd::payload(&self.client, who, &None, action)?;
         match tx_cmd::send(&self.client, who, payload, true) {
             Ok((_, _, height)) => {
                 println!("  [block {:>4}] {what}", height.unwrap_or(0));
@@ -163,6 +163,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             output: "competence".into(),
             condition: "pass the practical assessment".into(),
             max_validity_days: None,
+            fields: Vec::new(),
         },
     )?;
     let issued = demo.step(
@@ -173,13 +174,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             subject: intern.id(),
             holder_name: "Dr. Amina Okafor".into(),
             date_of_birth: "1998-04-12".into(),
-            description: "Basic Life Support, 16 hours".into(),
-            start_date: "2026-01-05".into(),
-            end_date: "2026-01-07".into(),
+            fields: Vec::new(),
+            description: Some("Basic Life Support, 16 hours".into()),
+            start_date: Some("2026-01-05".into()),
+            end_date: Some("2026-01-07".into()),
             marks: Some("92/100".into()),
             documents: Vec::new(),
-            result: "passed".into(),
+            result: Some("passed".into()),
             valid_days: 730,
+            practitioner_key: None,
         },
     )?;
     let credential: Hash = issued["credential"]

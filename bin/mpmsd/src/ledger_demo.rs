@@ -361,6 +361,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             output: "clinical competence".into(),
             completion_condition: "pass mark 80% and supervised practice".into(),
             max_validity_ms: Some(2 * 365 * DAY_MS),
+            fields: mpms_ledger::claims::course_fields(),
         })
     };
     demo.ok(
@@ -392,18 +393,23 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             label: "medical degree".into(),
             sha256: Hash::digest(b"scan of degree certificate"),
         }],
-        description: desc.into(),
-        start_date: "2026-09-01".into(),
-        end_date: "2026-10-15".into(),
-        marks: Some("91/100".into()),
-        result: "passed".into(),
+        fields: mpms_ledger::claims::course_values(
+            desc,
+            "2026-09-01",
+            "2026-10-15",
+            Some("91/100"),
+            "passed",
+        ),
     };
     let issue = |schema: &str, desc: &str| -> anyhow::Result<SignedTransaction> {
         let issuance = prepare_issuance(
             CHAIN_ID,
             &hospital.key,
             hospital.id(),
-            schema,
+            mpms_ledger::credential::SchemaRef {
+                id: schema,
+                fields: &mpms_ledger::claims::course_fields(),
+            },
             intern.id(),
             &intern.enc.encryption_key(),
             &content(desc),
@@ -508,9 +514,12 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
     println!(
         "              board decrypted: {} — {} ({}), marks {}",
         opened.holder_name,
-        opened.description,
-        opened.result,
-        opened.marks.as_deref().unwrap_or("-")
+        opened.field_text("description"),
+        opened.field_text("result"),
+        opened
+            .fields
+            .get("marks")
+            .map_or("-".into(), |m| m.display())
     );
     println!("              commitment and certifier signature: valid; included in block {} (Merkle proof: {}); block final (certificate: {})", loc.height, if included { "valid" } else { "INVALID" }, if finalized { "valid" } else { "INVALID" });
     demo.ok(

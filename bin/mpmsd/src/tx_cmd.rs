@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use mpms_crypto::{EncryptionKey, Hash, PublicKey};
-use mpms_ledger::credential::{prepare_issuance_with_vc, reseal_key, CredentialContent};
-use mpms_ledger::records::{Grant, Subject};
+use mpms_ledger::claims::FieldValue;
+use mpms_ledger::credential::{prepare_issuance_with_vc, reseal_key, CredentialContent, Issuer};
+use mpms_ledger::records::{Grant, Schema, Subject};
 use mpms_ledger::transaction::{
     grant_id, request_id, GovernanceAction, OrganizationKind, SchemaDefinition,
 };
@@ -17,6 +18,7 @@ use mpms_ledger::{Payload, Transaction};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 use std::path::PathBuf;
 
@@ -152,6 +154,12 @@ pub enum TxAction {
         /// Longest validity of credentials of this schema, days.
         #[arg(long)]
         max_validity_days: Option<u64>,
+        /// A field of the content, `NAME:TYPE` with TYPE one of `text`, `date`,
+        /// `boolean`, `number:UNIT`, `code:SYSTEM`; `NAME?:TYPE` for an optional one
+        /// (repeatable). Without any: a course's fields (description, start_date,
+        /// end_date, marks?, result).
+        #[arg(long = "field", value_name = "NAME:TYPE")]
+        fields: Vec<String>,
     },
     /// A certifier issues a credential, encrypted to the subject.
     IssueCredential {
@@ -167,28 +175,66 @@ pub enum TxAction {
         /// Date of birth (encrypted).
         #[arg(long, default_value = "")]
         date_of_birth: String,
-        /// Description.
+        /// A field's value, `NAME=VALUE`, as the schema declares it (repeatable): a
+        /// number in the field's unit (`5.4`), a code as `CODE` or `CODE|DISPLAY`,
+        /// `true` or `false`, text and dates (`2026-11-27`) as they are. The content
+        /// is checked against the schema before it is sealed.
+        #[arg(long = "field", value_name = "NAME=VALUE")]
+        fields: Vec<String>,
+        /// A course's description (the field `description`).
         #[arg(long)]
-        description: String,
-        /// Start date.
+        description: Option<String>,
+        /// A course's start date (the field `start_date`).
         #[arg(long)]
-        start_date: String,
-        /// End date.
+        start_date: Option<String>,
+        /// A course's end date (the field `end_date`).
         #[arg(long)]
-        end_date: String,
-        /// Marks.
+        end_date: Option<String>,
+        /// A course's marks (the field `marks`).
         #[arg(long)]
         marks: Option<String>,
         /// A supporting document, `LABEL=FILE` (repeatable): only its SHA-256 is
         /// recorded, in the encrypted content; the document itself goes nowhere.
         #[arg(long = "document", value_name = "LABEL=FILE")]
         documents: Vec<String>,
-        /// Result.
+        /// A course's result (the field `result`).
         #[arg(long)]
-        result: String,
+        result: Option<String>,
         /// Validity from now, days.
         #[arg(long, default_value_t = 3_650)]
         valid_days: u64,
+        /// The key file of the practitioner who signs the claim for the certifier
+        /// (under the certifier's delegation); the certifier (--key) sends it. Its
+        /// password is the certifier key's.
+        #[arg(long, value_name = "FILE")]
+        practitioner_key: Option<PathBuf>,
+    },
+    /// A certifier (a hospital) delegates claim signing to a practitioner, or
+    /// replaces its terms. In force from the next block.
+    Delegate {
+        /// The practitioner's account (`mpmsd keys generate`; it needs no
+        /// registration).
+        #[arg(long)]
+        practitioner: PublicKey,
+        /// Its role, e.g. "attending cardiologist".
+        #[arg(long)]
+        role: String,
+        /// A schema it may sign: an id, or a prefix ending in `*` (repeatable).
+        #[arg(long = "schema", required = true)]
+        schemas: Vec<String>,
+        /// Validity from now, days.
+        #[arg(long, default_value_t = 365)]
+        valid_days: u64,
+    },
+    /// A certifier revokes a practitioner's delegation: from the next block it signs
+    /// nothing for the certifier; what it signed before stays valid.
+    RevokeDelegation {
+        /// The practitioner.
+        #[arg(long)]
+        practitioner: PublicKey,
+        /// Why.
+        #[arg(long)]
+        reason: String,
     },
     /// The certifier revokes a credential it issued.
     RevokeCredential {
@@ -489,6 +535,38 @@ fn send_when_known(
     }
 }
 
+/// The content fields `given` as `(name, text)` pairs, read and checked against
+/// `schema`'s declarations.
+fn content_fields(
+    schema: &Schema,
+    given: &[(String, String)],
+) -> anyhow::Result<BTreeMap<String, FieldValue>> {
+    let mut values = BTreeMap::new();
+    for (name, text) in given {
+        let spec = schema
+            .fields
+            .iter()
+            .find(|s| &s.name == name)
+            .ok_or_else(|| {
+                let declared: Vec<&str> = schema.fields.iter().map(|s| s.name.as_str()).collect();
+                anyhow!(
+                    "schema {} has no field {name} (its fields: {})",
+                    schema.id,
+                    declared.join(", ")
+                )
+            })?;
+        if values
+            .insert(name.clone(), mpms_ledger::claims::parse_value(spec, text)?)
+            .is_some()
+        {
+            bail!("field {name} given twice");
+        }
+    }
+    mpms_ledger::claims::validate_fields(&schema.fields, &values)
+        .with_context(|| format!("content for schema {}", schema.id))?;
+    Ok(values)
+}
+
 fn subject_key(client: &Client, subject: &PublicKey) -> anyhow::Result<EncryptionKey> {
     let s: Subject = client
         .get_as(&format!("/v1/subjects/{subject}"))
@@ -520,6 +598,7 @@ fn account_work(client: &Client, party: &Party) -> anyhow::Result<u64> {
 pub fn payload(
     client: &Client,
     party: &Party,
+    password_file: &Option<PathBuf>,
     action: TxAction,
 ) -> anyhow::Result<(Payload, Value)> {
     let now = now_ms();
@@ -598,6 +677,7 @@ pub fn payload(
             output,
             condition,
             max_validity_days,
+            fields,
         } => (
             Payload::RegisterSchema(SchemaDefinition {
                 id: id.clone(),
@@ -606,6 +686,14 @@ pub fn payload(
                 output,
                 completion_condition: condition,
                 max_validity_ms: max_validity_days.map(|d| d * DAY_MS),
+                fields: if fields.is_empty() {
+                    mpms_ledger::claims::course_fields()
+                } else {
+                    fields
+                        .iter()
+                        .map(|f| mpms_ledger::claims::parse_spec(f))
+                        .collect::<Result<Vec<_>, _>>()?
+                },
             }),
             json!({ "schema": id }),
         ),
@@ -614,6 +702,7 @@ pub fn payload(
             subject,
             holder_name,
             date_of_birth,
+            fields,
             description,
             start_date,
             end_date,
@@ -621,7 +710,42 @@ pub fn payload(
             documents,
             result,
             valid_days,
+            practitioner_key,
         } => {
+            let practitioner = practitioner_key
+                .map(|path| {
+                    crate::keys_cmd::load_keys(&path, &crate::keys_cmd::password(password_file)?)
+                        .with_context(|| format!("--practitioner-key {}", path.display()))
+                })
+                .transpose()?;
+            let issuer = match &practitioner {
+                Some(p) => Issuer::practitioner(&p.signing, p.id(), party.id()),
+                None => Issuer::certifier(&party.signing, party.id()),
+            };
+            let record: Schema = client
+                .get_as(&format!("/v1/schemas/{schema}"))
+                .with_context(|| format!("schema {schema}"))?;
+            let course = [
+                ("description", description),
+                ("start_date", start_date),
+                ("end_date", end_date),
+                ("marks", marks),
+                ("result", result),
+            ];
+            let given = fields
+                .iter()
+                .map(|f| {
+                    f.split_once('=')
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .ok_or_else(|| anyhow!("--field {f:?}: write NAME=VALUE"))
+                })
+                .chain(
+                    course
+                        .into_iter()
+                        .filter_map(|(n, v)| v.map(|v| Ok((n.to_string(), v)))),
+                )
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let values = content_fields(&record, &given)?;
             let mut salt = [0u8; 32];
             OsRng.fill_bytes(&mut salt);
             let documents = documents
@@ -633,11 +757,7 @@ pub fn payload(
                 holder_name,
                 date_of_birth,
                 documents,
-                description,
-                start_date,
-                end_date,
-                marks,
-                result,
+                fields: values,
             };
             let chain_id = client.chain_id()?;
             // The certifier's W3C Verifiable Credential travels with the content,
@@ -648,17 +768,16 @@ pub fn payload(
                     &chain_id,
                     claim,
                     &content,
-                    &party.signing.public_key(),
+                    &issuer.signing_key.public_key(),
                 );
-                mpms_light::vc::sign_jwt(&document, &party.signing)
+                mpms_light::vc::sign_jwt(&document, issuer.signing_key)
                     .map_err(|e| vc_error = Some(e))
                     .ok()
             };
             let issuance = prepare_issuance_with_vc(
                 &chain_id,
-                &party.signing,
-                party.id(),
-                &schema,
+                issuer,
+                (&record).into(),
                 subject,
                 &subject_key(client, &subject)?,
                 &content,
@@ -675,6 +794,31 @@ pub fn payload(
                 json!({ "credential": id.to_string() }),
             )
         }
+        TxAction::Delegate {
+            practitioner,
+            role,
+            schemas,
+            valid_days,
+        } => (
+            Payload::Delegate {
+                practitioner,
+                role,
+                schemas,
+                valid_from_ms: now.saturating_sub(DAY_MS),
+                valid_until_ms: now + valid_days * DAY_MS,
+            },
+            json!({ "practitioner": practitioner.to_string() }),
+        ),
+        TxAction::RevokeDelegation {
+            practitioner,
+            reason,
+        } => (
+            Payload::RevokeDelegation {
+                practitioner,
+                reason,
+            },
+            json!({ "practitioner": practitioner.to_string() }),
+        ),
         TxAction::RevokeCredential { credential, reason } => (
             Payload::RevokeCredential { credential, reason },
             json!({ "credential": credential.to_string() }),
@@ -968,7 +1112,7 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
     let mut action = args.action;
     let mut extra = json!({});
     complete(&mut action, &args.signer, &party, &client, &mut extra)?;
-    let (payload, mut out) = payload(&client, &party, action)?;
+    let (payload, mut out) = payload(&client, &party, &args.signer.password_file, action)?;
     if let Some(registered) = extra.get("registered") {
         out["registered"] = registered.clone();
     }
@@ -1067,8 +1211,7 @@ pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Res
         "schema": issuance.claim.schema,
         "certifier": issuance.claim.certifier.to_string(),
         "holder_name": content.holder_name,
-        "description": content.description,
-        "result": content.result,
+        "fields": content.fields.iter().map(|(k, v)| (k.clone(), v.display())).collect::<BTreeMap<_, _>>(),
         "status": record["status"],
         "signature_and_commitment": "valid",
     }))

@@ -160,7 +160,7 @@ fn vc_matches_chain(
 ) -> anyhow::Result<()> {
     let issuance = mpms_ledger::credential::issuance_of(&bundle.transaction)
         .ok_or_else(|| anyhow!("verification failed: inclusion"))?;
-    let key = mpms_light::verify::certifier_key(bundle, &issuance.claim.certifier)
+    let key = mpms_light::verify::signer_key(bundle, &issuance.claim)
         .map_err(|e| anyhow!("verification failed: certifier signature: {e}"))?;
     if let Err(e) = vc.matches(&issuance.claim, &key) {
         println!("  [FAIL] {:<22} {e}", "vc matches chain");

@@ -277,9 +277,9 @@ fn print(portfolio: &Portfolio) {
             status,
             about,
             c.content.holder_name,
-            c.content.result,
-            c.content.start_date,
-            c.content.end_date,
+            c.content.field_text("result"),
+            c.content.field_text("start_date"),
+            c.content.field_text("end_date"),
             c.record.issued_height
         );
     }

@@ -144,18 +144,23 @@ fn a_validator_that_proposes_a_fake_credential_is_slashed_and_removed() {
             holder_name: "A. Intern".into(),
             date_of_birth: "1999-04-01".into(),
             documents: vec![],
-            description: "EEG reading".into(),
-            start_date: "2026-01-01".into(),
-            end_date: "2026-02-01".into(),
-            marks: None,
-            result: "passed".into(),
+            fields: mpms_ledger::claims::course_values(
+                "EEG reading",
+                "2026-01-01",
+                "2026-02-01",
+                None,
+                "passed",
+            ),
         };
         let now = mpms_node::runtime::now_ms();
         let issuance = prepare_issuance(
             &chain_id,
             &cardio_keys.signing,
             cardio_keys.id(),
-            "neuro.eeg",
+            mpms_ledger::credential::SchemaRef {
+                id: "neuro.eeg",
+                fields: &mpms_ledger::claims::course_fields(),
+            },
             intern_keys.id(),
             &intern_keys.decryption.encryption_key(),
             &content,

@@ -406,7 +406,23 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     // verifier's (in a directory of its own, with only the genesis file and what the
     // subject handed over).
     let blocks = common::doc_shell_blocks("CREDENTIALS.md");
-    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert_eq!(blocks.len(), 4, "{blocks:?}");
+    // The hospital's typed lab result, then content that does not fit its schema.
+    let hospital_dir = net.dir.path().join("hospital");
+    std::fs::create_dir_all(&hospital_dir).unwrap();
+    std::fs::copy(&hospital_key, hospital_dir.join("hospital.key")).unwrap();
+    let hospital_env = [
+        ("NODE", net.nodes[1].api.as_str()),
+        ("PATIENT", intern.as_str()),
+        ("MPMS_KEYSTORE_PASSWORD", "test password 1234"),
+    ];
+    let out = common::run_shell(&hospital_dir, &blocks[0], &hospital_env);
+    assert!(out.status.success(), "{}", text(&out));
+    let schema = net.get(1, "/v1/schemas/cardio.lab-result").unwrap();
+    assert_eq!(schema["fields"].as_array().unwrap().len(), 4, "{schema}");
+    let out = common::run_shell(&hospital_dir, &blocks[1], &hospital_env);
+    assert!(out.status.success(), "{}", text(&out));
+    let blocks = &blocks[2..];
     let subject_dir = net.dir.path().join("subject");
     let verifier_dir = net.dir.path().join("verifier");
     std::fs::create_dir_all(&subject_dir).unwrap();
@@ -439,9 +455,17 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
             let tx = net
                 .get(0, &format!("/v1/transactions/{}", hash.as_str().unwrap()))
                 .unwrap();
-            assert!(!tx.to_string().contains("Amina"));
             let bytes = hex::decode(tx["transaction_bytes"].as_str().unwrap()).unwrap();
-            assert!(!bytes.windows(5).any(|w| w == b"Amina"));
+            // Names, and the lab result's test and value, never in plaintext.
+            for personal in ["Amina", "Jane Roe", "Glucose", "2339-0"] {
+                assert!(!tx.to_string().contains(personal), "{personal}");
+                assert!(
+                    !bytes
+                        .windows(personal.len())
+                        .any(|w| w == personal.as_bytes()),
+                    "{personal}"
+                );
+            }
         }
     }
 

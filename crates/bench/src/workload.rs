@@ -277,6 +277,7 @@ impl Actors {
             output: "competence".into(),
             completion_condition: "pass the assessment".into(),
             max_validity_ms: None,
+            fields: mpms_ledger::claims::course_fields(),
         });
         let nonce = c.nonce;
         self.certifiers[k].nonce += 1;
@@ -298,11 +299,13 @@ impl Actors {
             holder_name: format!("Intern {j}"),
             date_of_birth: "1998-04-12".into(),
             documents: Vec::new(),
-            description: "Basic Life Support, 16 hours".into(),
-            start_date: "2026-01-05".into(),
-            end_date: "2026-01-07".into(),
-            marks: Some("92/100".into()),
-            result: "passed".into(),
+            fields: mpms_ledger::claims::course_values(
+                "Basic Life Support, 16 hours",
+                "2026-01-05",
+                "2026-01-07",
+                Some("92/100"),
+                "passed",
+            ),
         };
         let c = &self.certifiers[k];
         let subject = &self.subjects[j];
@@ -310,7 +313,10 @@ impl Actors {
             &self.chain_id,
             &c.keys.signing,
             c.keys.id(),
-            &c.schema,
+            mpms_ledger::credential::SchemaRef {
+                id: &c.schema,
+                fields: &mpms_ledger::claims::course_fields(),
+            },
             subject.keys.id(),
             &subject.keys.decryption.encryption_key(),
             &content,

@@ -13,7 +13,11 @@ use mpms_crypto::{
 use mpms_crypto::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::transaction::{CredentialClaim, CredentialIssuance};
+use std::collections::BTreeMap;
+
+use crate::claims::{ClaimError, FieldSpec, FieldValue};
+use crate::records::Schema;
+use crate::transaction::{CredentialClaim, CredentialIssuance, SchemaDefinition};
 use crate::{codec, AccountId, CredentialId};
 
 /// The digest of a supporting document (e.g. a diploma scan), never the document.
@@ -36,16 +40,9 @@ pub struct CredentialContent {
     pub date_of_birth: String,
     /// Digests of legal documents.
     pub documents: Vec<DocumentDigest>,
-    /// What was achieved.
-    pub description: String,
-    /// Start date (ISO 8601).
-    pub start_date: String,
-    /// End date (ISO 8601).
-    pub end_date: String,
-    /// Marks or grade, if any.
-    pub marks: Option<String>,
-    /// Result, e.g. "passed".
-    pub result: String,
+    /// The claims, by field name, typed as the credential's schema declares
+    /// ([`crate::claims`]).
+    pub fields: BTreeMap<String, FieldValue>,
 }
 
 /// What an issuance's encrypted content holds: the content, and optionally the
@@ -60,6 +57,14 @@ pub struct Delivery {
 }
 
 impl CredentialContent {
+    /// The value of field `name`, as one line of text (empty if not given).
+    pub fn field_text(&self, name: &str) -> String {
+        self.fields
+            .get(name)
+            .map(FieldValue::display)
+            .unwrap_or_default()
+    }
+
     /// The commitment stored on chain: `H("mpms/credential-content/v1" || encoding)`.
     pub fn commitment(&self) -> Hash {
         Hash::digest_parts(&[b"mpms/credential-content/v1", &codec::encode(self)])
@@ -83,25 +88,72 @@ pub enum ContentError {
     BadSignature,
 }
 
-/// Builds an issuance: commits to `content`, encrypts it under a fresh content key,
-/// seals that key to the subject and signs the claim with the certifier's key.
+/// The schema an issuance is for, as its issuer knows it: its id and its fields.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaRef<'a> {
+    /// The schema id.
+    pub id: &'a str,
+    /// The fields it declares.
+    pub fields: &'a [FieldSpec],
+}
+
+impl<'a> From<&'a Schema> for SchemaRef<'a> {
+    fn from(schema: &'a Schema) -> SchemaRef<'a> {
+        SchemaRef {
+            id: &schema.id,
+            fields: &schema.fields,
+        }
+    }
+}
+
+impl<'a> From<&'a SchemaDefinition> for SchemaRef<'a> {
+    fn from(schema: &'a SchemaDefinition) -> SchemaRef<'a> {
+        SchemaRef {
+            id: &schema.id,
+            fields: &schema.fields,
+        }
+    }
+}
+
+/// Why an issuance could not be prepared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssueError {
+    /// The content does not match its schema's fields: nothing was sealed.
+    #[error("content does not match schema {schema}: {source}")]
+    Content {
+        /// The schema.
+        schema: String,
+        /// What does not match.
+        source: ClaimError,
+    },
+    /// Encryption failed.
+    #[error("cannot seal the content: {0}")]
+    Seal(#[from] SealError),
+}
+
+/// Builds an issuance: checks `content` against the schema's fields, commits to it,
+/// encrypts it under a fresh content key, seals that key to the subject and signs the
+/// claim with the certifier's key.
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_issuance<R: RngCore + CryptoRng>(
     chain_id: &str,
     certifier_key: &SigningKey,
     certifier: AccountId,
-    schema: &str,
+    schema: SchemaRef<'_>,
     subject: AccountId,
     subject_encryption_key: &EncryptionKey,
     content: &CredentialContent,
     valid_from_ms: u64,
     valid_until_ms: u64,
     rng: &mut R,
-) -> Result<CredentialIssuance, SealError> {
+) -> Result<CredentialIssuance, IssueError> {
     prepare_issuance_with_vc(
         chain_id,
-        certifier_key,
-        certifier,
+        Issuer {
+            certifier,
+            signing_key: certifier_key,
+            practitioner: None,
+        },
         schema,
         subject,
         subject_encryption_key,
@@ -112,29 +164,73 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
     )
 }
 
-/// [`prepare_issuance`], delivering with the content the Verifiable Credential that
-/// `vc` makes of the claim (it runs once the claim, and so the credential id, is
-/// known).
+/// Who issues: the certifier whose accreditation covers the credential, and the key
+/// that signs the claim (the certifier's own, or that of a practitioner it delegated
+/// signing to).
+#[derive(Clone, Copy)]
+pub struct Issuer<'a> {
+    /// The certifier (a hospital, a college).
+    pub certifier: AccountId,
+    /// The key that signs the claim.
+    pub signing_key: &'a SigningKey,
+    /// The practitioner signing for the certifier, if it is not the certifier itself.
+    pub practitioner: Option<AccountId>,
+}
+
+impl<'a> Issuer<'a> {
+    /// The certifier signs for itself with `key`.
+    pub fn certifier(key: &'a SigningKey, certifier: AccountId) -> Issuer<'a> {
+        Issuer {
+            certifier,
+            signing_key: key,
+            practitioner: None,
+        }
+    }
+
+    /// Practitioner `practitioner` signs with `key` for `certifier`, under its
+    /// delegation.
+    pub fn practitioner(
+        key: &'a SigningKey,
+        practitioner: AccountId,
+        certifier: AccountId,
+    ) -> Issuer<'a> {
+        Issuer {
+            certifier,
+            signing_key: key,
+            practitioner: Some(practitioner),
+        }
+    }
+}
+
+/// [`prepare_issuance`] for any [`Issuer`], delivering with the content the
+/// Verifiable Credential that `vc` makes of the claim (it runs once the claim, and so
+/// the credential id, is known).
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     chain_id: &str,
-    certifier_key: &SigningKey,
-    certifier: AccountId,
-    schema: &str,
+    issuer: Issuer<'_>,
+    schema: SchemaRef<'_>,
     subject: AccountId,
     subject_encryption_key: &EncryptionKey,
     content: &CredentialContent,
     (valid_from_ms, valid_until_ms): (u64, u64),
     vc: impl FnOnce(&CredentialClaim) -> Option<String>,
     rng: &mut R,
-) -> Result<CredentialIssuance, SealError> {
+) -> Result<CredentialIssuance, IssueError> {
+    crate::claims::validate_fields(schema.fields, &content.fields).map_err(|source| {
+        IssueError::Content {
+            schema: schema.id.to_string(),
+            source,
+        }
+    })?;
     let claim = CredentialClaim {
-        schema: schema.to_string(),
+        schema: schema.id.to_string(),
         subject,
-        certifier,
+        certifier: issuer.certifier,
         commitment: content.commitment(),
         valid_from_ms,
         valid_until_ms,
+        practitioner: issuer.practitioner,
     };
     let id = claim.id();
     let delivery = Delivery {
@@ -144,7 +240,7 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     let key = ContentKey::generate(rng);
     let encrypted = key.encrypt(id.as_bytes(), &codec::encode(&delivery), rng)?;
     let subject_key = key.seal_to(subject_encryption_key, id.as_bytes(), rng)?;
-    let certifier_signature = certifier_key.sign(
+    let certifier_signature = issuer.signing_key.sign(
         chain_id,
         mpms_crypto::Domain::CredentialClaim,
         &codec::encode(&claim),

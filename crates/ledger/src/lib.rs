@@ -9,6 +9,7 @@
 //! - [`state`]: the key-value [`state::State`] trait, change sets, and the authenticated
 //!   state tree whose root every header carries (with proofs of one key's value);
 //! - [`execute`]: the deterministic state machine;
+//! - [`claims`]: the typed fields a schema declares and the values content gives them;
 //! - [`credential`]: building, sealing, opening and checking credential content
 //!   (used by certifiers, subjects and verifiers off chain).
 //!
@@ -16,6 +17,7 @@
 //! content encrypted to the subject.
 
 pub mod block;
+pub mod claims;
 pub mod codec;
 pub mod credential;
 pub mod evidence;

@@ -37,6 +37,7 @@ pub mod keys {
     const INSPECTION: u8 = 0x11;
     const AUTHORITY_CHANGE: u8 = 0x12;
     const SUBJECT_ACCESS: u8 = 0x13;
+    const DELEGATION: u8 = 0x14;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -67,6 +68,16 @@ pub mod keys {
     pub fn authority(operator: &AccountId) -> Vec<u8> {
         key(AUTHORITY, &[operator.as_bytes()])
     }
+    /// A [`Delegation`] of `certifier` to `practitioner`.
+    pub fn delegation(certifier: &AccountId, practitioner: &AccountId) -> Vec<u8> {
+        key(DELEGATION, &[certifier.as_bytes(), practitioner.as_bytes()])
+    }
+
+    /// The prefix of every delegation `certifier` made.
+    pub fn delegation_prefix(certifier: &AccountId) -> Vec<u8> {
+        key(DELEGATION, &[certifier.as_bytes()])
+    }
+
     /// A [`Schema`].
     pub fn schema(id: &str) -> Vec<u8> {
         key(SCHEMA, &[id.as_bytes()])
@@ -332,6 +343,54 @@ pub struct NodeRecord {
     pub admitted_height: u64,
 }
 
+/// The terms on which a practitioner signs claims for a certifier, as in force from
+/// some height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegationTerm {
+    /// The practitioner's role, e.g. "attending cardiologist".
+    pub role: String,
+    /// Schemas the practitioner may sign: exact ids, or prefixes ending in `*`.
+    pub schemas: Vec<String>,
+    /// Start of validity (Unix milliseconds).
+    pub valid_from_ms: u64,
+    /// End of validity (Unix milliseconds).
+    pub valid_until_ms: u64,
+    /// Why the certifier revoked it, once it has.
+    pub revoked: Option<String>,
+}
+
+impl DelegationTerm {
+    /// Whether the practitioner may sign claims of `schema` under these terms.
+    pub fn covers(&self, schema: &str) -> bool {
+        self.schemas
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => schema.starts_with(prefix),
+                None => pattern == schema,
+            })
+    }
+
+    /// Whether the terms allow signing at `time_ms`.
+    pub fn valid_at(&self, time_ms: u64) -> bool {
+        self.revoked.is_none() && self.valid_from_ms <= time_ms && time_ms < self.valid_until_ms
+    }
+}
+
+/// A certifier's (a hospital's) delegation of claim signing to one of its
+/// practitioners: the hospital-internal key hierarchy, on chain. Each change (a new
+/// delegation, new terms, a revocation) applies from the height after the block that
+/// recorded it, and every version is kept, so that an issuance is always judged by
+/// the terms in force at its height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegation {
+    /// The delegating certifier.
+    pub certifier: AccountId,
+    /// The practitioner's account (its key signs the claims).
+    pub practitioner: AccountId,
+    /// The terms by height.
+    pub terms: History<DelegationTerm>,
+}
+
 /// A credential schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
@@ -349,6 +408,8 @@ pub struct Schema {
     pub completion_condition: String,
     /// Longest allowed validity (milliseconds).
     pub max_validity_ms: Option<u64>,
+    /// The fields its credentials' content gives.
+    pub fields: Vec<crate::claims::FieldSpec>,
     /// Height of registration.
     pub registered_height: u64,
 }

@@ -5,7 +5,8 @@
 use mpms_crypto::{DecryptionKey, Hash, SigningKey};
 
 use crate::block::Header;
-use crate::credential::{prepare_issuance, CredentialContent};
+use crate::claims::{course_fields, course_values};
+use crate::credential::{prepare_issuance, CredentialContent, SchemaRef};
 use crate::genesis::{GenesisAccount, GenesisAuthority, GenesisCertifier};
 use crate::transaction::SchemaDefinition;
 use crate::vote::{AuthoritySet, CommitCertificate, CommitSignature};
@@ -205,6 +206,7 @@ impl TestChain {
                 output: "competence".into(),
                 completion_condition: "pass".into(),
                 max_validity_ms: None,
+                fields: course_fields(),
             }),
         )
     }
@@ -217,11 +219,7 @@ impl TestChain {
             holder_name: format!("Intern {i}"),
             date_of_birth: "1998-01-01".into(),
             documents: vec![],
-            description: "test course".into(),
-            start_date: "2026-01-01".into(),
-            end_date: "2026-02-01".into(),
-            marks: None,
-            result: "passed".into(),
+            fields: course_values("test course", "2026-01-01", "2026-02-01", None, "passed"),
         }
     }
 
@@ -235,7 +233,10 @@ impl TestChain {
             self.chain_id(),
             &self.certifier,
             self.certifier.public_key(),
-            schema,
+            SchemaRef {
+                id: schema,
+                fields: &course_fields(),
+            },
             sk.public_key(),
             &dk.encryption_key(),
             &content,

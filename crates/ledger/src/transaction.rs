@@ -6,6 +6,7 @@ use mpms_crypto::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::claims::FieldSpec;
 use crate::evidence::Evidence;
 use crate::params::ParameterChange;
 use crate::{codec, AccountId, CredentialId, GrantId, ProposalId, RequestId};
@@ -106,6 +107,9 @@ pub struct SchemaDefinition {
     pub completion_condition: String,
     /// Longest validity a credential of this schema may have, in milliseconds.
     pub max_validity_ms: Option<u64>,
+    /// The fields a credential's content gives (checked by the issuer before
+    /// sealing, and by whoever opens the content).
+    pub fields: Vec<FieldSpec>,
 }
 
 /// What a certifier attests and signs for one credential. Carries no personal data:
@@ -124,9 +128,18 @@ pub struct CredentialClaim {
     pub valid_from_ms: u64,
     /// End of validity (Unix milliseconds), after the start.
     pub valid_until_ms: u64,
+    /// The practitioner who signed the claim for the certifier, under the
+    /// certifier's delegation; `None` when the certifier signed it itself.
+    pub practitioner: Option<AccountId>,
 }
 
 impl CredentialClaim {
+    /// The account whose key signs the claim: the practitioner, if one signed for
+    /// the certifier, else the certifier.
+    pub fn signer(&self) -> AccountId {
+        self.practitioner.unwrap_or(self.certifier)
+    }
+
     /// The credential id: the hash of the encoded claim.
     pub fn id(&self) -> CredentialId {
         Hash::digest(&codec::encode(self))
@@ -339,6 +352,28 @@ pub enum Payload {
     },
     /// Submit evidence of an authority's misbehaviour (sender: any account).
     SubmitEvidence(Box<Evidence>),
+    /// Delegate claim signing to a practitioner, or replace its terms (sender: an
+    /// accredited certifier). Applies from the next height.
+    Delegate {
+        /// The practitioner's account.
+        practitioner: AccountId,
+        /// Its role, e.g. "attending cardiologist".
+        role: String,
+        /// Schemas it may sign: exact ids, or prefixes ending in `*`.
+        schemas: Vec<String>,
+        /// Start of validity (Unix milliseconds).
+        valid_from_ms: u64,
+        /// End of validity (Unix milliseconds).
+        valid_until_ms: u64,
+    },
+    /// Revoke a practitioner's delegation (sender: the certifier that made it).
+    /// Claims it signed before stay valid; from the next height it signs nothing.
+    RevokeDelegation {
+        /// The practitioner.
+        practitioner: AccountId,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Payload {
@@ -363,6 +398,8 @@ impl Payload {
             Payload::Propose { .. } => "propose",
             Payload::Vote { .. } => "vote",
             Payload::SubmitEvidence(_) => "submit-evidence",
+            Payload::Delegate { .. } => "delegate",
+            Payload::RevokeDelegation { .. } => "revoke-delegation",
         }
     }
 

@@ -8,6 +8,7 @@ use mpms_crypto::{
     Signature,
 };
 use mpms_ledger::block::{tx_root, Block, Header};
+use mpms_ledger::claims::{FieldKind, FieldSpec};
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::params::ParameterChange;
 use mpms_ledger::transaction::{
@@ -175,7 +176,7 @@ impl Gen {
         }
     }
     fn payload(&mut self, depth: u8) -> Payload {
-        let kinds = if depth == 0 { 17 } else { 18 };
+        let kinds = if depth == 0 { 19 } else { 20 };
         match self.0.gen_range(0..kinds) {
             0 => Payload::Transfer {
                 to: self.key(),
@@ -210,6 +211,18 @@ impl Gen {
                 output: self.text(),
                 completion_condition: self.text(),
                 max_validity_ms: self.opt(Gen::u64),
+                fields: vec![
+                    FieldSpec::required(&self.text(), FieldKind::Text),
+                    FieldSpec::optional(&self.text(), FieldKind::Number { unit: self.text() }),
+                    FieldSpec::required(
+                        &self.text(),
+                        FieldKind::Code {
+                            system: self.text(),
+                        },
+                    ),
+                    FieldSpec::optional(&self.text(), FieldKind::Date),
+                    FieldSpec::optional(&self.text(), FieldKind::Boolean),
+                ],
             }),
             9 => Payload::IssueCredential(Box::new(CredentialIssuance {
                 claim: CredentialClaim {
@@ -219,6 +232,7 @@ impl Gen {
                     commitment: self.hash(),
                     valid_from_ms: self.u64(),
                     valid_until_ms: self.u64(),
+                    practitioner: self.opt(Gen::key),
                 },
                 certifier_signature: self.sig(),
                 content: EncryptedContent {
@@ -258,6 +272,17 @@ impl Gen {
             16 => Payload::Vote {
                 proposal: self.u64(),
                 approve: self.0.gen(),
+            },
+            17 => Payload::Delegate {
+                practitioner: self.key(),
+                role: self.text(),
+                schemas: vec![self.text(), self.text()],
+                valid_from_ms: self.u64(),
+                valid_until_ms: self.u64(),
+            },
+            18 => Payload::RevokeDelegation {
+                practitioner: self.key(),
+                reason: self.text(),
             },
             _ => Payload::SubmitEvidence(Box::new(self.evidence())),
         }

@@ -7,13 +7,14 @@ mod harness;
 use harness::{work, Actor, Chain, CHAIN, DAY};
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::{tx_root, Header};
+use mpms_ledger::claims::{FieldKind, FieldSpec};
 use mpms_ledger::credential::{open_content, reseal_key};
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::execute::Event;
 use mpms_ledger::params::ParameterChange;
 use mpms_ledger::records::{
     keys, Account, AccreditationStatus, Authority, AuthorityStatus, Certifier, Credential,
-    CredentialStatus, Grant, Proposal, ProposalStatus,
+    CredentialStatus, Grant, Proposal, ProposalStatus, Schema,
 };
 use mpms_ledger::transaction::{
     grant_id, request_id, GovernanceAction, InspectionOutcome, OrganizationKind, SchemaDefinition,
@@ -28,6 +29,7 @@ fn schema(id: &str, prerequisites: &[&str]) -> Payload {
         output: "competence".into(),
         completion_condition: "pass mark 80%".into(),
         max_validity_ms: Some(2 * 365 * DAY),
+        fields: mpms_ledger::claims::course_fields(),
     })
 }
 
@@ -747,6 +749,61 @@ fn schema_registration() {
             ..
         }
     ));
+    // Field declarations are checked: a bad list is refused and nothing is stored.
+    let with_fields = |id: &str, fields: Vec<FieldSpec>| match schema(id, &[]) {
+        Payload::RegisterSchema(mut def) => {
+            def.fields = fields;
+            Payload::RegisterSchema(def)
+        }
+        _ => unreachable!(),
+    };
+    let text = |name: &str| FieldSpec::required(name, FieldKind::Text);
+    for bad in [
+        vec![text("note"), text("note")],
+        vec![text("Note")],
+        vec![FieldSpec::required(
+            "value",
+            FieldKind::Number {
+                unit: String::new(),
+            },
+        )],
+        (0..=mpms_ledger::claims::MAX_FIELDS)
+            .map(|i| text(&format!("f{i}")))
+            .collect(),
+    ] {
+        assert!(matches!(
+            c.reject(c.tx(&cert, with_fields("med.fields", bad))),
+            TxError::InvalidField {
+                field: "fields",
+                ..
+            }
+        ));
+    }
+    assert!(c.get::<Schema>(&keys::schema("med.fields")).is_none());
+    // A patient-record schema: generic name, typed fields; the chain keeps the list.
+    let lab = vec![
+        FieldSpec::required(
+            "test",
+            FieldKind::Code {
+                system: "http://loinc.org".into(),
+            },
+        ),
+        FieldSpec::required(
+            "value",
+            FieldKind::Number {
+                unit: "mmol/L".into(),
+            },
+        ),
+        FieldSpec::required("taken", FieldKind::Date),
+        FieldSpec::optional("fasting", FieldKind::Boolean),
+    ];
+    c.ok(c.tx(&cert, with_fields("med.lab-result", lab.clone())));
+    assert_eq!(
+        c.get::<Schema>(&keys::schema("med.lab-result"))
+            .expect("stored")
+            .fields,
+        lab
+    );
 }
 
 #[test]
@@ -1075,7 +1132,7 @@ fn access_request_grant_inspect_revoke() {
     // The board decrypts the credential with its grant and checks it.
     let g: Grant = c.get(&keys::grant(&gid)).unwrap();
     let content = open_content(&issuance, &g.sealed_key, &board.enc).expect("grantee opens");
-    assert_eq!(content.result, "passed");
+    assert_eq!(content.field_text("result"), "passed");
     assert!(open_content(&issuance, &g.sealed_key, &hospital.enc).is_err());
 
     // Recorded inspection, only by the grantee.
@@ -1547,4 +1604,360 @@ fn rotating_keys_again_and_again_keeps_the_record_small() {
         actor.key = SigningKey::from_seed(&[seed; 32]);
     }
     assert!(size(&c) <= capped, "{} > {capped}", size(&c));
+}
+
+#[test]
+fn content_is_checked_against_its_schema_before_sealing() {
+    use mpms_ledger::claims::{ClaimError, FieldValue};
+    use mpms_ledger::credential::{prepare_issuance, IssueError, SchemaRef};
+    let mut c = Chain::new(4);
+    let certifier = Actor::new(50);
+    let subject = Actor::new(60);
+    let fields = vec![
+        FieldSpec::required(
+            "systolic",
+            FieldKind::Number {
+                unit: "mm[Hg]".into(),
+            },
+        ),
+        FieldSpec::optional("note", FieldKind::Text),
+    ];
+    let mut content = c.content("Patient P");
+    let mut prepare = |content: &mpms_ledger::credential::CredentialContent| {
+        prepare_issuance(
+            CHAIN,
+            &certifier.key,
+            certifier.id,
+            SchemaRef {
+                id: "med.vital-signs",
+                fields: &fields,
+            },
+            subject.id,
+            &subject.enc.encryption_key(),
+            content,
+            0,
+            u64::MAX,
+            &mut c.rng,
+        )
+    };
+    // The course fields do not fit a vital-signs schema: refused, nothing sealed.
+    assert!(matches!(
+        prepare(&content),
+        Err(IssueError::Content {
+            source: ClaimError::Undeclared(_),
+            ..
+        })
+    ));
+    content.fields.clear();
+    assert!(matches!(
+        prepare(&content),
+        Err(IssueError::Content {
+            source: ClaimError::Missing(_),
+            ..
+        })
+    ));
+    content.fields.insert(
+        "systolic".into(),
+        FieldValue::Number {
+            value: "128".into(),
+            unit: "mm[Hg]".into(),
+        },
+    );
+    let issuance = prepare(&content).expect("content fits its schema");
+    assert_eq!(issuance.claim.schema, "med.vital-signs");
+    assert_eq!(issuance.claim.commitment, content.commitment());
+}
+
+/// A block at the next height holding `txs`, and a proposal for it by authority 1:
+/// what a Byzantine (or, for a valid block, an honest) proposer would sign.
+fn proposed_block(
+    c: &Chain,
+    txs: Vec<mpms_ledger::SignedTransaction>,
+) -> (Header, mpms_ledger::Block, mpms_ledger::SignedVote) {
+    let height = c.height + 1;
+    let header = Header {
+        chain_id: CHAIN.into(),
+        height,
+        parent: c.last_hash,
+        time_ms: c.time_ms + 1_000,
+        proposer: c.authorities[1].id,
+        tx_root: tx_root(&txs),
+        tx_count: txs.len() as u32,
+        state_root: Hash::digest(b"whatever"),
+        authority_set: c.authority_set().hash(),
+        next_authority_set: c.authority_set().hash(),
+        last_commit: Hash::ZERO,
+    };
+    let block = mpms_ledger::Block {
+        header: header.clone(),
+        last_commit: None,
+        transactions: txs,
+    };
+    let proposal = vote(c, 1, height, header.hash(), VoteKind::Proposal);
+    (header, block, proposal)
+}
+
+#[test]
+fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
+    use mpms_ledger::credential::{prepare_issuance_with_vc, Issuer, SchemaRef};
+    let mut c = Chain::new(4);
+    let (hospital, patient) = (Actor::new(50), Actor::new(60));
+    let (doctor, locum, impostor) = (Actor::new(70), Actor::new(71), Actor::new(72));
+    c.ok(c.tx(&hospital, schema("med.clinical-note", &[])));
+    c.ok(c.tx(&hospital, schema("med.lab-result", &[])));
+    c.register_subject(&patient);
+    let issue = |c: &mut Chain, who: &Actor, schema: &str| {
+        let issuance = c.delegated_issuance(&hospital, who, schema, &patient);
+        c.tx(&hospital, Payload::IssueCredential(Box::new(issuance)))
+    };
+    let delegate = |c: &Chain, who: &Actor, schemas: &[&str], until_ms: u64| {
+        c.tx(
+            &hospital,
+            Payload::Delegate {
+                practitioner: who.id,
+                role: "attending cardiologist".into(),
+                schemas: schemas.iter().map(|s| s.to_string()).collect(),
+                valid_from_ms: c.time_ms - DAY,
+                valid_until_ms: until_ms,
+            },
+        )
+    };
+
+    // A doctor without a delegation cannot issue.
+    let tx = issue(&mut c, &doctor, "med.clinical-note");
+    assert_eq!(
+        c.reject(tx),
+        TxError::Credential(Rule::NoDelegation {
+            certifier: hospital.id,
+            practitioner: doctor.id
+        })
+    );
+    // A delegation applies from the next block: an issuance relying on it in the
+    // same block is refused, whatever the order.
+    let year = c.time_ms + 365 * DAY;
+    let granted = delegate(&c, &doctor, &["med.clinical-*"], year);
+    let issuance = c.delegated_issuance(&hospital, &doctor, "med.clinical-note", &patient);
+    let early = c.tx_at(
+        &hospital,
+        c.nonce(&hospital.id) + 1,
+        Payload::IssueCredential(Box::new(issuance)),
+    );
+    let results = c.block(&[granted, early]);
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(matches!(
+        results[1],
+        Err(TxError::Credential(Rule::NoDelegation { .. }))
+    ));
+    // Under the delegation: issued, naming both the doctor and the hospital.
+    let tx = issue(&mut c, &doctor, "med.clinical-note");
+    let signed_by_doctor = issued_id(&c.ok(tx));
+    let record: Credential = c.get(&keys::credential(&signed_by_doctor)).unwrap();
+    assert_eq!(record.claim.certifier, hospital.id);
+    assert_eq!(record.claim.practitioner, Some(doctor.id));
+    // Outside its allowed schemas.
+    let tx = issue(&mut c, &doctor, "med.lab-result");
+    assert_eq!(
+        c.reject(tx),
+        TxError::Credential(Rule::DelegationOutOfScope {
+            schema: "med.lab-result".into(),
+            practitioner: doctor.id
+        })
+    );
+    // A claim naming the doctor but signed with another key.
+    let content = c.content("Patient P");
+    let forged = prepare_issuance_with_vc(
+        CHAIN,
+        Issuer {
+            certifier: hospital.id,
+            signing_key: &impostor.key,
+            practitioner: Some(doctor.id),
+        },
+        SchemaRef {
+            id: "med.clinical-note",
+            fields: &mpms_ledger::claims::course_fields(),
+        },
+        patient.id,
+        &patient.enc.encryption_key(),
+        &content,
+        (c.time_ms - DAY, c.time_ms + DAY),
+        |_| None,
+        &mut c.rng,
+    )
+    .unwrap();
+    assert_eq!(
+        c.reject(c.tx(&hospital, Payload::IssueCredential(Box::new(forged)))),
+        TxError::Credential(Rule::BadCertifierSignature)
+    );
+    // Only the hospital (or the doctor itself) may send the doctor's claim.
+    let issuance = c.delegated_issuance(&hospital, &doctor, "med.clinical-note", &patient);
+    assert_eq!(
+        c.reject(c.tx(
+            &Actor::new(52),
+            Payload::IssueCredential(Box::new(issuance))
+        )),
+        TxError::NotIssuer
+    );
+    // An expired delegation.
+    let soon = c.time_ms + 3_000;
+    c.ok(delegate(&c, &locum, &["med.*"], soon));
+    let tx = issue(&mut c, &locum, "med.lab-result");
+    c.ok(tx);
+    c.skip(3);
+    let tx = issue(&mut c, &locum, "med.lab-result");
+    assert_eq!(
+        c.reject(tx),
+        TxError::Credential(Rule::DelegationNotValid(locum.id))
+    );
+
+    // The block at this height with a valid issuance by the doctor, signed by an
+    // honest proposer (kept to be accused below).
+    let valid_tx = issue(&mut c, &doctor, "med.clinical-note");
+    let (valid_header, valid_block, valid_vote) = proposed_block(&c, vec![valid_tx.clone()]);
+    c.ok(valid_tx.clone());
+
+    // Revocation: by another certifier, or of nothing, is refused; by the hospital
+    // it applies from the next block.
+    let other_certifier_revokes = c.tx(
+        &Actor::new(51),
+        Payload::RevokeDelegation {
+            practitioner: doctor.id,
+            reason: "left".into(),
+        },
+    );
+    assert!(matches!(
+        c.reject(other_certifier_revokes),
+        TxError::UnknownDelegation(_) | TxError::NotRegistered { .. }
+    ));
+    c.ok(c.tx(
+        &hospital,
+        Payload::RevokeDelegation {
+            practitioner: doctor.id,
+            reason: "left the hospital".into(),
+        },
+    ));
+    let tx = issue(&mut c, &doctor, "med.clinical-note");
+    assert!(matches!(
+        c.reject(tx),
+        TxError::Credential(Rule::DelegationRevoked { .. })
+    ));
+    assert!(matches!(
+        c.reject(c.tx(
+            &hospital,
+            Payload::RevokeDelegation {
+                practitioner: doctor.id,
+                reason: "again".into(),
+            },
+        )),
+        TxError::UnknownDelegation(_)
+    ));
+    // What the doctor signed before stays valid.
+    let record: Credential = c.get(&keys::credential(&signed_by_doctor)).unwrap();
+    assert_eq!(record.status, CredentialStatus::Active);
+
+    // Evidence: the honest block with the doctor's issuance from before the
+    // revocation proves nothing (the delegation is judged as it stood at its height);
+    // a block with an issuance after the revocation is a fake credential.
+    let rich = Actor::new(52);
+    let honest = Evidence::FakeCredential {
+        header: Box::new(valid_header),
+        vote: valid_vote,
+        transaction: valid_tx,
+        proof: valid_block.tx_proof(0).unwrap(),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(honest)))),
+        TxError::InvalidEvidence(_)
+    ));
+    let fake_tx = issue(&mut c, &doctor, "med.clinical-note");
+    let (header, block, proposal) = proposed_block(&c, vec![fake_tx.clone()]);
+    c.skip(1);
+    let fake = Evidence::FakeCredential {
+        header: Box::new(header),
+        vote: proposal,
+        transaction: fake_tx,
+        proof: block.tx_proof(0).unwrap(),
+    };
+    let receipt = c.ok(c.tx(&rich, Payload::SubmitEvidence(Box::new(fake))));
+    assert!(receipt.events.iter().any(
+        |e| matches!(e, Event::AuthoritySlashed { operator, .. } if *operator == c.authorities[1].id)
+    ));
+
+    // Who may delegate: a certifier, to someone else, with sane terms.
+    let bad = [
+        (
+            &Actor::new(52),
+            Payload::Delegate {
+                practitioner: doctor.id,
+                role: "x".into(),
+                schemas: vec!["med.*".into()],
+                valid_from_ms: 0,
+                valid_until_ms: u64::MAX,
+            },
+        ),
+        (
+            &hospital,
+            Payload::Delegate {
+                practitioner: hospital.id,
+                role: "x".into(),
+                schemas: vec!["med.*".into()],
+                valid_from_ms: 0,
+                valid_until_ms: u64::MAX,
+            },
+        ),
+        (
+            &hospital,
+            Payload::Delegate {
+                practitioner: doctor.id,
+                role: "x".into(),
+                schemas: vec![],
+                valid_from_ms: 0,
+                valid_until_ms: u64::MAX,
+            },
+        ),
+        (
+            &hospital,
+            Payload::Delegate {
+                practitioner: doctor.id,
+                role: "x".into(),
+                schemas: vec!["Not A Schema".into()],
+                valid_from_ms: 0,
+                valid_until_ms: u64::MAX,
+            },
+        ),
+        (
+            &hospital,
+            Payload::Delegate {
+                practitioner: doctor.id,
+                role: String::new(),
+                schemas: vec!["med.*".into()],
+                valid_from_ms: 0,
+                valid_until_ms: u64::MAX,
+            },
+        ),
+        (
+            &hospital,
+            Payload::Delegate {
+                practitioner: doctor.id,
+                role: "x".into(),
+                schemas: vec!["med.*".into()],
+                valid_from_ms: 10,
+                valid_until_ms: 10,
+            },
+        ),
+    ];
+    for (who, payload) in bad {
+        let kind = format!("{payload:?}");
+        let err = c.reject(c.tx(who, payload));
+        assert!(
+            matches!(
+                err,
+                TxError::NotRegistered { .. } | TxError::InvalidField { .. }
+            ),
+            "{kind}: {err}"
+        );
+    }
+    // A new delegation after a revocation applies again from the next block.
+    c.ok(delegate(&c, &doctor, &["med.lab-result"], year));
+    let tx = issue(&mut c, &doctor, "med.lab-result");
+    c.ok(tx);
 }

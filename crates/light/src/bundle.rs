@@ -35,6 +35,14 @@ pub struct StatusProof {
     pub certifier: StateProof,
     /// The certifier's account (signing-key history) at H.
     pub certifier_account: StateProof,
+    /// For a claim a practitioner signed for the certifier: the certifier's
+    /// delegation to it at H (its terms by height).
+    #[serde(default)]
+    pub delegation: Option<StateProof>,
+    /// For a claim a practitioner signed: the practitioner's account (signing-key
+    /// history) at H.
+    #[serde(default)]
+    pub practitioner_account: Option<StateProof>,
 }
 
 /// Everything needed to check a credential offline.
@@ -52,10 +60,12 @@ pub struct ProofBundle {
     pub tx_proof: MerkleProof,
     /// The issuing block's header and certificate.
     pub issued: CertifiedHeader,
-    /// The certifier's account at the issue height, against [`ProofBundle::issued`]
-    /// (present while nodes keep that version of state; older signing keys are also
-    /// in the account's history at the status height, within the evidence window).
-    pub certifier_account_at_issue: Option<StateProof>,
+    /// The account of the claim's signer (the certifier, or the practitioner who
+    /// signed for it) at the issue height, against [`ProofBundle::issued`] (present
+    /// while nodes keep that version of state; older signing keys are also in the
+    /// account's history at the status height, within the evidence window).
+    #[serde(alias = "certifier_account_at_issue")]
+    pub signer_account_at_issue: Option<StateProof>,
     /// The status as of a later height.
     pub status: StatusProof,
     /// The decrypted content, if the bundle's maker could open it and chose to
@@ -139,6 +149,17 @@ pub fn build_status(store: &dyn Store, id: &CredentialId) -> Result<StatusProof,
         .map_err(|e| BuildError::Store(e.to_string()))?
         .ok_or(BuildError::NotFound)?;
     let certifier_id = record.claim.certifier;
+    let (delegation, practitioner_account) = match record.claim.practitioner {
+        Some(p) => (
+            Some(tree::prove(
+                store,
+                height,
+                &keys::delegation(&certifier_id, &p),
+            )?),
+            Some(tree::prove(store, height, &keys::account(&p))?),
+        ),
+        None => (None, None),
+    };
     Ok(StatusProof {
         credential_id: *id,
         authority_changes: authority_changes(store, height)?,
@@ -146,6 +167,8 @@ pub fn build_status(store: &dyn Store, id: &CredentialId) -> Result<StatusProof,
         credential,
         certifier: tree::prove(store, height, &keys::certifier(&certifier_id))?,
         certifier_account: tree::prove(store, height, &keys::account(&certifier_id))?,
+        delegation,
+        practitioner_account,
     })
 }
 
@@ -188,11 +211,11 @@ pub fn build_bundle(
             .certificate(location.height)?
             .ok_or_else(|| missing(format!("certificate {}", location.height)))?,
     };
-    let certifier_account_at_issue = match tree::root_at(store, location.height)? {
+    let signer_account_at_issue = match tree::root_at(store, location.height)? {
         Some(_) => Some(tree::prove(
             store,
             location.height,
-            &keys::account(&record.claim.certifier),
+            &keys::account(&record.claim.signer()),
         )?),
         None => None,
     };
@@ -203,7 +226,7 @@ pub fn build_bundle(
         transaction,
         tx_proof,
         issued,
-        certifier_account_at_issue,
+        signer_account_at_issue,
         status,
         content: None,
     })

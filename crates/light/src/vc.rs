@@ -113,11 +113,11 @@ pub fn credential_document(
             "schema": claim.schema,
             "holderName": content.holder_name,
             "dateOfBirth": content.date_of_birth,
-            "description": content.description,
-            "startDate": content.start_date,
-            "endDate": content.end_date,
-            "marks": content.marks,
-            "result": content.result,
+            "claims": content.fields,
+            // Who vouches: the certifier, and the practitioner who signed for it
+            // under its delegation (then the issuer above is the practitioner's key).
+            "certifier": did_key(&claim.certifier),
+            "practitioner": claim.practitioner.as_ref().map(did_key),
             "documents": documents,
             "contentCommitment": claim.commitment.to_string(),
         },
@@ -319,6 +319,7 @@ mod tests {
             commitment: content.commitment(),
             valid_from_ms: 1_767_225_600_000,
             valid_until_ms: 1_798_761_600_000,
+            practitioner: None,
         };
         let doc = credential_document(
             chain.chain_id(),
@@ -367,7 +368,10 @@ mod tests {
         let content = chain.content(1, 1);
         vc.matches_content(&claim, &content).unwrap();
         let mut other = content.clone();
-        other.result = "failed".into();
+        other.fields.insert(
+            "result".into(),
+            mpms_ledger::claims::FieldValue::Text("failed".into()),
+        );
         assert!(vc.matches_content(&claim, &other).is_err());
     }
 

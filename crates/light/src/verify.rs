@@ -4,10 +4,11 @@ use mpms_crypto::{Domain, Hash, PublicKey};
 use mpms_ledger::block::verify_tx_inclusion;
 use mpms_ledger::credential::{issuance_of, CredentialContent};
 use mpms_ledger::records::{
-    keys, Account, AccreditationStatus, Certifier, Credential, CredentialStatus,
+    keys, Account, AccreditationStatus, Certifier, Credential, CredentialStatus, Delegation,
+    DelegationTerm,
 };
 use mpms_ledger::state::StateProof;
-use mpms_ledger::transaction::CredentialIssuance;
+use mpms_ledger::transaction::{CredentialClaim, CredentialIssuance};
 use mpms_ledger::{codec, Header};
 use serde::Serialize;
 
@@ -347,33 +348,89 @@ const ALL: [CheckName; 8] = [
     CheckName::Status,
 ];
 
-/// The certifier's signing key at the issue height, from its account's history at
-/// the status height or, failing that, from its account at the issue height (each
-/// proven against the bundle's headers, which [`verify_bundle`] checks are final).
-pub fn certifier_key(bundle: &ProofBundle, certifier: &PublicKey) -> Result<PublicKey, String> {
+/// The signing key at the issue height of the claim's signer (the certifier, or the
+/// practitioner who signed for it), from its account's history at the status height
+/// or, failing that, from its account at the issue height (each proven against the
+/// bundle's headers, which [`verify_bundle`] checks are final).
+pub fn signer_key(bundle: &ProofBundle, claim: &CredentialClaim) -> Result<PublicKey, String> {
     let height = bundle.issued.header.height;
-    let key = keys::account(certifier);
-    let at_status: Option<Account> = proven(
-        &bundle.status.certifier_account,
-        &key,
-        &bundle.status.at.header,
-        "certifier account",
-    )?;
+    let signer = claim.signer();
+    let (what, at_status) = match claim.practitioner {
+        None => ("certifier account", &bundle.status.certifier_account),
+        Some(_) => (
+            "practitioner account",
+            bundle
+                .status
+                .practitioner_account
+                .as_ref()
+                .ok_or("the bundle has no proof of the practitioner's account")?,
+        ),
+    };
+    let key = keys::account(&signer);
+    let at_status: Option<Account> = proven(at_status, &key, &bundle.status.at.header, what)?;
     let Some(account) = at_status else {
         // No account: it signs with the key it is named by.
-        return Ok(*certifier);
+        return Ok(signer);
     };
     if let Some(key) = account.signing_keys.at(height) {
         return Ok(*key);
     }
-    let Some(at_issue) = &bundle.certifier_account_at_issue else {
+    let Some(at_issue) = &bundle.signer_account_at_issue else {
         return Err(format!(
-            "the certifier's key at height {height} is no longer in its account's history, and the bundle has no proof of the account at that height"
+            "the signer's key at height {height} is no longer in its account's history, and the bundle has no proof of the account at that height"
         ));
     };
-    let account: Option<Account> =
-        proven(at_issue, &key, &bundle.issued.header, "certifier account")?;
-    Ok(account.map_or(*certifier, |a| a.signing_key_at(certifier, height)))
+    let account: Option<Account> = proven(at_issue, &key, &bundle.issued.header, what)?;
+    Ok(account.map_or(signer, |a| a.signing_key_at(&signer, height)))
+}
+
+/// For a claim a practitioner signed: the delegation terms in force at the issue
+/// height, checked to allow signing this claim then.
+fn delegation_at_issue(
+    bundle: &ProofBundle,
+    claim: &CredentialClaim,
+    practitioner: &PublicKey,
+) -> Result<DelegationTerm, String> {
+    let issued = &bundle.issued.header;
+    let proof = bundle
+        .status
+        .delegation
+        .as_ref()
+        .ok_or("the bundle has no proof of the practitioner's delegation")?;
+    let delegation: Option<Delegation> = proven(
+        proof,
+        &keys::delegation(&claim.certifier, practitioner),
+        &bundle.status.at.header,
+        "delegation",
+    )?;
+    let term = delegation
+        .as_ref()
+        .and_then(|d| d.terms.at(issued.height))
+        .ok_or_else(|| {
+            format!(
+                "practitioner {practitioner} held no delegation from certifier {} at block {}",
+                claim.certifier, issued.height
+            )
+        })?;
+    if let Some(reason) = &term.revoked {
+        return Err(format!(
+            "practitioner {practitioner}'s delegation was revoked before block {}: {reason}",
+            issued.height
+        ));
+    }
+    if !term.valid_at(issued.time_ms) {
+        return Err(format!(
+            "practitioner {practitioner}'s delegation was not valid at block {}'s time",
+            issued.height
+        ));
+    }
+    if !term.covers(&claim.schema) {
+        return Err(format!(
+            "schema {} is outside practitioner {practitioner}'s delegation",
+            claim.schema
+        ));
+    }
+    Ok(term.clone())
 }
 
 fn certifier_signature(
@@ -382,20 +439,25 @@ fn certifier_signature(
     chain_id: &str,
 ) -> Result<String, String> {
     let claim = &issuance.claim;
-    let key = certifier_key(bundle, &claim.certifier)?;
+    let delegation = match &claim.practitioner {
+        Some(p) => Some(delegation_at_issue(bundle, claim, p)?),
+        None => None,
+    };
+    let key = signer_key(bundle, claim)?;
     key.verify(
         chain_id,
         Domain::CredentialClaim,
         &codec::encode(claim),
         &issuance.certifier_signature,
     )
-    .map_err(|_| {
-        format!("the claim's signature does not verify under the certifier's key {key}")
-    })?;
-    Ok(format!(
-        "signed by certifier {} with key {key}",
-        claim.certifier
-    ))
+    .map_err(|_| format!("the claim's signature does not verify under the signer's key {key}"))?;
+    Ok(match (claim.practitioner, delegation) {
+        (Some(p), Some(term)) => format!(
+            "signed by practitioner {p} ({}) with key {key}, for certifier {} under its delegation in force at block {}",
+            term.role, claim.certifier, bundle.issued.header.height
+        ),
+        _ => format!("signed by certifier {} with key {key}", claim.certifier),
+    })
 }
 
 fn accredited(

@@ -287,3 +287,82 @@ fn expiry_is_judged_now_not_only_at_the_status_height() {
     let failed = v.first_failure().unwrap();
     assert_eq!(failed.name, CheckName::Status, "{v:#?}");
 }
+
+#[test]
+fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
+    use mpms_ledger::credential::{prepare_issuance_with_vc, Issuer, SchemaRef};
+    use mpms_ledger::testkit::DeterministicRng;
+    let mut chain = CertifiedChain::new(TestChain::new(4, 32));
+    let subject = chain.chain.register_subject(1);
+    chain.commit(&[subject]);
+    let hospital = chain.chain.certifier.clone();
+    let doctor = mpms_crypto::SigningKey::from_seed(&[0x70; 32]);
+    let schema = chain.tx(
+        &hospital,
+        0,
+        chain.chain.register_schema(0, SCHEMA).tx.payload,
+    );
+    let delegate = chain.tx(
+        &hospital,
+        1,
+        Payload::Delegate {
+            practitioner: doctor.public_key(),
+            role: "attending cardiologist".into(),
+            schemas: vec!["med.cardiology.*".into()],
+            valid_from_ms: 0,
+            valid_until_ms: u64::MAX,
+        },
+    );
+    chain.commit(&[schema, delegate]);
+    let (sk, dk) = chain.chain.subject(1);
+    let content = chain.chain.content(1, 7);
+    let issuance = prepare_issuance_with_vc(
+        chain.chain.chain_id(),
+        Issuer::practitioner(&doctor, doctor.public_key(), hospital.public_key()),
+        SchemaRef {
+            id: SCHEMA,
+            fields: &mpms_ledger::claims::course_fields(),
+        },
+        sk.public_key(),
+        &dk.encryption_key(),
+        &content,
+        (0, u64::MAX),
+        |_| None,
+        &mut DeterministicRng(Hash::digest(b"doctor"), 0),
+    )
+    .unwrap();
+    let id = issuance.claim.id();
+    let issue = chain.tx(&hospital, 0, Payload::IssueCredential(Box::new(issuance)));
+    chain.commit(&[issue]);
+    // Revoked afterwards: the credential stays valid, judged as of its block.
+    let revoke = chain.tx(
+        &hospital,
+        0,
+        Payload::RevokeDelegation {
+            practitioner: doctor.public_key(),
+            reason: "left the hospital".into(),
+        },
+    );
+    chain.commit(&[revoke]);
+    chain.commit(&[]);
+    let f = Fixture { chain, id, content };
+    let b = bundle(&f);
+    let v = verdict(&f, &b);
+    assert!(v.passed(), "{v:#?}");
+    let Some(Outcome::Passed(how)) = v.outcome(CheckName::CertifierSignature) else {
+        panic!("{v:#?}")
+    };
+    assert!(
+        how.contains("practitioner") && how.contains("attending cardiologist"),
+        "{how}"
+    );
+    // Without the delegation's proof, or with the certifier's account proven in place
+    // of the practitioner's, the signature is not accepted.
+    let mut stripped = b.clone();
+    stripped.status.delegation = None;
+    let why = fails_at(&f, &stripped, CheckName::CertifierSignature);
+    assert!(why.contains("delegation"), "{why}");
+    let mut swapped = b.clone();
+    swapped.status.practitioner_account = Some(b.status.certifier_account.clone());
+    fails_at(&f, &swapped, CheckName::CertifierSignature);
+}

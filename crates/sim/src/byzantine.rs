@@ -496,6 +496,7 @@ impl Mask {
                             output: "competence".into(),
                             completion_condition: "pass".into(),
                             max_validity_ms: None,
+                            fields: mpms_ledger::claims::course_fields(),
                         }),
                     ));
                 }
@@ -610,18 +611,23 @@ pub fn fake_issuance(
         holder_name: "Nobody".into(),
         date_of_birth: "2000-01-01".into(),
         documents: vec![],
-        description: "forged".into(),
-        start_date: "2026-01-01".into(),
-        end_date: "2026-01-02".into(),
-        marks: None,
-        result: "passed".into(),
+        fields: mpms_ledger::claims::course_values(
+            "forged",
+            "2026-01-01",
+            "2026-01-02",
+            None,
+            "passed",
+        ),
     };
     let mut rng = DeterministicRng(Hash::digest(&height.to_le_bytes()), 0);
     let issuance = prepare_issuance(
         chain_id,
         certifier,
         certifier.public_key(),
-        "forged.course",
+        mpms_ledger::credential::SchemaRef {
+            id: "forged.course",
+            fields: &mpms_ledger::claims::course_fields(),
+        },
         subject.public_key(),
         &enc.encryption_key(),
         &content,
@@ -661,18 +667,23 @@ fn edge_issuance(
         holder_name: "Edge".into(),
         date_of_birth: "2000-01-01".into(),
         documents: vec![],
-        description: "edge".into(),
-        start_date: "2026-01-01".into(),
-        end_date: "2026-01-02".into(),
-        marks: None,
-        result: "passed".into(),
+        fields: mpms_ledger::claims::course_values(
+            "edge",
+            "2026-01-01",
+            "2026-01-02",
+            None,
+            "passed",
+        ),
     };
     let mut rng = DeterministicRng(Hash::digest(&serial.to_le_bytes()), 1);
     let mut issuance = prepare_issuance(
         chain_id,
         certifier,
         certifier.public_key(),
-        EDGE_SCHEMA,
+        mpms_ledger::credential::SchemaRef {
+            id: EDGE_SCHEMA,
+            fields: &mpms_ledger::claims::course_fields(),
+        },
         subject.public_key(),
         &enc.encryption_key(),
         &content,

@@ -9,15 +9,19 @@ use super::error::{CredentialRuleError, TxError};
 use super::txn::Txn;
 use super::{Event, IssuanceView, SignatureCheck};
 use crate::records::{
-    keys, AccreditationStatus, Certifier, Credential, CredentialStatus, Schema, Subject,
+    keys, AccreditationStatus, Certifier, Credential, CredentialStatus, Delegation, DelegationTerm,
+    Schema, Subject,
 };
 use crate::transaction::{CredentialIssuance, SchemaDefinition};
+use crate::History;
 use crate::{codec, AccountId, CredentialId};
 
 const MAX_SCHEMA_ID: usize = 64;
 const MAX_PREREQUISITES: usize = 16;
 const MAX_DESCRIPTION: usize = 1024;
 const MAX_REASON: usize = 256;
+const MAX_ROLE: usize = 128;
+const MAX_DELEGATED_SCHEMAS: usize = 32;
 
 /// Whether `id` is a well-formed schema id.
 pub(crate) fn valid_schema_id(id: &str) -> bool {
@@ -106,6 +110,7 @@ pub(super) fn register_schema(
         MAX_DESCRIPTION,
         false,
     )?;
+    crate::claims::check_specs(&def.fields).map_err(|e| TxError::field("fields", e.to_string()))?;
     if def.max_validity_ms == Some(0) {
         return Err(TxError::field("max_validity_ms", "must be positive"));
     }
@@ -145,6 +150,7 @@ pub(super) fn register_schema(
         output: def.output.clone(),
         completion_condition: def.completion_condition.clone(),
         max_validity_ms: def.max_validity_ms,
+        fields: def.fields.clone(),
         registered_height: txn.height(),
     };
     txn.put(keys::schema(&def.id), &schema);
@@ -241,10 +247,14 @@ pub(crate) fn check_issuance(
             }
         }
     }
+    if let Some(practitioner) = claim.practitioner {
+        delegation_in_force(txn, claim, &practitioner, height, time_ms)?;
+    }
     if check_signature {
-        let key = match txn.get::<crate::records::Account>(&keys::account(&claim.certifier))? {
-            Some(account) => account.signing_key_at(&claim.certifier, height),
-            None => claim.certifier,
+        let signer = claim.signer();
+        let key = match txn.get::<crate::records::Account>(&keys::account(&signer))? {
+            Some(account) => account.signing_key_at(&signer, height),
+            None => signer,
         };
         key.verify(
             &txn.meta.chain_id,
@@ -254,6 +264,139 @@ pub(crate) fn check_issuance(
         )
         .map_err(|_| CredentialRuleError::BadCertifierSignature)?;
     }
+    Ok(())
+}
+
+/// Checks that `practitioner` may sign `claim` for its certifier at `height` and
+/// `time_ms`. Delegation changes apply from the height after the block that recorded
+/// them, so the terms in force at `height` were final before it, in every view.
+fn delegation_in_force(
+    txn: &Txn,
+    claim: &crate::transaction::CredentialClaim,
+    practitioner: &AccountId,
+    height: u64,
+    time_ms: u64,
+) -> Result<(), TxError> {
+    let no_delegation = || CredentialRuleError::NoDelegation {
+        certifier: claim.certifier,
+        practitioner: *practitioner,
+    };
+    let delegation: Delegation = txn
+        .get(&keys::delegation(&claim.certifier, practitioner))?
+        .ok_or_else(no_delegation)?;
+    let term = delegation.terms.at(height).ok_or_else(no_delegation)?;
+    if let Some(reason) = &term.revoked {
+        return Err(CredentialRuleError::DelegationRevoked {
+            practitioner: *practitioner,
+            reason: reason.clone(),
+        }
+        .into());
+    }
+    if !term.valid_at(time_ms) {
+        return Err(CredentialRuleError::DelegationNotValid(*practitioner).into());
+    }
+    if !term.covers(&claim.schema) {
+        return Err(CredentialRuleError::DelegationOutOfScope {
+            schema: claim.schema.clone(),
+            practitioner: *practitioner,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Records a delegation by certifier `sender` (or new terms for one), in force from
+/// the next height.
+pub(super) fn delegate(
+    txn: &mut Txn,
+    sender: AccountId,
+    practitioner: AccountId,
+    term: DelegationTerm,
+) -> Result<(), TxError> {
+    if !txn.contains(&keys::certifier(&sender))? {
+        return Err(TxError::NotRegistered {
+            role: "certifier",
+            account: sender,
+        });
+    }
+    // Only an accredited certifier delegates (what it delegates is its accreditation).
+    accreditation_in_force(txn, &sender, txn.height(), txn.ctx.time_ms)?;
+    if practitioner == sender {
+        return Err(TxError::field(
+            "practitioner",
+            "a certifier signs for itself without a delegation",
+        ));
+    }
+    check_text("role", &term.role, MAX_ROLE, true)?;
+    if term.schemas.is_empty() || term.schemas.len() > MAX_DELEGATED_SCHEMAS {
+        return Err(TxError::field(
+            "schemas",
+            format!("1 to {MAX_DELEGATED_SCHEMAS} schema ids or prefixes"),
+        ));
+    }
+    if let Some(bad) = term.schemas.iter().find(|p| !valid_scope_pattern(p)) {
+        return Err(TxError::field(
+            "schemas",
+            format!("{bad:?} is not a schema id or a prefix ending in *"),
+        ));
+    }
+    if term.valid_until_ms <= term.valid_from_ms {
+        return Err(TxError::field(
+            "valid_until_ms",
+            "the end is not after the start",
+        ));
+    }
+    let key = keys::delegation(&sender, &practitioner);
+    let from = txn.height() + 1;
+    let delegation = match txn.get::<Delegation>(&key)? {
+        Some(mut d) => {
+            d.terms.set(from, term);
+            d
+        }
+        None => Delegation {
+            certifier: sender,
+            practitioner,
+            terms: History::new(from, term),
+        },
+    };
+    txn.put(key, &delegation);
+    txn.emit(Event::DelegationChanged {
+        certifier: sender,
+        practitioner,
+    });
+    Ok(())
+}
+
+/// Revokes `sender`'s delegation to `practitioner` from the next height.
+pub(super) fn revoke_delegation(
+    txn: &mut Txn,
+    sender: AccountId,
+    practitioner: AccountId,
+    reason: &str,
+) -> Result<(), TxError> {
+    check_text("reason", reason, MAX_REASON, true)?;
+    let key = keys::delegation(&sender, &practitioner);
+    let mut delegation: Delegation = txn
+        .get(&key)?
+        .ok_or(TxError::UnknownDelegation(practitioner))?;
+    let Some(latest) = delegation.terms.latest().cloned() else {
+        return Err(TxError::UnknownDelegation(practitioner));
+    };
+    if latest.revoked.is_some() {
+        return Err(TxError::UnknownDelegation(practitioner));
+    }
+    delegation.terms.set(
+        txn.height() + 1,
+        DelegationTerm {
+            revoked: Some(reason.to_string()),
+            ..latest
+        },
+    );
+    txn.put(key, &delegation);
+    txn.emit(Event::DelegationChanged {
+        certifier: sender,
+        practitioner,
+    });
     Ok(())
 }
 
@@ -301,14 +444,15 @@ pub(super) fn issue(
     tx_hash: &Hash,
     check: SignatureCheck,
 ) -> Result<(), TxError> {
-    // The certifier's signature covers the claim, not the ciphertext: only the
-    // certifier itself may publish its issuance, or anyone who saw it could publish
-    // the claim first with content nobody can open.
-    if sender != issuance.claim.certifier {
+    // The signature covers the claim, not the ciphertext: only the certifier itself
+    // (or the practitioner who signed for it) may publish its issuance, or anyone who
+    // saw it could publish the claim first with content nobody can open.
+    let claim = &issuance.claim;
+    if sender != claim.certifier && Some(sender) != claim.practitioner {
         return Err(TxError::NotIssuer);
     }
     // A certifier slashed below the minimum stake issues nothing until it bonds again.
-    let bonded = txn.account(&sender)?.bonded;
+    let bonded = txn.account(&claim.certifier)?.bonded;
     let needed = txn.meta.params.min_certifier_stake;
     if bonded < needed {
         return Err(TxError::InsufficientStake {

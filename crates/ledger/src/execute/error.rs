@@ -47,6 +47,34 @@ pub enum CredentialRuleError {
     /// The certifier's signature over the claim does not verify.
     #[error("bad certifier signature")]
     BadCertifierSignature,
+    /// The practitioner named by the claim holds no delegation from the certifier
+    /// in force at the height.
+    #[error("practitioner {practitioner} holds no delegation from certifier {certifier}")]
+    NoDelegation {
+        /// The certifier.
+        certifier: AccountId,
+        /// The practitioner.
+        practitioner: AccountId,
+    },
+    /// The practitioner's delegation was revoked.
+    #[error("practitioner {practitioner}'s delegation was revoked: {reason}")]
+    DelegationRevoked {
+        /// The practitioner.
+        practitioner: AccountId,
+        /// Why.
+        reason: String,
+    },
+    /// The practitioner's delegation does not cover the block time.
+    #[error("practitioner {0}'s delegation is not valid at this time")]
+    DelegationNotValid(AccountId),
+    /// The schema is outside the practitioner's delegation.
+    #[error("schema {schema} is outside the delegation of practitioner {practitioner}")]
+    DelegationOutOfScope {
+        /// The schema.
+        schema: String,
+        /// The practitioner.
+        practitioner: AccountId,
+    },
 }
 
 /// Why a transaction was rejected. A rejected transaction changes nothing.
@@ -134,6 +162,9 @@ pub enum TxError {
     /// The schema id is taken.
     #[error("schema {0} already exists")]
     SchemaExists(String),
+    /// The sender has no delegation in force to this practitioner.
+    #[error("no delegation in force to practitioner {0}")]
+    UnknownDelegation(AccountId),
     /// The credential breaks an issuance rule.
     #[error("credential rejected: {0}")]
     Credential(#[from] CredentialRuleError),

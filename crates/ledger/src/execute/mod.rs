@@ -119,6 +119,14 @@ pub enum Event {
     NodeAdmitted(String),
     /// A node was removed from the registry (peer id).
     NodeRemoved(String),
+    /// A certifier delegated claim signing to a practitioner, changed its terms, or
+    /// revoked it (from the next height).
+    DelegationChanged {
+        /// The certifier.
+        certifier: AccountId,
+        /// The practitioner.
+        practitioner: AccountId,
+    },
 }
 
 /// The peer ids admitted to a permissioned network by the chain at `height` (the
@@ -589,6 +597,28 @@ fn dispatch(
         Payload::Propose { action } => governance::propose(txn, sender, action),
         Payload::Vote { proposal, approve } => governance::vote(txn, sender, *proposal, *approve),
         Payload::SubmitEvidence(evidence) => evidence::execute(txn, evidence),
+        Payload::Delegate {
+            practitioner,
+            role,
+            schemas,
+            valid_from_ms,
+            valid_until_ms,
+        } => credentials::delegate(
+            txn,
+            sender,
+            *practitioner,
+            crate::records::DelegationTerm {
+                role: role.clone(),
+                schemas: schemas.clone(),
+                valid_from_ms: *valid_from_ms,
+                valid_until_ms: *valid_until_ms,
+                revoked: None,
+            },
+        ),
+        Payload::RevokeDelegation {
+            practitioner,
+            reason,
+        } => credentials::revoke_delegation(txn, sender, *practitioner, reason),
     }
 }
 

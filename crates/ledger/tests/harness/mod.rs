@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use mpms_crypto::{DecryptionKey, Hash, SigningKey};
 use mpms_ledger::block::{tx_root_of_hashes, Header};
-use mpms_ledger::credential::{prepare_issuance, CredentialContent};
+use mpms_ledger::claims::{course_fields, course_values};
+use mpms_ledger::credential::{
+    prepare_issuance, prepare_issuance_with_vc, CredentialContent, Issuer, SchemaRef,
+};
 use mpms_ledger::execute::{BlockContext, Executor, SignatureCheck};
 use mpms_ledger::genesis::{
     GenesisAccount, GenesisAuthority, GenesisCertifier, GenesisOrganization,
@@ -281,11 +284,13 @@ impl Chain {
             holder_name: name.into(),
             date_of_birth: "1999-04-01".into(),
             documents: vec![],
-            description: "Basic life support".into(),
-            start_date: "2026-01-10".into(),
-            end_date: "2026-02-10".into(),
-            marks: Some("92/100".into()),
-            result: "passed".into(),
+            fields: course_values(
+                "Basic life support",
+                "2026-01-10",
+                "2026-02-10",
+                Some("92/100"),
+                "passed",
+            ),
         }
     }
 
@@ -303,12 +308,43 @@ impl Chain {
             CHAIN,
             &certifier.key,
             certifier.id,
-            schema,
+            SchemaRef {
+                id: schema,
+                fields: &course_fields(),
+            },
             subject.id,
             &subject.enc.encryption_key(),
             &content,
             from,
             until,
+            &mut self.rng,
+        )
+        .expect("prepare")
+    }
+
+    /// An issuance of `schema` to `subject` that `practitioner` signs for
+    /// `certifier`, valid for a year from now.
+    pub fn delegated_issuance(
+        &mut self,
+        certifier: &Actor,
+        practitioner: &Actor,
+        schema: &str,
+        subject: &Actor,
+    ) -> CredentialIssuance {
+        let content = self.content("Patient P");
+        let (from, until) = (self.time_ms - DAY, self.time_ms + 365 * DAY);
+        prepare_issuance_with_vc(
+            CHAIN,
+            Issuer::practitioner(&practitioner.key, practitioner.id, certifier.id),
+            SchemaRef {
+                id: schema,
+                fields: &course_fields(),
+            },
+            subject.id,
+            &subject.enc.encryption_key(),
+            &content,
+            (from, until),
+            |_| None,
             &mut self.rng,
         )
         .expect("prepare")
