@@ -130,7 +130,7 @@ fn main() -> anyhow::Result<()> {
             signer,
         }) => {
             let client = client::Client::new(&client::api_url(node, signer.home.as_deref())?);
-            let opened = tx_cmd::open_granted(&client, &signer.load()?, &grant)?;
+            let opened = tx_cmd::open_grant_or_set(&client, &signer.load()?, &grant)?;
             println!("{}", serde_json::to_string_pretty(&opened)?);
             Ok(())
         }

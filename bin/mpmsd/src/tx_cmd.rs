@@ -9,10 +9,13 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use mpms_crypto::{EncryptionKey, Hash, PublicKey};
 use mpms_ledger::claims::FieldValue;
-use mpms_ledger::credential::{prepare_issuance_with_vc, reseal_key, CredentialContent, Issuer};
+use mpms_ledger::credential::{
+    prepare_issuance_with_vc, reseal_key, ClaimTerms, CredentialContent, Issuer,
+};
 use mpms_ledger::records::{Grant, Schema, Subject};
 use mpms_ledger::transaction::{
-    grant_id, request_id, GovernanceAction, OrganizationKind, SchemaDefinition,
+    grant_id, request_id, set_member_grant_id, GovernanceAction, GrantSelection, GrantedEntry,
+    OrganizationKind, SchemaDefinition,
 };
 use mpms_ledger::{Payload, Transaction};
 use rand::rngs::OsRng;
@@ -62,6 +65,10 @@ pub enum Kind {
     CourseProvider,
     /// Anything else.
     Other,
+    /// An employer (checks sick-leave and fitness certificates).
+    Employer,
+    /// A health insurer (checks certificates behind a claim).
+    Insurer,
 }
 
 impl From<Kind> for OrganizationKind {
@@ -74,6 +81,8 @@ impl From<Kind> for OrganizationKind {
             Kind::GovernmentAgency => OrganizationKind::GovernmentAgency,
             Kind::CourseProvider => OrganizationKind::CourseProvider,
             Kind::Other => OrganizationKind::Other,
+            Kind::Employer => OrganizationKind::Employer,
+            Kind::Insurer => OrganizationKind::Insurer,
         }
     }
 }
@@ -208,6 +217,11 @@ pub enum TxAction {
         /// password is the certifier key's.
         #[arg(long, value_name = "FILE")]
         practitioner_key: Option<PathBuf>,
+        /// The earlier entry this one corrects (same subject and schema, issued by
+        /// the same certifier): both stay provable, the earlier one is marked
+        /// superseded.
+        #[arg(long, value_name = "CREDENTIAL")]
+        corrects: Option<Hash>,
     },
     /// A certifier (a hospital) delegates claim signing to a practitioner, or
     /// replaces its terms. In force from the next block.
@@ -272,7 +286,28 @@ pub enum TxAction {
         #[arg(long, default_value_t = 30)]
         days: u64,
     },
-    /// A subject revokes a grant.
+    /// A subject grants an organization access to a set of its credentials in one
+    /// transaction (on referral or transfer): every credential of a schema
+    /// (corrected ones included), or a list.
+    #[command(group(clap::ArgGroup::new("selection").required(true).args(["schema", "credentials"])))]
+    GrantAccessSet {
+        /// The organization.
+        #[arg(long)]
+        grantee: PublicKey,
+        /// Every credential of this schema that is neither revoked nor expired.
+        #[arg(long)]
+        schema: Option<String>,
+        /// A credential (repeatable).
+        #[arg(long = "credential")]
+        credentials: Vec<Hash>,
+        /// The request it answers (it must ask for every credential).
+        #[arg(long)]
+        request: Option<Hash>,
+        /// Validity, days.
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+    },
+    /// A subject revokes a grant, or a set grant with all its entries.
     RevokeGrant {
         /// The grant.
         #[arg(long)]
@@ -535,6 +570,97 @@ fn send_when_known(
     }
 }
 
+/// A credential to issue, as the command line gives it.
+pub struct Issue {
+    /// The schema.
+    pub schema: String,
+    /// The subject.
+    pub subject: PublicKey,
+    /// The holder's name.
+    pub holder_name: String,
+    /// The holder's date of birth.
+    pub date_of_birth: String,
+    /// The fields, `(name, value as text)`.
+    pub fields: Vec<(String, String)>,
+    /// Supporting documents, `LABEL=FILE`.
+    pub documents: Vec<String>,
+    /// Validity from now, days.
+    pub valid_days: u64,
+    /// The earlier entry it corrects.
+    pub corrects: Option<Hash>,
+}
+
+/// The issuance of `issue` by certifier `party`, its claim signed by `practitioner`
+/// under the certifier's delegation, or by the certifier itself.
+pub fn issue_payload(
+    client: &Client,
+    party: &Party,
+    practitioner: Option<&Party>,
+    issue: Issue,
+    now: u64,
+) -> anyhow::Result<(Payload, Value)> {
+    let issuer = match practitioner {
+        Some(p) => Issuer::practitioner(&p.signing, p.id(), party.id()),
+        None => Issuer::certifier(&party.signing, party.id()),
+    };
+    let record: Schema = client
+        .get_as(&format!("/v1/schemas/{}", issue.schema))
+        .with_context(|| format!("schema {}", issue.schema))?;
+    let values = content_fields(&record, &issue.fields)?;
+    let mut salt = [0u8; 32];
+    OsRng.fill_bytes(&mut salt);
+    let documents = issue
+        .documents
+        .iter()
+        .map(|d| document_digest(d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let content = CredentialContent {
+        salt,
+        holder_name: issue.holder_name,
+        date_of_birth: issue.date_of_birth,
+        documents,
+        fields: values,
+    };
+    let chain_id = client.chain_id()?;
+    // The certifier's W3C Verifiable Credential travels with the content,
+    // sealed to the subject.
+    let mut vc_error = None;
+    let vc = |claim: &mpms_ledger::transaction::CredentialClaim| {
+        let document = mpms_light::vc::credential_document(
+            &chain_id,
+            claim,
+            &content,
+            &issuer.signing_key.public_key(),
+        );
+        mpms_light::vc::sign_jwt(&document, issuer.signing_key)
+            .map_err(|e| vc_error = Some(e))
+            .ok()
+    };
+    let issuance = prepare_issuance_with_vc(
+        &chain_id,
+        issuer,
+        (&record).into(),
+        issue.subject,
+        &subject_key(client, &issue.subject)?,
+        &content,
+        ClaimTerms {
+            valid_from_ms: now.saturating_sub(DAY_MS),
+            valid_until_ms: now + issue.valid_days * DAY_MS,
+            supersedes: issue.corrects,
+        },
+        vc,
+        &mut OsRng,
+    )?;
+    if let Some(e) = vc_error {
+        bail!(e);
+    }
+    let id = issuance.claim.id();
+    Ok((
+        Payload::IssueCredential(Box::new(issuance)),
+        json!({ "credential": id.to_string() }),
+    ))
+}
+
 /// The content fields `given` as `(name, text)` pairs, read and checked against
 /// `schema`'s declarations.
 fn content_fields(
@@ -565,6 +691,29 @@ fn content_fields(
     mpms_ledger::claims::validate_fields(&schema.fields, &values)
         .with_context(|| format!("content for schema {}", schema.id))?;
     Ok(values)
+}
+
+/// The ids of `subject`'s credentials of `schema` that may be granted at `now_ms`:
+/// neither revoked nor expired (corrected ones included: they are the history).
+fn grantable_of_schema(
+    client: &Client,
+    subject: &PublicKey,
+    schema: &str,
+    now_ms: u64,
+) -> anyhow::Result<Vec<Hash>> {
+    let listed = client.get(&format!("/v1/subjects/{subject}/credentials?limit=1000"))?;
+    let mut ids = Vec::new();
+    for item in listed["credentials"].as_array().into_iter().flatten() {
+        let record: mpms_ledger::records::Credential =
+            serde_json::from_value(item["credential"].clone()).context("credential record")?;
+        if record.claim.schema == schema
+            && record.status == mpms_ledger::records::CredentialStatus::Active
+            && record.claim.valid_until_ms > now_ms
+        {
+            ids.push(record.claim.id());
+        }
+    }
+    Ok(ids)
 }
 
 fn subject_key(client: &Client, subject: &PublicKey) -> anyhow::Result<EncryptionKey> {
@@ -711,6 +860,7 @@ pub fn payload(
             result,
             valid_days,
             practitioner_key,
+            corrects,
         } => {
             let practitioner = practitioner_key
                 .map(|path| {
@@ -718,13 +868,6 @@ pub fn payload(
                         .with_context(|| format!("--practitioner-key {}", path.display()))
                 })
                 .transpose()?;
-            let issuer = match &practitioner {
-                Some(p) => Issuer::practitioner(&p.signing, p.id(), party.id()),
-                None => Issuer::certifier(&party.signing, party.id()),
-            };
-            let record: Schema = client
-                .get_as(&format!("/v1/schemas/{schema}"))
-                .with_context(|| format!("schema {schema}"))?;
             let course = [
                 ("description", description),
                 ("start_date", start_date),
@@ -745,54 +888,22 @@ pub fn payload(
                         .filter_map(|(n, v)| v.map(|v| Ok((n.to_string(), v)))),
                 )
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let values = content_fields(&record, &given)?;
-            let mut salt = [0u8; 32];
-            OsRng.fill_bytes(&mut salt);
-            let documents = documents
-                .iter()
-                .map(|d| document_digest(d))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let content = CredentialContent {
-                salt,
-                holder_name,
-                date_of_birth,
-                documents,
-                fields: values,
-            };
-            let chain_id = client.chain_id()?;
-            // The certifier's W3C Verifiable Credential travels with the content,
-            // sealed to the subject.
-            let mut vc_error = None;
-            let vc = |claim: &mpms_ledger::transaction::CredentialClaim| {
-                let document = mpms_light::vc::credential_document(
-                    &chain_id,
-                    claim,
-                    &content,
-                    &issuer.signing_key.public_key(),
-                );
-                mpms_light::vc::sign_jwt(&document, issuer.signing_key)
-                    .map_err(|e| vc_error = Some(e))
-                    .ok()
-            };
-            let issuance = prepare_issuance_with_vc(
-                &chain_id,
-                issuer,
-                (&record).into(),
-                subject,
-                &subject_key(client, &subject)?,
-                &content,
-                (now.saturating_sub(DAY_MS), now + valid_days * DAY_MS),
-                vc,
-                &mut OsRng,
-            )?;
-            if let Some(e) = vc_error {
-                bail!(e);
-            }
-            let id = issuance.claim.id();
-            (
-                Payload::IssueCredential(Box::new(issuance)),
-                json!({ "credential": id.to_string() }),
-            )
+            issue_payload(
+                client,
+                party,
+                practitioner.as_ref(),
+                Issue {
+                    schema,
+                    subject,
+                    holder_name,
+                    date_of_birth,
+                    fields: given,
+                    documents,
+                    valid_days,
+                    corrects,
+                },
+                now,
+            )?
         }
         TxAction::Delegate {
             practitioner,
@@ -867,6 +978,66 @@ pub fn payload(
                     expires_at_ms: now + days * DAY_MS,
                 },
                 json!({ "grant": grant_id(&party.id(), nonce).to_string() }),
+            )
+        }
+        TxAction::GrantAccessSet {
+            grantee,
+            schema,
+            credentials,
+            request,
+            days,
+        } => {
+            let (selection, ids) = match schema {
+                Some(schema) => {
+                    let ids = grantable_of_schema(client, &party.id(), &schema, now)?;
+                    if ids.is_empty() {
+                        bail!("no credential of schema {schema} to grant");
+                    }
+                    (GrantSelection::Schema(schema), ids)
+                }
+                None => (GrantSelection::Listed, credentials),
+            };
+            let grantee_key = org_key(client, &grantee)?;
+            let mut entries = Vec::with_capacity(ids.len());
+            for credential in &ids {
+                let record = client.get(&format!("/v1/credentials/{credential}"))?;
+                let issued: Hash = serde_json::from_value(record["issued_tx"].clone())
+                    .context("credential record")?;
+                let tx = client.committed_tx(&issued)?;
+                let issuance = mpms_ledger::credential::issuance_of(&tx)
+                    .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
+                entries.push(GrantedEntry {
+                    credential: *credential,
+                    sealed_key: reseal_key(
+                        credential,
+                        &issuance.subject_key,
+                        party.decryption("granting access")?,
+                        &grantee_key,
+                        &mut OsRng,
+                    )?,
+                });
+            }
+            let nonce = client.next_nonce(&party.id())?;
+            let set = grant_id(&party.id(), nonce);
+            let grants: Vec<Value> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    json!({
+                        "credential": c.to_string(),
+                        "grant": set_member_grant_id(&set, i as u32).to_string(),
+                    })
+                })
+                .collect();
+            (
+                Payload::GrantAccessSet {
+                    grantee,
+                    request,
+                    selection,
+                    entries,
+                    expires_at_ms: now + days * DAY_MS,
+                },
+                json!({ "grant_set": set.to_string(), "grants": grants }),
             )
         }
         TxAction::RevokeGrant { grant } => (
@@ -1180,8 +1351,26 @@ fn usable_grant(id: &Hash, g: &Grant, party: &PublicKey, now_ms: u64) -> anyhow:
     Ok(())
 }
 
-/// `mpmsd credential open`: the grantee decrypts a credential shared with it and
-/// checks it (certifier signature, commitment, status).
+/// `mpmsd credential open`: opens grant `id`, or every entry of set grant `id`.
+pub fn open_grant_or_set(client: &Client, party: &Party, id: &Hash) -> anyhow::Result<Value> {
+    let Some(set) = client.get_opt(&format!("/v1/grant-sets/{id}"))? else {
+        return open_granted(client, party, id);
+    };
+    let set: mpms_ledger::records::GrantSet =
+        serde_json::from_value(set).context("grant set record")?;
+    let mut entries = Vec::with_capacity(set.grants.len());
+    for (_, grant) in &set.grants {
+        entries.push(open_granted(client, party, grant)?);
+    }
+    Ok(json!({
+        "grant_set": id.to_string(),
+        "selection": set.selection,
+        "entries": entries,
+    }))
+}
+
+/// The grantee decrypts a credential shared with it by grant `grant` and checks it
+/// (signature, commitment, status).
 pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Result<Value> {
     let g: Grant = client.get_as(&format!("/v1/grants/{grant}"))?;
     let now_ms = std::time::SystemTime::now()
@@ -1203,13 +1392,16 @@ pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Res
         &tx.tx.chain_id,
         &issuance.claim,
         &issuance.certifier_signature,
-        &issuance.claim.certifier,
+        &issuance.claim.signer(),
         &content,
     )?;
     Ok(json!({
         "credential": g.credential.to_string(),
         "schema": issuance.claim.schema,
         "certifier": issuance.claim.certifier.to_string(),
+        "practitioner": issuance.claim.practitioner.map(|p| p.to_string()),
+        "supersedes": issuance.claim.supersedes.map(|c| c.to_string()),
+        "superseded_by": record["superseded_by"],
         "holder_name": content.holder_name,
         "fields": content.fields.iter().map(|(k, v)| (k.clone(), v.display())).collect::<BTreeMap<_, _>>(),
         "status": record["status"],

@@ -204,7 +204,7 @@ fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result
             &tx.tx.chain_id,
             &issuance.claim,
             &issuance.certifier_signature,
-            &issuance.claim.certifier,
+            &issuance.claim.signer(),
             &content,
         )
         .with_context(|| format!("checking credential {id}"))?;
@@ -253,6 +253,49 @@ fn open(wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
     Ok(serde_json::from_slice(&plain)?)
 }
 
+/// The first 12 hex digits of an id.
+fn short_id(id: &mpms_crypto::Hash) -> String {
+    id.to_string().chars().take(12).collect()
+}
+
+/// One line of the portfolio: schema, status, what the schema is, whose it is, its
+/// fields, where it was issued, who signed it and what it corrects.
+fn entry_line(c: &Held, schemas: &BTreeMap<&str, &Schema>) -> String {
+    let status = match &c.record.status {
+        CredentialStatus::Active => "active".to_string(),
+        CredentialStatus::Revoked { reason, .. } => format!("REVOKED ({reason})"),
+    };
+    let about = schemas
+        .get(c.record.claim.schema.as_str())
+        .map_or("", |s| s.description.as_str());
+    let fields: Vec<String> = c
+        .content
+        .fields
+        .iter()
+        .map(|(name, value)| format!("{name}: {}", value.display()))
+        .collect();
+    let mut line = format!(
+        "  {:<16} {:<10} {} — {}: {}; {}, issued at block {}",
+        c.record.claim.schema,
+        status,
+        about,
+        c.content.holder_name,
+        fields.join(", "),
+        short_id(&c.id),
+        c.record.issued_height
+    );
+    if let Some(p) = c.record.claim.practitioner {
+        line.push_str(&format!(
+            ", signed by practitioner {}",
+            &p.to_string()[..12]
+        ));
+    }
+    if let Some(earlier) = c.record.claim.supersedes {
+        line.push_str(&format!(", corrects {}", short_id(&earlier)));
+    }
+    line
+}
+
 fn print(portfolio: &Portfolio) {
     println!(
         "Portfolio of {} on {} (height {})",
@@ -263,25 +306,25 @@ fn print(portfolio: &Portfolio) {
         .iter()
         .map(|s| (s.id.as_str(), s))
         .collect();
-    for c in &portfolio.credentials {
-        let status = match &c.record.status {
-            CredentialStatus::Active => "active".to_string(),
-            CredentialStatus::Revoked { reason, .. } => format!("REVOKED ({reason})"),
-        };
-        let about = schemas
-            .get(c.record.claim.schema.as_str())
-            .map_or("", |s| s.description.as_str());
-        println!(
-            "  {:<16} {:<10} {} — {}: {} ({} to {}), issued at block {}",
-            c.record.claim.schema,
-            status,
-            about,
-            c.content.holder_name,
-            c.content.field_text("result"),
-            c.content.field_text("start_date"),
-            c.content.field_text("end_date"),
-            c.record.issued_height
-        );
+    // The current view: every entry no correction has superseded. The history: the
+    // entries corrections replaced, each with what replaced it.
+    let (current, corrected): (Vec<&Held>, Vec<&Held>) = portfolio
+        .credentials
+        .iter()
+        .partition(|c| c.record.superseded_by.is_none());
+    for c in &current {
+        println!("{}", entry_line(c, &schemas));
+    }
+    if !corrected.is_empty() {
+        println!("History (entries corrected since):");
+        for c in &corrected {
+            let by = c
+                .record
+                .superseded_by
+                .map(|id| short_id(&id))
+                .unwrap_or_default();
+            println!("{} — superseded by {by}", entry_line(c, &schemas));
+        }
     }
     if !portfolio.audit.is_empty() {
         println!("Access to your credentials:");

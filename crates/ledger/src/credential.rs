@@ -158,10 +158,41 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
         subject,
         subject_encryption_key,
         content,
-        (valid_from_ms, valid_until_ms),
+        ClaimTerms::new(valid_from_ms, valid_until_ms),
         |_| None,
         rng,
     )
+}
+
+/// What a claim says besides its schema, subject and content: its validity, and the
+/// earlier entry it corrects, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimTerms {
+    /// Start of validity (Unix milliseconds).
+    pub valid_from_ms: u64,
+    /// End of validity (Unix milliseconds).
+    pub valid_until_ms: u64,
+    /// The earlier entry this one corrects.
+    pub supersedes: Option<CredentialId>,
+}
+
+impl ClaimTerms {
+    /// Valid from `from` until `until`, correcting nothing.
+    pub fn new(from: u64, until: u64) -> ClaimTerms {
+        ClaimTerms {
+            valid_from_ms: from,
+            valid_until_ms: until,
+            supersedes: None,
+        }
+    }
+
+    /// The same terms, correcting `earlier`.
+    pub fn correcting(self, earlier: CredentialId) -> ClaimTerms {
+        ClaimTerms {
+            supersedes: Some(earlier),
+            ..self
+        }
+    }
 }
 
 /// Who issues: the certifier whose accreditation covers the credential, and the key
@@ -213,7 +244,7 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     subject: AccountId,
     subject_encryption_key: &EncryptionKey,
     content: &CredentialContent,
-    (valid_from_ms, valid_until_ms): (u64, u64),
+    terms: ClaimTerms,
     vc: impl FnOnce(&CredentialClaim) -> Option<String>,
     rng: &mut R,
 ) -> Result<CredentialIssuance, IssueError> {
@@ -228,9 +259,10 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
         subject,
         certifier: issuer.certifier,
         commitment: content.commitment(),
-        valid_from_ms,
-        valid_until_ms,
+        valid_from_ms: terms.valid_from_ms,
+        valid_until_ms: terms.valid_until_ms,
         practitioner: issuer.practitioner,
+        supersedes: terms.supersedes,
     };
     let id = claim.id();
     let delivery = Delivery {

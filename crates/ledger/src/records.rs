@@ -38,6 +38,7 @@ pub mod keys {
     const AUTHORITY_CHANGE: u8 = 0x12;
     const SUBJECT_ACCESS: u8 = 0x13;
     const DELEGATION: u8 = 0x14;
+    const GRANT_SET: u8 = 0x15;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -68,6 +69,11 @@ pub mod keys {
     pub fn authority(operator: &AccountId) -> Vec<u8> {
         key(AUTHORITY, &[operator.as_bytes()])
     }
+    /// A [`GrantSet`].
+    pub fn grant_set(id: &GrantId) -> Vec<u8> {
+        key(GRANT_SET, &[id.as_bytes()])
+    }
+
     /// A [`Delegation`] of `certifier` to `practitioner`.
     pub fn delegation(certifier: &AccountId, practitioner: &AccountId) -> Vec<u8> {
         key(DELEGATION, &[certifier.as_bytes(), practitioner.as_bytes()])
@@ -442,6 +448,9 @@ pub struct Credential {
     pub issued_tx: Hash,
     /// Status.
     pub status: CredentialStatus,
+    /// The correction that superseded it, if one did (the newest entry of a chain of
+    /// corrections has none).
+    pub superseded_by: Option<CredentialId>,
 }
 
 impl Credential {
@@ -508,6 +517,28 @@ pub struct Grant {
     /// [`keys::inspection`], numbered from 0): a grant stays small however often its
     /// grantee inspects.
     pub inspection_count: u64,
+}
+
+/// A set grant: one subject's grant of several credentials to one organization in
+/// one transaction. Each entry is a [`Grant`] of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantSet {
+    /// The subject who granted it.
+    pub subject: AccountId,
+    /// The organization granted access.
+    pub grantee: AccountId,
+    /// The request answered, if any.
+    pub request: Option<RequestId>,
+    /// How the entries were chosen.
+    pub selection: crate::transaction::GrantSelection,
+    /// Each entry's credential and grant id, in the transaction's order.
+    pub grants: Vec<(CredentialId, GrantId)>,
+    /// Expiry (Unix milliseconds).
+    pub expires_at_ms: u64,
+    /// Height of the grant.
+    pub granted_height: u64,
+    /// Height of revocation, if revoked.
+    pub revoked_height: Option<u64>,
 }
 
 /// Status of a governance proposal.

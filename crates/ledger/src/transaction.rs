@@ -90,6 +90,10 @@ pub enum OrganizationKind {
     CourseProvider,
     /// Anything else.
     Other,
+    /// An employer (verifies sick-leave and fitness certificates its employees share).
+    Employer,
+    /// A health insurer (verifies the certificates behind a claim).
+    Insurer,
 }
 
 /// A credential schema ("course tool") as registered by a certifier.
@@ -131,6 +135,9 @@ pub struct CredentialClaim {
     /// The practitioner who signed the claim for the certifier, under the
     /// certifier's delegation; `None` when the certifier signed it itself.
     pub practitioner: Option<AccountId>,
+    /// The earlier entry this one corrects: same subject, same schema, issued by the
+    /// same certifier. Both stay provable; the earlier one is marked superseded.
+    pub supersedes: Option<CredentialId>,
 }
 
 impl CredentialClaim {
@@ -157,6 +164,27 @@ pub struct CredentialIssuance {
     pub content: EncryptedContent,
     /// The content key sealed (HPKE) to the subject's encryption key.
     pub subject_key: Sealed,
+}
+
+/// How a set grant chose its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GrantSelection {
+    /// Every entry of the subject's of this schema, corrected ones included (the
+    /// history), that is neither revoked nor expired: the chain checks none is left
+    /// out.
+    Schema(String),
+    /// The entries listed.
+    Listed,
+}
+
+/// One credential of a set grant, with its content key sealed to the grantee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantedEntry {
+    /// The credential.
+    pub credential: CredentialId,
+    /// Its content key, sealed to the grantee's encryption key.
+    pub sealed_key: Sealed,
 }
 
 /// Outcome of a verifier's inspection of a granted credential.
@@ -326,7 +354,24 @@ pub enum Payload {
         /// When the grant lapses (Unix milliseconds).
         expires_at_ms: u64,
     },
-    /// Revoke a grant (sender: the subject who made it).
+    /// Grant an organization access to a set of credentials in one transaction
+    /// (sender: their subject), e.g. on a referral or a transfer. Each entry becomes
+    /// a grant of its own (see [`set_member_grant_id`]); revoking the set revokes
+    /// them all.
+    GrantAccessSet {
+        /// The organization granted access.
+        grantee: AccountId,
+        /// The request this answers, if any (it must ask for every entry).
+        request: Option<RequestId>,
+        /// How the entries were chosen.
+        selection: GrantSelection,
+        /// The entries, each with its sealed content key.
+        entries: Vec<GrantedEntry>,
+        /// When the grants lapse (Unix milliseconds).
+        expires_at_ms: u64,
+    },
+    /// Revoke a grant, or a set grant with all its entries (sender: the subject who
+    /// made it).
     RevokeGrant {
         /// The grant.
         grant: GrantId,
@@ -393,6 +438,7 @@ impl Payload {
             Payload::RevokeCredential { .. } => "revoke-credential",
             Payload::RequestAccess { .. } => "request-access",
             Payload::GrantAccess { .. } => "grant-access",
+            Payload::GrantAccessSet { .. } => "grant-access-set",
             Payload::RevokeGrant { .. } => "revoke-grant",
             Payload::RecordInspection { .. } => "record-inspection",
             Payload::Propose { .. } => "propose",
@@ -423,7 +469,16 @@ pub fn request_id(sender: &AccountId, nonce: u64) -> RequestId {
     derived_id(b"mpms/request", sender, nonce)
 }
 
-/// The id of the grant made by `sender`'s transaction with `nonce`.
+/// The id of the grant (or set grant) made by `sender`'s transaction with `nonce`.
 pub fn grant_id(sender: &AccountId, nonce: u64) -> GrantId {
     derived_id(b"mpms/grant", sender, nonce)
+}
+
+/// The id of the grant of entry `index` (from 0) of set grant `set`.
+pub fn set_member_grant_id(set: &GrantId, index: u32) -> GrantId {
+    Hash::digest_parts(&[
+        b"mpms/grant-set-member",
+        set.as_bytes(),
+        &index.to_le_bytes(),
+    ])
 }

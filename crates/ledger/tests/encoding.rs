@@ -15,6 +15,7 @@ use mpms_ledger::transaction::{
     CredentialClaim, CredentialIssuance, GovernanceAction, InspectionOutcome, OrganizationKind,
     SchemaDefinition,
 };
+use mpms_ledger::transaction::{GrantSelection, GrantedEntry};
 use mpms_ledger::vote::{CommitCertificate, CommitSignature};
 use mpms_ledger::{codec, Payload, SignedTransaction, SignedVote, Transaction, Vote, VoteKind};
 use proptest::prelude::*;
@@ -176,7 +177,7 @@ impl Gen {
         }
     }
     fn payload(&mut self, depth: u8) -> Payload {
-        let kinds = if depth == 0 { 19 } else { 20 };
+        let kinds = if depth == 0 { 20 } else { 21 };
         match self.0.gen_range(0..kinds) {
             0 => Payload::Transfer {
                 to: self.key(),
@@ -233,6 +234,7 @@ impl Gen {
                     valid_from_ms: self.u64(),
                     valid_until_ms: self.u64(),
                     practitioner: self.opt(Gen::key),
+                    supersedes: self.opt(Gen::hash),
                 },
                 certifier_signature: self.sig(),
                 content: EncryptedContent {
@@ -279,6 +281,20 @@ impl Gen {
                 schemas: vec![self.text(), self.text()],
                 valid_from_ms: self.u64(),
                 valid_until_ms: self.u64(),
+            },
+            19 => Payload::GrantAccessSet {
+                grantee: self.key(),
+                request: self.opt(Gen::hash),
+                selection: if self.0.gen() {
+                    GrantSelection::Schema(self.text())
+                } else {
+                    GrantSelection::Listed
+                },
+                entries: vec![GrantedEntry {
+                    credential: self.hash(),
+                    sealed_key: self.sealed(),
+                }],
+                expires_at_ms: self.u64(),
             },
             18 => Payload::RevokeDelegation {
                 practitioner: self.key(),

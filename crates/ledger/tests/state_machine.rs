@@ -1748,8 +1748,10 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
         results[1],
         Err(TxError::Credential(Rule::NoDelegation { .. }))
     ));
-    // Under the delegation: issued, naming both the doctor and the hospital.
+    // Under the delegation: issued, naming both the doctor and the hospital. The
+    // doctor's signature also verifies in the batch validators check a proposal with.
     let tx = issue(&mut c, &doctor, "med.clinical-note");
+    assert!(c.batch_verifies(std::slice::from_ref(&tx)));
     let signed_by_doctor = issued_id(&c.ok(tx));
     let record: Credential = c.get(&keys::credential(&signed_by_doctor)).unwrap();
     assert_eq!(record.claim.certifier, hospital.id);
@@ -1779,13 +1781,15 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
         patient.id,
         &patient.enc.encryption_key(),
         &content,
-        (c.time_ms - DAY, c.time_ms + DAY),
+        mpms_ledger::credential::ClaimTerms::new(c.time_ms - DAY, c.time_ms + DAY),
         |_| None,
         &mut c.rng,
     )
     .unwrap();
+    let forged = c.tx(&hospital, Payload::IssueCredential(Box::new(forged)));
+    assert!(!c.batch_verifies(std::slice::from_ref(&forged)));
     assert_eq!(
-        c.reject(c.tx(&hospital, Payload::IssueCredential(Box::new(forged)))),
+        c.reject(forged),
         TxError::Credential(Rule::BadCertifierSignature)
     );
     // Only the hospital (or the doctor itself) may send the doctor's claim.
@@ -1960,4 +1964,213 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
     c.ok(delegate(&c, &doctor, &["med.lab-result"], year));
     let tx = issue(&mut c, &doctor, "med.lab-result");
     c.ok(tx);
+}
+
+/// Registers, funds, bonds and accredits `who` as a second hospital for `med.*`.
+fn second_hospital(c: &mut Chain, who: &Actor) {
+    c.ok(c.tx(
+        who,
+        Payload::RegisterCertifier {
+            name: "Second Hospital".into(),
+            encryption_key: who.enc.encryption_key(),
+            work: work(who),
+        },
+    ));
+    c.ok(c.tx(
+        &Actor::new(52),
+        Payload::Transfer {
+            to: who.id,
+            amount: 1_000,
+        },
+    ));
+    c.ok(c.tx(who, Payload::Bond { amount: 200 }));
+    let start = c.time_ms - DAY;
+    govern(
+        c,
+        GovernanceAction::AccreditCertifier {
+            certifier: who.id,
+            scope: vec!["med.*".into()],
+            valid_from_ms: start,
+            valid_until_ms: start + 100 * DAY,
+        },
+    );
+}
+
+#[test]
+fn a_correction_supersedes_its_entry_and_only_the_issuer_may_make_it() {
+    let mut c = Chain::new(4);
+    let (hospital, other_hospital) = (Actor::new(50), Actor::new(63));
+    let (patient, other_patient) = (Actor::new(60), Actor::new(64));
+    c.ok(c.tx(&hospital, schema("med.clinical-note", &[])));
+    c.ok(c.tx(&hospital, schema("med.lab-result", &[])));
+    c.register_subject(&patient);
+    c.register_subject(&other_patient);
+    second_hospital(&mut c, &other_hospital);
+    let issuance = c.issuance(&hospital, "med.clinical-note", &patient, "Patient P");
+    let first = issued_id(&c.ok(c.tx(&hospital, Payload::IssueCredential(Box::new(issuance)))));
+
+    // Another hospital cannot correct it, nor can a correction change its subject or
+    // schema, nor name an entry that does not exist.
+    let by_other = c.correction(&other_hospital, "med.clinical-note", &patient, first);
+    assert_eq!(
+        c.reject(c.tx(
+            &other_hospital,
+            Payload::IssueCredential(Box::new(by_other))
+        )),
+        TxError::Credential(Rule::CorrectionMismatch(first))
+    );
+    let other_subject = c.correction(&hospital, "med.clinical-note", &other_patient, first);
+    assert_eq!(
+        c.reject(c.tx(&hospital, Payload::IssueCredential(Box::new(other_subject)))),
+        TxError::Credential(Rule::CorrectionMismatch(first))
+    );
+    let other_schema = c.correction(&hospital, "med.lab-result", &patient, first);
+    assert_eq!(
+        c.reject(c.tx(&hospital, Payload::IssueCredential(Box::new(other_schema)))),
+        TxError::Credential(Rule::CorrectionMismatch(first))
+    );
+    let nothing = Hash::digest(b"no such entry");
+    let of_nothing = c.correction(&hospital, "med.clinical-note", &patient, nothing);
+    assert_eq!(
+        c.reject(c.tx(&hospital, Payload::IssueCredential(Box::new(of_nothing)))),
+        TxError::Credential(Rule::UnknownCorrected(nothing))
+    );
+
+    // The issuing hospital corrects it: both stay, the first marked superseded.
+    let correction = c.correction(&hospital, "med.clinical-note", &patient, first);
+    let honest_tx = c.tx(&hospital, Payload::IssueCredential(Box::new(correction)));
+    let (header, block, proposal) = proposed_block(&c, vec![honest_tx.clone()]);
+    let second = issued_id(&c.ok(honest_tx.clone()));
+    let old: Credential = c.get(&keys::credential(&first)).unwrap();
+    let new: Credential = c.get(&keys::credential(&second)).unwrap();
+    assert_eq!(old.superseded_by, Some(second));
+    assert_eq!(old.status, CredentialStatus::Active);
+    assert_eq!(new.claim.supersedes, Some(first));
+    assert_eq!(new.superseded_by, None);
+    // A second correction of the same entry is refused: the newest is corrected.
+    let again = c.correction(&hospital, "med.clinical-note", &patient, first);
+    assert_eq!(
+        c.reject(c.tx(&hospital, Payload::IssueCredential(Box::new(again)))),
+        TxError::AlreadySuperseded {
+            credential: first,
+            by: second
+        }
+    );
+    let third = c.correction(&hospital, "med.clinical-note", &patient, second);
+    let third = issued_id(&c.ok(c.tx(&hospital, Payload::IssueCredential(Box::new(third)))));
+    let middle: Credential = c.get(&keys::credential(&second)).unwrap();
+    assert_eq!(middle.superseded_by, Some(third));
+    // The block that made the first correction cannot be called fake now that its
+    // entry is superseded: evidence judges what stood at its height.
+    let evidence = Evidence::FakeCredential {
+        header: Box::new(header),
+        vote: proposal,
+        transaction: honest_tx,
+        proof: block.tx_proof(0).unwrap(),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&Actor::new(52), Payload::SubmitEvidence(Box::new(evidence)))),
+        TxError::InvalidEvidence(_)
+    ));
+}
+
+#[test]
+fn a_set_grant_opens_every_entry_in_the_set_and_nothing_else() {
+    use mpms_ledger::records::{Grant, GrantSet};
+    use mpms_ledger::transaction::{set_member_grant_id, GrantSelection, GrantedEntry};
+    let mut c = Chain::new(4);
+    let (hospital, patient, referred_to) = (Actor::new(50), Actor::new(60), Actor::new(51));
+    c.ok(c.tx(&hospital, schema("med.clinical-note", &[])));
+    c.ok(c.tx(&hospital, schema("med.lab-result", &[])));
+    c.register_subject(&patient);
+    let mut issued = Vec::new();
+    for schema in ["med.clinical-note", "med.clinical-note", "med.lab-result"] {
+        let issuance = c.issuance(&hospital, schema, &patient, "Patient P");
+        let id = issued_id(&c.ok(c.tx(
+            &hospital,
+            Payload::IssueCredential(Box::new(issuance.clone())),
+        )));
+        issued.push((id, issuance));
+    }
+    let entry = |c: &mut Chain, i: usize| GrantedEntry {
+        credential: issued[i].0,
+        sealed_key: reseal_key(
+            &issued[i].0,
+            &issued[i].1.subject_key,
+            &patient.enc,
+            &referred_to.enc.encryption_key(),
+            &mut c.rng,
+        )
+        .unwrap(),
+    };
+    let later = c.time_ms + 30 * DAY;
+    let set = |selection: GrantSelection, entries: Vec<GrantedEntry>| Payload::GrantAccessSet {
+        grantee: referred_to.id,
+        request: None,
+        selection,
+        entries,
+        expires_at_ms: later,
+    };
+    let notes = GrantSelection::Schema("med.clinical-note".into());
+    // By schema means every entry of it: leaving one out is refused, and so is an
+    // entry of another schema.
+    let one_note = vec![entry(&mut c, 0)];
+    assert!(matches!(
+        c.reject(c.tx(&patient, set(notes.clone(), one_note))),
+        TxError::InvalidField {
+            field: "entries",
+            ..
+        }
+    ));
+    let with_lab = vec![entry(&mut c, 0), entry(&mut c, 1), entry(&mut c, 2)];
+    assert!(matches!(
+        c.reject(c.tx(&patient, set(notes.clone(), with_lab))),
+        TxError::InvalidField {
+            field: "entries",
+            ..
+        }
+    ));
+    // Nobody else grants the patient's entries; an entry twice is refused.
+    let twice = vec![entry(&mut c, 0), entry(&mut c, 0)];
+    assert!(matches!(
+        c.reject(c.tx(&patient, set(GrantSelection::Listed, twice))),
+        TxError::InvalidField { .. }
+    ));
+    let stolen = vec![entry(&mut c, 0)];
+    assert_eq!(
+        c.reject(c.tx(&hospital, set(GrantSelection::Listed, stolen))),
+        TxError::NotSubject
+    );
+    // Every clinical note, in one grant.
+    let nonce = c.nonce(&patient.id);
+    let entries = vec![entry(&mut c, 0), entry(&mut c, 1)];
+    c.ok(c.tx(&patient, set(notes, entries)));
+    let set_id = grant_id(&patient.id, nonce);
+    let record: GrantSet = c.get(&keys::grant_set(&set_id)).unwrap();
+    assert_eq!(record.grants.len(), 2);
+    // Each entry in the set opens with the key sealed to the grantee, and only its
+    // own entry: the lab result has no grant, and one entry's key opens no other.
+    for (i, (credential, member)) in record.grants.iter().enumerate() {
+        assert_eq!(*member, set_member_grant_id(&set_id, i as u32));
+        let grant: Grant = c.get(&keys::grant(member)).unwrap();
+        assert_eq!(grant.credential, *credential);
+        assert_eq!(grant.grantee, referred_to.id);
+        let content = open_content(&issued[i].1, &grant.sealed_key, &referred_to.enc).unwrap();
+        assert_eq!(content.holder_name, "Patient P");
+        let other = &issued[1 - i].1;
+        assert!(open_content(other, &grant.sealed_key, &referred_to.enc).is_err());
+        assert!(open_content(&issued[2].1, &grant.sealed_key, &referred_to.enc).is_err());
+    }
+    let granted: Vec<Hash> = record.grants.iter().map(|(c, _)| *c).collect();
+    assert!(!granted.contains(&issued[2].0));
+    // Revoking the set revokes every entry's grant.
+    c.ok(c.tx(&patient, Payload::RevokeGrant { grant: set_id }));
+    for (_, member) in &record.grants {
+        let grant: Grant = c.get(&keys::grant(member)).unwrap();
+        assert!(grant.revoked_height.is_some());
+    }
+    assert!(matches!(
+        c.reject(c.tx(&patient, Payload::RevokeGrant { grant: set_id })),
+        TxError::GrantRevoked(_)
+    ));
 }

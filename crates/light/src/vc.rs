@@ -320,6 +320,7 @@ mod tests {
             valid_from_ms: 1_767_225_600_000,
             valid_until_ms: 1_798_761_600_000,
             practitioner: None,
+            supersedes: None,
         };
         let doc = credential_document(
             chain.chain_id(),

@@ -553,7 +553,15 @@ fn credential_status(
             "not yet valid now (from {} ms since the epoch)",
             record.claim.valid_from_ms
         )),
-        CredentialStatus::Active => Ok(format!("active as of height {} ({age} old)", at.height)),
+        // A corrected entry stays valid (both are provable); the verifier is told
+        // which entry replaced it.
+        CredentialStatus::Active => Ok(match record.superseded_by {
+            Some(by) => format!(
+                "active as of height {} ({age} old), superseded by correction {by}",
+                at.height
+            ),
+            None => format!("active as of height {} ({age} old)", at.height),
+        }),
     }
 }
 

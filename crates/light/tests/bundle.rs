@@ -326,7 +326,7 @@ fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
         sk.public_key(),
         &dk.encryption_key(),
         &content,
-        (0, u64::MAX),
+        mpms_ledger::credential::ClaimTerms::new(0, u64::MAX),
         |_| None,
         &mut DeterministicRng(Hash::digest(b"doctor"), 0),
     )

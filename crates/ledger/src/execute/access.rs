@@ -7,8 +7,12 @@ use super::accounts::check_text;
 use super::error::TxError;
 use super::txn::Txn;
 use super::Event;
-use crate::records::{keys, AccessRequest, Credential, CredentialStatus, Grant, Inspection};
-use crate::transaction::{grant_id, request_id, InspectionOutcome};
+use crate::records::{
+    keys, AccessRequest, Credential, CredentialStatus, Grant, GrantSet, Inspection,
+};
+use crate::transaction::{
+    grant_id, request_id, set_member_grant_id, GrantSelection, GrantedEntry, InspectionOutcome,
+};
 use crate::{AccountId, CredentialId, GrantId, RequestId};
 
 const MAX_PURPOSE: usize = 256;
@@ -87,41 +91,77 @@ pub(super) struct GrantArgs {
     pub expires_at_ms: u64,
 }
 
+/// Checks that `sender` may grant access to credential `id` now: its own, active,
+/// unexpired.
+fn grantable(txn: &Txn, sender: AccountId, id: &CredentialId) -> Result<Credential, TxError> {
+    let credential: Credential = txn
+        .get(&keys::credential(id))?
+        .ok_or(TxError::UnknownCredential(*id))?;
+    if credential.claim.subject != sender {
+        return Err(TxError::NotSubject);
+    }
+    if credential.status != CredentialStatus::Active {
+        return Err(TxError::CredentialRevoked(*id));
+    }
+    if credential.claim.valid_until_ms <= txn.ctx.time_ms {
+        return Err(TxError::CredentialExpired(*id));
+    }
+    Ok(credential)
+}
+
+/// Checks a grant's grantee, the request it answers (which must ask for every one
+/// of `credentials`) and its expiry.
+fn check_grant_terms(
+    txn: &Txn,
+    sender: AccountId,
+    grantee: &AccountId,
+    request: Option<RequestId>,
+    credentials: &[CredentialId],
+    expires_at_ms: u64,
+) -> Result<(), TxError> {
+    require_organization(txn, grantee)?;
+    if let Some(request_id) = request {
+        let request: AccessRequest = txn
+            .get(&keys::request(&request_id))?
+            .ok_or(TxError::UnknownRequest(request_id))?;
+        if request.subject != sender
+            || &request.requester != grantee
+            || !credentials.iter().all(|c| request.credentials.contains(c))
+        {
+            return Err(TxError::RequestMismatch(request_id));
+        }
+    }
+    if expires_at_ms <= txn.ctx.time_ms {
+        return Err(TxError::field("expires_at_ms", "must be in the future"));
+    }
+    Ok(())
+}
+
+/// Records grant `id` of one credential.
+fn put_grant(txn: &mut Txn, id: GrantId, grant: &Grant) {
+    txn.put(keys::grant(&id), grant);
+    txn.put(
+        keys::subject_access(&grant.subject, keys::ACCESS_GRANT, &id),
+        &(),
+    );
+    txn.emit(Event::AccessGranted(id));
+}
+
 pub(super) fn grant(
     txn: &mut Txn,
     sender: AccountId,
     nonce: u64,
     args: GrantArgs,
 ) -> Result<(), TxError> {
-    let credential: Credential = txn
-        .get(&keys::credential(&args.credential))?
-        .ok_or(TxError::UnknownCredential(args.credential))?;
-    if credential.claim.subject != sender {
-        return Err(TxError::NotSubject);
-    }
-    if credential.status != CredentialStatus::Active {
-        return Err(TxError::CredentialRevoked(args.credential));
-    }
-    let now = txn.ctx.time_ms;
-    if credential.claim.valid_until_ms <= now {
-        return Err(TxError::CredentialExpired(args.credential));
-    }
-    require_organization(txn, &args.grantee)?;
-    if let Some(request_id) = args.request {
-        let request: AccessRequest = txn
-            .get(&keys::request(&request_id))?
-            .ok_or(TxError::UnknownRequest(request_id))?;
-        if request.subject != sender
-            || request.requester != args.grantee
-            || !request.credentials.contains(&args.credential)
-        {
-            return Err(TxError::RequestMismatch(request_id));
-        }
-    }
-    if args.expires_at_ms <= now {
-        return Err(TxError::field("expires_at_ms", "must be in the future"));
-    }
-    let id = grant_id(&sender, nonce);
+    grantable(txn, sender, &args.credential)?;
+    check_grant_terms(
+        txn,
+        sender,
+        &args.grantee,
+        args.request,
+        std::slice::from_ref(&args.credential),
+        args.expires_at_ms,
+    )?;
     let grant = Grant {
         credential: args.credential,
         subject: sender,
@@ -133,13 +173,127 @@ pub(super) fn grant(
         revoked_height: None,
         inspection_count: 0,
     };
-    txn.put(keys::grant(&id), &grant);
-    txn.put(keys::subject_access(&sender, keys::ACCESS_GRANT, &id), &());
-    txn.emit(Event::AccessGranted(id));
+    put_grant(txn, grant_id(&sender, nonce), &grant);
+    Ok(())
+}
+
+/// The fields of a set grant.
+pub(super) struct SetArgs<'a> {
+    pub grantee: AccountId,
+    pub request: Option<RequestId>,
+    pub selection: &'a GrantSelection,
+    pub entries: &'a [GrantedEntry],
+    pub expires_at_ms: u64,
+}
+
+/// Most entries in one set grant.
+pub const MAX_SET_ENTRIES: usize = 64;
+
+pub(super) fn grant_set(
+    txn: &mut Txn,
+    sender: AccountId,
+    nonce: u64,
+    args: SetArgs<'_>,
+) -> Result<(), TxError> {
+    if args.entries.is_empty() || args.entries.len() > MAX_SET_ENTRIES {
+        return Err(TxError::field(
+            "entries",
+            format!("1 to {MAX_SET_ENTRIES} credentials"),
+        ));
+    }
+    let ids: Vec<CredentialId> = args.entries.iter().map(|e| e.credential).collect();
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) {
+            return Err(TxError::field("entries", format!("{id} listed twice")));
+        }
+    }
+    let mut schemas = Vec::with_capacity(ids.len());
+    for id in &ids {
+        schemas.push(grantable(txn, sender, id)?.claim.schema);
+    }
+    if let GrantSelection::Schema(schema) = args.selection {
+        if let Some(i) = schemas.iter().position(|s| s != schema) {
+            return Err(TxError::field(
+                "entries",
+                format!("{} is not of schema {schema}", ids[i]),
+            ));
+        }
+        // By schema means all of them: none of the subject's grantable entries of
+        // the schema may be left out.
+        let held: Vec<CredentialId> = txn.get(&keys::held(&sender, schema))?.unwrap_or_default();
+        for id in held {
+            if !ids.contains(&id) && grantable(txn, sender, &id).is_ok() {
+                return Err(TxError::field(
+                    "entries",
+                    format!("a grant of schema {schema} leaves out {id}"),
+                ));
+            }
+        }
+    }
+    check_grant_terms(
+        txn,
+        sender,
+        &args.grantee,
+        args.request,
+        &ids,
+        args.expires_at_ms,
+    )?;
+    let set = grant_id(&sender, nonce);
+    let mut grants = Vec::with_capacity(ids.len());
+    for (i, entry) in args.entries.iter().enumerate() {
+        let id = set_member_grant_id(&set, i as u32);
+        let grant = Grant {
+            credential: entry.credential,
+            subject: sender,
+            grantee: args.grantee,
+            request: args.request,
+            sealed_key: entry.sealed_key.clone(),
+            expires_at_ms: args.expires_at_ms,
+            granted_height: txn.height(),
+            revoked_height: None,
+            inspection_count: 0,
+        };
+        put_grant(txn, id, &grant);
+        grants.push((entry.credential, id));
+    }
+    let record = GrantSet {
+        subject: sender,
+        grantee: args.grantee,
+        request: args.request,
+        selection: args.selection.clone(),
+        grants,
+        expires_at_ms: args.expires_at_ms,
+        granted_height: txn.height(),
+        revoked_height: None,
+    };
+    txn.put(keys::grant_set(&set), &record);
+    txn.emit(Event::AccessSetGranted(set));
     Ok(())
 }
 
 pub(super) fn revoke_grant(txn: &mut Txn, sender: AccountId, id: &GrantId) -> Result<(), TxError> {
+    if let Some(mut set) = txn.get::<GrantSet>(&keys::grant_set(id))? {
+        if set.subject != sender {
+            return Err(TxError::NotSubject);
+        }
+        if set.revoked_height.is_some() {
+            return Err(TxError::GrantRevoked(*id));
+        }
+        set.revoked_height = Some(txn.height());
+        txn.put(keys::grant_set(id), &set);
+        for (_, member) in &set.grants {
+            let key = keys::grant(member);
+            if let Some(mut grant) = txn.get::<Grant>(&key)? {
+                if grant.revoked_height.is_none() {
+                    grant.revoked_height = Some(txn.height());
+                    txn.put(key, &grant);
+                    txn.emit(Event::GrantRevoked(*member));
+                }
+            }
+        }
+        txn.emit(Event::GrantRevoked(*id));
+        return Ok(());
+    }
     let key = keys::grant(id);
     let mut grant: Grant = txn.get(&key)?.ok_or(TxError::UnknownGrant(*id))?;
     if grant.subject != sender {

@@ -250,21 +250,50 @@ pub(crate) fn check_issuance(
     if let Some(practitioner) = claim.practitioner {
         delegation_in_force(txn, claim, &practitioner, height, time_ms)?;
     }
+    if let Some(earlier) = &claim.supersedes {
+        // Only what never changes about the earlier entry is judged here (so evidence
+        // about an old block sees what its validators saw); whether it was revoked or
+        // corrected already is checked at execution only.
+        let old = txn
+            .get::<Credential>(&keys::credential(earlier))?
+            .ok_or(CredentialRuleError::UnknownCorrected(*earlier))?;
+        final_before(view, old.issued_height, height, || {
+            format!("corrected entry {earlier} was issued")
+        })?;
+        if old.claim.certifier != claim.certifier
+            || old.claim.subject != claim.subject
+            || old.claim.schema != claim.schema
+        {
+            return Err(CredentialRuleError::CorrectionMismatch(*earlier).into());
+        }
+    }
     if check_signature {
-        let signer = claim.signer();
-        let key = match txn.get::<crate::records::Account>(&keys::account(&signer))? {
-            Some(account) => account.signing_key_at(&signer, height),
-            None => signer,
-        };
-        key.verify(
-            &txn.meta.chain_id,
-            Domain::CredentialClaim,
-            &codec::encode(claim),
-            &issuance.certifier_signature,
-        )
-        .map_err(|_| CredentialRuleError::BadCertifierSignature)?;
+        claim_key(txn, claim, height)?
+            .verify(
+                &txn.meta.chain_id,
+                Domain::CredentialClaim,
+                &codec::encode(claim),
+                &issuance.certifier_signature,
+            )
+            .map_err(|_| CredentialRuleError::BadCertifierSignature)?;
     }
     Ok(())
+}
+
+/// The key that must have signed `claim` at `height`: its signer's (the certifier,
+/// or the practitioner signing for it) signing key then.
+pub(crate) fn claim_key(
+    txn: &Txn,
+    claim: &crate::transaction::CredentialClaim,
+    height: u64,
+) -> Result<mpms_crypto::PublicKey, TxError> {
+    let signer = claim.signer();
+    Ok(
+        match txn.get::<crate::records::Account>(&keys::account(&signer))? {
+            Some(account) => account.signing_key_at(&signer, height),
+            None => signer,
+        },
+    )
 }
 
 /// Checks that `practitioner` may sign `claim` for its certifier at `height` and
@@ -474,12 +503,30 @@ pub(super) fn issue(
     if txn.contains(&key)? {
         return Err(TxError::DuplicateCredential(id));
     }
+    if let Some(earlier) = claim.supersedes {
+        let old_key = keys::credential(&earlier);
+        let mut old: Credential = txn
+            .get(&old_key)?
+            .ok_or(TxError::UnknownCredential(earlier))?;
+        if old.status != CredentialStatus::Active {
+            return Err(TxError::CredentialRevoked(earlier));
+        }
+        if let Some(by) = old.superseded_by {
+            return Err(TxError::AlreadySuperseded {
+                credential: earlier,
+                by,
+            });
+        }
+        old.superseded_by = Some(id);
+        txn.put(old_key, &old);
+    }
     let credential = Credential {
         claim: claim.clone(),
         certifier_signature: issuance.certifier_signature,
         issued_height: height,
         issued_tx: *tx_hash,
         status: CredentialStatus::Active,
+        superseded_by: None,
     };
     txn.put(key, &credential);
     let held_key = keys::held(&claim.subject, &claim.schema);

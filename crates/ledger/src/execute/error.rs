@@ -67,6 +67,14 @@ pub enum CredentialRuleError {
     /// The practitioner's delegation does not cover the block time.
     #[error("practitioner {0}'s delegation is not valid at this time")]
     DelegationNotValid(AccountId),
+    /// The entry a correction names does not exist.
+    #[error("the corrected entry {0} does not exist")]
+    UnknownCorrected(CredentialId),
+    /// A correction names an entry of another certifier, subject or schema: only the
+    /// original issuer's hospital corrects its entries, and a correction is of the
+    /// same kind as what it corrects.
+    #[error("entry {0} was issued by another certifier, to another subject or of another schema")]
+    CorrectionMismatch(CredentialId),
     /// The schema is outside the practitioner's delegation.
     #[error("schema {schema} is outside the delegation of practitioner {practitioner}")]
     DelegationOutOfScope {
@@ -162,6 +170,14 @@ pub enum TxError {
     /// The schema id is taken.
     #[error("schema {0} already exists")]
     SchemaExists(String),
+    /// The entry was corrected already: a correction supersedes the newest entry.
+    #[error("credential {credential} was already corrected by {by}")]
+    AlreadySuperseded {
+        /// The entry.
+        credential: CredentialId,
+        /// Its correction.
+        by: CredentialId,
+    },
     /// The sender has no delegation in force to this practitioner.
     #[error("no delegation in force to practitioner {0}")]
     UnknownDelegation(AccountId),

@@ -89,6 +89,9 @@ pub enum Event {
     AccessRequested(RequestId),
     /// A subject granted access.
     AccessGranted(GrantId),
+    /// A subject granted access to a set of credentials (each entry's grant has its
+    /// own [`Event::AccessGranted`]).
+    AccessSetGranted(GrantId),
     /// A subject revoked a grant.
     GrantRevoked(GrantId),
     /// A grantee recorded an inspection.
@@ -590,6 +593,24 @@ fn dispatch(
                 expires_at_ms: *expires_at_ms,
             },
         ),
+        Payload::GrantAccessSet {
+            grantee,
+            request,
+            selection,
+            entries,
+            expires_at_ms,
+        } => access::grant_set(
+            txn,
+            sender,
+            nonce,
+            access::SetArgs {
+                grantee: *grantee,
+                request: *request,
+                selection,
+                entries,
+                expires_at_ms: *expires_at_ms,
+            },
+        ),
         Payload::RevokeGrant { grant } => access::revoke_grant(txn, sender, grant),
         Payload::RecordInspection { grant, outcome } => {
             access::record_inspection(txn, sender, grant, outcome)
@@ -643,7 +664,8 @@ pub(super) fn derive_authority_set(txn: &Txn, height: u64) -> Result<AuthoritySe
 }
 
 /// Every signature `tx` carries, with the key each must verify under at the height
-/// of `executor`'s block: the sender's, and for issuances the certifier's.
+/// of `executor`'s block: the sender's, and for issuances the claim's signer's (the
+/// certifier, or the practitioner signing for it).
 fn signature_items(txn: &Txn, tx: &SignedTransaction) -> Result<Vec<BatchItem>, TxError> {
     let height = txn.height();
     let sender = tx.tx.sender;
@@ -653,11 +675,7 @@ fn signature_items(txn: &Txn, tx: &SignedTransaction) -> Result<Vec<BatchItem>, 
     };
     let mut items = vec![tx.batch_item(sender_key)];
     if let Payload::IssueCredential(issuance) = &tx.tx.payload {
-        let certifier = issuance.claim.certifier;
-        let key = match txn.get::<Account>(&keys::account(&certifier))? {
-            Some(account) => account.signing_key_at(&certifier, height),
-            None => certifier,
-        };
+        let key = credentials::claim_key(txn, &issuance.claim, height)?;
         items.push(BatchItem::new(
             &tx.tx.chain_id,
             Domain::CredentialClaim,

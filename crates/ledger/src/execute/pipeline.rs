@@ -144,6 +144,10 @@ fn read_hints(tx: &SignedTransaction, credential: Option<&CredentialId>, out: &m
     if let Payload::IssueCredential(issuance) = &tx.tx.payload {
         let claim = &issuance.claim;
         out.push(keys::certifier(&claim.certifier));
+        if let Some(practitioner) = &claim.practitioner {
+            out.push(keys::account(practitioner));
+            out.push(keys::delegation(&claim.certifier, practitioner));
+        }
         out.push(keys::schema(&claim.schema));
         out.push(keys::subject(&claim.subject));
         out.push(keys::held(&claim.subject, &claim.schema));

@@ -8,7 +8,7 @@ use mpms_crypto::{DecryptionKey, Hash, SigningKey};
 use mpms_ledger::block::{tx_root_of_hashes, Header};
 use mpms_ledger::claims::{course_fields, course_values};
 use mpms_ledger::credential::{
-    prepare_issuance, prepare_issuance_with_vc, CredentialContent, Issuer, SchemaRef,
+    prepare_issuance, prepare_issuance_with_vc, ClaimTerms, CredentialContent, Issuer, SchemaRef,
 };
 use mpms_ledger::execute::{BlockContext, Executor, SignatureCheck};
 use mpms_ledger::genesis::{
@@ -213,6 +213,18 @@ impl Chain {
         results
     }
 
+    /// Whether every signature of `txs` verifies in one batch at the next height, as
+    /// validators check a proposed block before executing it.
+    pub fn batch_verifies(&self, txs: &[SignedTransaction]) -> bool {
+        let ctx = BlockContext {
+            height: self.height + 1,
+            time_ms: self.time_ms + 1_000,
+            proposer: self.authorities[0].id,
+            parent: self.last_hash,
+        };
+        mpms_ledger::execute::verify_signatures(&self.state, &ctx, txs).is_ok()
+    }
+
     /// Submits one transaction in its own block; panics if rejected.
     pub fn ok(&mut self, tx: SignedTransaction) -> Receipt {
         let kind = tx.tx.payload.kind();
@@ -322,6 +334,34 @@ impl Chain {
         .expect("prepare")
     }
 
+    /// `certifier`'s correction of its entry `earlier` (of `schema`, to `subject`),
+    /// valid for a year from now.
+    pub fn correction(
+        &mut self,
+        certifier: &Actor,
+        schema: &str,
+        subject: &Actor,
+        earlier: Hash,
+    ) -> CredentialIssuance {
+        let content = self.content("Patient P, corrected");
+        let terms = ClaimTerms::new(self.time_ms - DAY, self.time_ms + 365 * DAY);
+        prepare_issuance_with_vc(
+            CHAIN,
+            Issuer::certifier(&certifier.key, certifier.id),
+            SchemaRef {
+                id: schema,
+                fields: &course_fields(),
+            },
+            subject.id,
+            &subject.enc.encryption_key(),
+            &content,
+            terms.correcting(earlier),
+            |_| None,
+            &mut self.rng,
+        )
+        .expect("prepare")
+    }
+
     /// An issuance of `schema` to `subject` that `practitioner` signs for
     /// `certifier`, valid for a year from now.
     pub fn delegated_issuance(
@@ -343,7 +383,7 @@ impl Chain {
             subject.id,
             &subject.enc.encryption_key(),
             &content,
-            (from, until),
+            ClaimTerms::new(from, until),
             |_| None,
             &mut self.rng,
         )

@@ -18,6 +18,8 @@
 //! | `GET /v1/credentials/{id}/status-proof` | the status as of the last block, proven |
 //! | `GET /v1/state/proof` | a proof of one state key's value or absence at a height |
 //! | `GET /v1/grants/{id}` | an access grant |
+//! | `GET /v1/grant-sets/{id}` | a set grant and its entries' grants |
+//! | `GET /v1/certifiers/{id}/delegations/{practitioner}` | a practitioner's delegation, its terms by height |
 //! | `GET /v1/schemas`, `GET /v1/schemas/{id}` | credential schemas |
 //! | `GET /v1/certifiers/{id}`, `GET /v1/organizations/{id}` | registered parties |
 //! | `GET /v1/authorities` | the authority set and every authority's record |
@@ -131,6 +133,11 @@ pub fn router(node: NodeHandle, max_body_bytes: usize, max_submissions_per_sec: 
         )
         .route("/v1/state/proof", get(routes::state_proof))
         .route("/v1/grants/{id}", get(routes::grant))
+        .route("/v1/grant-sets/{id}", get(routes::grant_set))
+        .route(
+            "/v1/certifiers/{id}/delegations/{practitioner}",
+            get(routes::delegation),
+        )
         .route("/v1/requests/{id}", get(routes::request))
         .route("/v1/schemas", get(routes::schemas))
         .route("/v1/schemas/{id}", get(routes::schema))

@@ -20,6 +20,8 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/v1/credentials/{id}/status-proof", "The credential's status as of the last block: the credential and certifier records proven against its certified header, with the authority-set changes from genesis."),
     ("get", "/v1/state/proof", "A proof of one state key's value, or of its absence, after a block, with that block's header and certificate."),
     ("get", "/v1/grants/{id}", "An access grant."),
+    ("get", "/v1/grant-sets/{id}", "A set grant (a subject's grant of several credentials in one transaction): its selection, expiry, revocation, and each entry's credential and grant id."),
+    ("get", "/v1/certifiers/{id}/delegations/{practitioner}", "A certifier's delegation of claim signing to a practitioner: its terms (role, schemas, validity, revocation) by the height from which each applies."),
     ("get", "/v1/requests/{id}", "An access request."),
     ("get", "/v1/schemas", "Every registered credential schema."),
     ("get", "/v1/schemas/{id}", "A credential schema."),

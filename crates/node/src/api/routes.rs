@@ -591,6 +591,37 @@ fn grant_now(node: &NodeHandle, id: Hash) -> ApiResult {
     Ok(Json(out))
 }
 
+/// `GET /v1/grant-sets/{id}`.
+pub async fn grant_set(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+    let id: Hash = parse("grant set id", &id)?;
+    off_workers(&node, move |node| {
+        found(
+            "grant set",
+            record::<mpms_ledger::records::GrantSet>(node, &keys::grant_set(&id))?,
+        )
+    })
+    .await
+}
+
+/// `GET /v1/certifiers/{id}/delegations/{practitioner}`.
+pub async fn delegation(
+    State(node): State<NodeHandle>,
+    Path((certifier, practitioner)): Path<(String, String)>,
+) -> ApiResult {
+    let certifier: PublicKey = parse("certifier id", &certifier)?;
+    let practitioner: PublicKey = parse("practitioner id", &practitioner)?;
+    off_workers(&node, move |node| {
+        found(
+            "delegation",
+            record::<mpms_ledger::records::Delegation>(
+                node,
+                &keys::delegation(&certifier, &practitioner),
+            )?,
+        )
+    })
+    .await
+}
+
 /// Most inspections a grant's answer lists (the latest).
 const MAX_LISTED_INSPECTIONS: u64 = 100;
 
