@@ -135,7 +135,7 @@ fn write_fuzz_seed_corpora() {
             chain.tx(
                 &chain.certifier,
                 1,
-                Payload::RegisterSchema(SchemaDefinition {
+                Payload::RegisterSchema(Box::new(SchemaDefinition {
                     id: "med.acls".into(),
                     description: "advanced".into(),
                     prerequisites: vec!["med.bls".into()],
@@ -143,7 +143,8 @@ fn write_fuzz_seed_corpora() {
                     completion_condition: "pass".into(),
                     max_validity_ms: Some(1_000),
                     fields: mpms_ledger::claims::course_fields(),
-                }),
+                    fhir_resource: None,
+                })),
             ),
         ),
         (

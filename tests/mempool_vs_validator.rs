@@ -98,7 +98,7 @@ impl World {
                 encryption_key: self.c.chain.subject(*i).1.encryption_key(),
                 work: self.c.chain.work(&self.c.chain.subject(*i).0.public_key()),
             },
-            Op::RegisterSchema(i, stacked) => Payload::RegisterSchema(SchemaDefinition {
+            Op::RegisterSchema(i, stacked) => Payload::RegisterSchema(Box::new(SchemaDefinition {
                 id: SCHEMAS[*i].into(),
                 description: "a course".into(),
                 prerequisites: if *stacked && *i > 0 {
@@ -110,7 +110,8 @@ impl World {
                 completion_condition: "pass".into(),
                 max_validity_ms: None,
                 fields: mpms_ledger::claims::course_fields(),
-            }),
+                fhir_resource: None,
+            })),
             Op::Issue {
                 schema,
                 subject,

@@ -23,7 +23,7 @@ use mpms_ledger::{codec, CredentialRuleError, Payload, SignedTransaction, TxErro
 const SCHEMA: &str = "audit.course";
 
 fn schema(id: &str) -> Payload {
-    Payload::RegisterSchema(SchemaDefinition {
+    Payload::RegisterSchema(Box::new(SchemaDefinition {
         id: id.into(),
         description: "a course".into(),
         prerequisites: vec![],
@@ -31,7 +31,8 @@ fn schema(id: &str) -> Payload {
         completion_condition: "pass".into(),
         max_validity_ms: None,
         fields: mpms_ledger::claims::course_fields(),
-    })
+        fhir_resource: None,
+    }))
 }
 
 /// A chain with the test certifier's schema registered and subjects 0..3.

@@ -275,38 +275,45 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     println!(
         "\n3. St. Mary registers generic record schemas and delegates signing to its cardiologist"
     );
-    let schemas: [(&str, &str, &[&str]); 4] = [
+    // The first three map to FHIR R4 resources (what the hospital's records system
+    // sends, and what the patient's wallet exports).
+    let schemas: [(&str, &str, Option<&str>, &[&str]); 4] = [
         (
-            "record.clinical-note",
-            "A clinical note",
+            "record.condition",
+            "A diagnosis",
+            Some("Condition"),
             &[
-                "visit_date:date",
-                "diagnosis:code:http://hl7.org/fhir/sid/icd-10",
-                "note?:text",
+                "code:code:http://hl7.org/fhir/sid/icd-10",
+                "onset?:date",
+                "recorded?:date",
             ],
         ),
         (
             "record.lab-result",
             "A laboratory result",
+            Some("Observation"),
             &[
-                "test:code:http://loinc.org",
+                "status:text",
+                "code:code:http://loinc.org",
                 "value:number:ng/L",
-                "taken:date",
-                "interpretation?:text",
+                "effective:date",
             ],
         ),
         (
             "record.medication",
             "A medication statement",
+            Some("MedicationStatement"),
             &[
+                "status:text",
                 "medication:code:http://www.nlm.nih.gov/research/umls/rxnorm",
-                "dose:text",
-                "start:date",
+                "effective?:date",
+                "dosage?:text",
             ],
         ),
         (
             "record.medical-certificate",
             "A medical certificate",
+            None,
             &[
                 "kind:code:urn:mpms:certificate-kind",
                 "from:date",
@@ -315,7 +322,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             ],
         ),
     ];
-    for (id, description, fields) in schemas {
+    for (id, description, fhir_resource, fields) in schemas {
         demo.step(
             &st_mary,
             &format!(
@@ -329,6 +336,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
                 condition: "written by the treating practitioner".into(),
                 max_validity_days: None,
                 fields: fields.iter().map(|f| f.to_string()).collect(),
+                fhir_resource: fhir_resource.map(str::to_string),
             },
         )?;
     }
@@ -361,6 +369,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                fhir: None,
                 documents: Vec::new(),
                 valid_days: 3_650,
                 corrects,
@@ -371,13 +380,13 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     let signed = "signed by the cardiologist for St. Mary";
     let visit = demo.submit(
         &st_mary,
-        &format!("clinical note recorded ({signed})"),
+        &format!("diagnosis recorded ({signed})"),
         entry(
-            "record.clinical-note",
+            "record.condition",
             &[
-                ("visit_date", "2026-11-02"),
-                ("diagnosis", "I20.9|Angina pectoris, unspecified"),
-                ("note", "Exertional chest pain for three weeks"),
+                ("code", "I20.9|Angina pectoris, unspecified"),
+                ("onset", "2026-10-12"),
+                ("recorded", "2026-11-02"),
             ],
             None,
         )?,
@@ -388,10 +397,10 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
         entry(
             "record.lab-result",
             &[
-                ("test", "10839-9|Troponin I.cardiac"),
+                ("status", "final"),
+                ("code", "10839-9|Troponin I.cardiac"),
                 ("value", "85"),
-                ("taken", "2026-11-02"),
-                ("interpretation", "raised"),
+                ("effective", "2026-11-02"),
             ],
             None,
         )?,
@@ -402,9 +411,10 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
         entry(
             "record.medication",
             &[
+                ("status", "active"),
                 ("medication", "1191|Aspirin"),
-                ("dose", "75 mg once daily"),
-                ("start", "2026-11-02"),
+                ("effective", "2026-11-02"),
+                ("dosage", "75 mg once daily"),
             ],
             None,
         )?,
@@ -469,10 +479,10 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
         entry(
             "record.lab-result",
             &[
-                ("test", "10839-9|Troponin I.cardiac"),
+                ("status", "corrected"),
+                ("code", "10839-9|Troponin I.cardiac"),
                 ("value", "58"),
-                ("taken", "2026-11-02"),
-                ("interpretation", "raised"),
+                ("effective", "2026-11-02"),
             ],
             Some(lab),
         )?,
@@ -567,6 +577,7 @@ fn intern(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             condition: "pass the practical assessment".into(),
             max_validity_days: None,
             fields: Vec::new(),
+            fhir_resource: None,
         },
     )?;
     let issued = demo.step(
@@ -587,6 +598,7 @@ fn intern(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             valid_days: 730,
             practitioner_key: None,
             corrects: None,
+            fhir: None,
         },
     )?;
     let credential: Hash = issued["credential"]

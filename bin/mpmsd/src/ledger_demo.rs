@@ -354,7 +354,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
 
     println!("\n3. Stackable credential schemas");
     let schema = |id: &str, prereq: &[&str], desc: &str| {
-        Payload::RegisterSchema(SchemaDefinition {
+        Payload::RegisterSchema(Box::new(SchemaDefinition {
             id: id.into(),
             description: desc.into(),
             prerequisites: prereq.iter().map(|s| s.to_string()).collect(),
@@ -362,7 +362,8 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             completion_condition: "pass mark 80% and supervised practice".into(),
             max_validity_ms: Some(2 * 365 * DAY_MS),
             fields: mpms_ledger::claims::course_fields(),
-        })
+            fhir_resource: None,
+        }))
     };
     demo.ok(
         "schema cardio.bls (Basic Life Support)",

@@ -169,6 +169,11 @@ pub enum TxAction {
         /// end_date, marks?, result).
         #[arg(long = "field", value_name = "NAME:TYPE")]
         fields: Vec<String>,
+        /// The FHIR R4 resource type its content maps to and from (Observation,
+        /// Condition, MedicationStatement, DiagnosticReport, Composition): every
+        /// field must name an element of it.
+        #[arg(long, value_name = "TYPE")]
+        fhir_resource: Option<String>,
     },
     /// A certifier issues a credential, encrypted to the subject.
     IssueCredential {
@@ -222,6 +227,10 @@ pub enum TxAction {
         /// superseded.
         #[arg(long, value_name = "CREDENTIAL")]
         corrects: Option<Hash>,
+        /// A FHIR R4 resource (JSON) whose elements become the content's fields;
+        /// the schema must name its resource type (instead of --field).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["fields", "description", "start_date", "end_date", "marks", "result"])]
+        fhir: Option<PathBuf>,
     },
     /// A certifier (a hospital) delegates claim signing to a practitioner, or
     /// replaces its terms. In force from the next block.
@@ -582,6 +591,8 @@ pub struct Issue {
     pub date_of_birth: String,
     /// The fields, `(name, value as text)`.
     pub fields: Vec<(String, String)>,
+    /// A FHIR resource file to take the fields from instead.
+    pub fhir: Option<PathBuf>,
     /// Supporting documents, `LABEL=FILE`.
     pub documents: Vec<String>,
     /// Validity from now, days.
@@ -606,7 +617,10 @@ pub fn issue_payload(
     let record: Schema = client
         .get_as(&format!("/v1/schemas/{}", issue.schema))
         .with_context(|| format!("schema {}", issue.schema))?;
-    let values = content_fields(&record, &issue.fields)?;
+    let values = match &issue.fhir {
+        Some(path) => fhir_fields(&record, path)?,
+        None => content_fields(&record, &issue.fields)?,
+    };
     let mut salt = [0u8; 32];
     OsRng.fill_bytes(&mut salt);
     let documents = issue
@@ -659,6 +673,35 @@ pub fn issue_payload(
         Payload::IssueCredential(Box::new(issuance)),
         json!({ "credential": id.to_string() }),
     ))
+}
+
+/// The content fields `schema` takes from the FHIR resource in file `path`.
+fn fhir_fields(
+    schema: &Schema,
+    path: &std::path::Path,
+) -> anyhow::Result<BTreeMap<String, FieldValue>> {
+    use std::io::Read;
+    let expected = schema
+        .fhir_resource
+        .as_deref()
+        .and_then(mpms_fhir::ResourceType::parse)
+        .ok_or_else(|| {
+            anyhow!(
+                "schema {} names no FHIR resource type (register-schema --fhir-resource)",
+                schema.id
+            )
+        })?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(mpms_fhir::MAX_RESOURCE_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .with_context(|| format!("--fhir {}", path.display()))?;
+    let (_, resource) =
+        mpms_fhir::parse(&bytes).with_context(|| format!("--fhir {}", path.display()))?;
+    mpms_fhir::content_fields(expected, &schema.fields, &resource)
+        .with_context(|| format!("--fhir {}", path.display()))
 }
 
 /// The content fields `given` as `(name, text)` pairs, read and checked against
@@ -827,25 +870,36 @@ pub fn payload(
             condition,
             max_validity_days,
             fields,
-        } => (
-            Payload::RegisterSchema(SchemaDefinition {
-                id: id.clone(),
-                description,
-                prerequisites,
-                output,
-                completion_condition: condition,
-                max_validity_ms: max_validity_days.map(|d| d * DAY_MS),
-                fields: if fields.is_empty() {
-                    mpms_ledger::claims::course_fields()
-                } else {
-                    fields
-                        .iter()
-                        .map(|f| mpms_ledger::claims::parse_spec(f))
-                        .collect::<Result<Vec<_>, _>>()?
-                },
-            }),
-            json!({ "schema": id }),
-        ),
+            fhir_resource,
+        } => {
+            let fields = if fields.is_empty() {
+                mpms_ledger::claims::course_fields()
+            } else {
+                fields
+                    .iter()
+                    .map(|f| mpms_ledger::claims::parse_spec(f))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            if let Some(name) = &fhir_resource {
+                let kind = mpms_fhir::ResourceType::parse(name).ok_or_else(|| {
+                    anyhow!("--fhir-resource {name}: one of Observation, Condition, MedicationStatement, DiagnosticReport, Composition")
+                })?;
+                mpms_fhir::check_schema(kind, &fields)?;
+            }
+            (
+                Payload::RegisterSchema(Box::new(SchemaDefinition {
+                    id: id.clone(),
+                    description,
+                    prerequisites,
+                    output,
+                    completion_condition: condition,
+                    max_validity_ms: max_validity_days.map(|d| d * DAY_MS),
+                    fields,
+                    fhir_resource,
+                })),
+                json!({ "schema": id }),
+            )
+        }
         TxAction::IssueCredential {
             schema,
             subject,
@@ -861,6 +915,7 @@ pub fn payload(
             valid_days,
             practitioner_key,
             corrects,
+            fhir,
         } => {
             let practitioner = practitioner_key
                 .map(|path| {
@@ -898,6 +953,7 @@ pub fn payload(
                     holder_name,
                     date_of_birth,
                     fields: given,
+                    fhir,
                     documents,
                     valid_days,
                     corrects,

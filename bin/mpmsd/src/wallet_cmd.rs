@@ -57,6 +57,20 @@ pub enum WalletCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Writes the patient's record as a FHIR R4 Bundle (a `collection`): every
+    /// current entry (not superseded by a correction) whose schema maps to a FHIR
+    /// resource type.
+    ExportFhir {
+        /// The wallet file.
+        #[arg(long)]
+        wallet: PathBuf,
+        /// A file holding the password (else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Where to write the Bundle (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Writes a credential's proof bundle (from a node) with its content (from the
     /// wallet), checked before it is written: what a verifier checks with `mpmsd
     /// verify`.
@@ -253,6 +267,39 @@ fn open(wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
     Ok(serde_json::from_slice(&plain)?)
 }
 
+/// The portfolio's current entries whose schema maps to a FHIR resource type, as a
+/// FHIR Bundle. Each resource's author is the practitioner who signed it, else its
+/// certifier (account ids: the chain keeps no one's name for them).
+fn fhir_bundle(portfolio: &Portfolio) -> serde_json::Value {
+    let mut resources = Vec::new();
+    for held in &portfolio.credentials {
+        if held.record.superseded_by.is_some() {
+            continue;
+        }
+        let Some(kind) = portfolio
+            .schemas
+            .iter()
+            .find(|s| s.id == held.record.claim.schema)
+            .and_then(|s| s.fhir_resource.as_deref())
+            .and_then(mpms_fhir::ResourceType::parse)
+        else {
+            continue;
+        };
+        let author = held.record.claim.signer().to_string();
+        let mut resource = mpms_fhir::resource(
+            kind,
+            &held.content.fields,
+            mpms_fhir::Parties {
+                subject: &held.content.holder_name,
+                author: &author,
+            },
+        );
+        resource["id"] = serde_json::json!(held.id.to_string());
+        resources.push(resource);
+    }
+    mpms_fhir::bundle(resources)
+}
+
 /// The first 12 hex digits of an id.
 fn short_id(id: &mpms_crypto::Hash) -> String {
     id.to_string().chars().take(12).collect()
@@ -439,6 +486,22 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("{}", out.display()))?;
             println!(
                 "wrote the Verifiable Credential of {credential} to {}",
+                out.display()
+            );
+        }
+        WalletCommand::ExportFhir {
+            wallet,
+            password_file,
+            out,
+        } => {
+            let portfolio = open(&wallet, &password(&password_file)?)?;
+            let bundle = fhir_bundle(&portfolio);
+            let count = bundle["entry"].as_array().map_or(0, Vec::len);
+            std::fs::write(&out, serde_json::to_string_pretty(&bundle)?)
+                .with_context(|| format!("{}", out.display()))?;
+            println!(
+                "wrote {count} FHIR resource(s) of {} to {}",
+                portfolio.subject,
                 out.display()
             );
         }

@@ -103,12 +103,12 @@ fn devnet_serves_and_the_demo_runs_against_it() {
     );
     for expected in [
         "St. Mary delegates signing of record.* to its attending cardiologist",
-        "clinical note recorded (signed by the cardiologist for St. Mary)",
+        "diagnosis recorded (signed by the cardiologist for St. Mary)",
         // The employer sees the certificate and nothing else.
         "the employer reads: record.medical-certificate for Maria Gonzalez",
         "fit_for_work: false",
         // The referral opens the three entries.
-        "record.clinical-note for Maria Gonzalez: diagnosis: Angina pectoris, unspecified",
+        "record.condition for Maria Gonzalez: code: Angina pectoris, unspecified",
         "record.medication for Maria Gonzalez",
         // The history after the correction: both entries, linked.
         "[superseded by correction",
@@ -137,7 +137,7 @@ fn devnet_serves_and_the_demo_runs_against_it() {
         b"Troponin",
         b"10839-9",
         b"Aspirin",
-        b"chest pain",
+        b"once daily",
         b"Sick leave",
     ];
     let holds = |bytes: &[u8]| {

@@ -448,6 +448,66 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     assert_eq!(shown.matches("VALID").count(), 4, "{shown}");
     assert!(shown.contains("\"events\""), "{shown}");
 
+    // docs/PATIENTS.md's commands, run as written: the hospital sends a FHIR
+    // Observation (the specification's glucose example) signed by its cardiologist
+    // under a delegation; the patient exports the record as a FHIR Bundle.
+    let patient_blocks = common::doc_shell_blocks("PATIENTS.md");
+    assert_eq!(patient_blocks.len(), 2, "{patient_blocks:?}");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../crates/fhir/tests/examples/observation-example-f001-glucose.json"),
+        hospital_dir.join("glucose.json"),
+    )
+    .unwrap();
+    let out = common::run_shell(&hospital_dir, &patient_blocks[0], &hospital_env);
+    assert!(out.status.success(), "{}", text(&out));
+    let patient_dir = net.dir.path().join("patient");
+    std::fs::create_dir_all(&patient_dir).unwrap();
+    std::fs::copy(&intern_key, patient_dir.join("patient.key")).unwrap();
+    let out = common::run_shell(&patient_dir, &patient_blocks[1], &hospital_env);
+    assert!(out.status.success(), "{}", text(&out));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(patient_dir.join("record.json")).unwrap()).unwrap();
+    assert_eq!(record["resourceType"], "Bundle");
+    let entries = record["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{record}");
+    let glucose = &entries[0]["resource"];
+    assert_eq!(glucose["resourceType"], "Observation");
+    assert_eq!(glucose["code"]["coding"][0]["code"], "15074-8");
+    assert_eq!(glucose["valueQuantity"]["value"], 6.3);
+    assert_eq!(glucose["subject"]["display"], "P. van de Heuvel");
+    // Signed by the cardiologist for the hospital, under the delegation.
+    let id = glucose["id"].as_str().unwrap();
+    let issued = net.get(1, &format!("/v1/credentials/{id}")).unwrap();
+    assert_eq!(issued["claim"]["certifier"].as_str().unwrap(), hospital);
+    assert_eq!(glucose["subject"]["display"], "P. van de Heuvel");
+    let practitioner = issued["claim"]["practitioner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let delegation = net
+        .get(
+            1,
+            &format!("/v1/certifiers/{hospital}/delegations/{practitioner}"),
+        )
+        .unwrap();
+    assert_eq!(delegation["practitioner"].as_str().unwrap(), practitioner);
+    let bundle = net.get(2, &format!("/v1/credentials/{id}/bundle")).unwrap();
+    let bundle_path = patient_dir.join("glucose-bundle.json");
+    std::fs::write(&bundle_path, bundle.to_string()).unwrap();
+    let verified = net.cli(&[
+        "verify",
+        bundle_path.to_str().unwrap(),
+        "--genesis",
+        net.genesis().to_str().unwrap(),
+    ]);
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(
+        text(&verified).contains("signed by practitioner"),
+        "{}",
+        text(&verified)
+    );
+
     // No personal data in plaintext on chain.
     for i in 1..=net.height(0).unwrap() {
         let block = net.get(0, &format!("/v1/blocks/{i}")).unwrap();

@@ -270,7 +270,7 @@ impl Actors {
     /// Certifier `k`'s schema registration.
     pub fn register_schema(&mut self, k: usize) -> SignedTransaction {
         let c = &self.certifiers[k];
-        let payload = Payload::RegisterSchema(SchemaDefinition {
+        let payload = Payload::RegisterSchema(Box::new(SchemaDefinition {
             id: c.schema.clone(),
             description: format!("Benchmark competence {k}"),
             prerequisites: Vec::new(),
@@ -278,7 +278,8 @@ impl Actors {
             completion_condition: "pass the assessment".into(),
             max_validity_ms: None,
             fields: mpms_ledger::claims::course_fields(),
-        });
+            fhir_resource: None,
+        }));
         let nonce = c.nonce;
         self.certifiers[k].nonce += 1;
         self.sign(&self.certifiers[k].keys, nonce, payload)

@@ -416,6 +416,8 @@ pub struct Schema {
     pub max_validity_ms: Option<u64>,
     /// The fields its credentials' content gives.
     pub fields: Vec<crate::claims::FieldSpec>,
+    /// The FHIR resource type its content maps to and from, if any.
+    pub fhir_resource: Option<String>,
     /// Height of registration.
     pub registered_height: u64,
 }

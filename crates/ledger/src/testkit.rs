@@ -199,7 +199,7 @@ impl TestChain {
         self.tx(
             &self.certifier,
             nonce,
-            Payload::RegisterSchema(SchemaDefinition {
+            Payload::RegisterSchema(Box::new(SchemaDefinition {
                 id: id.into(),
                 description: format!("test course {id}"),
                 prerequisites: vec![],
@@ -207,7 +207,8 @@ impl TestChain {
                 completion_condition: "pass".into(),
                 max_validity_ms: None,
                 fields: course_fields(),
-            }),
+                fhir_resource: None,
+            })),
         )
     }
 

@@ -114,6 +114,9 @@ pub struct SchemaDefinition {
     /// The fields a credential's content gives (checked by the issuer before
     /// sealing, and by whoever opens the content).
     pub fields: Vec<FieldSpec>,
+    /// The FHIR resource type its content maps to and from (`Observation`,
+    /// `Condition`, ...), if any: 1 to 64 ASCII letters.
+    pub fhir_resource: Option<String>,
 }
 
 /// What a certifier attests and signs for one credential. Carries no personal data:
@@ -322,7 +325,7 @@ pub enum Payload {
     /// Move all matured unbonded stake back to the balance.
     WithdrawUnbonded,
     /// Register a credential schema (sender: an accredited certifier, id in scope).
-    RegisterSchema(SchemaDefinition),
+    RegisterSchema(Box<SchemaDefinition>),
     /// Issue a credential (the claim names and is signed by the certifier).
     IssueCredential(Box<CredentialIssuance>),
     /// Revoke a credential (sender: its certifier).

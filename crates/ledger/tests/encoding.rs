@@ -205,7 +205,7 @@ impl Gen {
             5 => Payload::Bond { amount: self.u64() },
             6 => Payload::Unbond { amount: self.u64() },
             7 => Payload::WithdrawUnbonded,
-            8 => Payload::RegisterSchema(SchemaDefinition {
+            8 => Payload::RegisterSchema(Box::new(SchemaDefinition {
                 id: self.text(),
                 description: self.text(),
                 prerequisites: vec![self.text()],
@@ -224,7 +224,8 @@ impl Gen {
                     FieldSpec::optional(&self.text(), FieldKind::Date),
                     FieldSpec::optional(&self.text(), FieldKind::Boolean),
                 ],
-            }),
+                fhir_resource: self.opt(Gen::text),
+            })),
             9 => Payload::IssueCredential(Box::new(CredentialIssuance {
                 claim: CredentialClaim {
                     schema: self.text(),

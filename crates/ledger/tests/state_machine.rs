@@ -22,7 +22,7 @@ use mpms_ledger::transaction::{
 use mpms_ledger::{CredentialRuleError as Rule, Payload, TxError, Vote, VoteKind};
 
 fn schema(id: &str, prerequisites: &[&str]) -> Payload {
-    Payload::RegisterSchema(SchemaDefinition {
+    Payload::RegisterSchema(Box::new(SchemaDefinition {
         id: id.into(),
         description: format!("course {id}"),
         prerequisites: prerequisites.iter().map(|s| s.to_string()).collect(),
@@ -30,7 +30,8 @@ fn schema(id: &str, prerequisites: &[&str]) -> Payload {
         completion_condition: "pass mark 80%".into(),
         max_validity_ms: Some(2 * 365 * DAY),
         fields: mpms_ledger::claims::course_fields(),
-    })
+        fhir_resource: None,
+    }))
 }
 
 fn issue(

@@ -489,15 +489,18 @@ impl Mask {
                     out.push(self.transaction(
                         &accomplice,
                         store,
-                        Payload::RegisterSchema(mpms_ledger::transaction::SchemaDefinition {
-                            id: EDGE_SCHEMA.into(),
-                            description: "a course".into(),
-                            prerequisites: vec![],
-                            output: "competence".into(),
-                            completion_condition: "pass".into(),
-                            max_validity_ms: None,
-                            fields: mpms_ledger::claims::course_fields(),
-                        }),
+                        Payload::RegisterSchema(Box::new(
+                            mpms_ledger::transaction::SchemaDefinition {
+                                id: EDGE_SCHEMA.into(),
+                                description: "a course".into(),
+                                prerequisites: vec![],
+                                output: "competence".into(),
+                                completion_condition: "pass".into(),
+                                max_validity_ms: None,
+                                fields: mpms_ledger::claims::course_fields(),
+                                fhir_resource: None,
+                            },
+                        )),
                     ));
                 }
                 let subject = mpms_crypto::SigningKey::from_seed(&[0xed; 32]);

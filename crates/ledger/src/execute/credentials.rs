@@ -111,6 +111,14 @@ pub(super) fn register_schema(
         false,
     )?;
     crate::claims::check_specs(&def.fields).map_err(|e| TxError::field("fields", e.to_string()))?;
+    if let Some(name) = &def.fhir_resource {
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(TxError::field(
+                "fhir_resource",
+                "a FHIR resource type: 1 to 64 ASCII letters",
+            ));
+        }
+    }
     if def.max_validity_ms == Some(0) {
         return Err(TxError::field("max_validity_ms", "must be positive"));
     }
@@ -151,6 +159,7 @@ pub(super) fn register_schema(
         completion_condition: def.completion_condition.clone(),
         max_validity_ms: def.max_validity_ms,
         fields: def.fields.clone(),
+        fhir_resource: def.fhir_resource.clone(),
         registered_height: txn.height(),
     };
     txn.put(keys::schema(&def.id), &schema);
