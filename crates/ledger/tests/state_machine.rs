@@ -2175,3 +2175,40 @@ fn a_set_grant_opens_every_entry_in_the_set_and_nothing_else() {
         TxError::GrantRevoked(_)
     ));
 }
+
+#[test]
+fn a_delegation_changes_only_so_often_but_can_always_be_revoked() {
+    use mpms_ledger::execute::MAX_DELEGATION_VERSIONS;
+    use mpms_ledger::records::Delegation;
+    let mut c = Chain::new(4);
+    let (hospital, doctor) = (Actor::new(50), Actor::new(70));
+    let terms = |c: &Chain, role: usize| Payload::Delegate {
+        practitioner: doctor.id,
+        role: format!("role {role}"),
+        schemas: vec!["med.*".into()],
+        valid_from_ms: c.time_ms - DAY,
+        valid_until_ms: c.time_ms + DAY,
+    };
+    for i in 0..MAX_DELEGATION_VERSIONS {
+        c.ok(c.tx(&hospital, terms(&c, i)));
+    }
+    // One more change within the evidence window is refused: every issuance the
+    // delegation covers reads its record, so it stays small.
+    assert!(matches!(
+        c.reject(c.tx(&hospital, terms(&c, 99))),
+        TxError::InvalidField {
+            field: "practitioner",
+            ..
+        }
+    ));
+    // A revocation is never refused.
+    c.ok(c.tx(
+        &hospital,
+        Payload::RevokeDelegation {
+            practitioner: doctor.id,
+            reason: "left".into(),
+        },
+    ));
+    let record: Delegation = c.get(&keys::delegation(&hospital.id, &doctor.id)).unwrap();
+    assert_eq!(record.terms.entries().len(), MAX_DELEGATION_VERSIONS + 1);
+}

@@ -66,6 +66,12 @@ pub struct ProofBundle {
     /// account's history at the status height, within the evidence window).
     #[serde(alias = "certifier_account_at_issue")]
     pub signer_account_at_issue: Option<StateProof>,
+    /// For a claim a practitioner signed: the certifier's delegation to it at the
+    /// issue height (while nodes keep that version of state; within the evidence
+    /// window the terms then are also in the delegation's history at the status
+    /// height).
+    #[serde(default)]
+    pub delegation_at_issue: Option<StateProof>,
     /// The status as of a later height.
     pub status: StatusProof,
     /// The decrypted content, if the bundle's maker could open it and chose to
@@ -211,13 +217,22 @@ pub fn build_bundle(
             .certificate(location.height)?
             .ok_or_else(|| missing(format!("certificate {}", location.height)))?,
     };
-    let signer_account_at_issue = match tree::root_at(store, location.height)? {
-        Some(_) => Some(tree::prove(
+    let kept = tree::root_at(store, location.height)?.is_some();
+    let signer_account_at_issue = match kept {
+        true => Some(tree::prove(
             store,
             location.height,
             &keys::account(&record.claim.signer()),
         )?),
-        None => None,
+        false => None,
+    };
+    let delegation_at_issue = match (kept, record.claim.practitioner) {
+        (true, Some(p)) => Some(tree::prove(
+            store,
+            location.height,
+            &keys::delegation(&record.claim.certifier, &p),
+        )?),
+        _ => None,
     };
     Ok(ProofBundle {
         format: BUNDLE_FORMAT.into(),
@@ -227,6 +242,7 @@ pub fn build_bundle(
         tx_proof,
         issued,
         signer_account_at_issue,
+        delegation_at_issue,
         status,
         content: None,
     })

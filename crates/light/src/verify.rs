@@ -392,26 +392,41 @@ fn delegation_at_issue(
     practitioner: &PublicKey,
 ) -> Result<DelegationTerm, String> {
     let issued = &bundle.issued.header;
-    let proof = bundle
-        .status
-        .delegation
-        .as_ref()
-        .ok_or("the bundle has no proof of the practitioner's delegation")?;
-    let delegation: Option<Delegation> = proven(
-        proof,
-        &keys::delegation(&claim.certifier, practitioner),
-        &bundle.status.at.header,
-        "delegation",
-    )?;
-    let term = delegation
+    if bundle.status.delegation.is_none() && bundle.delegation_at_issue.is_none() {
+        return Err("the bundle has no proof of the practitioner's delegation".into());
+    }
+    let delegation: Option<Delegation> = match &bundle.status.delegation {
+        Some(proof) => proven(
+            proof,
+            &keys::delegation(&claim.certifier, practitioner),
+            &bundle.status.at.header,
+            "delegation",
+        )?,
+        None => None,
+    };
+    let mut term = delegation
         .as_ref()
         .and_then(|d| d.terms.at(issued.height))
-        .ok_or_else(|| {
-            format!(
-                "practitioner {practitioner} held no delegation from certifier {} at block {}",
-                claim.certifier, issued.height
-            )
-        })?;
+        .cloned();
+    // Forgotten since (older than the evidence window): the delegation as proven at
+    // the issue height itself, if the bundle carries it.
+    if term.is_none() {
+        if let Some(at_issue) = &bundle.delegation_at_issue {
+            let then: Option<Delegation> = proven(
+                at_issue,
+                &keys::delegation(&claim.certifier, practitioner),
+                issued,
+                "delegation at issue",
+            )?;
+            term = then.and_then(|d| d.terms.at(issued.height).cloned());
+        }
+    }
+    let term = term.ok_or_else(|| {
+        format!(
+            "practitioner {practitioner} held no delegation from certifier {} at block {}",
+            claim.certifier, issued.height
+        )
+    })?;
     if let Some(reason) = &term.revoked {
         return Err(format!(
             "practitioner {practitioner}'s delegation was revoked before block {}: {reason}",
@@ -430,7 +445,7 @@ fn delegation_at_issue(
             claim.schema
         ));
     }
-    Ok(term.clone())
+    Ok(term)
 }
 
 fn certifier_signature(

@@ -358,10 +358,19 @@ fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
     );
     // Without the delegation's proof, or with the certifier's account proven in place
     // of the practitioner's, the signature is not accepted.
-    let mut stripped = b.clone();
-    stripped.status.delegation = None;
+    // The delegation proven at the issue height stands in for the one at the status
+    // height (which may have forgotten terms older than the evidence window).
+    let mut at_issue_only = b.clone();
+    at_issue_only.status.delegation = None;
+    assert!(verdict(&f, &at_issue_only).passed());
+    let mut stripped = at_issue_only.clone();
+    stripped.delegation_at_issue = None;
     let why = fails_at(&f, &stripped, CheckName::CertifierSignature);
     assert!(why.contains("delegation"), "{why}");
+    // A delegation proof against the wrong header is refused.
+    let mut misplaced = at_issue_only.clone();
+    misplaced.delegation_at_issue = b.status.delegation.clone();
+    fails_at(&f, &misplaced, CheckName::CertifierSignature);
     let mut swapped = b.clone();
     swapped.status.practitioner_account = Some(b.status.certifier_account.clone());
     fails_at(&f, &swapped, CheckName::CertifierSignature);

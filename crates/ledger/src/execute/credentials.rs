@@ -22,6 +22,9 @@ const MAX_DESCRIPTION: usize = 1024;
 const MAX_REASON: usize = 256;
 const MAX_ROLE: usize = 128;
 const MAX_DELEGATED_SCHEMAS: usize = 32;
+/// Most versions of one delegation's terms kept within the evidence window (a
+/// revocation may always be added on top).
+pub const MAX_DELEGATION_VERSIONS: usize = 16;
 
 /// Whether `id` is a well-formed schema id.
 pub(crate) fn valid_schema_id(id: &str) -> bool {
@@ -388,6 +391,20 @@ pub(super) fn delegate(
     let from = txn.height() + 1;
     let delegation = match txn.get::<Delegation>(&key)? {
         Some(mut d) => {
+            // Old terms are kept as long as evidence about their heights can be
+            // judged; within that window the terms may change only so often, so the
+            // record (read by every issuance it covers) stays small.
+            let window = txn.meta.params.evidence_max_age_blocks;
+            d.terms.forget_before(txn.height().saturating_sub(window));
+            let replaces_pending = d.terms.entries().last().is_some_and(|(at, _)| *at == from);
+            if !replaces_pending && d.terms.entries().len() >= MAX_DELEGATION_VERSIONS {
+                return Err(TxError::field(
+                    "practitioner",
+                    format!(
+                        "its delegation changed {MAX_DELEGATION_VERSIONS} times in the last {window} blocks (the evidence window): wait before changing it again"
+                    ),
+                ));
+            }
             d.terms.set(from, term);
             d
         }
@@ -423,6 +440,10 @@ pub(super) fn revoke_delegation(
     if latest.revoked.is_some() {
         return Err(TxError::UnknownDelegation(practitioner));
     }
+    let window = txn.meta.params.evidence_max_age_blocks;
+    delegation
+        .terms
+        .forget_before(txn.height().saturating_sub(window));
     delegation.terms.set(
         txn.height() + 1,
         DelegationTerm {

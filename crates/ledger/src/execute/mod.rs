@@ -11,6 +11,7 @@ mod access;
 mod accounts;
 mod builder;
 mod credentials;
+pub use credentials::MAX_DELEGATION_VERSIONS;
 pub mod error;
 mod evidence;
 mod governance;
