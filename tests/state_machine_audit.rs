@@ -234,7 +234,9 @@ fn inspections_do_not_grow_the_grant() {
     let subject_key = mpms_ledger::credential::issuance_of(&issue)
         .unwrap()
         .subject_key
-        .clone();
+        .get()
+        .cloned()
+        .unwrap();
     c.commit_all(&[issue]);
     let sealed = mpms_ledger::credential::reseal_key(
         &credential,
@@ -250,7 +252,7 @@ fn inspections_do_not_grow_the_grant() {
             credential,
             grantee: board.public_key(),
             request: None,
-            sealed_key: sealed,
+            sealed_key: mpms_ledger::erasable::Erasable::new(sealed),
             expires_at_ms: GENESIS_TIME_MS + 10 * 365 * 86_400_000,
         },
     );
@@ -306,7 +308,10 @@ fn only_the_certifier_publishes_its_issuance() {
     let genuine = c.chain.issue(1, SCHEMA, 0, 9);
     let mut copied = genuine.tx.payload.clone();
     if let Payload::IssueCredential(issuance) = &mut copied {
-        issuance.content.ciphertext = vec![0u8; 64];
+        issuance.content = mpms_ledger::erasable::Erasable::new(mpms_crypto::EncryptedContent {
+            nonce: [0; 12],
+            ciphertext: vec![0u8; 64],
+        });
     }
     let thief = c.chain.operators[3].clone();
     let stolen = c.tx(&thief, copied);

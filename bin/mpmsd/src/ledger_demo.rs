@@ -468,12 +468,13 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
     let issuance = issuance_of(issuing_tx).context("an issuance")?;
     let sealed = reseal_key(
         &acls,
-        &issuance.subject_key,
+        mpms_ledger::credential::subject_sealed(issuance)?,
         &intern.enc,
         &board.enc.encryption_key(),
         &mut OsRng,
     )?;
     let nonce = demo.nonce(&intern)?;
+    let granted = mpms_ledger::erasable::Erasable::new(sealed.clone());
     demo.ok(
         "intern grants access for 7 days (content key re-sealed to the board)",
         demo.tx(
@@ -482,14 +483,20 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
                 credential: acls,
                 grantee: board.id(),
                 request: Some(request),
-                sealed_key: sealed,
+                sealed_key: granted.clone(),
                 expires_at_ms: now_ms() + 7 * DAY_MS,
             },
         )?,
     )?;
     let grant = grant_id(&intern.id(), nonce);
     let g: Grant = demo.read(&keys::grant(&grant))?;
-    let opened = open_content(issuance, &g.sealed_key, &board.enc)?;
+    // The grant records the digest of the key sealed to the board; the board holds
+    // the key from the granting transaction.
+    anyhow::ensure!(
+        g.sealed_key == granted.digest(),
+        "the grant names another key"
+    );
+    let opened = open_content(issuance, &sealed, &board.enc)?;
     verify_content(
         CHAIN_ID,
         &credential.claim,

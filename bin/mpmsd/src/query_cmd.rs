@@ -62,6 +62,11 @@ pub enum Query {
         #[arg(long)]
         proof: bool,
     },
+    /// A credential's proof bundle (for `mpmsd verify`).
+    Bundle {
+        /// The credential's id.
+        id: String,
+    },
     /// A grant.
     Grant {
         /// Its id.
@@ -131,6 +136,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         Query::Credential { id, proof: true } => {
             client.get(&format!("/v1/credentials/{id}/proof"))?
         }
+        Query::Bundle { id } => client.get(&format!("/v1/credentials/{id}/bundle"))?,
         Query::Grant { id } => client.get(&format!("/v1/grants/{id}"))?,
         Query::Schemas => client.get("/v1/schemas")?,
         Query::Validators => client.get("/v1/authorities")?,

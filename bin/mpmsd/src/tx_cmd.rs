@@ -12,6 +12,7 @@ use mpms_ledger::claims::FieldValue;
 use mpms_ledger::credential::{
     prepare_issuance_with_vc, reseal_key, ClaimTerms, CredentialContent, Issuer,
 };
+use mpms_ledger::erasable::Erasable;
 use mpms_ledger::records::{Grant, Schema, Subject};
 use mpms_ledger::transaction::{
     grant_id, request_id, set_member_grant_id, GovernanceAction, GrantSelection, GrantedEntry,
@@ -258,6 +259,14 @@ pub enum TxAction {
         /// Why.
         #[arg(long)]
         reason: String,
+    },
+    /// A subject has a credential's content erased: the chain keeps the claim, its
+    /// commitment and the fact of issuance; every node deletes the ciphertext and the
+    /// sealed keys from its storage.
+    EraseContent {
+        /// The credential.
+        #[arg(long)]
+        credential: Hash,
     },
     /// The certifier revokes a credential it issued.
     RevokeCredential {
@@ -750,6 +759,7 @@ fn grantable_of_schema(
         let record: mpms_ledger::records::Credential =
             serde_json::from_value(item["credential"].clone()).context("credential record")?;
         if record.claim.schema == schema
+            && record.erased_height.is_none()
             && record.status == mpms_ledger::records::CredentialStatus::Active
             && record.claim.valid_until_ms > now_ms
         {
@@ -986,6 +996,10 @@ pub fn payload(
             },
             json!({ "practitioner": practitioner.to_string() }),
         ),
+        TxAction::EraseContent { credential } => (
+            Payload::EraseContent { credential },
+            json!({ "credential": credential.to_string(), "erased": true }),
+        ),
         TxAction::RevokeCredential { credential, reason } => (
             Payload::RevokeCredential { credential, reason },
             json!({ "credential": credential.to_string() }),
@@ -1019,7 +1033,7 @@ pub fn payload(
                 .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
             let sealed_key = reseal_key(
                 &credential,
-                &issuance.subject_key,
+                mpms_ledger::credential::subject_sealed(issuance)?,
                 party.decryption("granting access")?,
                 &org_key(client, &grantee)?,
                 &mut OsRng,
@@ -1030,7 +1044,7 @@ pub fn payload(
                     credential,
                     grantee,
                     request,
-                    sealed_key,
+                    sealed_key: Erasable::new(sealed_key),
                     expires_at_ms: now + days * DAY_MS,
                 },
                 json!({ "grant": grant_id(&party.id(), nonce).to_string() }),
@@ -1064,13 +1078,13 @@ pub fn payload(
                     .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
                 entries.push(GrantedEntry {
                     credential: *credential,
-                    sealed_key: reseal_key(
+                    sealed_key: Erasable::new(reseal_key(
                         credential,
-                        &issuance.subject_key,
+                        mpms_ledger::credential::subject_sealed(issuance)?,
                         party.decryption("granting access")?,
                         &grantee_key,
                         &mut OsRng,
-                    )?,
+                    )?),
                 });
             }
             let nonce = client.next_nonce(&party.id())?;
@@ -1439,9 +1453,27 @@ pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Res
     let tx = client.committed_tx(&issued)?;
     let issuance = mpms_ledger::credential::issuance_of(&tx)
         .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
+    if record["erased_height"].is_u64() {
+        bail!(
+            "credential {}: content erased at its subject's request",
+            g.credential
+        );
+    }
+    // The key sealed to this grantee is in the granting transaction.
+    let granting = client.committed_tx(&g.granted_tx)?;
+    let sealed = mpms_ledger::credential::granted_key(&granting, g.entry)
+        .filter(|k| k.digest() == g.sealed_key)
+        .ok_or_else(|| {
+            anyhow!(
+                "transaction {} does not hold grant {grant}'s key",
+                g.granted_tx
+            )
+        })?
+        .get()
+        .ok_or(mpms_ledger::credential::ContentError::Erased)?;
     let content = mpms_ledger::credential::open_content(
         issuance,
-        &g.sealed_key,
+        sealed,
         party.decryption("opening a credential")?,
     )?;
     mpms_ledger::credential::verify_content(
@@ -1471,16 +1503,14 @@ mod tests {
     use super::*;
 
     fn grant(grantee: PublicKey) -> Grant {
-        let key = mpms_crypto::DecryptionKey::derive(&[1; 32]).encryption_key();
-        let sealed = mpms_crypto::ContentKey::generate(&mut OsRng)
-            .seal_to(&key, b"id", &mut OsRng)
-            .unwrap();
         Grant {
             credential: Hash::digest(b"credential"),
             subject: mpms_crypto::SigningKey::from_seed(&[2; 32]).public_key(),
             grantee,
             request: None,
-            sealed_key: sealed,
+            sealed_key: Hash::digest(b"sealed key"),
+            granted_tx: Hash::digest(b"granting transaction"),
+            entry: 0,
             expires_at_ms: 10_000,
             granted_height: 3,
             revoked_height: None,

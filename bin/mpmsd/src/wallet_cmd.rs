@@ -208,11 +208,19 @@ fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result
         let id: Hash = serde_json::from_value(item["id"].clone()).context("credential id")?;
         let record: Credential =
             serde_json::from_value(item["credential"].clone()).context("credential record")?;
+        if let Some(height) = record.erased_height {
+            eprintln!("credential {id}: content erased at height {height}, not held");
+            continue;
+        }
         let tx = client.committed_tx(&record.issued_tx)?;
         let issuance =
             issuance_of(&tx).ok_or_else(|| anyhow!("{} does not issue {id}", record.issued_tx))?;
-        let delivery = open_delivery(issuance, &issuance.subject_key, reader)
-            .with_context(|| format!("decrypting credential {id}"))?;
+        let delivery = open_delivery(
+            issuance,
+            mpms_ledger::credential::subject_sealed(issuance)?,
+            reader,
+        )
+        .with_context(|| format!("decrypting credential {id}"))?;
         let content = delivery.content;
         verify_content(
             &tx.tx.chain_id,

@@ -452,7 +452,7 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     // Observation (the specification's glucose example) signed by its cardiologist
     // under a delegation; the patient exports the record as a FHIR Bundle.
     let patient_blocks = common::doc_shell_blocks("PATIENTS.md");
-    assert_eq!(patient_blocks.len(), 2, "{patient_blocks:?}");
+    assert_eq!(patient_blocks.len(), 3, "{patient_blocks:?}");
     std::fs::copy(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../crates/fhir/tests/examples/observation-example-f001-glucose.json"),
@@ -507,6 +507,81 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         "{}",
         text(&verified)
     );
+
+    // Erasure: the glucose result is granted to the board, then its content erased.
+    // Its ciphertext and both sealed keys must leave every node's files.
+    let granted = net.tx(
+        0,
+        &intern_k,
+        &[
+            "grant-access",
+            "--credential",
+            id,
+            "--grantee",
+            &board,
+            "--days",
+            "30",
+        ],
+    );
+    let glucose_grant = granted["grant"].as_str().unwrap().to_string();
+    let committed_tx = |hash: &str| -> mpms_ledger::SignedTransaction {
+        let tx = net.get(0, &format!("/v1/transactions/{hash}")).unwrap();
+        mpms_ledger::codec::decode(&hex::decode(tx["transaction_bytes"].as_str().unwrap()).unwrap())
+            .unwrap()
+    };
+    let issuing = committed_tx(issued["issued_tx"].as_str().unwrap());
+    let mpms_ledger::Payload::IssueCredential(issuance) = &issuing.tx.payload else {
+        panic!("an issuance")
+    };
+    let grant_record = net.get(0, &format!("/v1/grants/{glucose_grant}")).unwrap();
+    let granting = committed_tx(grant_record["granted_tx"].as_str().unwrap());
+    let mpms_ledger::Payload::GrantAccess { sealed_key, .. } = &granting.tx.payload else {
+        panic!("a grant")
+    };
+    // A stretch of each: the content's ciphertext, the key sealed to the patient,
+    // the key sealed to the board.
+    let erased_bytes: Vec<Vec<u8>> = vec![
+        issuance.content.get().unwrap().ciphertext[..48].to_vec(),
+        issuance.subject_key.get().unwrap().ciphertext[..32].to_vec(),
+        sealed_key.get().unwrap().ciphertext[..32].to_vec(),
+    ];
+    let issuing_hash = issuing.hash();
+    std::fs::copy(net.genesis(), patient_dir.join("genesis.json")).unwrap();
+    let erase_env = [
+        ("NODE", net.nodes[1].api.as_str()),
+        ("CREDENTIAL", id),
+        ("MPMS_KEYSTORE_PASSWORD", "test password 1234"),
+    ];
+    let out = common::run_shell(&patient_dir, &patient_blocks[2], &erase_env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("content erased"), "{}", text(&out));
+    // The chain keeps the claim, its commitment and the transaction, hash unchanged.
+    let after = committed_tx(&issuing_hash.to_string());
+    assert_eq!(after.hash(), issuing_hash);
+    let mpms_ledger::Payload::IssueCredential(kept) = &after.tx.payload else {
+        panic!("an issuance")
+    };
+    assert!(kept.content.is_erased() && kept.subject_key.is_erased());
+    assert_eq!(kept.claim, issuance.claim);
+    // The board can no longer open it; nobody can grant it again.
+    let opened = net.cli(&[
+        "credential",
+        "open",
+        "--node",
+        &net.nodes[2].api,
+        "--key",
+        board_key.to_str().unwrap(),
+        "--grant",
+        &glucose_grant,
+    ]);
+    assert!(!opened.status.success());
+    assert!(text(&opened).contains("erased"), "{}", text(&opened));
+    let regrant = net.tx_result(
+        0,
+        &intern_k,
+        &["grant-access", "--credential", id, "--grantee", &board],
+    );
+    assert!(!regrant.status.success());
 
     // No personal data in plaintext on chain.
     for i in 1..=net.height(0).unwrap() {
@@ -617,9 +692,10 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
+    // The glucose result's grant (since erased) comes first, then the licensing.
     assert_eq!(
         events,
-        ["request", "grant", "inspection", "grant-revoked"],
+        ["grant", "request", "grant", "inspection", "grant-revoked"],
         "{audit}"
     );
     for event in audit["events"].as_array().unwrap() {
@@ -703,8 +779,10 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         .unwrap();
     assert!(proof["certificate"]["signatures"].as_array().unwrap().len() >= 3);
 
-    // Validator 3 is killed: the chain keeps finalizing with three of four.
+    // Validator 3 is killed, and its data lost: the chain keeps finalizing with
+    // three of four.
     net.kill(3);
+    std::fs::remove_dir_all(net.nodes[3].home.join("data")).unwrap();
     let before = net.height(0).unwrap();
     let (late_key, _) = net.account("late");
     net.tx(
@@ -713,7 +791,8 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         &["register-subject"],
     );
     net.wait_height(&[0, 1, 2], before + 2, MINUTE);
-    // Restarted, it catches up.
+    // Restarted from genesis, it catches up: every block it is served since the
+    // erasure holds the erased transactions, and verifies.
     net.start(3);
     let target = net.height(0).unwrap();
     net.wait_height(&[3], target, MINUTE);
@@ -759,6 +838,13 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
                     files += 1;
                     let bytes = std::fs::read(&path).unwrap();
                     assert_eq!(leaks(&bytes), None, "{}", path.display());
+                    for erased in &erased_bytes {
+                        assert!(
+                            !bytes.windows(erased.len()).any(|w| w == erased),
+                            "erased bytes in {}",
+                            path.display()
+                        );
+                    }
                 }
             }
         }
@@ -772,6 +858,12 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
                 entries += 1;
                 assert_eq!(leaks(key), None, "a key in {family}");
                 assert_eq!(leaks(value), None, "a value in {family}");
+                for erased in &erased_bytes {
+                    assert!(
+                        !value.windows(erased.len()).any(|w| w == erased),
+                        "erased bytes in a value in {family}"
+                    );
+                }
             })
             .unwrap();
     }

@@ -329,7 +329,7 @@ impl Actors {
         let held = Held {
             subject: j,
             credential: issuance.claim.id(),
-            sealed: issuance.subject_key.clone(),
+            sealed: issuance.subject_key.get().cloned().expect("just sealed"),
         };
         let nonce = c.nonce;
         self.certifiers[k].nonce += 1;
@@ -366,7 +366,7 @@ impl Actors {
                 credential: held.credential,
                 grantee: self.verifier.id(),
                 request: None,
-                sealed_key,
+                sealed_key: mpms_ledger::erasable::Erasable::new(sealed_key),
                 expires_at_ms: now_ms + 30 * DAY_MS,
             },
         );

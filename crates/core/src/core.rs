@@ -1018,6 +1018,31 @@ impl NodeCore {
             hash = %hash,
             "committed"
         );
+        // Erasures the block recorded: this node drops the content from its blocks.
+        let erased: Vec<_> = outcome
+            .receipts
+            .iter()
+            .flat_map(|r| &r.events)
+            .filter_map(|e| match e {
+                mpms_ledger::execute::Event::ContentErased(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for id in &erased {
+            match crate::erasure::erase_credential(self.store.as_ref(), id) {
+                Ok(blocks) => tracing::info!(credential = %id, blocks, "content erased"),
+                Err(e) => {
+                    let message = e.to_string();
+                    self.fail(e.into());
+                    return Err(message);
+                }
+            }
+        }
+        if !erased.is_empty() {
+            if let Err(e) = self.store.purge_erased() {
+                tracing::warn!(error = %e, "purging erased content");
+            }
+        }
         let next_authorities = outcome
             .next_authority_set
             .clone()

@@ -8,12 +8,15 @@
 //!   in as method calls; what the node must do comes out as [`Action`]s.
 //! - [`mempool`]: transactions waiting for a block, each checked by the ledger on
 //!   entry.
+//! - [`erasure`]: dropping a credential's ciphertext and sealed keys from the stored
+//!   blocks once the chain records its subject's request.
 //!
 //! It has no sockets, clocks, threads or async runtime: the node (`mpms-node`) runs it
 //! on libp2p and tokio, and the simulator (`mpms-sim`) runs the very same code over a
 //! modeled network in virtual time.
 
 pub mod core;
+pub mod erasure;
 pub mod mempool;
 
 pub use crate::core::{

@@ -116,6 +116,10 @@ pub enum AdmitError {
     /// The mempool is full.
     #[error("the mempool is full")]
     Full,
+    /// A new transaction carries its ciphertext and sealed keys; only a block's
+    /// stored copy may have them erased.
+    #[error("the transaction's ciphertext or sealed keys are missing")]
+    Erased,
     /// The ledger's rules refuse the transaction.
     #[error(transparent)]
     Rejected(#[from] TxError),
@@ -260,6 +264,9 @@ impl Mempool {
         let hash = tx.hash();
         if self.entries.contains_key(&hash) {
             return Err(AdmitError::Duplicate(hash));
+        }
+        if tx.tx.payload.any_erased() {
+            return Err(AdmitError::Erased);
         }
         let sender = tx.tx.sender;
         let queue_len = self.by_sender.get(&sender).map_or(0, |q| q.txs.len());
@@ -631,6 +638,22 @@ mod tests {
                 CredentialRuleError::UnknownSchema(_)
             )))
         ));
+        assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn a_new_transaction_carries_what_it_commits_to() {
+        let f = Fixture::new();
+        let mut pool = pool();
+        // Same hash and signature as the full one, but without its ciphertext: only a
+        // stored block may hold a transaction like that.
+        let issue = f.chain.issue(0, "med.any", 1, 1);
+        let bare = issue.erased();
+        assert_eq!(bare.hash(), issue.hash());
+        assert_eq!(
+            pool.insert(&f.state, &f.ctx(), bare, 0),
+            Err(AdmitError::Erased)
+        );
         assert!(pool.is_empty());
     }
 

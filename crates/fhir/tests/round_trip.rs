@@ -56,7 +56,7 @@ fn round_trip(kind: ResourceType, fields: &[&str], input: &Value, holder: &str) 
     .unwrap();
     // What the chain holds is ciphertext: no clinical element in the clear.
     let on_chain = mpms_ledger::codec::encode(&issuance);
-    let opened = open_content(&issuance, &issuance.subject_key, &patient_dk).unwrap();
+    let opened = open_content(&issuance, issuance.subject_key.get().unwrap(), &patient_dk).unwrap();
     assert_eq!(opened, content);
     let out = resource(
         kind,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::claims::{ClaimError, FieldSpec, FieldValue};
+use crate::erasable::Erasable;
 use crate::records::Schema;
 use crate::transaction::{CredentialClaim, CredentialIssuance, SchemaDefinition};
 use crate::{codec, AccountId, CredentialId};
@@ -86,6 +87,15 @@ pub enum ContentError {
     /// The certifier's signature over the claim does not verify.
     #[error("certifier signature does not verify")]
     BadSignature,
+    /// The content, or the key sealed to this reader, was erased at its subject's
+    /// request.
+    #[error("content erased")]
+    Erased,
+}
+
+/// The content key `issuance` sealed to its subject, unless erased.
+pub fn subject_sealed(issuance: &CredentialIssuance) -> Result<&Sealed, ContentError> {
+    issuance.subject_key.get().ok_or(ContentError::Erased)
 }
 
 /// The schema an issuance is for, as its issuer knows it: its id and its fields.
@@ -280,8 +290,8 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     Ok(CredentialIssuance {
         claim,
         certifier_signature,
-        content: encrypted,
-        subject_key,
+        content: Erasable::new(encrypted),
+        subject_key: Erasable::new(subject_key),
     })
 }
 
@@ -316,7 +326,8 @@ pub fn open_delivery(
 ) -> Result<Delivery, ContentError> {
     let id = issuance.claim.id();
     let key = open_key(&id, sealed, reader)?;
-    let plaintext = key.decrypt(id.as_bytes(), &issuance.content)?;
+    let ciphertext = issuance.content.get().ok_or(ContentError::Erased)?;
+    let plaintext = key.decrypt(id.as_bytes(), ciphertext)?;
     let delivery: Delivery =
         codec::decode(&plaintext).map_err(|e| ContentError::Decode(e.to_string()))?;
     if delivery.content.commitment() != issuance.claim.commitment {
@@ -332,6 +343,18 @@ pub fn open_content(
     reader: &DecryptionKey,
 ) -> Result<CredentialContent, ContentError> {
     open_delivery(issuance, sealed, reader).map(|d| d.content)
+}
+
+/// The content key `tx` sealed to a grantee in its grant `entry` (0 for a single
+/// grant, the position in a set grant), if `tx` grants access and holds that entry.
+pub fn granted_key(tx: &crate::SignedTransaction, entry: u32) -> Option<&Erasable<Sealed>> {
+    match &tx.tx.payload {
+        crate::Payload::GrantAccess { sealed_key, .. } if entry == 0 => Some(sealed_key),
+        crate::Payload::GrantAccessSet { entries, .. } => {
+            entries.get(entry as usize).map(|e| &e.sealed_key)
+        }
+        _ => None,
+    }
 }
 
 /// The issuance carried by `tx`, if it issues a credential.

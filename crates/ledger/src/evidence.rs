@@ -9,6 +9,9 @@ use crate::transaction::SignedTransaction;
 use crate::vote::SignedVote;
 
 /// Proof that an authority broke the protocol.
+// A piece of evidence is built a few times per offence; the size of its larger
+// variant costs nothing worth an extra indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Evidence {
     /// Two different signed statements by one authority for the same

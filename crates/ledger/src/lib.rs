@@ -10,6 +10,7 @@
 //!   state tree whose root every header carries (with proofs of one key's value);
 //! - [`execute`]: the deterministic state machine;
 //! - [`claims`]: the typed fields a schema declares and the values content gives them;
+//! - [`erasable`]: data a transaction commits to by digest, erasable later;
 //! - [`credential`]: building, sealing, opening and checking credential content
 //!   (used by certifiers, subjects and verifiers off chain).
 //!
@@ -20,6 +21,7 @@ pub mod block;
 pub mod claims;
 pub mod codec;
 pub mod credential;
+pub mod erasable;
 pub mod evidence;
 pub mod execute;
 pub mod genesis;

@@ -6,7 +6,7 @@
 //! within one block sees the same rules, and evidence about a past block is judged
 //! exactly as that block would have been.
 
-use mpms_crypto::{EncryptionKey, Hash, PublicKey, Sealed, Signature};
+use mpms_crypto::{EncryptionKey, Hash, PublicKey, Signature};
 use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
@@ -453,6 +453,10 @@ pub struct Credential {
     /// The correction that superseded it, if one did (the newest entry of a chain of
     /// corrections has none).
     pub superseded_by: Option<CredentialId>,
+    /// The height at which its subject had its content erased, if it did: the
+    /// claim and its commitment stay, nodes no longer hold the ciphertext or the
+    /// sealed keys.
+    pub erased_height: Option<u64>,
 }
 
 impl Credential {
@@ -507,8 +511,14 @@ pub struct Grant {
     pub grantee: AccountId,
     /// The request answered, if any.
     pub request: Option<RequestId>,
-    /// The content key sealed to the grantee.
-    pub sealed_key: Sealed,
+    /// The digest of the content key sealed to the grantee; the sealed key itself
+    /// is in the granting transaction (so that erasing it changes no state).
+    pub sealed_key: Hash,
+    /// The granting transaction.
+    pub granted_tx: Hash,
+    /// The grant's entry in that transaction (0 for a single grant; the entry's
+    /// position in a set grant).
+    pub entry: u32,
     /// Expiry (Unix milliseconds).
     pub expires_at_ms: u64,
     /// Height of the grant.

@@ -7,6 +7,7 @@ use mpms_crypto::{
 use serde::{Deserialize, Serialize};
 
 use crate::claims::FieldSpec;
+use crate::erasable::Erasable;
 use crate::evidence::Evidence;
 use crate::params::ParameterChange;
 use crate::{codec, AccountId, CredentialId, GrantId, ProposalId, RequestId};
@@ -25,9 +26,21 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// The bytes its signature covers: its encoding with every erasable value
+    /// replaced by its digest (see [`crate::erasable`]).
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        if self.payload.holds_erasable() {
+            let mut bare = self.clone();
+            bare.payload.erase_all();
+            codec::encode(&bare)
+        } else {
+            codec::encode(self)
+        }
+    }
+
     /// Signs with `key` (the sender's current signing key).
     pub fn sign(self, key: &SigningKey) -> SignedTransaction {
-        let signature = key.sign(&self.chain_id, Domain::Transaction, &codec::encode(&self));
+        let signature = key.sign(&self.chain_id, Domain::Transaction, &self.signing_bytes());
         SignedTransaction {
             tx: self,
             signature,
@@ -45,9 +58,57 @@ pub struct SignedTransaction {
 }
 
 impl SignedTransaction {
-    /// The transaction hash: SHA-256 of the canonical encoding, signature included.
+    /// The transaction hash: SHA-256 of the canonical encoding, signature included,
+    /// with every erasable value replaced by its digest (so it is the same before
+    /// and after erasure).
     pub fn hash(&self) -> Hash {
-        Hash::digest(&codec::encode(self))
+        if self.tx.payload.holds_erasable() {
+            Hash::digest(&codec::encode(&self.erased()))
+        } else {
+            Hash::digest(&codec::encode(self))
+        }
+    }
+
+    /// Erases what this transaction carries of credential `id`: its ciphertext and
+    /// the key sealed to its subject if it issues it, the key sealed to a grantee if
+    /// it grants access to it (in a set grant, that entry only). Its hash and
+    /// signature are unchanged. Whether anything was erased.
+    pub fn erase_credential(&mut self, id: &CredentialId) -> bool {
+        let held = |e: &Erasable<Sealed>| !e.is_erased();
+        match &mut self.tx.payload {
+            Payload::IssueCredential(issuance) if &issuance.claim.id() == id => {
+                let any = !issuance.content.is_erased() || held(&issuance.subject_key);
+                issuance.content.erase();
+                issuance.subject_key.erase();
+                any
+            }
+            Payload::GrantAccess {
+                credential,
+                sealed_key,
+                ..
+            } if credential == id => {
+                let any = held(sealed_key);
+                sealed_key.erase();
+                any
+            }
+            Payload::GrantAccessSet { entries, .. } => {
+                let mut any = false;
+                for entry in entries.iter_mut().filter(|e| &e.credential == id) {
+                    any |= held(&entry.sealed_key);
+                    entry.sealed_key.erase();
+                }
+                any
+            }
+            _ => false,
+        }
+    }
+
+    /// This transaction with every erasable value erased: what a node keeps once a
+    /// credential's content is erased. Its hash and signature are unchanged.
+    pub fn erased(&self) -> SignedTransaction {
+        let mut bare = self.clone();
+        bare.tx.payload.erase_all();
+        bare
     }
 
     /// Verifies the signature under `key`.
@@ -55,7 +116,7 @@ impl SignedTransaction {
         key.verify(
             &self.tx.chain_id,
             Domain::Transaction,
-            &codec::encode(&self.tx),
+            &self.tx.signing_bytes(),
             &self.signature,
         )
     }
@@ -65,7 +126,7 @@ impl SignedTransaction {
         BatchItem::new(
             &self.tx.chain_id,
             Domain::Transaction,
-            &codec::encode(&self.tx),
+            &self.tx.signing_bytes(),
             self.signature,
             key,
         )
@@ -163,10 +224,10 @@ pub struct CredentialIssuance {
     pub claim: CredentialClaim,
     /// The certifier's signature over the claim (domain `CredentialClaim`).
     pub certifier_signature: Signature,
-    /// The content, encrypted under a random content key.
-    pub content: EncryptedContent,
-    /// The content key sealed (HPKE) to the subject's encryption key.
-    pub subject_key: Sealed,
+    /// The content, encrypted under a random content key (erasable).
+    pub content: Erasable<EncryptedContent>,
+    /// The content key sealed (HPKE) to the subject's encryption key (erasable).
+    pub subject_key: Erasable<Sealed>,
 }
 
 /// How a set grant chose its entries.
@@ -186,8 +247,8 @@ pub enum GrantSelection {
 pub struct GrantedEntry {
     /// The credential.
     pub credential: CredentialId,
-    /// Its content key, sealed to the grantee's encryption key.
-    pub sealed_key: Sealed,
+    /// Its content key, sealed to the grantee's encryption key (erasable).
+    pub sealed_key: Erasable<Sealed>,
 }
 
 /// Outcome of a verifier's inspection of a granted credential.
@@ -352,8 +413,9 @@ pub enum Payload {
         grantee: AccountId,
         /// The request this answers, if any.
         request: Option<RequestId>,
-        /// The credential's content key, sealed to the grantee's encryption key.
-        sealed_key: Sealed,
+        /// The credential's content key, sealed to the grantee's encryption key
+        /// (erasable).
+        sealed_key: Erasable<Sealed>,
         /// When the grant lapses (Unix milliseconds).
         expires_at_ms: u64,
     },
@@ -422,9 +484,71 @@ pub enum Payload {
         /// Why.
         reason: String,
     },
+    /// Erase a credential's content (sender: its subject): the chain keeps the
+    /// claim, its commitment and the fact of issuance; every node deletes the
+    /// ciphertext and the content keys sealed to the subject and its grantees from
+    /// its storage, and the credential's grants end.
+    EraseContent {
+        /// The credential.
+        credential: CredentialId,
+    },
 }
 
 impl Payload {
+    /// Whether it carries erasable values (directly, or in the transaction a piece
+    /// of evidence carries).
+    pub fn holds_erasable(&self) -> bool {
+        match self {
+            Payload::IssueCredential(_)
+            | Payload::GrantAccess { .. }
+            | Payload::GrantAccessSet { .. } => true,
+            Payload::SubmitEvidence(evidence) => match evidence.as_ref() {
+                Evidence::FakeCredential { transaction, .. } => {
+                    transaction.tx.payload.holds_erasable()
+                }
+                Evidence::Equivocation { .. } => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// Whether a value it carries itself (not through evidence) was erased: a new
+    /// transaction carries all of them.
+    pub fn any_erased(&self) -> bool {
+        match self {
+            Payload::IssueCredential(issuance) => {
+                issuance.content.is_erased() || issuance.subject_key.is_erased()
+            }
+            Payload::GrantAccess { sealed_key, .. } => sealed_key.is_erased(),
+            Payload::GrantAccessSet { entries, .. } => {
+                entries.iter().any(|e| e.sealed_key.is_erased())
+            }
+            _ => false,
+        }
+    }
+
+    /// Erases every erasable value it carries.
+    pub fn erase_all(&mut self) {
+        match self {
+            Payload::IssueCredential(issuance) => {
+                issuance.content.erase();
+                issuance.subject_key.erase();
+            }
+            Payload::GrantAccess { sealed_key, .. } => sealed_key.erase(),
+            Payload::GrantAccessSet { entries, .. } => {
+                for entry in entries {
+                    entry.sealed_key.erase();
+                }
+            }
+            Payload::SubmitEvidence(evidence) => {
+                if let Evidence::FakeCredential { transaction, .. } = evidence.as_mut() {
+                    transaction.tx.payload.erase_all();
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// A short name for logs, metrics and the API.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -449,6 +573,7 @@ impl Payload {
             Payload::SubmitEvidence(_) => "submit-evidence",
             Payload::Delegate { .. } => "delegate",
             Payload::RevokeDelegation { .. } => "revoke-delegation",
+            Payload::EraseContent { .. } => "erase-content",
         }
     }
 

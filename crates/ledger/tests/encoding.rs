@@ -60,6 +60,15 @@ impl Gen {
         let n = self.0.gen_range(0..64);
         (0..n).map(|_| self.0.gen()).collect()
     }
+    /// `value`, held or (one time in four) erased.
+    fn erasable<T: serde::Serialize>(&mut self, value: T) -> mpms_ledger::erasable::Erasable<T> {
+        let mut e = mpms_ledger::erasable::Erasable::new(value);
+        if self.0.gen_range(0..4) == 0 {
+            e.erase();
+        }
+        e
+    }
+
     fn opt<T>(&mut self, f: impl FnOnce(&mut Gen) -> T) -> Option<T> {
         if self.0.gen() {
             Some(f(self))
@@ -238,11 +247,17 @@ impl Gen {
                     supersedes: self.opt(Gen::hash),
                 },
                 certifier_signature: self.sig(),
-                content: EncryptedContent {
-                    nonce: self.bytes(),
-                    ciphertext: self.blob(),
+                content: {
+                    let content = EncryptedContent {
+                        nonce: self.bytes(),
+                        ciphertext: self.blob(),
+                    };
+                    self.erasable(content)
                 },
-                subject_key: self.sealed(),
+                subject_key: {
+                    let sealed = self.sealed();
+                    self.erasable(sealed)
+                },
             })),
             10 => Payload::RevokeCredential {
                 credential: self.hash(),
@@ -257,7 +272,10 @@ impl Gen {
                 credential: self.hash(),
                 grantee: self.key(),
                 request: self.opt(Gen::hash),
-                sealed_key: self.sealed(),
+                sealed_key: {
+                    let sealed = self.sealed();
+                    self.erasable(sealed)
+                },
                 expires_at_ms: self.u64(),
             },
             13 => Payload::RevokeGrant { grant: self.hash() },
@@ -293,7 +311,10 @@ impl Gen {
                 },
                 entries: vec![GrantedEntry {
                     credential: self.hash(),
-                    sealed_key: self.sealed(),
+                    sealed_key: {
+                        let sealed = self.sealed();
+                        self.erasable(sealed)
+                    },
                 }],
                 expires_at_ms: self.u64(),
             },

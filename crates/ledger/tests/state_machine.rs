@@ -9,6 +9,7 @@ use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::{tx_root, Header};
 use mpms_ledger::claims::{FieldKind, FieldSpec};
 use mpms_ledger::credential::{open_content, reseal_key};
+use mpms_ledger::erasable::Erasable;
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::execute::Event;
 use mpms_ledger::params::ParameterChange;
@@ -821,8 +822,8 @@ fn issuance_accepted_and_no_plaintext_on_chain() {
     assert_eq!(cred.claim, issuance.claim);
     assert_eq!(cred.issued_tx, receipt.tx_hash);
     // The subject decrypts and checks the content.
-    let content =
-        open_content(&issuance, &issuance.subject_key, &intern.enc).expect("subject opens");
+    let content = open_content(&issuance, issuance.subject_key.get().unwrap(), &intern.enc)
+        .expect("subject opens");
     assert_eq!(content.holder_name, "Dr. A. Intern");
     // Nothing personal is stored in plaintext anywhere in state.
     for value in c.state.entries().values() {
@@ -1083,7 +1084,7 @@ fn access_request_grant_inspect_revoke() {
     // The subject re-seals the content key to the board.
     let sealed = reseal_key(
         &cred_id,
-        &issuance.subject_key,
+        issuance.subject_key.get().unwrap(),
         &intern.enc,
         &board.enc.encryption_key(),
         &mut c.rng,
@@ -1093,7 +1094,7 @@ fn access_request_grant_inspect_revoke() {
         credential: cred_id,
         grantee,
         request,
-        sealed_key: sealed.clone(),
+        sealed_key: Erasable::new(sealed.clone()),
         expires_at_ms: expires,
     };
     let later = c.time_ms + 5_000;
@@ -1131,10 +1132,13 @@ fn access_request_grant_inspect_revoke() {
     let gid = grant_id(&intern.id, nonce);
 
     // The board decrypts the credential with its grant and checks it.
+    // The grant records the digest of the key sealed to the board (the key itself
+    // is in the granting transaction, erasable).
     let g: Grant = c.get(&keys::grant(&gid)).unwrap();
-    let content = open_content(&issuance, &g.sealed_key, &board.enc).expect("grantee opens");
+    assert_eq!(g.sealed_key, Erasable::new(sealed.clone()).digest());
+    let content = open_content(&issuance, &sealed, &board.enc).expect("grantee opens");
     assert_eq!(content.field_text("result"), "passed");
-    assert!(open_content(&issuance, &g.sealed_key, &hospital.enc).is_err());
+    assert!(open_content(&issuance, &sealed, &hospital.enc).is_err());
 
     // Recorded inspection, only by the grantee.
     assert_eq!(
@@ -2095,14 +2099,16 @@ fn a_set_grant_opens_every_entry_in_the_set_and_nothing_else() {
     }
     let entry = |c: &mut Chain, i: usize| GrantedEntry {
         credential: issued[i].0,
-        sealed_key: reseal_key(
-            &issued[i].0,
-            &issued[i].1.subject_key,
-            &patient.enc,
-            &referred_to.enc.encryption_key(),
-            &mut c.rng,
-        )
-        .unwrap(),
+        sealed_key: Erasable::new(
+            reseal_key(
+                &issued[i].0,
+                issued[i].1.subject_key.get().unwrap(),
+                &patient.enc,
+                &referred_to.enc.encryption_key(),
+                &mut c.rng,
+            )
+            .unwrap(),
+        ),
     };
     let later = c.time_ms + 30 * DAY;
     let set = |selection: GrantSelection, entries: Vec<GrantedEntry>| Payload::GrantAccessSet {
@@ -2145,7 +2151,7 @@ fn a_set_grant_opens_every_entry_in_the_set_and_nothing_else() {
     // Every clinical note, in one grant.
     let nonce = c.nonce(&patient.id);
     let entries = vec![entry(&mut c, 0), entry(&mut c, 1)];
-    c.ok(c.tx(&patient, set(notes, entries)));
+    c.ok(c.tx(&patient, set(notes, entries.clone())));
     let set_id = grant_id(&patient.id, nonce);
     let record: GrantSet = c.get(&keys::grant_set(&set_id)).unwrap();
     assert_eq!(record.grants.len(), 2);
@@ -2156,11 +2162,13 @@ fn a_set_grant_opens_every_entry_in_the_set_and_nothing_else() {
         let grant: Grant = c.get(&keys::grant(member)).unwrap();
         assert_eq!(grant.credential, *credential);
         assert_eq!(grant.grantee, referred_to.id);
-        let content = open_content(&issued[i].1, &grant.sealed_key, &referred_to.enc).unwrap();
+        assert_eq!(grant.sealed_key, entries[i].sealed_key.digest());
+        let key = entries[i].sealed_key.get().unwrap();
+        let content = open_content(&issued[i].1, key, &referred_to.enc).unwrap();
         assert_eq!(content.holder_name, "Patient P");
         let other = &issued[1 - i].1;
-        assert!(open_content(other, &grant.sealed_key, &referred_to.enc).is_err());
-        assert!(open_content(&issued[2].1, &grant.sealed_key, &referred_to.enc).is_err());
+        assert!(open_content(other, key, &referred_to.enc).is_err());
+        assert!(open_content(&issued[2].1, key, &referred_to.enc).is_err());
     }
     let granted: Vec<Hash> = record.grants.iter().map(|(c, _)| *c).collect();
     assert!(!granted.contains(&issued[2].0));
@@ -2211,4 +2219,112 @@ fn a_delegation_changes_only_so_often_but_can_always_be_revoked() {
     ));
     let record: Delegation = c.get(&keys::delegation(&hospital.id, &doctor.id)).unwrap();
     assert_eq!(record.terms.entries().len(), MAX_DELEGATION_VERSIONS + 1);
+}
+
+#[test]
+fn erasure_keeps_the_chain_verifiable_and_only_the_subject_asks_for_it() {
+    let mut c = Chain::new(4);
+    let mut replay = Chain::new(4);
+    let (hospital, patient, board) = (Actor::new(50), Actor::new(60), Actor::new(51));
+    // Two chains execute the same blocks, the second with every erasable value of
+    // every transaction erased (what a node syncing after erasures is served): the
+    // state roots stay equal block after block.
+    let both = |c: &mut Chain, replay: &mut Chain, tx: mpms_ledger::SignedTransaction| {
+        let erased = tx.erased();
+        assert_eq!(erased.hash(), tx.hash());
+        let full = c.block(std::slice::from_ref(&tx));
+        let bare = replay.block(std::slice::from_ref(&erased));
+        assert_eq!(full.len(), bare.len());
+        assert_eq!(
+            c.commitment, replay.commitment,
+            "state roots differ after {:?} / {:?}",
+            full, bare
+        );
+        assert!(replay.batch_verifies(&[]));
+        full.into_iter().next().unwrap()
+    };
+    let schema_registered = schema_tx(&hospital, &c);
+    both(&mut c, &mut replay, schema_registered).unwrap();
+    let registered = c.tx(
+        &patient,
+        Payload::RegisterSubject {
+            encryption_key: patient.enc.encryption_key(),
+            work: work(&patient),
+        },
+    );
+    both(&mut c, &mut replay, registered).unwrap();
+    let issuance = c.issuance(&hospital, "med.bls", &patient, "Patient P");
+    let issue = c.tx(
+        &hospital,
+        Payload::IssueCredential(Box::new(issuance.clone())),
+    );
+    // The erased form verifies in the batch validators check a block with.
+    assert!(replay.batch_verifies(std::slice::from_ref(&issue.erased())));
+    let id = issued_id(&both(&mut c, &mut replay, issue).unwrap());
+    let sealed = reseal_key(
+        &id,
+        issuance.subject_key.get().unwrap(),
+        &patient.enc,
+        &board.enc.encryption_key(),
+        &mut c.rng,
+    )
+    .unwrap();
+    let grant = c.tx(
+        &patient,
+        Payload::GrantAccess {
+            credential: id,
+            grantee: board.id,
+            request: None,
+            sealed_key: Erasable::new(sealed),
+            expires_at_ms: c.time_ms + DAY,
+        },
+    );
+    both(&mut c, &mut replay, grant).unwrap();
+
+    // Only the subject erases, once; then nothing of it is granted or inspected.
+    let erase = Payload::EraseContent { credential: id };
+    let by_hospital = c.tx(&hospital, erase.clone());
+    assert_eq!(c.reject(by_hospital.clone()), TxError::NotSubject);
+    // (The replaying chain executes the same, refused, block.)
+    assert_eq!(replay.reject(by_hospital), TxError::NotSubject);
+    let erase_tx = c.tx(&patient, erase.clone());
+    let receipt = both(&mut c, &mut replay, erase_tx).unwrap();
+    assert!(receipt
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ContentErased(x) if *x == id)));
+    let record: Credential = c.get(&keys::credential(&id)).unwrap();
+    assert!(record.erased_height.is_some());
+    assert_eq!(c.reject(c.tx(&patient, erase)), TxError::ContentErased(id));
+    let again = reseal_key(
+        &id,
+        issuance.subject_key.get().unwrap(),
+        &patient.enc,
+        &board.enc.encryption_key(),
+        &mut c.rng,
+    )
+    .unwrap();
+    let regrant = c.tx(
+        &patient,
+        Payload::GrantAccess {
+            credential: id,
+            grantee: board.id,
+            request: None,
+            sealed_key: Erasable::new(again),
+            expires_at_ms: c.time_ms + DAY,
+        },
+    );
+    assert_eq!(c.reject(regrant), TxError::ContentErased(id));
+    // Erasing a transaction's values is refused by no rule and changes no hash; a
+    // value swapped under the same digest is refused when decoded.
+    let another = c.issuance(&hospital, "med.bls", &patient, "Q");
+    let mut tampered =
+        mpms_ledger::codec::encode(&c.tx(&hospital, Payload::IssueCredential(Box::new(another))));
+    let last = tampered.len() - 100;
+    tampered[last] ^= 1;
+    assert!(mpms_ledger::codec::decode::<mpms_ledger::SignedTransaction>(&tampered).is_err());
+}
+
+fn schema_tx(hospital: &Actor, c: &Chain) -> mpms_ledger::SignedTransaction {
+    c.tx(hospital, schema("med.bls", &[]))
 }

@@ -312,6 +312,10 @@ pub fn verify_bundle(
 
     let content = content.or(bundle.content.as_ref());
     match content {
+        None if issuance.content.is_erased() => checks.skip(
+            CheckName::ContentCommitment,
+            "content erased at its subject's request (the claim and its commitment remain)",
+        ),
         None => checks.skip(CheckName::ContentCommitment, "no content given"),
         Some(content) => {
             let result = if content.commitment() == issuance.claim.commitment {
@@ -570,13 +574,16 @@ fn credential_status(
         )),
         // A corrected entry stays valid (both are provable); the verifier is told
         // which entry replaced it.
-        CredentialStatus::Active => Ok(match record.superseded_by {
-            Some(by) => format!(
-                "active as of height {} ({age} old), superseded by correction {by}",
-                at.height
-            ),
-            None => format!("active as of height {} ({age} old)", at.height),
-        }),
+        CredentialStatus::Active => {
+            let mut text = format!("active as of height {} ({age} old)", at.height);
+            if let Some(by) = record.superseded_by {
+                text.push_str(&format!(", superseded by correction {by}"));
+            }
+            if let Some(height) = record.erased_height {
+                text.push_str(&format!(", content erased at height {height}"));
+            }
+            Ok(text)
+        }
     }
 }
 

@@ -49,6 +49,26 @@ impl From<DecodeError> for StoreError {
     }
 }
 
+/// Checks that `erased` is the stored block `stored` with erasable values erased:
+/// the same header and transaction hashes, the same number of transactions.
+pub(crate) fn check_erased(stored: &Block, erased: &Block) -> Result<(), StoreError> {
+    let same = stored.header == erased.header
+        && stored.transactions.len() == erased.transactions.len()
+        && stored
+            .transactions
+            .iter()
+            .zip(&erased.transactions)
+            .all(|(a, b)| a.hash() == b.hash());
+    if same {
+        Ok(())
+    } else {
+        Err(StoreError::NotNext {
+            height: erased.header.height,
+            reason: "a rewrite may only erase erasable values".into(),
+        })
+    }
+}
+
 /// Versions of the state tree a node's store keeps provable by default (the last
 /// 100,000 heights).
 pub const DEFAULT_STATE_HISTORY: u64 = 100_000;
@@ -123,6 +143,17 @@ pub trait Store: State + Send + Sync {
     /// Committed state entries whose key starts with `prefix`, in key order, at most
     /// `limit` (for indexes such as a subject's credentials).
     fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError>;
+
+    /// Replaces the stored block at `block`'s height with `block`, which must be the
+    /// same block with erasable values erased: the same header and the same
+    /// transaction hashes (so the chain verifies as before). Durable on return.
+    fn rewrite_erased(&self, block: &Block) -> Result<(), StoreError>;
+
+    /// Lets storage drop the bytes that erased values leave behind (flush and
+    /// compact); nothing to do in memory.
+    fn purge_erased(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// The header at `height`.
     fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {

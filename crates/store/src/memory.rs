@@ -111,6 +111,21 @@ impl Store for MemStore {
         Ok(self.lock().tx_index.get(hash).copied())
     }
 
+    fn rewrite_erased(&self, block: &Block) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let height = block.header.height;
+        let stored = inner
+            .blocks
+            .get(&height)
+            .ok_or_else(|| StoreError::NotNext {
+                height,
+                reason: "no such block".into(),
+            })?;
+        crate::check_erased(stored, block)?;
+        inner.blocks.insert(height, block.clone());
+        Ok(())
+    }
+
     fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let last = inner.blocks.values().next_back().map(|b| b.header.clone());

@@ -138,9 +138,8 @@ impl RocksStore {
         env.lower_high_priority_thread_pool_cpu_priority();
         opts.set_env(&env);
         opts.set_enable_pipelined_write(true);
-        // Reusing finished WAL files lets a synced write overwrite allocated blocks, so
-        // the sync does not also have to journal the file's growth.
-        opts.set_recycle_log_file_num(4);
+        // Write-ahead log files are not recycled: a recycled log keeps the old bytes
+        // past what overwrites it, and erased content must leave the node's files.
         let mut table = rocksdb::BlockBasedOptions::default();
         table.set_block_cache(&rocksdb::Cache::new_lru_cache(options.cache_bytes));
         table.set_bloom_filter(10.0, false);
@@ -312,6 +311,39 @@ impl Store for RocksStore {
 
     fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
         self.get_decoded(CF_BLOCKS, &height_key(height))
+    }
+
+    fn rewrite_erased(&self, block: &Block) -> Result<(), StoreError> {
+        let height = block.header.height;
+        let stored: Block = self
+            .get_decoded(CF_BLOCKS, &height_key(height))?
+            .ok_or_else(|| StoreError::NotNext {
+                height,
+                reason: "no such block".into(),
+            })?;
+        crate::check_erased(&stored, block)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_BLOCKS)?,
+            height_key(height),
+            codec::encode(block),
+        );
+        self.write(batch, true)
+    }
+
+    fn purge_erased(&self) -> Result<(), StoreError> {
+        // The old bytes are in a write-ahead log and in table files: flushing retires
+        // the log (logs are not recycled, see `open`), and a full compaction of the
+        // blocks rewrites every table without them.
+        // A log is retired only once every family's memtable that wrote to it is
+        // flushed.
+        for name in COLUMN_FAMILIES {
+            self.db.flush_cf(self.cf(name)?).map_err(db_err)?;
+        }
+        self.db.flush_wal(true).map_err(db_err)?;
+        let cf = self.cf(CF_BLOCKS)?;
+        self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        Ok(())
     }
 
     fn height_of(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {

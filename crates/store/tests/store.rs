@@ -241,3 +241,79 @@ fn state_history_is_kept_and_pruned_beyond_the_window() {
         "{sizes:?} vs {full}"
     );
 }
+
+/// A committed issuance, its block's height and position.
+fn an_issuance(store: &dyn Store) -> (u64, usize, mpms_ledger::SignedTransaction) {
+    for height in 1..=store.last_height().unwrap().unwrap() {
+        let block = store.block(height).unwrap().unwrap();
+        if let Some((i, tx)) = block
+            .transactions
+            .iter()
+            .enumerate()
+            .find(|(_, t)| matches!(t.tx.payload, mpms_ledger::Payload::IssueCredential(_)))
+        {
+            return (height, i, tx.clone());
+        }
+    }
+    panic!("no issuance committed")
+}
+
+/// Erases an issuance in its stored block: accepted, the chain still checks out;
+/// a rewrite that changes anything else is refused. Returns the erased ciphertext.
+fn erase_in(store: &dyn Store) -> Vec<u8> {
+    let (height, index, tx) = an_issuance(store);
+    let mpms_ledger::Payload::IssueCredential(issuance) = &tx.tx.payload else {
+        unreachable!()
+    };
+    let ciphertext = issuance.content.get().unwrap().ciphertext.clone();
+    let id = issuance.claim.id();
+    let stored = store.block(height).unwrap().unwrap();
+    // Changing a transaction, or the header, is not erasing.
+    let mut changed = stored.clone();
+    changed.transactions[index].tx.nonce += 1;
+    assert!(store.rewrite_erased(&changed).is_err());
+    let mut moved = stored.clone();
+    moved.header.time_ms += 1;
+    assert!(store.rewrite_erased(&moved).is_err());
+    let mut erased = stored.clone();
+    assert!(erased.transactions[index].erase_credential(&id));
+    assert!(!erased.transactions[index].erase_credential(&id));
+    store.rewrite_erased(&erased).unwrap();
+    store.purge_erased().unwrap();
+    let back = store.block(height).unwrap().unwrap();
+    assert_eq!(back, erased);
+    assert_eq!(back.hash(), stored.hash());
+    assert_eq!(back.transactions[index].hash(), tx.hash());
+    assert_eq!(
+        check_integrity(store).unwrap(),
+        store.last_height().unwrap().unwrap()
+    );
+    ciphertext
+}
+
+#[test]
+fn erasing_rewrites_a_block_and_nothing_else() {
+    let memory = MemStore::new();
+    exercise(&memory);
+    erase_in(&memory);
+
+    let dir = tempfile::tempdir().unwrap();
+    let ciphertext = {
+        let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+        exercise(&store);
+        erase_in(&store)
+    };
+    // The bytes left the database's files.
+    let needle = &ciphertext[..32];
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "erased bytes in {}",
+            path.display()
+        );
+    }
+    let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+    assert_eq!(check_integrity(&store).unwrap(), 3);
+}

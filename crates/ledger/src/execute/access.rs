@@ -1,7 +1,7 @@
 //! Access requests, grants, grant revocation and recorded inspections: the audit
 //! trail of who was allowed to read which credential, and who did.
 
-use mpms_crypto::Sealed;
+use mpms_crypto::Hash;
 
 use super::accounts::check_text;
 use super::error::TxError;
@@ -87,7 +87,8 @@ pub(super) struct GrantArgs {
     pub credential: CredentialId,
     pub grantee: AccountId,
     pub request: Option<RequestId>,
-    pub sealed_key: Sealed,
+    pub sealed_key: Hash,
+    pub tx: Hash,
     pub expires_at_ms: u64,
 }
 
@@ -105,6 +106,9 @@ fn grantable(txn: &Txn, sender: AccountId, id: &CredentialId) -> Result<Credenti
     }
     if credential.claim.valid_until_ms <= txn.ctx.time_ms {
         return Err(TxError::CredentialExpired(*id));
+    }
+    if credential.erased_height.is_some() {
+        return Err(TxError::ContentErased(*id));
     }
     Ok(credential)
 }
@@ -168,6 +172,8 @@ pub(super) fn grant(
         grantee: args.grantee,
         request: args.request,
         sealed_key: args.sealed_key,
+        granted_tx: args.tx,
+        entry: 0,
         expires_at_ms: args.expires_at_ms,
         granted_height: txn.height(),
         revoked_height: None,
@@ -179,6 +185,7 @@ pub(super) fn grant(
 
 /// The fields of a set grant.
 pub(super) struct SetArgs<'a> {
+    pub tx: Hash,
     pub grantee: AccountId,
     pub request: Option<RequestId>,
     pub selection: &'a GrantSelection,
@@ -247,7 +254,9 @@ pub(super) fn grant_set(
             subject: sender,
             grantee: args.grantee,
             request: args.request,
-            sealed_key: entry.sealed_key.clone(),
+            sealed_key: entry.sealed_key.digest(),
+            granted_tx: args.tx,
+            entry: i as u32,
             expires_at_ms: args.expires_at_ms,
             granted_height: txn.height(),
             revoked_height: None,
@@ -331,6 +340,9 @@ pub(super) fn record_inspection(
         .ok_or(TxError::UnknownCredential(grant.credential))?;
     if credential.status != CredentialStatus::Active {
         return Err(TxError::CredentialRevoked(grant.credential));
+    }
+    if credential.erased_height.is_some() {
+        return Err(TxError::ContentErased(grant.credential));
     }
     if let InspectionOutcome::Failed(reason) = outcome {
         check_text("outcome", reason, MAX_PURPOSE, true)?;

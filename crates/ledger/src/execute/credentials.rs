@@ -557,6 +557,7 @@ pub(super) fn issue(
         issued_tx: *tx_hash,
         status: CredentialStatus::Active,
         superseded_by: None,
+        erased_height: None,
     };
     txn.put(key, &credential);
     let held_key = keys::held(&claim.subject, &claim.schema);
@@ -564,6 +565,22 @@ pub(super) fn issue(
     held.push(id);
     txn.put(held_key, &held);
     txn.emit(Event::CredentialIssued(id));
+    Ok(())
+}
+
+/// The subject of credential `id` has its content erased.
+pub(super) fn erase(txn: &mut Txn, sender: AccountId, id: &CredentialId) -> Result<(), TxError> {
+    let key = keys::credential(id);
+    let mut credential: Credential = txn.get(&key)?.ok_or(TxError::UnknownCredential(*id))?;
+    if credential.claim.subject != sender {
+        return Err(TxError::NotSubject);
+    }
+    if credential.erased_height.is_some() {
+        return Err(TxError::ContentErased(*id));
+    }
+    credential.erased_height = Some(txn.height());
+    txn.put(key, &credential);
+    txn.emit(Event::ContentErased(*id));
     Ok(())
 }
 

@@ -178,6 +178,9 @@ pub enum TxError {
         /// Its correction.
         by: CredentialId,
     },
+    /// The credential's content was erased: nothing of it can be granted or read.
+    #[error("credential {0}'s content was erased")]
+    ContentErased(CredentialId),
     /// The sender has no delegation in force to this practitioner.
     #[error("no delegation in force to practitioner {0}")]
     UnknownDelegation(AccountId),

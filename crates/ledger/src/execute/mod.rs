@@ -90,6 +90,9 @@ pub enum Event {
     AccessRequested(RequestId),
     /// A subject granted access.
     AccessGranted(GrantId),
+    /// A subject had a credential's content erased: nodes delete its ciphertext and
+    /// the content keys sealed for it.
+    ContentErased(CredentialId),
     /// A subject granted access to a set of credentials (each entry's grant has its
     /// own [`Event::AccessGranted`]).
     AccessSetGranted(GrantId),
@@ -590,7 +593,8 @@ fn dispatch(
                 credential: *credential,
                 grantee: *grantee,
                 request: *request,
-                sealed_key: sealed_key.clone(),
+                sealed_key: sealed_key.digest(),
+                tx: prepared.hash,
                 expires_at_ms: *expires_at_ms,
             },
         ),
@@ -605,6 +609,7 @@ fn dispatch(
             sender,
             nonce,
             access::SetArgs {
+                tx: prepared.hash,
                 grantee: *grantee,
                 request: *request,
                 selection,
@@ -641,6 +646,7 @@ fn dispatch(
             practitioner,
             reason,
         } => credentials::revoke_delegation(txn, sender, *practitioner, reason),
+        Payload::EraseContent { credential } => credentials::erase(txn, sender, credential),
     }
 }
 

@@ -38,9 +38,16 @@ impl Prepared {
     /// Encodes and hashes `tx`, whose credential id (if it issues one) is known.
     fn with_credential(tx: &SignedTransaction, credential: Option<CredentialId>) -> Prepared {
         let encoded = codec::encode(tx);
+        // The hash leaves erasable values out (see `SignedTransaction::hash`); the
+        // size counts what travels.
+        let hash = if tx.tx.payload.holds_erasable() {
+            tx.hash()
+        } else {
+            Hash::digest(&encoded)
+        };
         Prepared {
             size: encoded.len() as u64,
-            hash: Hash::digest(&encoded),
+            hash,
             credential,
         }
     }
