@@ -57,12 +57,19 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         "DIPLOMA-SCAN of Dr. Amina Okafor, licence 448812-CARD",
     )
     .unwrap();
+    // Personal and clinical fields: the intern's, and the patient's FHIR glucose
+    // result (name, test code and display) and typed lab result (docs' commands).
     let personal = [
         "Amina",
         "Okafor",
         "1994-03-17",
         "DIPLOMA-SCAN",
         "448812-CARD",
+        "van de Heuvel",
+        "15074-8",
+        "Moles/volume",
+        "Jane Roe",
+        "2339-0",
     ];
 
     let v0 = net.home_arg(0);
