@@ -783,22 +783,15 @@ fn schema_registration() {
     }
     assert!(c.get::<Schema>(&keys::schema("med.fields")).is_none());
     // A patient-record schema: generic name, typed fields; the chain keeps the list.
-    let lab = vec![
-        FieldSpec::required(
-            "test",
-            FieldKind::Code {
-                system: "http://loinc.org".into(),
-            },
-        ),
-        FieldSpec::required(
-            "value",
-            FieldKind::Number {
-                unit: "mmol/L".into(),
-            },
-        ),
-        FieldSpec::required("taken", FieldKind::Date),
-        FieldSpec::optional("fasting", FieldKind::Boolean),
-    ];
+    let lab: Vec<FieldSpec> = [
+        "test:code:http://loinc.org",
+        "value:number:mmol/L",
+        "taken:date",
+        "fasting?:boolean",
+    ]
+    .iter()
+    .map(|f| mpms_ledger::claims::parse_spec(f).unwrap())
+    .collect();
     c.ok(c.tx(&cert, with_fields("med.lab-result", lab.clone())));
     assert_eq!(
         c.get::<Schema>(&keys::schema("med.lab-result"))

@@ -8,7 +8,7 @@ use mpms_crypto::{DecryptionKey, Hash, SigningKey};
 use mpms_ledger::block::{tx_root_of_hashes, Header};
 use mpms_ledger::claims::{course_fields, course_values};
 use mpms_ledger::credential::{
-    prepare_issuance, prepare_issuance_with_vc, ClaimTerms, CredentialContent, Issuer, SchemaRef,
+    prepare_issuance_with_vc, ClaimTerms, CredentialContent, Issuer, SchemaRef,
 };
 use mpms_ledger::execute::{BlockContext, Executor, SignatureCheck};
 use mpms_ledger::genesis::{
@@ -306,6 +306,38 @@ impl Chain {
         }
     }
 
+    /// An issuance of `schema` (course fields) to `subject` by `issuer`, with holder
+    /// `name`, valid for a year from now, correcting `earlier` if given.
+    fn prepare(
+        &mut self,
+        issuer: Issuer<'_>,
+        schema: &str,
+        subject: &Actor,
+        name: &str,
+        earlier: Option<Hash>,
+    ) -> CredentialIssuance {
+        let content = self.content(name);
+        let mut terms = ClaimTerms::new(self.time_ms - DAY, self.time_ms + 365 * DAY);
+        if let Some(earlier) = earlier {
+            terms = terms.correcting(earlier);
+        }
+        prepare_issuance_with_vc(
+            CHAIN,
+            issuer,
+            SchemaRef {
+                id: schema,
+                fields: &course_fields(),
+            },
+            subject.id,
+            &subject.enc.encryption_key(),
+            &content,
+            terms,
+            |_| None,
+            &mut self.rng,
+        )
+        .expect("prepare")
+    }
+
     /// An issuance of `schema` by `certifier` to `subject`, valid for a year from now.
     pub fn issuance(
         &mut self,
@@ -314,24 +346,8 @@ impl Chain {
         subject: &Actor,
         name: &str,
     ) -> CredentialIssuance {
-        let content = self.content(name);
-        let (from, until) = (self.time_ms - DAY, self.time_ms + 365 * DAY);
-        prepare_issuance(
-            CHAIN,
-            &certifier.key,
-            certifier.id,
-            SchemaRef {
-                id: schema,
-                fields: &course_fields(),
-            },
-            subject.id,
-            &subject.enc.encryption_key(),
-            &content,
-            from,
-            until,
-            &mut self.rng,
-        )
-        .expect("prepare")
+        let issuer = Issuer::certifier(&certifier.key, certifier.id);
+        self.prepare(issuer, schema, subject, name, None)
     }
 
     /// `certifier`'s correction of its entry `earlier` (of `schema`, to `subject`),
@@ -343,23 +359,14 @@ impl Chain {
         subject: &Actor,
         earlier: Hash,
     ) -> CredentialIssuance {
-        let content = self.content("Patient P, corrected");
-        let terms = ClaimTerms::new(self.time_ms - DAY, self.time_ms + 365 * DAY);
-        prepare_issuance_with_vc(
-            CHAIN,
-            Issuer::certifier(&certifier.key, certifier.id),
-            SchemaRef {
-                id: schema,
-                fields: &course_fields(),
-            },
-            subject.id,
-            &subject.enc.encryption_key(),
-            &content,
-            terms.correcting(earlier),
-            |_| None,
-            &mut self.rng,
+        let issuer = Issuer::certifier(&certifier.key, certifier.id);
+        self.prepare(
+            issuer,
+            schema,
+            subject,
+            "Patient P, corrected",
+            Some(earlier),
         )
-        .expect("prepare")
     }
 
     /// An issuance of `schema` to `subject` that `practitioner` signs for
@@ -371,23 +378,8 @@ impl Chain {
         schema: &str,
         subject: &Actor,
     ) -> CredentialIssuance {
-        let content = self.content("Patient P");
-        let (from, until) = (self.time_ms - DAY, self.time_ms + 365 * DAY);
-        prepare_issuance_with_vc(
-            CHAIN,
-            Issuer::practitioner(&practitioner.key, practitioner.id, certifier.id),
-            SchemaRef {
-                id: schema,
-                fields: &course_fields(),
-            },
-            subject.id,
-            &subject.enc.encryption_key(),
-            &content,
-            ClaimTerms::new(from, until),
-            |_| None,
-            &mut self.rng,
-        )
-        .expect("prepare")
+        let issuer = Issuer::practitioner(&practitioner.key, practitioner.id, certifier.id);
+        self.prepare(issuer, schema, subject, "Patient P", None)
     }
 
     /// Has every authority vote for proposal `id` until it closes.
