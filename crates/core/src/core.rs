@@ -784,6 +784,20 @@ impl NodeCore {
         } else if fresh.is_some_and(|(round, _)| !self.timely(&block.header, round, now_ms)) {
             tracing::warn!(height, "proposed block's time is too far in the past");
             false
+        } else if let Some(index) = block
+            .transactions
+            .iter()
+            .position(|t| t.tx.payload.any_erased())
+        {
+            // Transactions commit to their ciphertext and sealed keys by digest, so a
+            // proposer could drop them and the block would still verify: a new block
+            // must carry them (only a stored block loses them, on erasure).
+            tracing::warn!(
+                height,
+                index,
+                "proposed block leaves out a transaction's ciphertext or sealed keys"
+            );
+            false
         } else {
             match execute_block(self.store.as_ref(), &self.last, &block) {
                 Ok(outcome) => {

@@ -48,6 +48,10 @@ pub enum Behaviour {
     /// component in the nonce: valid; a non-canonical scalar: invalid), then submits
     /// fake-credential evidence against everyone who voted for such a block.
     EdgeSigner,
+    /// As proposer, drops the ciphertext and sealed keys of every transaction in its
+    /// block before sending it: the block's hash, and so its signed proposal, stay
+    /// valid, and the content would be lost to every node that stored it.
+    ContentWithholder,
 }
 
 /// What a mask sends.
@@ -237,6 +241,23 @@ impl Mask {
                 self.two_ways(vote, &key)
             }
             (Behaviour::DoubleVoter, ConsensusMessage::Vote(vote)) => self.two_ways(vote, &key),
+            (
+                Behaviour::ContentWithholder,
+                ConsensusMessage::Proposal {
+                    proposal,
+                    mut block,
+                    proof,
+                },
+            ) => {
+                for tx in &mut block.transactions {
+                    *tx = tx.erased();
+                }
+                vec![all(ConsensusMessage::Proposal {
+                    proposal,
+                    block,
+                    proof,
+                })]
+            }
             (
                 Behaviour::FakeCredentialProposer,
                 ConsensusMessage::Proposal {

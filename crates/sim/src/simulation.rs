@@ -183,6 +183,15 @@ pub enum SimError {
         /// The node that committed that block.
         node: usize,
     },
+    /// An honest node committed a new block in which a transaction lacks its
+    /// ciphertext or sealed keys (content a proposer withheld, lost to that node).
+    #[error("node {node} committed block {height} without a transaction's content")]
+    ContentWithheld {
+        /// The node.
+        node: usize,
+        /// The block's height.
+        height: u64,
+    },
     /// The target height was not reached in time.
     #[error("liveness: node {node} reached height {height} of {target} by {at_ms} ms")]
     Liveness {
@@ -1011,6 +1020,15 @@ impl Simulation {
                 .is_err()
         {
             self.failure = Some(SimError::Certificate(node));
+        }
+        if self.honest(node)
+            && committed
+                .block
+                .transactions
+                .iter()
+                .any(|t| t.tx.payload.any_erased())
+        {
+            self.failure = Some(SimError::ContentWithheld { node, height });
         }
         let record = &mut self.records[node];
         record.decisions.push(Decision {

@@ -31,6 +31,7 @@ fn scenario(seed: u64) -> SimConfig {
         Behaviour::RoundFlooder,
         Behaviour::Replayer,
         Behaviour::EdgeSigner,
+        Behaviour::ContentWithholder,
     ];
     for &node in &nodes[..byzantine] {
         // One in five Byzantine authorities is a twin: its key runs in two cores.
@@ -161,6 +162,19 @@ fn fake_credential_proposer_is_slashed_and_removed() {
         "fake-credential proposer still in the set"
     );
     assert!(report.min_height >= 20);
+}
+
+#[test]
+fn a_proposer_cannot_withhold_content() {
+    // Its blocks verify by hash without the ciphertexts and sealed keys, so honest
+    // validators would store them so; they refuse such a proposal instead (the run
+    // fails with `ContentWithheld` if one is committed).
+    let mut config = SimConfig::new(12, 4);
+    config.byzantine = vec![(1, Behaviour::ContentWithholder)];
+    config.workload = Workload::Issuances { subjects: 20 };
+    config.target_height = 15;
+    let report = Simulation::new(config).run().unwrap();
+    assert!(report.min_height >= 15);
 }
 
 #[test]
