@@ -14,11 +14,12 @@ use mpms_ledger::credential::{
 };
 use mpms_ledger::erasable::Erasable;
 use mpms_ledger::records::{Grant, Schema, Subject};
+use mpms_ledger::transaction::CredentialIssuance;
 use mpms_ledger::transaction::{
     grant_id, request_id, set_member_grant_id, GovernanceAction, GrantSelection, GrantedEntry,
     OrganizationKind, SchemaDefinition,
 };
-use mpms_ledger::{Payload, Transaction};
+use mpms_ledger::{Payload, SignedTransaction, Transaction};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -769,6 +770,40 @@ fn grantable_of_schema(
     Ok(ids)
 }
 
+/// Credential `id`'s record (as the API gives it) and the transaction that issued it.
+fn issued(client: &Client, id: &Hash) -> anyhow::Result<(Value, SignedTransaction)> {
+    let record = client.get(&format!("/v1/credentials/{id}"))?;
+    let hash: Hash =
+        serde_json::from_value(record["issued_tx"].clone()).context("credential record")?;
+    let tx = client.committed_tx(&hash)?;
+    issuance_in(&tx)?;
+    Ok((record, tx))
+}
+
+/// The issuance `tx` carries.
+fn issuance_in(tx: &SignedTransaction) -> anyhow::Result<&CredentialIssuance> {
+    mpms_ledger::credential::issuance_of(tx)
+        .ok_or_else(|| anyhow!("{} does not issue a credential", tx.hash()))
+}
+
+/// Credential `id`'s content key, opened by `party` (its subject) and sealed again
+/// to `grantee_key`.
+fn resealed(
+    client: &Client,
+    party: &Party,
+    id: &Hash,
+    grantee_key: &EncryptionKey,
+) -> anyhow::Result<mpms_crypto::Sealed> {
+    let (_, tx) = issued(client, id)?;
+    Ok(reseal_key(
+        id,
+        mpms_ledger::credential::subject_sealed(issuance_in(&tx)?)?,
+        party.decryption("granting access")?,
+        grantee_key,
+        &mut OsRng,
+    )?)
+}
+
 fn subject_key(client: &Client, subject: &PublicKey) -> anyhow::Result<EncryptionKey> {
     let s: Subject = client
         .get_as(&format!("/v1/subjects/{subject}"))
@@ -1025,19 +1060,7 @@ pub fn payload(
             request,
             days,
         } => {
-            let record = client.get(&format!("/v1/credentials/{credential}"))?;
-            let issued: Hash =
-                serde_json::from_value(record["issued_tx"].clone()).context("credential record")?;
-            let tx = client.committed_tx(&issued)?;
-            let issuance = mpms_ledger::credential::issuance_of(&tx)
-                .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
-            let sealed_key = reseal_key(
-                &credential,
-                mpms_ledger::credential::subject_sealed(issuance)?,
-                party.decryption("granting access")?,
-                &org_key(client, &grantee)?,
-                &mut OsRng,
-            )?;
+            let sealed_key = resealed(client, party, &credential, &org_key(client, &grantee)?)?;
             let nonce = client.next_nonce(&party.id())?;
             (
                 Payload::GrantAccess {
@@ -1070,21 +1093,9 @@ pub fn payload(
             let grantee_key = org_key(client, &grantee)?;
             let mut entries = Vec::with_capacity(ids.len());
             for credential in &ids {
-                let record = client.get(&format!("/v1/credentials/{credential}"))?;
-                let issued: Hash = serde_json::from_value(record["issued_tx"].clone())
-                    .context("credential record")?;
-                let tx = client.committed_tx(&issued)?;
-                let issuance = mpms_ledger::credential::issuance_of(&tx)
-                    .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
                 entries.push(GrantedEntry {
                     credential: *credential,
-                    sealed_key: Erasable::new(reseal_key(
-                        credential,
-                        mpms_ledger::credential::subject_sealed(issuance)?,
-                        party.decryption("granting access")?,
-                        &grantee_key,
-                        &mut OsRng,
-                    )?),
+                    sealed_key: Erasable::new(resealed(client, party, credential, &grantee_key)?),
                 });
             }
             let nonce = client.next_nonce(&party.id())?;
@@ -1447,12 +1458,8 @@ pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Res
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     usable_grant(grant, &g, &party.id(), now_ms)?;
-    let record = client.get(&format!("/v1/credentials/{}", g.credential))?;
-    let issued: Hash =
-        serde_json::from_value(record["issued_tx"].clone()).context("credential record")?;
-    let tx = client.committed_tx(&issued)?;
-    let issuance = mpms_ledger::credential::issuance_of(&tx)
-        .ok_or_else(|| anyhow!("{issued} does not issue a credential"))?;
+    let (record, tx) = issued(client, &g.credential)?;
+    let issuance = issuance_in(&tx)?;
     if record["erased_height"].is_u64() {
         bail!(
             "credential {}: content erased at its subject's request",

@@ -62,17 +62,24 @@ fn devnet_serves_and_the_demo_runs_against_it() {
         "{printed:?}"
     );
 
-    let demo = Command::new(BIN)
-        .args(["demo", "--node", &api, "--network"])
-        .arg(&net)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&demo.stdout).to_string();
-    assert!(
-        demo.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    // `mpmsd demo` with `args` against the devnet: its output, once it succeeded.
+    let run_demo = |args: &[&str]| {
+        let demo = Command::new(BIN)
+            .arg("demo")
+            .args(args)
+            .args(["--node", &api, "--network"])
+            .arg(&net)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&demo.stdout).to_string();
+        assert!(
+            demo.status.success(),
+            "{out}\n{}",
+            String::from_utf8_lossy(&demo.stderr)
+        );
+        out
+    };
+    let out = run_demo(&[]);
     for expected in [
         "the intern registers as a subject",
         "cardio.bls issued to the intern",
@@ -90,17 +97,7 @@ fn devnet_serves_and_the_demo_runs_against_it() {
     assert!(out.contains("[block "), "{out}");
 
     // The cardiac patient's record on the same 4-validator network.
-    let demo = Command::new(BIN)
-        .args(["demo", "--scenario", "patient", "--node", &api, "--network"])
-        .arg(&net)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&demo.stdout).to_string();
-    assert!(
-        demo.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    let out = run_demo(&["--scenario", "patient"]);
     for expected in [
         "St. Mary delegates signing of record.* to its attending cardiologist",
         "diagnosis recorded (signed by the cardiologist for St. Mary)",
