@@ -5,80 +5,26 @@
 //! RocksDB files.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mpmsd");
+mod common;
 
-/// Kills the devnet if the test ends before stopping it (a failed assertion).
-struct Stop(std::process::Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+use common::Devnet;
 
 #[test]
 fn devnet_serves_and_the_demo_runs_against_it() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("devnet");
-    // Below Linux's ephemeral range (32768 and up), from which outgoing connections
-    // take their ports.
-    let base = 10_050 + (std::process::id() % 220) as u16 * 100;
-    let mut devnet = Command::new(BIN)
-        .args(["devnet", "--base-port", &base.to_string(), "--dir"])
-        .arg(&net)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = devnet.stdout.take().unwrap();
-    let mut devnet = Stop(devnet);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut printed = Vec::new();
-    let api = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("devnet printed no API address: {printed:?}"));
-        if let Some(addr) = line.strip_prefix("API address: ") {
-            break addr.trim().to_string();
-        }
-        printed.push(line);
-    };
+    let mut devnet = Devnet::start(&net, &[]);
     assert!(
-        printed.iter().any(|l| l.contains("4 validators")),
-        "{printed:?}"
+        devnet.printed.iter().any(|l| l.contains("4 validators")),
+        "{:?}",
+        devnet.printed
     );
+    let api = devnet.api.clone();
+    let run_demo = |args: &[&str]| devnet.demo(args);
 
-    // `mpmsd demo` with `args` against the devnet: its output, once it succeeded.
-    let run_demo = |args: &[&str]| {
-        let demo = Command::new(BIN)
-            .arg("demo")
-            .args(args)
-            .args(["--node", &api, "--network"])
-            .arg(&net)
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&demo.stdout).to_string();
-        assert!(
-            demo.status.success(),
-            "{out}\n{}",
-            String::from_utf8_lossy(&demo.stderr)
-        );
-        out
-    };
     let out = run_demo(&[]);
     for expected in [
         "the intern registers as a subject",
@@ -166,13 +112,13 @@ fn devnet_serves_and_the_demo_runs_against_it() {
 
     // Ctrl-C stops every node cleanly.
     let status = Command::new("kill")
-        .args(["-INT", &devnet.0.id().to_string()])
+        .args(["-INT", &devnet.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(status) = devnet.0.try_wait().unwrap() {
+        if let Some(status) = devnet.child.try_wait().unwrap() {
             assert!(status.success(), "devnet exited with {status}");
             break;
         }

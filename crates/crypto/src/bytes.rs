@@ -90,7 +90,22 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
     }
 }
 
-/// Implements `Serialize`, `Deserialize`, `Debug`, `Display` and `FromStr` (hex) for a
+/// The OpenAPI schema of an `n`-byte value in its JSON form: lowercase hex.
+pub(crate) fn hex_schema(
+    n: usize,
+    what: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^[0-9a-f]{{{}}}$", 2 * n)))
+        .description(Some(format!("{what}: {n} bytes, lowercase hex")))
+        .examples([serde_json::Value::String("00".repeat(n))])
+        .into()
+}
+
+/// Implements `Serialize`, `Deserialize`, `Debug`, `Display`, `FromStr` (hex) and the
+/// OpenAPI schema for a
 /// newtype over `[u8; N]` that exposes `as_bytes` and `from_array`.
 macro_rules! fixed_bytes_type {
     ($ty:ident, $n:expr) => {
@@ -121,6 +136,14 @@ macro_rules! fixed_bytes_type {
                 write!(f, "{}({}…)", stringify!($ty), &hex[..12])
             }
         }
+
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::bytes::hex_schema($n, stringify!($ty))
+            }
+        }
+
+        impl utoipa::ToSchema for $ty {}
 
         impl std::str::FromStr for $ty {
             type Err = crate::ParseError;

@@ -152,7 +152,7 @@ impl MerkleTree {
 }
 
 /// Proof that a leaf sits at `index` of a tree of `leaf_count` leaves with a given root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MerkleProof {
     /// Position of the leaf.
     pub index: u64,

@@ -119,7 +119,7 @@ impl std::fmt::Debug for DecryptionKey {
 }
 
 /// An HPKE-sealed message: the encapsulated key and the ciphertext.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sealed {
     /// The sender's ephemeral X25519 public key (HPKE `enc`).
     pub enc: EncryptionKey,
@@ -263,7 +263,7 @@ impl std::fmt::Debug for ContentKey {
 }
 
 /// Content encrypted under a [`ContentKey`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EncryptedContent {
     /// The 96-bit ChaCha20-Poly1305 nonce.
     pub nonce: [u8; 12],

@@ -8,7 +8,7 @@ use crate::vote::CommitCertificate;
 use crate::{codec, AccountId};
 
 /// A block header: what consensus signs (by its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Header {
     /// The chain.
     pub chain_id: String,
@@ -67,7 +67,7 @@ impl Header {
 }
 
 /// A block: header, the parent's commit certificate, and transactions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Block {
     /// The header.
     pub header: Header,

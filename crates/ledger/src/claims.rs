@@ -21,7 +21,7 @@ pub const MAX_SYSTEM_BYTES: usize = 200;
 pub const MAX_TEXT_BYTES: usize = 16 << 10;
 
 /// The type of a field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FieldKind {
     /// Free text.
@@ -58,7 +58,7 @@ impl FieldKind {
 }
 
 /// One field a schema declares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldSpec {
     /// Field name: 1 to 64 characters of `a-z 0-9 _`, starting with a letter.
     pub name: String,
@@ -89,7 +89,7 @@ impl FieldSpec {
 }
 
 /// The value of one field in a credential's content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FieldValue {
     /// Free text.

@@ -22,7 +22,7 @@ use crate::transaction::{CredentialClaim, CredentialIssuance, SchemaDefinition};
 use crate::{codec, AccountId, CredentialId};
 
 /// The digest of a supporting document (e.g. a diploma scan), never the document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentDigest {
     /// What the document is.
     pub label: String,
@@ -31,7 +31,7 @@ pub struct DocumentDigest {
 }
 
 /// The personal content of a credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialContent {
     /// Random salt so that low-entropy content cannot be guessed from its commitment.
     pub salt: [u8; 32],
@@ -49,7 +49,7 @@ pub struct CredentialContent {
 /// What an issuance's encrypted content holds: the content, and optionally the
 /// certifier's W3C Verifiable Credential of it (a VC-JOSE-COSE JWT signed with the
 /// certifier's key), which the subject can show outside the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// The content (what the claim's commitment covers).
     pub content: CredentialContent,

@@ -18,7 +18,7 @@ use crate::codec;
 ///
 /// Decoding checks that a value present hashes to the digest, so a held value is
 /// always the one committed to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(
     try_from = "Parts<T>",
     bound(deserialize = "T: Serialize + serde::de::DeserializeOwned")

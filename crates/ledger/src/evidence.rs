@@ -12,7 +12,7 @@ use crate::vote::SignedVote;
 // A piece of evidence is built a few times per offence; the size of its larger
 // variant costs nothing worth an extra indirection.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Evidence {
     /// Two different signed statements by one authority for the same
     /// (height, round, step).
@@ -30,6 +30,7 @@ pub enum Evidence {
         /// The authority's signed proposal or prevote/precommit for that block.
         vote: SignedVote,
         /// The offending transaction.
+        #[schema(no_recursion)]
         transaction: SignedTransaction,
         /// Its inclusion proof against the header's transaction root.
         proof: MerkleProof,

@@ -17,7 +17,7 @@ use crate::vote::{AuthorityMember, AuthoritySet};
 use crate::{codec, AccountId, History, Params};
 
 /// An authority present from the start.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisAuthority {
     /// Operator account.
@@ -34,7 +34,7 @@ pub struct GenesisAuthority {
 }
 
 /// An account funded at genesis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisAccount {
     /// The account.
@@ -44,7 +44,7 @@ pub struct GenesisAccount {
 }
 
 /// An organization registered at genesis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisOrganization {
     /// The account.
@@ -58,7 +58,7 @@ pub struct GenesisOrganization {
 }
 
 /// A certifier accredited at genesis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisCertifier {
     /// The account.
@@ -78,7 +78,7 @@ pub struct GenesisCertifier {
 }
 
 /// The genesis file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// Chain id: 1 to 64 characters of `A-Z a-z 0-9 . _ -`.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A value with the heights from which each version applies, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct History<T> {
     entries: Vec<(u64, T)>,
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Parameters every node applies. Changes take effect from the next height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// Bonded stake an authority must hold.
@@ -38,7 +38,7 @@ pub struct Params {
 /// Consensus timing, in milliseconds. Part of the chain's parameters so that every
 /// validator waits the same: a validator that waited longer than the others before
 /// proposing would see them give up on its turn every time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsensusTiming {
     /// Wait for a proposal in round 0, on top of the heartbeat.
@@ -144,7 +144,7 @@ impl Default for Params {
 }
 
 /// One parameter change, as voted by governance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ParameterChange {
     /// See [`Params::min_authority_stake`].
     MinAuthorityStake(u64),

@@ -193,7 +193,7 @@ pub mod keys {
 }
 
 /// An account: keys, nonce and money.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Account {
     /// Transaction-signing keys by height.
     pub signing_keys: History<PublicKey>,
@@ -226,7 +226,7 @@ impl Account {
 }
 
 /// Stake that becomes withdrawable at a height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Unbonding {
     /// Height from which it may be withdrawn.
     pub release_height: u64,
@@ -235,7 +235,7 @@ pub struct Unbonding {
 }
 
 /// A subject (intern or patient): pseudonymous, known by key only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subject {
     /// Key that content keys are sealed to.
     pub encryption_key: EncryptionKey,
@@ -244,7 +244,7 @@ pub struct Subject {
 }
 
 /// A member organization acting as a verifier (hospital, licensing board, agency).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Organization {
     /// Public name.
     pub name: String,
@@ -257,7 +257,7 @@ pub struct Organization {
 }
 
 /// Accreditation state of a certifier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum AccreditationStatus {
     /// Registered, never accredited.
     Pending,
@@ -268,7 +268,7 @@ pub enum AccreditationStatus {
 }
 
 /// A certifier's accreditation as in force from some height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Accreditation {
     /// Status.
     pub status: AccreditationStatus,
@@ -293,7 +293,7 @@ impl Accreditation {
 }
 
 /// A credential issuer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Certifier {
     /// Public name.
     pub name: String,
@@ -306,7 +306,7 @@ pub struct Certifier {
 }
 
 /// Status of an authority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum AuthorityStatus {
     /// In the set.
     Active,
@@ -317,7 +317,7 @@ pub enum AuthorityStatus {
 }
 
 /// A validator institution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Authority {
     /// The operator account (holds the stake).
     pub operator: AccountId,
@@ -339,7 +339,7 @@ impl Authority {
 }
 
 /// A node admitted by governance to a permissioned network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeRecord {
     /// The node's libp2p peer id.
     pub peer_id: String,
@@ -351,7 +351,7 @@ pub struct NodeRecord {
 
 /// The terms on which a practitioner signs claims for a certifier, as in force from
 /// some height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DelegationTerm {
     /// The practitioner's role, e.g. "attending cardiologist".
     pub role: String,
@@ -387,7 +387,7 @@ impl DelegationTerm {
 /// delegation, new terms, a revocation) applies from the height after the block that
 /// recorded it, and every version is kept, so that an issuance is always judged by
 /// the terms in force at its height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delegation {
     /// The delegating certifier.
     pub certifier: AccountId,
@@ -398,7 +398,7 @@ pub struct Delegation {
 }
 
 /// A credential schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Schema {
     /// Id.
     pub id: String,
@@ -423,7 +423,7 @@ pub struct Schema {
 }
 
 /// Status of a credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum CredentialStatus {
     /// Valid (within its dates).
     Active,
@@ -438,7 +438,7 @@ pub enum CredentialStatus {
 
 /// An issued credential. The encrypted content and the subject's sealed key are not
 /// repeated here: they stay in the issuing transaction (`issued_tx`), in its block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Credential {
     /// The certifier's claim (schema, subject, certifier, commitment, dates).
     pub claim: CredentialClaim,
@@ -477,7 +477,7 @@ impl Credential {
 }
 
 /// An organization's request for a subject's credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessRequest {
     /// Requesting organization.
     pub requester: AccountId,
@@ -492,7 +492,7 @@ pub struct AccessRequest {
 }
 
 /// A recorded inspection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Inspection {
     /// Height.
     pub height: u64,
@@ -501,7 +501,7 @@ pub struct Inspection {
 }
 
 /// Access to one credential granted by its subject to an organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Grant {
     /// The credential.
     pub credential: CredentialId,
@@ -533,7 +533,7 @@ pub struct Grant {
 
 /// A set grant: one subject's grant of several credentials to one organization in
 /// one transaction. Each entry is a [`Grant`] of its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GrantSet {
     /// The subject who granted it.
     pub subject: AccountId,
@@ -554,7 +554,7 @@ pub struct GrantSet {
 }
 
 /// Status of a governance proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ProposalStatus {
     /// Open for votes.
     Open,
@@ -578,7 +578,7 @@ pub enum ProposalStatus {
 }
 
 /// A governance proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Proposal {
     /// Id.
     pub id: ProposalId,
@@ -599,7 +599,7 @@ pub struct Proposal {
 }
 
 /// Which misbehaviour evidence proved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OffenceKind {
     /// Two different signed statements for one (height, round, step).
@@ -609,7 +609,7 @@ pub enum OffenceKind {
 }
 
 /// An offence proven by evidence and punished.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Offence {
     /// What was proven.
     pub kind: OffenceKind,
@@ -624,7 +624,7 @@ pub struct Offence {
 }
 
 /// The authority set that finalized the block which last changed the set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PreviousAuthoritySet {
     /// Height of the block that changed the set (the set below finalized it).
     pub changed_at: u64,

@@ -13,7 +13,7 @@ use crate::params::ParameterChange;
 use crate::{codec, AccountId, CredentialId, GrantId, ProposalId, RequestId};
 
 /// An unsigned transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transaction {
     /// The chain this transaction is for (also part of the signed message).
     pub chain_id: String,
@@ -49,7 +49,7 @@ impl Transaction {
 }
 
 /// A transaction with the sender's signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedTransaction {
     /// The transaction.
     pub tx: Transaction,
@@ -134,7 +134,7 @@ impl SignedTransaction {
 }
 
 /// Kinds of member organizations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrganizationKind {
     /// A hospital or clinic.
@@ -158,7 +158,7 @@ pub enum OrganizationKind {
 }
 
 /// A credential schema ("course tool") as registered by a certifier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SchemaDefinition {
     /// Unique id: 1 to 64 characters of `a-z 0-9 . _ -`, e.g. `cardiology.bls`.
     pub id: String,
@@ -182,7 +182,7 @@ pub struct SchemaDefinition {
 
 /// What a certifier attests and signs for one credential. Carries no personal data:
 /// the content is represented by its commitment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialClaim {
     /// The schema issued.
     pub schema: String,
@@ -218,7 +218,7 @@ impl CredentialClaim {
 }
 
 /// A credential issuance as carried by a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialIssuance {
     /// What is attested.
     pub claim: CredentialClaim,
@@ -231,7 +231,7 @@ pub struct CredentialIssuance {
 }
 
 /// How a set grant chose its entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GrantSelection {
     /// Every entry of the subject's of this schema, corrected ones included (the
@@ -243,7 +243,7 @@ pub enum GrantSelection {
 }
 
 /// One credential of a set grant, with its content key sealed to the grantee.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GrantedEntry {
     /// The credential.
     pub credential: CredentialId,
@@ -252,7 +252,7 @@ pub struct GrantedEntry {
 }
 
 /// Outcome of a verifier's inspection of a granted credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum InspectionOutcome {
     /// Content decrypted, commitment and certifier signature checked.
     Verified,
@@ -261,7 +261,7 @@ pub enum InspectionOutcome {
 }
 
 /// Actions that governance votes on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum GovernanceAction {
     /// Make `operator` an authority with `consensus_key`, running the node `peer_id`.
     AddAuthority {
@@ -329,7 +329,7 @@ pub enum GovernanceAction {
 }
 
 /// What a transaction does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Payload {
     /// Move unbonded balance to another existing account.
     Transfer {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{codec, AccountId};
 
 /// The step a signed statement belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[repr(u8)]
 pub enum VoteKind {
     /// The round's proposer proposing a block.
@@ -35,7 +35,7 @@ impl VoteKind {
 }
 
 /// A consensus statement: a proposal of, or a vote for, a block (or nil).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Vote {
     /// Block height.
     pub height: u64,
@@ -62,7 +62,7 @@ impl Vote {
 }
 
 /// A statement with its author and signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedVote {
     /// The statement.
     pub vote: Vote,
@@ -89,7 +89,7 @@ impl SignedVote {
 }
 
 /// One authority in a set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthorityMember {
     /// The operator account.
     pub operator: AccountId,
@@ -98,7 +98,7 @@ pub struct AuthorityMember {
 }
 
 /// The authorities that order and finalize blocks at some height, in proposer order.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthoritySet {
     /// Members in proposer order.
     pub members: Vec<AuthorityMember>,
@@ -152,7 +152,7 @@ impl AuthoritySet {
 }
 
 /// One precommit signature in a certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommitSignature {
     /// The authority.
     pub validator: AccountId,
@@ -161,7 +161,7 @@ pub struct CommitSignature {
 }
 
 /// Precommits from more than 2/3 of the authorities for one block: proof of finality.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommitCertificate {
     /// Height of the block.
     pub height: u64,

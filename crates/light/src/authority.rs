@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::Anchor;
 
 /// A header with the certificate that made it final.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertifiedHeader {
     /// The header.
     pub header: Header,
@@ -25,7 +25,7 @@ pub struct CertifiedHeader {
 }
 
 /// A block that changed the authority set, and the set it changed to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthorityChange {
     /// The changing block, certified by the set before the change.
     pub block: CertifiedHeader,

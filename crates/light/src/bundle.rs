@@ -21,7 +21,7 @@ pub const MAX_AUTHORITY_CHANGES: usize = 10_000;
 /// A credential's status as of a finalized height, proven against that height's
 /// certified header: the credential record, and the certifier's records that say
 /// whether it was accredited and which key it signed with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusProof {
     /// The credential.
     pub credential_id: CredentialId,
@@ -46,7 +46,7 @@ pub struct StatusProof {
 }
 
 /// Everything needed to check a credential offline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProofBundle {
     /// [`BUNDLE_FORMAT`].
     pub format: String,

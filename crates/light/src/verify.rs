@@ -16,7 +16,7 @@ use crate::bundle::{BUNDLE_FORMAT, MAX_AUTHORITY_CHANGES};
 use crate::{Anchor, AuthorityPath, ProofBundle, StatusProof};
 
 /// The checks, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckName {
     /// The bundle is for the trusted genesis.
@@ -62,7 +62,7 @@ impl std::fmt::Display for CheckName {
 }
 
 /// What one check found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
 pub enum Outcome {
     /// It holds.
@@ -74,7 +74,7 @@ pub enum Outcome {
 }
 
 /// One named check and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// Which check.
     pub name: CheckName,
@@ -84,7 +84,7 @@ pub struct Check {
 }
 
 /// The result of checking a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Verdict {
     /// Every check, in order.
     pub checks: Vec<Check>,

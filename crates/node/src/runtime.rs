@@ -40,46 +40,8 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// What the node reports about itself.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Status {
-    /// The node's name.
-    pub moniker: String,
-    /// The chain.
-    pub chain_id: String,
-    /// The node's peer id.
-    pub peer_id: String,
-    /// The last committed (final) height.
-    pub height: u64,
-    /// Its block hash.
-    pub last_block_hash: String,
-    /// Its time (Unix ms).
-    pub last_block_time_ms: u64,
-    /// The consensus round at the next height.
-    pub round: u32,
-    /// Connected peers.
-    pub peers: usize,
-    /// Whether the node is catching up.
-    pub syncing: bool,
-    /// Whether this node is in the current authority set.
-    pub authority: bool,
-    /// Transactions in the mempool.
-    pub mempool_transactions: usize,
-    /// Bytes in the mempool.
-    pub mempool_bytes: usize,
-    /// Why consensus stopped, if it did.
-    pub failure: Option<String>,
-    /// The consensus key this validator signs with.
-    pub consensus_key: Option<String>,
-    /// Every consensus key this validator holds (in use, and a rotation's next one).
-    pub held_consensus_keys: Vec<String>,
-    /// The consensus key the chain names for this validator, when this node does not
-    /// hold it: it then signs nothing.
-    pub missing_consensus_key: Option<String>,
-    /// Whether the peers this node dials refuse it (it is not, or no longer, in the
-    /// chain's node registry) and it has no peer.
-    pub not_admitted: bool,
-}
+/// The node and its view of the chain, as `GET /v1/status` shows it.
+pub use mpms_api::Status;
 
 enum Command {
     Submit(
@@ -767,24 +729,19 @@ impl NodeTask {
         let (_, round, _) = self.core.round_state();
         let status = Status {
             height: last.height,
-            last_block_hash: last.hash().to_string(),
+            last_block_hash: last.hash(),
             last_block_time_ms: last.time_ms,
             round,
-            peers,
+            peers: peers as u64,
             // Catching up, or about to: peers are known to be ahead.
             syncing: self.syncing || self.catch_up_since.is_some(),
             authority: self.core.is_authority(),
-            mempool_transactions: self.core.mempool().len(),
-            mempool_bytes: self.core.mempool().bytes(),
+            mempool_transactions: self.core.mempool().len() as u64,
+            mempool_bytes: self.core.mempool().bytes() as u64,
             failure: self.core.failure().map(str::to_string),
-            consensus_key: self.core.consensus_key().map(|k| k.to_string()),
-            held_consensus_keys: self
-                .core
-                .held_consensus_keys()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            missing_consensus_key: self.core.missing_consensus_key().map(|k| k.to_string()),
+            consensus_key: self.core.consensus_key(),
+            held_consensus_keys: self.core.held_consensus_keys().to_vec(),
+            missing_consensus_key: self.core.missing_consensus_key(),
             not_admitted: peers == 0
                 && self
                     .refused_at

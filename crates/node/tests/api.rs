@@ -246,7 +246,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         let (code, doc) = get(&a, "/openapi.json");
         assert_eq!(code, 200);
         let doc = json(&doc);
-        assert_eq!(doc["openapi"], "3.0.3");
+        assert_eq!(doc["openapi"], "3.1.0");
         assert!(doc["paths"]["/v1/transactions"]["post"].is_object());
         // Every documented GET route is served (none falls through to "no route").
         for (path, ops) in doc["paths"].as_object().unwrap() {

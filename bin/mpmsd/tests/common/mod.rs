@@ -484,3 +484,82 @@ pub fn run_shell(dir: &Path, script: &str, env: &[(&str, &str)]) -> Output {
         .output()
         .unwrap()
 }
+
+/// `mpmsd devnet` running in the background, stopped (killed) when dropped.
+pub struct Devnet {
+    pub child: Child,
+    /// The network's directory (homes, keys).
+    pub dir: PathBuf,
+    /// The first validator's API.
+    pub api: String,
+    /// What it printed before its API address.
+    pub printed: Vec<String>,
+}
+
+impl Devnet {
+    /// Starts `mpmsd devnet` with `args` in `dir` and waits for its API address.
+    pub fn start(dir: &Path, args: &[&str]) -> Devnet {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(BIN)
+            .arg("devnet")
+            .args(args)
+            .args(["--base-port", &base_port().to_string(), "--dir"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let mut devnet = Devnet {
+            child,
+            dir: dir.to_path_buf(),
+            api: String::new(),
+            printed: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        devnet.api = loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("devnet printed no API address: {:?}", devnet.printed));
+            if let Some(addr) = line.strip_prefix("API address: ") {
+                break addr.trim().to_string();
+            }
+            devnet.printed.push(line);
+        };
+        devnet
+    }
+
+    /// Runs `mpmsd demo` with `args` against it: its output, once it succeeded.
+    pub fn demo(&self, args: &[&str]) -> String {
+        let demo = Command::new(BIN)
+            .arg("demo")
+            .args(args)
+            .args(["--node", &self.api, "--network"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&demo.stdout).to_string();
+        assert!(
+            demo.status.success(),
+            "{out}\n{}",
+            String::from_utf8_lossy(&demo.stderr)
+        );
+        out
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

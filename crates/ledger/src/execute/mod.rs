@@ -76,7 +76,7 @@ pub enum SignatureCheck {
 }
 
 /// Something a transaction did, for receipts, events and the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Event {
     /// A new account.
     AccountCreated(AccountId),
@@ -157,7 +157,7 @@ pub fn admitted_peers(
 }
 
 /// The result of one accepted transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     /// The transaction's hash.
     pub tx_hash: Hash,

@@ -296,18 +296,21 @@ pub enum StateProofError {
 }
 
 /// A proof of one state key's value, or of its absence, in the state after a block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateProof {
     /// The block height whose `state_root` the proof is against.
     pub height: u64,
     /// The state key.
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
     pub key: Vec<u8>,
     /// Its value then, or `None` if absent.
     #[serde(with = "hex_option")]
+    #[schema(value_type = Option<String>, pattern = "^([0-9a-f]{2})*$")]
     pub value: Option<Vec<u8>>,
     /// The tree path (a `jmt` sparse Merkle proof, borsh-encoded).
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
     pub proof: Vec<u8>,
 }
 

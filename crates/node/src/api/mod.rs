@@ -52,7 +52,7 @@ use axum::{Json, Router};
 
 use crate::runtime::NodeHandle;
 
-pub use openapi::openapi_document;
+pub use openapi::{openapi_document, openapi_text};
 
 /// An API error: a status and a reason.
 #[derive(Debug)]

@@ -1,160 +1,367 @@
-//! The OpenAPI 3.0 document served at `/openapi.json`. A test checks that it lists
-//! exactly the routes the router serves.
+//! The OpenAPI 3.1 document served at `/openapi.json`, derived from the route
+//! handlers' annotations and the request and response types. A test checks that it
+//! lists exactly the routes the router serves, and that `docs/openapi.json` is it.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
 
-/// Every public route: (method, path, summary, path parameter description).
-pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
-    ("post", "/v1/transactions", "Submit a signed transaction (canonical bytes as application/octet-stream, or JSON). 202 when admitted to the mempool; 422 with the reason when the ledger's rules refuse it."),
-    ("get", "/v1/transactions/{hash}", "A transaction's status: pending, committed (height, index) or 404."),
-    ("get", "/v1/status", "Chain and node status: height, round, peers, mempool, syncing."),
-    ("get", "/v1/blocks/latest", "The last finalized block with its commit certificate."),
-    ("get", "/v1/blocks/{height}", "A finalized block with its commit certificate."),
-    ("get", "/v1/accounts/{id}", "An account: committed nonce, next nonce counting pending transactions, balances."),
-    ("get", "/v1/subjects/{id}", "A registered subject (its encryption key)."),
-    ("get", "/v1/subjects/{id}/credentials", "The credentials issued to a subject."),
-    ("get", "/v1/subjects/{id}/audit", "The audit trail of a subject's credentials: every access request, grant, grant revocation, expiry and recorded inspection, with heights and times, oldest first."),
-    ("get", "/v1/credentials/{id}", "A credential record (claim, certifier signature, status)."),
-    ("get", "/v1/credentials/{id}/proof", "Inclusion proof of a credential: the issuing transaction, its Merkle proof, the block header and commit certificate, and the certified authority-set changes up to that block."),
-    ("get", "/v1/credentials/{id}/bundle", "The credential's proof bundle: issuing transaction, Merkle proof, certified header, the certified chain of authority-set changes from genesis, and its status proven against a later certified header. Checked offline by `mpmsd verify`."),
-    ("get", "/v1/credentials/{id}/status-proof", "The credential's status as of the last block: the credential and certifier records proven against its certified header, with the authority-set changes from genesis."),
-    ("get", "/v1/state/proof", "A proof of one state key's value, or of its absence, after a block, with that block's header and certificate."),
-    ("get", "/v1/grants/{id}", "An access grant."),
-    ("get", "/v1/grant-sets/{id}", "A set grant (a subject's grant of several credentials in one transaction): its selection, expiry, revocation, and each entry's credential and grant id."),
-    ("get", "/v1/certifiers/{id}/delegations/{practitioner}", "A certifier's delegation of claim signing to a practitioner: its terms (role, schemas, validity, revocation) by the height from which each applies."),
-    ("get", "/v1/requests/{id}", "An access request."),
-    ("get", "/v1/schemas", "Every registered credential schema."),
-    ("get", "/v1/schemas/{id}", "A credential schema."),
-    ("get", "/v1/certifiers/{id}", "A certifier and its accreditation."),
-    ("get", "/v1/organizations/{id}", "A member organization."),
-    ("get", "/v1/authorities", "The active authority set and every authority's record."),
-    ("get", "/v1/params", "The chain's parameters in force (stakes, limits, governance periods, consensus timing)."),
-    ("get", "/v1/proposals", "Governance proposals, newest first."),
-    ("get", "/v1/proposals/{id}", "A governance proposal and its votes."),
-    ("get", "/v1/evidence", "Offences proven by evidence and punished."),
-    ("get", "/v1/events", "Server-Sent Events: `block` per committed block, `tx` per committed transaction."),
-    ("get", "/health/live", "Liveness: 200 while the process serves."),
-    ("get", "/health/ready", "Readiness: 200 when synced, peered and (for a validator) holding the consensus key the chain names; 503 with reasons otherwise."),
-    ("get", "/metrics", "Prometheus metrics."),
-    ("get", "/openapi.json", "This document."),
-];
+use super::routes;
 
-/// Query parameters: (path, name, required, type, description).
-const QUERY: &[(&str, &str, bool, &str, &str)] = &[
+/// The API's description, its routes and the schemas they use.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MPMS node API",
+        description = "The HTTP API of an MPMS node: submit transactions, read blocks, credentials and governance, follow commits.\n\nKeys, ids and hashes are lowercase hex; heights, nonces, amounts and times (Unix milliseconds) are JSON numbers. Every error is `{\"error\": \"...\"}` with a 4xx status for bad input and 5xx for a fault of the node. Personal data is only ever sealed to its owner. A transaction is signed over its canonical bytes, specified byte by byte in ENCODING.md.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        routes::submit,
+        routes::transaction,
+        routes::status,
+        routes::latest_block,
+        routes::block,
+        routes::account,
+        routes::subject,
+        routes::subject_credentials,
+        routes::subject_audit,
+        routes::credential,
+        routes::credential_proof,
+        routes::credential_bundle,
+        routes::credential_status_proof,
+        routes::state_proof,
+        routes::grant,
+        routes::grant_set,
+        routes::delegation,
+        routes::request,
+        routes::schemas,
+        routes::schema,
+        routes::certifier,
+        routes::organization,
+        routes::authorities,
+        routes::params,
+        routes::proposals,
+        routes::proposal,
+        routes::evidence,
+        routes::events,
+        routes::live,
+        routes::ready,
+        routes::metrics,
+        routes::openapi,
+    ),
+    components(schemas(mpms_api::BlockEvent, mpms_api::TxEvent, mpms_api::LaggedEvent)),
+    tags(
+        (name = "transactions", description = "Submit transactions and follow them"),
+        (name = "blocks", description = "Final blocks, state proofs and the commit stream"),
+        (name = "credentials", description = "Subjects, credentials, schemas and their proofs"),
+        (name = "access", description = "Access requests and grants"),
+        (name = "parties", description = "Accounts, organizations, certifiers and delegations"),
+        (name = "governance", description = "Authorities, parameters, proposals and evidence"),
+        (name = "node", description = "This node: status, health, metrics"),
+    ),
+)]
+struct ApiDoc;
+
+/// The links from an answer to the routes its values lead to (OpenAPI links: what a
+/// client, or a stateful API tester, follows): (from path, method, status, link name,
+/// to operation, [(parameter, expression)]).
+type LinkSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const LINKS: &[LinkSpec] = &[
     (
-        "/v1/state/proof",
-        "key",
-        true,
-        "string",
-        "The state key, hex (at most 1024 bytes)",
+        "/v1/transactions",
+        "post",
+        "202",
+        "GetTransaction",
+        "transaction",
+        &[("hash", "$response.body#/hash")],
     ),
     (
-        "/v1/state/proof",
-        "height",
-        false,
-        "integer",
-        "The block height (default: the last block); older heights than the node keeps are 404",
+        "/v1/status",
+        "get",
+        "200",
+        "GetLastBlock",
+        "block",
+        &[("height", "$response.body#/height")],
+    ),
+    (
+        "/v1/blocks/latest",
+        "get",
+        "200",
+        "GetBlock",
+        "block",
+        &[("height", "$response.body#/header/height")],
+    ),
+    (
+        "/v1/blocks/latest",
+        "get",
+        "200",
+        "GetStateProof",
+        "state_proof",
+        &[("height", "$response.body#/header/height")],
+    ),
+    (
+        "/v1/transactions/{hash}",
+        "get",
+        "200",
+        "GetAccount",
+        "account",
+        &[("id", "$response.body#/transaction/tx/sender")],
+    ),
+    (
+        "/v1/authorities",
+        "get",
+        "200",
+        "GetAccount",
+        "account",
+        &[("id", "$response.body#/authorities/0/operator")],
+    ),
+    (
+        "/v1/schemas",
+        "get",
+        "200",
+        "GetSchema",
+        "schema",
+        &[("id", "$response.body#/schemas/0/id")],
+    ),
+    (
+        "/v1/schemas/{id}",
+        "get",
+        "200",
+        "GetOwner",
+        "account",
+        &[("id", "$response.body#/owner")],
+    ),
+    (
+        "/v1/proposals",
+        "get",
+        "200",
+        "GetProposal",
+        "proposal",
+        &[("id", "$response.body#/proposals/0/id")],
+    ),
+    (
+        "/v1/subjects/{id}",
+        "get",
+        "200",
+        "GetCredentials",
+        "subject_credentials",
+        &[("id", "$request.path.id")],
+    ),
+    (
+        "/v1/subjects/{id}",
+        "get",
+        "200",
+        "GetAudit",
+        "subject_audit",
+        &[("id", "$request.path.id")],
+    ),
+    (
+        "/v1/subjects/{id}/credentials",
+        "get",
+        "200",
+        "GetCredential",
+        "credential",
+        &[("id", "$response.body#/credentials/0/id")],
+    ),
+    (
+        "/v1/credentials/{id}",
+        "get",
+        "200",
+        "GetProof",
+        "credential_proof",
+        &[("id", "$request.path.id")],
+    ),
+    (
+        "/v1/credentials/{id}",
+        "get",
+        "200",
+        "GetBundle",
+        "credential_bundle",
+        &[("id", "$request.path.id")],
+    ),
+    (
+        "/v1/credentials/{id}",
+        "get",
+        "200",
+        "GetStatusProof",
+        "credential_status_proof",
+        &[("id", "$request.path.id")],
+    ),
+    (
+        "/v1/credentials/{id}",
+        "get",
+        "200",
+        "GetSubject",
+        "subject",
+        &[("id", "$response.body#/claim/subject")],
+    ),
+    (
+        "/v1/credentials/{id}",
+        "get",
+        "200",
+        "GetCertifier",
+        "certifier",
+        &[("id", "$response.body#/claim/certifier")],
+    ),
+    (
+        "/v1/credentials/{id}",
+        "get",
+        "200",
+        "GetIssuingTransaction",
+        "transaction",
+        &[("hash", "$response.body#/issued_tx")],
+    ),
+    (
+        "/v1/grants/{id}",
+        "get",
+        "200",
+        "GetCredential",
+        "credential",
+        &[("id", "$response.body#/credential")],
+    ),
+    (
+        "/v1/grants/{id}",
+        "get",
+        "200",
+        "GetGrantee",
+        "organization",
+        &[("id", "$response.body#/grantee")],
     ),
 ];
+
+/// Adds [`LINKS`] to the document's answers.
+fn add_links(doc: &mut Value) {
+    for (path, method, status, name, target, parameters) in LINKS {
+        let Some(response) = doc
+            .pointer_mut(&format!(
+                "/paths/{}/{method}/responses/{status}",
+                path.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let parameters: Map<String, Value> = parameters
+            .iter()
+            .map(|(p, e)| ((*p).to_string(), json!(e)))
+            .collect();
+        let links = response
+            .entry("links")
+            .or_insert_with(|| Value::Object(Map::new()));
+        links[*name] = json!({ "operationId": target, "parameters": parameters });
+    }
+}
 
 /// The OpenAPI document.
 pub fn openapi_document() -> Value {
-    let error = json!({
-        "description": "Bad input",
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-    });
-    let mut paths = serde_json::Map::new();
-    for (method, path, summary) in ROUTES {
-        let query = QUERY.iter().filter(|(p, ..)| p == path).map(
-            |(_, name, required, kind, description)| {
-                json!({
-                    "name": name,
-                    "in": "query",
-                    "required": required,
-                    "schema": { "type": kind },
-                    "description": description,
-                })
-            },
-        );
-        let params: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| {
-                json!({
-                    "name": name,
-                    "in": "path",
-                    "required": true,
-                    "schema": { "type": "string" },
-                    "description": match name {
-                        "height" => "Block height (decimal)",
-                        "hash" => "Transaction hash (64 hex digits)",
-                        _ => "Identifier: an account's public key or a 32-byte id, in hex; a schema id as text; a proposal number",
-                    }
-                })
-            })
-            .chain(query)
-            .collect();
-        let mut responses = serde_json::Map::new();
-        responses.insert(
-            if *method == "post" { "202" } else { "200" }.into(),
-            json!({ "description": "OK", "content": { "application/json": {} } }),
-        );
-        responses.insert("400".into(), error.clone());
-        if path.contains('{') || QUERY.iter().any(|(p, ..)| p == path) {
-            responses.insert("404".into(), error.clone());
-        }
-        let mut operation = json!({
-            "summary": summary,
-            "parameters": params,
-            "responses": responses,
-        });
-        if *method == "post" {
-            operation["requestBody"] = json!({
-                "required": true,
-                "content": {
-                    "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
-                    "application/json": { "schema": { "$ref": "#/components/schemas/SignedTransaction" } }
-                }
-            });
-            operation["responses"]["413"] = json!({ "description": "Body too large" });
-            operation["responses"]["422"] = error.clone();
-        }
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[*method] = operation;
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    add_links(&mut doc);
+    doc
+}
+
+/// The document as it is checked into `docs/openapi.json`: pretty, with a final
+/// newline.
+pub fn openapi_text() -> String {
+    let mut text = serde_json::to_string_pretty(&openapi_document()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    /// The public routes the router serves, read from its source.
+    fn served_routes() -> BTreeSet<String> {
+        let source = include_str!("mod.rs");
+        let public = &source
+            [source.find("pub fn router(").unwrap()..source.find("pub fn admin_router(").unwrap()];
+        public
+            .split(".route(")
+            .skip(1)
+            .map(|rest| rest.trim_start().trim_start_matches('"'))
+            .map(|rest| rest[..rest.find('"').unwrap()].to_string())
+            .collect()
     }
-    json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "MPMS node API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "The HTTP API of an MPMS node: submit transactions, read blocks, credentials and governance, follow commits. Keys and hashes are hex; personal data is only ever sealed to its owner."
-        },
-        "paths": paths,
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": { "error": { "type": "string" } }
-                },
-                "SignedTransaction": {
-                    "type": "object",
-                    "required": ["tx", "signature"],
-                    "properties": {
-                        "tx": {
-                            "type": "object",
-                            "required": ["chain_id", "sender", "nonce", "payload"],
-                            "properties": {
-                                "chain_id": { "type": "string" },
-                                "sender": { "type": "string", "description": "Public key, hex" },
-                                "nonce": { "type": "integer", "minimum": 0 },
-                                "payload": { "type": "object", "description": "One of the ledger's payloads, externally tagged (e.g. {\"RegisterSubject\": {...}})" }
-                            }
-                        },
-                        "signature": { "type": "string", "description": "Ed25519 signature, hex" }
+
+    #[test]
+    fn the_document_lists_exactly_the_routes_served() {
+        let doc = super::openapi_document();
+        let documented: BTreeSet<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(documented, served_routes());
+    }
+
+    #[test]
+    fn every_link_leads_to_an_operation_and_from_an_answer() {
+        let doc = super::openapi_document();
+        let mut operations = BTreeSet::new();
+        let mut links = 0;
+        for (_, item) in doc["paths"].as_object().unwrap() {
+            for (_, operation) in item.as_object().unwrap() {
+                operations.insert(operation["operationId"].as_str().unwrap().to_string());
+            }
+        }
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (_, operation) in item.as_object().unwrap() {
+                for (_, response) in operation["responses"].as_object().unwrap() {
+                    for (name, link) in response["links"].as_object().into_iter().flatten() {
+                        let target = link["operationId"].as_str().unwrap();
+                        assert!(operations.contains(target), "{path} {name}: no {target}");
+                        links += 1;
                     }
                 }
             }
         }
-    })
+        assert_eq!(links, super::LINKS.len(), "a link was not attached");
+    }
+
+    #[test]
+    fn every_operation_documents_its_answers_with_schemas() {
+        let doc = super::openapi_document();
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in operations.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(!responses.is_empty(), "{method} {path}: no responses");
+                for (code, response) in responses {
+                    let content = response["content"].as_object();
+                    let Some(content) = content else {
+                        panic!("{method} {path} {code}: no content");
+                    };
+                    for (kind, media) in content {
+                        assert!(
+                            media["schema"].is_object(),
+                            "{method} {path} {code} {kind}: no schema"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `docs/openapi.json` is this document. `MPMS_WRITE_OPENAPI=1 cargo test -p
+    /// mpms-node openapi` rewrites it after a change to the API.
+    #[test]
+    fn the_checked_in_document_is_the_served_one() {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let text = super::openapi_text();
+        if std::env::var_os("MPMS_WRITE_OPENAPI").is_some() {
+            std::fs::write(&file, &text).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            checked_in == text,
+            "docs/openapi.json differs from the API's document: run MPMS_WRITE_OPENAPI=1 cargo test -p mpms-node openapi, and review the change"
+        );
+    }
 }

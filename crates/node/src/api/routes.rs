@@ -5,34 +5,72 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::Json;
 use futures::Stream;
+use mpms_api::{
+    AccountView, AuditEvent, AuthoritiesView, BlockEvent, BlockView, CredentialProof, ErrorBody,
+    GrantView, HeldCredential, LaggedEvent, Liveness, OffenceList, OffenceView, Peers,
+    ProposalList, Readiness, SchemaList, StateProofView, Status, SubjectAudit, SubjectCredentials,
+    Submitted, TransactionStatus, TxEvent, TxState, DEFAULT_PAGE, MAX_PAGE,
+};
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::execute::read_meta;
 use mpms_ledger::records::{
     keys, AccessRequest, Account, Authority, Certifier, Credential, Grant, Inspection, Offence,
     Organization, Proposal, Subject,
 };
+use mpms_ledger::records::{Delegation, GrantSet, Schema};
+use mpms_ledger::Params;
 use mpms_ledger::{codec, SignedTransaction};
+use mpms_light::{ProofBundle, StatusProof};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::IntoParams;
 
 use super::ApiError;
 use crate::runtime::{NodeHandle, SubmitError};
 
-type ApiResult = Result<Json<Value>, ApiError>;
+type ApiResult<T> = Result<Json<T>, ApiError>;
 
-fn parse<T: FromStr>(what: &str, text: &str) -> Result<T, ApiError>
+/// Parses a path's id: a key or hash as exactly 64 lowercase hex digits (what the
+/// OpenAPI document's pattern says, so that nothing else is accepted either).
+fn id<T: FromStr>(what: &str, text: &str) -> Result<T, ApiError>
 where
     T::Err: std::fmt::Display,
 {
+    let hex = text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex {
+        return Err(ApiError::bad_request(format!(
+            "{what} {text:?}: expected 64 lowercase hex digits"
+        )));
+    }
     text.parse()
         .map_err(|e| ApiError::bad_request(format!("{what} {text:?}: {e}")))
+}
+
+/// Parses a path's decimal number (a height or a proposal id): digits only.
+fn number(what: &str, text: &str) -> Result<u64, ApiError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(format!(
+            "{what} {text:?}: expected a decimal number"
+        )));
+    }
+    text.parse()
+        .map_err(|e| ApiError::bad_request(format!("{what} {text:?}: {e}")))
+}
+
+/// A query string that does not fit its route's parameters.
+fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("query: {}", e.body_text()))
 }
 
 fn record<T: DeserializeOwned>(node: &NodeHandle, key: &[u8]) -> Result<Option<T>, ApiError> {
@@ -58,23 +96,65 @@ where
         .map_err(|e| ApiError::internal(format!("read failed: {e}")))?
 }
 
-fn found<T: serde::Serialize>(what: &str, value: Option<T>) -> ApiResult {
+fn found<T>(what: &str, value: Option<T>) -> ApiResult<T> {
     match value {
-        Some(v) => Ok(Json(json!(v))),
+        Some(v) => Ok(Json(v)),
         None => Err(ApiError::not_found(format!("{what} not found"))),
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
 }
 
 /// `POST /v1/transactions`.
-pub async fn submit(State(node): State<NodeHandle>, headers: HeaderMap, body: Bytes) -> Response {
+#[utoipa::path(
+    post,
+    path = "/v1/transactions",
+    tag = "transactions",
+    summary = "Submit a signed transaction",
+    description = "The transaction as its canonical bytes (`application/octet-stream`, see ENCODING.md) or as JSON. 202 when admitted to the mempool; 422 with the ledger's reason when its rules refuse it; 429 when this address submits faster than `api.max_submissions_per_sec`.",
+    request_body(
+        description = "A signed transaction",
+        content(
+            (mpms_ledger::SignedTransaction = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 202, description = "Admitted to the mempool", body = Submitted),
+        (status = 400, description = "Malformed, or for another chain", body = ErrorBody),
+        (status = 413, description = "Larger than `api.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor canonical bytes", body = ErrorBody),
+        (status = 422, description = "Refused by the ledger's rules or the mempool", body = ErrorBody),
+        (status = 429, description = "Too many submissions from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+        (status = 503, description = "The node is shutting down", body = ErrorBody),
+    ),
+)]
+pub async fn submit(
+    State(node): State<NodeHandle>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            return ApiError {
+                status: e.status(),
+                message: e.body_text(),
+            }
+            .into_response()
+        }
+    };
     match submit_inner(&node, &headers, &body).await {
         Ok(hash) => (
             StatusCode::ACCEPTED,
-            Json(json!({ "hash": hash.to_string(), "status": "pending" })),
+            Json(Submitted {
+                hash,
+                status: TxState::Pending,
+            }),
         )
             .into_response(),
         Err(e) => e.into_response(),
@@ -127,39 +207,59 @@ async fn submit_inner(
 }
 
 /// `GET /v1/transactions/{hash}`.
-pub async fn transaction(State(node): State<NodeHandle>, Path(hash): Path<String>) -> ApiResult {
-    let hash: Hash = parse("transaction hash", &hash)?;
+#[utoipa::path(
+    get,
+    path = "/v1/transactions/{hash}",
+    tag = "transactions",
+    summary = "A transaction's status",
+    description = "Pending (in this node's mempool), committed (with its block, position and bytes), or 404.",
+    params(("hash" = Hash, Path, description = "The transaction hash")),
+    responses(
+        (status = 200, description = "Pending or committed", body = TransactionStatus),
+        (status = 400, description = "Not a hash", body = ErrorBody),
+        (status = 404, description = "Neither pending nor committed", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn transaction(
+    State(node): State<NodeHandle>,
+    Path(hash): Path<String>,
+) -> ApiResult<TransactionStatus> {
+    let hash: Hash = id("transaction hash", &hash)?;
     let committed = off_workers(&node, move |node| {
         let store = node.store();
-        let Some(loc) = store
-            .tx_location(&hash)
-            .map_err(|e| ApiError::internal(e.to_string()))?
-        else {
+        let Some(loc) = store.tx_location(&hash).map_err(internal)? else {
             return Ok(None);
         };
         let block = store
             .block(loc.height)
-            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(internal)?
             .ok_or_else(|| ApiError::internal("indexed block missing"))?;
         let tx = block.transactions.get(loc.index as usize);
-        Ok(Some(json!({
-            "hash": hash.to_string(),
-            "status": "committed",
-            "height": loc.height,
-            "index": loc.index,
-            "block": block.hash().to_string(),
-            "transaction": tx.map(to_json),
-            "transaction_bytes": tx.map(|t| hex::encode(codec::encode(t))),
-        })))
+        Ok(Some(TransactionStatus {
+            hash,
+            status: TxState::Committed,
+            height: Some(loc.height),
+            index: Some(loc.index),
+            block: Some(block.hash()),
+            transaction: tx.cloned(),
+            transaction_bytes: tx.map(|t| hex::encode(codec::encode(t))),
+        }))
     })
     .await?;
     if let Some(found) = committed {
         return Ok(Json(found));
     }
     if node.is_pending(hash).await {
-        return Ok(Json(
-            json!({ "hash": hash.to_string(), "status": "pending" }),
-        ));
+        return Ok(Json(TransactionStatus {
+            hash,
+            status: TxState::Pending,
+            height: None,
+            index: None,
+            block: None,
+            transaction: None,
+            transaction_bytes: None,
+        }));
     }
     Err(ApiError::not_found(format!(
         "transaction {hash} is neither pending nor committed"
@@ -167,55 +267,96 @@ pub async fn transaction(State(node): State<NodeHandle>, Path(hash): Path<String
 }
 
 /// `GET /v1/status`.
-pub async fn status(State(node): State<NodeHandle>) -> ApiResult {
-    Ok(Json(to_json(&node.status())))
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "node",
+    summary = "Chain and node status",
+    description = "Height, round, peers, mempool, syncing, and this validator's consensus keys.",
+    responses((status = 200, description = "The status", body = Status)),
+)]
+pub async fn status(State(node): State<NodeHandle>) -> Json<Status> {
+    Json(node.status())
 }
 
-fn block_json(node: &NodeHandle, height: u64) -> ApiResult {
+fn block_view(node: &NodeHandle, height: u64) -> ApiResult<BlockView> {
     let store = node.store();
     let block = store
         .block(height)
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(internal)?
         .ok_or_else(|| ApiError::not_found(format!("block {height} not found")))?;
-    let certificate = store
-        .certificate(height)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let hashes: Vec<String> = block
-        .transactions
-        .iter()
-        .map(|t| t.hash().to_string())
-        .collect();
-    Ok(Json(json!({
-        "hash": block.hash().to_string(),
-        "header": to_json(&block.header),
-        "transactions": hashes,
-        "last_commit": to_json(&block.last_commit),
-        "certificate": to_json(&certificate),
-    })))
+    let certificate = store.certificate(height).map_err(internal)?;
+    Ok(Json(BlockView {
+        hash: block.hash(),
+        transactions: block.transactions.iter().map(|t| t.hash()).collect(),
+        header: block.header,
+        last_commit: block.last_commit,
+        certificate,
+    }))
 }
 
 /// `GET /v1/blocks/latest`.
-pub async fn latest_block(State(node): State<NodeHandle>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/latest",
+    tag = "blocks",
+    summary = "The last final block",
+    description = "The last finalized block: its header, its transactions' hashes and its commit certificate.",
+    responses(
+        (status = 200, description = "The block", body = BlockView),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn latest_block(State(node): State<NodeHandle>) -> ApiResult<BlockView> {
     off_workers(&node, |node| {
-        let height = node
-            .store()
-            .last_height()
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .unwrap_or(0);
-        block_json(node, height)
+        let height = node.store().last_height().map_err(internal)?.unwrap_or(0);
+        block_view(node, height)
     })
     .await
 }
 
 /// `GET /v1/blocks/{height}`.
-pub async fn block(State(node): State<NodeHandle>, Path(height): Path<String>) -> ApiResult {
-    let height: u64 = parse("height", &height)?;
-    off_workers(&node, move |node| block_json(node, height)).await
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}",
+    tag = "blocks",
+    summary = "A final block",
+    description = "A finalized block: its header, its transactions' hashes and its commit certificate.",
+    params(("height" = u64, Path, description = "The height (0 is genesis)", minimum = 0)),
+    responses(
+        (status = 200, description = "The block", body = BlockView),
+        (status = 400, description = "Not a height", body = ErrorBody),
+        (status = 404, description = "Not (yet) a block", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn block(
+    State(node): State<NodeHandle>,
+    Path(height): Path<String>,
+) -> ApiResult<BlockView> {
+    let height = number("height", &height)?;
+    off_workers(&node, move |node| block_view(node, height)).await
 }
 
 /// `GET /v1/accounts/{id}`.
-pub async fn account(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: PublicKey = parse("account id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}",
+    tag = "parties",
+    summary = "An account",
+    description = "The committed nonce, the next nonce counting this node's pending transactions, and the record (balances, keys). An account the chain does not hold answers with `exists: false`.",
+    params(("id" = PublicKey, Path, description = "The account id")),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 400, description = "Not an account id", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn account(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<AccountView> {
+    let id: PublicKey = id("account id", &text)?;
     let account: Option<Account> =
         off_workers(&node, move |node| record(node, &keys::account(&id))).await?;
     let committed_nonce = account.as_ref().map_or(0, |a| a.nonce);
@@ -224,18 +365,35 @@ pub async fn account(State(node): State<NodeHandle>, Path(id): Path<String>) -> 
         .await
         .unwrap_or(committed_nonce)
         .max(committed_nonce);
-    Ok(Json(json!({
-        "id": id.to_string(),
-        "exists": account.is_some(),
-        "nonce": committed_nonce,
-        "next_nonce": next_nonce,
-        "account": account.map(|a| to_json(&a)),
-    })))
+    Ok(Json(AccountView {
+        id,
+        exists: account.is_some(),
+        nonce: committed_nonce,
+        next_nonce,
+        account,
+    }))
 }
 
 /// `GET /v1/subjects/{id}`.
-pub async fn subject(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: PublicKey = parse("subject id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/subjects/{id}",
+    tag = "credentials",
+    summary = "A registered subject",
+    description = "A subject: a patient or an intern, with the key its credentials are sealed to.",
+    params(("id" = PublicKey, Path, description = "The subject's account id")),
+    responses(
+        (status = 200, description = "The subject", body = Subject),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "Not registered", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn subject(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<Subject> {
+    let id: PublicKey = id("subject id", &text)?;
     off_workers(&node, move |node| {
         found("subject", record::<Subject>(node, &keys::subject(&id))?)
     })
@@ -243,35 +401,66 @@ pub async fn subject(State(node): State<NodeHandle>, Path(id): Path<String>) -> 
 }
 
 /// Paging of list routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
-    /// Most items. Default 100, at most 1,000.
-    pub limit: Option<usize>,
+    /// Most items (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
 }
 
 impl Page {
+    /// The page from a query string: `limit` must be 1 to 1,000.
+    fn checked(query: Result<Query<Page>, QueryRejection>) -> Result<Page, ApiError> {
+        let Query(page) = query.map_err(bad_query)?;
+        match page.limit {
+            Some(n) if !(1..=MAX_PAGE).contains(&n) => Err(ApiError::bad_request(format!(
+                "limit {n}: from 1 to {MAX_PAGE}"
+            ))),
+            _ => Ok(page),
+        }
+    }
+
     fn limit(&self) -> usize {
-        self.limit.unwrap_or(100).clamp(1, 1_000)
+        self.limit.unwrap_or(DEFAULT_PAGE) as usize
     }
 }
 
 /// `GET /v1/subjects/{id}/credentials`.
+#[utoipa::path(
+    get,
+    path = "/v1/subjects/{id}/credentials",
+    tag = "credentials",
+    summary = "A subject's credentials",
+    description = "The credentials issued to a subject, by schema, then in issue order.",
+    params(("id" = PublicKey, Path, description = "The subject's account id"), Page),
+    responses(
+        (status = 200, description = "The credentials", body = SubjectCredentials),
+        (status = 400, description = "Not an id, or a bad limit", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
 pub async fn subject_credentials(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-    Query(page): Query<Page>,
-) -> ApiResult {
-    let id: PublicKey = parse("subject id", &id)?;
+    Path(text): Path<String>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<SubjectCredentials> {
+    let id: PublicKey = id("subject id", &text)?;
+    let page = Page::checked(query)?;
     off_workers(&node, move |node| subject_credentials_now(node, id, &page)).await
 }
 
-fn subject_credentials_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult {
+fn subject_credentials_now(
+    node: &NodeHandle,
+    id: PublicKey,
+    page: &Page,
+) -> ApiResult<SubjectCredentials> {
     // The subject's per-schema lists of issued credentials.
     let lists = node
         .store()
         .scan_state(&keys::held_prefix(&id), page.limit())
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(internal)?;
     let mut out = Vec::new();
     for (_, value) in lists {
         let ids: Vec<Hash> = codec::decode(&value)
@@ -280,26 +469,44 @@ fn subject_credentials_now(node: &NodeHandle, id: PublicKey, page: &Page) -> Api
             if out.len() >= page.limit() {
                 break;
             }
-            if let Some(c) = record::<Credential>(node, &keys::credential(&cid))? {
-                out.push(json!({ "id": cid.to_string(), "credential": to_json(&c) }));
+            if let Some(credential) = record::<Credential>(node, &keys::credential(&cid))? {
+                out.push(HeldCredential {
+                    id: cid,
+                    credential,
+                });
             }
         }
     }
-    Ok(Json(
-        json!({ "subject": id.to_string(), "credentials": out }),
-    ))
+    Ok(Json(SubjectCredentials {
+        subject: id,
+        credentials: out,
+    }))
 }
 
 /// `GET /v1/subjects/{id}/audit`: who asked for, was granted, lost or used access to
 /// the subject's credentials, with heights and times: requests, grants, grant
 /// revocations, expiries and recorded inspections, oldest first. Only what the chain
 /// holds.
+#[utoipa::path(
+    get,
+    path = "/v1/subjects/{id}/audit",
+    tag = "credentials",
+    summary = "A subject's access audit",
+    description = "Every access request, grant, grant revocation, expiry and recorded inspection concerning the subject's credentials, with heights and times, oldest first. `limit` counts requests and grants.",
+    params(("id" = PublicKey, Path, description = "The subject's account id"), Page),
+    responses(
+        (status = 200, description = "The audit trail", body = SubjectAudit),
+        (status = 400, description = "Not an id, or a bad limit", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
 pub async fn subject_audit(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-    Query(page): Query<Page>,
-) -> ApiResult {
-    let id: PublicKey = parse("subject id", &id)?;
+    Path(text): Path<String>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<SubjectAudit> {
+    let id: PublicKey = id("subject id", &text)?;
+    let page = Page::checked(query)?;
     off_workers(&node, move |node| subject_audit_now(node, id, &page)).await
 }
 
@@ -307,19 +514,19 @@ pub async fn subject_audit(
 /// many there are).
 const MAX_INSPECTIONS_LISTED: u64 = 100;
 
-fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult {
+fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult<SubjectAudit> {
     let store = node.store();
-    let internal = |e: String| ApiError::internal(e);
+    let corrupt = || ApiError::internal("malformed access index entry");
     // One more than asked, to say whether the list was cut.
     let mut entries = store
         .scan_state(&keys::subject_access_prefix(&id), page.limit() + 1)
-        .map_err(|e| internal(e.to_string()))?;
+        .map_err(internal)?;
     let truncated = entries.len() > page.limit();
     entries.truncate(page.limit());
     let last = store
         .last_header()
-        .map_err(|e| internal(e.to_string()))?
-        .ok_or_else(|| internal("no chain".into()))?;
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::internal("no chain"))?;
     let times = std::cell::RefCell::new(std::collections::HashMap::new());
     let time_of = |height: u64| -> Result<u64, ApiError> {
         if let Some(time) = times.borrow().get(&height) {
@@ -327,61 +534,80 @@ fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult
         }
         let time = store
             .header(height)
-            .map_err(|e| internal(e.to_string()))?
+            .map_err(internal)?
             .map_or(0, |h| h.time_ms);
         times.borrow_mut().insert(height, time);
         Ok(time)
     };
-    let mut events: Vec<(u64, u64, Value)> = Vec::new();
+    // (height, event): sorted by time, then height.
+    let mut events: Vec<(u64, AuditEvent)> = Vec::new();
     for (key, _) in entries {
         let prefix = keys::subject_access_prefix(&id).len();
         let (Some(&kind), Some(raw)) = (key.get(prefix), key.get(prefix + 1..)) else {
-            return Err(internal("malformed access index entry".into()));
+            return Err(corrupt());
         };
-        let record_id = Hash::from_bytes(
-            raw.try_into()
-                .map_err(|_| internal("malformed access index entry".into()))?,
-        );
+        let record_id = Hash::from_bytes(raw.try_into().map_err(|_| corrupt())?);
         if kind == keys::ACCESS_REQUEST {
             let Some(r) = record::<AccessRequest>(node, &keys::request(&record_id))? else {
                 continue;
             };
-            events.push((r.height, time_of(r.height)?, json!({
-                "event": "request",
-                "request": record_id.to_string(),
-                "requester": r.requester.to_string(),
-                "credentials": r.credentials.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "purpose": r.purpose,
-            })));
+            events.push((
+                r.height,
+                AuditEvent::Request {
+                    request: record_id,
+                    requester: r.requester,
+                    credentials: r.credentials.clone(),
+                    purpose: r.purpose.clone(),
+                    height: r.height,
+                    time_ms: time_of(r.height)?,
+                },
+            ));
             continue;
         }
         let Some(g) = record::<Grant>(node, &keys::grant(&record_id))? else {
             continue;
         };
-        let base = |event: &str| {
-            json!({
-                "event": event,
-                "grant": record_id.to_string(),
-                "credential": g.credential.to_string(),
-                "grantee": g.grantee.to_string(),
-            })
-        };
-        let mut granted = base("grant");
-        granted["request"] = json!(g.request.map(|r| r.to_string()));
-        granted["expires_at_ms"] = json!(g.expires_at_ms);
-        granted["inspection_count"] = json!(g.inspection_count);
-        events.push((g.granted_height, time_of(g.granted_height)?, granted));
+        events.push((
+            g.granted_height,
+            AuditEvent::Grant {
+                grant: record_id,
+                credential: g.credential,
+                grantee: g.grantee,
+                request: g.request,
+                expires_at_ms: g.expires_at_ms,
+                inspection_count: g.inspection_count,
+                height: g.granted_height,
+                time_ms: time_of(g.granted_height)?,
+            },
+        ));
         if let Some(revoked) = g.revoked_height {
-            events.push((revoked, time_of(revoked)?, base("grant-revoked")));
+            events.push((
+                revoked,
+                AuditEvent::GrantRevoked {
+                    grant: record_id,
+                    credential: g.credential,
+                    grantee: g.grantee,
+                    height: revoked,
+                    time_ms: time_of(revoked)?,
+                },
+            ));
         }
         // The newest ones: an organization that records many cannot push later
         // inspections out of the list (the grant event carries the count).
         let first = g.inspection_count.saturating_sub(MAX_INSPECTIONS_LISTED);
         for n in first..g.inspection_count {
             if let Some(i) = record::<Inspection>(node, &keys::inspection(&record_id, n))? {
-                let mut inspected = base("inspection");
-                inspected["outcome"] = to_json(&i.outcome);
-                events.push((i.height, time_of(i.height)?, inspected));
+                events.push((
+                    i.height,
+                    AuditEvent::Inspection {
+                        grant: record_id,
+                        credential: g.credential,
+                        grantee: g.grantee,
+                        outcome: i.outcome,
+                        height: i.height,
+                        time_ms: time_of(i.height)?,
+                    },
+                ));
             }
         }
         // An expiry is a time, not a block: listed once the chain's time passed it
@@ -392,33 +618,47 @@ fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult
             .transpose()?
             .is_some_and(|t| t <= g.expires_at_ms);
         if g.expires_at_ms <= last.time_ms && !revoked_before {
-            let mut expired = base("grant-expired");
-            expired["expires_at_ms"] = json!(g.expires_at_ms);
-            events.push((last.height, g.expires_at_ms, expired));
+            events.push((
+                last.height,
+                AuditEvent::GrantExpired {
+                    grant: record_id,
+                    credential: g.credential,
+                    grantee: g.grantee,
+                    expires_at_ms: g.expires_at_ms,
+                    time_ms: g.expires_at_ms,
+                },
+            ));
         }
     }
-    events.sort_by_key(|(height, time, _)| (*time, *height));
-    let events: Vec<Value> = events
-        .into_iter()
-        .map(|(height, time_ms, mut event)| {
-            if event["event"] != "grant-expired" {
-                event["height"] = json!(height);
-            }
-            event["time_ms"] = json!(time_ms);
-            event
-        })
-        .collect();
-    Ok(Json(json!({
-        "subject": id.to_string(),
-        "as_of_height": last.height,
-        "truncated": truncated,
-        "events": events,
-    })))
+    events.sort_by_key(|(height, event)| (event.time_ms(), *height));
+    Ok(Json(SubjectAudit {
+        subject: id,
+        as_of_height: last.height,
+        truncated,
+        events: events.into_iter().map(|(_, event)| event).collect(),
+    }))
 }
 
 /// `GET /v1/credentials/{id}`.
-pub async fn credential(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: Hash = parse("credential id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/credentials/{id}",
+    tag = "credentials",
+    summary = "A credential record",
+    description = "The claim (issuer, practitioner, subject, schema, digests), the certifier's signature, its status and what supersedes it. Its content is sealed to the subject: only the subject and its grantees can open it.",
+    params(("id" = Hash, Path, description = "The credential id")),
+    responses(
+        (status = 200, description = "Found", body = Credential),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such credential", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn credential(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<Credential> {
+    let id: Hash = id("credential id", &text)?;
     off_workers(&node, move |node| {
         found(
             "credential",
@@ -428,19 +668,43 @@ pub async fn credential(State(node): State<NodeHandle>, Path(id): Path<String>) 
     .await
 }
 
+/// The common error answers of proof routes.
+fn bundle_error(e: mpms_light::bundle::BuildError) -> ApiError {
+    match e {
+        mpms_light::bundle::BuildError::NotFound => ApiError::not_found("credential not found"),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
 /// `GET /v1/credentials/{id}/proof`: the issuing transaction, its Merkle proof, the
 /// block's header and certificate, and the certified authority-set changes up to that
 /// block (what shows the certificate's signers were the authorities then).
-pub async fn credential_proof(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: Hash = parse("credential id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/credentials/{id}/proof",
+    tag = "credentials",
+    summary = "A credential's inclusion proof",
+    description = "The issuing transaction, its Merkle proof, the block header and commit certificate, and the certified authority-set changes up to that block.",
+    params(("id" = Hash, Path, description = "The credential id")),
+    responses(
+        (status = 200, description = "The proof", body = CredentialProof),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such credential", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn credential_proof(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<CredentialProof> {
+    let id: Hash = id("credential id", &text)?;
     off_workers(&node, move |node| credential_proof_now(node, id)).await
 }
 
-fn credential_proof_now(node: &NodeHandle, id: Hash) -> ApiResult {
+fn credential_proof_now(node: &NodeHandle, id: Hash) -> ApiResult<CredentialProof> {
     let credential: Credential = record(node, &keys::credential(&id))?
         .ok_or_else(|| ApiError::not_found("credential not found"))?;
     let store = node.store();
-    let internal = |e: mpms_store::StoreError| ApiError::internal(e.to_string());
     let loc = store
         .tx_location(&credential.issued_tx)
         .map_err(internal)?
@@ -457,38 +721,45 @@ fn credential_proof_now(node: &NodeHandle, id: Hash) -> ApiResult {
         .transactions
         .get(loc.index as usize)
         .ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
-    let changes = mpms_light::bundle::authority_changes(store.as_ref(), loc.height)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(json!({
-        "credential_id": id.to_string(),
-        "credential": to_json(&credential),
-        "transaction": to_json(tx),
-        "transaction_bytes": hex::encode(codec::encode(tx)),
-        "tx_index": loc.index,
-        "header": to_json(&block.header),
-        "proof": to_json(&proof),
-        "certificate": to_json(&certificate),
-        "authority_changes": to_json(&changes),
-    })))
-}
-
-fn bundle_error(e: mpms_light::bundle::BuildError) -> ApiError {
-    match e {
-        mpms_light::bundle::BuildError::NotFound => ApiError::not_found("credential not found"),
-        other => ApiError::internal(other.to_string()),
-    }
+    let authority_changes =
+        mpms_light::bundle::authority_changes(store.as_ref(), loc.height).map_err(internal)?;
+    Ok(Json(CredentialProof {
+        credential_id: id,
+        credential,
+        transaction: tx.clone(),
+        transaction_bytes: hex::encode(codec::encode(tx)),
+        tx_index: loc.index,
+        header: block.header.clone(),
+        proof,
+        certificate,
+        authority_changes,
+    }))
 }
 
 /// `GET /v1/credentials/{id}/bundle`: the credential's proof bundle, checkable
 /// offline with `mpmsd verify`.
+#[utoipa::path(
+    get,
+    path = "/v1/credentials/{id}/bundle",
+    tag = "credentials",
+    summary = "A credential's proof bundle",
+    description = "Issuing transaction, Merkle proof, certified header, the certified chain of authority-set changes from genesis, and its status proven against a later certified header. Checked offline by `mpmsd verify`.",
+    params(("id" = Hash, Path, description = "The credential id")),
+    responses(
+        (status = 200, description = "The bundle", body = ProofBundle),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such credential", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
 pub async fn credential_bundle(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let id: Hash = parse("credential id", &id)?;
+    Path(text): Path<String>,
+) -> ApiResult<ProofBundle> {
+    let id: Hash = id("credential id", &text)?;
     off_workers(&node, move |node| {
         mpms_light::bundle::build_bundle(node.store().as_ref(), node.genesis(), &id)
-            .map(|bundle| Json(to_json(&bundle)))
+            .map(Json)
             .map_err(bundle_error)
     })
     .await
@@ -496,14 +767,28 @@ pub async fn credential_bundle(
 
 /// `GET /v1/credentials/{id}/status-proof`: the credential's status as of the last
 /// block, proven against its certified header.
+#[utoipa::path(
+    get,
+    path = "/v1/credentials/{id}/status-proof",
+    tag = "credentials",
+    summary = "A credential's status, proven",
+    description = "The credential and certifier records as of the last block, proven against its certified header, with the authority-set changes from genesis.",
+    params(("id" = Hash, Path, description = "The credential id")),
+    responses(
+        (status = 200, description = "The proof", body = StatusProof),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such credential", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
 pub async fn credential_status_proof(
     State(node): State<NodeHandle>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let id: Hash = parse("credential id", &id)?;
+    Path(text): Path<String>,
+) -> ApiResult<StatusProof> {
+    let id: Hash = id("credential id", &text)?;
     off_workers(&node, move |node| {
         mpms_light::bundle::build_status(node.store().as_ref(), &id)
-            .map(|status| Json(to_json(&status)))
+            .map(Json)
             .map_err(bundle_error)
     })
     .await
@@ -513,67 +798,105 @@ pub async fn credential_status_proof(
 const MAX_STATE_KEY_BYTES: usize = 1024;
 
 /// Query of `GET /v1/state/proof`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StateProofQuery {
-    /// The state key, hex.
+    /// The state key, lowercase hex (at most 1,024 bytes).
+    #[param(pattern = "^([0-9a-f]{2}){1,1024}$")]
     key: String,
-    /// The height (default: the last block).
+    /// The height (default: the last block); heights older than the node keeps are 404.
+    #[param(minimum = 0)]
     height: Option<u64>,
 }
 
 /// `GET /v1/state/proof?key=HEX[&height=H]`: a proof of one state key's value or
 /// absence after block H, with H's header and certificate.
+#[utoipa::path(
+    get,
+    path = "/v1/state/proof",
+    tag = "blocks",
+    summary = "A state proof",
+    description = "A proof of one state key's value, or of its absence, after a block, with that block's header and certificate.",
+    params(StateProofQuery),
+    responses(
+        (status = 200, description = "The proof", body = StateProofView),
+        (status = 400, description = "A bad key or height", body = ErrorBody),
+        (status = 404, description = "The height is not kept", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
 pub async fn state_proof(
     State(node): State<NodeHandle>,
-    Query(query): Query<StateProofQuery>,
-) -> ApiResult {
-    if query.key.len() > 2 * MAX_STATE_KEY_BYTES {
+    query: Result<Query<StateProofQuery>, QueryRejection>,
+) -> ApiResult<StateProofView> {
+    let Query(query) = query.map_err(bad_query)?;
+    let lower_hex = query
+        .key
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if query.key.is_empty()
+        || query.key.len() > 2 * MAX_STATE_KEY_BYTES
+        || query.key.len() % 2 != 0
+        || !lower_hex
+    {
         return Err(ApiError::bad_request(format!(
-            "key: at most {MAX_STATE_KEY_BYTES} bytes"
+            "key: 1 to {MAX_STATE_KEY_BYTES} bytes, lowercase hex"
         )));
     }
     let key = hex::decode(&query.key).map_err(|e| ApiError::bad_request(format!("key: {e}")))?;
     off_workers(&node, move |node| {
         let store = node.store();
-        let internal = |e: String| ApiError::internal(e);
         let last = store
             .last_height()
-            .map_err(|e| internal(e.to_string()))?
+            .map_err(internal)?
             .ok_or_else(|| ApiError::internal("no chain"))?;
         let height = query.height.unwrap_or(last);
         let kept = height <= last
             && mpms_ledger::state::tree::root_at(store.as_ref(), height)
-                .map_err(|e| internal(e.to_string()))?
+                .map_err(internal)?
                 .is_some();
         if !kept {
             return Err(ApiError::not_found(format!(
                 "height {height} is not kept (the last is {last}; older state is pruned)"
             )));
         }
-        let proof = mpms_ledger::state::tree::prove(store.as_ref(), height, &key)
-            .map_err(|e| internal(e.to_string()))?;
-        let header = store.header(height).map_err(|e| internal(e.to_string()))?;
-        let certificate = store
-            .certificate(height)
-            .map_err(|e| internal(e.to_string()))?;
-        Ok(Json(json!({
-            "height": height,
-            "header": to_json(&header),
-            "certificate": to_json(&certificate),
-            "proof": to_json(&proof),
-        })))
+        let proof =
+            mpms_ledger::state::tree::prove(store.as_ref(), height, &key).map_err(internal)?;
+        Ok(Json(StateProofView {
+            height,
+            header: store.header(height).map_err(internal)?,
+            certificate: store.certificate(height).map_err(internal)?,
+            proof,
+        }))
     })
     .await
 }
 
 /// `GET /v1/grants/{id}`.
-pub async fn grant(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: Hash = parse("grant id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/grants/{id}",
+    tag = "access",
+    summary = "An access grant",
+    description = "A subject's grant of one credential to an organization: the key sealed to the grantee (by digest once erased), expiry, revocation, and the latest inspections recorded under it.",
+    params(("id" = Hash, Path, description = "The grant id")),
+    responses(
+        (status = 200, description = "The grant", body = GrantView),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such grant", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn grant(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<GrantView> {
+    let id: Hash = id("grant id", &text)?;
     off_workers(&node, move |node| grant_now(node, id)).await
 }
 
-fn grant_now(node: &NodeHandle, id: Hash) -> ApiResult {
+fn grant_now(node: &NodeHandle, id: Hash) -> ApiResult<GrantView> {
     let grant = record::<Grant>(node, &keys::grant(&id))?
         .ok_or_else(|| ApiError::not_found(format!("grant {id} not found")))?;
     // The latest inspections (each is its own record).
@@ -583,40 +906,68 @@ fn grant_now(node: &NodeHandle, id: Hash) -> ApiResult {
     let mut inspections = Vec::new();
     for n in first..grant.inspection_count {
         if let Some(i) = record::<Inspection>(node, &keys::inspection(&id, n))? {
-            inspections.push(to_json(&i));
+            inspections.push(i);
         }
     }
-    let mut out = to_json(&grant);
-    out["inspections"] = Value::Array(inspections);
-    Ok(Json(out))
+    Ok(Json(GrantView { grant, inspections }))
 }
 
-/// `GET /v1/grant-sets/{id}`.
-pub async fn grant_set(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: Hash = parse("grant set id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/grant-sets/{id}",
+    tag = "access",
+    summary = "A set grant",
+    description = "A subject's grant of several credentials in one transaction: its selection, expiry, revocation, and each entry's credential and grant id.",
+    params(("id" = Hash, Path, description = "The set grant id")),
+    responses(
+        (status = 200, description = "Found", body = GrantSet),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such set grant", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn grant_set(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<GrantSet> {
+    let id: Hash = id("grant set id", &text)?;
     off_workers(&node, move |node| {
         found(
             "grant set",
-            record::<mpms_ledger::records::GrantSet>(node, &keys::grant_set(&id))?,
+            record::<GrantSet>(node, &keys::grant_set(&id))?,
         )
     })
     .await
 }
 
 /// `GET /v1/certifiers/{id}/delegations/{practitioner}`.
+#[utoipa::path(
+    get,
+    path = "/v1/certifiers/{id}/delegations/{practitioner}",
+    tag = "parties",
+    summary = "A practitioner's delegation",
+    description = "A certifier's delegation of claim signing to a practitioner: its terms (role, schemas, validity, revocation) by the height from which each applies.",
+    params(
+        ("id" = PublicKey, Path, description = "The certifier's account id"),
+        ("practitioner" = PublicKey, Path, description = "The practitioner's key"),
+    ),
+    responses(
+        (status = 200, description = "The delegation", body = Delegation),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such delegation", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
 pub async fn delegation(
     State(node): State<NodeHandle>,
     Path((certifier, practitioner)): Path<(String, String)>,
-) -> ApiResult {
-    let certifier: PublicKey = parse("certifier id", &certifier)?;
-    let practitioner: PublicKey = parse("practitioner id", &practitioner)?;
+) -> ApiResult<Delegation> {
+    let certifier: PublicKey = id("certifier id", &certifier)?;
+    let practitioner: PublicKey = id("practitioner id", &practitioner)?;
     off_workers(&node, move |node| {
         found(
             "delegation",
-            record::<mpms_ledger::records::Delegation>(
-                node,
-                &keys::delegation(&certifier, &practitioner),
-            )?,
+            record::<Delegation>(node, &keys::delegation(&certifier, &practitioner))?,
         )
     })
     .await
@@ -625,52 +976,129 @@ pub async fn delegation(
 /// Most inspections a grant's answer lists (the latest).
 const MAX_LISTED_INSPECTIONS: u64 = 100;
 
-/// `GET /v1/requests/{id}`.
-pub async fn request(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: Hash = parse("request id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}",
+    tag = "access",
+    summary = "An access request",
+    description = "An organization's request for access to a subject's credentials, with its purpose.",
+    params(("id" = Hash, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "Found", body = AccessRequest),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "No such request", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn request(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<AccessRequest> {
+    let id: Hash = id("request id", &text)?;
     off_workers(&node, move |node| {
         found(
             "request",
-            record::<mpms_ledger::records::AccessRequest>(node, &keys::request(&id))?,
+            record::<AccessRequest>(node, &keys::request(&id))?,
         )
     })
     .await
 }
 
+/// Whether `id` can name a schema (lowercase letters, digits, `.`, `_`, `-`; 1 to 64).
+fn schema_id(text: &str) -> Result<&str, ApiError> {
+    let valid = (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if valid {
+        Ok(text)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "schema id {text:?}: 1 to 64 of a-z, 0-9, '.', '_', '-'"
+        )))
+    }
+}
+
 /// `GET /v1/schemas/{id}`.
-pub async fn schema(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/schemas/{id}",
+    tag = "credentials",
+    summary = "A credential schema",
+    description = "A schema: its fields and their types, its FHIR resource type if any, and who registered it.",
+    params(("id" = String, Path, description = "The schema id", pattern = "^[a-z0-9._-]{1,64}$")),
+    responses(
+        (status = 200, description = "The schema", body = Schema),
+        (status = 400, description = "Not a schema id", body = ErrorBody),
+        (status = 404, description = "No such schema", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn schema(State(node): State<NodeHandle>, Path(text): Path<String>) -> ApiResult<Schema> {
+    let id = schema_id(&text)?.to_string();
     off_workers(&node, move |node| {
-        found(
-            "schema",
-            record::<mpms_ledger::records::Schema>(node, &keys::schema(&id))?,
-        )
+        found("schema", record::<Schema>(node, &keys::schema(&id))?)
     })
     .await
 }
 
 /// `GET /v1/schemas`: every registered schema, in id order.
-pub async fn schemas(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/schemas",
+    tag = "credentials",
+    summary = "Credential schemas",
+    description = "The registered credential schemas, in id order.",
+    params(Page),
+    responses(
+        (status = 200, description = "The schemas", body = SchemaList),
+        (status = 400, description = "A bad limit", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn schemas(
+    State(node): State<NodeHandle>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<SchemaList> {
+    let page = Page::checked(query)?;
     off_workers(&node, move |node| schemas_now(node, &page)).await
 }
 
-fn schemas_now(node: &NodeHandle, page: &Page) -> ApiResult {
+fn schemas_now(node: &NodeHandle, page: &Page) -> ApiResult<SchemaList> {
     let full = keys::schema("");
     let entries = node
         .store()
         .scan_state(&full, page.limit())
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut out = Vec::new();
+        .map_err(internal)?;
+    let mut schemas = Vec::new();
     for (_, value) in entries {
-        let schema: mpms_ledger::records::Schema = codec::decode(&value)
-            .map_err(|e| ApiError::internal(format!("corrupt schema: {e}")))?;
-        out.push(to_json(&schema));
+        schemas.push(
+            codec::decode(&value)
+                .map_err(|e| ApiError::internal(format!("corrupt schema: {e}")))?,
+        );
     }
-    Ok(Json(json!({ "schemas": out })))
+    Ok(Json(SchemaList { schemas }))
 }
 
-/// `GET /v1/certifiers/{id}`.
-pub async fn certifier(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: PublicKey = parse("certifier id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/certifiers/{id}",
+    tag = "parties",
+    summary = "A certifier",
+    description = "A certifier: its organization, its accreditation (scope, status, validity) and its stake.",
+    params(("id" = PublicKey, Path, description = "The certifier's account id")),
+    responses(
+        (status = 200, description = "Found", body = Certifier),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "Not a certifier", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn certifier(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<Certifier> {
+    let id: PublicKey = id("certifier id", &text)?;
     off_workers(&node, move |node| {
         found(
             "certifier",
@@ -680,9 +1108,25 @@ pub async fn certifier(State(node): State<NodeHandle>, Path(id): Path<String>) -
     .await
 }
 
-/// `GET /v1/organizations/{id}`.
-pub async fn organization(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: PublicKey = parse("organization id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/organizations/{id}",
+    tag = "parties",
+    summary = "A member organization",
+    description = "A member organization: its kind (hospital, university, licensing board, employer, insurer), name and encryption key.",
+    params(("id" = PublicKey, Path, description = "The organization's account id")),
+    responses(
+        (status = 200, description = "Found", body = Organization),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "Not an organization", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn organization(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<Organization> {
+    let id: PublicKey = id("organization id", &text)?;
     off_workers(&node, move |node| {
         found(
             "organization",
@@ -693,56 +1137,111 @@ pub async fn organization(State(node): State<NodeHandle>, Path(id): Path<String>
 }
 
 /// `GET /v1/authorities`.
-pub async fn authorities(State(node): State<NodeHandle>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/authorities",
+    tag = "governance",
+    summary = "The authorities",
+    description = "The authority set in force and every authority's record (stake, status, keys).",
+    responses(
+        (status = 200, description = "The authorities", body = AuthoritiesView),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn authorities(State(node): State<NodeHandle>) -> ApiResult<AuthoritiesView> {
     off_workers(&node, authorities_now).await
 }
 
-fn authorities_now(node: &NodeHandle) -> ApiResult {
-    let meta = read_meta(node.store().as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
+fn authorities_now(node: &NodeHandle) -> ApiResult<AuthoritiesView> {
+    let meta = read_meta(node.store().as_ref()).map_err(internal)?;
     let index: Vec<PublicKey> = record(node, &keys::authority_index())?.unwrap_or_default();
-    let mut records = Vec::new();
+    let mut authorities = Vec::new();
     for operator in index {
         if let Some(a) = record::<Authority>(node, &keys::authority(&operator))? {
-            records.push(to_json(&a));
+            authorities.push(a);
         }
     }
-    Ok(Json(json!({
-        "active_set": to_json(&meta.authority_set),
-        "active_set_hash": meta.authority_set.hash().to_string(),
-        "authorities": records,
-    })))
+    Ok(Json(AuthoritiesView {
+        active_set_hash: meta.authority_set.hash(),
+        active_set: meta.authority_set,
+        authorities,
+    }))
 }
 
 /// `GET /v1/params`: the chain's parameters in force for the next height, consensus
 /// timing included.
-pub async fn params(State(node): State<NodeHandle>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/params",
+    tag = "governance",
+    summary = "The chain's parameters",
+    description = "The parameters in force for the next height: stakes, limits, governance periods, consensus timing.",
+    responses(
+        (status = 200, description = "The parameters", body = Params),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn params(State(node): State<NodeHandle>) -> ApiResult<Params> {
     off_workers(&node, |node| {
-        let meta =
-            read_meta(node.store().as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(Json(to_json(&meta.params)))
+        let meta = read_meta(node.store().as_ref()).map_err(internal)?;
+        Ok(Json(meta.params))
     })
     .await
 }
 
 /// `GET /v1/proposals`.
-pub async fn proposals(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/proposals",
+    tag = "governance",
+    summary = "Governance proposals",
+    description = "Governance proposals, newest first.",
+    params(Page),
+    responses(
+        (status = 200, description = "The proposals", body = ProposalList),
+        (status = 400, description = "A bad limit", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn proposals(
+    State(node): State<NodeHandle>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<ProposalList> {
+    let page = Page::checked(query)?;
     off_workers(&node, move |node| {
         let next: u64 = record(node, &keys::next_proposal())?.unwrap_or(0);
-        let mut out = Vec::new();
+        let mut proposals = Vec::new();
         let first = next.saturating_sub(page.limit() as u64);
         for id in (first..next).rev() {
             if let Some(p) = record::<Proposal>(node, &keys::proposal(id))? {
-                out.push(to_json(&p));
+                proposals.push(p);
             }
         }
-        Ok(Json(json!({ "proposals": out })))
+        Ok(Json(ProposalList { proposals }))
     })
     .await
 }
 
 /// `GET /v1/proposals/{id}`.
-pub async fn proposal(State(node): State<NodeHandle>, Path(id): Path<String>) -> ApiResult {
-    let id: u64 = parse("proposal id", &id)?;
+#[utoipa::path(
+    get,
+    path = "/v1/proposals/{id}",
+    tag = "governance",
+    summary = "A governance proposal",
+    description = "A governance proposal: its action, its votes and its outcome.",
+    params(("id" = u64, Path, description = "The proposal number", minimum = 0)),
+    responses(
+        (status = 200, description = "The proposal", body = Proposal),
+        (status = 400, description = "Not a number", body = ErrorBody),
+        (status = 404, description = "No such proposal", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn proposal(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<Proposal> {
+    let id = number("proposal id", &text)?;
     off_workers(&node, move |node| {
         found("proposal", record::<Proposal>(node, &keys::proposal(id))?)
     })
@@ -750,34 +1249,64 @@ pub async fn proposal(State(node): State<NodeHandle>, Path(id): Path<String>) ->
 }
 
 /// `GET /v1/evidence`.
-pub async fn evidence(State(node): State<NodeHandle>, Query(page): Query<Page>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/evidence",
+    tag = "governance",
+    summary = "Punished offences",
+    description = "Offences proven by evidence and punished: equivocation, fake credentials.",
+    params(Page),
+    responses(
+        (status = 200, description = "The offences", body = OffenceList),
+        (status = 400, description = "A bad limit", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn evidence(
+    State(node): State<NodeHandle>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<OffenceList> {
+    let page = Page::checked(query)?;
     off_workers(&node, move |node| evidence_now(node, &page)).await
 }
 
-fn evidence_now(node: &NodeHandle, page: &Page) -> ApiResult {
+fn evidence_now(node: &NodeHandle, page: &Page) -> ApiResult<OffenceList> {
     let full = keys::offence(&Hash::ZERO);
     let prefix = &full[..full.len() - 32];
     let entries = node
         .store()
         .scan_state(prefix, page.limit())
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut out = Vec::new();
+        .map_err(internal)?;
+    let mut offences = Vec::new();
     for (key, value) in entries {
         let offence: Offence = codec::decode(&value)
             .map_err(|e| ApiError::internal(format!("offence record: {e}")))?;
-        out.push(json!({
-            "offence": hex::encode(&key[prefix.len()..]),
-            "kind": offence.kind,
-            "authority": offence.authority.to_string(),
-            "offence_height": offence.offence_height,
-            "punished_height": offence.punished_height,
-            "burned": offence.burned,
-        }));
+        let id: [u8; 32] = key[prefix.len()..]
+            .try_into()
+            .map_err(|_| ApiError::internal("malformed offence key"))?;
+        offences.push(OffenceView {
+            offence: Hash::from_bytes(id),
+            kind: offence.kind,
+            authority: offence.authority,
+            offence_height: offence.offence_height,
+            punished_height: offence.punished_height,
+            burned: offence.burned,
+        });
     }
-    Ok(Json(json!({ "offences": out })))
+    Ok(Json(OffenceList { offences }))
 }
 
 /// `GET /v1/events`: a `block` event per commit, and a `tx` event per transaction.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "blocks",
+    summary = "Commits as Server-Sent Events",
+    description = "A `text/event-stream` that never ends. For each committed block: one event `block` (data: a `BlockEvent`), then one event `tx` per transaction in block order (data: a `TxEvent`). A client that reads too slowly gets an event `lagged` (data: a `LaggedEvent`) and should catch up with `GET /v1/blocks/{height}`. A comment line is sent every 15 s to keep the connection open.",
+    responses(
+        (status = 200, description = "The event stream: `event: block|tx|lagged`, `data:` one JSON object (BlockEvent, TxEvent, LaggedEvent)", content_type = "text/event-stream", body = String),
+    ),
+)]
 pub async fn events(
     State(node): State<NodeHandle>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
@@ -792,27 +1321,24 @@ pub async fn events(
                 match receiver.recv().await {
                     Ok(c) => {
                         let header = &c.block.header;
-                        let block = SseEvent::default().event("block").data(
-                            json!({
-                                "height": header.height,
-                                "hash": c.block.hash().to_string(),
-                                "time_ms": header.time_ms,
-                                "transactions": c.receipts.len(),
-                            })
-                            .to_string(),
-                        );
+                        let block =
+                            SseEvent::default()
+                                .event("block")
+                                .data(json_line(&BlockEvent {
+                                    height: header.height,
+                                    hash: c.block.hash(),
+                                    time_ms: header.time_ms,
+                                    transactions: c.receipts.len() as u64,
+                                }));
                         // Popped from the back: block first, then the transactions in order.
                         for r in c.receipts.iter().rev() {
-                            queued.push(
-                                SseEvent::default().event("tx").data(
-                                    json!({
-                                        "hash": r.tx_hash.to_string(),
-                                        "height": header.height,
-                                        "events": to_json(&r.events),
-                                    })
-                                    .to_string(),
-                                ),
-                            );
+                            queued.push(SseEvent::default().event("tx").data(json_line(
+                                &TxEvent {
+                                    hash: r.tx_hash,
+                                    height: header.height,
+                                    events: r.events.clone(),
+                                },
+                            )));
                         }
                         queued.push(block);
                     }
@@ -820,7 +1346,7 @@ pub async fn events(
                         queued.push(
                             SseEvent::default()
                                 .event("lagged")
-                                .data(json!({ "missed_blocks": n }).to_string()),
+                                .data(json_line(&LaggedEvent { missed_blocks: n })),
                         );
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
@@ -831,13 +1357,37 @@ pub async fn events(
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
+/// An event's data: one line of JSON.
+fn json_line<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 /// `GET /health/live`.
-pub async fn live() -> Json<Value> {
-    Json(json!({ "live": true }))
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "node",
+    summary = "Liveness",
+    description = "200 while the process serves.",
+    responses((status = 200, description = "Alive", body = Liveness)),
+)]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { live: true })
 }
 
 /// `GET /health/ready`: 200 when synced (not catching up, consensus running) and, on
 /// a network of more than one authority, peered; 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "node",
+    summary = "Readiness",
+    description = "200 when synced, peered and (for a validator) holding the consensus key the chain names; 503 with the reasons otherwise.",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: the reasons say why and what to do", body = Readiness),
+    ),
+)]
 pub async fn ready(State(node): State<NodeHandle>) -> Response {
     let status = node.status();
     let lone = off_workers(&node, |node| {
@@ -874,46 +1424,60 @@ pub async fn ready(State(node): State<NodeHandle>) -> Response {
     };
     (
         code,
-        Json(json!({
-            "ready": reasons.is_empty(),
-            "reasons": reasons,
-            "height": status.height,
-            "peers": status.peers,
-        })),
+        Json(Readiness {
+            ready: reasons.is_empty(),
+            reasons,
+            height: status.height,
+            peers: status.peers,
+        }),
     )
         .into_response()
 }
 
+/// The content type of `GET /metrics`.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    summary = "Prometheus metrics",
+    description = "The node's metrics in the OpenMetrics text format.",
+    responses(
+        (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
+    ),
+)]
 pub async fn metrics(State(node): State<NodeHandle>) -> Response {
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, OPENMETRICS)],
         node.metrics().render(),
     )
         .into_response()
 }
 
 /// `GET /openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "node",
+    summary = "This document",
+    description = "The OpenAPI document of this API.",
+    responses((status = 200, description = "The document", body = Object)),
+)]
 pub async fn openapi() -> Json<Value> {
     Json(super::openapi_document())
 }
 
 /// `GET /admin/peers`.
-pub async fn peers(State(node): State<NodeHandle>) -> ApiResult {
-    let peers = node
-        .network()
-        .peers()
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+pub async fn peers(State(node): State<NodeHandle>) -> ApiResult<Peers> {
+    let peers = node.network().peers().await.map_err(internal)?;
     let listen = node.network().listen_addrs().await.unwrap_or_default();
-    Ok(Json(json!({
-        "peer_id": node.network().peer_id().to_string(),
-        "listen": listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "peers": peers.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Peers {
+        peer_id: node.network().peer_id().to_string(),
+        listen: listen.iter().map(ToString::to_string).collect(),
+        peers: peers.iter().map(ToString::to_string).collect(),
+    }))
 }
 
 /// Any other route.
