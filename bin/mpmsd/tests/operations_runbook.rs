@@ -10,7 +10,8 @@
 //! admitted, the new authority proposes in round 0 and misses no turn, the rotated
 //! key signs, a home restored from a backup older than the rotation says which key
 //! it lacks, the restored validator proposes again, the timing vote reaches every
-//! node, and logs written to a file carry no colour codes.
+//! node, logs written to a file carry no colour codes, and the API restarted on TLS
+//! answers over TLS only.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -436,6 +437,7 @@ fn the_operations_runbook_works_as_written() {
     let backup = section(&blocks, "Back up");
     let restore = section(&blocks, "Restore on a new machine");
     let timing = section(&blocks, "Change the consensus timing");
+    let tls = section(&blocks, "Serve the API over TLS");
     assert!(section(&blocks, "Run it as a service")
         .iter()
         .all(|b| b.role == Role::Reference));
@@ -605,6 +607,16 @@ fn the_operations_runbook_works_as_written() {
     let log = rb.clinic_log();
     assert!(log.contains("committed"), "the clinic's log: {log}");
     assert!(!log.contains('\u{1b}'), "colour codes in a log file");
+
+    // --- The API over TLS, as written: a self-signed certificate, node.toml, a
+    // restart; the page's own checks then read it over TLS and not over plain HTTP.
+    let mut answers = Vec::new();
+    for block in &tls {
+        answers.extend(rb.run(block));
+    }
+    let said: String = answers.iter().map(text).collect();
+    assert!(said.contains(r#""live":true"#), "{said}");
+    assert!(said.contains(r#""chain_id""#), "{said}");
 
     rb.stop_clinic();
     for i in 0..4 {

@@ -409,7 +409,10 @@ mod tests {
             transaction_bytes: None,
         };
         let value = serde_json::to_value(&pending).unwrap();
-        assert_eq!(value, json!({ "hash": "00".repeat(32), "status": "pending" }));
+        assert_eq!(
+            value,
+            json!({ "hash": "00".repeat(32), "status": "pending" })
+        );
         let back: TransactionStatus = serde_json::from_value(value).unwrap();
         assert_eq!(back, pending);
     }

@@ -172,6 +172,12 @@ pub struct ApiSection {
     /// Transactions one client address may submit per second (bursts of twice as
     /// many); more get 429. 0 turns the limit off. Default 1,000.
     pub max_submissions_per_sec: u32,
+    /// The public API's TLS certificate chain (PEM, the node's certificate first),
+    /// relative to the home. Empty (the default): plain HTTP. Set with `tls_key`.
+    pub tls_cert: PathBuf,
+    /// The private key of `tls_cert` (PEM), relative to the home; readable by the
+    /// node's user only.
+    pub tls_key: PathBuf,
 }
 
 impl Default for ApiSection {
@@ -181,6 +187,8 @@ impl Default for ApiSection {
             admin_listen: "127.0.0.1:8081".into(),
             max_body_bytes: 2 << 20,
             max_submissions_per_sec: 1_000,
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -349,6 +357,24 @@ impl NodeConfig {
         };
         if self.api.max_body_bytes < 1024 {
             return Err(invalid("api.max_body_bytes", "must be at least 1024"));
+        }
+        match (
+            self.api.tls_cert.as_os_str().is_empty(),
+            self.api.tls_key.as_os_str().is_empty(),
+        ) {
+            (true, false) => {
+                return Err(invalid(
+                    "api.tls_cert",
+                    "tls_key is set: set both, or neither",
+                ))
+            }
+            (false, true) => {
+                return Err(invalid(
+                    "api.tls_key",
+                    "tls_cert is set: set both, or neither",
+                ))
+            }
+            _ => {}
         }
         check_log_filter(&self.log.level)?;
         Ok(CheckedNodeConfig {

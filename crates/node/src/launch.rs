@@ -24,6 +24,9 @@ pub enum LaunchError {
     /// The node could not start.
     #[error(transparent)]
     Node(#[from] NodeError),
+    /// The API's TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] api::tls::TlsError),
     /// An API address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -146,6 +149,15 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
         node_key,
         spare_keys,
     };
+    // Before the node starts: a bad certificate stops the launch with its reason.
+    let tls = if config.api.tls_cert.as_os_str().is_empty() {
+        None
+    } else {
+        Some(api::tls::server_config(
+            &home.resolve(&config.api.tls_cert),
+            &home.resolve(&config.api.tls_key),
+        )?)
+    };
     let node = runtime::start(parts, on_shutdown(shutdown.clone())).await?;
     let mut servers = Vec::new();
     let (api, task) = api::serve(
@@ -155,6 +167,7 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
             config.api.max_body_bytes,
             config.api.max_submissions_per_sec,
         ),
+        tls,
         on_shutdown(shutdown.clone()),
     )
     .await
@@ -168,6 +181,7 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
         let (bound, task) = api::serve(
             addr,
             api::admin_router(node.handle.clone()),
+            None,
             on_shutdown(shutdown.clone()),
         )
         .await

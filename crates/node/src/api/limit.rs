@@ -1,7 +1,7 @@
 //! Per-client budget of transaction submissions: a token bucket per client address.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -64,8 +64,8 @@ pub async fn limit_submissions(
 ) -> Response {
     let client = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+        .get::<ConnectInfo<super::tls::ClientAddr>>()
+        .map(|ConnectInfo(client)| client.0.ip());
     if let Some(client) = client {
         if !limiter.take(client, Instant::now()) {
             return (

@@ -40,15 +40,19 @@
 mod limit;
 mod openapi;
 mod routes;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+
+use tokio_rustls::rustls;
 
 use crate::runtime::NodeHandle;
 
@@ -166,22 +170,31 @@ pub fn admin_router(node: NodeHandle) -> Router {
         .with_state(node)
 }
 
-/// Serves `router` on `addr` until `shutdown` resolves. Returns the bound address
-/// through `bound` once listening.
+/// Serves `router` on `addr` until `shutdown` resolves, over TLS with `tls` if
+/// given. Returns the bound address once listening, and the server's task.
 pub async fn serve(
     addr: SocketAddr,
     router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-    });
+    let app = router.into_make_service_with_connect_info::<tls::ClientAddr>();
+    let task = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }),
+        Some(config) => {
+            let listener = tls::TlsListener::new(listener, config)?;
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            })
+        }
+    };
     Ok((bound, task))
 }
