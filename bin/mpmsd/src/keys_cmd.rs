@@ -14,38 +14,15 @@ use mpms_node::keys::AccountKeys;
 
 use serde_json::Value;
 
+use mpms_client::Resource;
+
 use crate::client::{api_url, Client};
 
-/// Who signs: an account's keys.
-pub struct Party {
-    /// Signs transactions.
-    pub signing: SigningKey,
-    /// Opens what is sealed to the account (absent for keys made on the fly that
-    /// only sign).
-    pub decryption: Option<DecryptionKey>,
-}
+pub use mpms_client::Party;
 
-impl Party {
-    /// The account id.
-    pub fn id(&self) -> mpms_crypto::PublicKey {
-        self.signing.public_key()
-    }
-
-    /// The decryption key, or an error naming what needs it.
-    pub fn decryption(&self, what: &str) -> anyhow::Result<&DecryptionKey> {
-        self.decryption
-            .as_ref()
-            .with_context(|| format!("{what} needs an account key file with an encryption key"))
-    }
-}
-
-impl From<AccountKeys> for Party {
-    fn from(keys: AccountKeys) -> Party {
-        Party {
-            signing: keys.signing,
-            decryption: Some(keys.decryption),
-        }
-    }
+/// The party of an account's keys.
+pub fn party(keys: AccountKeys) -> Party {
+    Party::new(keys.signing, keys.decryption)
 }
 
 /// Where the signing key comes from.
@@ -158,7 +135,7 @@ pub fn password(file: &Option<PathBuf>) -> anyhow::Result<String> {
 
 /// Opens an account key file.
 pub fn load_keys(path: &Path, password: &str) -> anyhow::Result<Party> {
-    Ok(AccountKeys::load(path, password)?.into())
+    Ok(party(AccountKeys::load(path, password)?))
 }
 
 /// A home and its configuration; `password_file` replaces the configured one.
@@ -179,7 +156,7 @@ impl KeySource {
     pub fn load(&self) -> anyhow::Result<Party> {
         if let Some(home) = &self.home {
             let (home, config) = open_home(home, &self.password_file)?;
-            return Ok(home.load_operator(&config)?.into());
+            return Ok(party(home.load_operator(&config)?));
         }
         let Some(key) = &self.key else {
             bail!("give --key FILE (an account key file) or --home DIR (a node's home)");
@@ -202,7 +179,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
                 KdfParams::DEFAULT
             };
             keys.save(&out, &password(&password_file)?, kdf)?;
-            show(&keys.into());
+            show(&party(keys));
         }
         KeysCommand::Show {
             key: Some(key),
@@ -245,7 +222,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
                 decryption: DecryptionKey::from_bytes(dk)?,
             };
             keys.save(&out, &password(&password_file)?, KdfParams::DEFAULT)?;
-            show(&keys.into());
+            show(&party(keys));
         }
         KeysCommand::NewConsensusKey {
             home,
@@ -324,8 +301,8 @@ fn status(
     println!("operator:  {operator}");
     let url = api_url(node, Some(home_dir))?;
     let client = Client::new(&url);
-    let authorities = client.get("/v1/authorities");
-    let node_status = client.get("/v1/status");
+    let authorities = client.read(&Resource::Authorities);
+    let node_status = client.status();
     let (authorities, node_status) = match (authorities, node_status) {
         (Ok(a), Ok(s)) => (a, s),
         (Err(e), _) | (_, Err(e)) => {
