@@ -12,10 +12,6 @@ use mpms_node::config::NodeConfig;
 use mpms_node::home::{peer_id_of, Home, PASSWORD_ENV};
 use mpms_node::keys::AccountKeys;
 
-use serde_json::Value;
-
-use mpms_client::Resource;
-
 use crate::client::{api_url, Client};
 
 pub use mpms_client::Party;
@@ -301,8 +297,8 @@ fn status(
     println!("operator:  {operator}");
     let url = api_url(node, Some(home_dir))?;
     let client = Client::new(&url);
-    let authorities = client.read(&Resource::Authorities);
-    let node_status = client.status();
+    let authorities = client.authority_set();
+    let node_status = client.node_status();
     let (authorities, node_status) = match (authorities, node_status) {
         (Ok(a), Ok(s)) => (a, s),
         (Err(e), _) | (_, Err(e)) => {
@@ -314,29 +310,15 @@ fn status(
             return Ok(());
         }
     };
-    let named = authorities["active_set"]["members"]
-        .as_array()
-        .and_then(|members| {
-            members
-                .iter()
-                .find(|m| m["operator"].as_str() == Some(&operator.to_string()))
-        })
-        .and_then(|m| m["consensus_key"].as_str())
-        .map(str::to_string);
-    let running: Vec<String> = node_status["held_consensus_keys"]
-        .as_array()
-        .map(|keys| {
-            keys.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let is_own_node =
-        node_status["peer_id"].as_str() == peer_id_of(home.load_node_key(&config)?).ok().as_deref();
+    let named = authorities
+        .members
+        .iter()
+        .find(|m| m.operator == operator)
+        .map(|m| m.consensus_key);
+    let is_own_node = Some(node_status.peer_id.as_str())
+        == peer_id_of(home.load_node_key(&config)?).ok().as_deref();
     for key in &held {
-        let text = key.to_string();
-        let role = if named.as_deref() == Some(text.as_str()) {
+        let role = if named == Some(*key) {
             "in force: the chain names it"
         } else if named.is_some() {
             "not in force (a rotation's next key, or a retired one)"
@@ -345,23 +327,20 @@ fn status(
         };
         let loaded = if !is_own_node {
             ""
-        } else if running.contains(&text) {
+        } else if node_status.held_consensus_keys.contains(&key.to_string()) {
             "; the running node holds it"
         } else {
             "; the running node does not hold it yet (restart it)"
         };
         println!("holds:     {key}  {role}{loaded}");
     }
-    println!(
-        "chain:     height {} at {url}",
-        node_status["height"].as_u64().unwrap_or(0)
-    );
+    println!("chain:     height {} at {url}", node_status.height);
     match named {
         None => {
             println!("authority: no (this operator is not in the authority set)");
             Ok(())
         }
-        Some(key) if held.iter().any(|k| k.to_string() == key) => {
+        Some(key) if held.contains(&key) => {
             println!("authority: yes, signing with {key}");
             Ok(())
         }

@@ -44,6 +44,23 @@ pub struct Readiness {
     pub reasons: Vec<String>,
 }
 
+/// What a node says of itself and its chain (`/v1/status`; the fields a client
+/// uses).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct NodeStatus {
+    /// The chain.
+    pub chain_id: String,
+    /// The node's peer id.
+    #[serde(default)]
+    pub peer_id: String,
+    /// The last committed (final) height.
+    pub height: u64,
+    /// Every consensus key the node holds (a validator's: in use, and a rotation's
+    /// next one).
+    #[serde(default)]
+    pub held_consensus_keys: Vec<String>,
+}
+
 /// A JSON read of the API, as the node answers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource<'a> {
@@ -215,6 +232,11 @@ impl Client {
     /// The node's status (`/v1/status`).
     pub fn status(&self) -> Result<Value> {
         self.read(&Resource::Status)
+    }
+
+    /// The node's status, typed.
+    pub fn node_status(&self) -> Result<NodeStatus> {
+        decode(self.status()?, "status")
     }
 
     /// The node's chain id.

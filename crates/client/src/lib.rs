@@ -55,7 +55,7 @@ pub mod proof;
 mod submit;
 pub mod wallet;
 
-pub use api::{Client, Committed, Readiness, Resource, DEVNET_API};
+pub use api::{Client, Committed, NodeStatus, Readiness, Resource, DEVNET_API};
 pub use error::{Error, GrantError, Result};
 pub use party::Party;
 pub use submit::{sign, Sent, Wait, ACCOUNT_WAIT, COMMIT_WAIT};

@@ -93,7 +93,7 @@ pub struct Synced {
 /// with every schema of the chain and the audit trail.
 pub fn sync(client: &Client, party: &Party) -> Result<Synced> {
     let reader = party.decryption("a wallet")?;
-    let status = client.status()?;
+    let status = client.node_status()?;
     let subject = party.id();
     let mut credentials = Vec::new();
     let mut erased = Vec::new();
@@ -128,8 +128,8 @@ pub fn sync(client: &Client, party: &Party) -> Result<Synced> {
         portfolio: Portfolio {
             audit,
             subject: subject.to_string(),
-            chain_id: status["chain_id"].as_str().unwrap_or_default().to_string(),
-            height: status["height"].as_u64().unwrap_or(0),
+            chain_id: status.chain_id,
+            height: status.height,
             credentials,
             schemas,
         },
