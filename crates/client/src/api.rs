@@ -484,6 +484,130 @@ mod tests {
         assert_eq!(Client::new("http://x:1/").base(), "http://x:1");
     }
 
+    fn canned(answers: Vec<(u16, &str)>) -> String {
+        crate::testing::canned_node(
+            answers
+                .into_iter()
+                .map(|(s, b)| (s, b.to_string()))
+                .collect(),
+        )
+        .0
+    }
+
+    fn some_tx() -> SignedTransaction {
+        let key = mpms_crypto::SigningKey::from_seed(&[1; 32]);
+        crate::sign(
+            "mpms-test",
+            &key,
+            0,
+            mpms_ledger::Payload::Bond { amount: 1 },
+        )
+    }
+
+    #[test]
+    fn a_refusal_carries_the_ledgers_reason_and_a_failure_the_nodes_message() {
+        let client = Client::new(&canned(vec![
+            (400, r#"{"error": "nonce 0 already used"}"#),
+            (503, r#"{"error": "mempool full"}"#),
+            (200, r#"{"status": "pending"}"#),
+        ]));
+        let refused = client.submit(&some_tx()).unwrap_err();
+        assert_eq!(refused.refusal(), Some("nonce 0 already used"));
+        match client.submit(&some_tx()).unwrap_err() {
+            Error::Status {
+                method: "POST",
+                status: 503,
+                message,
+                ..
+            } => assert_eq!(message, "mempool full"),
+            other => panic!("{other}"),
+        }
+        assert!(matches!(
+            client.submit(&some_tx()),
+            Err(Error::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn reads_tell_absent_from_broken() {
+        let client = Client::new(&canned(vec![
+            (404, r#"{"error": "grant not found"}"#),
+            (404, r#"{"error": "grant set not found"}"#),
+            (500, "store failure"),
+            (200, r#"{"chain_id": 7}"#),
+        ]));
+        let id = Hash::digest(b"grant");
+        let missing = client.grant(&id).unwrap_err();
+        assert!(matches!(missing, Error::NotFound { .. }), "{missing}");
+        assert_eq!(client.grant_set(&id).unwrap(), None);
+        match client.status().unwrap_err() {
+            Error::Status {
+                status: 500,
+                message,
+                ..
+            } => assert_eq!(message, "store failure"),
+            other => panic!("{other}"),
+        }
+        assert!(matches!(client.chain_id(), Err(Error::Malformed { .. })));
+        // Not ready is an answer (503 with reasons), not an error.
+        let client = Client::new(&canned(vec![(
+            503,
+            r#"{"ready": false, "reasons": ["syncing"]}"#,
+        )]));
+        assert_eq!(
+            client.health_ready().unwrap(),
+            Readiness {
+                ready: false,
+                reasons: vec!["syncing".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn a_sent_transaction_is_signed_with_the_chain_and_the_next_nonce() {
+        let party = crate::Party::new(
+            mpms_crypto::SigningKey::from_seed(&[5; 32]),
+            mpms_crypto::DecryptionKey::from_bytes([6; 32]).unwrap(),
+        );
+        let hash = Hash::digest(b"answer");
+        let (base, requests) = crate::testing::canned_node(vec![
+            (200, r#"{"chain_id": "mpms-canned", "height": 4}"#.into()),
+            (200, r#"{"exists": true, "next_nonce": 12}"#.into()),
+            (202, format!(r#"{{"hash": "{hash}", "status": "pending"}}"#)),
+            (200, r#"{"status": "pending"}"#.into()),
+            (200, r#"{"status": "committed", "height": 9}"#.into()),
+        ]);
+        let sent = Client::new(&base)
+            .send(
+                &party,
+                crate::build::bond(300),
+                crate::Wait::Committed(Duration::from_secs(10)),
+            )
+            .unwrap();
+        assert_eq!(
+            sent,
+            crate::Sent {
+                hash,
+                nonce: 12,
+                height: Some(9)
+            }
+        );
+        let lines: Vec<(String, Vec<u8>)> = requests.iter().take(5).collect();
+        assert_eq!(lines[0].0, "GET /v1/status HTTP/1.1");
+        assert_eq!(
+            lines[1].0,
+            format!("GET /v1/accounts/{} HTTP/1.1", party.id())
+        );
+        assert_eq!(lines[2].0, "POST /v1/transactions HTTP/1.1");
+        assert_eq!(lines[4].0, format!("GET /v1/transactions/{hash} HTTP/1.1"));
+        let tx: SignedTransaction = codec::decode(&lines[2].1).unwrap();
+        assert_eq!(tx.tx.chain_id, "mpms-canned");
+        assert_eq!(tx.tx.nonce, 12);
+        assert_eq!(tx.tx.sender, party.id());
+        assert_eq!(tx.tx.payload, mpms_ledger::Payload::Bond { amount: 300 });
+        tx.verify(&party.id()).unwrap();
+    }
+
     #[test]
     fn an_unreachable_node_is_a_connection_error() {
         // Port 9 on loopback: nothing listens (discard), the connection is refused.

@@ -198,3 +198,24 @@ impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
         self.map_err(|e| e.into().context(context()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_keeps_the_cause_and_the_refusal() {
+        let refused = Error::Refused("unknown account".into()).context("sending the grant");
+        assert_eq!(refused.to_string(), "sending the grant");
+        assert_eq!(refused.refusal(), Some("unknown account"));
+        let cause = std::error::Error::source(&refused).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("refused: unknown account"));
+        let erased: Result<()> = Err(ContentError::Erased).context_with(|| "opening");
+        let erased = erased.unwrap_err();
+        assert!(matches!(
+            erased.root(),
+            Error::Content(ContentError::Erased)
+        ));
+        assert_eq!(erased.refusal(), None);
+    }
+}

@@ -350,6 +350,111 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_sync_opens_and_checks_each_credential_and_skips_erased_ones() {
+        let mut rng = rng(50);
+        let (certifier, intern) = (party(&mut rng), party(&mut rng));
+        let bls = course("cardio.bls", &[]);
+        let given: Vec<(String, String)> = course_fields()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let draft = Draft {
+            subject: intern.id(),
+            holder_name: "Dr. Amina Okafor".into(),
+            date_of_birth: "1998-04-12".into(),
+            fields: content_fields(&bls, &given).unwrap(),
+            documents: vec![],
+            valid_days: 30,
+            corrects: None,
+        };
+        let issuance = issue_credential(
+            "mpms-test",
+            issuer(&certifier, None),
+            &bls,
+            intern.id(),
+            &intern.decryption("x").unwrap().encryption_key(),
+            &draft.content(&mut rng),
+            draft.terms(1_000_000),
+            &mut rng,
+        )
+        .unwrap();
+        let tx = crate::sign(
+            "mpms-test",
+            &certifier.signing,
+            0,
+            mpms_ledger::Payload::IssueCredential(Box::new(issuance.clone())),
+        );
+        let record = Credential {
+            claim: issuance.claim.clone(),
+            certifier_signature: issuance.certifier_signature,
+            issued_height: 3,
+            issued_tx: tx.hash(),
+            status: CredentialStatus::Active,
+            superseded_by: None,
+            erased_height: None,
+        };
+        let erased_id = Hash::digest(b"erased");
+        let erased = Credential {
+            erased_height: Some(4),
+            ..record.clone()
+        };
+        let id = record.claim.id();
+        let json = |v: serde_json::Value| v.to_string();
+        let (base, requests) = crate::testing::canned_node(vec![
+            (
+                200,
+                json(serde_json::json!({"chain_id": "mpms-test", "height": 6})),
+            ),
+            (
+                200,
+                json(serde_json::json!({"credentials": [
+                    {"id": id, "credential": record},
+                    {"id": erased_id, "credential": erased},
+                ]})),
+            ),
+            (
+                200,
+                json(serde_json::json!({
+                    "status": "committed",
+                    "height": 3,
+                    "transaction_bytes": hex::encode(mpms_ledger::codec::encode(&tx)),
+                })),
+            ),
+            (200, json(serde_json::json!({"schemas": [bls]}))),
+            (
+                200,
+                json(serde_json::json!({"events": [{"event": "grant"}]})),
+            ),
+        ]);
+        let synced = sync(&Client::new(&base), &intern).unwrap();
+        assert_eq!(synced.erased, vec![(erased_id, 4)]);
+        let p = &synced.portfolio;
+        assert_eq!((p.chain_id.as_str(), p.height), ("mpms-test", 6));
+        assert_eq!(p.subject, intern.id().to_string());
+        assert_eq!(p.credentials.len(), 1);
+        assert_eq!(p.credentials[0].id, id);
+        assert_eq!(p.credentials[0].content.holder_name, "Dr. Amina Okafor");
+        assert!(p.credentials[0].verified_vc().is_ok());
+        assert_eq!(p.schemas, vec![bls]);
+        assert_eq!(p.audit.len(), 1);
+        let paths: Vec<String> = requests.iter().take(5).map(|(l, _)| l).collect();
+        assert_eq!(
+            paths[1],
+            format!(
+                "GET /v1/subjects/{}/credentials?limit=1000 HTTP/1.1",
+                intern.id()
+            )
+        );
+
+        // Keys that only sign cannot hold a wallet.
+        let signer = Party::signing_only(certifier.signing);
+        assert!(matches!(
+            sync(&Client::new(&base), &signer),
+            Err(Error::NoDecryptionKey(_))
+        ));
+    }
+
     fn course(id: &str, prerequisites: &[&str]) -> Schema {
         let mut s = schema(id, &[], None);
         s.prerequisites = prerequisites.iter().map(|p| p.to_string()).collect();
