@@ -201,6 +201,7 @@ impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
