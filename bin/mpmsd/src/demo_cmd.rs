@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
+use mpms_client::build::Role;
 use mpms_client::grant::{Opened, SetSelection};
 use mpms_client::{build, governance, grant, issue, Sent, Wait, COMMIT_WAIT};
 use mpms_crypto::Hash;
@@ -74,39 +75,9 @@ impl Demo {
         }
     }
 
-    /// `who` registers as a subject.
-    fn register_subject(&self, who: &Party, what: &str) -> anyhow::Result<()> {
-        let payload = build::register_subject(
-            who.decryption("a subject")?.encryption_key(),
-            self.client.account_work(&who.id())?,
-        );
-        self.step(who, what, payload).map(drop)
-    }
-
-    /// `who` registers as certifier `name`.
-    fn register_certifier(&self, who: &Party, name: &str, what: &str) -> anyhow::Result<()> {
-        let payload = build::register_certifier(
-            name.into(),
-            who.decryption("a certifier")?.encryption_key(),
-            self.client.account_work(&who.id())?,
-        );
-        self.step(who, what, payload).map(drop)
-    }
-
-    /// `who` registers as organization `name` of `kind`.
-    fn register_organization(
-        &self,
-        who: &Party,
-        name: &str,
-        kind: OrganizationKind,
-        what: &str,
-    ) -> anyhow::Result<()> {
-        let payload = build::register_organization(
-            name.into(),
-            kind,
-            who.decryption("an organization")?.encryption_key(),
-            self.client.account_work(&who.id())?,
-        );
+    /// `who` registers as `role`.
+    fn register(&self, who: &Party, role: Role, what: &str) -> anyhow::Result<()> {
+        let payload = self.client.registration(who, role)?;
         self.step(who, what, payload).map(drop)
     }
 
@@ -350,13 +321,16 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     let insurer = party();
     // The cardiologist needs no registration: the hospital's delegation names her key.
     let cardiologist = party();
-    demo.register_subject(
+    demo.register(
         &patient,
+        Role::Subject,
         "the patient registers as a subject (a key only, no personal data)",
     )?;
-    demo.register_certifier(
+    demo.register(
         &st_mary,
-        "St. Mary Hospital",
+        Role::Certifier {
+            name: "St. Mary Hospital".into(),
+        },
         "St. Mary Hospital registers as a certifier",
     )?;
     for (who, name, kind) in [
@@ -372,10 +346,12 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             OrganizationKind::Insurer,
         ),
     ] {
-        demo.register_organization(
+        demo.register(
             who,
-            name,
-            kind,
+            Role::Organization {
+                name: name.into(),
+                kind,
+            },
             &format!("{name} registers as an organization"),
         )?;
     }
@@ -618,19 +594,24 @@ fn intern(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     let intern = party();
     let hospital = party();
     let board = party();
-    demo.register_subject(
+    demo.register(
         &intern,
+        Role::Subject,
         "the intern registers as a subject (a key only, no personal data)",
     )?;
-    demo.register_certifier(
+    demo.register(
         &hospital,
-        "St. Mary Teaching Hospital",
+        Role::Certifier {
+            name: "St. Mary Teaching Hospital".into(),
+        },
         "St. Mary Teaching Hospital registers as a certifier",
     )?;
-    demo.register_organization(
+    demo.register(
         &board,
-        "State Medical Licensing Board",
-        OrganizationKind::LicensingBoard,
+        Role::Organization {
+            name: "State Medical Licensing Board".into(),
+            kind: OrganizationKind::LicensingBoard,
+        },
         "the State Medical Licensing Board registers as an organization",
     )?;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
+use mpms_client::build::Role;
 use mpms_client::grant::SetSelection;
 use mpms_client::{build, governance, grant, issue, Wait, ACCOUNT_WAIT, COMMIT_WAIT};
 use mpms_crypto::{EncryptionKey, Hash, PublicKey};
@@ -755,27 +756,21 @@ fn payload(
     let account = || json!({ "account": party.id().to_string() });
     Ok(match action {
         TxAction::RegisterSubject => (
-            build::register_subject(
-                party.decryption("a subject")?.encryption_key(),
-                client.account_work(&party.id())?,
-            ),
+            client.registration(party, Role::Subject)?,
             Out::Fields(account()),
         ),
         TxAction::RegisterOrganization { name, kind } => (
-            build::register_organization(
-                name,
-                kind.into(),
-                party.decryption("an organization")?.encryption_key(),
-                client.account_work(&party.id())?,
-            ),
+            client.registration(
+                party,
+                Role::Organization {
+                    name,
+                    kind: kind.into(),
+                },
+            )?,
             Out::Fields(account()),
         ),
         TxAction::RegisterCertifier { name } => (
-            build::register_certifier(
-                name,
-                party.decryption("a certifier")?.encryption_key(),
-                client.account_work(&party.id())?,
-            ),
+            client.registration(party, Role::Certifier { name })?,
             Out::Fields(account()),
         ),
         TxAction::Transfer { to, amount, .. } => (

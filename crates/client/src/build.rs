@@ -14,6 +14,7 @@ use mpms_ledger::Payload;
 
 use crate::api::Client;
 use crate::error::{Error, Result};
+use crate::party::Party;
 
 /// A day, in milliseconds.
 pub const DAY_MS: u64 = 86_400_000;
@@ -83,6 +84,46 @@ pub fn register_certifier(name: String, encryption_key: EncryptionKey, work: u64
         name,
         encryption_key,
         work,
+    }
+}
+
+/// What an account registers as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// A subject (an intern, a patient).
+    Subject,
+    /// A member organization.
+    Organization {
+        /// Its public name.
+        name: String,
+        /// Its kind.
+        kind: OrganizationKind,
+    },
+    /// A certifier (accreditation comes by vote).
+    Certifier {
+        /// Its public name.
+        name: String,
+    },
+}
+
+impl Client {
+    /// The registration of `party` as `role`: its encryption key, and the proof of
+    /// work the node's chain asks for.
+    pub fn registration(&self, party: &Party, role: Role) -> Result<Payload> {
+        let what = match role {
+            Role::Subject => "a subject",
+            Role::Organization { .. } => "an organization",
+            Role::Certifier { .. } => "a certifier",
+        };
+        let encryption_key = party.decryption(what)?.encryption_key();
+        let work = self.account_work(&party.id())?;
+        Ok(match role {
+            Role::Subject => register_subject(encryption_key, work),
+            Role::Organization { name, kind } => {
+                register_organization(name, kind, encryption_key, work)
+            }
+            Role::Certifier { name } => register_certifier(name, encryption_key, work),
+        })
     }
 }
 
@@ -298,6 +339,54 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_registration_works_at_the_chains_requirement() {
+        let params = mpms_ledger::Params {
+            account_creation_work_bits: 6,
+            ..mpms_ledger::Params::default()
+        };
+        let (base, _) = crate::testing::canned_node(vec![
+            (200, r#"{"chain_id": "mpms-canned", "height": 1}"#.into()),
+            (200, serde_json::to_string(&params).unwrap()),
+        ]);
+        let client = Client::new(&base);
+        let mut rng = rng(3);
+        let hospital = party(&mut rng);
+        let payload = client
+            .registration(
+                &hospital,
+                Role::Certifier {
+                    name: "St. Mary".into(),
+                },
+            )
+            .unwrap();
+        let Payload::RegisterCertifier {
+            name,
+            encryption_key,
+            work,
+        } = payload
+        else {
+            panic!("{payload:?}");
+        };
+        assert_eq!(name, "St. Mary");
+        assert_eq!(
+            encryption_key,
+            hospital.decryption("x").unwrap().encryption_key()
+        );
+        assert!(mpms_ledger::work::meets(
+            "mpms-canned",
+            &hospital.id(),
+            work,
+            6
+        ));
+        // Keys that only sign cannot register: nothing could be sealed to them.
+        let signer = Party::signing_only(hospital.signing);
+        assert!(matches!(
+            client.registration(&signer, Role::Subject),
+            Err(Error::NoDecryptionKey(what)) if what == "a subject"
+        ));
     }
 
     #[test]
