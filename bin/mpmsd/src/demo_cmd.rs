@@ -14,13 +14,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
-use mpms_crypto::{DecryptionKey, Hash, SigningKey};
+use mpms_client::build::Role;
+use mpms_client::grant::{Opened, SetSelection};
+use mpms_client::{build, governance, grant, issue, Sent, Wait, COMMIT_WAIT};
+use mpms_crypto::Hash;
+use mpms_ledger::transaction::{grant_id, request_id, OrganizationKind};
+use mpms_ledger::Payload;
 use mpms_node::home::Home;
 use rand::rngs::OsRng;
 
-use crate::client::{Client, SubmitError};
+use crate::client::Client;
 use crate::keys_cmd::Party;
-use crate::tx_cmd::{self, Kind, ProposeAction, TxAction};
 
 /// `mpmsd demo`.
 #[derive(Args)]
@@ -48,37 +52,147 @@ pub enum Scenario {
 }
 
 fn party() -> Party {
-    Party {
-        signing: SigningKey::generate(&mut OsRng),
-        decryption: Some(DecryptionKey::generate(&mut OsRng)),
-    }
+    Party::generate(&mut OsRng)
 }
+
+/// How long the demo's grants last, days.
+const GRANT_DAYS: u64 = 30;
 
 struct Demo {
     client: Client,
 }
 
 impl Demo {
-    fn step(&self, who: &Party, what: &str, action: TxAction) -> anyhow::Result<serde_json::Value> {
-        let built = tx_cmd::payload(&self.client, who, &None, action)?;
-        self.submit(who, what, built)
+    /// Sends `payload` from `who`, waits for its block and prints the step.
+    fn step(&self, who: &Party, what: &str, payload: Payload) -> anyhow::Result<Sent> {
+        match self.client.send(who, payload, Wait::Committed(COMMIT_WAIT)) {
+            Ok(sent) => {
+                println!("  [block {:>4}] {what}", sent.height.unwrap_or(0));
+                Ok(sent)
+            }
+            Err(mpms_client::Error::Refused(reason)) => bail!("{what}: refused: {reason}"),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// Sends `payload` from `who` and waits for its block; returns `out`.
-    fn submit(
+    /// `who` registers as `role`.
+    fn register(&self, who: &Party, role: Role, what: &str) -> anyhow::Result<()> {
+        let payload = self.client.registration(who, role)?;
+        self.step(who, what, payload).map(drop)
+    }
+
+    /// The issuance by `certifier` (signed by `practitioner` for it, if given) of
+    /// a credential of `schema` with `fields` to `draft`'s subject, at `now`.
+    fn issuance(
         &self,
-        who: &Party,
+        certifier: &Party,
+        practitioner: Option<&Party>,
+        schema: &str,
+        fields: &[(&str, &str)],
+        draft: issue::Draft,
+        now: u64,
+    ) -> anyhow::Result<issue::Issued> {
+        let record = self.client.schema(schema)?;
+        let given: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let draft = issue::Draft {
+            fields: issue::content_fields(&record, &given)?,
+            ..draft
+        };
+        Ok(issue::prepare(
+            &self.client,
+            certifier,
+            practitioner,
+            &record,
+            &draft,
+            now,
+            &mut OsRng,
+        )?)
+    }
+
+    /// Sends an issuance and returns the credential's id.
+    fn issue(&self, certifier: &Party, what: &str, issued: issue::Issued) -> anyhow::Result<Hash> {
+        self.step(certifier, what, issued.payload)?;
+        Ok(issued.credential)
+    }
+
+    /// `subject` grants `grantee` access to `credential` (answering `request`);
+    /// returns the grant's id.
+    fn grant(
+        &self,
+        subject: &Party,
+        credential: Hash,
+        grantee: &Party,
+        request: Option<Hash>,
         what: &str,
-        (payload, out): (mpms_ledger::Payload, serde_json::Value),
-    ) -> anyhow::Result<serde_json::Value> {
-        match tx_cmd::send(&self.client, who, payload, true) {
-            Ok((_, _, height)) => {
-                println!("  [block {:>4}] {what}", height.unwrap_or(0));
-                Ok(out)
-            }
-            Err(SubmitError::Refused(reason)) => bail!("{what}: refused: {reason}"),
-            Err(SubmitError::Other(e)) => Err(e),
-        }
+    ) -> anyhow::Result<Hash> {
+        let payload = grant::prepare_grant(
+            &self.client,
+            subject,
+            &credential,
+            grantee.id(),
+            request,
+            build::days_after(mpms_client::now_ms(), GRANT_DAYS),
+            &mut OsRng,
+        )?;
+        let sent = self.step(subject, what, payload)?;
+        Ok(grant_id(&subject.id(), sent.nonce))
+    }
+
+    /// `subject` grants `grantee` access to the credentials `selection` names;
+    /// returns the set grant's id.
+    fn grant_set(
+        &self,
+        subject: &Party,
+        grantee: &Party,
+        selection: SetSelection,
+        what: &str,
+    ) -> anyhow::Result<Hash> {
+        let now = mpms_client::now_ms();
+        let prepared = grant::prepare_grant_set(
+            &self.client,
+            subject,
+            grantee.id(),
+            selection,
+            None,
+            build::days_after(now, GRANT_DAYS),
+            now,
+            &mut OsRng,
+        )?;
+        let sent = self.step(subject, what, prepared.payload)?;
+        Ok(grant_id(&subject.id(), sent.nonce))
+    }
+
+    /// `organization` asks `subject` for `credentials`; returns the request's id.
+    fn request(
+        &self,
+        organization: &Party,
+        subject: &Party,
+        credentials: Vec<Hash>,
+        purpose: &str,
+        what: &str,
+    ) -> anyhow::Result<Hash> {
+        let payload = build::request_access(subject.id(), credentials, purpose.into());
+        let sent = self.step(organization, what, payload)?;
+        Ok(request_id(&organization.id(), sent.nonce))
+    }
+
+    /// `reader` opens the credential of `grant`.
+    fn open(&self, reader: &Party, grant: &Hash) -> anyhow::Result<Opened> {
+        Ok(grant::open_granted(
+            &self.client,
+            reader,
+            grant,
+            mpms_client::now_ms(),
+        )?)
+    }
+
+    /// `reader` opens every entry of set grant `set`.
+    fn open_set(&self, reader: &Party, set: &Hash) -> anyhow::Result<Vec<Opened>> {
+        let opened = grant::open_grant_or_set(&self.client, reader, set, mpms_client::now_ms())?;
+        Ok(opened.entries().to_vec())
     }
 }
 
@@ -95,10 +209,7 @@ fn validators(network: &Path) -> anyhow::Result<Vec<Party>> {
         let home = Home::new(&path);
         let config = home.load_config()?.raw;
         if let Some((keys, _)) = home.load_validator(&config)? {
-            out.push(Party {
-                signing: keys.operator,
-                decryption: None,
-            });
+            out.push(Party::signing_only(keys.operator));
         }
     }
     if out.is_empty() {
@@ -131,93 +242,61 @@ fn accredit(
     demo.step(
         &authorities[0],
         "an authority funds the hospital's stake",
-        TxAction::Transfer {
-            to: Some(certifier.id()),
-            request: None,
-            amount: 1_000,
-        },
+        build::transfer(certifier.id(), 1_000),
     )?;
-    demo.step(
-        certifier,
-        "the hospital bonds 500",
-        TxAction::Bond { amount: 500 },
-    )?;
+    demo.step(certifier, "the hospital bonds 500", build::bond(500))?;
     demo.step(
         &authorities[0],
         &format!("authority 1 proposes the accreditation (scope {scope})"),
-        TxAction::Propose {
-            action: ProposeAction::AccreditCertifier {
-                certifier: certifier.id(),
-                scope: vec![scope.into()],
-                days: 365,
-            },
-        },
+        governance::propose(governance::accredit_certifier(
+            certifier.id(),
+            vec![scope.into()],
+            mpms_client::now_ms(),
+            365,
+        )),
     )?;
-    let proposal = tx_cmd::latest_proposal_by(&demo.client, &authorities[0].id())?
+    let proposal = governance::latest_proposal_by(&demo.client, &authorities[0].id())?
         .ok_or_else(|| anyhow!("the proposal is not listed"))?;
-    let needed = authorities.len() * 2 / 3 + 1;
+    let needed = governance::votes_needed(authorities.len());
     for (i, voter) in authorities.iter().enumerate().skip(1).take(needed - 1) {
         demo.step(
             voter,
             &format!("authority {} votes for proposal {proposal}", i + 1),
-            TxAction::Vote {
-                proposal,
-                reject: false,
-            },
+            governance::vote(proposal, true),
         )?;
     }
     Ok(())
 }
 
-fn id_of(out: &serde_json::Value, field: &str) -> anyhow::Result<Hash> {
-    out[field]
-        .as_str()
-        .ok_or_else(|| anyhow!("no {field} in {out}"))?
-        .parse()
-        .map_err(|e| anyhow!("{field}: {e}"))
+/// The first 12 hex digits of an id.
+fn short(id: &Hash) -> String {
+    id.to_string().chars().take(12).collect()
 }
 
 /// A credential the way its grantee sees it once opened, on one line.
-fn opened_line(opened: &serde_json::Value) -> String {
-    let fields = opened["fields"]
-        .as_object()
-        .map(|f| {
-            f.iter()
-                .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+fn opened_line(opened: &Opened) -> String {
+    let fields = opened
+        .field_texts()
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut line = format!(
         "{} for {}: {fields}",
-        opened["schema"].as_str().unwrap_or_default(),
-        opened["holder_name"].as_str().unwrap_or_default(),
+        opened.record.claim.schema, opened.content.holder_name,
     );
-    if let Some(by) = opened["superseded_by"].as_str() {
-        line.push_str(&format!(
-            " [superseded by correction {}]",
-            &by[..12.min(by.len())]
-        ));
+    if let Some(by) = opened.record.superseded_by {
+        line.push_str(&format!(" [superseded by correction {}]", short(&by)));
     }
-    if let Some(earlier) = opened["supersedes"].as_str() {
-        line.push_str(&format!(
-            " [corrects {}]",
-            &earlier[..12.min(earlier.len())]
-        ));
+    if let Some(earlier) = opened.record.claim.supersedes {
+        line.push_str(&format!(" [corrects {}]", short(&earlier)));
     }
     line
 }
 
 /// Checks credential `id`'s proof bundle as a verifier would, printing each check.
 fn verify_printed(demo: &Demo, id: &Hash) -> anyhow::Result<()> {
-    let bundle: mpms_light::ProofBundle = demo
-        .client
-        .get_as(&format!("/v1/credentials/{id}/bundle"))?;
-    let anchor = mpms_light::Anchor::from_genesis(&bundle.genesis)?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let verdict = mpms_light::verify::verify_bundle(&bundle, &anchor, None, now_ms);
+    let (_, verdict) = mpms_client::proof::fetch_checked(&demo.client, id, mpms_client::now_ms())?;
     for check in &verdict.checks {
         let shown = match &check.outcome {
             mpms_light::verify::Outcome::Passed(d) => format!("valid ({d})"),
@@ -242,30 +321,38 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     let insurer = party();
     // The cardiologist needs no registration: the hospital's delegation names her key.
     let cardiologist = party();
-    demo.step(
+    demo.register(
         &patient,
+        Role::Subject,
         "the patient registers as a subject (a key only, no personal data)",
-        TxAction::RegisterSubject,
     )?;
-    demo.step(
+    demo.register(
         &st_mary,
-        "St. Mary Hospital registers as a certifier",
-        TxAction::RegisterCertifier {
+        Role::Certifier {
             name: "St. Mary Hospital".into(),
         },
+        "St. Mary Hospital registers as a certifier",
     )?;
     for (who, name, kind) in [
-        (&riverside, "Riverside Heart Institute", Kind::Hospital),
-        (&employer, "Northwind Logistics", Kind::Employer),
-        (&insurer, "Civic Health Insurance", Kind::Insurer),
+        (
+            &riverside,
+            "Riverside Heart Institute",
+            OrganizationKind::Hospital,
+        ),
+        (&employer, "Northwind Logistics", OrganizationKind::Employer),
+        (
+            &insurer,
+            "Civic Health Insurance",
+            OrganizationKind::Insurer,
+        ),
     ] {
-        demo.step(
+        demo.register(
             who,
-            &format!("{name} registers as an organization"),
-            TxAction::RegisterOrganization {
+            Role::Organization {
                 name: name.into(),
                 kind,
             },
+            &format!("{name} registers as an organization"),
         )?;
     }
 
@@ -328,48 +415,43 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             &format!(
                 "schema {id} ({description}) registered: its name says nothing about a condition"
             ),
-            TxAction::RegisterSchema {
+            build::register_schema(build::SchemaSpec {
                 id: id.into(),
                 description: description.into(),
                 prerequisites: vec![],
                 output: "record".into(),
                 condition: "written by the treating practitioner".into(),
                 max_validity_days: None,
-                fields: fields.iter().map(|f| f.to_string()).collect(),
+                fields: build::field_specs(fields)?,
                 fhir_resource: fhir_resource.map(str::to_string),
-            },
+            })?,
         )?;
     }
     demo.step(
         &st_mary,
         "St. Mary delegates signing of record.* to its attending cardiologist",
-        TxAction::Delegate {
-            practitioner: cardiologist.id(),
-            role: "attending cardiologist".into(),
-            schemas: vec!["record.*".into()],
-            valid_days: 365,
-        },
+        build::delegate(
+            cardiologist.id(),
+            "attending cardiologist".into(),
+            vec!["record.*".into()],
+            mpms_client::now_ms(),
+            365,
+        ),
     )?;
 
     println!("\n4. The cardiologist records the visit, a test result, a medication and a sick-leave certificate");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let now = mpms_client::now_ms();
     let entry = |schema: &str, fields: &[(&str, &str)], corrects: Option<Hash>| {
-        tx_cmd::issue_payload(
-            &demo.client,
+        demo.issuance(
             &st_mary,
             Some(&cardiologist),
-            tx_cmd::Issue {
-                schema: schema.into(),
+            schema,
+            fields,
+            issue::Draft {
                 subject: patient.id(),
                 holder_name: "Maria Gonzalez".into(),
                 date_of_birth: "1961-07-23".into(),
-                fields: fields
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                fhir: None,
+                fields: Default::default(),
                 documents: Vec::new(),
                 valid_days: 3_650,
                 corrects,
@@ -378,7 +460,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
         )
     };
     let signed = "signed by the cardiologist for St. Mary";
-    let visit = demo.submit(
+    let visit = demo.issue(
         &st_mary,
         &format!("diagnosis recorded ({signed})"),
         entry(
@@ -391,7 +473,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             None,
         )?,
     )?;
-    let lab = demo.submit(
+    let lab = demo.issue(
         &st_mary,
         &format!("lab result recorded ({signed})"),
         entry(
@@ -405,7 +487,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             None,
         )?,
     )?;
-    let medication = demo.submit(
+    let medication = demo.issue(
         &st_mary,
         &format!("medication recorded ({signed})"),
         entry(
@@ -419,7 +501,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             None,
         )?,
     )?;
-    let certificate = demo.submit(
+    let certificate = demo.issue(
         &st_mary,
         &format!("sick-leave certificate recorded ({signed})"),
         entry(
@@ -433,47 +515,32 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             None,
         )?,
     )?;
-    let (visit, lab, medication, certificate) = (
-        id_of(&visit, "credential")?,
-        id_of(&lab, "credential")?,
-        id_of(&medication, "credential")?,
-        id_of(&certificate, "credential")?,
-    );
 
     println!("\n5. The patient shares the sick-leave certificate, and only it, with the employer");
-    let grant = demo.step(
+    let grant = demo.grant(
         &patient,
+        certificate,
+        &employer,
+        None,
         "the patient grants the employer the certificate",
-        TxAction::GrantAccess {
-            credential: certificate,
-            grantee: employer.id(),
-            request: None,
-            days: 30,
-        },
     )?;
-    let opened = tx_cmd::open_granted(&demo.client, &employer, &id_of(&grant, "grant")?)?;
+    let opened = demo.open(&employer, &grant)?;
     println!("              the employer reads: {}", opened_line(&opened));
 
     println!("\n6. Referral: the patient grants Riverside the visit, the test result and the medication in one grant");
-    let set = demo.step(
+    let set = demo.grant_set(
         &patient,
+        &riverside,
+        SetSelection::Listed(vec![visit, lab, medication]),
         "the patient grants the referral set (3 entries, 30 days)",
-        TxAction::GrantAccessSet {
-            grantee: riverside.id(),
-            schema: None,
-            credentials: vec![visit, lab, medication],
-            request: None,
-            days: 30,
-        },
     )?;
-    let opened = tx_cmd::open_grant_or_set(&demo.client, &riverside, &id_of(&set, "grant_set")?)?;
     println!("              Riverside reads the history:");
-    for entry in opened["entries"].as_array().into_iter().flatten() {
-        println!("                {}", opened_line(entry));
+    for opened in demo.open_set(&riverside, &set)? {
+        println!("                {}", opened_line(&opened));
     }
 
     println!("\n7. A correction: the cardiologist corrects the test result's value");
-    let corrected = demo.submit(
+    let corrected = demo.issue(
         &st_mary,
         "corrected lab result recorded; the first one is superseded, both stay provable",
         entry(
@@ -487,46 +554,34 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             Some(lab),
         )?,
     )?;
-    let corrected = id_of(&corrected, "credential")?;
-    let set = demo.step(
+    let set = demo.grant_set(
         &patient,
+        &riverside,
+        SetSelection::Schema("record.lab-result".into()),
         "the patient grants Riverside every lab result (the correction and what it corrects)",
-        TxAction::GrantAccessSet {
-            grantee: riverside.id(),
-            schema: Some("record.lab-result".into()),
-            credentials: Vec::new(),
-            request: None,
-            days: 30,
-        },
     )?;
-    let opened = tx_cmd::open_grant_or_set(&demo.client, &riverside, &id_of(&set, "grant_set")?)?;
     println!("              Riverside reads the test result's history:");
-    for entry in opened["entries"].as_array().into_iter().flatten() {
-        println!("                {}", opened_line(entry));
+    for opened in demo.open_set(&riverside, &set)? {
+        println!("                {}", opened_line(&opened));
     }
     println!("              current entry: {corrected}");
 
     println!("\n8. The insurer asks for the certificate and checks it");
-    let request = demo.step(
+    let request = demo.request(
         &insurer,
-        "the insurer requests the sick-leave certificate for a claim",
-        TxAction::RequestAccess {
-            subject: patient.id(),
-            credentials: vec![certificate],
-            purpose: "income protection claim".into(),
-        },
-    )?;
-    let grant = demo.step(
         &patient,
-        "the patient grants it",
-        TxAction::GrantAccess {
-            credential: certificate,
-            grantee: insurer.id(),
-            request: Some(id_of(&request, "request")?),
-            days: 30,
-        },
+        vec![certificate],
+        "income protection claim",
+        "the insurer requests the sick-leave certificate for a claim",
     )?;
-    let opened = tx_cmd::open_granted(&demo.client, &insurer, &id_of(&grant, "grant")?)?;
+    let grant = demo.grant(
+        &patient,
+        certificate,
+        &insurer,
+        Some(request),
+        "the patient grants it",
+    )?;
+    let opened = demo.open(&insurer, &grant)?;
     println!("              the insurer reads: {}", opened_line(&opened));
     verify_printed(demo, &certificate)?;
     println!("\nDone: the record's content only ever left the hospital encrypted to its patient, and each reader saw what the patient granted.");
@@ -539,25 +594,25 @@ fn intern(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     let intern = party();
     let hospital = party();
     let board = party();
-    demo.step(
+    demo.register(
         &intern,
+        Role::Subject,
         "the intern registers as a subject (a key only, no personal data)",
-        TxAction::RegisterSubject,
     )?;
-    demo.step(
+    demo.register(
         &hospital,
-        "St. Mary Teaching Hospital registers as a certifier",
-        TxAction::RegisterCertifier {
+        Role::Certifier {
             name: "St. Mary Teaching Hospital".into(),
         },
+        "St. Mary Teaching Hospital registers as a certifier",
     )?;
-    demo.step(
+    demo.register(
         &board,
-        "the State Medical Licensing Board registers as an organization",
-        TxAction::RegisterOrganization {
+        Role::Organization {
             name: "State Medical Licensing Board".into(),
-            kind: Kind::LicensingBoard,
+            kind: OrganizationKind::LicensingBoard,
         },
+        "the State Medical Licensing Board registers as an organization",
     )?;
 
     println!(
@@ -569,75 +624,60 @@ fn intern(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     demo.step(
         &hospital,
         "schema cardio.bls (Basic Life Support) registered",
-        TxAction::RegisterSchema {
+        build::register_schema(build::SchemaSpec {
             id: "cardio.bls".into(),
             description: "Basic Life Support".into(),
             prerequisites: vec![],
             output: "competence".into(),
             condition: "pass the practical assessment".into(),
             max_validity_days: None,
-            fields: Vec::new(),
+            fields: build::field_specs::<&str>(&[])?,
             fhir_resource: None,
-        },
+        })?,
     )?;
-    let issued = demo.step(
+    let issued = demo.issuance(
         &hospital,
-        "cardio.bls issued to the intern",
-        TxAction::IssueCredential {
-            schema: "cardio.bls".into(),
+        None,
+        "cardio.bls",
+        &[
+            ("description", "Basic Life Support, 16 hours"),
+            ("start_date", "2026-01-05"),
+            ("end_date", "2026-01-07"),
+            ("marks", "92/100"),
+            ("result", "passed"),
+        ],
+        issue::Draft {
             subject: intern.id(),
             holder_name: "Dr. Amina Okafor".into(),
             date_of_birth: "1998-04-12".into(),
-            fields: Vec::new(),
-            description: Some("Basic Life Support, 16 hours".into()),
-            start_date: Some("2026-01-05".into()),
-            end_date: Some("2026-01-07".into()),
-            marks: Some("92/100".into()),
+            fields: Default::default(),
             documents: Vec::new(),
-            result: Some("passed".into()),
             valid_days: 730,
-            practitioner_key: None,
             corrects: None,
-            fhir: None,
         },
+        mpms_client::now_ms(),
     )?;
-    let credential: Hash = issued["credential"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no credential id"))?
-        .parse()?;
+    let credential = demo.issue(&hospital, "cardio.bls issued to the intern", issued)?;
     println!("              credential {credential}");
 
     println!("\n4. The licensing board asks; the intern grants");
-    let request = demo.step(
+    let request = demo.request(
         &board,
-        "the board requests the intern's cardio.bls for licensing",
-        TxAction::RequestAccess {
-            subject: intern.id(),
-            credentials: vec![credential],
-            purpose: "medical licence application".into(),
-        },
-    )?;
-    let request: Hash = request["request"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no request id"))?
-        .parse()?;
-    let grant = demo.step(
         &intern,
-        "the intern grants it (re-seals the content key to the board)",
-        TxAction::GrantAccess {
-            credential,
-            grantee: board.id(),
-            request: Some(request),
-            days: 30,
-        },
+        vec![credential],
+        "medical licence application",
+        "the board requests the intern's cardio.bls for licensing",
     )?;
-    let grant: Hash = grant["grant"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no grant id"))?
-        .parse()?;
+    let grant = demo.grant(
+        &intern,
+        credential,
+        &board,
+        Some(request),
+        "the intern grants it (re-seals the content key to the board)",
+    )?;
 
     println!("\n5. The board decrypts and verifies");
-    let opened = tx_cmd::open_granted(&demo.client, &board, &grant)?;
+    let opened = demo.open(&board, &grant)?;
     println!("              decrypted: {}", opened_line(&opened));
     println!("              certifier signature and content commitment: valid");
     verify_printed(demo, &credential)?;

@@ -12,40 +12,13 @@ use mpms_node::config::NodeConfig;
 use mpms_node::home::{peer_id_of, Home, PASSWORD_ENV};
 use mpms_node::keys::AccountKeys;
 
-use serde_json::Value;
-
 use crate::client::{api_url, Client};
 
-/// Who signs: an account's keys.
-pub struct Party {
-    /// Signs transactions.
-    pub signing: SigningKey,
-    /// Opens what is sealed to the account (absent for keys made on the fly that
-    /// only sign).
-    pub decryption: Option<DecryptionKey>,
-}
+pub use mpms_client::Party;
 
-impl Party {
-    /// The account id.
-    pub fn id(&self) -> mpms_crypto::PublicKey {
-        self.signing.public_key()
-    }
-
-    /// The decryption key, or an error naming what needs it.
-    pub fn decryption(&self, what: &str) -> anyhow::Result<&DecryptionKey> {
-        self.decryption
-            .as_ref()
-            .with_context(|| format!("{what} needs an account key file with an encryption key"))
-    }
-}
-
-impl From<AccountKeys> for Party {
-    fn from(keys: AccountKeys) -> Party {
-        Party {
-            signing: keys.signing,
-            decryption: Some(keys.decryption),
-        }
-    }
+/// The party of an account's keys.
+pub fn party(keys: AccountKeys) -> Party {
+    Party::new(keys.signing, keys.decryption)
 }
 
 /// Where the signing key comes from.
@@ -158,7 +131,7 @@ pub fn password(file: &Option<PathBuf>) -> anyhow::Result<String> {
 
 /// Opens an account key file.
 pub fn load_keys(path: &Path, password: &str) -> anyhow::Result<Party> {
-    Ok(AccountKeys::load(path, password)?.into())
+    Ok(party(AccountKeys::load(path, password)?))
 }
 
 /// A home and its configuration; `password_file` replaces the configured one.
@@ -179,7 +152,7 @@ impl KeySource {
     pub fn load(&self) -> anyhow::Result<Party> {
         if let Some(home) = &self.home {
             let (home, config) = open_home(home, &self.password_file)?;
-            return Ok(home.load_operator(&config)?.into());
+            return Ok(party(home.load_operator(&config)?));
         }
         let Some(key) = &self.key else {
             bail!("give --key FILE (an account key file) or --home DIR (a node's home)");
@@ -202,7 +175,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
                 KdfParams::DEFAULT
             };
             keys.save(&out, &password(&password_file)?, kdf)?;
-            show(&keys.into());
+            show(&party(keys));
         }
         KeysCommand::Show {
             key: Some(key),
@@ -245,7 +218,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
                 decryption: DecryptionKey::from_bytes(dk)?,
             };
             keys.save(&out, &password(&password_file)?, KdfParams::DEFAULT)?;
-            show(&keys.into());
+            show(&party(keys));
         }
         KeysCommand::NewConsensusKey {
             home,
@@ -324,8 +297,8 @@ fn status(
     println!("operator:  {operator}");
     let url = api_url(node, Some(home_dir))?;
     let client = Client::new(&url);
-    let authorities = client.get("/v1/authorities");
-    let node_status = client.get("/v1/status");
+    let authorities = client.authority_set();
+    let node_status = client.node_status();
     let (authorities, node_status) = match (authorities, node_status) {
         (Ok(a), Ok(s)) => (a, s),
         (Err(e), _) | (_, Err(e)) => {
@@ -337,29 +310,15 @@ fn status(
             return Ok(());
         }
     };
-    let named = authorities["active_set"]["members"]
-        .as_array()
-        .and_then(|members| {
-            members
-                .iter()
-                .find(|m| m["operator"].as_str() == Some(&operator.to_string()))
-        })
-        .and_then(|m| m["consensus_key"].as_str())
-        .map(str::to_string);
-    let running: Vec<String> = node_status["held_consensus_keys"]
-        .as_array()
-        .map(|keys| {
-            keys.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let is_own_node =
-        node_status["peer_id"].as_str() == peer_id_of(home.load_node_key(&config)?).ok().as_deref();
+    let named = authorities
+        .members
+        .iter()
+        .find(|m| m.operator == operator)
+        .map(|m| m.consensus_key);
+    let is_own_node = Some(node_status.peer_id.as_str())
+        == peer_id_of(home.load_node_key(&config)?).ok().as_deref();
     for key in &held {
-        let text = key.to_string();
-        let role = if named.as_deref() == Some(text.as_str()) {
+        let role = if named == Some(*key) {
             "in force: the chain names it"
         } else if named.is_some() {
             "not in force (a rotation's next key, or a retired one)"
@@ -368,23 +327,20 @@ fn status(
         };
         let loaded = if !is_own_node {
             ""
-        } else if running.contains(&text) {
+        } else if node_status.held_consensus_keys.contains(&key.to_string()) {
             "; the running node holds it"
         } else {
             "; the running node does not hold it yet (restart it)"
         };
         println!("holds:     {key}  {role}{loaded}");
     }
-    println!(
-        "chain:     height {} at {url}",
-        node_status["height"].as_u64().unwrap_or(0)
-    );
+    println!("chain:     height {} at {url}", node_status.height);
     match named {
         None => {
             println!("authority: no (this operator is not in the authority set)");
             Ok(())
         }
-        Some(key) if held.iter().any(|k| k.to_string() == key) => {
+        Some(key) if held.contains(&key) => {
             println!("authority: yes, signing with {key}");
             Ok(())
         }

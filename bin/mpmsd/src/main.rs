@@ -130,8 +130,13 @@ fn main() -> anyhow::Result<()> {
             signer,
         }) => {
             let client = client::Client::new(&client::api_url(node, signer.home.as_deref())?);
-            let opened = tx_cmd::open_grant_or_set(&client, &signer.load()?, &grant)?;
-            println!("{}", serde_json::to_string_pretty(&opened)?);
+            let opened = mpms_client::grant::open_grant_or_set(
+                &client,
+                &signer.load()?,
+                &grant,
+                mpms_client::now_ms(),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&opened.to_json())?);
             Ok(())
         }
         Command::Verify(args) => verify_cmd::run(args),

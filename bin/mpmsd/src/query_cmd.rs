@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
+use mpms_client::{Readiness, Resource};
+
 use crate::client::{api_url, Client};
 
 /// `mpmsd query`.
@@ -99,13 +101,13 @@ fn ready(client: &Client, wait: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(wait);
     loop {
         let answer = client.health_ready();
-        if let Ok((true, _)) = &answer {
+        if let Ok(Readiness { ready: true, .. }) = &answer {
             println!("ready");
             return Ok(());
         }
         if Instant::now() >= deadline {
             match answer {
-                Ok((_, reasons)) => {
+                Ok(Readiness { reasons, .. }) => {
                     for reason in &reasons {
                         println!("not ready: {reason}");
                     }
@@ -120,34 +122,38 @@ fn ready(client: &Client, wait: u64) -> anyhow::Result<()> {
 
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let client = Client::new(&api_url(args.node, args.home.as_deref())?);
-    let value = match args.what {
-        Query::Ready { wait } => return ready(&client, wait),
-        Query::Status => client.get("/v1/status")?,
-        Query::Block { height: None } => client.get("/v1/blocks/latest")?,
-        Query::Block { height: Some(h) } => client.get(&format!("/v1/blocks/{h}"))?,
-        Query::Tx { hash } => client.get(&format!("/v1/transactions/{hash}"))?,
-        Query::Account { id } => client.get(&format!("/v1/accounts/{id}"))?,
+    let value = match &args.what {
+        Query::Ready { wait } => return ready(&client, *wait),
         Query::Subject { id } => {
-            let subject = client.get(&format!("/v1/subjects/{id}"))?;
-            let credentials = client.get(&format!("/v1/subjects/{id}/credentials"))?;
+            let subject = client.read(&Resource::Subject(id))?;
+            let credentials = client.read(&Resource::SubjectCredentials(id))?;
             serde_json::json!({ "subject": subject, "credentials": credentials["credentials"] })
         }
-        Query::Credential { id, proof: false } => client.get(&format!("/v1/credentials/{id}"))?,
-        Query::Credential { id, proof: true } => {
-            client.get(&format!("/v1/credentials/{id}/proof"))?
-        }
-        Query::Bundle { id } => client.get(&format!("/v1/credentials/{id}/bundle"))?,
-        Query::Grant { id } => client.get(&format!("/v1/grants/{id}"))?,
-        Query::Schemas => client.get("/v1/schemas")?,
-        Query::Validators => client.get("/v1/authorities")?,
-        Query::Params => client.get("/v1/params")?,
-        Query::Proposals { id: None } => client.get("/v1/proposals")?,
-        Query::Proposals { id: Some(id) } => client.get(&format!("/v1/proposals/{id}"))?,
-        Query::Evidence => client.get("/v1/evidence")?,
-        Query::Audit { subject } => {
-            client.get(&format!("/v1/subjects/{subject}/audit?limit=1000"))?
-        }
+        what => client.read(&resource(what))?,
     };
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
+}
+
+/// What `what` reads.
+fn resource(what: &Query) -> Resource<'_> {
+    match what {
+        Query::Status | Query::Ready { .. } => Resource::Status,
+        Query::Block { height: None } => Resource::LatestBlock,
+        Query::Block { height: Some(h) } => Resource::Block(*h),
+        Query::Tx { hash } => Resource::Transaction(hash),
+        Query::Account { id } => Resource::Account(id),
+        Query::Subject { id } => Resource::Subject(id),
+        Query::Credential { id, proof: false } => Resource::Credential(id),
+        Query::Credential { id, proof: true } => Resource::CredentialProof(id),
+        Query::Bundle { id } => Resource::Bundle(id),
+        Query::Grant { id } => Resource::Grant(id),
+        Query::Schemas => Resource::Schemas,
+        Query::Validators => Resource::Authorities,
+        Query::Params => Resource::Params,
+        Query::Proposals { id: None } => Resource::Proposals,
+        Query::Proposals { id: Some(id) } => Resource::Proposal(*id),
+        Query::Evidence => Resource::Evidence,
+        Query::Audit { subject } => Resource::Audit(subject),
+    }
 }

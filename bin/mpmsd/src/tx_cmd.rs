@@ -3,36 +3,23 @@
 //! prints one JSON line: `{"hash", "height", ...ids the action created}`. A refused
 //! transaction prints the ledger's reason and exits with status 1.
 
-use std::time::Duration;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
+use mpms_client::build::Role;
+use mpms_client::grant::SetSelection;
+use mpms_client::{build, governance, grant, issue, Wait, ACCOUNT_WAIT, COMMIT_WAIT};
 use mpms_crypto::{EncryptionKey, Hash, PublicKey};
-use mpms_ledger::claims::FieldValue;
-use mpms_ledger::credential::{
-    prepare_issuance_with_vc, reseal_key, ClaimTerms, CredentialContent, Issuer,
-};
-use mpms_ledger::erasable::Erasable;
-use mpms_ledger::records::{Grant, Schema, Subject};
-use mpms_ledger::transaction::CredentialIssuance;
-use mpms_ledger::transaction::{
-    grant_id, request_id, set_member_grant_id, GovernanceAction, GrantSelection, GrantedEntry,
-    OrganizationKind, SchemaDefinition,
-};
-use mpms_ledger::{Payload, SignedTransaction, Transaction};
-use rand::rngs::OsRng;
-use rand::RngCore;
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
-
-use std::path::PathBuf;
-
+use mpms_ledger::transaction::{grant_id, request_id, OrganizationKind};
+use mpms_ledger::Payload;
 use mpms_node::join::JoinRequest;
+use rand::rngs::OsRng;
+use serde_json::{json, Value};
 
-use crate::client::{api_url, Client, SubmitError};
+use crate::client::{api_url, Client};
 use crate::keys_cmd::{KeySource, Party};
-
-const DAY_MS: u64 = 86_400_000;
 
 /// Options of every transaction command.
 #[derive(Args)]
@@ -529,675 +516,58 @@ fn parameter(name: Parameter, value: u64) -> anyhow::Result<mpms_ledger::params:
     })
 }
 
-fn now_ms() -> u64 {
-    mpms_node::runtime::now_ms()
+/// What the output names besides the hash and the height.
+enum Out {
+    /// These fields.
+    Fields(Value),
+    /// The access request the transaction creates.
+    Request,
+    /// The grant it creates.
+    Grant,
+    /// The set grant it creates, of these credentials.
+    GrantSet(Vec<Hash>),
 }
 
-/// Signs `payload` as `party` with its next nonce, submits it and (if `wait`)
-/// waits for its block. Returns the hash, the nonce used and the height.
-pub fn send(
-    client: &Client,
-    party: &Party,
-    payload: Payload,
-    wait: bool,
-) -> Result<(Hash, u64, Option<u64>), SubmitError> {
-    let chain_id = client.chain_id()?;
-    let nonce = client.next_nonce(&party.id())?;
-    let tx = Transaction {
-        chain_id,
-        sender: party.id(),
-        nonce,
-        payload,
-    }
-    .sign(&party.signing);
-    let hash = client.submit(&tx)?;
-    if !wait {
-        return Ok((hash, nonce, None));
-    }
-    let committed = client.wait_committed(&hash, Duration::from_secs(60))?;
-    Ok((hash, nonce, Some(committed.height)))
-}
-
-/// How long a sender's first transaction waits for the node to know its account.
-const ACCOUNT_WAIT: Duration = Duration::from_secs(15);
-
-/// [`send`], waiting up to [`ACCOUNT_WAIT`] while the node does not know the
-/// sender's account yet: an account funded moments ago through another node exists
-/// on this one once it has applied that block.
-fn send_when_known(
-    client: &Client,
-    party: &Party,
-    payload: Payload,
-    wait: bool,
-) -> Result<(Hash, u64, Option<u64>), SubmitError> {
-    let deadline = std::time::Instant::now() + ACCOUNT_WAIT;
-    let mut told = false;
-    loop {
-        match send(client, party, payload.clone(), wait) {
-            Err(SubmitError::Refused(reason))
-                if reason.starts_with("unknown account")
-                    && std::time::Instant::now() < deadline =>
-            {
-                if !told {
-                    eprintln!("the node does not know account {} yet: waiting for it to apply the latest blocks", party.id());
-                    told = true;
-                }
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// A credential to issue, as the command line gives it.
-pub struct Issue {
-    /// The schema.
-    pub schema: String,
-    /// The subject.
-    pub subject: PublicKey,
-    /// The holder's name.
-    pub holder_name: String,
-    /// The holder's date of birth.
-    pub date_of_birth: String,
-    /// The fields, `(name, value as text)`.
-    pub fields: Vec<(String, String)>,
-    /// A FHIR resource file to take the fields from instead.
-    pub fhir: Option<PathBuf>,
-    /// Supporting documents, `LABEL=FILE`.
-    pub documents: Vec<String>,
-    /// Validity from now, days.
-    pub valid_days: u64,
-    /// The earlier entry it corrects.
-    pub corrects: Option<Hash>,
-}
-
-/// The issuance of `issue` by certifier `party`, its claim signed by `practitioner`
-/// under the certifier's delegation, or by the certifier itself.
-pub fn issue_payload(
-    client: &Client,
-    party: &Party,
-    practitioner: Option<&Party>,
-    issue: Issue,
-    now: u64,
-) -> anyhow::Result<(Payload, Value)> {
-    let issuer = match practitioner {
-        Some(p) => Issuer::practitioner(&p.signing, p.id(), party.id()),
-        None => Issuer::certifier(&party.signing, party.id()),
-    };
-    let record: Schema = client
-        .get_as(&format!("/v1/schemas/{}", issue.schema))
-        .with_context(|| format!("schema {}", issue.schema))?;
-    let values = match &issue.fhir {
-        Some(path) => fhir_fields(&record, path)?,
-        None => content_fields(&record, &issue.fields)?,
-    };
-    let mut salt = [0u8; 32];
-    OsRng.fill_bytes(&mut salt);
-    let documents = issue
-        .documents
-        .iter()
-        .map(|d| document_digest(d))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let content = CredentialContent {
-        salt,
-        holder_name: issue.holder_name,
-        date_of_birth: issue.date_of_birth,
-        documents,
-        fields: values,
-    };
-    let chain_id = client.chain_id()?;
-    // The certifier's W3C Verifiable Credential travels with the content,
-    // sealed to the subject.
-    let mut vc_error = None;
-    let vc = |claim: &mpms_ledger::transaction::CredentialClaim| {
-        let document = mpms_light::vc::credential_document(
-            &chain_id,
-            claim,
-            &content,
-            &issuer.signing_key.public_key(),
-        );
-        mpms_light::vc::sign_jwt(&document, issuer.signing_key)
-            .map_err(|e| vc_error = Some(e))
-            .ok()
-    };
-    let issuance = prepare_issuance_with_vc(
-        &chain_id,
-        issuer,
-        (&record).into(),
-        issue.subject,
-        &subject_key(client, &issue.subject)?,
-        &content,
-        ClaimTerms {
-            valid_from_ms: now.saturating_sub(DAY_MS),
-            valid_until_ms: now + issue.valid_days * DAY_MS,
-            supersedes: issue.corrects,
-        },
-        vc,
-        &mut OsRng,
-    )?;
-    if let Some(e) = vc_error {
-        bail!(e);
-    }
-    let id = issuance.claim.id();
-    Ok((
-        Payload::IssueCredential(Box::new(issuance)),
-        json!({ "credential": id.to_string() }),
-    ))
-}
-
-/// The content fields `schema` takes from the FHIR resource in file `path`.
-fn fhir_fields(
-    schema: &Schema,
-    path: &std::path::Path,
-) -> anyhow::Result<BTreeMap<String, FieldValue>> {
-    use std::io::Read;
-    let expected = schema
-        .fhir_resource
-        .as_deref()
-        .and_then(mpms_fhir::ResourceType::parse)
-        .ok_or_else(|| {
-            anyhow!(
-                "schema {} names no FHIR resource type (register-schema --fhir-resource)",
-                schema.id
-            )
-        })?;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(mpms_fhir::MAX_RESOURCE_BYTES as u64 + 1)
-                .read_to_end(&mut bytes)
-        })
-        .with_context(|| format!("--fhir {}", path.display()))?;
-    let (_, resource) =
-        mpms_fhir::parse(&bytes).with_context(|| format!("--fhir {}", path.display()))?;
-    mpms_fhir::content_fields(expected, &schema.fields, &resource)
-        .with_context(|| format!("--fhir {}", path.display()))
-}
-
-/// The content fields `given` as `(name, text)` pairs, read and checked against
-/// `schema`'s declarations.
-fn content_fields(
-    schema: &Schema,
-    given: &[(String, String)],
-) -> anyhow::Result<BTreeMap<String, FieldValue>> {
-    let mut values = BTreeMap::new();
-    for (name, text) in given {
-        let spec = schema
-            .fields
-            .iter()
-            .find(|s| &s.name == name)
-            .ok_or_else(|| {
-                let declared: Vec<&str> = schema.fields.iter().map(|s| s.name.as_str()).collect();
-                anyhow!(
-                    "schema {} has no field {name} (its fields: {})",
-                    schema.id,
-                    declared.join(", ")
-                )
-            })?;
-        if values
-            .insert(name.clone(), mpms_ledger::claims::parse_value(spec, text)?)
-            .is_some()
-        {
-            bail!("field {name} given twice");
-        }
-    }
-    mpms_ledger::claims::validate_fields(&schema.fields, &values)
-        .with_context(|| format!("content for schema {}", schema.id))?;
-    Ok(values)
-}
-
-/// The ids of `subject`'s credentials of `schema` that may be granted at `now_ms`:
-/// neither revoked nor expired (corrected ones included: they are the history).
-fn grantable_of_schema(
-    client: &Client,
-    subject: &PublicKey,
-    schema: &str,
-    now_ms: u64,
-) -> anyhow::Result<Vec<Hash>> {
-    let listed = client.get(&format!("/v1/subjects/{subject}/credentials?limit=1000"))?;
-    let mut ids = Vec::new();
-    for item in listed["credentials"].as_array().into_iter().flatten() {
-        let record: mpms_ledger::records::Credential =
-            serde_json::from_value(item["credential"].clone()).context("credential record")?;
-        if record.claim.schema == schema
-            && record.erased_height.is_none()
-            && record.status == mpms_ledger::records::CredentialStatus::Active
-            && record.claim.valid_until_ms > now_ms
-        {
-            ids.push(record.claim.id());
-        }
-    }
-    Ok(ids)
-}
-
-/// Credential `id`'s record (as the API gives it) and the transaction that issued it.
-fn issued(client: &Client, id: &Hash) -> anyhow::Result<(Value, SignedTransaction)> {
-    let record = client.get(&format!("/v1/credentials/{id}"))?;
-    let hash: Hash =
-        serde_json::from_value(record["issued_tx"].clone()).context("credential record")?;
-    let tx = client.committed_tx(&hash)?;
-    issuance_in(&tx)?;
-    Ok((record, tx))
-}
-
-/// The issuance `tx` carries.
-fn issuance_in(tx: &SignedTransaction) -> anyhow::Result<&CredentialIssuance> {
-    mpms_ledger::credential::issuance_of(tx)
-        .ok_or_else(|| anyhow!("{} does not issue a credential", tx.hash()))
-}
-
-/// Credential `id`'s content key, opened by `party` (its subject) and sealed again
-/// to `grantee_key`.
-fn resealed(
-    client: &Client,
-    party: &Party,
-    id: &Hash,
-    grantee_key: &EncryptionKey,
-) -> anyhow::Result<mpms_crypto::Sealed> {
-    let (_, tx) = issued(client, id)?;
-    Ok(reseal_key(
-        id,
-        mpms_ledger::credential::subject_sealed(issuance_in(&tx)?)?,
-        party.decryption("granting access")?,
-        grantee_key,
-        &mut OsRng,
-    )?)
-}
-
-fn subject_key(client: &Client, subject: &PublicKey) -> anyhow::Result<EncryptionKey> {
-    let s: Subject = client
-        .get_as(&format!("/v1/subjects/{subject}"))
-        .with_context(|| format!("subject {subject}"))?;
-    Ok(s.encryption_key)
-}
-
-fn org_key(client: &Client, account: &PublicKey) -> anyhow::Result<EncryptionKey> {
-    let v = client
-        .get_opt(&format!("/v1/organizations/{account}"))?
-        .or(client.get_opt(&format!("/v1/certifiers/{account}"))?)
-        .ok_or_else(|| anyhow!("{account} is not a registered organization or certifier"))?;
-    serde_json::from_value(v["encryption_key"].clone()).context("encryption key")
-}
-
-/// The proof of work `party` needs to register on the node's chain, at the
-/// requirement in force there.
-fn account_work(client: &Client, party: &Party) -> anyhow::Result<u64> {
-    let chain_id = client.chain_id()?;
-    let params: mpms_ledger::Params = client.get_as("/v1/params").context("chain parameters")?;
-    Ok(mpms_ledger::work::stamp(
-        &chain_id,
-        &party.id(),
-        params.account_creation_work_bits,
-    ))
-}
-
-/// Builds the payload of `action`; returns it with extra fields for the output.
-pub fn payload(
-    client: &Client,
-    party: &Party,
-    password_file: &Option<PathBuf>,
-    action: TxAction,
-) -> anyhow::Result<(Payload, Value)> {
-    let now = now_ms();
-    Ok(match action {
-        TxAction::RegisterSubject => (
-            Payload::RegisterSubject {
-                encryption_key: party.decryption("a subject")?.encryption_key(),
-                work: account_work(client, party)?,
-            },
-            json!({ "account": party.id().to_string() }),
-        ),
-        TxAction::RegisterOrganization { name, kind } => (
-            Payload::RegisterOrganization {
-                name,
-                kind: kind.into(),
-                encryption_key: party.decryption("an organization")?.encryption_key(),
-                work: account_work(client, party)?,
-            },
-            json!({ "account": party.id().to_string() }),
-        ),
-        TxAction::RegisterCertifier { name } => (
-            Payload::RegisterCertifier {
-                name,
-                encryption_key: party.decryption("a certifier")?.encryption_key(),
-                work: account_work(client, party)?,
-            },
-            json!({ "account": party.id().to_string() }),
-        ),
-        TxAction::Transfer { to, amount, .. } => (
-            Payload::Transfer {
-                to: to.context("give --to or --request")?,
-                amount,
-            },
-            json!({}),
-        ),
-        TxAction::Bond { amount } => (Payload::Bond { amount }, json!({})),
-        TxAction::Unbond { amount } => (Payload::Unbond { amount }, json!({})),
-        TxAction::WithdrawUnbonded => (Payload::WithdrawUnbonded, json!({})),
-        TxAction::RotateKeys {
-            signing_key,
-            encryption_key,
-        } => {
-            if signing_key.is_none() && encryption_key.is_none() {
-                bail!("give --signing-key, --encryption-key or both");
-            }
-            (
-                Payload::RotateKeys {
-                    signing_key,
-                    encryption_key,
-                },
-                json!({}),
-            )
-        }
-        TxAction::SubmitEvidence { file } => {
-            let evidence = read_evidence(&file)?;
-            let offence = evidence.offence_id();
-            (
-                Payload::SubmitEvidence(Box::new(evidence)),
-                json!({ "offence": offence.to_string() }),
-            )
-        }
-        TxAction::RecordInspection { grant, failed } => (
-            Payload::RecordInspection {
-                grant,
-                outcome: match failed {
-                    None => mpms_ledger::transaction::InspectionOutcome::Verified,
-                    Some(reason) => mpms_ledger::transaction::InspectionOutcome::Failed(reason),
-                },
-            },
-            json!({ "grant": grant.to_string() }),
-        ),
-        TxAction::RegisterSchema {
-            id,
-            description,
-            prerequisites,
-            output,
-            condition,
-            max_validity_days,
-            fields,
-            fhir_resource,
-        } => {
-            let fields = if fields.is_empty() {
-                mpms_ledger::claims::course_fields()
-            } else {
-                fields
+impl Out {
+    /// The fields, once the transaction was signed by `sender` with `nonce`.
+    fn fields(self, sender: &PublicKey, nonce: u64) -> Value {
+        match self {
+            Out::Fields(v) => v,
+            Out::Request => json!({ "request": request_id(sender, nonce).to_string() }),
+            Out::Grant => json!({ "grant": grant_id(sender, nonce).to_string() }),
+            Out::GrantSet(credentials) => {
+                let (set, entries) = grant::set_grant_ids(sender, nonce, &credentials);
+                let grants: Vec<Value> = entries
                     .iter()
-                    .map(|f| mpms_ledger::claims::parse_spec(f))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            if let Some(name) = &fhir_resource {
-                let kind = mpms_fhir::ResourceType::parse(name).ok_or_else(|| {
-                    anyhow!("--fhir-resource {name}: one of Observation, Condition, MedicationStatement, DiagnosticReport, Composition")
-                })?;
-                mpms_fhir::check_schema(kind, &fields)?;
+                    .map(|(c, g)| json!({ "credential": c.to_string(), "grant": g.to_string() }))
+                    .collect();
+                json!({ "grant_set": set.to_string(), "grants": grants })
             }
-            (
-                Payload::RegisterSchema(Box::new(SchemaDefinition {
-                    id: id.clone(),
-                    description,
-                    prerequisites,
-                    output,
-                    completion_condition: condition,
-                    max_validity_ms: max_validity_days.map(|d| d * DAY_MS),
-                    fields,
-                    fhir_resource,
-                })),
-                json!({ "schema": id }),
-            )
         }
-        TxAction::IssueCredential {
-            schema,
-            subject,
-            holder_name,
-            date_of_birth,
-            fields,
-            description,
-            start_date,
-            end_date,
-            marks,
-            documents,
-            result,
-            valid_days,
-            practitioner_key,
-            corrects,
-            fhir,
-        } => {
-            let practitioner = practitioner_key
-                .map(|path| {
-                    crate::keys_cmd::load_keys(&path, &crate::keys_cmd::password(password_file)?)
-                        .with_context(|| format!("--practitioner-key {}", path.display()))
-                })
-                .transpose()?;
-            let course = [
-                ("description", description),
-                ("start_date", start_date),
-                ("end_date", end_date),
-                ("marks", marks),
-                ("result", result),
-            ];
-            let given = fields
-                .iter()
-                .map(|f| {
-                    f.split_once('=')
-                        .map(|(n, v)| (n.to_string(), v.to_string()))
-                        .ok_or_else(|| anyhow!("--field {f:?}: write NAME=VALUE"))
-                })
-                .chain(
-                    course
-                        .into_iter()
-                        .filter_map(|(n, v)| v.map(|v| Ok((n.to_string(), v)))),
-                )
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            issue_payload(
-                client,
-                party,
-                practitioner.as_ref(),
-                Issue {
-                    schema,
-                    subject,
-                    holder_name,
-                    date_of_birth,
-                    fields: given,
-                    fhir,
-                    documents,
-                    valid_days,
-                    corrects,
-                },
-                now,
-            )?
-        }
-        TxAction::Delegate {
-            practitioner,
-            role,
-            schemas,
-            valid_days,
-        } => (
-            Payload::Delegate {
-                practitioner,
-                role,
-                schemas,
-                valid_from_ms: now.saturating_sub(DAY_MS),
-                valid_until_ms: now + valid_days * DAY_MS,
-            },
-            json!({ "practitioner": practitioner.to_string() }),
-        ),
-        TxAction::RevokeDelegation {
-            practitioner,
-            reason,
-        } => (
-            Payload::RevokeDelegation {
-                practitioner,
-                reason,
-            },
-            json!({ "practitioner": practitioner.to_string() }),
-        ),
-        TxAction::EraseContent { credential } => (
-            Payload::EraseContent { credential },
-            json!({ "credential": credential.to_string(), "erased": true }),
-        ),
-        TxAction::RevokeCredential { credential, reason } => (
-            Payload::RevokeCredential { credential, reason },
-            json!({ "credential": credential.to_string() }),
-        ),
-        TxAction::RequestAccess {
-            subject,
-            credentials,
-            purpose,
-        } => {
-            let nonce = client.next_nonce(&party.id())?;
-            (
-                Payload::RequestAccess {
-                    subject,
-                    credentials,
-                    purpose,
-                },
-                json!({ "request": request_id(&party.id(), nonce).to_string() }),
-            )
-        }
-        TxAction::GrantAccess {
-            credential,
-            grantee,
-            request,
-            days,
-        } => {
-            let sealed_key = resealed(client, party, &credential, &org_key(client, &grantee)?)?;
-            let nonce = client.next_nonce(&party.id())?;
-            (
-                Payload::GrantAccess {
-                    credential,
-                    grantee,
-                    request,
-                    sealed_key: Erasable::new(sealed_key),
-                    expires_at_ms: now + days * DAY_MS,
-                },
-                json!({ "grant": grant_id(&party.id(), nonce).to_string() }),
-            )
-        }
-        TxAction::GrantAccessSet {
-            grantee,
-            schema,
-            credentials,
-            request,
-            days,
-        } => {
-            let (selection, ids) = match schema {
-                Some(schema) => {
-                    let ids = grantable_of_schema(client, &party.id(), &schema, now)?;
-                    if ids.is_empty() {
-                        bail!("no credential of schema {schema} to grant");
-                    }
-                    (GrantSelection::Schema(schema), ids)
-                }
-                None => (GrantSelection::Listed, credentials),
-            };
-            let grantee_key = org_key(client, &grantee)?;
-            let mut entries = Vec::with_capacity(ids.len());
-            for credential in &ids {
-                entries.push(GrantedEntry {
-                    credential: *credential,
-                    sealed_key: Erasable::new(resealed(client, party, credential, &grantee_key)?),
-                });
-            }
-            let nonce = client.next_nonce(&party.id())?;
-            let set = grant_id(&party.id(), nonce);
-            let grants: Vec<Value> = ids
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    json!({
-                        "credential": c.to_string(),
-                        "grant": set_member_grant_id(&set, i as u32).to_string(),
-                    })
-                })
-                .collect();
-            (
-                Payload::GrantAccessSet {
-                    grantee,
-                    request,
-                    selection,
-                    entries,
-                    expires_at_ms: now + days * DAY_MS,
-                },
-                json!({ "grant_set": set.to_string(), "grants": grants }),
-            )
-        }
-        TxAction::RevokeGrant { grant } => (
-            Payload::RevokeGrant { grant },
-            json!({ "grant": grant.to_string() }),
-        ),
-        TxAction::Propose { action } => {
-            let action = match action {
-                ProposeAction::AccreditCertifier {
-                    certifier,
-                    scope,
-                    days,
-                } => GovernanceAction::AccreditCertifier {
-                    certifier,
-                    scope,
-                    valid_from_ms: now.saturating_sub(DAY_MS),
-                    valid_until_ms: now + days * DAY_MS,
-                },
-                ProposeAction::SuspendCertifier { certifier, reason } => {
-                    GovernanceAction::SuspendCertifier { certifier, reason }
-                }
-                ProposeAction::AddAuthority {
-                    operator,
-                    consensus_key,
-                    peer_id,
-                    ..
-                } => GovernanceAction::AddAuthority {
-                    operator: operator.context("give --operator or --request")?,
-                    consensus_key: consensus_key
-                        .context("give --consensus-key, or a --request from a validator")?,
-                    peer_id: peer_id.context("give --peer-id or --request")?,
-                },
-                ProposeAction::RemoveAuthority { operator } => {
-                    GovernanceAction::RemoveAuthority { operator }
-                }
-                ProposeAction::RotateAuthorityKey {
-                    operator,
-                    consensus_key,
-                } => GovernanceAction::RotateAuthorityKey {
-                    operator: operator.context("give --operator (or --home)")?,
-                    consensus_key: consensus_key.context("give --consensus-key (or --home)")?,
-                },
-                ProposeAction::SlashCertifier {
-                    certifier,
-                    fraction_bps,
-                    reason,
-                } => GovernanceAction::SlashCertifier {
-                    certifier,
-                    fraction_bps,
-                    reason,
-                },
-                ProposeAction::SetParameter { name, value } => {
-                    GovernanceAction::SetParameter(parameter(name, value)?)
-                }
-                ProposeAction::RemoveNode { peer_id } => GovernanceAction::RemoveNode { peer_id },
-                ProposeAction::AdmitNode {
-                    peer_id, operator, ..
-                } => GovernanceAction::AdmitNode {
-                    peer_id: peer_id.context("give --peer-id or --request")?,
-                    operator: operator.context("give --operator or --request")?,
-                },
-            };
-            (Payload::Propose { action }, json!({}))
-        }
-        TxAction::Vote { proposal, reject } => (
-            Payload::Vote {
-                proposal,
-                approve: !reject,
-            },
-            json!({ "proposal": proposal }),
-        ),
-    })
+    }
 }
 
 /// Largest evidence file read.
 const MAX_EVIDENCE_FILE: u64 = 1 << 20;
 
+/// The largest supporting document hashed (a scan of a diploma or a report).
+const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
+
+/// The bytes of file `path` (`flag` names it in errors), refused beyond `limit`.
+fn read_limited(path: &Path, limit: u64, flag: &str) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("{flag}{}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{flag}{}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!("{flag}{}: larger than {limit} bytes", path.display());
+    }
+    Ok(bytes)
+}
+
 /// Reads evidence from `path`: JSON if it starts with `{`, canonical bytes otherwise.
-fn read_evidence(path: &std::path::Path) -> anyhow::Result<mpms_ledger::evidence::Evidence> {
+fn read_evidence(path: &Path) -> anyhow::Result<mpms_ledger::evidence::Evidence> {
     let size = std::fs::metadata(path)
         .with_context(|| format!("{}", path.display()))?
         .len();
@@ -1208,25 +578,16 @@ fn read_evidence(path: &std::path::Path) -> anyhow::Result<mpms_ledger::evidence
         );
     }
     let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    let text_start = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if text_start == Some(&b'{') {
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not evidence JSON", path.display()))
-    } else {
-        mpms_ledger::codec::decode(&bytes)
-            .with_context(|| format!("{}: not evidence in canonical bytes", path.display()))
-    }
+    build::parse_evidence(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
-/// The newest proposal by `proposer`.
-pub fn latest_proposal_by(client: &Client, proposer: &PublicKey) -> anyhow::Result<Option<u64>> {
-    let list = client.get("/v1/proposals")?;
-    let mine = list["proposals"].as_array().and_then(|ps| {
-        ps.iter()
-            .find(|p| p["proposer"].as_str() == Some(&proposer.to_string()))
-            .and_then(|p| p["id"].as_u64())
-    });
-    Ok(mine)
+/// `LABEL=FILE` as the digest of the file's bytes.
+fn document_digest(arg: &str) -> anyhow::Result<mpms_ledger::credential::DocumentDigest> {
+    let (label, path) = arg
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--document {arg:?}: expected LABEL=FILE"))?;
+    let bytes = read_limited(Path::new(path), MAX_DOCUMENT_BYTES, "--document ")?;
+    Ok(issue::document_digest(label, &bytes))
 }
 
 /// Fills the values an action takes from a join request (`--request`) or from the
@@ -1272,8 +633,7 @@ fn complete(
         } => {
             let request = JoinRequest::load(file)?;
             let account = request.body.operator;
-            let known = client.get(&format!("/v1/accounts/{account}"))?["exists"] == true;
-            if !known {
+            if !client.account_exists(&account)? {
                 let registration = request.registration()?;
                 let hash = client.submit(&registration).map_err(|e| {
                     anyhow!(
@@ -1281,7 +641,7 @@ fn complete(
                         file.display()
                     )
                 })?;
-                let committed = client.wait_committed(&hash, Duration::from_secs(60))?;
+                let committed = client.wait_committed(&hash, COMMIT_WAIT)?;
                 out["registered"] = json!({
                     "organization": request.body.organization,
                     "account": account.to_string(),
@@ -1315,44 +675,6 @@ fn complete(
     Ok(())
 }
 
-/// How proposal `id` stands, for the output of `propose` and `vote`.
-fn proposal_outcome(client: &Client, id: u64) -> anyhow::Result<Value> {
-    let p = client.get(&format!("/v1/proposals/{id}"))?;
-    let status = &p["status"];
-    let approvals = p["approvals"].as_array().map_or(0, Vec::len);
-    let set = client.get("/v1/authorities")?;
-    let members = set["active_set"]["members"].as_array().map_or(0, Vec::len);
-    let (state, summary) = if let Some(e) = status.get("Executed") {
-        (
-            "executed",
-            format!(
-                "passed and executed at height {}: no more votes are needed",
-                e["height"]
-            ),
-        )
-    } else if let Some(f) = status.get("Failed") {
-        (
-            "failed",
-            format!(
-                "passed at height {} but could not be applied: {}",
-                f["height"],
-                f["reason"].as_str().unwrap_or("")
-            ),
-        )
-    } else if let Some(r) = status.get("Rejected") {
-        ("rejected", format!("voted down at height {}", r["height"]))
-    } else {
-        (
-            "open",
-            format!(
-                "open: {approvals} of {members} authorities approve; it passes with more than 2/3 ({} votes)",
-                members * 2 / 3 + 1
-            ),
-        )
-    };
-    Ok(json!({ "status": state, "summary": summary }))
-}
-
 pub fn run(args: TxArgs) -> anyhow::Result<()> {
     let client = Client::new(&api_url(args.node, args.signer.home.as_deref())?);
     let party = args.signer.load()?;
@@ -1364,183 +686,343 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
     let mut action = args.action;
     let mut extra = json!({});
     complete(&mut action, &args.signer, &party, &client, &mut extra)?;
-    let (payload, mut out) = payload(&client, &party, &args.signer.password_file, action)?;
-    if let Some(registered) = extra.get("registered") {
-        out["registered"] = registered.clone();
-    }
-    match send_when_known(&client, &party, payload, !args.no_wait) {
-        Ok((hash, _, height)) => {
-            out["hash"] = json!(hash.to_string());
-            out["height"] = json!(height);
-            let mut proposal = voted;
-            if is_proposal && height.is_some() {
-                proposal = latest_proposal_by(&client, &party.id())?;
-                out["proposal"] = json!(proposal);
-            }
-            if let (Some(id), Some(_)) = (proposal, height) {
-                out["proposal_outcome"] = proposal_outcome(&client, id)?;
-            }
-            println!("{out}");
-            Ok(())
-        }
-        Err(SubmitError::Refused(reason)) => {
+    let (payload, out) = payload(&client, &party, &args.signer.password_file, action)?;
+    let wait = if args.no_wait {
+        Wait::Admitted
+    } else {
+        Wait::Committed(COMMIT_WAIT)
+    };
+    let sent = client.send_when_known(&party, payload, wait, ACCOUNT_WAIT, || {
+        eprintln!(
+            "the node does not know account {} yet: waiting for it to apply the latest blocks",
+            party.id()
+        )
+    });
+    let sent = match sent {
+        Ok(sent) => sent,
+        Err(mpms_client::Error::Refused(reason)) => {
             println!("{}", json!({ "refused": reason }));
             bail!("refused: {reason}")
         }
-        Err(SubmitError::Other(e)) => Err(e),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = out.fields(&party.id(), sent.nonce);
+    if let Some(registered) = extra.get("registered") {
+        out["registered"] = registered.clone();
     }
-}
-
-/// The largest supporting document hashed (a scan of a diploma or a report).
-const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
-
-/// `LABEL=FILE` as the digest of the file's bytes.
-fn document_digest(arg: &str) -> anyhow::Result<mpms_ledger::credential::DocumentDigest> {
-    use std::io::Read;
-    let (label, path) = arg
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--document {arg:?}: expected LABEL=FILE"))?;
-    let file = std::fs::File::open(path).with_context(|| format!("--document {path}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("--document {path}"))?;
-    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
-        bail!("--document {path}: larger than {MAX_DOCUMENT_BYTES} bytes");
+    out["hash"] = json!(sent.hash.to_string());
+    out["height"] = json!(sent.height);
+    let mut proposal = voted;
+    if is_proposal && sent.height.is_some() {
+        proposal = governance::latest_proposal_by(&client, &party.id())?;
+        out["proposal"] = json!(proposal);
     }
-    Ok(mpms_ledger::credential::DocumentDigest {
-        label: label.to_string(),
-        sha256: Hash::digest(&bytes),
-    })
-}
-
-/// Whether `party` may open the credential of grant `id` at `now_ms`: the grant is
-/// its own, not revoked and not expired.
-fn usable_grant(id: &Hash, g: &Grant, party: &PublicKey, now_ms: u64) -> anyhow::Result<()> {
-    if &g.grantee != party {
-        bail!("grant {id} is for {}, not {party}", g.grantee);
+    if let (Some(id), Some(_)) = (proposal, sent.height) {
+        out["proposal_outcome"] = governance::proposal_outcome(&client, id)?.to_json();
     }
-    if let Some(height) = g.revoked_height {
-        bail!("grant {id} was revoked at height {height}");
-    }
-    if g.expires_at_ms <= now_ms {
-        bail!(
-            "grant {id} expired at {} ms since the epoch",
-            g.expires_at_ms
-        );
-    }
+    println!("{out}");
     Ok(())
 }
 
-/// `mpmsd credential open`: opens grant `id`, or every entry of set grant `id`.
-pub fn open_grant_or_set(client: &Client, party: &Party, id: &Hash) -> anyhow::Result<Value> {
-    let Some(set) = client.get_opt(&format!("/v1/grant-sets/{id}"))? else {
-        return open_granted(client, party, id);
-    };
-    let set: mpms_ledger::records::GrantSet =
-        serde_json::from_value(set).context("grant set record")?;
-    let mut entries = Vec::with_capacity(set.grants.len());
-    for (_, grant) in &set.grants {
-        entries.push(open_granted(client, party, grant)?);
-    }
-    Ok(json!({
-        "grant_set": id.to_string(),
-        "selection": set.selection,
-        "entries": entries,
-    }))
+/// The content fields of `issue-credential` as `(name, text)`: each `--field
+/// NAME=VALUE`, then the course options given.
+fn given_fields(
+    fields: &[String],
+    course: [(&str, Option<String>); 5],
+) -> anyhow::Result<Vec<(String, String)>> {
+    fields
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("--field {f:?}: write NAME=VALUE"))
+        })
+        .chain(
+            course
+                .into_iter()
+                .filter_map(|(n, v)| v.map(|v| Ok((n.to_string(), v)))),
+        )
+        .collect()
 }
 
-/// The grantee decrypts a credential shared with it by grant `grant` and checks it
-/// (signature, commitment, status).
-pub fn open_granted(client: &Client, party: &Party, grant: &Hash) -> anyhow::Result<Value> {
-    let g: Grant = client.get_as(&format!("/v1/grants/{grant}"))?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    usable_grant(grant, &g, &party.id(), now_ms)?;
-    let (record, tx) = issued(client, &g.credential)?;
-    let issuance = issuance_in(&tx)?;
-    if record["erased_height"].is_u64() {
-        bail!(
-            "credential {}: content erased at its subject's request",
-            g.credential
-        );
-    }
-    // The key sealed to this grantee is in the granting transaction.
-    let granting = client.committed_tx(&g.granted_tx)?;
-    let sealed = mpms_ledger::credential::granted_key(&granting, g.entry)
-        .filter(|k| k.digest() == g.sealed_key)
-        .ok_or_else(|| {
-            anyhow!(
-                "transaction {} does not hold grant {grant}'s key",
-                g.granted_tx
+/// Builds the payload of `action`.
+fn payload(
+    client: &Client,
+    party: &Party,
+    password_file: &Option<PathBuf>,
+    action: TxAction,
+) -> anyhow::Result<(Payload, Out)> {
+    let now = mpms_client::now_ms();
+    let account = || json!({ "account": party.id().to_string() });
+    Ok(match action {
+        TxAction::RegisterSubject => (
+            client.registration(party, Role::Subject)?,
+            Out::Fields(account()),
+        ),
+        TxAction::RegisterOrganization { name, kind } => (
+            client.registration(
+                party,
+                Role::Organization {
+                    name,
+                    kind: kind.into(),
+                },
+            )?,
+            Out::Fields(account()),
+        ),
+        TxAction::RegisterCertifier { name } => (
+            client.registration(party, Role::Certifier { name })?,
+            Out::Fields(account()),
+        ),
+        TxAction::Transfer { to, amount, .. } => (
+            build::transfer(to.context("give --to or --request")?, amount),
+            Out::Fields(json!({})),
+        ),
+        TxAction::Bond { amount } => (build::bond(amount), Out::Fields(json!({}))),
+        TxAction::Unbond { amount } => (build::unbond(amount), Out::Fields(json!({}))),
+        TxAction::WithdrawUnbonded => (build::withdraw_unbonded(), Out::Fields(json!({}))),
+        TxAction::RotateKeys {
+            signing_key,
+            encryption_key,
+        } => {
+            if signing_key.is_none() && encryption_key.is_none() {
+                bail!("give --signing-key, --encryption-key or both");
+            }
+            (
+                build::rotate_keys(signing_key, encryption_key)?,
+                Out::Fields(json!({})),
             )
-        })?
-        .get()
-        .ok_or(mpms_ledger::credential::ContentError::Erased)?;
-    let content = mpms_ledger::credential::open_content(
-        issuance,
-        sealed,
-        party.decryption("opening a credential")?,
-    )?;
-    mpms_ledger::credential::verify_content(
-        &tx.tx.chain_id,
-        &issuance.claim,
-        &issuance.certifier_signature,
-        &issuance.claim.signer(),
-        &content,
-    )?;
-    Ok(json!({
-        "credential": g.credential.to_string(),
-        "schema": issuance.claim.schema,
-        "certifier": issuance.claim.certifier.to_string(),
-        "practitioner": issuance.claim.practitioner.map(|p| p.to_string()),
-        "supersedes": issuance.claim.supersedes.map(|c| c.to_string()),
-        "superseded_by": record["superseded_by"],
-        "holder_name": content.holder_name,
-        "fields": content.fields.iter().map(|(k, v)| (k.clone(), v.display())).collect::<BTreeMap<_, _>>(),
-        "status": record["status"],
-        "signature_and_commitment": "valid",
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn grant(grantee: PublicKey) -> Grant {
-        Grant {
-            credential: Hash::digest(b"credential"),
-            subject: mpms_crypto::SigningKey::from_seed(&[2; 32]).public_key(),
-            grantee,
-            request: None,
-            sealed_key: Hash::digest(b"sealed key"),
-            granted_tx: Hash::digest(b"granting transaction"),
-            entry: 0,
-            expires_at_ms: 10_000,
-            granted_height: 3,
-            revoked_height: None,
-            inspection_count: 0,
         }
-    }
-
-    #[test]
-    fn an_expired_grant_is_refused_as_a_revoked_one_is() {
-        let board = mpms_crypto::SigningKey::from_seed(&[3; 32]).public_key();
-        let id = Hash::digest(b"grant");
-        let g = grant(board);
-        usable_grant(&id, &g, &board, 9_999).unwrap();
-        let expired = usable_grant(&id, &g, &board, 10_000).unwrap_err();
-        assert!(expired.to_string().contains("expired"), "{expired}");
-        let mut revoked = g.clone();
-        revoked.revoked_height = Some(7);
-        let refused = usable_grant(&id, &revoked, &board, 0).unwrap_err();
-        assert!(
-            refused.to_string().contains("revoked at height 7"),
-            "{refused}"
-        );
-        let other = mpms_crypto::SigningKey::from_seed(&[4; 32]).public_key();
-        assert!(usable_grant(&id, &g, &other, 0).is_err());
-    }
+        TxAction::SubmitEvidence { file } => {
+            let evidence = read_evidence(&file)?;
+            let offence = evidence.offence_id();
+            (
+                build::submit_evidence(evidence),
+                Out::Fields(json!({ "offence": offence.to_string() })),
+            )
+        }
+        TxAction::RecordInspection { grant, failed } => (
+            build::record_inspection(grant, failed),
+            Out::Fields(json!({ "grant": grant.to_string() })),
+        ),
+        TxAction::RegisterSchema {
+            id,
+            description,
+            prerequisites,
+            output,
+            condition,
+            max_validity_days,
+            fields,
+            fhir_resource,
+        } => (
+            build::register_schema(build::SchemaSpec {
+                id: id.clone(),
+                description,
+                prerequisites,
+                output,
+                condition,
+                max_validity_days,
+                fields: build::field_specs(&fields)?,
+                fhir_resource,
+            })?,
+            Out::Fields(json!({ "schema": id })),
+        ),
+        TxAction::IssueCredential {
+            schema,
+            subject,
+            holder_name,
+            date_of_birth,
+            fields,
+            description,
+            start_date,
+            end_date,
+            marks,
+            documents,
+            result,
+            valid_days,
+            practitioner_key,
+            corrects,
+            fhir,
+        } => {
+            let practitioner = practitioner_key
+                .map(|path| {
+                    crate::keys_cmd::load_keys(&path, &crate::keys_cmd::password(password_file)?)
+                        .with_context(|| format!("--practitioner-key {}", path.display()))
+                })
+                .transpose()?;
+            let given = given_fields(
+                &fields,
+                [
+                    ("description", description),
+                    ("start_date", start_date),
+                    ("end_date", end_date),
+                    ("marks", marks),
+                    ("result", result),
+                ],
+            )?;
+            let record = client.schema(&schema)?;
+            let fields = match &fhir {
+                Some(path) => {
+                    let resource =
+                        read_limited(path, mpms_fhir::MAX_RESOURCE_BYTES as u64, "--fhir ")?;
+                    issue::fhir_fields(&record, &resource)
+                        .with_context(|| format!("--fhir {}", path.display()))?
+                }
+                None => issue::content_fields(&record, &given)?,
+            };
+            let draft = issue::Draft {
+                subject,
+                holder_name,
+                date_of_birth,
+                fields,
+                documents: documents
+                    .iter()
+                    .map(|d| document_digest(d))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+                valid_days,
+                corrects,
+            };
+            let issued = issue::prepare(
+                client,
+                party,
+                practitioner.as_ref(),
+                &record,
+                &draft,
+                now,
+                &mut OsRng,
+            )?;
+            (
+                issued.payload,
+                Out::Fields(json!({ "credential": issued.credential.to_string() })),
+            )
+        }
+        TxAction::Delegate {
+            practitioner,
+            role,
+            schemas,
+            valid_days,
+        } => (
+            build::delegate(practitioner, role, schemas, now, valid_days),
+            Out::Fields(json!({ "practitioner": practitioner.to_string() })),
+        ),
+        TxAction::RevokeDelegation {
+            practitioner,
+            reason,
+        } => (
+            build::revoke_delegation(practitioner, reason),
+            Out::Fields(json!({ "practitioner": practitioner.to_string() })),
+        ),
+        TxAction::EraseContent { credential } => (
+            build::erase_content(credential),
+            Out::Fields(json!({ "credential": credential.to_string(), "erased": true })),
+        ),
+        TxAction::RevokeCredential { credential, reason } => (
+            build::revoke_credential(credential, reason),
+            Out::Fields(json!({ "credential": credential.to_string() })),
+        ),
+        TxAction::RequestAccess {
+            subject,
+            credentials,
+            purpose,
+        } => (
+            build::request_access(subject, credentials, purpose),
+            Out::Request,
+        ),
+        TxAction::GrantAccess {
+            credential,
+            grantee,
+            request,
+            days,
+        } => (
+            grant::prepare_grant(
+                client,
+                party,
+                &credential,
+                grantee,
+                request,
+                build::days_after(now, days),
+                &mut OsRng,
+            )?,
+            Out::Grant,
+        ),
+        TxAction::GrantAccessSet {
+            grantee,
+            schema,
+            credentials,
+            request,
+            days,
+        } => {
+            let selection = match schema {
+                Some(schema) => SetSelection::Schema(schema),
+                None => SetSelection::Listed(credentials),
+            };
+            let prepared = grant::prepare_grant_set(
+                client,
+                party,
+                grantee,
+                selection,
+                request,
+                build::days_after(now, days),
+                now,
+                &mut OsRng,
+            )?;
+            (prepared.payload, Out::GrantSet(prepared.credentials))
+        }
+        TxAction::RevokeGrant { grant } => (
+            build::revoke_grant(grant),
+            Out::Fields(json!({ "grant": grant.to_string() })),
+        ),
+        TxAction::Propose { action } => {
+            let action = match action {
+                ProposeAction::AccreditCertifier {
+                    certifier,
+                    scope,
+                    days,
+                } => governance::accredit_certifier(certifier, scope, now, days),
+                ProposeAction::SuspendCertifier { certifier, reason } => {
+                    governance::suspend_certifier(certifier, reason)
+                }
+                ProposeAction::AddAuthority {
+                    operator,
+                    consensus_key,
+                    peer_id,
+                    ..
+                } => governance::add_authority(
+                    operator.context("give --operator or --request")?,
+                    consensus_key
+                        .context("give --consensus-key, or a --request from a validator")?,
+                    peer_id.context("give --peer-id or --request")?,
+                ),
+                ProposeAction::RemoveAuthority { operator } => {
+                    governance::remove_authority(operator)
+                }
+                ProposeAction::RotateAuthorityKey {
+                    operator,
+                    consensus_key,
+                } => governance::rotate_authority_key(
+                    operator.context("give --operator (or --home)")?,
+                    consensus_key.context("give --consensus-key (or --home)")?,
+                ),
+                ProposeAction::SlashCertifier {
+                    certifier,
+                    fraction_bps,
+                    reason,
+                } => governance::slash_certifier(certifier, fraction_bps, reason),
+                ProposeAction::SetParameter { name, value } => {
+                    governance::set_parameter(parameter(name, value)?)
+                }
+                ProposeAction::RemoveNode { peer_id } => governance::remove_node(peer_id),
+                ProposeAction::AdmitNode {
+                    peer_id, operator, ..
+                } => governance::admit_node(
+                    peer_id.context("give --peer-id or --request")?,
+                    operator.context("give --operator or --request")?,
+                ),
+            };
+            (governance::propose(action), Out::Fields(json!({})))
+        }
+        TxAction::Vote { proposal, reject } => (
+            governance::vote(proposal, !reject),
+            Out::Fields(json!({ "proposal": proposal })),
+        ),
+    })
 }

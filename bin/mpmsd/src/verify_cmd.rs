@@ -3,7 +3,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
 use mpms_crypto::Hash;
@@ -11,7 +10,7 @@ use mpms_ledger::credential::CredentialContent;
 use mpms_ledger::Genesis;
 use mpms_light::vc::VerifiedVc;
 use mpms_light::verify::{refresh, verify_bundle, Outcome};
-use mpms_light::{Anchor, ProofBundle, StatusProof, Verdict};
+use mpms_light::{Anchor, ProofBundle, Verdict};
 
 use crate::client::Client;
 
@@ -134,7 +133,7 @@ fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
     let bundle: ProofBundle = match (&args.bundle, &args.node) {
         (Some(path), _) => read_json(path, "bundle")?,
         (None, Some(node)) => Client::new(node)
-            .get_as(&format!("/v1/credentials/{}/bundle", vc.credential_id))
+            .bundle(&vc.credential_id)
             .context("fetching the credential's proof bundle")?,
         (None, None) => bail!(
             "verification failed: on chain: only the signature was checked; give --bundle FILE or --node URL (with --genesis) to check the credential against the chain"
@@ -208,18 +207,12 @@ fn check_bundle(
     };
     if args.refresh {
         let node = args.node.as_deref().unwrap_or_default();
-        let fresh: StatusProof = Client::new(node)
-            .get_as(&format!(
-                "/v1/credentials/{}/status-proof",
-                bundle.credential_id
-            ))
+        let fresh = Client::new(node)
+            .status_proof(&bundle.credential_id)
             .context("fetching a newer status proof")?;
         refresh(&mut bundle, fresh).map_err(|e| anyhow!("refresh from {node}: {e}"))?;
     }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let verdict = verify_bundle(&bundle, &anchor, content.as_ref(), now_ms);
+    let verdict = verify_bundle(&bundle, &anchor, content.as_ref(), mpms_client::now_ms());
     if json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {

@@ -6,22 +6,19 @@
 //! `export-vc` writes a credential's W3C Verifiable Credential (the certifier's JWT);
 //! `bundle` writes its proof bundle, content included, for `mpmsd verify`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use clap::Subcommand;
+use mpms_client::wallet::{self, Held, Portfolio, Stack};
 use mpms_crypto::keystore::{KdfParams, Keystore};
 use mpms_crypto::Hash;
-use mpms_ledger::credential::{issuance_of, open_delivery, verify_content, CredentialContent};
-use mpms_ledger::records::{Credential, CredentialStatus, Schema};
+use mpms_ledger::records::{CredentialStatus, Schema};
 use rand::rngs::OsRng;
-use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
 use crate::keys_cmd::{load_keys, password};
-
-const WALLET_LABEL: &str = "mpms-wallet";
 
 /// `mpmsd wallet`.
 #[derive(Subcommand)]
@@ -109,203 +106,28 @@ pub enum WalletCommand {
     },
 }
 
-/// One decrypted credential.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Held {
-    /// Credential id.
-    pub id: Hash,
-    /// The on-chain record (claim, status).
-    pub record: Credential,
-    /// The decrypted content.
-    pub content: CredentialContent,
-    /// The certifier's Verifiable Credential (a `vc+jwt`), if it made one.
-    #[serde(default)]
-    pub vc_jwt: Option<String>,
-}
-
-/// The portfolio.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Portfolio {
-    /// The subject.
-    pub subject: String,
-    /// The chain.
-    pub chain_id: String,
-    /// The height synced at.
-    pub height: u64,
-    /// Credentials.
-    pub credentials: Vec<Held>,
-    /// Every schema of the chain (for stackable progress).
-    pub schemas: Vec<Schema>,
-    /// Who asked for, was granted, lost or used access to these credentials (the
-    /// chain's audit trail at the synced height).
-    #[serde(default)]
-    pub audit: Vec<serde_json::Value>,
-}
-
-/// Where a stack stands.
-#[derive(Debug, Serialize)]
-pub struct Progress {
-    /// The stacked schema.
-    pub schema: String,
-    /// "held", "ready" (every prerequisite held) or "missing".
-    pub state: &'static str,
-    /// Prerequisites held.
-    pub have: Vec<String>,
-    /// Prerequisites not held.
-    pub missing: Vec<String>,
-}
-
-impl Portfolio {
-    /// Schemas held now (active credentials).
-    fn held_schemas(&self) -> BTreeSet<String> {
-        self.credentials
-            .iter()
-            .filter(|c| matches!(c.record.status, CredentialStatus::Active))
-            .map(|c| c.record.claim.schema.clone())
-            .collect()
-    }
-
-    /// Progress on every schema with prerequisites that the subject has started on.
-    pub fn progress(&self) -> Vec<Progress> {
-        let held = self.held_schemas();
-        let mut out = Vec::new();
-        for s in self.schemas.iter().filter(|s| !s.prerequisites.is_empty()) {
-            let (have, missing): (Vec<String>, Vec<String>) = s
-                .prerequisites
-                .iter()
-                .cloned()
-                .partition(|p| held.contains(p));
-            if have.is_empty() && !held.contains(&s.id) {
-                continue;
-            }
-            let state = if held.contains(&s.id) {
-                "held"
-            } else if missing.is_empty() {
-                "ready"
-            } else {
-                "missing"
-            };
-            out.push(Progress {
-                schema: s.id.clone(),
-                state,
-                have,
-                missing,
-            });
-        }
-        out
-    }
-}
-
+/// Syncs the wallet of the subject of key file `key` from node `node` into file
+/// `wallet`, encrypted with `password`.
 fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
-    let client = Client::new(node);
     let party = load_keys(key, password)?;
-    let reader = party.decryption("a wallet")?;
-    let status = client.get("/v1/status")?;
-    let subject = party.id();
-    let list = client.get(&format!("/v1/subjects/{subject}/credentials?limit=1000"))?;
-    let mut credentials = Vec::new();
-    for item in list["credentials"].as_array().cloned().unwrap_or_default() {
-        let id: Hash = serde_json::from_value(item["id"].clone()).context("credential id")?;
-        let record: Credential =
-            serde_json::from_value(item["credential"].clone()).context("credential record")?;
-        if let Some(height) = record.erased_height {
-            eprintln!("credential {id}: content erased at height {height}, not held");
-            continue;
-        }
-        let tx = client.committed_tx(&record.issued_tx)?;
-        let issuance =
-            issuance_of(&tx).ok_or_else(|| anyhow!("{} does not issue {id}", record.issued_tx))?;
-        let delivery = open_delivery(
-            issuance,
-            mpms_ledger::credential::subject_sealed(issuance)?,
-            reader,
-        )
-        .with_context(|| format!("decrypting credential {id}"))?;
-        let content = delivery.content;
-        verify_content(
-            &tx.tx.chain_id,
-            &issuance.claim,
-            &issuance.certifier_signature,
-            &issuance.claim.signer(),
-            &content,
-        )
-        .with_context(|| format!("checking credential {id}"))?;
-        credentials.push(Held {
-            id,
-            record,
-            content,
-            vc_jwt: delivery.vc_jwt,
-        });
+    let synced = wallet::sync(&Client::new(node), &party)?;
+    for (id, height) in &synced.erased {
+        eprintln!("credential {id}: content erased at height {height}, not held");
     }
-    let schemas: Vec<Schema> =
-        serde_json::from_value(client.get("/v1/schemas?limit=1000")?["schemas"].clone())
-            .context("schemas")?;
-    let audit = client.get(&format!("/v1/subjects/{subject}/audit?limit=1000"))?["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let portfolio = Portfolio {
-        audit,
-        subject: subject.to_string(),
-        chain_id: status["chain_id"].as_str().unwrap_or_default().to_string(),
-        height: status["height"].as_u64().unwrap_or(0),
-        credentials,
-        schemas,
-    };
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&portfolio)?);
-    Keystore::encrypt(
-        WALLET_LABEL,
-        &plain,
-        password,
-        KdfParams::DEFAULT,
-        &mut OsRng,
-    )?
-    .save(wallet)?;
-    Ok(portfolio)
+    synced
+        .portfolio
+        .seal(password, KdfParams::DEFAULT, &mut OsRng)?
+        .save(wallet)?;
+    Ok(synced.portfolio)
 }
 
+/// The portfolio in wallet file `wallet`.
 fn open(wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
     let store = Keystore::load(wallet).with_context(|| format!("{}", wallet.display()))?;
-    if store.label != WALLET_LABEL {
+    if store.label != wallet::WALLET_LABEL {
         anyhow::bail!("{} is not a wallet", wallet.display());
     }
-    let plain = store
-        .decrypt(password)
-        .with_context(|| format!("{}", wallet.display()))?;
-    Ok(serde_json::from_slice(&plain)?)
-}
-
-/// The portfolio's current entries whose schema maps to a FHIR resource type, as a
-/// FHIR Bundle. Each resource's author is the practitioner who signed it, else its
-/// certifier (account ids: the chain keeps no one's name for them).
-fn fhir_bundle(portfolio: &Portfolio) -> serde_json::Value {
-    let mut resources = Vec::new();
-    for held in &portfolio.credentials {
-        if held.record.superseded_by.is_some() {
-            continue;
-        }
-        let Some(kind) = portfolio
-            .schemas
-            .iter()
-            .find(|s| s.id == held.record.claim.schema)
-            .and_then(|s| s.fhir_resource.as_deref())
-            .and_then(mpms_fhir::ResourceType::parse)
-        else {
-            continue;
-        };
-        let author = held.record.claim.signer().to_string();
-        let mut resource = mpms_fhir::resource(
-            kind,
-            &held.content.fields,
-            mpms_fhir::Parties {
-                subject: &held.content.holder_name,
-                author: &author,
-            },
-        );
-        resource["id"] = serde_json::json!(held.id.to_string());
-        resources.push(resource);
-    }
-    mpms_fhir::bundle(resources)
+    Portfolio::unseal(&store, password).with_context(|| format!("{}", wallet.display()))
 }
 
 /// The first 12 hex digits of an id.
@@ -363,10 +185,7 @@ fn print(portfolio: &Portfolio) {
         .collect();
     // The current view: every entry no correction has superseded. The history: the
     // entries corrections replaced, each with what replaced it.
-    let (current, corrected): (Vec<&Held>, Vec<&Held>) = portfolio
-        .credentials
-        .iter()
-        .partition(|c| c.record.superseded_by.is_none());
+    let (current, corrected) = portfolio.current_and_corrected();
     for c in &current {
         println!("{}", entry_line(c, &schemas));
     }
@@ -425,13 +244,13 @@ fn print(portfolio: &Portfolio) {
         println!("Stackable progress:");
         for p in progress {
             match p.state {
-                "held" => println!("  {:<16} complete", p.schema),
-                "ready" => println!(
+                Stack::Held => println!("  {:<16} complete", p.schema),
+                Stack::Ready => println!(
                     "  {:<16} ready: every prerequisite held ({})",
                     p.schema,
                     p.have.join(", ")
                 ),
-                _ => println!(
+                Stack::Missing => println!(
                     "  {:<16} missing {} (have {})",
                     p.schema,
                     p.missing.join(", "),
@@ -449,14 +268,6 @@ fn print(portfolio: &Portfolio) {
 /// The first 12 hex digits of an id, for display.
 fn short(id: &serde_json::Value) -> String {
     id.as_str().unwrap_or_default().chars().take(12).collect()
-}
-
-fn find<'p>(portfolio: &'p Portfolio, credential: &Hash) -> anyhow::Result<&'p Held> {
-    portfolio
-        .credentials
-        .iter()
-        .find(|c| &c.id == credential)
-        .ok_or_else(|| anyhow!("credential {credential} is not in the wallet (run wallet sync)"))
 }
 
 pub fn run(command: WalletCommand) -> anyhow::Result<()> {
@@ -482,14 +293,8 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             out,
         } => {
             let portfolio = open(&wallet, &password(&password_file)?)?;
-            let held = find(&portfolio, &credential)?;
-            let jwt = held.vc_jwt.as_deref().ok_or_else(|| {
-                anyhow!("the certifier delivered no Verifiable Credential for {credential}")
-            })?;
             // Checked before it is handed out.
-            let vc = mpms_light::vc::verify_jwt(jwt)?;
-            vc.matches(&held.record.claim, &vc.issuer_key)?;
-            vc.matches_content(&held.record.claim, &held.content)?;
+            let jwt = portfolio.find(&credential)?.verified_vc()?;
             std::fs::write(&out, format!("{jwt}\n"))
                 .with_context(|| format!("{}", out.display()))?;
             println!(
@@ -503,7 +308,7 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             out,
         } => {
             let portfolio = open(&wallet, &password(&password_file)?)?;
-            let bundle = fhir_bundle(&portfolio);
+            let bundle = portfolio.fhir_bundle();
             let count = bundle["entry"].as_array().map_or(0, Vec::len);
             std::fs::write(&out, serde_json::to_string_pretty(&bundle)?)
                 .with_context(|| format!("{}", out.display()))?;
@@ -522,20 +327,12 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             out,
         } => {
             let portfolio = open(&wallet, &password(&password_file)?)?;
-            let held = find(&portfolio, &credential)?;
-            let mut bundle: mpms_light::ProofBundle =
-                Client::new(&node).get_as(&format!("/v1/credentials/{credential}/bundle"))?;
-            if !without_content {
-                bundle.content = Some(held.content.clone());
-            }
-            let anchor = mpms_light::Anchor::from_genesis(&bundle.genesis)?;
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            let verdict = mpms_light::verify::verify_bundle(&bundle, &anchor, None, now_ms);
-            if let Some(failed) = verdict.first_failure() {
-                anyhow::bail!("the node's bundle does not check: {} failed", failed.name);
-            }
+            let (bundle, verdict) = wallet::proof_bundle(
+                &Client::new(&node),
+                portfolio.find(&credential)?,
+                without_content,
+                mpms_client::now_ms(),
+            )?;
             std::fs::write(&out, serde_json::to_vec_pretty(&bundle)?)
                 .with_context(|| format!("{}", out.display()))?;
             println!(
