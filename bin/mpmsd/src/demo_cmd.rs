@@ -220,7 +220,7 @@ fn validators(network: &Path) -> anyhow::Result<Vec<Party>> {
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let demo = Demo {
-        client: Client::new(&args.node),
+        client: crate::client::connect(Some(args.node.clone()), None)?,
     };
     let chain_id = demo.client.chain_id()?;
     let authorities = validators(&args.network)?;

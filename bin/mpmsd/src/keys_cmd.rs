@@ -12,7 +12,7 @@ use mpms_node::config::NodeConfig;
 use mpms_node::home::{peer_id_of, Home, PASSWORD_ENV};
 use mpms_node::keys::AccountKeys;
 
-use crate::client::{api_url, Client};
+use crate::client::connect;
 
 pub use mpms_client::Party;
 
@@ -295,8 +295,8 @@ fn status(
         .unwrap_or_default();
     println!("home:      {}", home.root().display());
     println!("operator:  {operator}");
-    let url = api_url(node, Some(home_dir))?;
-    let client = Client::new(&url);
+    let client = connect(node, Some(home_dir))?;
+    let url = client.base().to_string();
     let authorities = client.authority_set();
     let node_status = client.node_status();
     let (authorities, node_status) = match (authorities, node_status) {
@@ -327,7 +327,7 @@ fn status(
         };
         let loaded = if !is_own_node {
             ""
-        } else if node_status.held_consensus_keys.contains(&key.to_string()) {
+        } else if node_status.held_consensus_keys.contains(key) {
             "; the running node holds it"
         } else {
             "; the running node does not hold it yet (restart it)"

@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
             grant,
             signer,
         }) => {
-            let client = client::Client::new(&client::api_url(node, signer.home.as_deref())?);
+            let client = client::connect(node, signer.home.as_deref())?;
             let opened = mpms_client::grant::open_grant_or_set(
                 &client,
                 &signer.load()?,

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use mpms_client::{Readiness, Resource};
 
-use crate::client::{api_url, Client};
+use crate::client::{connect, Client};
 
 /// `mpmsd query`.
 #[derive(Args)]
@@ -121,7 +121,7 @@ fn ready(client: &Client, wait: u64) -> anyhow::Result<()> {
 }
 
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let client = Client::new(&api_url(args.node, args.home.as_deref())?);
+    let client = connect(args.node, args.home.as_deref())?;
     let value = match &args.what {
         Query::Ready { wait } => return ready(&client, *wait),
         Query::Subject { id } => {

@@ -18,7 +18,7 @@ use mpms_node::join::JoinRequest;
 use rand::rngs::OsRng;
 use serde_json::{json, Value};
 
-use crate::client::{api_url, Client};
+use crate::client::{connect, Client};
 use crate::keys_cmd::{KeySource, Party};
 
 /// Options of every transaction command.
@@ -676,7 +676,7 @@ fn complete(
 }
 
 pub fn run(args: TxArgs) -> anyhow::Result<()> {
-    let client = Client::new(&api_url(args.node, args.signer.home.as_deref())?);
+    let client = connect(args.node, args.signer.home.as_deref())?;
     let party = args.signer.load()?;
     let is_proposal = matches!(args.action, TxAction::Propose { .. });
     let voted = match args.action {

@@ -12,7 +12,7 @@ use mpms_light::vc::VerifiedVc;
 use mpms_light::verify::{refresh, verify_bundle, Outcome};
 use mpms_light::{Anchor, ProofBundle, Verdict};
 
-use crate::client::Client;
+use crate::client::connect;
 
 /// The largest bundle, content or genesis file read (a bundle is a few kilobytes per
 /// authority-set change).
@@ -132,7 +132,7 @@ fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
     );
     let bundle: ProofBundle = match (&args.bundle, &args.node) {
         (Some(path), _) => read_json(path, "bundle")?,
-        (None, Some(node)) => Client::new(node)
+        (None, Some(node)) => connect(Some(node.to_string()), None)?
             .bundle(&vc.credential_id)
             .context("fetching the credential's proof bundle")?,
         (None, None) => bail!(
@@ -207,7 +207,7 @@ fn check_bundle(
     };
     if args.refresh {
         let node = args.node.as_deref().unwrap_or_default();
-        let fresh = Client::new(node)
+        let fresh = connect(Some(node.to_string()), None)?
             .status_proof(&bundle.credential_id)
             .context("fetching a newer status proof")?;
         refresh(&mut bundle, fresh).map_err(|e| anyhow!("refresh from {node}: {e}"))?;

@@ -17,7 +17,7 @@ use mpms_crypto::Hash;
 use mpms_ledger::records::{CredentialStatus, Schema};
 use rand::rngs::OsRng;
 
-use crate::client::Client;
+use crate::client::connect;
 use crate::keys_cmd::{load_keys, password};
 
 /// `mpmsd wallet`.
@@ -110,7 +110,7 @@ pub enum WalletCommand {
 /// `wallet`, encrypted with `password`.
 fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
     let party = load_keys(key, password)?;
-    let synced = wallet::sync(&Client::new(node), &party)?;
+    let synced = wallet::sync(&connect(Some(node.to_string()), None)?, &party)?;
     for (id, height) in &synced.erased {
         eprintln!("credential {id}: content erased at height {height}, not held");
     }
@@ -203,6 +203,8 @@ fn print(portfolio: &Portfolio) {
     if !portfolio.audit.is_empty() {
         println!("Access to your credentials:");
         for event in &portfolio.audit {
+            // Its JSON form: what the node answered.
+            let event = serde_json::to_value(event).unwrap_or_default();
             let at = event["height"]
                 .as_u64()
                 .map_or_else(|| "        ".to_string(), |h| format!("block {h:>4}"));
@@ -328,7 +330,7 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
         } => {
             let portfolio = open(&wallet, &password(&password_file)?)?;
             let (bundle, verdict) = wallet::proof_bundle(
-                &Client::new(&node),
+                &connect(Some(node.to_string()), None)?,
                 portfolio.find(&credential)?,
                 without_content,
                 mpms_client::now_ms(),

@@ -3,8 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use mpms_api::{
+    AccountView, AuditEvent, AuthoritiesView, GrantView, ProposalList, Readiness, SchemaList,
+    Status, SubjectAudit, SubjectCredentials, Submitted, TransactionStatus, TxState,
+};
 use mpms_crypto::{EncryptionKey, Hash, PublicKey};
-use mpms_ledger::records::{Credential, Grant, GrantSet, Proposal, Schema, Subject};
+use mpms_ledger::records::{
+    Certifier, Credential, Grant, GrantSet, Organization, Proposal, Schema, Subject,
+};
 use mpms_ledger::{codec, AuthoritySet, Params, SignedTransaction};
 use mpms_light::{ProofBundle, StatusProof};
 use serde::de::DeserializeOwned;
@@ -33,32 +39,6 @@ pub struct Client {
 pub struct Committed {
     /// The block height.
     pub height: u64,
-}
-
-/// Whether a node is ready to serve (`/health/ready`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Readiness {
-    /// Ready: synced, peered, holding its keys.
-    pub ready: bool,
-    /// Why not, when not.
-    pub reasons: Vec<String>,
-}
-
-/// What a node says of itself and its chain (`/v1/status`; the fields a client
-/// uses).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct NodeStatus {
-    /// The chain.
-    pub chain_id: String,
-    /// The node's peer id.
-    #[serde(default)]
-    pub peer_id: String,
-    /// The last committed (final) height.
-    pub height: u64,
-    /// Every consensus key the node holds (a validator's: in use, and a rotation's
-    /// next one).
-    #[serde(default)]
-    pub held_consensus_keys: Vec<String>,
 }
 
 /// A JSON read of the API, as the node answers it.
@@ -135,12 +115,51 @@ impl Client {
         Client::with_timeout(base, DEFAULT_TIMEOUT)
     }
 
-    /// A client of the API at `base`, each exchange limited to `timeout`.
+    /// A client of the API at `base`, each exchange limited to `timeout`. An
+    /// `https://` node must present a certificate from a public authority; see
+    /// [`Client::with_trusted`] for an institution's own.
     pub fn with_timeout(base: &str, timeout: Duration) -> Client {
         Client {
             base: base.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new().timeout(timeout).build(),
         }
+    }
+
+    /// A client of the API at `base` (`https://...`) that also trusts the
+    /// certificates in `pem` (PEM): an institution's certificate authority, or a
+    /// node's own self-signed certificate.
+    pub fn with_trusted(base: &str, pem: &[u8]) -> Result<Client> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::Input(format!("trusted certificates: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::Input(format!("trusted certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::Input(
+                "trusted certificates: no PEM \"BEGIN CERTIFICATE\" block".into(),
+            ));
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Input(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            agent: ureq::AgentBuilder::new()
+                .timeout(DEFAULT_TIMEOUT)
+                .tls_config(std::sync::Arc::new(config))
+                .build(),
+        })
     }
 
     /// The API's base URL.
@@ -202,31 +221,16 @@ impl Client {
     /// `/health/ready`: whether the node is ready, and why not.
     pub fn health_ready(&self) -> Result<Readiness> {
         let url = self.url("/health/ready");
-        let body: Value = match self.agent.get(&url).call() {
+        match self.agent.get(&url).call() {
             Ok(r) | Err(ureq::Error::Status(503, r)) => r
                 .into_json()
-                .map_err(|e| Error::malformed(format!("GET {url}"), e))?,
-            Err(e) => {
-                return Err(Error::Connection {
-                    method: "GET",
-                    url,
-                    message: e.to_string(),
-                })
-            }
-        };
-        let reasons = body["reasons"]
-            .as_array()
-            .map(|rs| {
-                rs.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Readiness {
-            ready: body["ready"] == true,
-            reasons,
-        })
+                .map_err(|e| Error::malformed(format!("GET {url}"), e)),
+            Err(e) => Err(Error::Connection {
+                method: "GET",
+                url,
+                message: e.to_string(),
+            }),
+        }
     }
 
     /// The node's status (`/v1/status`).
@@ -235,33 +239,28 @@ impl Client {
     }
 
     /// The node's status, typed.
-    pub fn node_status(&self) -> Result<NodeStatus> {
+    pub fn node_status(&self) -> Result<Status> {
         decode(self.status()?, "status")
     }
 
     /// The node's chain id.
     pub fn chain_id(&self) -> Result<String> {
-        self.status()?["chain_id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| Error::malformed("status", "no chain_id"))
+        Ok(self.node_status()?.chain_id)
     }
 
-    /// The account `id` as the node answers it (`exists`, `nonce`, `next_nonce`...).
-    pub fn account(&self, id: &PublicKey) -> Result<Value> {
-        self.get(&format!("/v1/accounts/{id}"))
+    /// The account `id`: whether it exists, its nonces and its record.
+    pub fn account(&self, id: &PublicKey) -> Result<AccountView> {
+        self.get_as(&format!("/v1/accounts/{id}"))
     }
 
     /// Whether account `id` exists on the chain.
     pub fn account_exists(&self, id: &PublicKey) -> Result<bool> {
-        Ok(self.account(id)?["exists"] == true)
+        Ok(self.account(id)?.exists)
     }
 
     /// The next nonce of `id`, counting its pending transactions.
     pub fn next_nonce(&self, id: &PublicKey) -> Result<u64> {
-        self.account(id)?["next_nonce"]
-            .as_u64()
-            .ok_or_else(|| Error::malformed(format!("account {id}"), "no next_nonce"))
+        Ok(self.account(id)?.next_nonce)
     }
 
     /// Submits `tx` (canonical bytes); returns its hash. A transaction the node
@@ -275,14 +274,10 @@ impl Client {
             .send_bytes(&codec::encode(tx));
         match response {
             Ok(r) => {
-                let body: Value = r
+                let answer: Submitted = r
                     .into_json()
                     .map_err(|e| Error::malformed("submit answer", e))?;
-                let hash = body["hash"]
-                    .as_str()
-                    .ok_or_else(|| Error::malformed("submit answer", "no hash"))?;
-                hash.parse()
-                    .map_err(|e| Error::malformed(format!("hash {hash}"), e))
+                Ok(answer.hash)
             }
             Err(ureq::Error::Status(status, r)) if (400..500).contains(&status) => {
                 Err(Error::Refused(error_text(r)))
@@ -306,11 +301,11 @@ impl Client {
     pub fn wait_committed(&self, hash: &Hash, limit: Duration) -> Result<Committed> {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some(v) = self.get_opt(&format!("/v1/transactions/{hash}"))? {
-                if v["status"] == "committed" {
-                    return Ok(Committed {
-                        height: v["height"].as_u64().unwrap_or(0),
-                    });
+            if let Some(t) =
+                self.get_opt_as::<TransactionStatus>(&format!("/v1/transactions/{hash}"))?
+            {
+                if let (TxState::Committed, Some(height)) = (t.status, t.height) {
+                    return Ok(Committed { height });
                 }
             }
             if Instant::now() > deadline {
@@ -325,9 +320,9 @@ impl Client {
 
     /// The transaction `hash` as committed, decoded.
     pub fn committed_tx(&self, hash: &Hash) -> Result<SignedTransaction> {
-        let v = self.get(&format!("/v1/transactions/{hash}"))?;
-        let bytes = v["transaction_bytes"]
-            .as_str()
+        let t: TransactionStatus = self.get_as(&format!("/v1/transactions/{hash}"))?;
+        let bytes = t
+            .transaction_bytes
             .ok_or_else(|| Error::Input(format!("transaction {hash} is not committed")))?;
         let bytes = hex::decode(bytes).map_err(|e| Error::malformed("transaction bytes", e))?;
         codec::decode(&bytes).map_err(|e| Error::malformed(format!("transaction {hash}"), e))
@@ -347,10 +342,8 @@ impl Client {
 
     /// Every schema of the chain (up to 1000).
     pub fn schemas(&self) -> Result<Vec<Schema>> {
-        decode(
-            self.get(&format!("/v1/schemas?limit={LIST_LIMIT}"))?["schemas"].take(),
-            "schemas",
-        )
+        let list: SchemaList = self.get_as(&format!("/v1/schemas?limit={LIST_LIMIT}"))?;
+        Ok(list.schemas)
     }
 
     /// Subject `id`'s record (its encryption key).
@@ -366,25 +359,20 @@ impl Client {
 
     /// Subject `id`'s credentials (up to 1000), with their ids.
     pub fn subject_credentials(&self, id: &PublicKey) -> Result<Vec<(Hash, Credential)>> {
-        let mut list = self.get(&format!("/v1/subjects/{id}/credentials?limit={LIST_LIMIT}"))?;
-        let mut out = Vec::new();
-        if let Value::Array(items) = list["credentials"].take() {
-            for mut item in items {
-                let id: Hash = decode(item["id"].take(), "credential id")?;
-                let record: Credential = decode(item["credential"].take(), "credential record")?;
-                out.push((id, record));
-            }
-        }
-        Ok(out)
+        let list: SubjectCredentials =
+            self.get_as(&format!("/v1/subjects/{id}/credentials?limit={LIST_LIMIT}"))?;
+        Ok(list
+            .credentials
+            .into_iter()
+            .map(|held| (held.id, held.credential))
+            .collect())
     }
 
-    /// The audit trail of subject `id`'s credentials (up to 1000 events), as the
-    /// node answers it.
-    pub fn audit(&self, id: &PublicKey) -> Result<Vec<Value>> {
-        match self.read(&Resource::Audit(&id.to_string()))?["events"].take() {
-            Value::Array(events) => Ok(events),
-            _ => Ok(Vec::new()),
-        }
+    /// The audit trail of subject `id`'s credentials (up to 1000 requests and
+    /// grants, with their events).
+    pub fn audit(&self, id: &PublicKey) -> Result<Vec<AuditEvent>> {
+        let audit: SubjectAudit = decode(self.read(&Resource::Audit(&id.to_string()))?, "audit")?;
+        Ok(audit.events)
     }
 
     /// Credential `id`'s record.
@@ -397,7 +385,8 @@ impl Client {
 
     /// Grant `id`.
     pub fn grant(&self, id: &Hash) -> Result<Grant> {
-        self.get_as(&format!("/v1/grants/{id}"))
+        let view: GrantView = self.get_as(&format!("/v1/grants/{id}"))?;
+        Ok(view.grant)
     }
 
     /// Set grant `id`, `None` if there is none (it may be a single grant).
@@ -410,24 +399,21 @@ impl Client {
     /// The encryption key of organization (or certifier) `account`: what a grant to
     /// it is sealed to.
     pub fn organization_key(&self, account: &PublicKey) -> Result<EncryptionKey> {
-        let found = match self.get_opt(&format!("/v1/organizations/{account}"))? {
-            Some(v) => Some(v),
-            None => self.get_opt(&format!("/v1/certifiers/{account}"))?,
-        };
-        let mut v = found.ok_or_else(|| {
-            Error::Input(format!(
+        if let Some(o) = self.get_opt_as::<Organization>(&format!("/v1/organizations/{account}"))? {
+            return Ok(o.encryption_key);
+        }
+        match self.get_opt_as::<Certifier>(&format!("/v1/certifiers/{account}"))? {
+            Some(c) => Ok(c.encryption_key),
+            None => Err(Error::Input(format!(
                 "{account} is not a registered organization or certifier"
-            ))
-        })?;
-        decode(v["encryption_key"].take(), "encryption key")
+            ))),
+        }
     }
 
     /// The newest governance proposals, newest first.
     pub fn proposals(&self) -> Result<Vec<Proposal>> {
-        decode(
-            self.read(&Resource::Proposals)?["proposals"].take(),
-            "proposals",
-        )
+        let list: ProposalList = decode(self.read(&Resource::Proposals)?, "proposals")?;
+        Ok(list.proposals)
     }
 
     /// Proposal `id`.
@@ -437,10 +423,8 @@ impl Client {
 
     /// The authority set in force.
     pub fn authority_set(&self) -> Result<AuthoritySet> {
-        decode(
-            self.read(&Resource::Authorities)?["active_set"].take(),
-            "authority set",
-        )
+        let view: AuthoritiesView = decode(self.read(&Resource::Authorities)?, "authorities")?;
+        Ok(view.active_set)
     }
 
     /// Credential `id`'s proof bundle (without content).
@@ -552,13 +536,15 @@ mod tests {
         // Not ready is an answer (503 with reasons), not an error.
         let client = Client::new(&canned(vec![(
             503,
-            r#"{"ready": false, "reasons": ["syncing"]}"#,
+            r#"{"ready": false, "reasons": ["syncing"], "height": 3, "peers": 0}"#,
         )]));
         assert_eq!(
             client.health_ready().unwrap(),
             Readiness {
                 ready: false,
-                reasons: vec!["syncing".into()]
+                reasons: vec!["syncing".into()],
+                height: 3,
+                peers: 0,
             }
         );
     }
@@ -570,12 +556,27 @@ mod tests {
             mpms_crypto::DecryptionKey::from_bytes([6; 32]).unwrap(),
         );
         let hash = Hash::digest(b"answer");
+        let status = Status {
+            chain_id: "mpms-canned".into(),
+            height: 4,
+            ..Status::default()
+        };
+        let account = AccountView {
+            id: party.id(),
+            exists: true,
+            nonce: 12,
+            next_nonce: 12,
+            account: None,
+        };
         let (base, requests) = crate::testing::canned_node(vec![
-            (200, r#"{"chain_id": "mpms-canned", "height": 4}"#.into()),
-            (200, r#"{"exists": true, "next_nonce": 12}"#.into()),
+            (200, serde_json::to_string(&status).unwrap()),
+            (200, serde_json::to_string(&account).unwrap()),
             (202, format!(r#"{{"hash": "{hash}", "status": "pending"}}"#)),
-            (200, r#"{"status": "pending"}"#.into()),
-            (200, r#"{"status": "committed", "height": 9}"#.into()),
+            (200, format!(r#"{{"hash": "{hash}", "status": "pending"}}"#)),
+            (
+                200,
+                format!(r#"{{"hash": "{hash}", "status": "committed", "height": 9}}"#),
+            ),
         ]);
         let sent = Client::new(&base)
             .send(
@@ -606,6 +607,14 @@ mod tests {
         assert_eq!(tx.tx.sender, party.id());
         assert_eq!(tx.tx.payload, mpms_ledger::Payload::Bond { amount: 300 });
         tx.verify(&party.id()).unwrap();
+    }
+
+    #[test]
+    fn trusted_certificates_must_be_pem_certificates() {
+        let Err(err) = Client::with_trusted("https://127.0.0.1:9", b"not PEM") else {
+            panic!("text that is not PEM was trusted");
+        };
+        assert!(err.to_string().contains("BEGIN CERTIFICATE"), "{err}");
     }
 
     #[test]

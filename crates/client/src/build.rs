@@ -348,7 +348,15 @@ mod tests {
             ..mpms_ledger::Params::default()
         };
         let (base, _) = crate::testing::canned_node(vec![
-            (200, r#"{"chain_id": "mpms-canned", "height": 1}"#.into()),
+            (
+                200,
+                serde_json::to_string(&mpms_api::Status {
+                    chain_id: "mpms-canned".into(),
+                    height: 1,
+                    ..mpms_api::Status::default()
+                })
+                .unwrap(),
+            ),
             (200, serde_json::to_string(&params).unwrap()),
         ]);
         let client = Client::new(&base);

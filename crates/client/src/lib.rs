@@ -55,8 +55,11 @@ pub mod proof;
 mod submit;
 pub mod wallet;
 
-pub use api::{Client, Committed, NodeStatus, Readiness, Resource, DEVNET_API};
+pub use api::{Client, Committed, Resource, DEVNET_API};
 pub use error::{Error, GrantError, Result};
+/// The API's answer types, as the node serves them.
+pub use mpms_api as types;
+pub use mpms_api::{Readiness, Status};
 pub use party::Party;
 pub use submit::{sign, Sent, Wait, ACCOUNT_WAIT, COMMIT_WAIT};
 

@@ -50,7 +50,7 @@ pub struct Portfolio {
     /// Who asked for, was granted, lost or used access to these credentials (the
     /// chain's audit trail at the synced height).
     #[serde(default)]
-    pub audit: Vec<Value>,
+    pub audit: Vec<mpms_api::AuditEvent>,
 }
 
 /// Where a stack (a schema with prerequisites) stands.
@@ -404,11 +404,15 @@ mod tests {
         let (base, requests) = crate::testing::canned_node(vec![
             (
                 200,
-                json(serde_json::json!({"chain_id": "mpms-test", "height": 6})),
+                json(serde_json::json!(mpms_api::Status {
+                    chain_id: "mpms-test".into(),
+                    height: 6,
+                    ..mpms_api::Status::default()
+                })),
             ),
             (
                 200,
-                json(serde_json::json!({"credentials": [
+                json(serde_json::json!({"subject": intern.id(), "credentials": [
                     {"id": id, "credential": record},
                     {"id": erased_id, "credential": erased},
                 ]})),
@@ -416,6 +420,7 @@ mod tests {
             (
                 200,
                 json(serde_json::json!({
+                    "hash": record.issued_tx,
                     "status": "committed",
                     "height": 3,
                     "transaction_bytes": hex::encode(mpms_ledger::codec::encode(&tx)),
@@ -424,7 +429,18 @@ mod tests {
             (200, json(serde_json::json!({"schemas": [bls]}))),
             (
                 200,
-                json(serde_json::json!({"events": [{"event": "grant"}]})),
+                json(serde_json::json!(mpms_api::SubjectAudit {
+                    subject: intern.id(),
+                    as_of_height: 6,
+                    truncated: false,
+                    events: vec![mpms_api::AuditEvent::GrantRevoked {
+                        grant: id,
+                        credential: id,
+                        grantee: intern.id(),
+                        height: 5,
+                        time_ms: 5_000,
+                    }],
+                })),
             ),
         ]);
         let synced = sync(&Client::new(&base), &intern).unwrap();
