@@ -29,7 +29,7 @@
 //! fn ask(subject: PublicKey, credential: Hash) -> mpms_client::Result<Hash> {
 //!     let client = Client::new("http://127.0.0.1:26601");
 //!     let board = Party::generate(&mut rand::rngs::OsRng);
-//!     // (The account must hold a balance first: an authority transfers it some.)
+//!     // A new account needs no balance to register: only the chain's proof of work.
 //!     let register = build::register_organization(
 //!         "State Medical Licensing Board".into(),
 //!         OrganizationKind::LicensingBoard,
