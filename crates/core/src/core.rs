@@ -513,6 +513,22 @@ impl NodeCore {
         if height > self.last.height + 1 {
             return vec![Action::CatchUp];
         }
+        // A block finalized just now carries every erasable value: only a later block
+        // erases one. A copy without them is a peer withholding content (the digests
+        // still verify); the node waits for a whole copy, from consensus or sync.
+        if let Some(index) = finalized
+            .block
+            .transactions
+            .iter()
+            .position(|t| t.tx.payload.any_erased())
+        {
+            tracing::warn!(
+                height,
+                index,
+                "finalized block without a transaction's ciphertext or sealed keys refused"
+            );
+            return Vec::new();
+        }
         match self.commit_finalized(finalized) {
             Ok(actions) => {
                 let mut actions = actions;

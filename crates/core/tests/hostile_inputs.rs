@@ -10,8 +10,10 @@ use mpms_core::{Action, CoreConfig, NodeCore, ValidatorKeys, NEXT_HEIGHT_PROPOSA
 use mpms_crypto::{Hash, Signature};
 use mpms_ledger::execute::{build_block, SignatureCheck};
 use mpms_ledger::testkit::TestChain;
-use mpms_ledger::{AuthoritySet, Block, CommitCertificate, SignedVote, Vote, VoteKind};
-use mpms_store::{commit_genesis, MemStore};
+use mpms_ledger::{
+    AuthoritySet, Block, CommitCertificate, SignedTransaction, SignedVote, Vote, VoteKind,
+};
+use mpms_store::{commit_genesis, MemStore, Store};
 
 const START_MS: u64 = mpms_ledger::testkit::GENESIS_TIME_MS + 1_000;
 
@@ -45,17 +47,29 @@ fn node(seed: u64) -> Node {
 impl Node {
     /// An empty block on the node's last block, naming validator `i` as proposer.
     fn block(&self, i: usize, time_ms: u64, last_commit: Option<CommitCertificate>) -> Block {
-        build_block(
+        self.block_of(i, time_ms, last_commit, Vec::new())
+    }
+
+    /// A block of `transactions` on the node's last block, proposed by validator `i`.
+    fn block_of(
+        &self,
+        i: usize,
+        time_ms: u64,
+        last_commit: Option<CommitCertificate>,
+        transactions: Vec<SignedTransaction>,
+    ) -> Block {
+        let built = build_block(
             self.store.as_ref(),
             self.core.last_header(),
             last_commit,
             self.chain.operators[i].public_key(),
             time_ms,
-            std::iter::empty(),
+            transactions.iter(),
             SignatureCheck::Verify,
         )
-        .unwrap()
-        .block
+        .unwrap();
+        assert!(built.excluded.is_empty(), "{:?}", built.excluded);
+        built.block
     }
 
     /// A statement signed by validator `i`.
@@ -281,6 +295,51 @@ fn a_bad_signature_in_the_parents_certificate_makes_the_block_invalid() {
     let bad = n.block(2, now, Some(forged));
     let actions = n.core.on_consensus(n.proposal(2, &bad, 0), now);
     assert_eq!(prevote(&actions), Some(None));
+}
+
+/// A peer gossiping a finalized block can drop its transactions' ciphertext and
+/// sealed keys: they are committed to by digest, so the block and its certificate
+/// still verify. The node does not commit such a copy (the content would be lost to
+/// it, as if erased); it commits the whole block. Fails without the check in
+/// `on_finalized`.
+#[test]
+fn a_finalized_block_without_its_content_is_not_committed() {
+    let mut n = node(37);
+    let setup = n.block_of(
+        1,
+        START_MS,
+        None,
+        vec![
+            n.chain.register_schema(0, "course.a"),
+            n.chain.register_subject(1),
+        ],
+    );
+    n.finalize(setup.clone(), START_MS);
+    assert_eq!(n.core.last_header().height, 1);
+    let parent = n.chain.certify(&setup.header, 0, &n.set);
+    let now = START_MS + 1_000;
+    let whole = n.block_of(
+        2,
+        now,
+        Some(parent),
+        vec![n.chain.issue(1, "course.a", 1, 7)],
+    );
+    let mut stripped = whole.clone();
+    for tx in &mut stripped.transactions {
+        *tx = tx.erased();
+    }
+    assert_eq!(stripped.hash(), whole.hash(), "the digests still verify");
+
+    n.finalize(stripped, now);
+    assert_eq!(
+        n.core.last_header().height,
+        1,
+        "a stripped copy was committed"
+    );
+    n.finalize(whole.clone(), now);
+    assert_eq!(n.core.last_header().height, 2);
+    let stored = n.store.block(2).unwrap().unwrap();
+    assert!(!stored.transactions[0].tx.payload.any_erased());
 }
 
 #[test]
