@@ -105,6 +105,9 @@ fn ready(client: &Client, wait: u64) -> anyhow::Result<()> {
             println!("ready");
             return Ok(());
         }
+        if let Err(e @ mpms_client::Error::Certificate { .. }) = &answer {
+            bail!("{e} (a node serving a self-signed certificate, or one of your institution's own authority: set MPMS_CA_CERT to that certificate's PEM file)");
+        }
         if Instant::now() >= deadline {
             match answer {
                 Ok(Readiness { reasons, .. }) => {

@@ -20,9 +20,11 @@ fn schemathesis_finds_no_failure_against_a_live_node() {
     devnet.demo(&[]);
     devnet.demo(&["--scenario", "patient"]);
 
-    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/conformance/schemathesis.toml");
-    // In the temporary directory: Schemathesis keeps a cache where it runs.
+    let config =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance/schemathesis.toml");
+    // In the temporary directory: Schemathesis keeps a cache where it runs. One
+    // worker: with two, Hypothesis's source cache is shared between threads, and
+    // once in a while Schemathesis stops on its own KeyError (seen in CI).
     let run = Command::new("python3")
         .current_dir(dir.path())
         .env("SCHEMATHESIS_TELEMETRY", "false")
@@ -35,7 +37,7 @@ fn schemathesis_finds_no_failure_against_a_live_node() {
             "--request-timeout",
             "10",
             "--workers",
-            "2",
+            "1",
             "--warnings",
             "off",
         ])

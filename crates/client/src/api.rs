@@ -186,11 +186,7 @@ impl Client {
                 status,
                 message: error_text(r),
             }),
-            Err(e) => Err(Error::Connection {
-                method: "GET",
-                url,
-                message: e.to_string(),
-            }),
+            Err(e) => Err(transport("GET", url, &e)),
         }
     }
 
@@ -225,11 +221,7 @@ impl Client {
             Ok(r) | Err(ureq::Error::Status(503, r)) => r
                 .into_json()
                 .map_err(|e| Error::malformed(format!("GET {url}"), e)),
-            Err(e) => Err(Error::Connection {
-                method: "GET",
-                url,
-                message: e.to_string(),
-            }),
+            Err(e) => Err(transport("GET", url, &e)),
         }
     }
 
@@ -288,11 +280,7 @@ impl Client {
                 status,
                 message: error_text(r),
             }),
-            Err(e) => Err(Error::Connection {
-                method: "POST",
-                url,
-                message: e.to_string(),
-            }),
+            Err(e) => Err(transport("POST", url, &e)),
         }
     }
 
@@ -435,6 +423,32 @@ impl Client {
     /// A status proof of credential `id` as of the node's latest block.
     pub fn status_proof(&self, id: &Hash) -> Result<StatusProof> {
         self.get_as(&format!("/v1/credentials/{id}/status-proof"))
+    }
+}
+
+/// A failure before any answer: [`Error::Certificate`] when TLS refused the node's
+/// certificate, else [`Error::Connection`].
+fn transport(method: &'static str, url: String, e: &ureq::Error) -> Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        let tls = c.downcast_ref::<rustls::Error>().or_else(|| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::InvalidCertificate(why)) = tls {
+            return Error::Certificate {
+                method,
+                url,
+                message: format!("{why:?}"),
+            };
+        }
+        cause = c.source();
+    }
+    Error::Connection {
+        method,
+        url,
+        message: e.to_string(),
     }
 }
 

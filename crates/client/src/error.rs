@@ -21,6 +21,17 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// The node's TLS certificate is not trusted (not issued for its address, by no
+    /// authority the client trusts, expired...). Waiting does not help.
+    #[error("{method} {url}: the node's certificate is not trusted: {message}")]
+    Certificate {
+        /// The HTTP method.
+        method: &'static str,
+        /// The URL asked.
+        url: String,
+        /// What rustls found wrong.
+        message: String,
+    },
     /// The node answered with an error status. `message` is the text of its
     /// `{"error": ...}` answer (or the body, when it is not that).
     #[error("{method} {url}: {status}: {message}")]

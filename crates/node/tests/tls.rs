@@ -1,5 +1,6 @@
 //! The public API over TLS (rustls), on a real node: a client that trusts the
-//! node's certificate reads the API; a plain-HTTP client gets no answer; a client
+//! node's certificate reads the API (raw, and through `mpms-client`, which refuses
+//! it when not told to trust it); a plain-HTTP client gets no answer; a client
 //! that opens connections and never completes a handshake does not hold up others;
 //! a certificate and a key that do not match stop the launch with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -104,6 +105,25 @@ async fn the_api_serves_tls_and_a_stalled_handshake_holds_up_no_one() {
     // The JSON API, as over plain HTTP.
     let status = get(&client, node.api, "/v1/status").await;
     assert!(status.contains(r#""chain_id":"mpms-tls-test""#), "{status}");
+
+    // The client library: it refuses a certificate it was not told to trust (at
+    // once, as a certificate error), and reads the node when told to trust it.
+    let url = format!("https://localhost:{}", node.api.port());
+    let pem = issued.cert.pem();
+    let (untrusted, trusted) = tokio::task::spawn_blocking(move || {
+        let untrusted = mpms_client::Client::new(&url).node_status();
+        let trusted = mpms_client::Client::with_trusted(&url, pem.as_bytes())
+            .unwrap()
+            .node_status();
+        (untrusted, trusted)
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(untrusted, Err(mpms_client::Error::Certificate { .. })),
+        "{untrusted:?}"
+    );
+    assert_eq!(trusted.unwrap().chain_id, "mpms-tls-test");
 
     // Plain HTTP to the TLS port gets no HTTP answer.
     let mut plain = TcpStream::connect(node.api).await.unwrap();
