@@ -75,6 +75,13 @@ pub enum Input {
     },
     /// A signed proposal (kind `Proposal`) from the network.
     Proposal(SignedVote),
+    /// A signed proposal of a new block (no valid round) that the node judged, when it
+    /// arrived, not acceptable as its round's new block: its time outside the clock
+    /// bounds, or naming another proposer. It is recorded like any proposal, but this
+    /// node does not prevote its block in that round. The verdict belongs to the
+    /// round, not to the block: a later re-proposal of the same block, or the block's
+    /// prevotes and precommits, are judged on the block alone.
+    UntimelyProposal(SignedVote),
     /// A signed prevote or precommit from the network.
     Vote(SignedVote),
     /// A timeout scheduled by an earlier [`Effect::ScheduleTimeout`] fired.
@@ -89,7 +96,9 @@ pub enum Input {
         block: Hash,
     },
     /// The verdict on a block asked for by [`Effect::ValidateBlock`] (or learned
-    /// otherwise, e.g. from sync).
+    /// otherwise, e.g. from sync). It must be a function of what the block's hash
+    /// commits to and the committed chain before it (never of the clock, or of which
+    /// copy of the block arrived first): the engine keeps it for the height.
     BlockValidated {
         /// Height.
         height: u64,
@@ -123,7 +132,9 @@ pub enum Effect {
         /// Round.
         round: u32,
     },
-    /// Check the block with this hash and answer with [`Input::BlockValidated`].
+    /// Check the block with this hash and answer with [`Input::BlockValidated`]. A
+    /// node that does not hold the whole block fetches what it lacks first: missing
+    /// data is not a verdict.
     ValidateBlock {
         /// Height.
         height: u64,
@@ -160,12 +171,17 @@ pub struct Engine {
     votes: VoteBook,
     validity: HashMap<Hash, bool>,
     validation_requested: HashSet<Hash>,
+    /// Rounds of the current height whose proposal of a new block this node found
+    /// untimely on arrival: it prevotes nil in those rounds only.
+    untimely: BTreeSet<u32>,
     prevote_timer: BTreeSet<u32>,
     precommit_timer: BTreeSet<u32>,
     valid_updated: BTreeSet<u32>,
     awaiting_block: Option<u32>,
     safety: Option<SafetyRecord>,
-    buffered: Vec<SignedVote>,
+    /// Statements for the next height, each with whether it arrived timely (a
+    /// proposal's clock verdict; always true for votes).
+    buffered: Vec<(SignedVote, bool)>,
     buffered_by: HashMap<AccountId, usize>,
     /// The highest round each member signed anything in at this height (checked).
     highest_round: HashMap<AccountId, u32>,
@@ -195,6 +211,7 @@ impl Engine {
             votes: VoteBook::default(),
             validity: HashMap::new(),
             validation_requested: HashSet::new(),
+            untimely: BTreeSet::new(),
             prevote_timer: BTreeSet::new(),
             precommit_timer: BTreeSet::new(),
             valid_updated: BTreeSet::new(),
@@ -362,14 +379,11 @@ impl Engine {
                 height,
                 authorities,
             } => self.start_height(height, authorities, &mut fx),
-            Input::Proposal(p) => {
-                if p.vote.kind == VoteKind::Proposal && p.vote.block.is_some() {
-                    self.receive(p, &mut fx);
-                }
-            }
+            Input::Proposal(p) => self.receive_proposal(p, true, &mut fx),
+            Input::UntimelyProposal(p) => self.receive_proposal(p, false, &mut fx),
             Input::Vote(v) => {
                 if v.vote.kind != VoteKind::Proposal && v.vote.valid_round.is_none() {
-                    self.receive(v, &mut fx);
+                    self.receive(v, true, &mut fx);
                 }
             }
             Input::TimeoutFired(t) => self.on_timeout(t, &mut fx),
@@ -405,6 +419,7 @@ impl Engine {
         self.highest_round.clear();
         self.validity.clear();
         self.validation_requested.clear();
+        self.untimely.clear();
         self.prevote_timer.clear();
         self.precommit_timer.clear();
         self.valid_updated.clear();
@@ -441,11 +456,11 @@ impl Engine {
         }
         let buffered = std::mem::take(&mut self.buffered);
         self.buffered_by.clear();
-        for vote in buffered {
+        for (vote, timely) in buffered {
             if vote.vote.height == height {
-                self.receive(vote, fx);
+                self.receive(vote, timely, fx);
             } else if vote.vote.height > height {
-                self.buffer(vote);
+                self.buffer(vote, timely);
             }
         }
     }
@@ -484,7 +499,15 @@ impl Engine {
         });
     }
 
-    fn receive(&mut self, vote: SignedVote, fx: &mut Vec<Effect>) {
+    fn receive_proposal(&mut self, p: SignedVote, timely: bool, fx: &mut Vec<Effect>) {
+        if p.vote.kind == VoteKind::Proposal && p.vote.block.is_some() {
+            self.receive(p, timely, fx);
+        }
+    }
+
+    /// Records a statement. `timely` is the node's clock verdict on a proposal of a
+    /// new block (true for everything else).
+    fn receive(&mut self, vote: SignedVote, timely: bool, fx: &mut Vec<Effect>) {
         let h = vote.vote.height;
         if h < self.height || (h == self.height && self.started && self.step == Step::Decided) {
             return;
@@ -493,7 +516,7 @@ impl Engine {
             // For the next height (or before this one started): keep a bounded number,
             // early rounds only, a few per signer.
             if h <= self.height.saturating_add(1) {
-                self.buffer(vote);
+                self.buffer(vote, timely);
             }
             return;
         }
@@ -527,6 +550,9 @@ impl Engine {
         match self.votes.add(vote) {
             Added::New => {
                 if vote.vote.kind == VoteKind::Proposal {
+                    if !timely && vote.vote.valid_round.is_none() {
+                        self.untimely.insert(round);
+                    }
                     if let Some(block) = vote.vote.block {
                         self.request_validation(block, fx);
                     }
@@ -544,16 +570,16 @@ impl Engine {
 
     /// Keeps `vote` (for the next height) if the buffer, the signer's share of it and
     /// the round window allow.
-    fn buffer(&mut self, vote: SignedVote) {
+    fn buffer(&mut self, vote: SignedVote, timely: bool) {
         if vote.vote.round > ROUND_WINDOW || self.buffered.len() >= MAX_BUFFERED {
             return;
         }
         let count = self.buffered_by.entry(vote.validator).or_insert(0);
-        if *count >= MAX_BUFFERED_PER_SIGNER || self.buffered.contains(&vote) {
+        if *count >= MAX_BUFFERED_PER_SIGNER || self.buffered.iter().any(|(v, _)| *v == vote) {
             return;
         }
         *count += 1;
-        self.buffered.push(vote);
+        self.buffered.push((vote, timely));
     }
 
     fn request_validation(&mut self, block: Hash, fx: &mut Vec<Effect>) {
@@ -749,7 +775,8 @@ impl Engine {
                     None => match self.validity.get(&block) {
                         Some(&valid) => {
                             let free = self.locked.is_none_or(|(_, b)| b == block);
-                            self.prevote((valid && free).then_some(block), fx);
+                            let timely = !self.untimely.contains(&round);
+                            self.prevote((valid && free && timely).then_some(block), fx);
                             return true;
                         }
                         None => self.request_validation(block, fx),

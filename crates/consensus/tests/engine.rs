@@ -668,3 +668,85 @@ fn a_restarted_validator_sends_its_whole_round_again() {
         .collect();
     assert_eq!(sent, vec![VoteKind::Prevote, VoteKind::Precommit]);
 }
+
+/// A proposal judged untimely on arrival costs this node's prevote in its round only:
+/// the block itself stays valid, so the node locks on it when 2/3 prevote it, and
+/// prevotes its re-proposal in a later round. (A verdict kept per block for the height
+/// would have the node refuse the block the others locked on, forever.)
+#[test]
+fn an_untimely_proposal_is_refused_in_its_round_only() {
+    let keys = keys(4);
+    let set = set_of(&keys);
+    let signer = |op: mpms_crypto::PublicKey| {
+        keys.iter()
+            .find(|(o, _)| o.public_key() == op)
+            .map(|(o, c)| (o.public_key(), c.clone()))
+            .unwrap()
+    };
+    let p0 = set.proposer(1, 0).unwrap().operator;
+    let p1 = set.proposer(1, 1).unwrap().operator;
+    let me = (0..4)
+        .find(|i| keys[*i].0.public_key() != p0 && keys[*i].0.public_key() != p1)
+        .unwrap();
+    let x = Hash::digest(b"block x");
+    let sign = |who: mpms_crypto::PublicKey, round, kind, valid_round| {
+        let (op, key) = signer(who);
+        Vote {
+            height: 1,
+            round,
+            kind,
+            block: Some(x),
+            valid_round,
+        }
+        .sign(CHAIN, op, &key)
+    };
+    let prevoted = |fx: &[Effect], round: u32| {
+        fx.iter().find_map(|e| match e {
+            Effect::Broadcast(v) if v.vote.kind == VoteKind::Prevote && v.vote.round == round => {
+                Some(v.vote.block)
+            }
+            _ => None,
+        })
+    };
+    let mut a = engine(&keys, me, None);
+    a.step(Input::StartHeight {
+        height: 1,
+        authorities: set.clone(),
+    });
+    let mut fx = a.step(Input::UntimelyProposal(sign(
+        p0,
+        0,
+        VoteKind::Proposal,
+        None,
+    )));
+    fx.extend(a.step(Input::BlockValidated {
+        height: 1,
+        block: x,
+        valid: true,
+    }));
+    assert_eq!(prevoted(&fx, 0), Some(None), "nil in the untimely round");
+    // The others prevote X in round 0: the node locks on it and precommits it.
+    let others: Vec<_> = keys
+        .iter()
+        .map(|(o, _)| o.public_key())
+        .filter(|o| *o != keys[me].0.public_key())
+        .collect();
+    let mut fx = Vec::new();
+    for o in &others {
+        fx.extend(a.step(Input::Vote(sign(*o, 0, VoteKind::Prevote, None))));
+    }
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::Broadcast(v)
+            if v.vote.kind == VoteKind::Precommit && v.vote.block == Some(x))),
+        "locks on the block 2/3 prevoted"
+    );
+    assert_eq!(a.locked(), Some((0, x)));
+    // Round 1: the re-proposal of X (valid round 0) gets its prevote.
+    a.step(Input::TimeoutFired(Timeout {
+        height: 1,
+        round: 0,
+        step: mpms_consensus::Step::Precommit,
+    }));
+    let fx = a.step(Input::Proposal(sign(p1, 1, VoteKind::Proposal, Some(0))));
+    assert_eq!(prevoted(&fx, 1), Some(Some(x)), "prevotes the re-proposal");
+}

@@ -23,6 +23,7 @@ use mpms_ledger::{
 use mpms_store::{BlockCommit, Store, StoreError};
 
 use crate::mempool::{AdmitError, Mempool, MempoolConfig};
+use crate::proposed::ProposedBlocks;
 
 /// A validator's keys.
 pub struct ValidatorKeys {
@@ -92,6 +93,18 @@ pub enum Action {
     Committed(Arc<Committed>),
     /// Peers are ahead: catch up by block sync.
     CatchUp,
+    /// Fetch the whole block with this hash at `height` from peers (any that holds
+    /// it: the proposer, or a validator that received it whole) and hand it to
+    /// [`NodeCore::on_fetched_block`]. The node holds no copy of it, or one without
+    /// its transactions' ciphertext or sealed keys. The answer is checked by its
+    /// hash, which commits to every value by digest; a peer that answers with a
+    /// stripped copy lied.
+    FetchBlock {
+        /// The height being decided.
+        height: u64,
+        /// The block's hash.
+        block: Hash,
+    },
 }
 
 /// Why the core stopped: the node cannot go on safely.
@@ -120,11 +133,16 @@ pub struct NodeCore {
     mempool: Mempool,
     last: Header,
     /// Blocks of the current height: built here, or carried by a proposal the engine
-    /// recorded (from its round's proposer, signature checked).
+    /// recorded (from its round's proposer, signature checked), or fetched because
+    /// the engine asked for their verdict.
     blocks: HashMap<Hash, Arc<Block>>,
-    /// Blocks first proposed (not re-proposed) at the current height: the round and
-    /// the proposer, for the proposer and timeliness checks.
-    fresh: HashMap<Hash, (u32, AccountId)>,
+    /// Blocks of `blocks` held without some transaction's ciphertext or sealed keys:
+    /// missing data, fetched whole before any verdict.
+    incomplete: HashSet<Hash>,
+    /// The whole blocks of `blocks`, shared with whoever serves peers' fetches.
+    proposed: ProposedBlocks,
+    /// Blocks awaiting a verdict that this node asked peers for, and when.
+    fetching: HashMap<Hash, u64>,
     /// Proposals for the next height, kept until it starts (at most
     /// [`NEXT_HEIGHT_PROPOSALS`], from that height's expected proposers).
     next_proposals: Vec<(SignedVote, Arc<Block>)>,
@@ -135,8 +153,11 @@ pub struct NodeCore {
     fake_blocks: HashMap<Hash, FakeBlock>,
     awaiting_validation: HashSet<Hash>,
     pending_build: Option<(u64, u32)>,
-    reported: HashSet<Hash>,
-    next_nonce: u64,
+    /// Evidence this node reported that the chain has not yet executed, by offence:
+    /// its transaction is signed again with the next nonce whenever it is no longer
+    /// pending (dropped because another node's evidence for the same offence landed
+    /// first, or behind one that was).
+    evidence: Vec<PendingEvidence>,
     /// This node's statements at the current height, re-published on request.
     own: Vec<ConsensusMessage>,
     /// The last (height, round, step) seen by [`NodeCore::on_tick`], and since when.
@@ -151,6 +172,23 @@ pub struct NodeCore {
     /// hold it (it then signs nothing).
     missing_key: Option<mpms_crypto::PublicKey>,
 }
+
+/// Evidence this node submitted, until the chain executes it (or refuses it).
+struct PendingEvidence {
+    offence: Hash,
+    evidence: Evidence,
+    /// The transaction that carries it now, if one was admitted.
+    tx: Option<Hash>,
+    /// Times it was signed and submitted.
+    attempts: u32,
+}
+
+/// Most evidence reports kept pending at once (each names one offence: a Byzantine
+/// authority's statements, whose number the engine bounds per height).
+const MAX_PENDING_EVIDENCE: usize = 256;
+
+/// Most times one piece of evidence is submitted again before the node gives up.
+const MAX_EVIDENCE_ATTEMPTS: u32 = 32;
 
 /// A proposed block holding a credential issuance the rules reject: what evidence
 /// about a statement for it needs.
@@ -182,6 +220,10 @@ pub const RESEND_AFTER_MS: u64 = 2_000;
 
 /// No block for this many heartbeats has the node ask to catch up.
 const STALL_HEARTBEATS: u64 = 3;
+
+/// A block still missing (or held without its content) is asked for again after this
+/// long.
+pub const FETCH_RETRY_MS: u64 = 1_000;
 
 impl NodeCore {
     /// A core over `store` (which holds at least genesis).
@@ -220,15 +262,16 @@ impl NodeCore {
             engine,
             last,
             blocks: HashMap::new(),
-            fresh: HashMap::new(),
+            incomplete: HashSet::new(),
+            proposed: ProposedBlocks::default(),
+            fetching: HashMap::new(),
             next_proposals: Vec::new(),
             verified_last_commits: HashSet::new(),
             outcomes: HashMap::new(),
             fake_blocks: HashMap::new(),
             awaiting_validation: HashSet::new(),
             pending_build: None,
-            reported: HashSet::new(),
-            next_nonce: 0,
+            evidence: Vec::new(),
             own: Vec::new(),
             progress: ((0, 0, mpms_consensus::Step::Propose), 0),
             last_resend_ms: 0,
@@ -284,6 +327,12 @@ impl NodeCore {
     /// [`mpms_consensus::Engine::stored_statements`]).
     pub fn stored_statements(&self) -> usize {
         self.engine.stored_statements()
+    }
+
+    /// The whole blocks of the height being decided, for answering peers that fetch
+    /// one (see [`Action::FetchBlock`]).
+    pub fn proposed_blocks(&self) -> ProposedBlocks {
+        self.proposed.clone()
     }
 
     /// Why the core stopped, if it did.
@@ -423,7 +472,8 @@ impl NodeCore {
     /// A proposal: only for this height or the next, from the round's proposer, with
     /// a proof of lock no longer than the set; its block is kept only once the engine
     /// recorded the proposal (signature checked), so a block costs memory only when
-    /// the protocol says it may.
+    /// the protocol says it may. A proposal of a new block is judged against the clock
+    /// as it arrives; that verdict holds for its round only.
     fn on_proposal(
         &mut self,
         proposal: SignedVote,
@@ -453,12 +503,19 @@ impl NodeCore {
                 && Some(v.vote.round) == vote.valid_round
                 && v.vote.block == Some(hash)
         });
+        let input = if vote.valid_round.is_some()
+            || self.acceptable_new_block(&proposal, &block.header, now_ms)
+        {
+            Input::Proposal(proposal)
+        } else {
+            Input::UntimelyProposal(proposal)
+        };
         let mut actions = Vec::new();
         if vote.height == current {
             for prevote in proof {
                 actions.extend(self.engine_step(Input::Vote(prevote), now_ms));
             }
-            actions.extend(self.engine_step(Input::Proposal(proposal), now_ms));
+            actions.extend(self.engine_step(input, now_ms));
             actions.extend(self.keep_proposed_block(&proposal, Arc::new(block), now_ms));
             actions.extend(self.report_fake_credential(&[proposal], now_ms));
         } else if vote.height == current + 1
@@ -471,7 +528,7 @@ impl NodeCore {
                 for prevote in proof {
                     actions.extend(self.engine_step(Input::Vote(prevote), now_ms));
                 }
-                actions.extend(self.engine_step(Input::Proposal(proposal), now_ms));
+                actions.extend(self.engine_step(input, now_ms));
                 self.next_proposals.push((proposal, Arc::new(block)));
             }
         }
@@ -492,16 +549,85 @@ impl NodeCore {
         if proposal.vote.height != self.last.height + 1 || !self.engine.recorded(proposal) {
             return Vec::new();
         }
-        if proposal.vote.valid_round.is_none() {
-            self.fresh
-                .entry(hash)
-                .or_insert((proposal.vote.round, proposal.validator));
+        self.hold(hash, block, now_ms)
+    }
+
+    /// Keeps `block` (of the current height, hash `hash`): a whole copy replaces one
+    /// without its content; a block the engine awaits a verdict on is validated once
+    /// whole, and fetched from peers while not.
+    fn hold(&mut self, hash: Hash, block: Arc<Block>, now_ms: u64) -> Vec<Action> {
+        let whole = block.first_erased().is_none();
+        if self.blocks.contains_key(&hash) && (!whole || !self.incomplete.contains(&hash)) {
+            return Vec::new();
         }
-        self.blocks.entry(hash).or_insert(block);
-        if self.awaiting_validation.remove(&hash) {
-            return self.validate(hash, now_ms);
+        if whole {
+            self.incomplete.remove(&hash);
+            self.fetching.remove(&hash);
+            self.proposed.insert(hash, block.clone());
+            self.blocks.insert(hash, block);
+            if self.awaiting_validation.remove(&hash) {
+                return self.validate(hash, now_ms);
+            }
+            return Vec::new();
+        }
+        tracing::warn!(
+            height = block.header.height,
+            %hash,
+            "a proposed block arrived without a transaction's ciphertext or sealed keys: fetching it whole"
+        );
+        self.incomplete.insert(hash);
+        self.blocks.insert(hash, block);
+        if self.awaiting_validation.contains(&hash) {
+            return self.fetch(hash, now_ms);
         }
         Vec::new()
+    }
+
+    /// A whole block fetched from a peer after [`Action::FetchBlock`]: kept if it is
+    /// one the engine awaits a verdict on (or one held without its content) at the
+    /// current height, and whole; ignored otherwise. The caller checks it against
+    /// the hash it asked for.
+    pub fn on_fetched_block(&mut self, block: Block, now_ms: u64) -> Vec<Action> {
+        let hash = block.hash();
+        if block.header.height != self.last.height + 1
+            || block.first_erased().is_some()
+            || !(self.awaiting_validation.contains(&hash) || self.incomplete.contains(&hash))
+        {
+            return Vec::new();
+        }
+        self.hold(hash, Arc::new(block), now_ms)
+    }
+
+    /// Asks peers for the whole block `hash` (at most once per [`FETCH_RETRY_MS`]).
+    fn fetch(&mut self, hash: Hash, now_ms: u64) -> Vec<Action> {
+        if self
+            .fetching
+            .get(&hash)
+            .is_some_and(|at| now_ms.saturating_sub(*at) < FETCH_RETRY_MS)
+        {
+            return Vec::new();
+        }
+        self.fetching.insert(hash, now_ms);
+        vec![Action::FetchBlock {
+            height: self.last.height + 1,
+            block: hash,
+        }]
+    }
+
+    /// Blocks the engine awaits a verdict on that this node does not hold whole: asked
+    /// for again (a proposal missed, or its content stripped).
+    fn fetch_missing(&mut self, now_ms: u64) -> Vec<Action> {
+        let mut missing: Vec<Hash> = self
+            .awaiting_validation
+            .iter()
+            .filter(|h| !self.blocks.contains_key(*h) || self.incomplete.contains(*h))
+            .copied()
+            .collect();
+        missing.sort();
+        missing
+            .into_iter()
+            .flat_map(|h| self.fetch(h, now_ms))
+            .collect()
     }
 
     /// A finalized block from the network.
@@ -516,12 +642,7 @@ impl NodeCore {
         // A block finalized just now carries every erasable value: only a later block
         // erases one. A copy without them is a peer withholding content (the digests
         // still verify); the node waits for a whole copy, from consensus or sync.
-        if let Some(index) = finalized
-            .block
-            .transactions
-            .iter()
-            .position(|t| t.tx.payload.any_erased())
-        {
+        if let Some(index) = finalized.block.first_erased() {
             tracing::warn!(
                 height,
                 index,
@@ -640,6 +761,7 @@ impl NodeCore {
             actions.push(Action::CatchUp);
         }
         actions.extend(self.resend_if_quiet(now_ms));
+        actions.extend(self.fetch_missing(now_ms));
         actions
     }
 
@@ -769,7 +891,9 @@ impl NodeCore {
         }
         let hash = built.block.hash();
         self.outcomes.insert(hash, built.outcome);
-        self.blocks.insert(hash, Arc::new(built.block));
+        let block = Arc::new(built.block);
+        self.proposed.insert(hash, block.clone());
+        self.blocks.insert(hash, block);
         self.engine_step(
             Input::BlockBuilt {
                 height,
@@ -780,57 +904,44 @@ impl NodeCore {
         )
     }
 
+    /// The engine asks for the verdict on block `hash`: a function of what the hash
+    /// commits to and the committed chain (execution on the parent, the certificate
+    /// for the parent). A block not held whole is fetched first: missing data is not
+    /// a verdict.
     fn validate(&mut self, hash: Hash, now_ms: u64) -> Vec<Action> {
-        let Some(block) = self.blocks.get(&hash).cloned() else {
-            self.awaiting_validation.insert(hash);
-            return Vec::new();
+        let block = match self.blocks.get(&hash) {
+            Some(block) if !self.incomplete.contains(&hash) => block.clone(),
+            held => {
+                self.awaiting_validation.insert(hash);
+                // A proposal without its content is fetched at once; a block never
+                // received (others voted for it) at the next tick, as its proposal
+                // is usually on the way.
+                return if held.is_some() {
+                    self.fetch(hash, now_ms)
+                } else {
+                    Vec::new()
+                };
+            }
         };
         let height = block.header.height;
         if height != self.last.height + 1 {
             return Vec::new();
         }
-        let drift = self.config.production.max_clock_drift.as_millis() as u64;
-        let fresh = self.fresh.get(&hash).copied();
-        let valid = if block.header.time_ms > now_ms.saturating_add(drift) {
-            tracing::warn!(height, "proposed block is from the future");
-            false
-        } else if fresh.is_some_and(|(_, proposer)| proposer != block.header.proposer) {
-            tracing::warn!(height, "proposed block names another proposer");
-            false
-        } else if fresh.is_some_and(|(round, _)| !self.timely(&block.header, round, now_ms)) {
-            tracing::warn!(height, "proposed block's time is too far in the past");
-            false
-        } else if let Some(index) = block
-            .transactions
-            .iter()
-            .position(|t| t.tx.payload.any_erased())
-        {
-            // Transactions commit to their ciphertext and sealed keys by digest, so a
-            // proposer could drop them and the block would still verify: a new block
-            // must carry them (only a stored block loses them, on erasure).
-            tracing::warn!(
-                height,
-                index,
-                "proposed block leaves out a transaction's ciphertext or sealed keys"
-            );
-            false
-        } else {
-            match execute_block(self.store.as_ref(), &self.last, &block) {
-                Ok(outcome) => {
-                    self.outcomes.insert(hash, outcome);
-                    self.check_last_commit(&block)
+        let valid = match execute_block(self.store.as_ref(), &self.last, &block) {
+            Ok(outcome) => {
+                self.outcomes.insert(hash, outcome);
+                self.check_last_commit(&block)
+            }
+            Err(e) => {
+                tracing::warn!(height, error = %e, "proposed block is invalid");
+                if let BlockExecError::Transaction {
+                    index,
+                    error: TxError::Credential(_),
+                } = e
+                {
+                    self.note_fake_credential(&block, index);
                 }
-                Err(e) => {
-                    tracing::warn!(height, error = %e, "proposed block is invalid");
-                    if let BlockExecError::Transaction {
-                        index,
-                        error: TxError::Credential(_),
-                    } = e
-                    {
-                        self.note_fake_credential(&block, index);
-                    }
-                    false
-                }
+                false
             }
         };
         let mut actions = self.engine_step(
@@ -893,14 +1004,30 @@ impl NodeCore {
         actions
     }
 
-    /// Whether a block first proposed in `round` carries a time this node can accept
-    /// as now: not older than the clock drift plus the round's proposal wait (a
-    /// proposer cannot hold the chain's time back; see docs/CONSENSUS.md, "Block
-    /// time"). The future bound is checked separately.
-    fn timely(&self, header: &Header, round: u32, now_ms: u64) -> bool {
+    /// Whether `proposal`'s block is acceptable as its round's new block, judged as
+    /// it arrives: it names its signer as proposer, and carries a time this node can
+    /// accept as now, neither further ahead of the clock than the allowed drift nor
+    /// older than the drift plus the round's proposal wait (a proposer cannot hold
+    /// the chain's time back; see docs/CONSENSUS.md, "Block time"). The verdict is
+    /// the round's: it only decides this node's prevote in that round.
+    fn acceptable_new_block(&self, proposal: &SignedVote, header: &Header, now_ms: u64) -> bool {
         let drift = self.config.production.max_clock_drift.as_millis() as u64;
-        let delay = timeouts_of(&self.timing).propose(round).as_millis() as u64;
-        header.time_ms.saturating_add(drift).saturating_add(delay) >= now_ms
+        let delay = timeouts_of(&self.timing)
+            .propose(proposal.vote.round)
+            .as_millis() as u64;
+        let height = header.height;
+        if header.proposer != proposal.validator {
+            tracing::warn!(height, "proposed block names another proposer");
+            false
+        } else if header.time_ms > now_ms.saturating_add(drift) {
+            tracing::warn!(height, "proposed block is from the future");
+            false
+        } else if header.time_ms.saturating_add(drift).saturating_add(delay) < now_ms {
+            tracing::warn!(height, "proposed block's time is too far in the past");
+            false
+        } else {
+            true
+        }
     }
 
     /// The block's certificate for its parent: for the committed parent, signed by
@@ -942,41 +1069,105 @@ impl NodeCore {
         mpms_ledger::execute::account_nonce(self.store.as_ref(), id)
     }
 
+    /// Reports `evidence`, unless this offence is already reported and pending, or
+    /// already punished on chain.
     fn submit_evidence(&mut self, evidence: Evidence, now_ms: u64) -> Vec<Action> {
-        if !self.reported.insert(evidence.offence_id()) {
+        if self.keys.is_none() {
             return Vec::new();
         }
+        let offence = evidence.offence_id();
+        if self.evidence.iter().any(|p| p.offence == offence) || self.offence_punished(&offence)
+        {
+            return Vec::new();
+        }
+        if self.evidence.len() >= MAX_PENDING_EVIDENCE {
+            tracing::warn!("too much evidence pending: this report is dropped");
+            return Vec::new();
+        }
+        tracing::warn!("submitting evidence of misbehaviour");
+        self.evidence.push(PendingEvidence {
+            offence,
+            evidence,
+            tx: None,
+            attempts: 0,
+        });
+        let mut actions = self.send_pending_evidence(now_ms);
+        actions.extend(self.try_build(now_ms));
+        actions
+    }
+
+    /// Whether the chain already punished `offence`.
+    fn offence_punished(&self, offence: &Hash) -> bool {
+        self.store
+            .get(&mpms_ledger::records::keys::offence(offence))
+            .is_ok_and(|v| v.is_some())
+    }
+
+    /// Signs and submits every pending evidence report whose transaction is not in
+    /// the mempool, each with the operator account's next nonce (after its pending
+    /// transactions, or the committed one). A report the chain executed, or refuses
+    /// for good, is done.
+    fn send_pending_evidence(&mut self, now_ms: u64) -> Vec<Action> {
         let Some(op) = self.keys.as_ref().map(|k| k.operator.clone()) else {
             return Vec::new();
         };
         let sender = op.public_key();
-        let nonce = self
-            .mempool
-            .next_nonce(&sender)
-            .unwrap_or(0)
-            .max(self.account_nonce(&sender))
-            .max(self.next_nonce);
-        self.next_nonce = nonce + 1;
-        let tx = Transaction {
-            chain_id: self.chain_id.clone(),
-            sender,
-            nonce,
-            payload: Payload::SubmitEvidence(Box::new(evidence)),
-        }
-        .sign(&op);
-        tracing::warn!("submitting evidence of misbehaviour");
-        match self.submit(tx, now_ms) {
-            Ok((_, actions)) => actions,
-            Err(e) => {
-                tracing::warn!(error = %e, "evidence transaction refused");
-                Vec::new()
+        let mut pending = std::mem::take(&mut self.evidence);
+        pending.retain(|p| !self.offence_punished(&p.offence));
+        let mut actions = Vec::new();
+        let mut keep = Vec::with_capacity(pending.len());
+        for mut report in pending {
+            if report.tx.is_some_and(|h| self.mempool.contains(&h)) {
+                keep.push(report);
+                continue;
+            }
+            if report.attempts >= MAX_EVIDENCE_ATTEMPTS {
+                tracing::warn!(attempts = report.attempts, "evidence never landed: given up");
+                continue;
+            }
+            report.attempts += 1;
+            let nonce = self
+                .mempool
+                .next_nonce(&sender)
+                .unwrap_or_else(|| self.account_nonce(&sender));
+            let tx = Transaction {
+                chain_id: self.chain_id.clone(),
+                sender,
+                nonce,
+                payload: Payload::SubmitEvidence(Box::new(report.evidence.clone())),
+            }
+            .sign(&op);
+            match self.admit(tx.clone(), now_ms) {
+                Ok(hash) => {
+                    report.tx = Some(hash);
+                    actions.push(Action::Transaction(Arc::new(tx)));
+                    keep.push(report);
+                }
+                // Refused by the rules (already punished, not an authority, too old,
+                // history pruned...): no later attempt changes that.
+                Err(AdmitError::Rejected(e)) if !e.is_node_fault() => {
+                    tracing::info!(error = %e, "evidence refused by the chain's rules");
+                }
+                // The mempool is full, or the state unreadable: try again later.
+                Err(e) => {
+                    tracing::debug!(error = %e, "evidence not admitted now");
+                    report.tx = None;
+                    keep.push(report);
+                }
             }
         }
+        self.evidence = keep;
+        actions
+    }
+
+    /// Pending evidence reports, for status and tests.
+    pub fn pending_evidence(&self) -> usize {
+        self.evidence.len()
     }
 
     fn decide(&mut self, hash: Hash, certificate: CommitCertificate, now_ms: u64) -> Vec<Action> {
-        let Some(block) = self.blocks.get(&hash).cloned() else {
-            // Decided by the others on a block this node never kept: fetch it.
+        let Some(block) = self.proposed.get(&hash) else {
+            // Decided by the others on a block this node never kept whole: fetch it.
             return vec![Action::CatchUp];
         };
         // The proposer of the deciding round publishes the finalized block for nodes
@@ -1092,19 +1283,26 @@ impl NodeCore {
             tracing::debug!(dropped = recheck.dropped.len(), "mempool re-check");
         }
         self.blocks.clear();
-        self.fresh.clear();
+        self.incomplete.clear();
+        self.fetching.clear();
+        self.proposed.retain(|_| false);
         self.verified_last_commits.clear();
         self.next_proposals
             .retain(|(p, _)| p.vote.height == block.header.height + 1);
         self.outcomes.clear();
         self.fake_blocks.clear();
         self.awaiting_validation.clear();
-        Ok(vec![Action::Committed(Arc::new(Committed {
+        let mut actions = vec![Action::Committed(Arc::new(Committed {
             block: block.clone(),
             certificate,
             receipts: outcome.receipts,
             authorities: meta.authority_set,
             next_authorities,
-        }))])
+        }))];
+        // Evidence whose transaction the block or the re-check dropped goes again.
+        if !self.evidence.is_empty() {
+            actions.extend(self.send_pending_evidence(now));
+        }
+        Ok(actions)
     }
 }

@@ -8,6 +8,8 @@
 //!   in as method calls; what the node must do comes out as [`Action`]s.
 //! - [`mempool`]: transactions waiting for a block, each checked by the ledger on
 //!   entry.
+//! - [`proposed`]: the whole blocks of the height being decided, which peers missing
+//!   a proposal's content fetch by hash.
 //! - [`erasure`]: dropping a credential's ciphertext and sealed keys from the stored
 //!   blocks once the chain records its subject's request.
 //!
@@ -18,9 +20,11 @@
 pub mod core;
 pub mod erasure;
 pub mod mempool;
+pub mod proposed;
 
 pub use crate::core::{
     Action, Committed, CoreConfig, CoreError, NodeCore, Production, ValidatorKeys,
     NEXT_HEIGHT_PROPOSALS,
 };
 pub use mempool::{AdmitError, Mempool, MempoolConfig};
+pub use proposed::ProposedBlocks;

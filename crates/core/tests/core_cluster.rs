@@ -34,6 +34,11 @@ struct Cluster {
     seq: u64,
     /// Messages in flight: (to, message).
     inbox: Vec<(usize, Message)>,
+    /// A node that receives every proposal without its transactions' ciphertext and
+    /// sealed keys (what a Byzantine proposer or forwarder could send it).
+    stripped_for: Option<usize>,
+    /// Whole blocks served to nodes that fetched them.
+    fetched: usize,
 }
 
 #[derive(Clone)]
@@ -41,6 +46,7 @@ enum Message {
     Consensus(ConsensusMessage),
     Tx(mpms_ledger::SignedTransaction),
     Finalized(FinalizedBlock),
+    Fetched(mpms_ledger::Block),
 }
 
 impl Cluster {
@@ -71,6 +77,8 @@ impl Cluster {
             timeline: BTreeMap::new(),
             seq: 0,
             inbox: Vec::new(),
+            stripped_for: None,
+            fetched: 0,
         };
         for i in 0..4 {
             let actions = cluster.cores[i].start(START_MS);
@@ -90,7 +98,28 @@ impl Cluster {
             let broadcast = |c: &mut Cluster, m: Message| {
                 for to in 0..4 {
                     if to != from {
-                        c.inbox.push((to, m.clone()));
+                        let m = match (&m, c.stripped_for) {
+                            (
+                                Message::Consensus(ConsensusMessage::Proposal {
+                                    proposal,
+                                    block,
+                                    proof,
+                                }),
+                                Some(victim),
+                            ) if victim == to => {
+                                let mut block = block.clone();
+                                for tx in &mut block.transactions {
+                                    *tx = tx.erased();
+                                }
+                                Message::Consensus(ConsensusMessage::Proposal {
+                                    proposal: *proposal,
+                                    block,
+                                    proof: proof.clone(),
+                                })
+                            }
+                            _ => m.clone(),
+                        };
+                        c.inbox.push((to, m));
                     }
                 }
             };
@@ -105,6 +134,16 @@ impl Cluster {
                 Action::WakeAt(when) => self.at(when.max(self.now_ms), Event::Wake(from)),
                 Action::Committed(_) => {}
                 Action::CatchUp => {}
+                // Any other node that holds the block whole serves it.
+                Action::FetchBlock { block, .. } => {
+                    let whole = (0..4)
+                        .filter(|i| *i != from && self.up[*i])
+                        .find_map(|i| self.cores[i].proposed_blocks().get(&block));
+                    if let Some(whole) = whole {
+                        self.fetched += 1;
+                        self.inbox.push((from, Message::Fetched((*whole).clone())));
+                    }
+                }
             }
         }
     }
@@ -121,6 +160,7 @@ impl Cluster {
                     Message::Consensus(m) => self.cores[to].on_consensus(m, now),
                     Message::Tx(tx) => self.cores[to].on_gossip_transaction(tx, now),
                     Message::Finalized(f) => self.cores[to].on_finalized(f, now),
+                    Message::Fetched(b) => self.cores[to].on_fetched_block(b, now),
                 };
                 self.handle(to, actions);
             }
@@ -438,4 +478,46 @@ fn a_validator_missing_the_key_the_chain_names_says_so() {
         })
     });
     assert!(!signed, "node 3 signs nothing");
+}
+
+/// A validator that receives every proposal stripped of its transactions' content
+/// (which keeps the block's hash and the proposal's signature valid) fetches each
+/// block whole from the others and votes on it: it neither stores a block without
+/// its content nor judges the block invalid for the height because of the copy it
+/// got first. Here its vote is needed: one other validator is silent.
+#[test]
+fn a_validator_sent_stripped_proposals_fetches_them_whole_and_votes() {
+    let mut c = Cluster::new(10);
+    c.stripped_for = Some(3);
+    c.up[2] = false;
+    c.submit(0, c.chain.register_schema(0, "course"));
+    c.submit(0, c.chain.register_subject(1));
+    c.run_for(2_000);
+    for serial in 1..=8 {
+        c.submit(1, c.chain.issue(serial, "course", 1, serial));
+        c.run_for(700);
+    }
+    c.run_for(3_000);
+    let issued = c.chain.issue(8, "course", 1, 8).hash();
+    assert!(
+        c.stores[3].tx_location(&issued).unwrap().is_some(),
+        "the issuances are committed"
+    );
+    // Some of them in blocks that another node proposed, which node 3 got stripped.
+    let op3 = c.chain.operators[3].public_key();
+    let stripped_to_3 = (1..=c.height(0))
+        .map(|h| c.stores[0].block(h).unwrap().unwrap())
+        .filter(|b| {
+            b.header.proposer != op3 && b.transactions.iter().any(|t| t.tx.payload.holds_erasable())
+        })
+        .count();
+    assert!(
+        stripped_to_3 > 0,
+        "no block with content came from another proposer"
+    );
+    assert!(c.fetched > 0, "node 3 fetched whole blocks");
+    for height in 1..=c.height(3) {
+        let block = c.stores[3].block(height).unwrap().unwrap();
+        assert_eq!(block.first_erased(), None, "block {height} stored whole");
+    }
 }

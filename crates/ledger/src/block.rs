@@ -155,6 +155,16 @@ impl Block {
         Ok(())
     }
 
+    /// The index of the first transaction that lacks one of its own erasable values
+    /// (ciphertext, sealed keys); `None` when the block carries all of them. A block
+    /// is whole when proposed and finalized; only a stored block loses values, when
+    /// a later block erases a credential's content.
+    pub fn first_erased(&self) -> Option<usize> {
+        self.transactions
+            .iter()
+            .position(|t| t.tx.payload.any_erased())
+    }
+
     /// The inclusion proof of transaction `index` against the header's `tx_root`.
     pub fn tx_proof(&self, index: usize) -> Option<MerkleProof> {
         MerkleTree::from_leaf_hashes(tx_leaves(&self.transactions)).proof(index)

@@ -29,6 +29,9 @@ pub struct NetworkMetrics {
     /// Gossip messages dropped unvalidated: the sending peer had its share of the
     /// validation queue.
     pub gossip_shed: AtomicU64,
+    /// Offences counted against peers outside gossip: a fetched block that was not
+    /// the one asked for, or lacked its content.
+    pub penalized: AtomicU64,
 }
 
 /// A point-in-time copy of [`NetworkMetrics`].
@@ -54,6 +57,8 @@ pub struct MetricsSnapshot {
     pub sync_refused: u64,
     /// Gossip dropped over a peer's budget.
     pub gossip_shed: u64,
+    /// Offences counted outside gossip.
+    pub penalized: u64,
 }
 
 impl NetworkMetrics {
@@ -80,6 +85,7 @@ impl NetworkMetrics {
             sync_served: load(&self.sync_served),
             sync_refused: load(&self.sync_refused),
             gossip_shed: load(&self.gossip_shed),
+            penalized: load(&self.penalized),
         }
     }
 }

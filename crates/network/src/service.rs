@@ -88,6 +88,10 @@ enum Command {
         peer: PeerId,
         reason: String,
     },
+    Penalize {
+        peer: PeerId,
+        reason: String,
+    },
     Dial(Multiaddr, oneshot::Sender<Result<(), NetworkError>>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -167,6 +171,23 @@ impl NetworkHandle {
     pub async fn ban(&self, peer: PeerId, reason: impl Into<String>) -> Result<(), NetworkError> {
         self.commands
             .send(Command::Ban {
+                peer,
+                reason: reason.into(),
+            })
+            .await
+            .map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Counts an offence against `peer` (it served something provably wrong outside
+    /// gossip, e.g. a stripped block): as for an invalid gossip message, enough of
+    /// them ban it.
+    pub async fn penalize(
+        &self,
+        peer: PeerId,
+        reason: impl Into<String>,
+    ) -> Result<(), NetworkError> {
+        self.commands
+            .send(Command::Penalize {
                 peer,
                 reason: reason.into(),
             })
@@ -484,6 +505,10 @@ impl Task {
             }
             Command::Admit(peers) => self.admit(peers),
             Command::Ban { peer, reason } => self.ban(peer, &reason),
+            Command::Penalize { peer, reason } => {
+                NetworkMetrics::add(&self.metrics.penalized);
+                self.offence(peer, &reason);
+            }
             Command::Dial(addr, reply) => {
                 let result = self
                     .swarm
@@ -939,6 +964,14 @@ fn serve(blocks: &dyn BlockSource, request: SyncRequest, limits: ServeLimits) ->
                 out.push(block);
             }
             SyncResponse::Blocks(out)
+        }
+        SyncRequest::Block { height, hash } => {
+            let block = blocks.proposed(&hash).map(|b| (*b).clone()).or_else(|| {
+                let finalized = blocks.finalized(height)?;
+                (finalized.block.hash() == hash && finalized.block.first_erased().is_none())
+                    .then_some(finalized.block)
+            });
+            SyncResponse::Block(block.map(Box::new))
         }
     }
 }

@@ -13,18 +13,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mpms_consensus::messages::FinalizedBlock;
+use mpms_crypto::Hash;
+use mpms_ledger::Block;
 use mpms_store::Store;
 
 use crate::service::{NetworkError, NetworkHandle};
 use crate::wire::{SyncRequest, SyncResponse};
 use crate::PeerId;
 
-/// Where the swarm task reads the finalized blocks it serves.
+/// Where the swarm task reads the blocks it serves.
 pub trait BlockSource: Send + Sync + 'static {
     /// The last finalized height (0 before the first block).
     fn last_height(&self) -> u64;
     /// The finalized block at `height` with its certificate.
     fn finalized(&self, height: u64) -> Option<FinalizedBlock>;
+    /// A whole block of the height being decided, by hash (none by default: a node
+    /// that only serves its store).
+    fn proposed(&self, hash: &Hash) -> Option<Arc<Block>> {
+        let _ = hash;
+        None
+    }
 }
 
 /// Serves the blocks of a [`Store`].
@@ -206,4 +214,60 @@ pub async fn sync_to<S: BlockSink>(
         }
     }
     Ok(report)
+}
+
+/// Fetches the whole block `hash` of `height` from connected peers, one at a time
+/// (starting at a different peer each call, by `start`), each within `timeout`. An
+/// answer that is not that block, or that lacks a transaction's ciphertext or sealed
+/// keys, is a lie (a block is whole until a later block erases a credential, and
+/// then its hash still names it): that peer's score drops. `None` when no peer had
+/// it.
+pub async fn fetch_block(
+    network: &NetworkHandle,
+    height: u64,
+    hash: Hash,
+    start: usize,
+    timeout: Duration,
+) -> Result<Option<Block>, NetworkError> {
+    let peers = network.peers().await?;
+    let count = peers.len();
+    for k in 0..count {
+        let peer = peers[(start + k) % count];
+        let request = SyncRequest::Block { height, hash };
+        let answer = match tokio::time::timeout(timeout, network.sync_request(peer, request)).await
+        {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(NetworkError::Stopped)) => return Err(NetworkError::Stopped),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "block fetch failed");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        match answer {
+            SyncResponse::Block(Some(block)) => {
+                if block.hash() != hash {
+                    network
+                        .penalize(peer, "answered a block fetch with another block")
+                        .await?;
+                } else if block.first_erased().is_some() {
+                    network
+                        .penalize(
+                            peer,
+                            "served a block without a transaction's ciphertext or sealed keys",
+                        )
+                        .await?;
+                } else {
+                    return Ok(Some(*block));
+                }
+            }
+            SyncResponse::Block(None) => {}
+            _ => {
+                network
+                    .penalize(peer, "answered a block fetch with something else")
+                    .await?;
+            }
+        }
+    }
+    Ok(None)
 }

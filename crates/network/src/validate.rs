@@ -305,6 +305,14 @@ impl ChainValidator {
                 {
                     return Verdict::Reject("proposal does not name its block".into());
                 }
+                // A block not yet finalized is whole: only a later block erases a
+                // credential's content. A copy without it verifies by hash (the
+                // values are committed by digest) but is a lie of whoever sent it.
+                if block.first_erased().is_some() {
+                    return Verdict::Reject(
+                        "proposed block without a transaction's ciphertext or sealed keys".into(),
+                    );
+                }
                 proposal
             }
             ConsensusMessage::Vote(vote) => {
@@ -617,6 +625,51 @@ mod tests {
             block: Box::new(block),
             proof,
         }
+    }
+
+    /// A proposed block whose transactions lost their ciphertext or sealed keys keeps
+    /// its hash (they are committed by digest), so the proposer's signature still
+    /// verifies; but a block not yet finalized is whole, and such a copy is a lie of
+    /// whoever forwards it: rejected, the forwarder's score drops.
+    #[test]
+    fn a_proposal_stripped_of_its_content_is_rejected() {
+        use mpms_ledger::block::tx_root;
+        use mpms_ledger::vote::Vote;
+        let chain = TestChain::new(4, 25);
+        let v = validator(&chain);
+        let ConsensusMessage::Proposal { mut block, .. } = proposal(&chain, Vec::new()) else {
+            unreachable!()
+        };
+        block.transactions.push(chain.issue(0, "course", 1, 1));
+        block.header.tx_root = tx_root(&block.transactions);
+        block.header.tx_count = 1;
+        let signed = Vote {
+            height: 1,
+            round: 0,
+            kind: VoteKind::Proposal,
+            block: Some(block.hash()),
+            valid_round: None,
+        }
+        .sign(
+            chain.chain_id(),
+            chain.operators[1].public_key(),
+            &chain.consensus[1],
+        );
+        let message = |block: mpms_ledger::Block| {
+            codec::encode(&ConsensusMessage::Proposal {
+                proposal: signed,
+                block: Box::new(block),
+                proof: Vec::new(),
+            })
+        };
+        assert_eq!(
+            v.validate(Topic::Consensus, &message((*block).clone())),
+            Verdict::Accept
+        );
+        let mut stripped = (*block).clone();
+        stripped.transactions[0] = stripped.transactions[0].erased();
+        assert_eq!(stripped.hash(), block.hash());
+        assert!(rejected(v.validate(Topic::Consensus, &message(stripped))));
     }
 
     /// A captured proposal re-gossiped in fresh re-sends is forwarded no more often

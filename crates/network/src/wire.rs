@@ -6,7 +6,8 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::request_response;
 use libp2p::StreamProtocol;
 use mpms_consensus::messages::FinalizedBlock;
-use mpms_ledger::codec;
+use mpms_crypto::Hash;
+use mpms_ledger::{codec, Block};
 use serde::{Deserialize, Serialize};
 
 /// A block-sync request.
@@ -21,6 +22,15 @@ pub enum SyncRequest {
         /// Most blocks wanted.
         count: u64,
     },
+    /// The whole block with this hash at `height`: one being decided (a proposal this
+    /// node received without its transactions' ciphertext or sealed keys, or not at
+    /// all), or finalized there.
+    Block {
+        /// The height.
+        height: u64,
+        /// The block's hash.
+        hash: Hash,
+    },
 }
 
 /// A block-sync response.
@@ -34,6 +44,8 @@ pub enum SyncResponse {
     /// Consecutive finalized blocks from the requested height (possibly fewer than
     /// asked, none if the peer has none).
     Blocks(Vec<FinalizedBlock>),
+    /// The whole block asked for, if the peer holds it.
+    Block(Option<Box<Block>>),
 }
 
 /// The block-sync protocol name.

@@ -187,3 +187,106 @@ async fn new_node_syncs_a_thousand_blocks_despite_a_liar() {
         node.handle.shutdown().await;
     }
 }
+
+/// Holds one block of the height being decided, whole or stripped of its content.
+struct Proposed {
+    block: Arc<mpms_ledger::Block>,
+}
+
+impl BlockSource for Proposed {
+    fn last_height(&self) -> u64 {
+        0
+    }
+    fn finalized(&self, _: u64) -> Option<FinalizedBlock> {
+        None
+    }
+    fn proposed(&self, hash: &mpms_crypto::Hash) -> Option<Arc<mpms_ledger::Block>> {
+        (self.block.hash() == *hash).then(|| self.block.clone())
+    }
+}
+
+/// A node missing a proposal's content fetches the whole block by hash from its
+/// peers: one that serves it stripped (the hash still matches: the content is
+/// committed by digest) is skipped and penalized; the whole copy is returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server() {
+    let mut chain = Chain::new(6);
+    // A block with an issuance (ciphertext and sealed keys), as proposed.
+    let mut block = chain.produce(&[]).block;
+    block
+        .transactions
+        .push(mpms_ledger::testkit::TestChain::new(4, 6).issue(0, "course", 1, 1));
+    block.header.tx_root = mpms_ledger::block::tx_root(&block.transactions);
+    block.header.tx_count = block.transactions.len() as u32;
+    let hash = block.hash();
+    let mut stripped = block.clone();
+    for tx in &mut stripped.transactions {
+        *tx = tx.erased();
+    }
+    assert_eq!(stripped.hash(), hash);
+    let chain_id = chain.chain_id();
+    let liar = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(Proposed {
+            block: Arc::new(stripped),
+        }),
+    )
+    .await;
+    let honest = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(Proposed {
+            block: Arc::new(block.clone()),
+        }),
+    )
+    .await;
+    let fresh = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(NoBlocks),
+    )
+    .await;
+    for peer in [&liar, &honest] {
+        fresh.handle.dial(peer.addr.clone()).await.unwrap();
+    }
+    wait_for("two peers", Duration::from_secs(20), || async {
+        fresh.handle.peers().await.unwrap().len() == 2
+    })
+    .await;
+    let height = block.header.height;
+    // Whichever peer is asked first, the answer is the whole block.
+    for start in 0..2 {
+        let fetched = mpms_network::sync::fetch_block(
+            &fresh.handle,
+            height,
+            hash,
+            start,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(fetched.as_ref(), Some(&block), "start {start}");
+    }
+    assert!(
+        fresh.handle.metrics().snapshot().penalized >= 1,
+        "the peer serving a stripped copy was penalized"
+    );
+    // Nobody holds an unknown block.
+    let unknown = mpms_network::sync::fetch_block(
+        &fresh.handle,
+        height,
+        mpms_crypto::Hash::digest(b"unknown"),
+        0,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown, None);
+    for node in [&liar, &honest, &fresh] {
+        node.handle.shutdown().await;
+    }
+}

@@ -57,6 +57,7 @@ pub struct NodeMetrics {
     gossip_rejected: Family<TopicLabel, Gauge>,
     peers_banned: Gauge,
     gossip_shed: Gauge,
+    peers_penalized: Gauge,
     sync_refused: Gauge,
     signatures_verified: Gauge,
     signatures_remembered: Gauge,
@@ -84,6 +85,7 @@ impl NodeMetrics {
             gossip_rejected: Family::default(),
             peers_banned: Gauge::default(),
             gossip_shed: Gauge::default(),
+            peers_penalized: Gauge::default(),
             sync_refused: Gauge::default(),
             signatures_verified: Gauge::default(),
             signatures_remembered: Gauge::default(),
@@ -160,6 +162,11 @@ impl NodeMetrics {
             m.gossip_shed.clone(),
         );
         registry.register(
+            "peers_penalized",
+            "Offences counted against peers outside gossip: a fetched block that was not the one asked for, or lacked its content",
+            m.peers_penalized.clone(),
+        );
+        registry.register(
             "sync_refused",
             "Block-sync requests dropped: their peer was over its budget",
             m.sync_refused.clone(),
@@ -221,6 +228,7 @@ impl NodeMetrics {
         }
         self.peers_banned.set(n.banned as i64);
         self.gossip_shed.set(n.gossip_shed as i64);
+        self.peers_penalized.set(n.penalized as i64);
         self.sync_refused.set(n.sync_refused as i64);
         let checks = mpms_crypto::signature_checks();
         self.signatures_verified.set(checks.verified as i64);

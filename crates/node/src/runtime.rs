@@ -23,7 +23,9 @@ use mpms_crypto::Hash;
 use mpms_ledger::execute::{admitted_peers, read_meta};
 use mpms_ledger::records::{keys, Account};
 use mpms_ledger::{codec, AccountId, Genesis, SignedTransaction};
-use mpms_network::sync::{sync_to, Applied, BlockSink, StoreSource, SyncOptions, SyncReport};
+use mpms_network::sync::{
+    fetch_block, sync_to, Applied, BlockSink, BlockSource, StoreSource, SyncOptions, SyncReport,
+};
 use mpms_network::validate::Limits;
 use mpms_network::{ChainValidator, NetworkEvent, NetworkHandle, PeerId, Topic};
 use mpms_store::Store;
@@ -55,6 +57,8 @@ enum Command {
 enum Internal {
     Timer(Timeout),
     Wake,
+    /// A whole block fetched from a peer (checked against the hash asked for).
+    Fetched(Box<mpms_ledger::Block>),
 }
 
 /// What the catch-up task asks of the node task.
@@ -268,7 +272,10 @@ pub async fn start(
         &network_config,
         &chain_id,
         validator.clone(),
-        Arc::new(StoreSource(store.clone())),
+        Arc::new(NodeBlocks {
+            store: StoreSource(store.clone()),
+            proposed: core.proposed_blocks(),
+        }),
     )
     .await?;
     let listen = network.listen_addrs().await?;
@@ -317,6 +324,7 @@ pub async fn start(
         refusal_logged_at: None,
         catch_up_since: None,
         syncing: false,
+        fetches: 0,
         submitted: Arc::new(Mutex::new(HashMap::new())),
     };
     // The shutdown future belongs to the caller's runtime: watch it there.
@@ -408,6 +416,8 @@ struct NodeTask {
     /// When a catch-up was first asked for, and the height then.
     catch_up_since: Option<(Instant, u64)>,
     syncing: bool,
+    /// Block fetches started (each starts at another peer).
+    fetches: usize,
     /// Submission times of transactions submitted here, for the confirmation latency.
     submitted: Arc<Mutex<HashMap<Hash, Instant>>>,
 }
@@ -462,6 +472,7 @@ impl NodeTask {
                 let actions = match internal {
                     Internal::Timer(t) => self.core.on_timeout(t, now),
                     Internal::Wake => self.core.on_wake(now),
+                    Internal::Fetched(block) => self.core.on_fetched_block(*block, now),
                 };
                 self.perform(actions).await;
             }
@@ -685,6 +696,24 @@ impl NodeTask {
                             Some((Instant::now(), self.core.last_header().height));
                     }
                 }
+                Action::FetchBlock { height, block } => {
+                    let network = self.network.clone();
+                    let tx = self.internal_tx.clone();
+                    let timeout = self.sync_options.peer_timeout;
+                    // Start at a different peer each time, so one that never has
+                    // it is not always asked first.
+                    self.fetches = self.fetches.wrapping_add(1);
+                    let start = self.fetches;
+                    self.runtime.spawn(async move {
+                        match fetch_block(&network, height, block, start, timeout).await {
+                            Ok(Some(fetched)) => {
+                                let _ = tx.send(Internal::Fetched(Box::new(fetched)));
+                            }
+                            Ok(None) => tracing::debug!(height, %block, "no peer holds the block"),
+                            Err(e) => tracing::debug!(error = %e, "block fetch"),
+                        }
+                    });
+                }
             }
         }
     }
@@ -756,6 +785,27 @@ impl NodeTask {
             .set(status.mempool_transactions as i64);
         self.metrics.mempool_bytes.set(status.mempool_bytes as i64);
         self.status.send_replace(status);
+    }
+}
+
+/// What the node serves peers: finalized blocks from its store, and the whole blocks
+/// of the height being decided from its core.
+struct NodeBlocks {
+    store: StoreSource<dyn Store>,
+    proposed: mpms_core::ProposedBlocks,
+}
+
+impl BlockSource for NodeBlocks {
+    fn last_height(&self) -> u64 {
+        self.store.last_height()
+    }
+
+    fn finalized(&self, height: u64) -> Option<FinalizedBlock> {
+        self.store.finalized(height)
+    }
+
+    fn proposed(&self, hash: &Hash) -> Option<Arc<mpms_ledger::Block>> {
+        self.proposed.get(hash)
     }
 }
 

@@ -52,7 +52,24 @@ pub enum Behaviour {
     /// block before sending it: the block's hash, and so its signed proposal, stay
     /// valid, and the content would be lost to every node that stored it.
     ContentWithholder,
+    /// As proposer, sends its block whole to all but one victim and without its
+    /// ciphertext and sealed keys to the victim (the hash, and so the signed proposal,
+    /// stay valid); withholds all its precommits, so that the others need the
+    /// victim's. A victim that judged the stripped copy invalid for the height would
+    /// never prevote or precommit the block the others locked on.
+    SplitWithholder,
+    /// As proposer, stamps its block at the edge of the time window honest nodes
+    /// accept (as old as the rules allow when its parent is old enough, else just
+    /// inside the future bound), so that by network latency some honest nodes find the
+    /// proposal timely and others not; its prevotes follow that block, and it
+    /// withholds all its precommits. A node that kept its clock verdict for the height
+    /// would never prevote the block the others locked on.
+    LateProposer,
 }
+
+/// How far inside the accepted time window a late proposer stamps its block: about
+/// one hop of the simulated network, so that latency splits the honest nodes.
+const EDGE_MARGIN_MS: u64 = 25;
 
 /// What a mask sends.
 #[derive(Debug, Clone)]
@@ -70,6 +87,11 @@ pub enum Recipients {
     All,
     /// The others with an even index (`true`) or an odd one (`false`).
     Half(bool),
+    /// One other node of the mesh, picked by this number (modulo the others).
+    Victim(u64),
+    /// Every other node of the mesh but the one [`Recipients::Victim`] picks with the
+    /// same number.
+    AllButVictim(u64),
 }
 
 /// The key a lying node signs with, and what it needs to build its lies.
@@ -94,8 +116,23 @@ pub struct Mask {
     next_nonces: HashMap<AccountId, u64>,
     edge_issued: u64,
     ticks: u64,
+    /// The chain's clock rules as honest nodes apply them (for a late proposer).
+    clock: ClockRules,
+    /// A late proposer's blocks: the block its core built → the one it sent instead,
+    /// with the proposal that went out.
+    substitutes: HashMap<Hash, (Hash, ConsensusMessage)>,
     /// Forged evidence transactions sent.
     pub forged_evidence: usize,
+}
+
+/// The clock rules honest nodes judge a new block by: how far a block's time may be
+/// from their clock, and how long they wait for each round's proposal.
+#[derive(Debug, Clone)]
+pub struct ClockRules {
+    /// Largest accepted difference between a block's time and the clock (ms).
+    pub max_drift_ms: u64,
+    /// The chain's consensus timeouts.
+    pub timeouts: mpms_consensus::Timeouts,
 }
 
 /// The schema an edge signer's accomplice registers and issues.
@@ -121,6 +158,7 @@ impl Mask {
         operator: SigningKey,
         consensus: Vec<SigningKey>,
         accomplice: SigningKey,
+        clock: ClockRules,
     ) -> Mask {
         Mask {
             behaviour,
@@ -135,6 +173,8 @@ impl Mask {
             next_nonces: HashMap::new(),
             edge_issued: 0,
             ticks: 0,
+            clock,
+            substitutes: HashMap::new(),
             forged_evidence: 0,
         }
     }
@@ -185,19 +225,34 @@ impl Mask {
         self.behaviour == Behaviour::Silent
     }
 
+    /// Whether the node keeps the finalized blocks it decided to itself: a node that
+    /// withholds its precommits also withholds the certificates that would carry
+    /// them.
+    pub fn withholds_finalized(&self) -> bool {
+        matches!(
+            self.behaviour,
+            Behaviour::Silent | Behaviour::SplitWithholder | Behaviour::LateProposer
+        )
+    }
+
     /// What goes out in place of a statement the core sends. `key` is the consensus
-    /// key the core signs with; `store` the node's committed chain.
+    /// key the core signs with; `store` the node's committed chain; `now_ms` its
+    /// clock.
     pub fn outbound(
         &mut self,
         message: ConsensusMessage,
         key: Option<PublicKey>,
         store: &dyn Store,
+        now_ms: u64,
     ) -> Vec<Out> {
         let all = |m| Out::Consensus(m, Recipients::All);
         let Some(key) = self.key(key).cloned() else {
             return vec![all(message)];
         };
         match (self.behaviour, message) {
+            (Behaviour::SplitWithholder | Behaviour::LateProposer, message) => {
+                self.withholder(message, &key, store, now_ms)
+            }
             (Behaviour::Silent, _) => Vec::new(),
             (
                 Behaviour::Equivocator,
@@ -322,6 +377,176 @@ impl Mask {
             }
             (_, message) => vec![all(message)],
         }
+    }
+
+    /// A split withholder's or late proposer's statements: precommits withheld,
+    /// proposals split or stamped at the clock's edge, prevotes following the block
+    /// that went out; a re-send carries the same.
+    fn withholder(
+        &mut self,
+        message: ConsensusMessage,
+        key: &SigningKey,
+        store: &dyn Store,
+        now_ms: u64,
+    ) -> Vec<Out> {
+        let (statements, sent_at_ms) = match message {
+            ConsensusMessage::Resent {
+                statements,
+                sent_at_ms,
+            } => (statements, Some(sent_at_ms)),
+            other => (vec![other], None),
+        };
+        // What goes to everyone (but the victim) and what goes to the victim.
+        let mut whole = Vec::new();
+        let mut victim = Vec::new();
+        let mut slot = None;
+        for statement in statements {
+            match statement {
+                ConsensusMessage::Vote(vote) if vote.vote.kind == VoteKind::Precommit => {}
+                ConsensusMessage::Vote(vote) => {
+                    let vote = match vote.vote.block.and_then(|b| self.substitutes.get(&b)) {
+                        Some((substitute, _)) => self.sign(
+                            Vote {
+                                block: Some(*substitute),
+                                ..vote.vote
+                            },
+                            key,
+                        ),
+                        None => vote,
+                    };
+                    whole.push(ConsensusMessage::Vote(vote));
+                    victim.push(ConsensusMessage::Vote(vote));
+                }
+                ConsensusMessage::Proposal {
+                    proposal,
+                    block,
+                    proof,
+                } => {
+                    if self.behaviour == Behaviour::LateProposer {
+                        let sent = self.late_proposal(proposal, *block, proof, key, store, now_ms);
+                        whole.push(sent.clone());
+                        victim.push(sent);
+                    } else {
+                        slot = Some(proposal.vote.height);
+                        let mut stripped = (*block).clone();
+                        for tx in &mut stripped.transactions {
+                            *tx = tx.erased();
+                        }
+                        victim.push(ConsensusMessage::Proposal {
+                            proposal,
+                            block: Box::new(stripped),
+                            proof: proof.clone(),
+                        });
+                        whole.push(ConsensusMessage::Proposal {
+                            proposal,
+                            block,
+                            proof,
+                        });
+                    }
+                }
+                ConsensusMessage::Resent { .. } => {}
+            }
+        }
+        // One statement goes out as itself, several as a re-send.
+        let wrap = |mut statements: Vec<ConsensusMessage>| match sent_at_ms {
+            Some(sent_at_ms) if !statements.is_empty() => Some(ConsensusMessage::Resent {
+                statements,
+                sent_at_ms,
+            }),
+            Some(_) => None,
+            None => statements.pop(),
+        };
+        let out = |m: Option<ConsensusMessage>, to| m.map(|m| Out::Consensus(m, to));
+        match slot {
+            Some(slot) => [
+                out(wrap(whole), Recipients::AllButVictim(slot)),
+                out(wrap(victim), Recipients::Victim(slot)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            None => out(wrap(whole), Recipients::All).into_iter().collect(),
+        }
+    }
+
+    /// A late proposer's proposal: for a new block, the same transactions on the same
+    /// parent, stamped at the edge of the time window (kept for its re-sends and
+    /// votes); a re-proposal goes out as it is.
+    fn late_proposal(
+        &mut self,
+        proposal: SignedVote,
+        block: Block,
+        proof: Vec<SignedVote>,
+        key: &SigningKey,
+        store: &dyn Store,
+        now_ms: u64,
+    ) -> ConsensusMessage {
+        let original = block.hash();
+        if let Some((_, sent)) = self.substitutes.get(&original) {
+            return sent.clone();
+        }
+        let honest = ConsensusMessage::Proposal {
+            proposal,
+            block: Box::new(block.clone()),
+            proof,
+        };
+        if proposal.vote.valid_round.is_some() {
+            return honest;
+        }
+        let Some(edge) = self.edge_time_block(&block, proposal.vote.round, store, now_ms) else {
+            return honest;
+        };
+        let signed = self.sign(
+            Vote {
+                block: Some(edge.hash()),
+                ..proposal.vote
+            },
+            key,
+        );
+        let sent = ConsensusMessage::Proposal {
+            proposal: signed,
+            block: Box::new(edge.clone()),
+            proof: Vec::new(),
+        };
+        self.substitutes
+            .insert(original, (edge.hash(), sent.clone()));
+        sent
+    }
+
+    /// `block` rebuilt with a time at the edge of what honest nodes accept for a new
+    /// block of `round` at `now_ms`: the oldest time when the parent allows, else the
+    /// furthest ahead.
+    fn edge_time_block(
+        &self,
+        block: &Block,
+        round: u32,
+        store: &dyn Store,
+        now_ms: u64,
+    ) -> Option<Block> {
+        let parent = store.header(block.header.height.checked_sub(1)?).ok()??;
+        let wait = self.clock.timeouts.propose(round).as_millis() as u64;
+        let oldest = now_ms
+            .saturating_sub(self.clock.max_drift_ms + wait)
+            .saturating_add(EDGE_MARGIN_MS);
+        let time = if oldest > parent.time_ms {
+            oldest
+        } else {
+            now_ms + self.clock.max_drift_ms + EDGE_MARGIN_MS
+        };
+        let parent_cert = store.certificate(parent.height).ok()?;
+        Some(
+            build_block(
+                store,
+                &parent,
+                parent_cert,
+                block.header.proposer,
+                time,
+                &block.transactions,
+                SignatureCheck::Verify,
+            )
+            .ok()?
+            .block,
+        )
     }
 
     /// The edge signer's block: its own candidates plus an issuance signed at the edge

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use mpms_consensus::{ConsensusMessage, FinalizedBlock, Timeout};
-use mpms_core::{Action, Committed, CoreConfig, NodeCore, ValidatorKeys};
+use mpms_core::{Action, Committed, CoreConfig, NodeCore, Production, ValidatorKeys};
 use mpms_crypto::{Hash, Hasher, PublicKey};
 use mpms_ledger::execute::{account_nonce, read_meta, Event as LedgerEvent};
 use mpms_ledger::params::ConsensusTiming;
@@ -15,7 +15,7 @@ use mpms_store::{commit_genesis, MemStore, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::byzantine::{Behaviour, Mask, Out, Recipients};
+use crate::byzantine::{Behaviour, ClockRules, Mask, Out, Recipients};
 use crate::network::{Latency, Topology};
 use crate::queue::EventQueue;
 
@@ -104,6 +104,10 @@ pub struct SimConfig {
     pub timing: ConsensusTiming,
     /// What the clients submit.
     pub workload: Workload,
+    /// How far a new block's time may be from a node's clock (ms): the nodes'
+    /// `max_clock_drift`. Simulated clocks agree exactly; this is the window a
+    /// proposer can play with.
+    pub max_clock_drift_ms: u64,
 }
 
 /// What the simulated clients submit, at [`SimConfig::tx_per_second`].
@@ -153,6 +157,7 @@ impl SimConfig {
                 min_block_interval_ms: 50,
             },
             workload: Workload::Registrations,
+            max_clock_drift_ms: 500,
         }
     }
 }
@@ -222,6 +227,12 @@ pub struct Report {
     pub confirmations_ms: Vec<f64>,
     /// Virtual time when each height was first committed (ms).
     pub commit_times_ms: BTreeMap<u64, f64>,
+    /// The round each height was decided in.
+    pub decided_rounds: BTreeMap<u64, u32>,
+    /// The most rounds with an honest proposer that passed without a decision at
+    /// one height: after a Byzantine proposer's round, how long liveness took to
+    /// return (0 when every honest proposer's round decided).
+    pub max_failed_honest_rounds: u32,
     /// The final authority set size.
     pub final_authorities: usize,
     /// Authorities in the final set, by operator.
@@ -276,6 +287,10 @@ enum Body {
     SyncRequest(u64),
     /// Block sync: the blocks.
     SyncResponse(Vec<FinalizedBlock>),
+    /// "Send me the whole block with this hash at this height."
+    FetchRequest(u64, Hash),
+    /// A whole block, in answer to a fetch.
+    FetchResponse(Box<mpms_ledger::Block>),
 }
 
 /// A message with its gossip id (content-addressed, as the node's gossip does).
@@ -291,7 +306,10 @@ impl Packet {
             Body::Consensus(m) => Hash::digest(&codec::encode(m)),
             Body::Tx(t) => t.hash(),
             Body::Finalized(f) => f.block.hash(),
-            Body::SyncRequest(_) | Body::SyncResponse(_) => Hash::ZERO,
+            Body::SyncRequest(_)
+            | Body::SyncResponse(_)
+            | Body::FetchRequest(..)
+            | Body::FetchResponse(_) => Hash::ZERO,
         };
         Packet {
             id,
@@ -343,6 +361,11 @@ struct Decision {
 #[derive(Default)]
 struct Record {
     decisions: Vec<Decision>,
+    /// Per height decided: the round, and how many rounds of that height before the
+    /// last one this node reached had an honest proposer.
+    rounds: Vec<(u64, u32, u32)>,
+    /// The highest round this node was seen in at each height (at its ticks).
+    reached: HashMap<u64, u32>,
     /// The authority set hash it used at each height it committed.
     schedule: Vec<(u64, Hash)>,
     submitted_at: HashMap<Hash, u64>,
@@ -502,12 +525,15 @@ impl Simulation {
             operator: op.clone(),
             consensus: consensus[0].clone(),
         });
-        let mut core = NodeCore::new(
-            store.clone() as Arc<dyn Store>,
-            validator,
-            CoreConfig::default(),
-        )
-        .expect("a store holding genesis opens");
+        let config = CoreConfig {
+            production: Production {
+                max_clock_drift: std::time::Duration::from_millis(self.config.max_clock_drift_ms),
+                ..Production::default()
+            },
+            ..CoreConfig::default()
+        };
+        let mut core = NodeCore::new(store.clone() as Arc<dyn Store>, validator, config)
+            .expect("a store holding genesis opens");
         let mut mask = None;
         if let Some((op, consensus)) = keys {
             core.add_spare_keys(consensus[1..].to_vec());
@@ -519,6 +545,10 @@ impl Simulation {
                     op,
                     consensus,
                     self.chain.certifier.clone(),
+                    ClockRules {
+                        max_drift_ms: self.config.max_clock_drift_ms,
+                        timeouts: mpms_core::core::timeouts_of(&self.config.timing),
+                    },
                 ));
             }
         }
@@ -728,6 +758,9 @@ impl Simulation {
                     return;
                 }
                 if self.alive[node] {
+                    let (height, round, _) = self.nodes[node].core.round_state();
+                    let reached = self.records[node].reached.entry(height).or_insert(0);
+                    *reached = (*reached).max(round);
                     let actions = self.nodes[node].core.on_tick(now_ms);
                     self.apply(node, actions);
                     self.masked_tick(node, now_ms);
@@ -824,6 +857,13 @@ impl Simulation {
                 let actions = self.nodes[to].core.on_finalized(finalized.clone(), now_ms);
                 self.apply(to, actions);
             }
+            // A node that withholds its certificates does not serve them by sync
+            // either, nor whole blocks to those it stripped them for.
+            Body::SyncRequest(_) | Body::FetchRequest(..)
+                if self.nodes[to]
+                    .mask
+                    .as_ref()
+                    .is_some_and(Mask::withholds_finalized) => {}
             Body::SyncRequest(from_height) => {
                 let store = &self.nodes[to].store;
                 let last = self.nodes[to].core.last_header().height;
@@ -843,6 +883,27 @@ impl Simulation {
                     };
                     self.send(to, from, packet);
                 }
+            }
+            Body::FetchRequest(height, hash) => {
+                let node = &self.nodes[to];
+                let whole = node.core.proposed_blocks().get(hash).or_else(|| {
+                    let block = node.store.block(*height).ok().flatten()?;
+                    (block.hash() == *hash && block.first_erased().is_none())
+                        .then(|| Arc::new(block))
+                });
+                if let Some(block) = whole {
+                    let packet = Packet {
+                        id: Hash::ZERO,
+                        body: Arc::new(Body::FetchResponse(Box::new((*block).clone()))),
+                    };
+                    self.send(to, from, packet);
+                }
+            }
+            Body::FetchResponse(block) => {
+                let actions = self.nodes[to]
+                    .core
+                    .on_fetched_block((**block).clone(), now_ms);
+                self.apply(to, actions);
             }
             Body::SyncResponse(blocks) => {
                 let mut actions = Vec::new();
@@ -905,9 +966,41 @@ impl Simulation {
             (_, Recipients::Half(even)) => (0..self.mesh())
                 .filter(|i| *i != node && i.is_multiple_of(2) == even)
                 .collect(),
+            (_, Recipients::Victim(slot)) => self.victim(node, slot).into_iter().collect(),
+            (_, Recipients::AllButVictim(slot)) => {
+                let victim = self.victim(node, slot);
+                (0..self.mesh())
+                    .filter(|i| *i != node && Some(*i) != victim)
+                    .collect()
+            }
         };
         for t in to {
             self.send(node, t, packet.clone());
+        }
+    }
+
+    /// The mesh node other than `node` that a mask's victim number `slot` picks.
+    fn victim(&self, node: usize, slot: u64) -> Option<usize> {
+        let others: Vec<usize> = (0..self.mesh()).filter(|i| *i != node).collect();
+        (!others.is_empty()).then(|| others[(slot % others.len() as u64) as usize])
+    }
+
+    /// Asks two random peers (of the consensus mesh, or the gossip neighbours of a
+    /// node outside it) for a whole block: what the node's runtime does for
+    /// [`Action::FetchBlock`].
+    fn fetch(&mut self, node: usize, height: u64, block: Hash) {
+        let peers: Vec<usize> = if node < self.mesh() {
+            (0..self.mesh()).filter(|i| *i != node).collect()
+        } else {
+            self.topology.neighbours[node].clone()
+        };
+        for _ in 0..2.min(peers.len()) {
+            let peer = peers[self.rng.gen_range(0..peers.len())];
+            let packet = Packet {
+                id: Hash::ZERO,
+                body: Arc::new(Body::FetchRequest(height, block)),
+            };
+            self.send(node, peer, packet);
         }
     }
 
@@ -923,8 +1016,9 @@ impl Simulation {
                     self.note_signed(node, &message);
                     let n = &mut self.nodes[node];
                     let key = n.core.consensus_key();
+                    let now_ms = GENESIS_TIME_MS + self.queue.now_us() / 1_000;
                     let out = match n.mask.as_mut() {
-                        Some(mask) => mask.outbound(message, key, n.store.as_ref()),
+                        Some(mask) => mask.outbound(message, key, n.store.as_ref(), now_ms),
                         None => vec![Out::Consensus(message, Recipients::All)],
                     };
                     self.send_out(node, out);
@@ -941,7 +1035,11 @@ impl Simulation {
                     }
                 }
                 Action::Finalized(finalized) => {
-                    if !silent {
+                    let withheld = self.nodes[node]
+                        .mask
+                        .as_ref()
+                        .is_some_and(Mask::withholds_finalized);
+                    if !withheld {
                         self.broadcast(
                             node,
                             Body::Finalized((*finalized).clone()),
@@ -968,6 +1066,7 @@ impl Simulation {
                 }
                 Action::Committed(committed) => self.committed(node, &committed),
                 Action::CatchUp => self.request_sync(node),
+                Action::FetchBlock { height, block } => self.fetch(node, height, block),
             }
         }
     }
@@ -1037,6 +1136,18 @@ impl Simulation {
             at_us: now_us,
         });
         record.schedule.push((height, committed.authorities.hash()));
+        let round = committed.certificate.round;
+        let reached = record.reached.remove(&height).unwrap_or(0).max(round);
+        let failed_honest = (0..reached)
+            .filter(|r| {
+                committed
+                    .authorities
+                    .proposer(height, *r)
+                    .is_some_and(|p| self.honest_operator(&p.operator))
+            })
+            .count() as u32;
+        let record = &mut self.records[node];
+        record.rounds.push((height, round, failed_honest));
         for receipt in &committed.receipts {
             if let Some(at) = record.submitted_at.remove(&receipt.tx_hash) {
                 record.confirmations.push(now_us - at);
@@ -1116,6 +1227,16 @@ impl Simulation {
         }
     }
 
+    /// Whether `operator` is an authority run by an honest node.
+    fn honest_operator(&self, operator: &PublicKey) -> bool {
+        (0..self.mesh())
+            .filter(|i| {
+                self.identity(*i)
+                    .is_some_and(|id| self.chain.operators[id].public_key() == *operator)
+            })
+            .all(|i| self.honest(i))
+    }
+
     fn check_agreement(&self) -> Result<(), SimError> {
         let mut chain: BTreeMap<u64, Hash> = BTreeMap::new();
         for (i, r) in self.records.iter().enumerate() {
@@ -1164,6 +1285,8 @@ impl Simulation {
     fn report(&self) -> Result<Report, SimError> {
         let mut chain = BTreeMap::new();
         let mut commit_times = BTreeMap::new();
+        let mut decided_rounds = BTreeMap::new();
+        let mut max_failed_honest_rounds = 0;
         let mut confirmations = Vec::new();
         let mut digest = Hasher::new();
         let mut evidence = 0;
@@ -1184,6 +1307,10 @@ impl Simulation {
                 }
             }
             if self.honest(i) {
+                for (height, round, failed) in &r.rounds {
+                    decided_rounds.insert(*height, *round);
+                    max_failed_honest_rounds = max_failed_honest_rounds.max(*failed);
+                }
                 confirmations.extend(r.confirmations.iter().map(|us| *us as f64 / 1_000.0));
                 evidence += r.evidence_submitted;
             }
@@ -1244,6 +1371,8 @@ impl Simulation {
             chain,
             confirmations_ms: confirmations,
             commit_times_ms: commit_times,
+            decided_rounds,
+            max_failed_honest_rounds,
             final_authorities: final_set.len(),
             final_set,
             final_keys,

@@ -21,6 +21,11 @@ fn scenario(seed: u64) -> SimConfig {
         nodes.swap(i, rng.gen_range(0..=i));
     }
     let byzantine = rng.gen_range(0..=f);
+    // Half the runs carry credential issuances (ciphertext and sealed keys that a
+    // proposer could withhold), half registrations.
+    if rng.gen_bool(0.5) {
+        config.workload = Workload::Issuances { subjects: 8 };
+    }
     let behaviours = [
         Behaviour::Silent,
         Behaviour::Equivocator,
@@ -32,10 +37,20 @@ fn scenario(seed: u64) -> SimConfig {
         Behaviour::Replayer,
         Behaviour::EdgeSigner,
         Behaviour::ContentWithholder,
+        Behaviour::SplitWithholder,
+        Behaviour::LateProposer,
     ];
-    for &node in &nodes[..byzantine] {
-        // One in five Byzantine authorities is a twin: its key runs in two cores.
-        if rng.gen_bool(0.2) {
+    for (k, &node) in nodes[..byzantine].iter().enumerate() {
+        // The first Byzantine authority of every run splits its blocks' content or
+        // stamps them at the clock's edge (and withholds its precommits): a verdict
+        // that depended on which copy came first, or on the clock, would halt the
+        // chain.
+        if k == 0 {
+            let edge = [Behaviour::SplitWithholder, Behaviour::LateProposer];
+            config.byzantine.push((node, edge[rng.gen_range(0..2)]));
+        } else if rng.gen_bool(0.2) {
+            // One in five other Byzantine authorities is a twin: its key runs in two
+            // cores.
             config.twins.push(node);
         } else {
             config
@@ -412,4 +427,63 @@ fn credential_issuances_are_confirmed() {
     let issued = report.confirmations_ms.len();
     assert!(issued >= 100, "{issued} issuances confirmed");
     assert!(report.confirmation_quantile(0.99).unwrap() < 1_000.0);
+}
+
+/// Runs `n` authorities with the given Byzantine ones under the issuance workload
+/// (blocks carry ciphertext and sealed keys) and checks that every height was
+/// decided at most one honest proposer's round after it began or after a Byzantine
+/// proposer's round: a Byzantine authority cannot halt the chain, and liveness comes
+/// back as soon as it stops being proposer.
+fn withholding_runs(n: usize, byzantine: &[(usize, Behaviour)], seeds: std::ops::Range<u64>) {
+    for seed in seeds {
+        let mut config = SimConfig::new(seed, n);
+        config.byzantine = byzantine.to_vec();
+        config.workload = Workload::Issuances { subjects: 16 };
+        config.target_height = 24;
+        config.max_virtual_ms = 120_000;
+        let summary = format!("n={n} seed {seed} {byzantine:?}");
+        let report = Simulation::new(config)
+            .run()
+            .unwrap_or_else(|e| panic!("{summary}: {e}"));
+        assert!(report.min_height >= 24, "{summary}");
+        assert!(
+            report.max_failed_honest_rounds <= 1,
+            "{summary}: {} rounds with an honest proposer passed undecided at one height; rounds {:?}",
+            report.max_failed_honest_rounds,
+            report.decided_rounds
+        );
+    }
+}
+
+/// A proposer sends its block whole to all but one honest authority and stripped of
+/// its content to that one, then withholds its precommits: the others lock on the
+/// block and need the victim, which must fetch the content and vote, not judge the
+/// stripped copy invalid for the height.
+#[test]
+fn split_withholder_cannot_halt_the_chain() {
+    withholding_runs(4, &[(1, Behaviour::SplitWithholder)], 0..6);
+    withholding_runs(7, &[(2, Behaviour::SplitWithholder)], 10..14);
+}
+
+/// A proposer stamps its block at the edge of the clock window, so latency splits
+/// the honest authorities between "timely" and "late", then withholds its
+/// precommits: the clock verdict must hold for that round only.
+#[test]
+fn late_proposer_cannot_halt_the_chain() {
+    withholding_runs(4, &[(1, Behaviour::LateProposer)], 0..6);
+    withholding_runs(7, &[(2, Behaviour::LateProposer)], 10..14);
+}
+
+/// Both at once among seven: two Byzantine authorities, each withholding its
+/// precommits.
+#[test]
+fn split_withholder_and_late_proposer_together_cannot_halt_seven() {
+    withholding_runs(
+        7,
+        &[
+            (1, Behaviour::SplitWithholder),
+            (4, Behaviour::LateProposer),
+        ],
+        20..24,
+    );
 }
