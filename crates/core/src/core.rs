@@ -1076,8 +1076,7 @@ impl NodeCore {
             return Vec::new();
         }
         let offence = evidence.offence_id();
-        if self.evidence.iter().any(|p| p.offence == offence) || self.offence_punished(&offence)
-        {
+        if self.evidence.iter().any(|p| p.offence == offence) || self.offence_punished(&offence) {
             return Vec::new();
         }
         if self.evidence.len() >= MAX_PENDING_EVIDENCE {
@@ -1122,7 +1121,10 @@ impl NodeCore {
                 continue;
             }
             if report.attempts >= MAX_EVIDENCE_ATTEMPTS {
-                tracing::warn!(attempts = report.attempts, "evidence never landed: given up");
+                tracing::warn!(
+                    attempts = report.attempts,
+                    "evidence never landed: given up"
+                );
                 continue;
             }
             report.attempts += 1;

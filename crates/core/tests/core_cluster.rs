@@ -521,3 +521,79 @@ fn a_validator_sent_stripped_proposals_fetches_them_whole_and_votes() {
         assert_eq!(block.first_erased(), None, "block {height} stored whole");
     }
 }
+
+/// Two conflicting prevotes by authority `who` at height `height`, round 0.
+fn equivocation(c: &Cluster, who: usize, height: u64) -> [ConsensusMessage; 2] {
+    use mpms_crypto::Hash;
+    use mpms_ledger::{Vote, VoteKind};
+    let sign = |block: &[u8]| {
+        ConsensusMessage::Vote(
+            Vote {
+                height,
+                round: 0,
+                kind: VoteKind::Prevote,
+                block: Some(Hash::digest(block)),
+                valid_round: None,
+            }
+            .sign(
+                c.chain.chain_id(),
+                c.chain.operators[who].public_key(),
+                &c.chain.consensus[who],
+            ),
+        )
+    };
+    [sign(b"one block"), sign(b"another block")]
+}
+
+/// Whether authority `i` is in the authority set node `at` follows.
+fn in_set(c: &Cluster, at: usize, i: usize) -> bool {
+    mpms_ledger::execute::read_meta(c.stores[at].as_ref())
+        .unwrap()
+        .authority_set
+        .contains(&c.chain.operators[i].public_key())
+}
+
+/// Every honest node reports an offence it sees; one report lands and the others are
+/// dropped as duplicates. A node whose report was dropped must still report the
+/// next offence: its evidence goes with the nonce the chain expects. (The nonce used
+/// to be counted ahead of the chain and never given back: after one dropped report a
+/// node's every later report was refused.)
+#[test]
+fn a_node_whose_report_was_dropped_reports_the_next_offence() {
+    let mut c = Cluster::new(11);
+    c.run_for(1_000);
+    // Authority 3 equivocates; nodes 0, 1 and 2 see it and each report it.
+    let height = c.height(0) + 1;
+    for message in equivocation(&c, 3, height) {
+        for to in 0..3 {
+            c.inbox.push((to, Message::Consensus(message.clone())));
+        }
+    }
+    c.run_for(3_000);
+    assert!(!in_set(&c, 0, 3), "authority 3 is punished");
+    // Whose report landed: the others' were dropped.
+    let landed: Vec<usize> = (1..=c.height(0))
+        .flat_map(|h| c.stores[0].block(h).unwrap().unwrap().transactions)
+        .filter(|t| matches!(t.tx.payload, mpms_ledger::Payload::SubmitEvidence(_)))
+        .filter_map(|t| (0..3).find(|i| c.chain.operators[*i].public_key() == t.tx.sender))
+        .collect();
+    assert_eq!(landed.len(), 1, "one report executed: {landed:?}");
+    let dropped: Vec<usize> = (0..3).filter(|i| !landed.contains(i)).collect();
+    for i in 0..3 {
+        assert_eq!(
+            c.cores[i].pending_evidence(),
+            0,
+            "node {i} has nothing pending"
+        );
+    }
+    // Authority 2 equivocates next; only the nodes whose first report was dropped
+    // see it.
+    let height = c.height(0) + 1;
+    for message in equivocation(&c, 2, height) {
+        for &to in &dropped {
+            c.inbox.push((to, Message::Consensus(message.clone())));
+        }
+    }
+    c.run_for(3_000);
+    assert!(!in_set(&c, 0, 2), "authority 2 is punished too");
+}

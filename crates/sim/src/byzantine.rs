@@ -31,6 +31,8 @@ pub enum Behaviour {
     Equivocator,
     /// Signs a second, conflicting prevote and precommit for every vote.
     DoubleVoter,
+    /// Honest until this height, a double voter from it on.
+    DoubleVoterFrom(u64),
     /// As proposer, slips a credential issuance that the rules reject into its block.
     FakeCredentialProposer,
     /// Votes for every proposed block without checking it (colludes with a
@@ -296,6 +298,11 @@ impl Mask {
                 self.two_ways(vote, &key)
             }
             (Behaviour::DoubleVoter, ConsensusMessage::Vote(vote)) => self.two_ways(vote, &key),
+            (Behaviour::DoubleVoterFrom(from), ConsensusMessage::Vote(vote))
+                if vote.vote.height >= from =>
+            {
+                self.two_ways(vote, &key)
+            }
             (
                 Behaviour::ContentWithholder,
                 ConsensusMessage::Proposal {

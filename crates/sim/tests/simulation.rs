@@ -487,3 +487,27 @@ fn split_withholder_and_late_proposer_together_cannot_halt_seven() {
         20..24,
     );
 }
+
+/// Five honest authorities see every offence of a double voter and each reports it:
+/// one report lands, the others are dropped as duplicates. A second authority that
+/// starts double voting later must be punished as well: a node whose report was
+/// dropped keeps reporting. (Each node's evidence nonce used to run ahead of the
+/// chain after one dropped report, and every later report of it was refused.)
+#[test]
+fn every_offence_is_punished_after_duplicate_reports_were_dropped() {
+    let mut config = SimConfig::new(31, 7);
+    config.byzantine = vec![
+        (5, Behaviour::DoubleVoter),
+        (6, Behaviour::DoubleVoterFrom(20)),
+    ];
+    config.target_height = 40;
+    let sim = Simulation::new(config);
+    let (first, second) = (sim.operator(5), sim.operator(6));
+    let report = sim.run().unwrap();
+    assert!(report.punished.contains(&first), "the first offender");
+    assert!(
+        report.punished.contains(&second),
+        "the second offender, which double votes from height 20"
+    );
+    assert_eq!(report.final_authorities, 5);
+}
