@@ -934,9 +934,12 @@ impl NodeCore {
             }
             Err(e) => {
                 tracing::warn!(height, error = %e, "proposed block is invalid");
+                // An issuance the rules refuse, or one relying on what the block
+                // itself registers (absent from the state its voters judge it by):
+                // either way a statement for this block is evidence.
                 if let BlockExecError::Transaction {
                     index,
-                    error: TxError::Credential(_),
+                    error: TxError::Credential(_) | TxError::NotFinalYet(_),
                 } = e
                 {
                     self.note_fake_credential(&block, index);

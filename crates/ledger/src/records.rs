@@ -39,6 +39,7 @@ pub mod keys {
     const SUBJECT_ACCESS: u8 = 0x13;
     const DELEGATION: u8 = 0x14;
     const GRANT_SET: u8 = 0x15;
+    const PUNISHED: u8 = 0x16;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -184,11 +185,20 @@ pub mod keys {
     pub fn authority_change_prefix() -> Vec<u8> {
         key(AUTHORITY_CHANGE, &[])
     }
-    /// The hash of the committed block at a height ([`mpms_crypto::Hash`]), kept for
-    /// the evidence window: fake-credential evidence names a header whose parent
-    /// must be the committed block.
+    /// The hash of the committed block at a height ([`mpms_crypto::Hash`]), kept from
+    /// the history floor on ([`HistoryFloor`]): fake-credential evidence names a header
+    /// whose parent must be the committed block.
     pub fn block_hash(height: u64) -> Vec<u8> {
         key(BLOCK_HASH, &[&height.to_be_bytes()])
+    }
+    /// The [`HistoryFloor`]: the lowest height whose history the chain still holds.
+    pub fn history_floor() -> Vec<u8> {
+        key(META, &[b"history-floor"])
+    }
+    /// The height of the block that last punished an authority (`u64`): every offence
+    /// it committed at or before that height is covered by that punishment.
+    pub fn punished(operator: &AccountId) -> Vec<u8> {
+        key(PUNISHED, &[operator.as_bytes()])
     }
 }
 
@@ -632,6 +642,22 @@ pub struct PreviousAuthoritySet {
     pub set: AuthoritySet,
 }
 
+/// How far back the chain holds the history evidence is judged on: the hashes of
+/// committed blocks, every account's signing keys and every delegation's terms in
+/// force at each height. One rule prunes all of it, whatever the evidence window
+/// did: the floor of block `N` is `max(floor of N-1, N - evidence_max_age_blocks)`,
+/// so it never goes down (a window raised after it was lowered does not bring back
+/// what was pruned), and evidence about a height below it is refused ("history
+/// pruned") rather than judged on history the chain no longer holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HistoryFloor {
+    /// Evidence about a height below this is refused; never decreases.
+    pub floor: u64,
+    /// The lowest height whose block hash may still be stored: hashes below the
+    /// floor are deleted from here on, a bounded number per block.
+    pub hashes_from: u64,
+}
+
 /// Everything genesis and execution read about the chain itself.
 #[derive(Debug, Clone)]
 pub struct ChainMeta {
@@ -641,4 +667,16 @@ pub struct ChainMeta {
     pub params: Params,
     /// The authority set for the block being executed.
     pub authority_set: AuthoritySet,
+    /// The history floor as the previous block left it.
+    pub history: HistoryFloor,
+}
+
+impl ChainMeta {
+    /// The history floor of the block at `height`: the lowest height whose history
+    /// that block still holds (see [`HistoryFloor`]).
+    pub fn history_floor(&self, height: u64) -> u64 {
+        self.history
+            .floor
+            .max(height.saturating_sub(self.params.evidence_max_age_blocks))
+    }
 }

@@ -2321,3 +2321,174 @@ fn erasure_keeps_the_chain_verifiable_and_only_the_subject_asks_for_it() {
 fn schema_tx(hospital: &Actor, c: &Chain) -> mpms_ledger::SignedTransaction {
     c.tx(hospital, schema("med.bls", &[]))
 }
+
+// ------------------------------------------------------------ history floor
+
+/// The same certifier account signing with another key.
+fn with_key(actor: &Actor, seed: u8) -> Actor {
+    let enc_seed = Actor::new(seed);
+    Actor {
+        key: SigningKey::from_seed(&[seed; 32]),
+        id: actor.id,
+        enc: enc_seed.enc,
+    }
+}
+
+fn rotate(c: &Chain, who: &Actor, seed: u8) -> mpms_ledger::SignedTransaction {
+    c.tx(
+        who,
+        Payload::RotateKeys {
+            signing_key: Some(SigningKey::from_seed(&[seed; 32]).public_key()),
+            encryption_key: None,
+        },
+    )
+}
+
+fn set_window(c: &mut Chain, blocks: u64) {
+    govern(
+        c,
+        GovernanceAction::SetParameter(ParameterChange::EvidenceMaxAgeBlocks(blocks)),
+    );
+}
+
+fn floor(c: &Chain) -> mpms_ledger::records::HistoryFloor {
+    c.get(&keys::history_floor()).unwrap_or_default()
+}
+
+/// The evidence window is lowered, the certifier's key history is pruned under the
+/// lower window, and the window is raised again: evidence about an old block whose
+/// valid issuance was signed with a key the chain no longer remembers must be refused
+/// as "history pruned". (It used to be judged on the pruned history, the key lookup
+/// fell back to the account's original key, the honest issuance looked forged and the
+/// honest authority that voted for its block was slashed.)
+#[test]
+fn evidence_about_history_pruned_under_a_lowered_window_is_refused() {
+    let mut c = Chain::new(4);
+    let (cert, intern, rich) = (Actor::new(50), Actor::new(60), Actor::new(52));
+    c.ok(c.tx(&cert, schema("med.bls", &[]))); // h1
+    c.register_subject(&intern); // h2
+    c.ok(rotate(&c, &cert, 201)); // h3: K1 from h4
+    let cert1 = with_key(&cert, 201);
+    let issuance = c.issuance(&cert1, "med.bls", &intern, "Dr. A. Intern");
+    let tx = c.tx(&cert1, Payload::IssueCredential(Box::new(issuance)));
+    let (header, block, _) = proposed_block(&c, vec![tx.clone()]);
+    let honest = vote(&c, 2, header.height, header.hash(), VoteKind::Prevote);
+    let evidence = Evidence::FakeCredential {
+        header: Box::new(header),
+        vote: honest,
+        transaction: tx.clone(),
+        proof: block.tx_proof(0).unwrap(),
+    };
+    let submit =
+        |c: &Chain, ev: &Evidence| c.tx(&rich, Payload::SubmitEvidence(Box::new(ev.clone())));
+    c.ok(tx); // h4: the issuance is valid
+    assert!(matches!(
+        c.reject(submit(&c, &evidence)),
+        TxError::InvalidEvidence(why) if why.contains("valid")
+    ));
+    set_window(&mut c, 2);
+    c.ok(rotate(&c, &cert1, 202)); // K2
+    c.skip(2);
+    c.ok(rotate(&c, &with_key(&cert, 202), 203)); // K3: K1 forgotten
+    let before_raise = floor(&c);
+    set_window(&mut c, 50);
+    // The window is back to 50, the floor did not go down with it.
+    let after_raise = floor(&c);
+    assert!(
+        after_raise.floor >= before_raise.floor,
+        "{before_raise:?} -> {after_raise:?}"
+    );
+    let err = c.reject(submit(&c, &evidence));
+    assert!(
+        matches!(err, TxError::HistoryPruned { height: 4, .. }),
+        "{err:?}"
+    );
+    assert!(c.authority_set().contains(&c.authorities[2].id));
+}
+
+/// One pruning rule for block hashes: after the window is lowered, the hashes below
+/// the floor are deleted (a bounded number per block), and none comes back when the
+/// window is raised. Evidence about a height at or above the floor is still judged.
+#[test]
+fn block_hashes_follow_the_history_floor() {
+    let mut c = Chain::new(4);
+    c.skip(30);
+    set_window(&mut c, 3);
+    c.skip(3);
+    let f = floor(&c);
+    assert!(
+        f.floor + 4 >= c.height,
+        "floor {f:?} at height {}",
+        c.height
+    );
+    for h in 0..f.floor.saturating_sub(1) {
+        assert_eq!(
+            c.get::<Hash>(&keys::block_hash(h)),
+            None,
+            "hash {h} below the floor {f:?}"
+        );
+    }
+    assert!(c.get::<Hash>(&keys::block_hash(c.height - 1)).is_some());
+    set_window(&mut c, 50);
+    let raised = floor(&c);
+    assert!(raised.floor >= f.floor);
+    c.skip(5);
+    // Equivocation below the floor is refused as pruned; at the current height it
+    // is judged and punished.
+    let rich = Actor::new(52);
+    let eq = |c: &Chain, h| Evidence::Equivocation {
+        first: vote(c, 3, h, Hash::digest(b"a"), VoteKind::Prevote),
+        second: vote(c, 3, h, Hash::digest(b"b"), VoteKind::Prevote),
+    };
+    let old = eq(&c, f.floor - 1);
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(old)))),
+        TxError::HistoryPruned { .. }
+    ));
+    let recent = eq(&c, c.height);
+    c.ok(c.tx(&rich, Payload::SubmitEvidence(Box::new(recent))));
+    assert!(!c.authority_set().contains(&c.authorities[3].id));
+}
+
+/// An authority punished, then voted back in, is not punished again for an offence
+/// committed before its punishment; a new offence after it is punished. (The old
+/// offence used to slash and jail it again.)
+#[test]
+fn a_readmitted_authority_is_not_punished_again_for_old_offences() {
+    let mut c = Chain::new(4);
+    c.skip(3);
+    let rich = Actor::new(52);
+    let eq = |c: &Chain, h| Evidence::Equivocation {
+        first: vote(c, 3, h, Hash::digest(b"a"), VoteKind::Prevote),
+        second: vote(c, 3, h, Hash::digest(b"b"), VoteKind::Prevote),
+    };
+    let submit = |c: &Chain, ev: Evidence| c.tx(&rich, Payload::SubmitEvidence(Box::new(ev)));
+    let (first, second) = (eq(&c, 2), eq(&c, 3));
+    c.ok(submit(&c, first));
+    assert_eq!(
+        c.reject(submit(&c, second.clone())),
+        TxError::OffenceAlreadyPunished
+    );
+    let readmit = GovernanceAction::AddAuthority {
+        operator: c.authorities[3].id,
+        consensus_key: c.consensus[3].public_key(),
+        peer_id: "peer-3".into(),
+    };
+    govern(&mut c, readmit);
+    c.skip(1);
+    assert!(
+        c.authority_set().contains(&c.authorities[3].id),
+        "voted back in"
+    );
+    assert_eq!(
+        c.reject(submit(&c, second)),
+        TxError::OffenceAlreadyPunished
+    );
+    assert!(c.authority_set().contains(&c.authorities[3].id));
+    let new = eq(&c, c.height);
+    c.ok(submit(&c, new));
+    assert!(
+        !c.authority_set().contains(&c.authorities[3].id),
+        "punished anew"
+    );
+}

@@ -66,7 +66,7 @@ pub(super) fn transfer(
     Ok(())
 }
 
-/// Most signing-key versions an account keeps within the evidence window.
+/// Most signing-key versions an account keeps above the history floor.
 pub(crate) const MAX_KEY_VERSIONS: usize = 16;
 
 pub(super) fn rotate_keys(
@@ -86,13 +86,11 @@ pub(super) fn rotate_keys(
         // Takes effect from the next height: every signature in this block is checked
         // against the keys in force when the block started.
         let from = txn.next_height();
-        // Old keys are kept as long as evidence about their heights can be judged;
-        // within that window an account may change its key only so often, so the
-        // record stays small however often it is asked to rotate.
-        let window = txn.meta.params.evidence_max_age_blocks;
-        account
-            .signing_keys
-            .forget_before(txn.height().saturating_sub(window));
+        // Old keys are kept as long as evidence about their heights can be judged
+        // (from the history floor on); above it an account may change its key only
+        // so often, so the record stays small however often it is asked to rotate.
+        let floor = txn.history_floor();
+        account.signing_keys.forget_before(floor);
         let replaces_pending = account
             .signing_keys
             .entries()
@@ -102,7 +100,7 @@ pub(super) fn rotate_keys(
             return Err(TxError::field(
                 "signing_key",
                 format!(
-                    "{MAX_KEY_VERSIONS} signing keys are already kept for the last {window} blocks (the evidence window): wait before rotating again"
+                    "{MAX_KEY_VERSIONS} signing keys are already kept since height {floor} (the history evidence is judged on): wait before rotating again"
                 ),
             ));
         }

@@ -173,11 +173,14 @@ pub(super) fn register_schema(
 /// Whether something registered at `registered` may be relied on by an issuance
 /// in the block at `height`, seen through `view`: only what was committed before the
 /// block counts (for mempool admission, also the sender's pending transactions).
+/// Judging evidence, something not committed before the block was absent from the
+/// state its voters judged it by: the issuance broke the rule `missing` names.
 fn final_before(
     view: IssuanceView,
     registered: u64,
     height: u64,
     what: impl FnOnce() -> String,
+    missing: impl FnOnce() -> CredentialRuleError,
 ) -> Result<(), TxError> {
     match view {
         _ if registered < height => Ok(()),
@@ -186,10 +189,11 @@ fn final_before(
             "{} in this same block; the issuance can go in the next one",
             what()
         ))),
-        IssuanceView::Pending | IssuanceView::Evidence => Err(TxError::NotFinalYet(format!(
+        IssuanceView::Pending => Err(TxError::NotFinalYet(format!(
             "{} at height {registered}, not before the block at height {height}",
             what()
         ))),
+        IssuanceView::Evidence => Err(missing().into()),
     }
 }
 
@@ -197,8 +201,9 @@ fn final_before(
 /// reading only state committed before that height (see [`IssuanceView`]). Used both
 /// to execute issuances and to judge fake-credential evidence about a past block, so
 /// the two can never disagree. A rule violation is `Err(TxError::Credential(_))`;
-/// reliance on something not final before the block is
-/// `Err(TxError::NotFinalYet(_))`, which is never evidence.
+/// executing a block, reliance on something not final before it is
+/// `Err(TxError::NotFinalYet(_))` (the issuance waits for a later block); judging
+/// evidence, that reliance is a rule violation too (see [`IssuanceView::Evidence`]).
 pub(crate) fn check_issuance(
     txn: &Txn,
     issuance: &CredentialIssuance,
@@ -219,9 +224,13 @@ pub(crate) fn check_issuance(
     let schema: Rc<Schema> = txn
         .shared(&keys::schema(&claim.schema))?
         .ok_or_else(|| CredentialRuleError::UnknownSchema(claim.schema.clone()))?;
-    final_before(view, schema.registered_height, height, || {
-        format!("schema {} was registered", claim.schema)
-    })?;
+    final_before(
+        view,
+        schema.registered_height,
+        height,
+        || format!("schema {} was registered", claim.schema),
+        || CredentialRuleError::UnknownSchema(claim.schema.clone()),
+    )?;
     if !accreditation.covers(&claim.schema) {
         return Err(CredentialRuleError::OutOfScope {
             schema: claim.schema.clone(),
@@ -243,16 +252,24 @@ pub(crate) fn check_issuance(
     let subject = txn
         .get::<Subject>(&keys::subject(&claim.subject))?
         .ok_or(CredentialRuleError::UnknownSubject(claim.subject))?;
-    final_before(view, subject.registered_height, height, || {
-        format!("subject {} was registered", claim.subject)
-    })?;
+    final_before(
+        view,
+        subject.registered_height,
+        height,
+        || format!("subject {} was registered", claim.subject),
+        || CredentialRuleError::UnknownSubject(claim.subject),
+    )?;
     for prerequisite in &schema.prerequisites {
         match holding(txn, &claim.subject, prerequisite, height, time_ms)? {
             Holding::Held => {}
             Holding::Since(issued) => {
-                final_before(view, issued, height, || {
-                    format!("prerequisite {prerequisite} was issued")
-                })?;
+                final_before(
+                    view,
+                    issued,
+                    height,
+                    || format!("prerequisite {prerequisite} was issued"),
+                    || CredentialRuleError::MissingPrerequisite(prerequisite.clone()),
+                )?;
             }
             Holding::No => {
                 return Err(CredentialRuleError::MissingPrerequisite(prerequisite.clone()).into())
@@ -269,9 +286,13 @@ pub(crate) fn check_issuance(
         let old = txn
             .get::<Credential>(&keys::credential(earlier))?
             .ok_or(CredentialRuleError::UnknownCorrected(*earlier))?;
-        final_before(view, old.issued_height, height, || {
-            format!("corrected entry {earlier} was issued")
-        })?;
+        final_before(
+            view,
+            old.issued_height,
+            height,
+            || format!("corrected entry {earlier} was issued"),
+            || CredentialRuleError::UnknownCorrected(*earlier),
+        )?;
         if old.claim.certifier != claim.certifier
             || old.claim.subject != claim.subject
             || old.claim.schema != claim.schema
@@ -392,16 +413,16 @@ pub(super) fn delegate(
     let delegation = match txn.get::<Delegation>(&key)? {
         Some(mut d) => {
             // Old terms are kept as long as evidence about their heights can be
-            // judged; within that window the terms may change only so often, so the
-            // record (read by every issuance it covers) stays small.
-            let window = txn.meta.params.evidence_max_age_blocks;
-            d.terms.forget_before(txn.height().saturating_sub(window));
+            // judged (from the history floor on); above it the terms may change only
+            // so often, so the record (read by every issuance it covers) stays small.
+            let floor = txn.history_floor();
+            d.terms.forget_before(floor);
             let replaces_pending = d.terms.entries().last().is_some_and(|(at, _)| *at == from);
             if !replaces_pending && d.terms.entries().len() >= MAX_DELEGATION_VERSIONS {
                 return Err(TxError::field(
                     "practitioner",
                     format!(
-                        "its delegation changed {MAX_DELEGATION_VERSIONS} times in the last {window} blocks (the evidence window): wait before changing it again"
+                        "its delegation changed {MAX_DELEGATION_VERSIONS} times since height {floor} (the history evidence is judged on): wait before changing it again"
                     ),
                 ));
             }
@@ -440,10 +461,7 @@ pub(super) fn revoke_delegation(
     if latest.revoked.is_some() {
         return Err(TxError::UnknownDelegation(practitioner));
     }
-    let window = txn.meta.params.evidence_max_age_blocks;
-    delegation
-        .terms
-        .forget_before(txn.height().saturating_sub(window));
+    delegation.terms.forget_before(txn.history_floor());
     delegation.terms.set(
         txn.height() + 1,
         DelegationTerm {

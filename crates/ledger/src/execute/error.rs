@@ -258,6 +258,15 @@ pub enum TxError {
         /// The limit.
         max_age: u64,
     },
+    /// The evidence is about a height below the history floor: the chain no longer
+    /// holds what it would be judged on (block hashes, keys and delegations then).
+    #[error("history pruned: evidence about height {height} cannot be judged; the chain keeps history from height {floor}")]
+    HistoryPruned {
+        /// The offence height.
+        height: u64,
+        /// The lowest height whose history the chain holds.
+        floor: u64,
+    },
     /// The offence was already punished.
     #[error("offence already punished")]
     OffenceAlreadyPunished,

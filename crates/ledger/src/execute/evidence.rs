@@ -16,10 +16,10 @@ fn invalid(reason: impl Into<String>) -> TxError {
     TxError::InvalidEvidence(reason.into())
 }
 
-/// Checks that `vote` was validly signed by an authority in the set at its height,
-/// and returns that authority.
-fn check_signed_vote(txn: &Txn, vote: &SignedVote) -> Result<Authority, TxError> {
-    let height = vote.vote.height;
+/// Checks that evidence about `height` can be judged: not a future height, within
+/// the evidence window, and not below the history floor (the chain would judge it on
+/// history it no longer holds).
+fn check_height(txn: &Txn, height: u64) -> Result<(), TxError> {
     if height > txn.height() {
         return Err(invalid("statement is about a future height"));
     }
@@ -27,6 +27,18 @@ fn check_signed_vote(txn: &Txn, vote: &SignedVote) -> Result<Authority, TxError>
     if txn.height() - height > max_age {
         return Err(TxError::EvidenceTooOld { height, max_age });
     }
+    let floor = txn.history_floor();
+    if height < floor {
+        return Err(TxError::HistoryPruned { height, floor });
+    }
+    Ok(())
+}
+
+/// Checks that `vote` was validly signed by an authority in the set at its height,
+/// and returns that authority.
+fn check_signed_vote(txn: &Txn, vote: &SignedVote) -> Result<Authority, TxError> {
+    let height = vote.vote.height;
+    check_height(txn, height)?;
     let authority: Authority = txn
         .get(&keys::authority(&vote.validator))?
         .filter(|a: &Authority| a.active_at(height))
@@ -65,6 +77,16 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
     if jailed(txn.height())? || jailed(txn.next_height())? {
         return Err(TxError::OffenceAlreadyPunished);
     }
+    // An offence committed before the authority was last punished is covered by
+    // that punishment (it may have been re-admitted since: only what it does after
+    // is punished again).
+    let statement_height = evidence.statement().vote.height;
+    if txn
+        .get::<u64>(&keys::punished(&accused))?
+        .is_some_and(|punished_at| statement_height <= punished_at)
+    {
+        return Err(TxError::OffenceAlreadyPunished);
+    }
     let (offender, kind, offence_height) = match evidence {
         Evidence::Equivocation { first, second } => {
             let (a, b) = (&first.vote, &second.vote);
@@ -95,6 +117,7 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
             if vote.vote.height != header.height || vote.vote.block != Some(header.hash()) {
                 return Err(invalid("statement is not for this block"));
             }
+            check_height(txn, header.height)?;
             // The issuance is judged by the state committed before its block, which is
             // the state the voter saw only if the block extends the committed chain.
             if committed_hash(txn, header.height.saturating_sub(1))? != Some(header.parent) {
@@ -123,17 +146,13 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
                     (authority, OffenceKind::FakeCredential, header.height)
                 }
                 Err(e) if e.is_node_fault() => return Err(e),
-                Err(TxError::NotFinalYet(why)) => {
-                    return Err(invalid(format!(
-                        "the credential is not provably fake: {why}"
-                    )))
-                }
                 Err(e) => return Err(invalid(e.to_string())),
             }
         }
     };
     let authority = offender.operator;
     let burned = punish(txn, offender)?;
+    txn.put(keys::punished(&authority), &txn.height());
     let record = Offence {
         kind,
         authority,

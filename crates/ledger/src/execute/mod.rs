@@ -59,8 +59,11 @@ pub enum IssuanceView {
     /// Mempool admission: the sender's earlier pending transactions count as if
     /// committed (the issuance is held until they are, then goes in a later block).
     Pending,
-    /// Judging evidence about a past block: what was established at or after its
-    /// height cannot prove the issuance fake.
+    /// Judging evidence about a past block: what was not committed before its height
+    /// was not in the state its voters judged it by. Every honest validator refused
+    /// a block relying on it (in the [`IssuanceView::Block`] view), so a statement
+    /// for such a block is evidence like any other fake issuance, whatever was
+    /// registered since.
     Evidence,
 }
 
@@ -233,6 +236,7 @@ pub fn read_meta(state: &dyn State) -> Result<ChainMeta, TxError> {
         chain_id: get(state, &keys::chain_id(), "chain id")?,
         params: get::<Params>(state, &keys::params(), "parameters")?,
         authority_set: get(state, &keys::authority_set(), "authority set")?,
+        history: read_record(state, &keys::history_floor())?.unwrap_or_default(),
     })
 }
 
@@ -281,6 +285,10 @@ pub fn signing_key(state: &dyn State, id: &AccountId, height: u64) -> mpms_crypt
         .flatten()
         .map_or(*id, |a| a.signing_key_at(id, height))
 }
+
+/// Most stored block hashes a block deletes below the history floor (more than one
+/// only after the evidence window was lowered).
+const MAX_HASHES_PRUNED: u64 = 64;
 
 /// Applies the transactions of one block.
 pub struct Executor<'a> {
@@ -475,17 +483,27 @@ impl<'a> Executor<'a> {
                 next_authority_set = Some(set);
             }
         }
-        // The parent's hash, for evidence about the blocks of the evidence window
-        // (whose parents must be committed blocks); older ones are dropped.
+        // The parent's hash, for evidence about the blocks above the history floor
+        // (whose parents must be committed blocks); those below it go, a bounded
+        // number per block (a lowered window leaves a backlog).
         if let Some(parent_height) = self.ctx.height.checked_sub(1) {
             self.block.insert(
                 keys::block_hash(parent_height),
                 Some(codec::encode(&self.ctx.parent)),
             );
-            let window = self.meta.params.evidence_max_age_blocks.saturating_add(1);
-            if let Some(old) = parent_height.checked_sub(window) {
-                self.block.insert(keys::block_hash(old), None);
-            }
+        }
+        let mut history = self.meta.history;
+        history.floor = self.meta.history_floor(self.ctx.height);
+        // Evidence about the floor's height needs the hash of the block before it.
+        let keep_from = history.floor.saturating_sub(1);
+        let until = keep_from.min(history.hashes_from.saturating_add(MAX_HASHES_PRUNED));
+        for height in history.hashes_from..until {
+            self.block.insert(keys::block_hash(height), None);
+        }
+        history.hashes_from = history.hashes_from.max(until);
+        if history != self.meta.history {
+            self.block
+                .insert(keys::history_floor(), Some(codec::encode(&history)));
         }
         let writes = self.block.into_iter().collect();
         let (state_root, tree) = crate::state::tree::update(self.base, self.ctx.height, &writes)?;

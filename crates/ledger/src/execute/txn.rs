@@ -86,6 +86,12 @@ impl<'a> Txn<'a> {
         self.ctx.height
     }
 
+    /// The lowest height whose history this block holds: versions of keys and terms
+    /// in force from it on are kept, evidence about an older height is refused.
+    pub fn history_floor(&self) -> u64 {
+        self.meta.history_floor(self.ctx.height)
+    }
+
     /// The height from which changes made now take effect.
     pub fn next_height(&self) -> u64 {
         self.ctx.height + 1
