@@ -94,11 +94,13 @@ pub enum Action {
     /// Peers are ahead: catch up by block sync.
     CatchUp,
     /// Fetch the whole block with this hash at `height` from peers (any that holds
-    /// it: the proposer, or a validator that received it whole) and hand it to
-    /// [`NodeCore::on_fetched_block`]. The node holds no copy of it, or one without
-    /// its transactions' ciphertext or sealed keys. The answer is checked by its
-    /// hash, which commits to every value by digest; a peer that answers with a
-    /// stripped copy lied.
+    /// it: the proposer, a validator that received it whole, or one that stored it)
+    /// and hand it to [`NodeCore::on_fetched_block`]. Either the block is being
+    /// decided and this node holds no copy of it, or one without its transactions'
+    /// ciphertext or sealed keys; or it is a stored block that arrived without
+    /// values the chain did not erase. The answer is checked by its hash, which
+    /// commits to every value by digest; a peer that answers with a stripped copy
+    /// lied.
     FetchBlock {
         /// The height being decided.
         height: u64,
@@ -143,6 +145,9 @@ pub struct NodeCore {
     proposed: ProposedBlocks,
     /// Blocks awaiting a verdict that this node asked peers for, and when.
     fetching: HashMap<Hash, u64>,
+    /// Stored blocks missing values the chain did not erase that this node asked
+    /// peers for, by height, and when.
+    repairing: HashMap<u64, u64>,
     /// Proposals for the next height, kept until it starts (at most
     /// [`NEXT_HEIGHT_PROPOSALS`], from that height's expected proposers).
     next_proposals: Vec<(SignedVote, Arc<Block>)>,
@@ -225,6 +230,13 @@ const STALL_HEARTBEATS: u64 = 3;
 /// long.
 pub const FETCH_RETRY_MS: u64 = 1_000;
 
+/// A stored block still missing values the chain did not erase is asked for again
+/// after this long.
+pub const REPAIR_RETRY_MS: u64 = 10_000;
+
+/// Most stored blocks under repair at once.
+const MAX_REPAIRS: usize = 8;
+
 impl NodeCore {
     /// A core over `store` (which holds at least genesis).
     pub fn new(
@@ -265,6 +277,7 @@ impl NodeCore {
             incomplete: HashSet::new(),
             proposed: ProposedBlocks::default(),
             fetching: HashMap::new(),
+            repairing: HashMap::new(),
             next_proposals: Vec::new(),
             verified_last_commits: HashSet::new(),
             outcomes: HashMap::new(),
@@ -585,9 +598,13 @@ impl NodeCore {
 
     /// A whole block fetched from a peer after [`Action::FetchBlock`]: kept if it is
     /// one the engine awaits a verdict on (or one held without its content) at the
-    /// current height, and whole; ignored otherwise. The caller checks it against
-    /// the hash it asked for.
+    /// current height, or a stored block under repair, and whole; ignored otherwise.
+    /// The caller checks it against the hash it asked for.
     pub fn on_fetched_block(&mut self, block: Block, now_ms: u64) -> Vec<Action> {
+        if block.header.height <= self.last.height {
+            self.repair(block);
+            return Vec::new();
+        }
         let hash = block.hash();
         if block.header.height != self.last.height + 1
             || block.first_erased().is_some()
@@ -596,6 +613,98 @@ impl NodeCore {
             return Vec::new();
         }
         self.hold(hash, Arc::new(block), now_ms)
+    }
+
+    /// Stored blocks that arrived without values the chain has not erased (a peer
+    /// withheld them during catch-up): asked for again from peers, once this node is
+    /// near the chain's tip (so that it knows of every erasure the peers know of).
+    /// A block the chain has erased the values of since is whole as it is.
+    fn repair_incomplete(&mut self, now_ms: u64) -> Vec<Action> {
+        let heights = match self.store.incomplete_blocks(MAX_REPAIRS) {
+            Ok(heights) => heights,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the blocks to repair");
+                return Vec::new();
+            }
+        };
+        self.repairing.retain(|h, _| heights.contains(h));
+        let mut actions = Vec::new();
+        for height in heights {
+            let block = match self.store.block(height) {
+                Ok(Some(block)) => block,
+                _ => continue,
+            };
+            let explained = block.first_erased().is_none()
+                || crate::erasure::erasure_explained(self.store.as_ref(), &block).unwrap_or(false);
+            if explained {
+                if let Err(e) = self.store.clear_incomplete(height) {
+                    tracing::warn!(height, error = %e, "cannot clear a repair mark");
+                }
+                continue;
+            }
+            if self
+                .repairing
+                .get(&height)
+                .is_some_and(|at| now_ms.saturating_sub(*at) < REPAIR_RETRY_MS)
+            {
+                continue;
+            }
+            self.repairing.insert(height, now_ms);
+            tracing::info!(
+                height,
+                "a stored block lacks content the chain did not erase: fetching it whole"
+            );
+            actions.push(Action::FetchBlock {
+                height,
+                block: block.hash(),
+            });
+        }
+        actions
+    }
+
+    /// A whole copy of a stored block that lacks values: kept, with the values of
+    /// credentials the chain erased since removed again.
+    fn repair(&mut self, whole: Block) {
+        let height = whole.header.height;
+        if !self.repairing.contains_key(&height) || whole.first_erased().is_some() {
+            return;
+        }
+        let stored = match self.store.block(height) {
+            Ok(Some(stored)) if stored.hash() == whole.hash() => stored,
+            _ => return,
+        };
+        let repaired = crate::erasure::keep_erasures(self.store.as_ref(), whole)
+            .and_then(|b| self.store.replace_values(&b).map(|()| b));
+        match repaired {
+            Ok(_) => {
+                self.repairing.remove(&height);
+                if let Err(e) = self.store.clear_incomplete(height) {
+                    tracing::warn!(height, error = %e, "cannot clear a repair mark");
+                }
+                tracing::info!(
+                    height,
+                    lacked = stored.first_erased().is_some(),
+                    "stored block repaired with the content it lacked"
+                );
+            }
+            Err(e) => tracing::warn!(height, error = %e, "cannot repair a stored block"),
+        }
+    }
+
+    /// Of `heights`, those whose stored block still lacks values the chain did not
+    /// erase: what a peer that served them during catch-up withheld.
+    pub fn unexplained_incomplete(&self, heights: &[u64]) -> Vec<u64> {
+        heights
+            .iter()
+            .copied()
+            .filter(|h| {
+                self.store.block(*h).ok().flatten().is_some_and(|b| {
+                    b.first_erased().is_some()
+                        && !crate::erasure::erasure_explained(self.store.as_ref(), &b)
+                            .unwrap_or(true)
+                })
+            })
+            .collect()
     }
 
     /// Asks peers for the whole block `hash` (at most once per [`FETCH_RETRY_MS`]).
@@ -762,6 +871,10 @@ impl NodeCore {
         }
         actions.extend(self.resend_if_quiet(now_ms));
         actions.extend(self.fetch_missing(now_ms));
+        // Near the tip this node knows of every erasure its peers know of.
+        if since_block <= stall_ms {
+            actions.extend(self.repair_incomplete(now_ms));
+        }
         actions
     }
 

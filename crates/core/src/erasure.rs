@@ -76,9 +76,79 @@ pub fn erase_credential(store: &dyn Store, id: &CredentialId) -> Result<usize, S
             }
         }
         if changed {
-            store.rewrite_erased(&block)?;
+            store.replace_values(&block)?;
             rewritten += 1;
         }
     }
     Ok(rewritten)
+}
+
+/// The credentials whose erasable values `tx` lacks: its own issuance's, the granted
+/// credential's, or those of set-grant entries.
+fn lacking(tx: &mpms_ledger::SignedTransaction) -> Vec<CredentialId> {
+    use mpms_ledger::Payload;
+    match &tx.tx.payload {
+        Payload::IssueCredential(issuance)
+            if issuance.content.is_erased() || issuance.subject_key.is_erased() =>
+        {
+            vec![issuance.claim.id()]
+        }
+        Payload::GrantAccess {
+            credential,
+            sealed_key,
+            ..
+        } if sealed_key.is_erased() => vec![*credential],
+        Payload::GrantAccessSet { entries, .. } => entries
+            .iter()
+            .filter(|e| e.sealed_key.is_erased())
+            .map(|e| e.credential)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the chain erased the content of credential `id` (as of the committed
+/// state).
+pub fn content_erased(store: &dyn Store, id: &CredentialId) -> Result<bool, StoreError> {
+    let Some(bytes) = store
+        .get(&keys::credential(id))
+        .map_err(|e| StoreError::Db(e.to_string()))?
+    else {
+        return Ok(false);
+    };
+    let credential: Credential = codec::decode(&bytes)?;
+    Ok(credential.erased_height.is_some())
+}
+
+/// Whether every value `block` lacks belongs to a credential whose content the chain
+/// erased: what an honest node's copy of the block holds.
+pub fn erasure_explained(
+    store: &dyn Store,
+    block: &mpms_ledger::Block,
+) -> Result<bool, StoreError> {
+    for tx in &block.transactions {
+        for id in lacking(tx) {
+            if !content_erased(store, &id)? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// `block` (whole) with the content of every credential the chain erased removed
+/// again: what this node keeps once it repaired a copy it got without values.
+pub fn keep_erasures(
+    store: &dyn Store,
+    mut block: mpms_ledger::Block,
+) -> Result<mpms_ledger::Block, StoreError> {
+    for tx in &mut block.transactions {
+        // Every credential it carries values of: those it would lack once erased.
+        for id in lacking(&tx.erased()) {
+            if content_erased(store, &id)? {
+                tx.erase_credential(&id);
+            }
+        }
+    }
+    Ok(block)
 }

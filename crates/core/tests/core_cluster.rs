@@ -134,11 +134,16 @@ impl Cluster {
                 Action::WakeAt(when) => self.at(when.max(self.now_ms), Event::Wake(from)),
                 Action::Committed(_) => {}
                 Action::CatchUp => {}
-                // Any other node that holds the block whole serves it.
-                Action::FetchBlock { block, .. } => {
-                    let whole = (0..4)
-                        .filter(|i| *i != from && self.up[*i])
-                        .find_map(|i| self.cores[i].proposed_blocks().get(&block));
+                // Any other node that holds the block whole serves it: one being
+                // decided, or one it stored.
+                Action::FetchBlock { height, block } => {
+                    let whole = (0..4).filter(|i| *i != from && self.up[*i]).find_map(|i| {
+                        self.cores[i].proposed_blocks().get(&block).or_else(|| {
+                            let stored = self.stores[i].block(height).ok()??;
+                            (stored.hash() == block && stored.first_erased().is_none())
+                                .then(|| Arc::new(stored))
+                        })
+                    });
                     if let Some(whole) = whole {
                         self.fetched += 1;
                         self.inbox.push((from, Message::Fetched((*whole).clone())));
@@ -596,4 +601,73 @@ fn a_node_whose_report_was_dropped_reports_the_next_offence() {
     }
     c.run_for(3_000);
     assert!(!in_set(&c, 0, 2), "authority 2 is punished too");
+}
+
+/// A node catching up from a peer that withholds content (it serves blocks without
+/// their transactions' ciphertext and sealed keys, which verify by digest like an
+/// erased copy) stores them so, marked incomplete; once near the tip, it fetches
+/// each again from its peers and keeps it whole, except for the content the chain
+/// erased since. (It used to keep, and serve, such blocks for good, and clients saw
+/// "erased" for entries the chain never erased.)
+#[test]
+fn blocks_caught_up_without_their_content_are_repaired_from_peers() {
+    use mpms_ledger::Payload;
+    let mut c = Cluster::new(12);
+    c.up[3] = false;
+    c.submit(0, c.chain.register_schema(0, "course"));
+    c.submit(0, c.chain.register_subject(1));
+    c.run_for(2_000);
+    for serial in 1..=3 {
+        c.submit(1, c.chain.issue(serial, "course", 1, serial));
+        c.run_for(700);
+    }
+    // The subject erases the content of its second credential.
+    let erased = match &c.chain.issue(2, "course", 1, 2).tx.payload {
+        Payload::IssueCredential(issuance) => issuance.claim.id(),
+        _ => unreachable!(),
+    };
+    let (subject, _) = c.chain.subject(1);
+    let erase = c
+        .chain
+        .tx(&subject, 1, Payload::EraseContent { credential: erased });
+    c.submit(0, erase);
+    c.run_for(2_000);
+    // Node 3 catches up from a peer that strips every block it serves.
+    let source = c.stores[0].clone();
+    let last = source.last_height().unwrap().unwrap();
+    for height in 1..=last {
+        let mut block = source.block(height).unwrap().unwrap();
+        for tx in &mut block.transactions {
+            *tx = tx.erased();
+        }
+        let finalized = FinalizedBlock {
+            block,
+            certificate: source.certificate(height).unwrap().unwrap(),
+        };
+        c.cores[3].commit_finalized(finalized).unwrap();
+    }
+    let marked = c.stores[3].incomplete_blocks(100).unwrap();
+    assert!(
+        !marked.is_empty(),
+        "blocks stored without content are marked"
+    );
+    assert_eq!(
+        c.cores[3].unexplained_incomplete(&marked).len(),
+        marked.len() - 1,
+        "all but the erased credential's block lack content the chain did not erase"
+    );
+    c.up[3] = true;
+    let now = c.now_ms;
+    let actions = c.cores[3].resume(now);
+    c.handle(3, actions);
+    c.run_for(3_000);
+    assert_eq!(
+        c.stores[3].incomplete_blocks(100).unwrap(),
+        Vec::<u64>::new()
+    );
+    for height in 1..=last {
+        let ours = c.stores[3].block(height).unwrap().unwrap();
+        let theirs = c.stores[0].block(height).unwrap().unwrap();
+        assert_eq!(ours, theirs, "block {height} as an honest node keeps it");
+    }
 }

@@ -62,6 +62,14 @@ pub trait BlockSink: Send {
         &mut self,
         blocks: Vec<FinalizedBlock>,
     ) -> impl Future<Output = Option<Applied>> + Send;
+    /// Of `heights` (blocks applied that lacked some transaction's ciphertext or
+    /// sealed keys), those whose missing values the sink's chain has not erased:
+    /// withheld by the peer that served them. Asked once a sync run is over, when
+    /// the sink knows of the erasures its peers knew of. None by default.
+    fn unexplained(&mut self, heights: Vec<u64>) -> impl Future<Output = Vec<u64>> + Send {
+        let _ = heights;
+        std::future::ready(Vec::new())
+    }
 }
 
 /// What [`BlockSink::apply`] did.
@@ -101,6 +109,9 @@ pub struct SyncReport {
     pub applied: u64,
     /// Peers banned for serving bad blocks, with the reason.
     pub banned: Vec<(PeerId, String)>,
+    /// Peers penalized for serving blocks without content the chain did not erase,
+    /// with the heights.
+    pub withheld: Vec<(PeerId, u64)>,
 }
 
 /// How a sync run asks.
@@ -143,6 +154,9 @@ pub async fn sync_to<S: BlockSink>(
         }
     }
     let target = heights.values().copied().max().unwrap_or(0);
+    let announced = heights.clone();
+    // Blocks applied without some erasable value, and who served them.
+    let mut incomplete: Vec<(u64, PeerId)> = Vec::new();
     let mut height = sink.height().await.ok_or(SyncError::SinkStopped)?;
     let mut report = SyncReport {
         height,
@@ -197,7 +211,18 @@ pub async fn sync_to<S: BlockSink>(
             .take_while(|(b, h)| b.block.header.height == *h)
             .count();
         blocks.truncate(consecutive);
+        let lacking: Vec<u64> = blocks
+            .iter()
+            .filter(|b| b.block.first_erased().is_some())
+            .map(|b| b.block.header.height)
+            .collect();
         let mut applied = sink.apply(blocks).await.ok_or(SyncError::SinkStopped)?;
+        incomplete.extend(
+            lacking
+                .into_iter()
+                .filter(|h| *h < next + applied.count as u64)
+                .map(|h| (h, peer)),
+        );
         if applied.refused.is_none() && consecutive < served {
             applied.refused = Some(format!(
                 "served height out of order after {}",
@@ -211,6 +236,26 @@ pub async fn sync_to<S: BlockSink>(
             network.ban(peer, reason.clone()).await?;
             heights.remove(&peer);
             report.banned.push((peer, reason));
+        }
+    }
+    // A peer may serve a block without the content of a credential the chain erased
+    // (it keeps no more). Content missing for a credential the chain did not erase,
+    // by a peer that announced no more than this node reached, was withheld.
+    if !incomplete.is_empty() {
+        let unexplained = sink
+            .unexplained(incomplete.iter().map(|(h, _)| *h).collect())
+            .await;
+        for (height, peer) in incomplete {
+            let within = announced.get(&peer).is_some_and(|h| *h <= report.height);
+            if within && unexplained.contains(&height) {
+                network
+                    .penalize(
+                        peer,
+                        format!("served block {height} without content the chain did not erase"),
+                    )
+                    .await?;
+                report.withheld.push((peer, height));
+            }
         }
     }
     Ok(report)

@@ -271,10 +271,12 @@ async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server()
         .unwrap();
         assert_eq!(fetched.as_ref(), Some(&block), "start {start}");
     }
-    assert!(
-        fresh.handle.metrics().snapshot().penalized >= 1,
-        "the peer serving a stripped copy was penalized"
-    );
+    wait_for(
+        "the stripped copy's server penalized",
+        Duration::from_secs(5),
+        || async { fresh.handle.metrics().snapshot().penalized >= 1 },
+    )
+    .await;
     // Nobody holds an unknown block.
     let unknown = mpms_network::sync::fetch_block(
         &fresh.handle,
@@ -287,6 +289,95 @@ async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server()
     .unwrap();
     assert_eq!(unknown, None);
     for node in [&liar, &honest, &fresh] {
+        node.handle.shutdown().await;
+    }
+}
+
+/// Serves the chain's blocks without their transactions' ciphertext and sealed keys:
+/// each still verifies (values are committed by digest), as an erased copy would.
+struct Withholder {
+    inner: StoreSource<MemStore>,
+}
+
+impl BlockSource for Withholder {
+    fn last_height(&self) -> u64 {
+        self.inner.last_height()
+    }
+    fn finalized(&self, height: u64) -> Option<FinalizedBlock> {
+        let mut block = self.inner.finalized(height)?;
+        for tx in &mut block.block.transactions {
+            *tx = tx.erased();
+        }
+        Some(block)
+    }
+}
+
+/// A chain that never erased anything: every missing value was withheld.
+struct NothingErased(VerifyingSink);
+
+impl mpms_network::sync::BlockSink for NothingErased {
+    async fn height(&mut self) -> Option<u64> {
+        self.0.height().await
+    }
+    async fn apply(&mut self, blocks: Vec<FinalizedBlock>) -> Option<mpms_network::sync::Applied> {
+        self.0.apply(blocks).await
+    }
+    async fn unexplained(&mut self, heights: Vec<u64>) -> Vec<u64> {
+        heights
+    }
+}
+
+/// A peer that serves blocks without content the chain did not erase is penalized
+/// once the catch-up is over (the blocks themselves verify: the node keeps them and
+/// repairs them from other peers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_withholding_content_during_catch_up_is_penalized() {
+    let mut chain = Chain::new(7);
+    chain.produce(&[
+        chain.keys.register_schema(0, "course"),
+        chain.keys.register_subject(1),
+    ]);
+    chain.produce(&[chain.keys.issue(1, "course", 1, 1)]);
+    chain.produce(&[]);
+    let chain_id = chain.chain_id();
+    let withholder = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(Withholder {
+            inner: StoreSource(chain.store.clone()),
+        }),
+    )
+    .await;
+    let fresh = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(NoBlocks),
+    )
+    .await;
+    fresh.handle.dial(withholder.addr.clone()).await.unwrap();
+    wait_for("one peer", Duration::from_secs(20), || async {
+        fresh.handle.peers().await.unwrap().len() == 1
+    })
+    .await;
+    let mut sink = NothingErased(VerifyingSink::from_genesis(&chain));
+    let report = sync_to(&fresh.handle, &mut sink, options(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(report.height, 3);
+    assert_eq!(
+        report.withheld,
+        vec![(withholder.handle.peer_id(), 2)],
+        "the block with the issuance"
+    );
+    wait_for(
+        "the withholder penalized",
+        Duration::from_secs(5),
+        || async { fresh.handle.metrics().snapshot().penalized == 1 },
+    )
+    .await;
+    for node in [&withholder, &fresh] {
         node.handle.shutdown().await;
     }
 }

@@ -67,6 +67,8 @@ enum SyncWork {
     Height(oneshot::Sender<u64>),
     /// Check and commit these blocks, in order.
     Apply(Vec<FinalizedBlock>, oneshot::Sender<Applied>),
+    /// Which of these stored blocks lack values the chain did not erase.
+    Unexplained(Vec<u64>, oneshot::Sender<Vec<u64>>),
     /// The catch-up ended.
     Finished(Result<SyncReport, String>),
 }
@@ -549,6 +551,9 @@ impl NodeTask {
                 let _ = reply.send(applied);
                 self.perform(actions).await;
             }
+            SyncWork::Unexplained(heights, reply) => {
+                let _ = reply.send(self.core.unexplained_incomplete(&heights));
+            }
             SyncWork::Finished(result) => {
                 match result {
                     Ok(report) if report.applied > 0 => {
@@ -826,5 +831,18 @@ impl BlockSink for CoreLink {
         let (reply, answer) = oneshot::channel();
         self.work.send(SyncWork::Apply(blocks, reply)).await.ok()?;
         answer.await.ok()
+    }
+
+    async fn unexplained(&mut self, heights: Vec<u64>) -> Vec<u64> {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .work
+            .send(SyncWork::Unexplained(heights, reply))
+            .await
+            .is_err()
+        {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
     }
 }

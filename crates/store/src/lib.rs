@@ -132,6 +132,8 @@ pub trait Store: State + Send + Sync {
 
     /// Commits a block with its certificate and state writes atomically and durably.
     /// The block must extend the last committed block (or be genesis on an empty store).
+    /// A block lacking erasable values is marked incomplete in the same write
+    /// ([`Store::incomplete_blocks`]).
     fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StoreError>;
 
     /// The consensus safety record, if one was saved.
@@ -145,9 +147,18 @@ pub trait Store: State + Send + Sync {
     fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError>;
 
     /// Replaces the stored block at `block`'s height with `block`, which must be the
-    /// same block with erasable values erased: the same header and the same
-    /// transaction hashes (so the chain verifies as before). Durable on return.
-    fn rewrite_erased(&self, block: &Block) -> Result<(), StoreError>;
+    /// same block with erasable values erased or restored: the same header and the
+    /// same transaction hashes (so the chain verifies as before). Durable on return.
+    fn replace_values(&self, block: &Block) -> Result<(), StoreError>;
+
+    /// Heights of stored blocks that arrived without some transaction's ciphertext or
+    /// sealed keys and are not yet known to be erased by the chain, lowest first, at
+    /// most `limit`. [`Store::commit`] marks such a block in the same write.
+    fn incomplete_blocks(&self, limit: usize) -> Result<Vec<u64>, StoreError>;
+
+    /// Clears the mark of [`Store::incomplete_blocks`] at `height`: the block is whole
+    /// again, or the chain erased what it lacks. Durable on return.
+    fn clear_incomplete(&self, height: u64) -> Result<(), StoreError>;
 
     /// Lets storage drop the bytes that erased values leave behind (flush and
     /// compact); nothing to do in memory.

@@ -17,6 +17,7 @@ struct Inner {
     tx_index: HashMap<Hash, TxLocation>,
     state: MemState,
     safety: Option<Vec<u8>>,
+    incomplete: std::collections::BTreeSet<u64>,
 }
 
 /// A [`Store`] in memory.
@@ -51,6 +52,7 @@ impl MemStore {
                 tx_index: HashMap::new(),
                 state: MemState::with_history(versions),
                 safety: None,
+                incomplete: Default::default(),
             }),
         }
     }
@@ -111,7 +113,7 @@ impl Store for MemStore {
         Ok(self.lock().tx_index.get(hash).copied())
     }
 
-    fn rewrite_erased(&self, block: &Block) -> Result<(), StoreError> {
+    fn replace_values(&self, block: &Block) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let height = block.header.height;
         let stored = inner
@@ -148,6 +150,18 @@ impl Store for MemStore {
         }
         inner.heights.insert(block.hash(), height);
         inner.blocks.insert(height, block.clone());
+        if block.first_erased().is_some() {
+            inner.incomplete.insert(height);
+        }
+        Ok(())
+    }
+
+    fn incomplete_blocks(&self, limit: usize) -> Result<Vec<u64>, StoreError> {
+        Ok(self.lock().incomplete.iter().take(limit).copied().collect())
+    }
+
+    fn clear_incomplete(&self, height: u64) -> Result<(), StoreError> {
+        self.lock().incomplete.remove(&height);
         Ok(())
     }
 

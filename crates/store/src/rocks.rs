@@ -33,6 +33,8 @@ const META_LAST_HEIGHT: &[u8] = b"last-height";
 const META_TREE_PRUNED_UNTIL: &[u8] = b"tree-pruned-until";
 const META_HEADER_PREFIX: &[u8] = b"header/";
 const META_HASH_PREFIX: &[u8] = b"hash/";
+/// Blocks stored without some erasable values the chain has not erased.
+const META_INCOMPLETE_PREFIX: &[u8] = b"incomplete/";
 const SAFETY_KEY: &[u8] = b"record";
 
 /// Bytes a write batch spends besides keys and values: its header and the certificate
@@ -111,6 +113,10 @@ fn header_key(height: u64) -> Vec<u8> {
 
 fn hash_key(hash: &Hash) -> Vec<u8> {
     [META_HASH_PREFIX, hash.as_bytes()].concat()
+}
+
+fn incomplete_key(height: u64) -> Vec<u8> {
+    [META_INCOMPLETE_PREFIX, &height.to_be_bytes()].concat()
 }
 
 impl RocksStore {
@@ -313,7 +319,7 @@ impl Store for RocksStore {
         self.get_decoded(CF_BLOCKS, &height_key(height))
     }
 
-    fn rewrite_erased(&self, block: &Block) -> Result<(), StoreError> {
+    fn replace_values(&self, block: &Block) -> Result<(), StoreError> {
         let height = block.header.height;
         let stored: Block = self
             .get_decoded(CF_BLOCKS, &height_key(height))?
@@ -428,12 +434,39 @@ impl Store for RocksStore {
         batch.put_cf(meta, hash_key(&block.hash()), codec::encode(&height));
         batch.put_cf(meta, header_key(height), codec::encode(&block.header));
         batch.put_cf(meta, META_LAST_HEIGHT, codec::encode(&height));
+        if block.first_erased().is_some() {
+            batch.put_cf(meta, incomplete_key(height), []);
+        }
         self.write(batch, self.sync)?;
         self.tx_index.submit(height, hashes)
     }
 
     fn safety_record(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.get_cf(CF_SAFETY, SAFETY_KEY)
+    }
+
+    fn incomplete_blocks(&self, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        let mode = rocksdb::IteratorMode::From(META_INCOMPLETE_PREFIX, rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(CF_META)?, mode) {
+            let (key, _) = item.map_err(db_err)?;
+            let Some(height) = key.strip_prefix(META_INCOMPLETE_PREFIX) else {
+                break;
+            };
+            if out.len() >= limit {
+                break;
+            }
+            let height = <[u8; 8]>::try_from(height)
+                .map_err(|_| StoreError::Db("a malformed incomplete-block mark".into()))?;
+            out.push(u64::from_be_bytes(height));
+        }
+        Ok(out)
+    }
+
+    fn clear_incomplete(&self, height: u64) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_META)?, incomplete_key(height));
+        self.write(batch, true)
     }
 
     fn save_safety_record(&self, record: &[u8]) -> Result<(), StoreError> {

@@ -271,14 +271,14 @@ fn erase_in(store: &dyn Store) -> Vec<u8> {
     // Changing a transaction, or the header, is not erasing.
     let mut changed = stored.clone();
     changed.transactions[index].tx.nonce += 1;
-    assert!(store.rewrite_erased(&changed).is_err());
+    assert!(store.replace_values(&changed).is_err());
     let mut moved = stored.clone();
     moved.header.time_ms += 1;
-    assert!(store.rewrite_erased(&moved).is_err());
+    assert!(store.replace_values(&moved).is_err());
     let mut erased = stored.clone();
     assert!(erased.transactions[index].erase_credential(&id));
     assert!(!erased.transactions[index].erase_credential(&id));
-    store.rewrite_erased(&erased).unwrap();
+    store.replace_values(&erased).unwrap();
     store.purge_erased().unwrap();
     let back = store.block(height).unwrap().unwrap();
     assert_eq!(back, erased);
@@ -316,4 +316,57 @@ fn erasing_rewrites_a_block_and_nothing_else() {
     }
     let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
     assert_eq!(check_integrity(&store).unwrap(), 3);
+}
+
+/// A block committed without some erasable value is marked incomplete in the same
+/// write (the mark survives a restart); restoring its values and clearing the mark
+/// leaves it whole.
+fn incomplete_marks(store: &dyn Store) {
+    let (height, index, tx) = an_issuance(store);
+    assert_eq!(store.incomplete_blocks(10).unwrap(), Vec::<u64>::new());
+    let whole = store.block(height).unwrap().unwrap();
+    let mut stripped = whole.clone();
+    stripped.transactions[index] = tx.erased();
+    store.replace_values(&stripped).unwrap();
+    assert_eq!(
+        store.incomplete_blocks(10).unwrap(),
+        Vec::<u64>::new(),
+        "an erasure is not a mark"
+    );
+    store.replace_values(&whole).unwrap();
+    assert_eq!(
+        store.block(height).unwrap().unwrap(),
+        whole,
+        "values restored"
+    );
+}
+
+#[test]
+fn blocks_committed_without_their_values_are_marked_until_cleared() {
+    let c = chain();
+    let memory = MemStore::new();
+    exercise(&memory);
+    incomplete_marks(&memory);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+        exercise(&store);
+        incomplete_marks(&store);
+        // A next block without its content, as a withholding peer serves it.
+        let height = chain_writer::append_block_as(&store, &c, |block| {
+            for tx in &mut block.transactions {
+                *tx = tx.erased();
+            }
+        });
+        assert_eq!(store.incomplete_blocks(10).unwrap(), vec![height]);
+    }
+    let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+    assert_eq!(
+        store.incomplete_blocks(10).unwrap(),
+        vec![4],
+        "kept across a restart"
+    );
+    assert!(store.block(4).unwrap().unwrap().first_erased().is_some());
+    store.clear_incomplete(4).unwrap();
+    assert_eq!(store.incomplete_blocks(10).unwrap(), Vec::<u64>::new());
 }

@@ -29,6 +29,16 @@ fn subjects_of(height: u64) -> std::ops::Range<u64> {
 /// Builds, certifies and commits the next block: registers this height's subjects and
 /// issues a credential to each subject of the previous height. Returns its height.
 pub fn append_block(store: &dyn Store, chain: &TestChain) -> u64 {
+    append_block_as(store, chain, |_| {})
+}
+
+/// [`append_block`], committing the block as `edit` leaves it (its hash and
+/// certificate must still hold: e.g. without its erasable values).
+pub fn append_block_as(
+    store: &dyn Store,
+    chain: &TestChain,
+    edit: impl FnOnce(&mut mpms_ledger::Block),
+) -> u64 {
     let parent = store.last_header().unwrap().expect("genesis");
     let height = parent.height + 1;
     let certifier = chain.certifier.public_key();
@@ -50,7 +60,7 @@ pub fn append_block(store: &dyn Store, chain: &TestChain) -> u64 {
     }
     let parent_cert = store.certificate(parent.height).unwrap();
     let proposer = chain.operators[(height % 4) as usize].public_key();
-    let built = build_block(
+    let mut built = build_block(
         store,
         &parent,
         parent_cert,
@@ -63,6 +73,7 @@ pub fn append_block(store: &dyn Store, chain: &TestChain) -> u64 {
     assert!(built.excluded.is_empty(), "excluded: {:?}", built.excluded);
     let set = read_meta(store).unwrap().authority_set;
     let cert = chain.certify(&built.block.header, 0, &set);
+    edit(&mut built.block);
     store
         .commit(BlockCommit {
             block: &built.block,
