@@ -13,30 +13,41 @@ pub const GOSSIP_PENDING_MESSAGES: usize = 1_024;
 /// Most of one peer's sync requests being answered at a time.
 pub const SYNC_IN_FLIGHT: usize = 2;
 
-/// Each peer's gossip awaiting validation: at most [`GOSSIP_PENDING_MESSAGES`]
-/// messages and twice the largest message in bytes.
+/// Gossip awaiting validation: each peer's at most [`GOSSIP_PENDING_MESSAGES`]
+/// messages and twice the largest message in bytes, and everyone's at most a total
+/// of bytes (so that many peers together cannot hold more either).
 #[derive(Debug)]
 pub struct GossipBudget {
     max_bytes: usize,
+    max_total_bytes: usize,
+    total_bytes: usize,
     pending: HashMap<PeerId, (usize, usize)>,
 }
 
 impl GossipBudget {
-    /// A budget for messages of at most `max_message_bytes`.
-    pub fn new(max_message_bytes: usize) -> GossipBudget {
+    /// A budget for messages of at most `max_message_bytes`, `max_total_bytes` in
+    /// all.
+    pub fn new(max_message_bytes: usize, max_total_bytes: usize) -> GossipBudget {
         GossipBudget {
             max_bytes: max_message_bytes.saturating_mul(2),
+            max_total_bytes,
+            total_bytes: 0,
             pending: HashMap::new(),
         }
     }
 
-    /// Takes room for a message of `bytes` from `peer`; false if over its budget.
+    /// Takes room for a message of `bytes` from `peer`; false if over its budget or
+    /// the total.
     pub fn take(&mut self, peer: PeerId, bytes: usize) -> bool {
         let (count, used) = self.pending.get(&peer).copied().unwrap_or((0, 0));
-        if count >= GOSSIP_PENDING_MESSAGES || used.saturating_add(bytes) > self.max_bytes {
+        if count >= GOSSIP_PENDING_MESSAGES
+            || used.saturating_add(bytes) > self.max_bytes
+            || self.total_bytes.saturating_add(bytes) > self.max_total_bytes
+        {
             return false;
         }
         self.pending.insert(peer, (count + 1, used + bytes));
+        self.total_bytes += bytes;
         true
     }
 
@@ -45,6 +56,7 @@ impl GossipBudget {
         if let Some((count, used)) = self.pending.get_mut(&peer) {
             *count = count.saturating_sub(1);
             *used = used.saturating_sub(bytes);
+            self.total_bytes = self.total_bytes.saturating_sub(bytes);
             if *count == 0 {
                 self.pending.remove(&peer);
             }
@@ -122,18 +134,29 @@ mod tests {
     #[test]
     fn gossip_budget_bounds_count_and_bytes_per_peer() {
         let (a, b) = (PeerId::random(), PeerId::random());
-        let mut budget = GossipBudget::new(1_000);
+        let mut budget = GossipBudget::new(1_000, 1 << 20);
         assert!(budget.take(a, 1_500));
         assert!(!budget.take(a, 600), "over twice the largest message");
         assert!(budget.take(b, 600), "another peer has its own share");
         budget.give_back(a, 1_500);
         assert!(budget.take(a, 600));
-        let mut budget = GossipBudget::new(1 << 20);
+        let mut budget = GossipBudget::new(1 << 20, 1 << 30);
         for _ in 0..GOSSIP_PENDING_MESSAGES {
             assert!(budget.take(a, 1));
         }
         assert!(!budget.take(a, 1));
         assert_eq!(budget.pending(), GOSSIP_PENDING_MESSAGES);
+    }
+
+    /// Many peers, each within its share, cannot together hold more than the total.
+    #[test]
+    fn gossip_budget_bounds_the_total_bytes() {
+        let mut budget = GossipBudget::new(1_000, 5_000);
+        let peers: Vec<PeerId> = (0..10).map(|_| PeerId::random()).collect();
+        let taken = peers.iter().filter(|p| budget.take(**p, 1_000)).count();
+        assert_eq!(taken, 5);
+        budget.give_back(peers[0], 1_000);
+        assert!(budget.take(peers[9], 1_000));
     }
 
     #[test]

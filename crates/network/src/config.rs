@@ -52,6 +52,11 @@ pub struct NetworkConfig {
     pub sync_requests_per_sec: u32,
     /// Close connections idle for this long, in seconds. Default 120.
     pub idle_timeout_secs: u64,
+    /// Bytes of gossip held between the network and the node's core: at most this
+    /// much waits for validation (beyond, new gossip is dropped unforwarded), and at
+    /// most this much of valid gossip waits for the core (beyond, it is forwarded
+    /// but dropped here). At least twice `max_message_bytes`. Default 128 MiB.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for NetworkConfig {
@@ -75,6 +80,7 @@ impl Default for NetworkConfig {
             sync_timeout_ms: 5_000,
             sync_requests_per_sec: 20,
             idle_timeout_secs: 120,
+            max_queued_bytes: 128 << 20,
         }
     }
 }
@@ -180,6 +186,12 @@ impl NetworkConfig {
                 "must be at least max_message_bytes (one block)",
             ));
         }
+        if self.max_queued_bytes < self.max_message_bytes.saturating_mul(2) {
+            return Err(error(
+                "max_queued_bytes",
+                "must be at least twice max_message_bytes",
+            ));
+        }
         Ok(CheckedConfig {
             raw: self.clone(),
             listen,
@@ -239,6 +251,11 @@ mod tests {
             ..NetworkConfig::default()
         };
         assert_eq!(bad.check().unwrap_err().field, "sync_batch");
+        let bad = NetworkConfig {
+            max_queued_bytes: 20 << 20,
+            ..NetworkConfig::default()
+        };
+        assert_eq!(bad.check().unwrap_err().field, "max_queued_bytes");
     }
 
     #[test]

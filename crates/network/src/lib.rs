@@ -21,6 +21,7 @@
 mod behaviour;
 pub mod budget;
 pub mod config;
+pub mod events;
 pub mod identity;
 pub mod metrics;
 mod service;
@@ -30,6 +31,7 @@ pub mod validate;
 pub mod wire;
 
 pub use config::{ConfigError, NetworkConfig};
+pub use events::EventReceiver;
 pub use libp2p::{Multiaddr, PeerId};
 pub use metrics::NetworkMetrics;
 pub use service::{start, NetworkError, NetworkEvent, NetworkHandle};

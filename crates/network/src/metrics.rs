@@ -15,6 +15,9 @@ pub struct NetworkMetrics {
     pub accepted: [AtomicU64; 3],
     /// Messages received and rejected as invalid, per topic.
     pub rejected: [AtomicU64; 3],
+    /// Valid messages dropped before the node took them (its event queue was full),
+    /// per topic.
+    pub dropped: [AtomicU64; 3],
     /// Peers disconnected and banned for repeated invalid messages or lies.
     pub banned: AtomicU64,
     /// Connections refused because the peer is not admitted.
@@ -45,6 +48,8 @@ pub struct MetricsSnapshot {
     pub accepted: [u64; 3],
     /// Rejected per topic.
     pub rejected: [u64; 3],
+    /// Dropped on a full event queue, per topic.
+    pub dropped: [u64; 3],
     /// Peers banned.
     pub banned: u64,
     /// Connections refused.
@@ -79,6 +84,7 @@ impl NetworkMetrics {
             published: each(&self.published),
             accepted: each(&self.accepted),
             rejected: each(&self.rejected),
+            dropped: each(&self.dropped),
             banned: load(&self.banned),
             refused: load(&self.refused),
             refused_by_peers: load(&self.refused_by_peers),

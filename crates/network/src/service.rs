@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::behaviour::{topic_score, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD};
 use crate::budget::{GossipBudget, SyncBudget};
 use crate::config::{CheckedConfig, ConfigError, NetworkConfig};
+use crate::events::{EventReceiver, EventSender};
 use crate::metrics::NetworkMetrics;
 use crate::sync::BlockSource;
 use crate::validate::{GossipValidator, Verdict};
@@ -216,7 +217,7 @@ pub async fn start(
     chain_id: &str,
     validator: Arc<dyn GossipValidator>,
     blocks: Arc<dyn BlockSource>,
-) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
+) -> Result<(NetworkHandle, EventReceiver), NetworkError> {
     let config = config.check()?;
     let peer_id = key.public().to_peer_id();
     let behaviour = Behaviour::new(&key, &config).map_err(NetworkError::Transport)?;
@@ -291,12 +292,12 @@ pub async fn start(
 
     let metrics = Arc::new(NetworkMetrics::default());
     let (command_tx, command_rx) = mpsc::channel(1024);
-    let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+    let (event_tx, event_rx) = crate::events::channel(config.raw.max_queued_bytes);
     let (verdict_tx, verdicts) = mpsc::unbounded_channel();
     let (served_tx, served) = mpsc::unbounded_channel();
     let validators = ValidatorPool::start(validator, verdict_tx);
     let task = Task {
-        gossip_budget: GossipBudget::new(config.raw.max_message_bytes),
+        gossip_budget: GossipBudget::new(config.raw.max_message_bytes, config.raw.max_queued_bytes),
         sync_budget: SyncBudget::new(config.raw.sync_requests_per_sec),
         swarm,
         config,
@@ -309,6 +310,7 @@ pub async fn start(
         next_serving: 0,
         metrics: metrics.clone(),
         events: event_tx,
+        dropped: (0, None),
         topics,
         topic_hashes,
         pending: HashMap::new(),
@@ -331,8 +333,8 @@ pub async fn start(
     ))
 }
 
-/// Events waiting for the node; beyond this, new gossip is dropped (and logged).
-const EVENT_QUEUE: usize = 16 * 1024;
+/// A full event queue is logged at most this often (with the count dropped since).
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 /// How often peers are topped up, bans expire and discovery runs.
 const MAINTENANCE: Duration = Duration::from_millis(500);
 /// How often a Kademlia bootstrap (random walk) runs.
@@ -416,7 +418,9 @@ struct Task {
     serving: HashMap<u64, (PeerId, request_response::ResponseChannel<SyncResponse>)>,
     next_serving: u64,
     metrics: Arc<NetworkMetrics>,
-    events: mpsc::Sender<NetworkEvent>,
+    events: EventSender,
+    /// Events dropped on a full queue since that was last logged, and when.
+    dropped: (u64, Option<Instant>),
     topics: HashMap<TopicHash, Topic>,
     topic_hashes: Vec<TopicHash>,
     pending:
@@ -651,16 +655,28 @@ impl Task {
         }
     }
 
-    fn emit(&self, event: NetworkEvent) {
-        if let Err(mpsc::error::TrySendError::Full(event)) = self.events.try_send(event) {
-            // Named by kind only: a message's payload never goes to the log.
-            let kind = match event {
-                NetworkEvent::Message { topic, .. } => format!("{topic:?} message"),
-                NetworkEvent::PeerConnected(_) => "peer connected".into(),
-                NetworkEvent::PeerDisconnected(_) => "peer disconnected".into(),
-                NetworkEvent::RefusedBy(_) => "refused by a peer".into(),
-            };
-            tracing::warn!(%kind, "event queue full: dropping");
+    /// Hands `event` to the node. On a full queue a message is dropped here only (it
+    /// was valid and is forwarded: peers need it), counted and logged at a bounded
+    /// rate; never held against its sender (this node is slow, not the sender).
+    fn emit(&mut self, event: NetworkEvent) {
+        let Err(event) = self.events.try_send(event) else {
+            return;
+        };
+        if let NetworkEvent::Message { topic, .. } = event {
+            NetworkMetrics::topic(&self.metrics.dropped, topic);
+        }
+        self.dropped.0 += 1;
+        let due = self
+            .dropped
+            .1
+            .is_none_or(|at| at.elapsed() >= DROP_LOG_EVERY);
+        if due {
+            tracing::warn!(
+                dropped = self.dropped.0,
+                queued_bytes = self.events.queued_bytes(),
+                "event queue full: gossip dropped (the node is not keeping up)"
+            );
+            self.dropped = (0, Some(Instant::now()));
         }
     }
 

@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use mpms_crypto::PublicKey;
+use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::vote::{AuthoritySet, VoteKind};
 use mpms_ledger::{codec, AccountId, SignedTransaction};
 
 use crate::Topic;
 use mpms_consensus::messages::{ConsensusMessage, FinalizedBlock, MAX_RESENT};
+use mpms_consensus::ROUND_WINDOW;
 
 /// The verdict on one gossip message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,8 +101,29 @@ pub const RESEND_INTERVAL_MS: u64 = 2_000;
 /// re-sends are not forwarded until the next height clears the memory.
 const MAX_FORWARDED: usize = 16_384;
 
+/// Most different signed statements forwarded for one (signer, height, round, step):
+/// two prove equivocation, a third proves nothing more.
+const MAX_STATEMENTS_PER_SLOT: usize = 2;
+
+/// Most different encodings forwarded for one slot (a proposal's proof of lock is not
+/// covered by its signature, so anyone can re-encode a captured proposal): each is a
+/// new gossip message of up to a block's size.
+const MAX_ENCODINGS_PER_SLOT: usize = 4;
+
+/// Most finalized blocks forwarded per height (two certified blocks at one height
+/// would be a safety failure that everyone should see; more add nothing).
+const MAX_FINALIZED_PER_HEIGHT: usize = 2;
+
 /// A statement's slot: signer, height, round and step.
 type Slot = (AccountId, u64, u32, u8);
+
+/// What was forwarded for a slot: when last, and each encoding as (digest of the
+/// signed statement, digest of the message bytes).
+#[derive(Debug, Default)]
+struct Forwarded {
+    at_ms: u64,
+    seen: Vec<(Hash, Hash)>,
+}
 
 fn wall_clock() -> u64 {
     std::time::SystemTime::now()
@@ -118,24 +140,34 @@ fn wall_clock() -> u64 {
 ///   are ignored: not forwarded); the signer is in the current authority set and the
 ///   signature verifies; a proposal comes from its round's proposer, names its block
 ///   and carries a proof of lock no longer than the set. A signer unknown to the
-///   current set is ignored, not punished: it may belong to the next set. A re-send
-///   whose statements were all forwarded in the last [`RESEND_INTERVAL_MS`] is
-///   ignored (replayed proposals are not forwarded);
-/// - finalized blocks: the certificate is for this block; at the height the node
-///   expects next, it must verify against the current authority set.
+///   current set is ignored, not punished: it may belong to the next set. A
+///   proposal more than [`ROUND_WINDOW`] rounds ahead of the node's round is
+///   ignored; a proposed block without its transactions' ciphertext or sealed keys
+///   is rejected. A message whose statements were all forwarded in the last
+///   [`RESEND_INTERVAL_MS`] (re-sent, or re-encoded with another proof of lock) is
+///   ignored, and so is one past [`MAX_STATEMENTS_PER_SLOT`] statements or
+///   [`MAX_ENCODINGS_PER_SLOT`] encodings of one slot;
+/// - finalized blocks: below the committed height, ignored; the certificate is for
+///   this block, which carries every erasable value; at the height the node
+///   expects next, it must verify against the current authority set; one copy of a
+///   block is forwarded (not every certificate variant).
 pub struct ChainValidator {
     chain_id: String,
     view: RwLock<View>,
     signing_key: SigningKeyLookup,
     on_accepted: Option<AcceptedTransactionHook>,
     clock: Clock,
-    /// When each statement slot was last forwarded.
-    forwarded: Mutex<HashMap<Slot, u64>>,
+    /// What was forwarded for each statement slot, and when.
+    forwarded: Mutex<HashMap<Slot, Forwarded>>,
+    /// Finalized blocks forwarded, by height (those at or above the committed one).
+    finalized: Mutex<HashMap<u64, Vec<Hash>>>,
 }
 
 struct View {
     authorities: AuthoritySet,
     next_height: u64,
+    /// The node's consensus round at `next_height`.
+    round: u32,
     limits: Limits,
 }
 
@@ -152,12 +184,14 @@ impl ChainValidator {
             view: RwLock::new(View {
                 authorities,
                 next_height,
+                round: 0,
                 limits,
             }),
             signing_key: Arc::new(|account: &AccountId| *account),
             on_accepted: None,
             clock: Arc::new(wall_clock),
             forwarded: Mutex::new(HashMap::new()),
+            finalized: Mutex::new(HashMap::new()),
         }
     }
 
@@ -188,12 +222,33 @@ impl ChainValidator {
         let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
         view.authorities = authorities;
         view.next_height = next_height;
+        view.round = 0;
         view.limits = limits;
         drop(view);
         self.forwarded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(_, height, _, _), _| *height >= next_height);
+        self.finalized
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|height, _| height.saturating_add(1) >= next_height);
+    }
+
+    /// The node's consensus is at `round` of `height`: proposals more than
+    /// [`ROUND_WINDOW`] rounds ahead of it are not forwarded (its engine keeps none
+    /// of them).
+    pub fn enter_round(&self, height: u64, round: u32) {
+        let behind = {
+            let view = self.view.read().unwrap_or_else(|e| e.into_inner());
+            view.next_height == height && view.round < round
+        };
+        if behind {
+            let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+            if view.next_height == height && view.round < round {
+                view.round = round;
+            }
+        }
     }
 
     fn transaction(&self, data: &[u8]) -> Verdict {
@@ -222,7 +277,7 @@ impl ChainValidator {
             Err(e) => return Verdict::Reject(format!("undecodable consensus message: {e}")),
         };
         let view = self.view.read().unwrap_or_else(|e| e.into_inner());
-        let (statements, resent) = match &message {
+        let statements = match &message {
             ConsensusMessage::Resent { statements, .. } => {
                 if statements.is_empty() || statements.len() > MAX_RESENT {
                     return Verdict::Reject(format!(
@@ -230,9 +285,9 @@ impl ChainValidator {
                         statements.len()
                     ));
                 }
-                (statements.as_slice(), true)
+                statements.as_slice()
             }
-            statement => (std::slice::from_ref(statement), false),
+            statement => std::slice::from_ref(statement),
         };
         let mut verdict = Verdict::Accept;
         for statement in statements {
@@ -246,35 +301,58 @@ impl ChainValidator {
         if verdict != Verdict::Accept {
             return verdict;
         }
-        self.note_forwarded(statements, resent)
+        self.note_forwarded(statements, data)
     }
 
-    /// Remembers when each statement's slot was forwarded; a re-send that brings
-    /// nothing forwarded in the last [`RESEND_INTERVAL_MS`] is ignored.
-    fn note_forwarded(&self, statements: &[ConsensusMessage], resent: bool) -> Verdict {
+    /// Remembers what was forwarded for each statement's slot. A message bringing
+    /// nothing forwarded in the last [`RESEND_INTERVAL_MS`] (the same signed
+    /// statements, however re-encoded or re-sent) is ignored, as is one that would
+    /// take a slot past [`MAX_STATEMENTS_PER_SLOT`] statements or
+    /// [`MAX_ENCODINGS_PER_SLOT`] encodings.
+    fn note_forwarded(&self, statements: &[ConsensusMessage], data: &[u8]) -> Verdict {
         let now = (self.clock)();
-        let slots: Vec<Slot> = statements.iter().filter_map(slot).collect();
+        let message = Hash::digest(data);
+        let entries: Vec<(Slot, Hash)> = statements.iter().filter_map(slot).collect();
         let mut forwarded = self.forwarded.lock().unwrap_or_else(|e| e.into_inner());
-        let recent = |slot: &Slot| {
-            forwarded
-                .get(slot)
-                .is_some_and(|at| now.saturating_sub(*at) < RESEND_INTERVAL_MS)
+        let recent = |slot: &Slot, statement: &Hash| {
+            forwarded.get(slot).is_some_and(|f| {
+                now.saturating_sub(f.at_ms) < RESEND_INTERVAL_MS
+                    && f.seen.iter().any(|(s, _)| s == statement)
+            })
         };
-        if resent && slots.iter().all(recent) {
+        if entries
+            .iter()
+            .all(|(slot, statement)| recent(slot, statement))
+        {
             return Verdict::Ignore;
         }
-        for slot in slots {
+        let over = |f: &Forwarded, statement: &Hash| {
+            let new_statement = !f.seen.iter().any(|(s, _)| s == statement);
+            let statements = f
+                .seen
+                .iter()
+                .map(|(s, _)| s)
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            (new_statement && statements >= MAX_STATEMENTS_PER_SLOT)
+                || f.seen.len() >= MAX_ENCODINGS_PER_SLOT
+        };
+        if entries
+            .iter()
+            .any(|(slot, statement)| forwarded.get(slot).is_some_and(|f| over(f, statement)))
+        {
+            return Verdict::Ignore;
+        }
+        for (slot, statement) in entries {
             if forwarded.len() >= MAX_FORWARDED && !forwarded.contains_key(&slot) {
-                forwarded.retain(|_, at| now.saturating_sub(*at) < RESEND_INTERVAL_MS);
+                forwarded.retain(|_, f| now.saturating_sub(f.at_ms) < RESEND_INTERVAL_MS);
                 if forwarded.len() >= MAX_FORWARDED {
-                    return if resent {
-                        Verdict::Ignore
-                    } else {
-                        Verdict::Accept
-                    };
+                    return Verdict::Ignore;
                 }
             }
-            forwarded.insert(slot, now);
+            let entry = forwarded.entry(slot).or_default();
+            entry.at_ms = now;
+            entry.seen.push((statement, message));
         }
         Verdict::Accept
     }
@@ -287,6 +365,16 @@ impl ChainValidator {
                 block,
                 proof,
             } => {
+                // Beyond the round window the engine keeps nothing (checked before
+                // the block is hashed: it may be megabytes).
+                let window = if proposal.vote.height == view.next_height {
+                    view.round.saturating_add(ROUND_WINDOW)
+                } else {
+                    ROUND_WINDOW
+                };
+                if proposal.vote.round > window {
+                    return Verdict::Ignore;
+                }
                 if proof.len() > view.authorities.len() {
                     return Verdict::Reject(format!(
                         "a proof of lock of {} prevotes for a set of {}",
@@ -367,13 +455,36 @@ impl ChainValidator {
         if header.chain_id != self.chain_id {
             return Verdict::Reject("block for another chain".into());
         }
+        let view = self.view.read().unwrap_or_else(|e| e.into_inner());
+        // Below the committed height: old news, whatever it carries. (The committed
+        // block itself is still forwarded: nodes outside consensus learn it so.)
+        if header.height.saturating_add(1) < view.next_height {
+            return Verdict::Ignore;
+        }
+        let hash = finalized.block.hash();
         let cert = &finalized.certificate;
-        if cert.height != header.height || cert.block != finalized.block.hash() {
+        if cert.height != header.height || cert.block != hash {
             return Verdict::Reject("certificate is for another block".into());
         }
-        let view = self.view.read().unwrap_or_else(|e| e.into_inner());
+        // A block finalized this recently cannot have been erased yet.
+        if finalized.block.first_erased().is_some() {
+            return Verdict::Reject(
+                "finalized block without a transaction's ciphertext or sealed keys".into(),
+            );
+        }
+        let mut forwarded = self.finalized.lock().unwrap_or_else(|e| e.into_inner());
+        let known = forwarded.get(&header.height);
+        if known.is_some_and(|h| h.contains(&hash) || h.len() >= MAX_FINALIZED_PER_HEIGHT) {
+            // Another copy (a certificate variant) of a block already forwarded.
+            return Verdict::Ignore;
+        }
         match cert.verify(&self.chain_id, &view.authorities) {
-            Ok(()) => Verdict::Accept,
+            Ok(()) => {
+                if forwarded.len() < MAX_FORWARDED {
+                    forwarded.entry(header.height).or_default().push(hash);
+                }
+                Verdict::Accept
+            }
             Err(e) if header.height == view.next_height => {
                 Verdict::Reject(format!("bad certificate: {e}"))
             }
@@ -382,18 +493,21 @@ impl ChainValidator {
     }
 }
 
-/// The slot of a proposal or vote.
-fn slot(message: &ConsensusMessage) -> Option<Slot> {
+/// The slot of a proposal or vote, and the digest of the signed statement.
+fn slot(message: &ConsensusMessage) -> Option<(Slot, Hash)> {
     let vote = match message {
         ConsensusMessage::Proposal { proposal, .. } => proposal,
         ConsensusMessage::Vote(vote) => vote,
         ConsensusMessage::Resent { .. } => return None,
     };
     Some((
-        vote.validator,
-        vote.vote.height,
-        vote.vote.round,
-        vote.vote.kind as u8,
+        (
+            vote.validator,
+            vote.vote.height,
+            vote.vote.round,
+            vote.vote.kind as u8,
+        ),
+        Hash::digest(&codec::encode(vote)),
     ))
 }
 
@@ -625,6 +739,202 @@ mod tests {
             block: Box::new(block),
             proof,
         }
+    }
+
+    /// A proposal for height 1 at `round`, by that round's proposer, with its block.
+    fn proposal_at(chain: &TestChain, round: u32) -> ConsensusMessage {
+        use mpms_ledger::vote::Vote;
+        let ConsensusMessage::Proposal { block, .. } = proposal(chain, Vec::new()) else {
+            unreachable!()
+        };
+        let set = chain.genesis.build().unwrap().authority_set;
+        let proposer = set.proposer(1, round).unwrap().operator;
+        let i = chain
+            .operators
+            .iter()
+            .position(|k| k.public_key() == proposer)
+            .unwrap();
+        let vote = Vote {
+            height: 1,
+            round,
+            kind: VoteKind::Proposal,
+            block: Some(block.hash()),
+            valid_round: None,
+        };
+        ConsensusMessage::Proposal {
+            proposal: vote.sign(chain.chain_id(), proposer, &chain.consensus[i]),
+            block,
+            proof: Vec::new(),
+        }
+    }
+
+    /// A Byzantine proposer may sign proposals (with blocks of megabytes) for any
+    /// round; the engine keeps none beyond the round window, so they are not
+    /// forwarded either. The window follows the node's round. (Every round used to
+    /// pass, and fill the queues between the network and the core.)
+    #[test]
+    fn proposals_beyond_the_round_window_are_ignored() {
+        let chain = TestChain::new(4, 26);
+        let v = validator(&chain);
+        let check = |round| {
+            v.validate(
+                Topic::Consensus,
+                &codec::encode(&proposal_at(&chain, round)),
+            )
+        };
+        assert_eq!(check(ROUND_WINDOW), Verdict::Accept);
+        assert_eq!(check(1_000), Verdict::Ignore);
+        assert_eq!(check(ROUND_WINDOW + 1), Verdict::Ignore);
+        v.enter_round(1, 10);
+        assert_eq!(check(10 + ROUND_WINDOW), Verdict::Accept);
+        assert_eq!(check(2), Verdict::Accept, "earlier rounds still count");
+        assert_eq!(check(11 + ROUND_WINDOW), Verdict::Ignore);
+        // A round of another height does not move the window.
+        v.enter_round(7, 500);
+        assert_eq!(check(100), Verdict::Ignore);
+    }
+
+    /// A proposal's proof of lock is not covered by its signature: anyone can
+    /// re-encode a captured proposal, each copy a new gossip message the size of a
+    /// block. A slot's encodings and its conflicting statements are capped. (Each
+    /// re-encoding used to be accepted and forwarded network-wide.)
+    #[test]
+    fn re_encoded_and_conflicting_statements_are_capped_per_slot() {
+        let chain = TestChain::new(4, 27);
+        let v = validator(&chain);
+        let original = proposal(&chain, Vec::new());
+        assert_eq!(
+            v.validate(Topic::Consensus, &codec::encode(&original)),
+            Verdict::Accept
+        );
+        let ConsensusMessage::Proposal {
+            proposal: signed,
+            block,
+            ..
+        } = original
+        else {
+            unreachable!()
+        };
+        // The same signed proposal with a junk proof: nothing new.
+        let junk = |n: u32| {
+            let vote = mpms_ledger::vote::Vote {
+                height: 1,
+                round: n,
+                kind: VoteKind::Prevote,
+                block: None,
+                valid_round: None,
+            }
+            .sign(
+                chain.chain_id(),
+                chain.operators[0].public_key(),
+                &chain.consensus[0],
+            );
+            ConsensusMessage::Proposal {
+                proposal: signed,
+                block: block.clone(),
+                proof: vec![vote],
+            }
+        };
+        for n in 0..20 {
+            assert_eq!(
+                v.validate(Topic::Consensus, &codec::encode(&junk(n))),
+                Verdict::Ignore,
+                "variant {n}"
+            );
+        }
+        // Conflicting prevotes of one signer: two are forwarded (evidence), no more.
+        let prevote = |tag: &[u8]| {
+            ConsensusMessage::Vote(
+                mpms_ledger::vote::Vote {
+                    height: 1,
+                    round: 0,
+                    kind: VoteKind::Prevote,
+                    block: Some(mpms_crypto::Hash::digest(tag)),
+                    valid_round: None,
+                }
+                .sign(
+                    chain.chain_id(),
+                    chain.operators[2].public_key(),
+                    &chain.consensus[2],
+                ),
+            )
+        };
+        let verdicts: Vec<Verdict> = [b"a", b"b", b"c", b"d"]
+            .iter()
+            .map(|t| v.validate(Topic::Consensus, &codec::encode(&prevote(*t))))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                Verdict::Accept,
+                Verdict::Accept,
+                Verdict::Ignore,
+                Verdict::Ignore
+            ]
+        );
+    }
+
+    /// A finalized block below the committed height is old news, and one block's
+    /// copies with other certificates (any quorum-sized subset, in any order) are not
+    /// forwarded again. (Both used to be accepted and forwarded without end.)
+    #[test]
+    fn old_finalized_blocks_and_certificate_variants_are_not_forwarded() {
+        use mpms_ledger::execute::{build_block, SignatureCheck};
+        let chain = TestChain::new(4, 28);
+        let genesis = chain.genesis.build().unwrap();
+        let mut state = mpms_ledger::MemState::new();
+        state.apply(&genesis.changes);
+        let block = build_block(
+            &state,
+            &genesis.header,
+            None,
+            chain.operators[1].public_key(),
+            genesis.header.time_ms + 1,
+            std::iter::empty(),
+            SignatureCheck::Verify,
+        )
+        .unwrap()
+        .block;
+        let certificate = chain.certify(&block.header, 0, &genesis.authority_set);
+        let finalized = FinalizedBlock {
+            block: block.clone(),
+            certificate: certificate.clone(),
+        };
+        let v = validator(&chain);
+        assert_eq!(
+            v.validate(Topic::Blocks, &codec::encode(&finalized)),
+            Verdict::Accept
+        );
+        // The same block, its certificate's signatures reversed.
+        let mut variant = finalized.clone();
+        variant.certificate.signatures.reverse();
+        assert_eq!(
+            v.validate(Topic::Blocks, &codec::encode(&variant)),
+            Verdict::Ignore
+        );
+        // Once the node is two heights on, height 1 is below the committed one.
+        let v = validator(&chain);
+        v.advance(
+            genesis.authority_set.clone(),
+            3,
+            Limits::from_params(&mpms_ledger::Params::default()),
+        );
+        assert_eq!(
+            v.validate(Topic::Blocks, &codec::encode(&finalized)),
+            Verdict::Ignore
+        );
+        // At the committed height it is still forwarded (nodes outside consensus
+        // learn the block so).
+        let v = validator(&chain);
+        v.advance(
+            genesis.authority_set.clone(),
+            2,
+            Limits::from_params(&mpms_ledger::Params::default()),
+        );
+        assert_eq!(
+            v.validate(Topic::Blocks, &codec::encode(&finalized)),
+            Verdict::Accept
+        );
     }
 
     /// A proposed block whose transactions lost their ciphertext or sealed keys keeps

@@ -60,6 +60,13 @@ pub struct SyncCodec {
     pub max_response_bytes: usize,
 }
 
+/// Bytes read at a time: all that a frame costs before its bytes arrive.
+const READ_CHUNK: usize = 64 << 10;
+
+/// One length-prefixed frame of at most `max` bytes. Memory follows the bytes that
+/// arrive (at most about twice them, never more than the announced length), not the
+/// length a peer announces: a peer that announces 64 MiB and sends nothing costs one
+/// chunk.
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
@@ -70,8 +77,34 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::
             format!("frame of {len} bytes exceeds the limit of {max}"),
         ));
     }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
+    let mut buf = Vec::new();
+    while buf.len() < len {
+        let filled = buf.len();
+        let want = (len - filled).min(READ_CHUNK);
+        if buf.capacity() < filled + want {
+            // Doubling (amortized), but never past the announced length.
+            let target = (filled + want)
+                .max(buf.capacity().saturating_mul(2))
+                .min(len);
+            buf.reserve_exact(target - filled);
+        }
+        buf.resize(filled + want, 0);
+        let n = match io.read(&mut buf[filled..]).await {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                buf.truncate(filled);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        buf.truncate(filled + n);
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("frame ended after {filled} of {len} bytes"),
+            ));
+        }
+    }
     Ok(buf)
 }
 
@@ -165,5 +198,69 @@ mod tests {
         let mut short = 10u32.to_le_bytes().to_vec();
         short.extend_from_slice(&[0; 3]);
         assert!(block_on(codec.read_request(&SYNC_PROTOCOL, &mut short.as_slice())).is_err());
+        // A frame larger than a read chunk arrives whole.
+        let big = vec![7u8; 3 * READ_CHUNK + 5];
+        let mut framed = (big.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(&big);
+        let got = block_on(read_frame(&mut framed.as_slice(), 1 << 20)).unwrap();
+        assert_eq!(got, big);
+    }
+
+    /// Announces `len` bytes, delivers `sent` of them, then waits forever.
+    struct Stalling {
+        header: Vec<u8>,
+        sent: usize,
+        pos: usize,
+        /// The most capacity a read was given to fill.
+        widest: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl AsyncRead for Stalling {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            self.widest
+                .fetch_max(buf.len(), std::sync::atomic::Ordering::Relaxed);
+            let header = self.header.len();
+            if self.pos < header {
+                let n = buf.len().min(header - self.pos);
+                let start = self.pos;
+                buf[..n].copy_from_slice(&self.header[start..start + n]);
+                self.pos += n;
+                return std::task::Poll::Ready(Ok(n));
+            }
+            let delivered = self.pos - header;
+            if delivered < self.sent {
+                let n = buf.len().min(self.sent - delivered);
+                buf[..n].fill(1);
+                self.pos += n;
+                return std::task::Poll::Ready(Ok(n));
+            }
+            std::task::Poll::Pending
+        }
+    }
+
+    /// A peer that announces a 64 MiB answer and sends a thousand bytes costs this
+    /// node a read chunk, not 64 MiB. (The whole announced length used to be
+    /// allocated and zeroed before a byte arrived.)
+    #[test]
+    fn memory_follows_the_bytes_received_not_the_length_announced() {
+        use futures::FutureExt;
+        let widest = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut peer = Stalling {
+            header: (64u32 << 20).to_le_bytes().to_vec(),
+            sent: 1_000,
+            pos: 0,
+            widest: widest.clone(),
+        };
+        let pending = read_frame(&mut peer, 64 << 20).now_or_never();
+        assert!(pending.is_none(), "still waiting for the rest");
+        let widest = widest.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            widest <= READ_CHUNK,
+            "a read of {widest} bytes was prepared"
+        );
     }
 }

@@ -370,7 +370,7 @@ async fn a_full_block_propagates_after_governance_raises_the_limit() {
 
     let received = |node: &mut Node| {
         let mut got = 0;
-        while let Ok(event) = node.events.try_recv() {
+        while let Some(event) = node.events.try_recv() {
             if matches!(event, NetworkEvent::Message { topic: Topic::Consensus, ref data, .. } if data.len() > 10 << 20)
             {
                 got += 1;

@@ -132,3 +132,80 @@ async fn hostile_peer_is_penalized_and_disconnected() {
         node.handle.shutdown().await;
     }
 }
+
+/// A peer floods 40 distinct 1 MiB messages that pass validation while the node's
+/// core does not keep up (here: takes nothing): the node holds at most its
+/// configured bytes of them, drops the rest (forwarded, counted, not held against
+/// the sender), and connection events still get through. (The queue was bounded by
+/// count only: 16,384 messages of up to 17 MiB each.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_to_the_core_is_bounded_by_bytes() {
+    let chain = Chain::new(8);
+    let chain_id = chain.chain_id();
+    let small = NetworkConfig {
+        max_message_bytes: 2 << 20,
+        max_sync_response_bytes: 4 << 20,
+        max_queued_bytes: 8 << 20,
+        ..open_config()
+    };
+    let mut honest = spawn(
+        &chain_id,
+        small.clone(),
+        Arc::new(AcceptAll),
+        Arc::new(NoBlocks),
+    )
+    .await;
+    let flooder = spawn(
+        &chain_id,
+        small.clone(),
+        Arc::new(AcceptAll),
+        Arc::new(NoBlocks),
+    )
+    .await;
+    flooder.handle.dial(honest.addr.clone()).await.unwrap();
+    wait_for("connected", Duration::from_secs(10), || async {
+        honest.handle.peers().await.unwrap().len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..40u32 {
+        let mut data = vec![0u8; 1 << 20];
+        data[..4].copy_from_slice(&i.to_le_bytes());
+        let _ = flooder.handle.publish(Topic::Transactions, data).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for("messages dropped", Duration::from_secs(20), || async {
+        honest.handle.metrics().snapshot().dropped[Topic::Transactions.index()] > 0
+    })
+    .await;
+    assert!(
+        honest.events.queued_bytes() <= 8 << 20,
+        "{} bytes queued",
+        honest.events.queued_bytes()
+    );
+    // A later connection is still reported.
+    let third = spawn(&chain_id, small, Arc::new(AcceptAll), Arc::new(NoBlocks)).await;
+    third.handle.dial(honest.addr.clone()).await.unwrap();
+    let mut message_bytes = 0;
+    let mut connected = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !connected && tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), honest.events.recv()).await {
+            Ok(Some(mpms_network::NetworkEvent::Message { data, .. })) => {
+                message_bytes += data.len()
+            }
+            Ok(Some(mpms_network::NetworkEvent::PeerConnected(p))) => {
+                connected = p == third.handle.peer_id();
+            }
+            _ => {}
+        }
+    }
+    assert!(connected, "the new peer's connection was reported");
+    assert!(
+        message_bytes <= 8 << 20,
+        "{message_bytes} bytes of messages were queued"
+    );
+    for node in [&honest, &flooder, &third] {
+        node.handle.shutdown().await;
+    }
+}

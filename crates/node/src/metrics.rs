@@ -55,6 +55,9 @@ pub struct NodeMetrics {
     gossip_published: Family<TopicLabel, Gauge>,
     gossip_accepted: Family<TopicLabel, Gauge>,
     gossip_rejected: Family<TopicLabel, Gauge>,
+    gossip_dropped: Family<TopicLabel, Gauge>,
+    /// Bytes of gossip waiting for the core.
+    pub event_queue_bytes: Gauge,
     peers_banned: Gauge,
     gossip_shed: Gauge,
     peers_penalized: Gauge,
@@ -83,6 +86,8 @@ impl NodeMetrics {
             gossip_published: Family::default(),
             gossip_accepted: Family::default(),
             gossip_rejected: Family::default(),
+            gossip_dropped: Family::default(),
+            event_queue_bytes: Gauge::default(),
             peers_banned: Gauge::default(),
             gossip_shed: Gauge::default(),
             peers_penalized: Gauge::default(),
@@ -150,6 +155,16 @@ impl NodeMetrics {
             "gossip_rejected",
             "Gossip messages rejected (invalid)",
             m.gossip_rejected.clone(),
+        );
+        registry.register(
+            "gossip_dropped",
+            "Valid gossip messages dropped before the core took them: its queue held network.max_queued_bytes",
+            m.gossip_dropped.clone(),
+        );
+        registry.register(
+            "event_queue_bytes",
+            "Bytes of gossip waiting for the node's core",
+            m.event_queue_bytes.clone(),
         );
         registry.register(
             "peers_banned",
@@ -225,6 +240,9 @@ impl NodeMetrics {
             self.gossip_rejected
                 .get_or_create(&label)
                 .set(n.rejected[i] as i64);
+            self.gossip_dropped
+                .get_or_create(&label)
+                .set(n.dropped[i] as i64);
         }
         self.peers_banned.set(n.banned as i64);
         self.gossip_shed.set(n.gossip_shed as i64);

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -86,6 +87,8 @@ enum Work {
 #[derive(Clone)]
 pub struct NodeHandle {
     commands: mpsc::Sender<Command>,
+    /// Room, in bytes, for submissions waiting for the core.
+    submitted_bytes: Arc<tokio::sync::Semaphore>,
     store: Arc<dyn Store>,
     genesis: Arc<Genesis>,
     chain_id: String,
@@ -104,7 +107,15 @@ pub enum SubmitError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Stopped,
+    /// Submissions waiting for the core already hold their bound in bytes.
+    #[error("the node is busy: submissions waiting for it hold {0} bytes; try again shortly")]
+    Busy(usize),
 }
+
+/// Bytes of submitted transactions that may wait for the core at once (each counted
+/// from submission until the core answers): the API's queue to the core is bounded by
+/// bytes, not only by count.
+pub const MAX_SUBMITTED_BYTES: usize = 64 << 20;
 
 impl NodeHandle {
     /// Submits a transaction: checked, admitted to the mempool and gossiped, or refused
@@ -113,6 +124,12 @@ impl NodeHandle {
         // The signatures are checked here, on the caller's worker, in parallel with
         // other requests; the core then finds them verified.
         verify_ahead(self.store.as_ref(), &tx);
+        let bytes = u32::try_from(codec::encoded_len(&tx)).unwrap_or(u32::MAX);
+        let _held = self
+            .submitted_bytes
+            .clone()
+            .try_acquire_many_owned(bytes)
+            .map_err(|_| SubmitError::Busy(MAX_SUBMITTED_BYTES))?;
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Submit(Box::new(tx), reply))
@@ -293,6 +310,7 @@ pub async fn start(
     let metrics = Arc::new(NodeMetrics::new(network.metrics().clone()));
     let handle = NodeHandle {
         commands: commands_tx,
+        submitted_bytes: Arc::new(tokio::sync::Semaphore::new(MAX_SUBMITTED_BYTES)),
         store: store.clone(),
         genesis,
         chain_id: chain_id.clone(),
@@ -327,6 +345,7 @@ pub async fn start(
         catch_up_since: None,
         syncing: false,
         fetches: 0,
+        fetching: Arc::new(AtomicUsize::new(0)),
         submitted: Arc::new(Mutex::new(HashMap::new())),
     };
     // The shutdown future belongs to the caller's runtime: watch it there.
@@ -397,7 +416,7 @@ struct NodeTask {
     core: NodeCore,
     network: NetworkHandle,
     validator: Arc<ChainValidator>,
-    events: mpsc::Receiver<NetworkEvent>,
+    events: mpms_network::EventReceiver,
     commands: mpsc::Receiver<Command>,
     internal: mpsc::UnboundedReceiver<Internal>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -420,6 +439,8 @@ struct NodeTask {
     syncing: bool,
     /// Block fetches started (each starts at another peer).
     fetches: usize,
+    /// Block fetches under way.
+    fetching: Arc<AtomicUsize>,
     /// Submission times of transactions submitted here, for the confirmation latency.
     submitted: Arc<Mutex<HashMap<Hash, Instant>>>,
 }
@@ -429,6 +450,9 @@ const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
 
 /// "Not admitted" is logged at most once in this long.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Most block fetches under way at once.
+const MAX_FETCHES: usize = 4;
 
 /// A catch-up starts when the node has not moved for this long after being asked.
 const CATCH_UP_DELAY: Duration = Duration::from_millis(1_500);
@@ -460,6 +484,9 @@ impl NodeTask {
             let span = tracing::info_span!("consensus", %node, height, round);
             self.handle(work).instrument(span).await;
             self.publish_status();
+            // Gossip for rounds far ahead of this one is not forwarded.
+            let (height, round, _) = self.core.round_state();
+            self.validator.enter_round(height, round);
         }
         tracing::info!(height = self.core.last_header().height, "shutting down");
         self.network.shutdown().await;
@@ -497,9 +524,19 @@ impl NodeTask {
         while self.syncing {
             let work = tokio::select! {
                 _ = &mut *stop => return,
-                Some(sync) = self.sync_work.recv() => sync,
+                Some(sync) = self.sync_work.recv() => Some(sync),
+                // Gossip meanwhile is about heights this node does not decide yet:
+                // taken off the queue (so it never fills), connections kept track of.
+                Some(event) = self.events.recv() => {
+                    if !matches!(event, NetworkEvent::Message { .. }) {
+                        self.on_network(event).await;
+                    }
+                    None
+                }
             };
-            self.on_sync(work).await;
+            if let Some(work) = work {
+                self.on_sync(work).await;
+            }
         }
     }
 
@@ -702,6 +739,13 @@ impl NodeTask {
                     }
                 }
                 Action::FetchBlock { height, block } => {
+                    // A few at a time (each may bring a block of megabytes to the
+                    // core's queue): the core asks again for what is still missing.
+                    let in_flight = self.fetching.clone();
+                    if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_FETCHES {
+                        in_flight.fetch_sub(1, Ordering::AcqRel);
+                        continue;
+                    }
                     let network = self.network.clone();
                     let tx = self.internal_tx.clone();
                     let timeout = self.sync_options.peer_timeout;
@@ -710,7 +754,9 @@ impl NodeTask {
                     self.fetches = self.fetches.wrapping_add(1);
                     let start = self.fetches;
                     self.runtime.spawn(async move {
-                        match fetch_block(&network, height, block, start, timeout).await {
+                        let fetched = fetch_block(&network, height, block, start, timeout).await;
+                        in_flight.fetch_sub(1, Ordering::AcqRel);
+                        match fetched {
                             Ok(Some(fetched)) => {
                                 let _ = tx.send(Internal::Fetched(Box::new(fetched)));
                             }
@@ -789,6 +835,9 @@ impl NodeTask {
             .mempool_transactions
             .set(status.mempool_transactions as i64);
         self.metrics.mempool_bytes.set(status.mempool_bytes as i64);
+        self.metrics
+            .event_queue_bytes
+            .set(self.events.queued_bytes() as i64);
         self.status.send_replace(status);
     }
 }

@@ -239,6 +239,9 @@ async fn bad_input_is_refused_and_changes_nothing() {
             "mpms_transactions_total 1",
             "mpms_evidence_total",
             "mpms_gossip_shed",
+            "mpms_gossip_dropped",
+            "mpms_event_queue_bytes",
+            "mpms_peers_penalized",
             "mpms_sync_refused",
         ] {
             assert!(metrics.contains(name), "{name} missing:\n{metrics}");

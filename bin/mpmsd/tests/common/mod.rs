@@ -339,10 +339,7 @@ impl Net {
         runtime: &tokio::runtime::Runtime,
         node_key: [u8; 32],
         listen: Vec<String>,
-    ) -> (
-        mpms_network::NetworkHandle,
-        tokio::sync::mpsc::Receiver<mpms_network::NetworkEvent>,
-    ) {
+    ) -> (mpms_network::NetworkHandle, mpms_network::EventReceiver) {
         let genesis: Value =
             serde_json::from_slice(&std::fs::read(self.genesis()).unwrap()).unwrap();
         let chain_id = genesis["chain_id"].as_str().unwrap().to_string();

@@ -17,7 +17,6 @@ use mpms_network::{
     Verdict,
 };
 use mpms_store::{commit_genesis, BlockCommit, MemStore, Store};
-use tokio::sync::mpsc;
 
 /// A chain with a state, producing certified blocks into a store.
 pub struct Chain {
@@ -195,7 +194,7 @@ impl BlockSource for NoBlocks {
 /// An in-process node.
 pub struct Node {
     pub handle: NetworkHandle,
-    pub events: mpsc::Receiver<NetworkEvent>,
+    pub events: mpms_network::EventReceiver,
     pub addr: Multiaddr,
 }
 

@@ -130,7 +130,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
         (status = 429, description = "Too many submissions from this address", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 500, description = "A fault of this node", body = ErrorBody),
-        (status = 503, description = "The node is shutting down", body = ErrorBody),
+        (status = 503, description = "The node is shutting down, or busy: the submissions waiting for its core hold their bound in bytes (try again shortly)", body = ErrorBody),
     ),
 )]
 pub async fn submit(
@@ -199,9 +199,9 @@ async fn submit_inner(
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: e.to_string(),
         }),
-        Err(SubmitError::Stopped) => Err(ApiError {
+        Err(e @ (SubmitError::Stopped | SubmitError::Busy(_))) => Err(ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "the node is shutting down".into(),
+            message: e.to_string(),
         }),
     }
 }
