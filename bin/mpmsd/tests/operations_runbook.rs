@@ -546,7 +546,10 @@ fn the_operations_runbook_works_as_written() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["consensus.keystore", "operator.key"]);
+    assert_eq!(
+        files,
+        ["consensus.keystore", "consensus.safety", "operator.key"]
+    );
     // The new key signs the clinic's blocks.
     let from = rb.net.height(0).unwrap();
     rb.wait_block_proposed_by(&operator, from);

@@ -186,6 +186,8 @@ pub struct Engine {
     /// The highest round each member signed anything in at this height (checked).
     highest_round: HashMap<AccountId, u32>,
     reported: HashSet<(AccountId, u64, u32, u8)>,
+    /// Whether this validator may sign (see [`Engine::set_signing`]).
+    signing: bool,
 }
 
 impl Engine {
@@ -221,7 +223,20 @@ impl Engine {
             buffered_by: HashMap::new(),
             highest_round: HashMap::new(),
             reported: HashSet::new(),
+            signing: true,
         }
+    }
+
+    /// Allows or forbids signing. A validator that does not know what it signed
+    /// before it started (its safety record is missing) signs nothing until the
+    /// node knows that no height it could have signed at is still open.
+    pub fn set_signing(&mut self, signing: bool) {
+        self.signing = signing;
+    }
+
+    /// Whether this validator may sign.
+    pub fn signing(&self) -> bool {
+        self.signing
     }
 
     /// The height being decided.
@@ -632,6 +647,9 @@ impl Engine {
         let Some(me) = &self.me else {
             return false;
         };
+        if !self.signing {
+            return false;
+        }
         let Some(member) = self.set.get(&me.operator) else {
             return false;
         };

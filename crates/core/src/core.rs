@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mpms_consensus::messages::{check_finalized, ConsensusMessage, FinalizedBlock, MAX_RESENT};
-use mpms_consensus::{Effect, Engine, Identity, Input, SafetyRecord, Timeout, Timeouts};
+use mpms_consensus::{Effect, Engine, Identity, Input, Timeout, Timeouts};
 use mpms_crypto::{Hash, SigningKey};
 use mpms_ledger::block::Header;
 use mpms_ledger::evidence::Evidence;
@@ -24,6 +24,7 @@ use mpms_store::{BlockCommit, Store, StoreError};
 
 use crate::mempool::{AdmitError, Mempool, MempoolConfig};
 use crate::proposed::ProposedBlocks;
+use crate::safety_store::{InStore, SafetyStore, SignedBefore};
 
 /// A validator's keys.
 pub struct ValidatorKeys {
@@ -127,6 +128,11 @@ pub enum CoreError {
 pub struct NodeCore {
     chain_id: String,
     store: Arc<dyn Store>,
+    /// Where the safety record is written before a statement leaves.
+    safety_store: Arc<dyn SafetyStore>,
+    /// With no safety record: the block time (Unix ms) a committed block must be
+    /// newer than before this validator signs again.
+    signing_hold: Option<u64>,
     keys: Option<ValidatorKeys>,
     /// Consensus keys this validator may switch to after a rotation.
     spare_keys: Vec<SigningKey>,
@@ -244,27 +250,46 @@ impl NodeCore {
         keys: Option<ValidatorKeys>,
         config: CoreConfig,
     ) -> Result<NodeCore, CoreError> {
+        let safety = Arc::new(InStore(store.clone()));
+        NodeCore::with_safety_store(store, safety, keys, config)
+    }
+
+    /// A core over `store` whose validator keeps its safety record in `safety`.
+    pub fn with_safety_store(
+        store: Arc<dyn Store>,
+        safety_store: Arc<dyn SafetyStore>,
+        keys: Option<ValidatorKeys>,
+        config: CoreConfig,
+    ) -> Result<NodeCore, CoreError> {
         let last = store
             .last_header()?
             .ok_or_else(|| CoreError::State("the store holds no genesis".into()))?;
         let meta = read_meta(store.as_ref()).map_err(|e| CoreError::State(e.to_string()))?;
-        let safety = match store.safety_record()? {
-            Some(bytes) => Some(
-                SafetyRecord::from_bytes(&bytes).map_err(|e| CoreError::State(e.to_string()))?,
-            ),
-            None => None,
+        let before = if keys.is_some() {
+            safety_store.load().map_err(CoreError::State)?
+        } else {
+            SignedBefore::Never
+        };
+        let (safety, unknown) = match before {
+            SignedBefore::Never => (None, false),
+            SignedBefore::Signed(record) => (Some(*record), false),
+            SignedBefore::Unknown => (None, true),
         };
         let identity = keys.as_ref().map(|k| Identity {
             operator: k.operator.public_key(),
             key: k.consensus.clone(),
         });
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             &meta.chain_id,
             identity,
             timeouts_of(&meta.params.consensus),
             safety,
         );
+        // What it signed is unknown: nothing until the hold ends (set at start).
+        engine.set_signing(!unknown);
         Ok(NodeCore {
+            safety_store,
+            signing_hold: unknown.then_some(u64::MAX),
             chain_id: meta.chain_id,
             store,
             keys,
@@ -394,7 +419,26 @@ impl NodeCore {
 
     /// Starts consensus at the height after the last committed block.
     pub fn start(&mut self, now_ms: u64) -> Vec<Action> {
+        if self.signing_hold.is_some() {
+            // Every height this validator could have signed at was open before now.
+            // A block timed later than now plus twice the clock drift was proposed
+            // after the drift had passed (honest validators refuse blocks further
+            // ahead of their clocks), so once one is committed every such height is
+            // closed, and signing from the next height on cannot conflict.
+            let drift = self.config.production.max_clock_drift.as_millis() as u64;
+            let hold = now_ms.saturating_add(drift.saturating_mul(2));
+            self.signing_hold = Some(hold);
+            tracing::warn!(
+                "no safety record for this validator's consensus key: it signs nothing until the chain finalizes a block timed after {hold} (Unix ms)"
+            );
+        }
         self.start_next_height(now_ms)
+    }
+
+    /// With no safety record, the block time a committed block must be newer than
+    /// before this validator signs again; `None` once it may sign.
+    pub fn signing_hold(&self) -> Option<u64> {
+        self.signing_hold
     }
 
     fn start_next_height(&mut self, now_ms: u64) -> Vec<Action> {
@@ -924,9 +968,9 @@ impl NodeCore {
     fn on_effect(&mut self, effect: Effect, now_ms: u64) -> Vec<Action> {
         match effect {
             Effect::PersistSafety(record) => {
-                // Synced before the statement it records is published.
-                if let Err(e) = self.store.save_safety_record(&record.to_bytes()) {
-                    return self.fail(CoreError::Safety(e.to_string()));
+                // Durable before the statement it records is published.
+                if let Err(e) = self.safety_store.save(&record) {
+                    return self.fail(CoreError::Safety(e));
                 }
                 Vec::new()
             }
@@ -1351,6 +1395,17 @@ impl NodeCore {
             return Err(message);
         }
         self.last = block.header.clone();
+        if self
+            .signing_hold
+            .is_some_and(|hold| block.header.time_ms > hold)
+        {
+            self.signing_hold = None;
+            self.engine.set_signing(true);
+            tracing::info!(
+                height = block.header.height,
+                "a block newer than this node's start is final: signing from the next height"
+            );
+        }
         tracing::info!(
             height = block.header.height,
             txs = block.transactions.len(),

@@ -8,6 +8,8 @@
 //!   in as method calls; what the node must do comes out as [`Action`]s.
 //! - [`mempool`]: transactions waiting for a block, each checked by the ledger on
 //!   entry.
+//! - [`safety_store`]: where a validator's safety record lives (beside its keys, in
+//!   a node; in the store, in the simulator).
 //! - [`proposed`]: the whole blocks of the height being decided, which peers missing
 //!   a proposal's content fetch by hash.
 //! - [`erasure`]: dropping a credential's ciphertext and sealed keys from the stored
@@ -21,6 +23,7 @@ pub mod core;
 pub mod erasure;
 pub mod mempool;
 pub mod proposed;
+pub mod safety_store;
 
 pub use crate::core::{
     Action, Committed, CoreConfig, CoreError, NodeCore, Production, ValidatorKeys,
@@ -28,3 +31,4 @@ pub use crate::core::{
 };
 pub use mempool::{AdmitError, Mempool, MempoolConfig};
 pub use proposed::ProposedBlocks;
+pub use safety_store::{InStore, SafetyStore, SignedBefore};

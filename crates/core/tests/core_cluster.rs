@@ -671,3 +671,76 @@ fn blocks_caught_up_without_their_content_are_repaired_from_peers() {
         assert_eq!(ours, theirs, "block {height} as an honest node keeps it");
     }
 }
+
+/// A safety store that lost its record (a validator restored from a backup): it knows
+/// nothing of what it signed before, until it saves again.
+struct Lost(std::sync::Mutex<Option<mpms_consensus::SafetyRecord>>);
+
+impl mpms_core::SafetyStore for Lost {
+    fn load(&self) -> Result<mpms_core::SignedBefore, String> {
+        Ok(match self.0.lock().unwrap().clone() {
+            Some(record) => mpms_core::SignedBefore::Signed(Box::new(record)),
+            None => mpms_core::SignedBefore::Unknown,
+        })
+    }
+    fn save(&self, record: &mpms_consensus::SafetyRecord) -> Result<(), String> {
+        *self.0.lock().unwrap() = Some(record.clone());
+        Ok(())
+    }
+}
+
+/// A validator that does not know what it signed before it started signs nothing
+/// until the chain finalizes a block timed after its start plus twice the clock
+/// drift (every height it could have signed at is then decided), and signs again
+/// from the next height.
+#[test]
+fn a_validator_without_its_record_signs_again_after_a_newer_block() {
+    let mut c = Cluster::new(13);
+    c.run_for(2_000);
+    // Node 3 restarts on its data, without its safety record.
+    let keys = ValidatorKeys {
+        operator: c.chain.operators[3].clone(),
+        consensus: c.chain.consensus[3].clone(),
+    };
+    let lost = Arc::new(Lost(std::sync::Mutex::new(None)));
+    c.cores[3] = NodeCore::with_safety_store(
+        c.stores[3].clone(),
+        lost.clone(),
+        Some(keys),
+        CoreConfig::default(),
+    )
+    .unwrap();
+    let started = c.now_ms;
+    let actions = c.cores[3].start(started);
+    c.handle(3, actions);
+    let hold = c.cores[3].signing_hold().expect("holding");
+    let drift = CoreConfig::default().production.max_clock_drift.as_millis() as u64;
+    assert_eq!(hold, started + 2 * drift);
+    c.run_for(2 * drift + 5_000);
+    assert_eq!(c.cores[3].signing_hold(), None, "the hold ended");
+    let op3 = c.chain.operators[3].public_key();
+    let signed_by_3 = |h: u64| {
+        c.stores[0]
+            .certificate(h)
+            .unwrap()
+            .is_some_and(|cert| cert.signatures.iter().any(|s| s.validator == op3))
+    };
+    let mut resumed = false;
+    for h in 1..=c.height(0) {
+        let time = c.stores[0].header(h).unwrap().unwrap().time_ms;
+        // Blocks timed before the restart may carry what node 3 signed before it.
+        if time > started && time <= hold {
+            assert!(
+                !signed_by_3(h),
+                "node 3 signed block {h} (time {time}) during its hold"
+            );
+        } else if time > hold && signed_by_3(h) {
+            resumed = true;
+        }
+    }
+    assert!(resumed, "node 3 signs again after the hold");
+    assert!(
+        lost.0.lock().unwrap().is_some(),
+        "and records what it signs"
+    );
+}

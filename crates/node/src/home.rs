@@ -7,6 +7,8 @@
 //!   config/node_key           the peer-to-peer identity (hex secret, mode 0600)
 //!   keys/operator.key         the operator account's keys, encrypted
 //!   keys/consensus.keystore   the consensus keys, encrypted (validators only)
+//!   keys/consensus.safety     the last statement the validator signed (written before
+//!                             every vote; not backed up)
 //!   keys/password             the key files' password (local test networks only)
 //!   data/                     RocksDB
 //! ```
@@ -158,6 +160,12 @@ impl Home {
     pub fn consensus_keystore_path(&self, config: &NodeConfig) -> Option<PathBuf> {
         self.is_validator(config)
             .then(|| self.resolve(&config.node.consensus_keystore))
+    }
+
+    /// The validator's safety record, beside its consensus keystore.
+    pub fn safety_record_path(&self, config: &NodeConfig) -> Option<PathBuf> {
+        self.consensus_keystore_path(config)
+            .map(|p| p.with_extension("safety"))
     }
 
     /// Opens the operator account's keys.
@@ -333,11 +341,17 @@ pub fn init(home: &Home, options: InitOptions<'_>) -> Result<Initialized, HomeEr
                 path: home.resolve(&config.node.consensus_keystore),
                 reason: "no consensus key".into(),
             })?;
-            keys.save(
-                &home.resolve(&config.node.consensus_keystore),
-                options.password,
-                options.kdf,
-            )?;
+            let keystore = home.resolve(&config.node.consensus_keystore);
+            keys.save(&keystore, options.password, options.kdf)?;
+            // The key is new (made here, or just named by a test network's
+            // genesis): it has signed nothing.
+            let chain_id = options.genesis.map_or("", |g| g.chain_id.as_str());
+            let safety =
+                crate::safety_file::SafetyFile::new(keystore.with_extension("safety"), chain_id);
+            safety.mark_never_signed().map_err(|e| HomeError::Invalid {
+                path: safety.path().to_path_buf(),
+                reason: e.to_string(),
+            })?;
             Some(keys.newest().public_key())
         }
         None => {
@@ -468,7 +482,16 @@ mod tests {
             .collect();
         let mut files = files;
         files.sort();
-        assert_eq!(files, ["consensus.keystore", "operator.key"]);
+        assert_eq!(
+            files,
+            ["consensus.keystore", "consensus.safety", "operator.key"]
+        );
+        // The new key has signed nothing.
+        let safety = crate::safety_file::SafetyFile::new(
+            home.safety_record_path(&config).unwrap(),
+            "any chain",
+        );
+        assert_eq!(safety.read().unwrap(), mpms_core::SignedBefore::Never);
     }
 
     #[test]

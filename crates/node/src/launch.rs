@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::api;
 use crate::home::{Home, HomeError};
 use crate::runtime::{self, NodeError, NodeParts, Running};
+use crate::safety_file::SafetyFile;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +140,22 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
     let node_key = home.load_node_key(&config)?;
     let store = open_store(home)?;
     let genesis = Arc::new(home.load_genesis(&config)?);
+    // A validator's safety record lives beside its consensus keys; a home made
+    // before that keeps it in the store, which moves it once.
+    let safety = match home.safety_record_path(&config) {
+        Some(path) => {
+            let file = SafetyFile::new(path, genesis.chain_id.clone());
+            if file
+                .adopt_from_store(store.as_ref())
+                .map_err(LaunchError::Store)?
+            {
+                tracing::info!(path = %file.path().display(), "safety record moved beside the consensus keys");
+            }
+            file.read().map_err(|e| LaunchError::Store(e.to_string()))?;
+            Some(Arc::new(file) as Arc<dyn mpms_core::SafetyStore>)
+        }
+        None => None,
+    };
     let parts = NodeParts {
         moniker: config.node.moniker.clone(),
         genesis,
@@ -148,6 +165,7 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
         network: config.network.clone(),
         node_key,
         spare_keys,
+        safety,
     };
     // Before the node starts: a bad certificate stops the launch with its reason.
     let tls = if config.api.tls_cert.as_os_str().is_empty() {

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod launch;
 pub mod metrics;
 pub mod runtime;
+pub mod safety_file;
 pub mod testnet;
 
 pub use config::{CheckedNodeConfig, ConfigError, NodeConfig};

@@ -219,6 +219,8 @@ pub struct NodeParts {
     pub node_key: [u8; 32],
     /// Consensus keys to switch to when governance rotates this validator's key.
     pub spare_keys: Vec<mpms_crypto::SigningKey>,
+    /// Where a validator keeps its safety record; `None`: in the store.
+    pub safety: Option<Arc<dyn mpms_core::SafetyStore>>,
 }
 
 /// Why the node could not start or stopped abnormally.
@@ -262,8 +264,10 @@ pub async fn start(
         network: network_config,
         node_key,
         spare_keys,
+        safety,
     } = parts;
-    let mut core = NodeCore::new(store.clone(), validator, core)?;
+    let safety = safety.unwrap_or_else(|| Arc::new(mpms_core::InStore(store.clone())) as Arc<_>);
+    let mut core = NodeCore::with_safety_store(store.clone(), safety, validator, core)?;
     core.add_spare_keys(spare_keys);
     let chain_id = core.chain_id().to_string();
     let meta = read_meta(store.as_ref()).map_err(|e| CoreError::State(e.to_string()))?;
@@ -460,7 +464,11 @@ const CATCH_UP_DELAY: Duration = Duration::from_millis(1_500);
 impl NodeTask {
     async fn run(mut self, mut stop: oneshot::Receiver<()>) {
         // Catch up first with whoever answers, then take part.
-        self.initial_sync(&mut stop).await;
+        if !self.initial_sync(&mut stop).await {
+            tracing::info!("shutting down");
+            self.network.shutdown().await;
+            return;
+        }
         let actions = self.core.start(now_ms());
         self.perform(actions).await;
         self.publish_status();
@@ -511,19 +519,23 @@ impl NodeTask {
     }
 
     /// Before taking part: gives boot nodes a moment to connect, then catches up with
-    /// whoever answers (serving the catch-up task meanwhile).
-    async fn initial_sync(&mut self, stop: &mut oneshot::Receiver<()>) {
+    /// whoever answers (serving the catch-up task meanwhile). False if the node was
+    /// told to stop meanwhile.
+    async fn initial_sync(&mut self, stop: &mut oneshot::Receiver<()>) -> bool {
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if !self.network.peers().await.unwrap_or_default().is_empty() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::select! {
+                _ = &mut *stop => return false,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
         }
         self.start_sync();
         while self.syncing {
             let work = tokio::select! {
-                _ = &mut *stop => return,
+                _ = &mut *stop => return false,
                 Some(sync) = self.sync_work.recv() => Some(sync),
                 // Gossip meanwhile is about heights this node does not decide yet:
                 // taken off the queue (so it never fills), connections kept track of.
@@ -538,6 +550,7 @@ impl NodeTask {
                 self.on_sync(work).await;
             }
         }
+        true
     }
 
     /// Starts the catch-up task, unless one runs.

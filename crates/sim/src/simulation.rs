@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use mpms_consensus::{ConsensusMessage, FinalizedBlock, Timeout};
-use mpms_core::{Action, Committed, CoreConfig, NodeCore, Production, ValidatorKeys};
+use mpms_core::{
+    Action, Committed, CoreConfig, InStore, NodeCore, Production, SafetyStore, SignedBefore,
+    ValidatorKeys,
+};
 use mpms_crypto::{Hash, Hasher, PublicKey};
 use mpms_ledger::execute::{account_nonce, read_meta, Event as LedgerEvent};
 use mpms_ledger::params::ConsensusTiming;
@@ -39,14 +42,18 @@ pub enum Fault {
     /// The node stops: no messages in or out, timers lost.
     Crash(usize),
     /// The node comes back. With `keep_state` its chain data survives; without, it
-    /// restarts from genesis and syncs, keeping only its safety record (a validator
-    /// restored with its last safety record, as the operations guide requires).
+    /// restarts from genesis and syncs, keeping only its safety record (which lives
+    /// beside its keys, not with the chain data).
     Restart {
         /// Node.
         node: usize,
         /// Whether its store survives.
         keep_state: bool,
     },
+    /// The node comes back from a backup: no chain data and no safety record (a
+    /// backup leaves it out). It signs nothing until the chain finalizes a block
+    /// newer than its start.
+    RestoreFromBackup(usize),
     /// Splits the network: node `i` joins group `groups[i]` (nodes beyond the list
     /// stay in group 0).
     Partition(Vec<u32>),
@@ -373,6 +380,27 @@ struct Record {
     evidence_submitted: usize,
 }
 
+/// A simulated validator's safety record: in its store (copied into a fresh store
+/// when the chain data is thrown away, as the record beside the keys survives that);
+/// `lost` until the first save when the node was restored from a backup without it.
+struct SimSafety {
+    store: Arc<MemStore>,
+    lost: bool,
+}
+
+impl SafetyStore for SimSafety {
+    fn load(&self) -> Result<SignedBefore, String> {
+        if self.lost && self.store.safety_record().ok().flatten().is_none() {
+            return Ok(SignedBefore::Unknown);
+        }
+        InStore(self.store.clone()).load()
+    }
+
+    fn save(&self, record: &mpms_consensus::SafetyRecord) -> Result<(), String> {
+        InStore(self.store.clone()).save(record)
+    }
+}
+
 /// One simulated node: the node's own core, and a mask if it is Byzantine.
 struct Node {
     core: NodeCore,
@@ -512,6 +540,20 @@ impl Simulation {
 
     /// A node over `store` with the keys and behaviour of node `i`.
     fn node(&self, i: usize, store: Arc<MemStore>) -> Node {
+        self.node_with(i, store, false)
+    }
+
+    /// A node over `store` with the keys and behaviour of node `i`; with
+    /// `record_lost`, its validator does not know what it signed before (until it
+    /// saves a record again).
+    fn node_with(&self, i: usize, store: Arc<MemStore>, record_lost: bool) -> Node {
+        let config = CoreConfig {
+            production: Production {
+                max_clock_drift: std::time::Duration::from_millis(self.config.max_clock_drift_ms),
+                ..Production::default()
+            },
+            ..CoreConfig::default()
+        };
         let keys = self.identity(i).map(|id| {
             (
                 self.chain.operators[id].clone(),
@@ -525,15 +567,13 @@ impl Simulation {
             operator: op.clone(),
             consensus: consensus[0].clone(),
         });
-        let config = CoreConfig {
-            production: Production {
-                max_clock_drift: std::time::Duration::from_millis(self.config.max_clock_drift_ms),
-                ..Production::default()
-            },
-            ..CoreConfig::default()
-        };
-        let mut core = NodeCore::new(store.clone() as Arc<dyn Store>, validator, config)
-            .expect("a store holding genesis opens");
+        let safety: Arc<dyn SafetyStore> = Arc::new(SimSafety {
+            store: store.clone(),
+            lost: record_lost,
+        });
+        let mut core =
+            NodeCore::with_safety_store(store.clone() as Arc<dyn Store>, safety, validator, config)
+                .expect("a store holding genesis opens");
         let mut mask = None;
         if let Some((op, consensus)) = keys {
             core.add_spare_keys(consensus[1..].to_vec());
@@ -1193,7 +1233,7 @@ impl Simulation {
                 let store = if keep_state {
                     old
                 } else {
-                    // Fresh chain data; the validator's safety record is restored.
+                    // Fresh chain data; the safety record (beside the keys) survives.
                     let fresh = self.genesis_store();
                     if let Ok(Some(record)) = old.safety_record() {
                         let _ = fresh.save_safety_record(&record);
@@ -1201,14 +1241,15 @@ impl Simulation {
                     fresh
                 };
                 self.nodes[node] = self.node(node, store);
-                self.alive[node] = true;
-                self.epoch[node] += 1;
-                self.seen[node].clear();
-                let epoch = self.epoch[node];
-                self.queue.push(TICK_US, Event::Tick { node, epoch });
-                let actions = self.nodes[node].core.start(now_ms);
-                self.apply(node, actions);
-                self.request_sync(node);
+                self.revive(node, now_ms);
+            }
+            Fault::RestoreFromBackup(node) => {
+                if node >= self.alive.len() || self.alive[node] {
+                    return;
+                }
+                let store = self.genesis_store();
+                self.nodes[node] = self.node_with(node, store, true);
+                self.revive(node, now_ms);
             }
             Fault::Partition(mut groups) => {
                 groups.resize(self.nodes.len(), 0);
@@ -1235,6 +1276,18 @@ impl Simulation {
                     .is_some_and(|id| self.chain.operators[id].public_key() == *operator)
             })
             .all(|i| self.honest(i))
+    }
+
+    /// Brings node `node`, just rebuilt, back: its timers, its core, a catch-up.
+    fn revive(&mut self, node: usize, now_ms: u64) {
+        self.alive[node] = true;
+        self.epoch[node] += 1;
+        self.seen[node].clear();
+        let epoch = self.epoch[node];
+        self.queue.push(TICK_US, Event::Tick { node, epoch });
+        let actions = self.nodes[node].core.start(now_ms);
+        self.apply(node, actions);
+        self.request_sync(node);
     }
 
     fn check_agreement(&self) -> Result<(), SimError> {

@@ -63,13 +63,24 @@ fn scenario(seed: u64) -> SimConfig {
         let victim = honest[rng.gen_range(0..honest.len())];
         let at = rng.gen_range(200..2_000);
         config.faults.push((at, Fault::Crash(victim)));
-        config.faults.push((
-            at + rng.gen_range(500..5_000),
-            Fault::Restart {
+        // Back with its data, with its data wiped (its safety record kept, beside
+        // its keys), or restored from a backup (neither). A validator restored
+        // without its record signs nothing until the height it may have signed at
+        // is decided without it: it counts as one of the f faults the protocol
+        // tolerates, so only when the Byzantine ones leave room.
+        let kinds = if byzantine < f { 3 } else { 2 };
+        let back = match rng.gen_range(0..kinds) {
+            0 => Fault::Restart {
                 node: victim,
-                keep_state: rng.gen_bool(0.5),
+                keep_state: true,
             },
-        ));
+            1 => Fault::Restart {
+                node: victim,
+                keep_state: false,
+            },
+            _ => Fault::RestoreFromBackup(victim),
+        };
+        config.faults.push((at + rng.gen_range(500..5_000), back));
     }
     if rng.gen_bool(0.4) {
         let groups: Vec<u32> = (0..n).map(|_| rng.gen_range(0..2)).collect();
