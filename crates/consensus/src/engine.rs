@@ -227,6 +227,46 @@ impl Engine {
         }
     }
 
+    /// Forgets what a height stalled over many rounds accumulated: statements and
+    /// timers of rounds more than [`ROUND_WINDOW`] below the current one, except
+    /// the locked and valid rounds (whose block this validator may still propose
+    /// with their prevotes as proof), and verdicts on blocks no statement kept names.
+    /// A decision in a forgotten round still reaches the node as a finalized block.
+    fn forget_old_rounds(&mut self) {
+        let Some(floor) = self.round.checked_sub(ROUND_WINDOW) else {
+            return;
+        };
+        let locked = self.locked.map(|(r, _)| r);
+        let valid = self.valid.map(|(r, _)| r);
+        let keep = |r: u32| r >= floor || Some(r) == locked || Some(r) == valid;
+        self.votes.retain_rounds(keep);
+        self.prevote_timer.retain(|r| keep(*r));
+        self.precommit_timer.retain(|r| keep(*r));
+        self.valid_updated.retain(|r| keep(*r));
+        self.untimely.retain(|r| keep(*r));
+        let named: HashSet<Hash> = self
+            .votes
+            .named_blocks()
+            .into_iter()
+            .chain(self.locked.map(|(_, b)| b))
+            .chain(self.valid.map(|(_, b)| b))
+            .collect();
+        self.validity.retain(|b, _| named.contains(b));
+        self.validation_requested.retain(|b| named.contains(b));
+    }
+
+    /// The blocks this engine may still need at the current height: those its kept
+    /// statements name, and the locked and valid ones. A node keeps no other block of
+    /// the height.
+    pub fn blocks_in_play(&self) -> HashSet<Hash> {
+        self.votes
+            .named_blocks()
+            .into_iter()
+            .chain(self.locked.map(|(_, b)| b))
+            .chain(self.valid.map(|(_, b)| b))
+            .collect()
+    }
+
     /// Allows or forbids signing. A validator that does not know what it signed
     /// before it started (its safety record is missing) signs nothing until the
     /// node knows that no height it could have signed at is still open.
@@ -484,6 +524,7 @@ impl Engine {
         self.round = round;
         self.step = Step::Propose;
         self.awaiting_block = None;
+        self.forget_old_rounds();
         let height = self.height;
         let i_propose = match (&self.me, self.set.proposer(height, round)) {
             (Some(me), Some(p)) => p.operator == me.operator,

@@ -182,6 +182,25 @@ impl VoteBook {
             .sum()
     }
 
+    /// Forgets the statements of every round `keep` refuses.
+    pub fn retain_rounds(&mut self, keep: impl Fn(u32) -> bool) {
+        self.rounds.retain(|round, _| keep(*round));
+    }
+
+    /// Every block a recorded statement names (proposals and votes).
+    pub fn named_blocks(&self) -> Vec<Hash> {
+        let mut out: Vec<Hash> = Vec::new();
+        for round in self.rounds.values() {
+            out.extend(round.proposal.and_then(|p| p.vote.block));
+            for votes in round.prevotes.values().chain(round.precommits.values()) {
+                out.extend(votes.iter().filter_map(|v| v.vote.block));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Rounds with any statement, ascending.
     pub fn rounds(&self) -> Vec<u32> {
         self.rounds.keys().copied().collect()

@@ -954,6 +954,7 @@ impl NodeCore {
         if self.failure.is_some() {
             return Vec::new();
         }
+        let round = self.engine.round();
         let effects = self.engine.step(input);
         let mut actions = Vec::new();
         for effect in effects {
@@ -962,7 +963,30 @@ impl NodeCore {
             }
             actions.extend(self.on_effect(effect, now_ms));
         }
+        if self.engine.round() != round {
+            self.forget_blocks_out_of_play();
+        }
         actions
+    }
+
+    /// Drops the blocks of the current height that the engine no longer needs (a
+    /// height stalled over many rounds would otherwise keep one per round). A block
+    /// this node built for a round still running is kept.
+    fn forget_blocks_out_of_play(&mut self) {
+        let mut keep = self.engine.blocks_in_play();
+        self.awaiting_validation.retain(|h| keep.contains(h));
+        if let Some(own) = self.own.iter().rev().find_map(|m| match m {
+            ConsensusMessage::Proposal { proposal, .. } => proposal.vote.block,
+            _ => None,
+        }) {
+            keep.insert(own);
+        }
+        self.blocks.retain(|h, _| keep.contains(h));
+        self.incomplete.retain(|h| keep.contains(h));
+        self.fetching.retain(|h, _| keep.contains(h));
+        self.outcomes.retain(|h, _| keep.contains(h));
+        self.fake_blocks.retain(|h, _| keep.contains(h));
+        self.proposed.retain(|h| keep.contains(h));
     }
 
     fn on_effect(&mut self, effect: Effect, now_ms: u64) -> Vec<Action> {

@@ -378,3 +378,52 @@ fn block_time_is_bounded_on_both_sides() {
         );
     }
 }
+
+/// A height that stalls for many rounds (here: nobody else votes), each round's
+/// proposer proposing a new block of its own: the node keeps the blocks and
+/// statements of the last rounds only (and of its lock), not one per round it went
+/// through. (It used to keep every round's block and statements until the height
+/// was decided.)
+#[test]
+fn a_height_stalled_over_many_rounds_keeps_only_its_last_rounds() {
+    use mpms_consensus::{Step, Timeout};
+    let mut n = node(37);
+    let now = START_MS;
+    for round in 0..200u32 {
+        let proposer = proposer(1, round);
+        if proposer != 0 {
+            let mut block = n.block(proposer, now, None);
+            // A distinct block each round.
+            block.header.time_ms = now + u64::from(round);
+            let built = n.block(proposer, block.header.time_ms, None);
+            n.core
+                .on_consensus(n.proposal(proposer, &built, round), now);
+        }
+        for step in [Step::Propose, Step::Prevote, Step::Precommit] {
+            n.core.on_timeout(
+                Timeout {
+                    height: 1,
+                    round,
+                    step,
+                },
+                now,
+            );
+        }
+    }
+    assert_eq!(
+        n.core.round_state().1,
+        200,
+        "the node went through the rounds"
+    );
+    let kept_rounds = ROUND_WINDOW as usize + 1;
+    assert!(
+        n.core.stored_blocks() <= kept_rounds + 1,
+        "{} blocks kept after 200 rounds",
+        n.core.stored_blocks()
+    );
+    assert!(
+        n.core.stored_statements() <= kept_rounds * 9,
+        "{} statements kept after 200 rounds",
+        n.core.stored_statements()
+    );
+}

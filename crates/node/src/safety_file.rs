@@ -227,10 +227,16 @@ mod tests {
         file.mark_never_signed().unwrap();
         assert_eq!(file.read().unwrap(), SignedBefore::Never);
         file.save(&record(7)).unwrap();
-        assert_eq!(file.read().unwrap(), SignedBefore::Signed(Box::new(record(7))));
+        assert_eq!(
+            file.read().unwrap(),
+            SignedBefore::Signed(Box::new(record(7)))
+        );
         // A leftover temporary file from a crash mid-write changes nothing.
         std::fs::write(file.path().with_extension("safety.tmp"), b"junk").unwrap();
-        assert_eq!(file.read().unwrap(), SignedBefore::Signed(Box::new(record(7))));
+        assert_eq!(
+            file.read().unwrap(),
+            SignedBefore::Signed(Box::new(record(7)))
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -267,11 +273,17 @@ mod tests {
         let store = mpms_store::MemStore::new();
         store.save_safety_record(&record(9).to_bytes()).unwrap();
         assert!(file.adopt_from_store(&store).unwrap());
-        assert_eq!(file.read().unwrap(), SignedBefore::Signed(Box::new(record(9))));
+        assert_eq!(
+            file.read().unwrap(),
+            SignedBefore::Signed(Box::new(record(9)))
+        );
         assert_eq!(store.safety_record().unwrap(), Some(Vec::new()));
         // Once the file exists, the store is not read again.
         store.save_safety_record(&record(3).to_bytes()).unwrap();
         assert!(!file.adopt_from_store(&store).unwrap());
-        assert_eq!(file.read().unwrap(), SignedBefore::Signed(Box::new(record(9))));
+        assert_eq!(
+            file.read().unwrap(),
+            SignedBefore::Signed(Box::new(record(9)))
+        );
     }
 }
