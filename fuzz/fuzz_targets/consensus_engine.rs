@@ -113,7 +113,13 @@ fuzz_target!(|data: &[u8]| {
                     valid_round: (b & 0x40 != 0).then(|| round(c).saturating_sub(1)),
                 };
                 let (op, key) = &keys()[member];
-                Input::Proposal(vote.sign(CHAIN, op.public_key(), key))
+                let signed = vote.sign(CHAIN, op.public_key(), key);
+                // Some arrive outside the node's clock window.
+                if c & 0x80 != 0 {
+                    Input::UntimelyProposal(signed)
+                } else {
+                    Input::Proposal(signed)
+                }
             }
             4 => Input::TimeoutFired(Timeout {
                 height: at,
