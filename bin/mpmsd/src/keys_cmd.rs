@@ -105,6 +105,24 @@ pub enum KeysCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// For a validator whose safety record is lost (restored from a backup, which
+    /// leaves it out) when the chain cannot finalize a block without it: states that
+    /// it signed nothing after round ROUND of height HEIGHT, so that it signs from
+    /// the next round on. Give a round no node had reached when the validator
+    /// stopped (above every round `mpmsd query status` shows on the running nodes):
+    /// naming a round it did sign in makes it sign twice. Refused when the home holds
+    /// the record.
+    ResumeSigning {
+        /// The validator's home (stopped).
+        #[arg(long)]
+        home: PathBuf,
+        /// The height the chain is at.
+        #[arg(long)]
+        height: u64,
+        /// The round after which the validator may sign.
+        #[arg(long)]
+        round: u32,
+    },
     /// Prints a key file's secrets (hex). Anyone who sees them controls the account.
     Export {
         /// The key file.
@@ -243,6 +261,23 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
                 "  4. propose the switch: mpmsd tx --home {root} propose rotate-authority-key"
             );
             println!("     (operator {operator}, consensus key {key}); the other authorities vote");
+        }
+        KeysCommand::ResumeSigning {
+            home,
+            height,
+            round,
+        } => {
+            let (home, config) = open_home(&home, &None)?;
+            let Some(path) = home.safety_record_path(&config) else {
+                bail!("not a validator's home (node.consensus_keystore is empty)");
+            };
+            let chain_id = home.load_genesis(&config)?.chain_id;
+            mpms_node::safety_file::SafetyFile::new(&path, chain_id)
+                .state_signed_at_most(height, round)?;
+            println!(
+                "{}: the validator signs nothing up to round {round} of height {height}, and from the next round on",
+                path.display()
+            );
         }
         KeysCommand::Export { key, password_file } => {
             let party = load_keys(&key, &password(&password_file)?)?;

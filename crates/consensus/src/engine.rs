@@ -188,6 +188,9 @@ pub struct Engine {
     reported: HashSet<(AccountId, u64, u32, u8)>,
     /// Whether this validator may sign (see [`Engine::set_signing`]).
     signing: bool,
+    /// With no safety record: the (height, round) up to which this validator may
+    /// have signed anything (see [`Engine::resume_after`]).
+    resume_after: Option<(u64, u32)>,
 }
 
 impl Engine {
@@ -224,7 +227,36 @@ impl Engine {
             highest_round: HashMap::new(),
             reported: HashSet::new(),
             signing: true,
+            resume_after: None,
         }
+    }
+
+    /// For a validator that lost its safety record: it may have signed anything up
+    /// to round `round` of height `height`, and nothing after. It signs nothing up
+    /// to there, and starts that height at the next round (so that validators
+    /// resumed so together reach a round where they may sign, and take the others
+    /// there by the round-skip rule).
+    pub fn resume_after(&mut self, height: u64, round: u32) {
+        self.resume_after = Some((height, round));
+    }
+
+    /// Whether statements of `round` are kept: from [`ROUND_WINDOW`] rounds below the
+    /// current one on, the locked and valid rounds, and the prevotes of the valid
+    /// round the current round's proposal names (its proof of lock, which a node
+    /// that missed them needs to accept the re-proposal).
+    fn round_kept(&self, round: u32, kind: VoteKind) -> bool {
+        if round.saturating_add(ROUND_WINDOW) >= self.round
+            || self.locked.is_some_and(|(r, _)| r == round)
+            || self.valid.is_some_and(|(r, _)| r == round)
+        {
+            return true;
+        }
+        kind == VoteKind::Prevote
+            && self
+                .votes
+                .proposal(self.round)
+                .and_then(|p| p.vote.valid_round)
+                == Some(round)
     }
 
     /// Forgets what a height stalled over many rounds accumulated: statements and
@@ -238,19 +270,17 @@ impl Engine {
         };
         let locked = self.locked.map(|(r, _)| r);
         let valid = self.valid.map(|(r, _)| r);
-        let keep = |r: u32| r >= floor || Some(r) == locked || Some(r) == valid;
+        let proof = self
+            .votes
+            .proposal(self.round)
+            .and_then(|p| p.vote.valid_round);
+        let keep = |r: u32| r >= floor || Some(r) == locked || Some(r) == valid || Some(r) == proof;
         self.votes.retain_rounds(keep);
         self.prevote_timer.retain(|r| keep(*r));
         self.precommit_timer.retain(|r| keep(*r));
         self.valid_updated.retain(|r| keep(*r));
         self.untimely.retain(|r| keep(*r));
-        let named: HashSet<Hash> = self
-            .votes
-            .named_blocks()
-            .into_iter()
-            .chain(self.locked.map(|(_, b)| b))
-            .chain(self.valid.map(|(_, b)| b))
-            .collect();
+        let named = self.blocks_in_play();
         self.validity.retain(|b, _| named.contains(b));
         self.validation_requested.retain(|b| named.contains(b));
     }
@@ -482,6 +512,11 @@ impl Engine {
         self.locked = None;
         self.valid = None;
         let mut round = 0;
+        if let Some((h, r)) = self.resume_after {
+            if h == height {
+                round = r.saturating_add(1);
+            }
+        }
         let mut resume = None;
         // After a restart mid-height, resume where the record says.
         if let Some(rec) = &self.safety {
@@ -588,6 +623,10 @@ impl Engine {
             return;
         }
         let round = vote.vote.round;
+        if !self.round_kept(round, vote.vote.kind) {
+            // A forgotten round: re-sent, it would only be forgotten again.
+            return;
+        }
         let beyond_window = round > self.round.saturating_add(ROUND_WINDOW);
         let known_round = self.highest_round.get(&vote.validator).copied();
         if beyond_window && known_round.is_some_and(|r| r >= round) {
@@ -690,6 +729,11 @@ impl Engine {
         };
         if !self.signing {
             return false;
+        }
+        if let Some((h, r)) = self.resume_after {
+            if vote.height < h || (vote.height == h && vote.round <= r) {
+                return false;
+            }
         }
         let Some(member) = self.set.get(&me.operator) else {
             return false;

@@ -133,6 +133,7 @@ pub struct NodeCore {
     /// With no safety record: the block time (Unix ms) a committed block must be
     /// newer than before this validator signs again.
     signing_hold: Option<u64>,
+
     keys: Option<ValidatorKeys>,
     /// Consensus keys this validator may switch to after a rotation.
     spare_keys: Vec<SigningKey>,
@@ -270,10 +271,11 @@ impl NodeCore {
         } else {
             SignedBefore::Never
         };
-        let (safety, unknown) = match before {
-            SignedBefore::Never => (None, false),
-            SignedBefore::Signed(record) => (Some(*record), false),
-            SignedBefore::Unknown => (None, true),
+        let (safety, unknown, at_most) = match before {
+            SignedBefore::Never => (None, false, None),
+            SignedBefore::Signed(record) => (Some(*record), false, None),
+            SignedBefore::Unknown => (None, true, None),
+            SignedBefore::AtMost { height, round } => (None, false, Some((height, round))),
         };
         let identity = keys.as_ref().map(|k| Identity {
             operator: k.operator.public_key(),
@@ -287,6 +289,9 @@ impl NodeCore {
         );
         // What it signed is unknown: nothing until the hold ends (set at start).
         engine.set_signing(!unknown);
+        if let Some((height, round)) = at_most {
+            engine.resume_after(height, round);
+        }
         Ok(NodeCore {
             safety_store,
             signing_hold: unknown.then_some(u64::MAX),
@@ -441,6 +446,12 @@ impl NodeCore {
         self.signing_hold
     }
 
+    /// Whether this validator signs now (false while it does not know what it signed
+    /// before and waits for the chain to move on: see [`SignedBefore::Unknown`]).
+    pub fn signing(&self) -> bool {
+        self.engine.signing()
+    }
+
     fn start_next_height(&mut self, now_ms: u64) -> Vec<Action> {
         self.own.clear();
         let height = self.last.height + 1;
@@ -569,10 +580,12 @@ impl NodeCore {
         };
         let mut actions = Vec::new();
         if vote.height == current {
+            // The proposal first: the engine keeps the prevotes of an old valid
+            // round only as the proof of the proposal it recorded.
+            actions.extend(self.engine_step(input, now_ms));
             for prevote in proof {
                 actions.extend(self.engine_step(Input::Vote(prevote), now_ms));
             }
-            actions.extend(self.engine_step(input, now_ms));
             actions.extend(self.keep_proposed_block(&proposal, Arc::new(block), now_ms));
             actions.extend(self.report_fake_credential(&[proposal], now_ms));
         } else if vote.height == current + 1
@@ -613,6 +626,21 @@ impl NodeCore {
     /// without its content; a block the engine awaits a verdict on is validated once
     /// whole, and fetched from peers while not.
     fn hold(&mut self, hash: Hash, block: Arc<Block>, now_ms: u64) -> Vec<Action> {
+        // The hash is the header's: a body that is not the one the header commits
+        // to is not this block (someone on the way changed it). Not a verdict:
+        // the block is fetched whole, as if this copy never came.
+        if !block.matches_header() {
+            tracing::warn!(
+                height = block.header.height,
+                %hash,
+                "a copy of a proposed block whose body is not its header's: ignored"
+            );
+            return if !self.held_whole(&hash) && self.awaiting_validation.contains(&hash) {
+                self.fetch(hash, now_ms)
+            } else {
+                Vec::new()
+            };
+        }
         let whole = block.first_erased().is_none();
         if self.blocks.contains_key(&hash) && (!whole || !self.incomplete.contains(&hash)) {
             return Vec::new();
@@ -674,18 +702,6 @@ impl NodeCore {
         self.repairing.retain(|h, _| heights.contains(h));
         let mut actions = Vec::new();
         for height in heights {
-            let block = match self.store.block(height) {
-                Ok(Some(block)) => block,
-                _ => continue,
-            };
-            let explained = block.first_erased().is_none()
-                || crate::erasure::erasure_explained(self.store.as_ref(), &block).unwrap_or(false);
-            if explained {
-                if let Err(e) = self.store.clear_incomplete(height) {
-                    tracing::warn!(height, error = %e, "cannot clear a repair mark");
-                }
-                continue;
-            }
             if self
                 .repairing
                 .get(&height)
@@ -693,6 +709,19 @@ impl NodeCore {
             {
                 continue;
             }
+            let block = match self.lacking_unerased(height) {
+                Ok(Some(block)) => block,
+                Ok(None) => {
+                    if let Err(e) = self.store.clear_incomplete(height) {
+                        tracing::warn!(height, error = %e, "cannot clear a repair mark");
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(height, error = %e, "cannot read a block to repair");
+                    continue;
+                }
+            };
             self.repairing.insert(height, now_ms);
             tracing::info!(
                 height,
@@ -704,6 +733,19 @@ impl NodeCore {
             });
         }
         actions
+    }
+
+    /// The stored block at `height` if it lacks values the chain did not erase.
+    fn lacking_unerased(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let Some(block) = self.store.block(height)? else {
+            return Ok(None);
+        };
+        if block.first_erased().is_none()
+            || crate::erasure::erasure_explained(self.store.as_ref(), &block)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(block))
     }
 
     /// A whole copy of a stored block that lacks values: kept, with the values of
@@ -736,19 +778,19 @@ impl NodeCore {
     }
 
     /// Of `heights`, those whose stored block still lacks values the chain did not
-    /// erase: what a peer that served them during catch-up withheld.
+    /// erase: what a peer that served them during catch-up withheld. (A block that
+    /// cannot be read is not counted against anyone.)
     pub fn unexplained_incomplete(&self, heights: &[u64]) -> Vec<u64> {
         heights
             .iter()
             .copied()
-            .filter(|h| {
-                self.store.block(*h).ok().flatten().is_some_and(|b| {
-                    b.first_erased().is_some()
-                        && !crate::erasure::erasure_explained(self.store.as_ref(), &b)
-                            .unwrap_or(true)
-                })
-            })
+            .filter(|h| matches!(self.lacking_unerased(*h), Ok(Some(_))))
             .collect()
+    }
+
+    /// Whether this node holds block `hash` of the current height whole.
+    fn held_whole(&self, hash: &Hash) -> bool {
+        self.blocks.contains_key(hash) && !self.incomplete.contains(hash)
     }
 
     /// Asks peers for the whole block `hash` (at most once per [`FETCH_RETRY_MS`]).
@@ -773,7 +815,7 @@ impl NodeCore {
         let mut missing: Vec<Hash> = self
             .awaiting_validation
             .iter()
-            .filter(|h| !self.blocks.contains_key(*h) || self.incomplete.contains(*h))
+            .filter(|h| !self.held_whole(h))
             .copied()
             .collect();
         missing.sort();
@@ -970,17 +1012,11 @@ impl NodeCore {
     }
 
     /// Drops the blocks of the current height that the engine no longer needs (a
-    /// height stalled over many rounds would otherwise keep one per round). A block
-    /// this node built for a round still running is kept.
+    /// height stalled over many rounds would otherwise keep one per round).
     fn forget_blocks_out_of_play(&mut self) {
-        let mut keep = self.engine.blocks_in_play();
+        // This node's own proposals are recorded statements: their blocks are in play.
+        let keep = self.engine.blocks_in_play();
         self.awaiting_validation.retain(|h| keep.contains(h));
-        if let Some(own) = self.own.iter().rev().find_map(|m| match m {
-            ConsensusMessage::Proposal { proposal, .. } => proposal.vote.block,
-            _ => None,
-        }) {
-            keep.insert(own);
-        }
         self.blocks.retain(|h, _| keep.contains(h));
         self.incomplete.retain(|h| keep.contains(h));
         self.fetching.retain(|h, _| keep.contains(h));
@@ -1090,19 +1126,19 @@ impl NodeCore {
     /// for the parent). A block not held whole is fetched first: missing data is not
     /// a verdict.
     fn validate(&mut self, hash: Hash, now_ms: u64) -> Vec<Action> {
-        let block = match self.blocks.get(&hash) {
-            Some(block) if !self.incomplete.contains(&hash) => block.clone(),
-            held => {
-                self.awaiting_validation.insert(hash);
-                // A proposal without its content is fetched at once; a block never
-                // received (others voted for it) at the next tick, as its proposal
-                // is usually on the way.
-                return if held.is_some() {
-                    self.fetch(hash, now_ms)
-                } else {
-                    Vec::new()
-                };
-            }
+        if !self.held_whole(&hash) {
+            self.awaiting_validation.insert(hash);
+            // A proposal without its content is fetched at once; a block never
+            // received (others voted for it) at the next tick, as its proposal is
+            // usually on the way.
+            return if self.blocks.contains_key(&hash) {
+                self.fetch(hash, now_ms)
+            } else {
+                Vec::new()
+            };
+        }
+        let Some(block) = self.blocks.get(&hash).cloned() else {
+            return Vec::new();
         };
         let height = block.header.height;
         if height != self.last.height + 1 {

@@ -24,6 +24,16 @@ pub enum SignedBefore {
     /// until the chain finalizes a block newer than its start (see
     /// [`crate::NodeCore::signing_hold`]).
     Unknown,
+    /// The record is lost, and its operator states that the validator signed nothing
+    /// after round `round` of height `height` (a round no node had reached when it
+    /// stopped). It signs nothing up to there, and starts that height at the next
+    /// round.
+    AtMost {
+        /// The height.
+        height: u64,
+        /// The round.
+        round: u32,
+    },
 }
 
 /// Durable storage of a validator's safety record.

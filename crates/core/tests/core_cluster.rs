@@ -21,6 +21,9 @@ enum Event {
     Tick,
 }
 
+/// How a copy of a proposed block is altered on its way.
+type Alteration = fn(&mut mpms_ledger::Block);
+
 /// The runtime's tick period.
 const TICK_MS: u64 = 500;
 
@@ -34,9 +37,9 @@ struct Cluster {
     seq: u64,
     /// Messages in flight: (to, message).
     inbox: Vec<(usize, Message)>,
-    /// A node that receives every proposal without its transactions' ciphertext and
-    /// sealed keys (what a Byzantine proposer or forwarder could send it).
-    stripped_for: Option<usize>,
+    /// A node that receives every proposal altered (what a Byzantine proposer or
+    /// forwarder could send it), and how: the block's hash stays the header's.
+    altered_for: Option<(usize, Alteration)>,
     /// Whole blocks served to nodes that fetched them.
     fetched: usize,
 }
@@ -77,7 +80,7 @@ impl Cluster {
             timeline: BTreeMap::new(),
             seq: 0,
             inbox: Vec::new(),
-            stripped_for: None,
+            altered_for: None,
             fetched: 0,
         };
         for i in 0..4 {
@@ -98,19 +101,17 @@ impl Cluster {
             let broadcast = |c: &mut Cluster, m: Message| {
                 for to in 0..4 {
                     if to != from {
-                        let m = match (&m, c.stripped_for) {
+                        let m = match (&m, c.altered_for) {
                             (
                                 Message::Consensus(ConsensusMessage::Proposal {
                                     proposal,
                                     block,
                                     proof,
                                 }),
-                                Some(victim),
+                                Some((victim, alter)),
                             ) if victim == to => {
                                 let mut block = block.clone();
-                                for tx in &mut block.transactions {
-                                    *tx = tx.erased();
-                                }
+                                alter(&mut block);
                                 Message::Consensus(ConsensusMessage::Proposal {
                                     proposal: *proposal,
                                     block,
@@ -485,6 +486,18 @@ fn a_validator_missing_the_key_the_chain_names_says_so() {
     assert!(!signed, "node 3 signs nothing");
 }
 
+/// Drops every transaction's ciphertext and sealed keys (committed by digest).
+fn strip(block: &mut mpms_ledger::Block) {
+    for tx in &mut block.transactions {
+        *tx = tx.erased();
+    }
+}
+
+/// Replaces the body with another one (the header, and so the hash, unchanged).
+fn replace_body(block: &mut mpms_ledger::Block) {
+    block.transactions.clear();
+}
+
 /// A validator that receives every proposal stripped of its transactions' content
 /// (which keeps the block's hash and the proposal's signature valid) fetches each
 /// block whole from the others and votes on it: it neither stores a block without
@@ -493,7 +506,7 @@ fn a_validator_missing_the_key_the_chain_names_says_so() {
 #[test]
 fn a_validator_sent_stripped_proposals_fetches_them_whole_and_votes() {
     let mut c = Cluster::new(10);
-    c.stripped_for = Some(3);
+    c.altered_for = Some((3, strip));
     c.up[2] = false;
     c.submit(0, c.chain.register_schema(0, "course"));
     c.submit(0, c.chain.register_subject(1));
@@ -743,4 +756,87 @@ fn a_validator_without_its_record_signs_again_after_a_newer_block() {
         lost.0.lock().unwrap().is_some(),
         "and records what it signs"
     );
+}
+
+/// A validator that receives every proposal with another body (the block's hash is
+/// its header's, so the proposer's signature still verifies): that copy is not the
+/// block, and the node fetches the real one instead of judging the block invalid for
+/// the height. (It used to keep the first copy and refuse the block.)
+#[test]
+fn a_validator_sent_proposals_with_another_body_fetches_the_real_ones() {
+    let mut c = Cluster::new(14);
+    c.altered_for = Some((3, replace_body));
+    c.up[2] = false;
+    c.submit(0, c.chain.register_schema(0, "course"));
+    c.submit(0, c.chain.register_subject(1));
+    c.run_for(2_000);
+    for serial in 1..=8 {
+        c.submit(1, c.chain.issue(serial, "course", 1, serial));
+        c.run_for(700);
+    }
+    c.run_for(3_000);
+    let issued = c.chain.issue(8, "course", 1, 8).hash();
+    assert!(
+        c.stores[3].tx_location(&issued).unwrap().is_some(),
+        "the issuances are committed with node 3's votes"
+    );
+    let op3 = c.chain.operators[3].public_key();
+    let others = (1..=c.height(0))
+        .map(|h| c.stores[0].block(h).unwrap().unwrap())
+        .filter(|b| b.header.proposer != op3 && !b.transactions.is_empty())
+        .count();
+    assert!(
+        others > 0,
+        "no block with transactions came from another proposer"
+    );
+    assert!(c.fetched > 0, "node 3 fetched the real blocks");
+}
+
+/// A safety store whose record its operator replaced by a position.
+struct Stated(u64, u32);
+
+impl mpms_core::SafetyStore for Stated {
+    fn load(&self) -> Result<mpms_core::SignedBefore, String> {
+        Ok(mpms_core::SignedBefore::AtMost {
+            height: self.0,
+            round: self.1,
+        })
+    }
+    fn save(&self, _: &mpms_consensus::SafetyRecord) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Two validators of four lost their records (more than the one fault four
+/// tolerate: a validator without its record would wait for the chain to move on,
+/// which it cannot without them). Their operators state "nothing signed after round
+/// 2 of height 1": they sign nothing in rounds 0 to 2 and start height 1 at round 3,
+/// where the two others join them (more than a third of the set is there), and the
+/// chain goes on.
+#[test]
+fn validators_resume_signing_after_the_position_their_operators_named() {
+    let mut c = Cluster::new(15);
+    for i in [2, 3] {
+        let keys = ValidatorKeys {
+            operator: c.chain.operators[i].clone(),
+            consensus: c.chain.consensus[i].clone(),
+        };
+        c.cores[i] = NodeCore::with_safety_store(
+            c.stores[i].clone(),
+            Arc::new(Stated(1, 2)),
+            Some(keys),
+            CoreConfig::default(),
+        )
+        .unwrap();
+        let now = c.now_ms;
+        let actions = c.cores[i].start(now);
+        c.handle(i, actions);
+    }
+    c.run_for(60_000);
+    let cert = c.stores[0]
+        .certificate(1)
+        .unwrap()
+        .expect("height 1 decided");
+    assert!(cert.round > 2, "decided in round {}", cert.round);
+    assert!(c.height(0) >= 3, "finality goes on");
 }

@@ -389,15 +389,15 @@ fn a_height_stalled_over_many_rounds_keeps_only_its_last_rounds() {
     use mpms_consensus::{Step, Timeout};
     let mut n = node(37);
     let now = START_MS;
+    let mut sent = Vec::new();
     for round in 0..200u32 {
         let proposer = proposer(1, round);
         if proposer != 0 {
-            let mut block = n.block(proposer, now, None);
             // A distinct block each round.
-            block.header.time_ms = now + u64::from(round);
-            let built = n.block(proposer, block.header.time_ms, None);
-            n.core
-                .on_consensus(n.proposal(proposer, &built, round), now);
+            let block = n.block(proposer, now + u64::from(round), None);
+            let proposal = n.proposal(proposer, &block, round);
+            n.core.on_consensus(proposal.clone(), now);
+            sent.push(proposal);
         }
         for step in [Step::Propose, Step::Prevote, Step::Precommit] {
             n.core.on_timeout(
@@ -425,5 +425,15 @@ fn a_height_stalled_over_many_rounds_keeps_only_its_last_rounds() {
         n.core.stored_statements() <= kept_rounds * 9,
         "{} statements kept after 200 rounds",
         n.core.stored_statements()
+    );
+    // The old rounds' proposals sent again (a Byzantine proposer re-sends them) are
+    // not taken back.
+    for proposal in sent {
+        n.core.on_consensus(proposal, now);
+    }
+    assert!(
+        n.core.stored_blocks() <= kept_rounds + 1,
+        "{} blocks kept after old rounds were sent again",
+        n.core.stored_blocks()
     );
 }

@@ -139,20 +139,36 @@ impl Block {
                 "{bytes} bytes, limit {max_bytes}"
             )));
         }
+        match self.body_mismatch() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// What of the body differs from what the header commits to (the transactions'
+    /// count and root, the parent's certificate), if anything.
+    fn body_mismatch(&self) -> Option<BlockError> {
         if u32::try_from(self.transactions.len()).ok() != Some(self.header.tx_count) {
-            return Err(BlockError::TxCount);
+            return Some(BlockError::TxCount);
         }
         if tx_root(&self.transactions) != self.header.tx_root {
-            return Err(BlockError::TxRoot);
+            return Some(BlockError::TxRoot);
         }
         let commit_hash = self
             .last_commit
             .as_ref()
             .map_or(Hash::ZERO, CommitCertificate::hash);
         if commit_hash != self.header.last_commit {
-            return Err(BlockError::LastCommit);
+            return Some(BlockError::LastCommit);
         }
-        Ok(())
+        None
+    }
+
+    /// Whether the body is the one the header commits to. The block's hash is its
+    /// header's: a copy whose body is not the committed one is no copy of the block
+    /// at all (a forwarder made it), whatever its hash says.
+    pub fn matches_header(&self) -> bool {
+        self.body_mismatch().is_none()
     }
 
     /// The index of the first transaction that lacks one of its own erasable values

@@ -43,7 +43,13 @@ impl<S: Store + Send + Sync + ?Sized + 'static> BlockSource for StoreSource<S> {
         self.0.last_height().ok().flatten().unwrap_or(0)
     }
 
+    /// A block this node stored without content the chain did not erase (caught up
+    /// from a withholding peer, not repaired yet) is not served: the peer asking
+    /// would take this node for the withholder. A batch stops before it.
     fn finalized(&self, height: u64) -> Option<FinalizedBlock> {
+        if self.0.is_incomplete(height).unwrap_or(true) {
+            return None;
+        }
         let block = self.0.block(height).ok()??;
         let certificate = self.0.certificate(height).ok()??;
         Some(FinalizedBlock { block, certificate })
@@ -110,7 +116,7 @@ pub struct SyncReport {
     /// Peers banned for serving bad blocks, with the reason.
     pub banned: Vec<(PeerId, String)>,
     /// Peers penalized for serving blocks without content the chain did not erase,
-    /// with the heights.
+    /// each with the first such height (one offence per peer and run).
     pub withheld: Vec<(PeerId, u64)>,
 }
 
@@ -247,7 +253,9 @@ pub async fn sync_to<S: BlockSink>(
             .await;
         for (height, peer) in incomplete {
             let within = announced.get(&peer).is_some_and(|h| *h <= report.height);
-            if within && unexplained.contains(&height) {
+            // One offence per peer and run, however many blocks it withheld.
+            let counted = report.withheld.iter().any(|(p, _)| *p == peer);
+            if within && !counted && unexplained.contains(&height) {
                 network
                     .penalize(
                         peer,
@@ -291,7 +299,7 @@ pub async fn fetch_block(
         };
         match answer {
             SyncResponse::Block(Some(block)) => {
-                if block.hash() != hash {
+                if block.hash() != hash || !block.matches_header() {
                     network
                         .penalize(peer, "answered a block fetch with another block")
                         .await?;

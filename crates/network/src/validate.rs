@@ -118,7 +118,7 @@ const MAX_FINALIZED_PER_HEIGHT: usize = 2;
 type Slot = (AccountId, u64, u32, u8);
 
 /// What was forwarded for a slot: when last, and each encoding as (digest of the
-/// signed statement, digest of the message bytes).
+/// signed statement, digest of the statement as it travelled).
 #[derive(Debug, Default)]
 struct Forwarded {
     at_ms: u64,
@@ -301,7 +301,7 @@ impl ChainValidator {
         if verdict != Verdict::Accept {
             return verdict;
         }
-        self.note_forwarded(statements, data)
+        self.note_forwarded(statements)
     }
 
     /// Remembers what was forwarded for each statement's slot. A message bringing
@@ -309,41 +309,37 @@ impl ChainValidator {
     /// statements, however re-encoded or re-sent) is ignored, as is one that would
     /// take a slot past [`MAX_STATEMENTS_PER_SLOT`] statements or
     /// [`MAX_ENCODINGS_PER_SLOT`] encodings.
-    fn note_forwarded(&self, statements: &[ConsensusMessage], data: &[u8]) -> Verdict {
+    fn note_forwarded(&self, statements: &[ConsensusMessage]) -> Verdict {
         let now = (self.clock)();
-        let message = Hash::digest(data);
-        let entries: Vec<(Slot, Hash)> = statements.iter().filter_map(slot).collect();
+        let entries: Vec<(Slot, (Hash, Hash))> = statements.iter().filter_map(slot).collect();
         let mut forwarded = self.forwarded.lock().unwrap_or_else(|e| e.into_inner());
-        let recent = |slot: &Slot, statement: &Hash| {
+        let recent = |slot: &Slot, (statement, _): &(Hash, Hash)| {
             forwarded.get(slot).is_some_and(|f| {
                 now.saturating_sub(f.at_ms) < RESEND_INTERVAL_MS
                     && f.seen.iter().any(|(s, _)| s == statement)
             })
         };
-        if entries
-            .iter()
-            .all(|(slot, statement)| recent(slot, statement))
-        {
+        if entries.iter().all(|(slot, seen)| recent(slot, seen)) {
             return Verdict::Ignore;
         }
-        let over = |f: &Forwarded, statement: &Hash| {
-            let new_statement = !f.seen.iter().any(|(s, _)| s == statement);
-            let statements = f
-                .seen
-                .iter()
-                .map(|(s, _)| s)
-                .collect::<std::collections::HashSet<_>>()
-                .len();
-            (new_statement && statements >= MAX_STATEMENTS_PER_SLOT)
+        // Only what is new counts against a slot's caps: the same statement in the
+        // same encoding again (a re-send) never does.
+        let over = |f: &Forwarded, (statement, encoding): &(Hash, Hash)| {
+            if f.seen.contains(&(*statement, *encoding)) {
+                return false;
+            }
+            let statements: std::collections::HashSet<&Hash> =
+                f.seen.iter().map(|(s, _)| s).collect();
+            (!statements.contains(statement) && statements.len() >= MAX_STATEMENTS_PER_SLOT)
                 || f.seen.len() >= MAX_ENCODINGS_PER_SLOT
         };
         if entries
             .iter()
-            .any(|(slot, statement)| forwarded.get(slot).is_some_and(|f| over(f, statement)))
+            .any(|(slot, seen)| forwarded.get(slot).is_some_and(|f| over(f, seen)))
         {
             return Verdict::Ignore;
         }
-        for (slot, statement) in entries {
+        for (slot, seen) in entries {
             if forwarded.len() >= MAX_FORWARDED && !forwarded.contains_key(&slot) {
                 forwarded.retain(|_, f| now.saturating_sub(f.at_ms) < RESEND_INTERVAL_MS);
                 if forwarded.len() >= MAX_FORWARDED {
@@ -352,7 +348,9 @@ impl ChainValidator {
             }
             let entry = forwarded.entry(slot).or_default();
             entry.at_ms = now;
-            entry.seen.push((statement, message));
+            if !entry.seen.contains(&seen) {
+                entry.seen.push(seen);
+            }
         }
         Verdict::Accept
     }
@@ -392,6 +390,11 @@ impl ChainValidator {
                     || proposal.vote.height != block.header.height
                 {
                     return Verdict::Reject("proposal does not name its block".into());
+                }
+                // The hash is the header's: a body that is not the one the header
+                // commits to is a lie of whoever sent it.
+                if !block.matches_header() {
+                    return Verdict::Reject("proposed block's body is not its header's".into());
                 }
                 // A block not yet finalized is whole: only a later block erases a
                 // credential's content. A copy without it verifies by hash (the
@@ -466,6 +469,9 @@ impl ChainValidator {
         if cert.height != header.height || cert.block != hash {
             return Verdict::Reject("certificate is for another block".into());
         }
+        if !finalized.block.matches_header() {
+            return Verdict::Reject("finalized block's body is not its header's".into());
+        }
         // A block finalized this recently cannot have been erased yet.
         if finalized.block.first_erased().is_some() {
             return Verdict::Reject(
@@ -493,12 +499,18 @@ impl ChainValidator {
     }
 }
 
-/// The slot of a proposal or vote, and the digest of the signed statement.
-fn slot(message: &ConsensusMessage) -> Option<(Slot, Hash)> {
+/// The slot of a proposal or vote, the digest of the signed statement, and the digest
+/// of its encoding (a proposal's includes its block and proof of lock).
+fn slot(message: &ConsensusMessage) -> Option<(Slot, (Hash, Hash))> {
     let vote = match message {
         ConsensusMessage::Proposal { proposal, .. } => proposal,
         ConsensusMessage::Vote(vote) => vote,
         ConsensusMessage::Resent { .. } => return None,
+    };
+    let statement = Hash::digest(&codec::encode(vote));
+    let encoding = match message {
+        ConsensusMessage::Vote(_) => statement,
+        other => Hash::digest(&codec::encode(other)),
     };
     Some((
         (
@@ -507,7 +519,7 @@ fn slot(message: &ConsensusMessage) -> Option<(Slot, Hash)> {
             vote.vote.round,
             vote.vote.kind as u8,
         ),
-        Hash::digest(&codec::encode(vote)),
+        (statement, encoding),
     ))
 }
 
@@ -800,8 +812,11 @@ mod tests {
     /// re-encoding used to be accepted and forwarded network-wide.)
     #[test]
     fn re_encoded_and_conflicting_statements_are_capped_per_slot() {
+        use std::sync::atomic::{AtomicU64, Ordering};
         let chain = TestChain::new(4, 27);
-        let v = validator(&chain);
+        let now = Arc::new(AtomicU64::new(1_000_000));
+        let clock = now.clone();
+        let v = validator(&chain).with_clock(Arc::new(move || clock.load(Ordering::Relaxed)));
         let original = proposal(&chain, Vec::new());
         assert_eq!(
             v.validate(Topic::Consensus, &codec::encode(&original)),
@@ -859,6 +874,30 @@ mod tests {
                 ),
             )
         };
+        // After the re-send interval, the signer's own re-send of its proposal goes
+        // through again, however many variants others made.
+        let original = proposal(&chain, Vec::new());
+        let resent = |at: u64| {
+            codec::encode(&ConsensusMessage::Resent {
+                statements: vec![original.clone()],
+                sent_at_ms: at,
+            })
+        };
+        for round in 1..6u64 {
+            now.fetch_add(RESEND_INTERVAL_MS, Ordering::Relaxed);
+            for n in 0..3 {
+                v.validate(
+                    Topic::Consensus,
+                    &codec::encode(&junk(100 + round as u32 * 3 + n)),
+                );
+            }
+            now.fetch_add(RESEND_INTERVAL_MS, Ordering::Relaxed);
+            assert_eq!(
+                v.validate(Topic::Consensus, &resent(round)),
+                Verdict::Accept,
+                "re-send {round}"
+            );
+        }
         let verdicts: Vec<Verdict> = [b"a", b"b", b"c", b"d"]
             .iter()
             .map(|t| v.validate(Topic::Consensus, &codec::encode(&prevote(*t))))
@@ -980,6 +1019,11 @@ mod tests {
         stripped.transactions[0] = stripped.transactions[0].erased();
         assert_eq!(stripped.hash(), block.hash());
         assert!(rejected(v.validate(Topic::Consensus, &message(stripped))));
+        // Another body under the same header (and hash): a lie as well.
+        let mut other = (*block).clone();
+        other.transactions.clear();
+        assert_eq!(other.hash(), block.hash());
+        assert!(rejected(v.validate(Topic::Consensus, &message(other))));
     }
 
     /// A captured proposal re-gossiped in fresh re-sends is forwarded no more often

@@ -321,6 +321,8 @@ fn large_proposal(chain: &Chain, bytes: usize, tag: u8) -> Vec<u8> {
             },
         ));
     }
+    block.header.tx_root = mpms_ledger::block::tx_root(&block.transactions);
+    block.header.tx_count = block.transactions.len() as u32;
     let proposal = Vote {
         height: 1,
         round: 0,

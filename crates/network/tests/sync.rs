@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{open_config, spawn, wait_for, Chain, NoBlocks, VerifyingSink};
 use mpms_consensus::FinalizedBlock;
 use mpms_network::sync::{sync_to, BlockSource, StoreSource, SyncOptions};
-use mpms_store::MemStore;
+use mpms_store::{MemStore, Store};
 
 /// Serves the real chain's blocks with a changed timestamp from `from` on: the block
 /// hash no longer matches its certificate (or its successor's parent link).
@@ -207,9 +207,10 @@ impl BlockSource for Proposed {
 
 /// A node missing a proposal's content fetches the whole block by hash from its
 /// peers: one that serves it stripped (the hash still matches: the content is
-/// committed by digest) is skipped and penalized; the whole copy is returned.
+/// committed by digest), or with another body under its header, is skipped and
+/// penalized; the whole copy is returned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server() {
+async fn a_whole_block_is_fetched_by_hash_and_a_stripped_or_forged_copy_costs_its_server() {
     let mut chain = Chain::new(6);
     // A block with an issuance (ciphertext and sealed keys), as proposed.
     let mut block = chain.produce(&[]).block;
@@ -243,6 +244,19 @@ async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server()
         }),
     )
     .await;
+    // Another body under the same header: the same hash, not the block.
+    let mut other = block.clone();
+    other.transactions.clear();
+    assert_eq!(other.hash(), hash);
+    let forger = spawn(
+        &chain_id,
+        open_config(),
+        chain.validator(),
+        Arc::new(Proposed {
+            block: Arc::new(other),
+        }),
+    )
+    .await;
     let fresh = spawn(
         &chain_id,
         open_config(),
@@ -250,16 +264,16 @@ async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server()
         Arc::new(NoBlocks),
     )
     .await;
-    for peer in [&liar, &honest] {
+    for peer in [&liar, &honest, &forger] {
         fresh.handle.dial(peer.addr.clone()).await.unwrap();
     }
-    wait_for("two peers", Duration::from_secs(20), || async {
-        fresh.handle.peers().await.unwrap().len() == 2
+    wait_for("three peers", Duration::from_secs(20), || async {
+        fresh.handle.peers().await.unwrap().len() == 3
     })
     .await;
     let height = block.header.height;
     // Whichever peer is asked first, the answer is the whole block.
-    for start in 0..2 {
+    for start in 0..3 {
         let fetched = mpms_network::sync::fetch_block(
             &fresh.handle,
             height,
@@ -272,9 +286,9 @@ async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server()
         assert_eq!(fetched.as_ref(), Some(&block), "start {start}");
     }
     wait_for(
-        "the stripped copy's server penalized",
+        "the stripped and the forged copies' servers penalized",
         Duration::from_secs(5),
-        || async { fresh.handle.metrics().snapshot().penalized >= 1 },
+        || async { fresh.handle.metrics().snapshot().penalized >= 2 },
     )
     .await;
     // Nobody holds an unknown block.
@@ -288,7 +302,7 @@ async fn a_whole_block_is_fetched_by_hash_and_a_stripped_copy_costs_its_server()
     .await
     .unwrap();
     assert_eq!(unknown, None);
-    for node in [&liar, &honest, &fresh] {
+    for node in [&liar, &honest, &forger, &fresh] {
         node.handle.shutdown().await;
     }
 }
@@ -338,7 +352,7 @@ async fn a_peer_withholding_content_during_catch_up_is_penalized() {
         chain.keys.register_subject(1),
     ]);
     chain.produce(&[chain.keys.issue(1, "course", 1, 1)]);
-    chain.produce(&[]);
+    chain.produce(&[chain.keys.issue(2, "course", 1, 2)]);
     let chain_id = chain.chain_id();
     let withholder = spawn(
         &chain_id,
@@ -369,7 +383,7 @@ async fn a_peer_withholding_content_during_catch_up_is_penalized() {
     assert_eq!(
         report.withheld,
         vec![(withholder.handle.peer_id(), 2)],
-        "the block with the issuance"
+        "one offence for the run, at the first block it withheld"
     );
     wait_for(
         "the withholder penalized",
@@ -377,7 +391,50 @@ async fn a_peer_withholding_content_during_catch_up_is_penalized() {
         || async { fresh.handle.metrics().snapshot().penalized == 1 },
     )
     .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fresh.handle.metrics().snapshot().penalized, 1, "once");
     for node in [&withholder, &fresh] {
         node.handle.shutdown().await;
     }
+}
+
+/// A node serves no block it stored without content the chain did not erase (caught
+/// up from a withholder and not repaired yet): whoever asked would take it for the
+/// withholder. A batch stops before such a block.
+#[test]
+fn blocks_stored_without_their_content_are_not_served() {
+    let mut chain = Chain::new(9);
+    chain.produce(&[
+        chain.keys.register_schema(0, "course"),
+        chain.keys.register_subject(1),
+    ]);
+    let whole = chain.produce(&[chain.keys.issue(1, "course", 1, 1)]);
+    // A copy of the chain whose block 2 arrived stripped.
+    let store = Arc::new(MemStore::new());
+    mpms_store::commit_genesis(store.as_ref(), &chain.keys.genesis.build().unwrap()).unwrap();
+    for height in 1..=2 {
+        let mut block = chain.store.block(height).unwrap().unwrap();
+        if height == 2 {
+            for tx in &mut block.transactions {
+                *tx = tx.erased();
+            }
+        }
+        let parent = store.last_header().unwrap().unwrap();
+        let outcome = mpms_ledger::execute::execute_block(store.as_ref(), &parent, &block).unwrap();
+        let certificate = chain.store.certificate(height).unwrap().unwrap();
+        store
+            .commit(mpms_store::BlockCommit {
+                block: &block,
+                certificate: Some(&certificate),
+                changes: &outcome.changes,
+                tx_hashes: None,
+            })
+            .unwrap();
+    }
+    let source = StoreSource(store.clone());
+    assert!(source.finalized(1).is_some());
+    assert_eq!(source.finalized(2), None, "not served while incomplete");
+    store.replace_values(&whole.block).unwrap();
+    store.clear_incomplete(2).unwrap();
+    assert_eq!(source.finalized(2).map(|f| f.block), Some(whole.block));
 }

@@ -23,8 +23,19 @@ use serde::{Deserialize, Serialize};
 struct OnDisk {
     version: u8,
     chain_id: String,
-    /// The record's encoding; none: never signed.
-    record: Option<Vec<u8>>,
+    content: Content,
+}
+
+/// What the file says.
+#[derive(Serialize, Deserialize)]
+enum Content {
+    /// The key has signed nothing yet.
+    Never,
+    /// The record's encoding.
+    Signed(Vec<u8>),
+    /// The record was lost; the operator stated the validator signed nothing after
+    /// this round of this height.
+    AtMost { height: u64, round: u32 },
 }
 
 const VERSION: u8 = 1;
@@ -73,7 +84,7 @@ impl SafetyFile {
     /// Writes the marker of a key that has signed nothing yet (with an empty chain id
     /// when the chain is not known yet: valid for any chain).
     pub fn mark_never_signed(&self) -> Result<(), SafetyFileError> {
-        self.write(None)
+        self.write(Content::Never)
     }
 
     /// What the file says the validator signed before.
@@ -108,7 +119,7 @@ impl SafetyFile {
         }
         // A key that never signed has no chain yet (its home may be made before the
         // genesis is known).
-        if on_disk.record.is_none() && on_disk.chain_id.is_empty() {
+        if matches!(on_disk.content, Content::Never) && on_disk.chain_id.is_empty() {
             return Ok(SignedBefore::Never);
         }
         if on_disk.chain_id != self.chain_id {
@@ -117,18 +128,40 @@ impl SafetyFile {
                 on_disk.chain_id, self.chain_id
             )));
         }
-        match on_disk.record {
-            None => Ok(SignedBefore::Never),
-            Some(record) => SafetyRecord::from_bytes(&record)
+        match on_disk.content {
+            Content::Never => Ok(SignedBefore::Never),
+            Content::AtMost { height, round } => Ok(SignedBefore::AtMost { height, round }),
+            Content::Signed(record) => SafetyRecord::from_bytes(&record)
                 .map(|r| SignedBefore::Signed(Box::new(r)))
                 .map_err(|e| invalid(e.to_string())),
         }
     }
 
+    /// Records its operator's word for a validator whose record is lost: it signed
+    /// nothing after round `round` of height `height`. Refused when the file holds
+    /// a record, "never signed" included (the validator knows what it signed).
+    pub fn state_signed_at_most(&self, height: u64, round: u32) -> Result<(), SafetyFileError> {
+        let known = match self.read()? {
+            SignedBefore::Signed(record) => Some(format!(
+                "last signed: height {}, round {}",
+                record.last.vote.height, record.last.vote.round
+            )),
+            SignedBefore::Never => Some("it never signed".to_string()),
+            SignedBefore::Unknown | SignedBefore::AtMost { .. } => None,
+        };
+        if let Some(known) = known {
+            return Err(SafetyFileError::Invalid {
+                path: self.path.clone(),
+                reason: format!("the validator's record is here ({known}): nothing to state"),
+            });
+        }
+        self.write(Content::AtMost { height, round })
+    }
+
     /// Replaces the file with `record`, durably: written to a temporary file that is
     /// synced, renamed over the old one, and the directory synced (a crash leaves
     /// the old record or the new one, never a mix).
-    fn write(&self, record: Option<&SafetyRecord>) -> Result<(), SafetyFileError> {
+    fn write(&self, content: Content) -> Result<(), SafetyFileError> {
         let io = |source| SafetyFileError::Io {
             path: self.path.clone(),
             source,
@@ -136,7 +169,7 @@ impl SafetyFile {
         let on_disk = OnDisk {
             version: VERSION,
             chain_id: self.chain_id.clone(),
-            record: record.map(SafetyRecord::to_bytes),
+            content,
         };
         let mut bytes = codec::encode(&on_disk);
         let sum = Hash::digest(&bytes);
@@ -179,7 +212,8 @@ impl SafetyFile {
             return Ok(false);
         }
         let record = SafetyRecord::from_bytes(&bytes).map_err(|e| e.to_string())?;
-        self.write(Some(&record)).map_err(|e| e.to_string())?;
+        self.write(Content::Signed(record.to_bytes()))
+            .map_err(|e| e.to_string())?;
         store.save_safety_record(&[]).map_err(|e| e.to_string())?;
         Ok(true)
     }
@@ -191,7 +225,8 @@ impl SafetyStore for SafetyFile {
     }
 
     fn save(&self, record: &SafetyRecord) -> Result<(), String> {
-        self.write(Some(record)).map_err(|e| e.to_string())
+        self.write(Content::Signed(record.to_bytes()))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -243,6 +278,24 @@ mod tests {
             let mode = std::fs::metadata(file.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn an_operator_states_where_a_lost_record_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SafetyFile::new(dir.path().join("consensus.safety"), "chain");
+        file.state_signed_at_most(12, 40).unwrap();
+        assert_eq!(
+            file.read().unwrap(),
+            SignedBefore::AtMost {
+                height: 12,
+                round: 40
+            }
+        );
+        // Not over a record the validator has.
+        file.save(&record(7)).unwrap();
+        let err = file.state_signed_at_most(12, 40).unwrap_err().to_string();
+        assert!(err.contains("last signed: height 7"), "{err}");
     }
 
     #[test]

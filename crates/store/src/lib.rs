@@ -160,6 +160,9 @@ pub trait Store: State + Send + Sync {
     /// again, or the chain erased what it lacks. Durable on return.
     fn clear_incomplete(&self, height: u64) -> Result<(), StoreError>;
 
+    /// Whether the block at `height` is marked incomplete.
+    fn is_incomplete(&self, height: u64) -> Result<bool, StoreError>;
+
     /// Lets storage drop the bytes that erased values leave behind (flush and
     /// compact); nothing to do in memory.
     fn purge_erased(&self) -> Result<(), StoreError> {

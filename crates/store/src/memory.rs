@@ -165,6 +165,10 @@ impl Store for MemStore {
         Ok(())
     }
 
+    fn is_incomplete(&self, height: u64) -> Result<bool, StoreError> {
+        Ok(self.lock().incomplete.contains(&height))
+    }
+
     fn safety_record(&self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().safety.clone())
     }

@@ -469,6 +469,10 @@ impl Store for RocksStore {
         self.write(batch, true)
     }
 
+    fn is_incomplete(&self, height: u64) -> Result<bool, StoreError> {
+        Ok(self.get_cf(CF_META, &incomplete_key(height))?.is_some())
+    }
+
     fn save_safety_record(&self, record: &[u8]) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_SAFETY)?, SAFETY_KEY, record);
