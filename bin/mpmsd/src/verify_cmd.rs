@@ -9,8 +9,8 @@ use mpms_crypto::Hash;
 use mpms_ledger::credential::CredentialContent;
 use mpms_ledger::Genesis;
 use mpms_light::vc::VerifiedVc;
-use mpms_light::verify::{refresh, verify_bundle, Outcome};
-use mpms_light::{Anchor, ProofBundle, Verdict};
+use mpms_light::verify::{select_status, verify_bundle, Outcome, StatusCandidate};
+use mpms_light::{Anchor, Policy, ProofBundle, Verdict};
 
 use crate::client::connect;
 
@@ -40,17 +40,66 @@ pub struct VerifyArgs {
     /// file: the bundle's genesis must hash to it.
     #[arg(long)]
     pub genesis_hash: Option<Hash>,
-    /// Fetches a newer status proof from `--node` and checks it like the rest (a
-    /// node cannot forge one).
-    #[arg(long, requires = "node")]
+    /// Kept for older scripts: a status is asked of every `--node` given.
+    #[arg(long, hide = true)]
     pub refresh: bool,
-    /// A node's API, for `--refresh` (and, for a Verifiable Credential, to fetch its
-    /// bundle).
+    /// A node's API to ask for the credential's status (and, for a Verifiable
+    /// Credential without --bundle, its bundle). Repeat it to ask several: the
+    /// highest status certified from the trust anchor wins, so one node that keeps
+    /// old state cannot hide a revocation.
     #[arg(long)]
-    pub node: Option<String>,
+    pub node: Vec<String>,
+    /// The oldest status accepted, by this machine's clock: `90s`, `10m`, `2h`,
+    /// `1d`, or `any` (accept a status of any age, explicitly).
+    #[arg(long, default_value = "10m", value_parser = parse_max_age)]
+    pub max_age: MaxAge,
+    /// Accept an entry superseded by a correction (history) instead of failing it.
+    #[arg(long)]
+    pub allow_superseded: bool,
+    /// Accept a verdict that could not check the content (none given, or erased):
+    /// "signature and chain only".
+    #[arg(long)]
+    pub accept_partial: bool,
     /// Prints the verdict as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--max-age`: milliseconds, or any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxAge(Option<u64>);
+
+fn parse_max_age(text: &str) -> Result<MaxAge, String> {
+    if text == "any" {
+        return Ok(MaxAge(None));
+    }
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: a number and s, m, h or d, or `any`"))?;
+    let per = match unit {
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{text:?}: the unit is s, m, h or d")),
+    };
+    n.checked_mul(per)
+        .map(|ms| MaxAge(Some(ms)))
+        .ok_or_else(|| format!("{text:?}: too long"))
+}
+
+impl VerifyArgs {
+    fn policy(&self) -> Policy {
+        Policy {
+            max_age_ms: self.max_age.0,
+            allow_superseded: self.allow_superseded,
+            accept_partial: self.accept_partial,
+        }
+    }
 }
 
 fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
@@ -81,8 +130,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     if !text.trim_start().starts_with('{') {
         return verify_vc(&args, &text);
     }
-    let bundle: ProofBundle =
-        serde_json::from_str(&text).with_context(|| format!("bundle {}", args.file.display()))?;
+    let bundle = ProofBundle::from_json(&text)
+        .map_err(|e| anyhow!("verification failed: bundle {}: {e}", args.file.display()))?;
     let (verdict, _) = check_bundle(&args, bundle, args.json)?;
     match verdict.first_failure() {
         None => Ok(()),
@@ -103,14 +152,9 @@ fn anchor(args: &VerifyArgs, bundle: &ProofBundle) -> anyhow::Result<(Anchor, St
             "verification failed: anchor: no trust anchor; give the consortium's genesis file (--genesis FILE) or its published hash (--genesis-hash HASH)"
         );
     };
-    let anchor = Anchor::from_genesis(&bundle.genesis)
-        .map_err(|e| anyhow!("verification failed: anchor: the bundle's genesis: {e}"))?;
-    if anchor.genesis_hash != published {
-        bail!(
-            "verification failed: anchor: the bundle's genesis hashes to {}, not {published}",
-            anchor.genesis_hash
-        );
-    }
+    // The hash first: nothing is built from the bundle's genesis block.
+    let anchor = Anchor::from_published(&bundle.genesis, &published)
+        .map_err(|e| anyhow!("verification failed: anchor: the bundle's {e}"))?;
     Ok((anchor, "the published genesis hash".to_string()))
 }
 
@@ -130,11 +174,10 @@ fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
         "vc signature",
         mpms_light::vc::did_key(&vc.issuer_key)
     );
-    let bundle: ProofBundle = match (&args.bundle, &args.node) {
-        (Some(path), _) => read_json(path, "bundle")?,
-        (None, Some(node)) => connect(Some(node.to_string()), None)?
-            .bundle(&vc.credential_id)
-            .context("fetching the credential's proof bundle")?,
+    let bundle: ProofBundle = match (&args.bundle, args.node.first()) {
+        (Some(path), _) => ProofBundle::from_json(&read_text(path, "bundle")?)
+            .map_err(|e| anyhow!("verification failed: bundle {}: {e}", path.display()))?,
+        (None, Some(_)) => fetch_bundle(&args.node, &vc.credential_id)?,
         (None, None) => bail!(
             "verification failed: on chain: only the signature was checked; give --bundle FILE or --node URL (with --genesis) to check the credential against the chain"
         ),
@@ -146,7 +189,7 @@ fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
     if let Some(check) = verdict.first_failure() {
         bail!("verification failed: {}", check.name);
     }
-    if vc.chain_id != bundle.genesis.chain_id {
+    if vc.chain_id != bundle.genesis.header.chain_id {
         bail!("verification failed: anchor: the credential names another chain");
     }
     vc_matches_chain(args, &vc, &bundle)
@@ -184,13 +227,68 @@ fn vc_matches_chain(
                 "vc content"
             );
         }
-        None => println!(
-            "  [skip] {:<22} no content to check its personal fields against: they rest on the certifier's signature alone",
-            "vc content"
-        ),
+        None if args.accept_partial => {
+            println!(
+                "  [skip] {:<22} no content to check its personal fields against: they rest on the signer's signature alone",
+                "vc content"
+            );
+            println!("VALID (signature and chain only: the personal fields were not checked)");
+            return Ok(());
+        }
+        None => {
+            println!(
+                "  [FAIL] {:<22} no content to check its personal fields against: signature and chain only (give --content, or --accept-partial)",
+                "vc content"
+            );
+            bail!("verification failed: vc content");
+        }
     }
     println!("VALID");
     Ok(())
+}
+
+/// The bundle of `credential` from the first of `nodes` that serves it.
+fn fetch_bundle(nodes: &[String], credential: &Hash) -> anyhow::Result<ProofBundle> {
+    let mut errors = Vec::new();
+    for node in nodes {
+        match connect(Some(node.to_string()), None).and_then(|c| Ok(c.bundle(credential)?)) {
+            Ok(bundle) => return Ok(bundle),
+            Err(e) => errors.push(format!("{node}: {e}")),
+        }
+    }
+    bail!(
+        "fetching the credential's proof bundle: {}",
+        errors.join("; ")
+    )
+}
+
+/// The bundle's status and every `--node`'s, the highest certified one chosen
+/// ([`select_status`]), with what became of each.
+fn freshest_status(
+    args: &VerifyArgs,
+    anchor: &Anchor,
+    bundle: &ProofBundle,
+) -> anyhow::Result<(mpms_light::StatusProof, Vec<String>)> {
+    let mut candidates = vec![StatusCandidate {
+        source: "the bundle".into(),
+        status: bundle.status.clone(),
+    }];
+    let mut unreachable = Vec::new();
+    for node in &args.node {
+        match connect(Some(node.to_string()), None)
+            .and_then(|c| Ok(c.status_proof(&bundle.credential_id)?))
+        {
+            Ok(status) => candidates.push(StatusCandidate {
+                source: node.clone(),
+                status,
+            }),
+            Err(e) => unreachable.push(format!("{node}: no status: {e}")),
+        }
+    }
+    let (status, mut notes) = select_status(anchor, &bundle.credential_id, candidates)
+        .map_err(|e| anyhow!("verification failed: status: {e}"))?;
+    notes.extend(unreachable);
+    Ok((status, notes))
 }
 
 /// Checks `bundle` (refreshed from `--node` if asked) against the verifier's anchor
@@ -205,17 +303,25 @@ fn check_bundle(
         Some(path) => Some(read_json(path, "content")?),
         None => None,
     };
-    if args.refresh {
-        let node = args.node.as_deref().unwrap_or_default();
-        let fresh = connect(Some(node.to_string()), None)?
-            .status_proof(&bundle.credential_id)
-            .context("fetching a newer status proof")?;
-        refresh(&mut bundle, fresh).map_err(|e| anyhow!("refresh from {node}: {e}"))?;
+    let mut notes = Vec::new();
+    if !args.node.is_empty() {
+        let (status, seen) = freshest_status(args, &anchor, &bundle)?;
+        bundle.status = status;
+        notes = seen;
     }
-    let verdict = verify_bundle(&bundle, &anchor, content.as_ref(), mpms_client::now_ms());
+    let verdict = verify_bundle(
+        &bundle,
+        &anchor,
+        content.as_ref(),
+        mpms_client::now_ms(),
+        &args.policy(),
+    );
     if json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {
+        for note in &notes {
+            println!("status source: {note}");
+        }
         print_verdict(&bundle, &anchor, &anchor_source, &verdict);
     }
     Ok((verdict, bundle))
@@ -235,13 +341,21 @@ fn print_verdict(bundle: &ProofBundle, anchor: &Anchor, source: &str, verdict: &
         };
         println!("  [{mark}] {:<22} {detail}", check.name.as_str());
     }
+    let freshness = &verdict.freshness;
     println!(
-        "status as of height {} ({} s old)",
-        verdict.status_height,
-        verdict.status_age_ms / 1000
+        "status as of height {} ({} s old; {})",
+        freshness.status_height,
+        freshness.age_ms / 1000,
+        match freshness.max_age_ms {
+            Some(max) => format!("at most {} s accepted", max / 1000),
+            None => "any age accepted".into(),
+        }
     );
-    match verdict.first_failure() {
-        None => println!("VALID"),
-        Some(check) => println!("INVALID: {} failed", check.name),
+    match (verdict.first_failure(), verdict.scope) {
+        (Some(check), _) => println!("INVALID: {} failed", check.name),
+        (None, mpms_light::verify::Scope::Full) => println!("VALID"),
+        (None, mpms_light::verify::Scope::SignatureAndChainOnly) => {
+            println!("VALID (signature and chain only: the content was not checked)")
+        }
     }
 }

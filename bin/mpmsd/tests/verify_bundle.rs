@@ -94,9 +94,29 @@ fn text(out: &Output) -> String {
 fn a_bundle_verifies_offline_with_only_the_genesis_file() {
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path());
+    // The bundle's status is as of a block made long ago: by default a status older
+    // than ten minutes is refused, and the verdict says how old it is.
     let out = verify(dir.path(), &["bundle.json", "--genesis", "genesis.json"]);
     let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("[FAIL] status") && shown.contains("days old: more than the 10 min allowed"),
+        "{shown}"
+    );
+    // Accepted explicitly at any age, every check passes.
+    let out = verify(
+        dir.path(),
+        &[
+            "bundle.json",
+            "--genesis",
+            "genesis.json",
+            "--max-age",
+            "any",
+        ],
+    );
+    let shown = text(&out);
     assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("any age accepted"), "{shown}");
     for check in [
         "anchor",
         "authority-set chain",
@@ -118,7 +138,14 @@ fn a_bundle_verifies_offline_with_only_the_genesis_file() {
     // The verdict as JSON names every check's outcome.
     let out = verify(
         dir.path(),
-        &["bundle.json", "--genesis", "genesis.json", "--json"],
+        &[
+            "bundle.json",
+            "--genesis",
+            "genesis.json",
+            "--max-age",
+            "any",
+            "--json",
+        ],
     );
     assert!(out.status.success());
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -147,6 +174,8 @@ fn a_failed_check_is_named_and_fails_the_process() {
             "genesis.json",
             "--content",
             "tampered.json",
+            "--max-age",
+            "any",
         ],
     );
     let shown = text(&out);

@@ -99,6 +99,9 @@ pub enum Error {
     /// A genesis (a trust anchor) does not check.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
+    /// A genesis block does not anchor a chain.
+    #[error(transparent)]
+    Anchor(#[from] mpms_light::AnchorError),
     /// A grant cannot be used by this reader.
     #[error(transparent)]
     Grant(#[from] GrantError),

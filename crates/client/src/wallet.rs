@@ -285,7 +285,8 @@ pub fn proof_bundle(
     if !without_content {
         bundle.content = Some(held.content.clone());
     }
-    let verdict = crate::proof::self_anchored_verdict(&bundle, None, now_ms)?;
+    let verdict =
+        crate::proof::self_anchored_verdict(&bundle, None, now_ms, &mpms_light::Policy::holder())?;
     if let Some(failed) = verdict.first_failure() {
         return Err(Error::BundleCheck(failed.name.to_string()));
     }

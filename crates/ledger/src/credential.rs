@@ -31,7 +31,7 @@ pub struct DocumentDigest {
 }
 
 /// The personal content of a credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialContent {
     /// Random salt so that low-entropy content cannot be guessed from its commitment.
     pub salt: [u8; 32],

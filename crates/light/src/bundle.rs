@@ -12,7 +12,20 @@ use serde::{Deserialize, Serialize};
 use crate::{AuthorityChange, CertifiedHeader};
 
 /// The `format` of bundles this version writes and reads.
-pub const BUNDLE_FORMAT: &str = "mpms-proof-bundle/1";
+pub const BUNDLE_FORMAT: &str = "mpms-proof-bundle/2";
+
+/// A chain's genesis block as a bundle carries it: its header, whose hash is what a
+/// consortium publishes, and the authority set that header names for the first
+/// blocks. A verifier anchored by the published hash compares it before using
+/// anything else of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisBlock {
+    /// The genesis header (height 0).
+    pub header: mpms_ledger::Header,
+    /// The authority set that finalizes the first blocks.
+    pub authorities: AuthoritySet,
+}
 
 /// The most authority-set changes a status proof carries (a consortium changes its
 /// set a few times a year; a bundle with more is refused).
@@ -50,8 +63,9 @@ pub struct StatusProof {
 pub struct ProofBundle {
     /// [`BUNDLE_FORMAT`].
     pub format: String,
-    /// The chain's genesis (the trust anchor, unless the verifier brings its own).
-    pub genesis: Genesis,
+    /// The chain's genesis block (the trust anchor when its hash is the published
+    /// one, unless the verifier brings its own genesis).
+    pub genesis: GenesisBlock,
     /// The credential.
     pub credential_id: CredentialId,
     /// The issuing transaction (claim, certifier signature, encrypted content).
@@ -64,7 +78,7 @@ pub struct ProofBundle {
     /// signed for it) at the issue height, against [`ProofBundle::issued`] (present
     /// while nodes keep that version of state; older signing keys are also in the
     /// account's history at the status height, within the evidence window).
-    #[serde(alias = "certifier_account_at_issue")]
+    #[serde(default)]
     pub signer_account_at_issue: Option<StateProof>,
     /// For a claim a practitioner signed: the certifier's delegation to it at the
     /// issue height (while nodes keep that version of state; within the evidence
@@ -76,7 +90,71 @@ pub struct ProofBundle {
     pub status: StatusProof,
     /// The decrypted content, if the bundle's maker could open it and chose to
     /// include it.
+    #[serde(default)]
     pub content: Option<CredentialContent>,
+}
+
+/// Why a bundle's text is refused before any check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not JSON, or not a bundle.
+    #[error("not a proof bundle: {0}")]
+    Json(String),
+    /// A member this verifier does not read (so does not check): refused rather than
+    /// ignored.
+    #[error("the bundle carries {0}, which this verifier does not check")]
+    Unchecked(String),
+}
+
+impl ProofBundle {
+    /// Reads a bundle, refusing any member this version does not read: a field a
+    /// verifier does not check is not accepted.
+    pub fn from_json(text: &str) -> Result<ProofBundle, ParseError> {
+        let given: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
+        let bundle: ProofBundle =
+            serde_json::from_value(given.clone()).map_err(|e| ParseError::Json(e.to_string()))?;
+        let read = serde_json::to_value(&bundle).map_err(|e| ParseError::Json(e.to_string()))?;
+        if let Some(path) = first_unread(&given, &read, "") {
+            return Err(ParseError::Unchecked(path));
+        }
+        Ok(bundle)
+    }
+}
+
+/// The first member of `given` (by path) that reading it as a bundle dropped or
+/// changed, comparing with `read` (the bundle written back); an absent optional
+/// member reads as null.
+fn first_unread(given: &serde_json::Value, read: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match (given, read) {
+        (Value::Object(g), Value::Object(r)) => {
+            for (key, value) in g {
+                let here = format!("{path}.{key}");
+                match r.get(key) {
+                    None => return Some(format!("member {here}")),
+                    Some(back) => {
+                        if let Some(p) = first_unread(value, back, &here) {
+                            return Some(p);
+                        }
+                    }
+                }
+            }
+            None
+        }
+        (Value::Array(g), Value::Array(r)) if g.len() == r.len() => g
+            .iter()
+            .zip(r)
+            .enumerate()
+            .find_map(|(i, (a, b))| first_unread(a, b, &format!("{path}[{i}]"))),
+        // Numbers and strings that read back the same, in another spelling (hex
+        // case, a float of an integer), are the same value.
+        (a, b) if a == b => None,
+        _ => Some(format!(
+            "value at {}",
+            if path.is_empty() { "." } else { path }
+        )),
+    }
 }
 
 /// Why a bundle could not be built.
@@ -178,6 +256,25 @@ pub fn build_status(store: &dyn Store, id: &CredentialId) -> Result<StatusProof,
     })
 }
 
+/// The genesis block of the chain of `genesis` in `store`.
+pub fn genesis_block(store: &dyn Store, genesis: &Genesis) -> Result<GenesisBlock, BuildError> {
+    Ok(GenesisBlock {
+        header: store
+            .header(0)?
+            .ok_or_else(|| missing("the genesis header"))?,
+        authorities: AuthoritySet {
+            members: genesis
+                .authorities
+                .iter()
+                .map(|a| mpms_ledger::vote::AuthorityMember {
+                    operator: a.operator,
+                    consensus_key: a.consensus_key,
+                })
+                .collect(),
+        },
+    })
+}
+
 /// The proof bundle of credential `id` on the chain of `genesis`, with its status as
 /// of the last committed block.
 pub fn build_bundle(
@@ -185,6 +282,7 @@ pub fn build_bundle(
     genesis: &Genesis,
     id: &CredentialId,
 ) -> Result<ProofBundle, BuildError> {
+    let genesis = genesis_block(store, genesis)?;
     let status = build_status(store, id)?;
     let record: Credential = status
         .credential
@@ -236,7 +334,7 @@ pub fn build_bundle(
     };
     Ok(ProofBundle {
         format: BUNDLE_FORMAT.into(),
-        genesis: genesis.clone(),
+        genesis,
         credential_id: *id,
         transaction,
         tx_proof,

@@ -22,7 +22,7 @@ pub mod testkit;
 pub mod vc;
 pub mod verify;
 
-pub use anchor::Anchor;
+pub use anchor::{Anchor, AnchorError};
 pub use authority::{AuthorityChange, AuthorityPath, CertifiedHeader};
-pub use bundle::{ProofBundle, StatusProof};
-pub use verify::{Check, CheckName, Verdict};
+pub use bundle::{GenesisBlock, ProofBundle, StatusProof};
+pub use verify::{Check, CheckName, Policy, Verdict};

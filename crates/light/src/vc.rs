@@ -53,20 +53,46 @@ pub fn did_key(key: &PublicKey) -> String {
 }
 
 /// The ed25519 public key a `did:key` (or its verification method `did:key:z…#z…`)
-/// names.
+/// names. Refused: a key that is not a canonical encoding of a point outside the
+/// small-order subgroup (the chain's signature rule accepts none), a non-canonical
+/// base58 spelling, and a verification method whose fragment is not the key's.
 pub fn key_of_did(did: &str) -> Result<PublicKey, VcError> {
-    let bad = || VcError::DidKey(did.chars().take(120).collect());
-    let id = did.split('#').next().unwrap_or_default();
-    let encoded = id.strip_prefix("did:key:z").ok_or_else(bad)?;
+    let bad = |why: &str| {
+        VcError::DidKey(format!(
+            "{}: {why}",
+            did.chars().take(120).collect::<String>()
+        ))
+    };
+    let mut parts = did.splitn(2, '#');
+    let id = parts.next().unwrap_or_default();
+    let encoded = id
+        .strip_prefix("did:key:z")
+        .ok_or_else(|| bad("not a base58btc did:key"))?;
     if encoded.len() > 100 {
-        return Err(bad());
+        return Err(bad("too long"));
     }
-    let bytes = bs58::decode(encoded).into_vec().map_err(|_| bad())?;
+    let bytes = bs58::decode(encoded)
+        .into_vec()
+        .map_err(|_| bad("not base58"))?;
     let key = bytes
         .strip_prefix(&ED25519_MULTICODEC[..])
         .and_then(|k| <[u8; 32]>::try_from(k).ok())
-        .ok_or_else(bad)?;
-    Ok(PublicKey::from_bytes(key))
+        .ok_or_else(|| bad("not an ed25519 key"))?;
+    let key = PublicKey::from_bytes(key);
+    if !key.is_valid() {
+        return Err(bad(
+            "not a valid ed25519 key (small order, or a non-canonical point)",
+        ));
+    }
+    if did_key(&key) != id {
+        return Err(bad("a non-canonical spelling of the key"));
+    }
+    if let Some(fragment) = parts.next() {
+        if Some(fragment) != id.strip_prefix("did:key:") {
+            return Err(bad("the fragment names another key"));
+        }
+    }
+    Ok(key)
 }
 
 /// An RFC 3339 time (UTC, seconds) of Unix milliseconds.
@@ -233,45 +259,76 @@ pub fn verify_jwt(jwt: &str) -> Result<VerifiedVc, VcError> {
     })
 }
 
+/// The members of `credentialSubject` that come from the personal content (checked
+/// only against the content itself).
+const PERSONAL_FIELDS: [&str; 4] = ["holderName", "dateOfBirth", "claims", "documents"];
+
+/// `credential` without its personal subject fields.
+fn without_personal(credential: &Value) -> Value {
+    let mut credential = credential.clone();
+    if let Some(subject) = credential
+        .get_mut("credentialSubject")
+        .and_then(Value::as_object_mut)
+    {
+        for field in PERSONAL_FIELDS {
+            subject.remove(field);
+        }
+    }
+    credential
+}
+
 impl VerifiedVc {
-    /// Checks that the credential says what the chain's `claim` says: id, subject,
-    /// schema, commitment and dates; and that it was signed with `certifier_key`, the
-    /// key the certifier held at the issue height.
+    /// Checks that the credential is exactly the document the chain's `claim` makes,
+    /// every member of it (id, type, issuer, subject, certifier, practitioner,
+    /// schema, commitment, dates, status), but for the personal fields, which only
+    /// the content can check ([`VerifiedVc::matches_content`]); and that it was
+    /// signed with `certifier_key`, the key the claim's signer held at the issue
+    /// height. A member the chain does not give is refused, not ignored.
     pub fn matches(
         &self,
         claim: &CredentialClaim,
         certifier_key: &PublicKey,
     ) -> Result<(), VcError> {
-        let subject = &self.credential["credentialSubject"];
-        let mismatch = |what: &str| Err(VcError::Mismatch(what.to_string()));
         if self.credential_id != claim.id() {
-            return mismatch("credential id");
+            return Err(VcError::Mismatch("credential id".into()));
         }
         if &self.issuer_key != certifier_key {
-            return mismatch("signed with another key than the certifier's at the issue height");
+            return Err(VcError::Mismatch(
+                "signed with another key than the signer's at the issue height".into(),
+            ));
         }
-        if subject["id"] != did_key(&claim.subject) {
-            return mismatch("subject");
-        }
-        if subject["schema"] != claim.schema.as_str() {
-            return mismatch("schema");
-        }
-        if subject["contentCommitment"] != claim.commitment.to_string() {
-            return mismatch("content commitment");
-        }
-        if self.credential["validFrom"] != rfc3339(claim.valid_from_ms)
-            || self.credential["validUntil"] != rfc3339(claim.valid_until_ms)
-        {
-            return mismatch("validity dates");
+        let expected = credential_document(
+            &self.chain_id,
+            claim,
+            &CredentialContent::default(),
+            &self.issuer_key,
+        );
+        let (got, want) = (
+            without_personal(&self.credential),
+            without_personal(&expected),
+        );
+        if got != want {
+            let member = want
+                .as_object()
+                .and_then(|w| {
+                    got.as_object().and_then(|g| {
+                        g.keys()
+                            .chain(w.keys())
+                            .find(|k| g.get(*k) != w.get(*k))
+                            .cloned()
+                    })
+                })
+                .unwrap_or_else(|| "the document".into());
+            return Err(VcError::Mismatch(format!(
+                "{member} is not what the chain's claim says"
+            )));
         }
         Ok(())
     }
-}
 
-impl VerifiedVc {
-    /// Checks that the credential's personal fields are exactly `content`, the content
-    /// the on-chain `claim` commits to (the caller checks that commitment): without
-    /// this, they are only what the key that signed says.
+    /// Checks that the credential is exactly the document of `content`, the content
+    /// the on-chain `claim` commits to (the caller checks that commitment), personal
+    /// fields included: without this, they are only what the key that signed says.
     pub fn matches_content(
         &self,
         claim: &CredentialClaim,
@@ -283,9 +340,9 @@ impl VerifiedVc {
             ));
         }
         let expected = credential_document(&self.chain_id, claim, content, &self.issuer_key);
-        if self.credential["credentialSubject"] != expected["credentialSubject"] {
+        if self.credential != expected {
             return Err(VcError::Mismatch(
-                "the credential's subject fields differ from the committed content".into(),
+                "the credential's fields differ from the committed content".into(),
             ));
         }
         Ok(())
@@ -374,6 +431,72 @@ mod tests {
             mpms_ledger::claims::FieldValue::Text("failed".into()),
         );
         assert!(vc.matches_content(&claim, &other).is_err());
+    }
+
+    /// Keys the chain's signature rule would never accept are refused in a did:key:
+    /// small-order points, non-canonical encodings, a non-canonical base58 spelling,
+    /// a fragment naming another key. (They used to be read as keys.)
+    #[test]
+    fn small_order_and_non_canonical_did_keys_are_refused() {
+        let did_of = |bytes: [u8; 32]| {
+            let mut b = ED25519_MULTICODEC.to_vec();
+            b.extend_from_slice(&bytes);
+            format!("did:key:z{}", bs58::encode(b).into_string())
+        };
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut order_two = [0u8; 32];
+        order_two[0] = 0xec;
+        order_two[31] = 0x7f;
+        order_two
+            .iter_mut()
+            .take(31)
+            .skip(1)
+            .for_each(|b| *b = 0xff);
+        let non_canonical_y = [0xffu8; 32];
+        for bytes in [identity, order_two, non_canonical_y] {
+            let did = did_of(bytes);
+            assert!(matches!(key_of_did(&did), Err(VcError::DidKey(_))), "{did}");
+        }
+        let key = SigningKey::from_seed(&[7; 32]).public_key();
+        let did = did_key(&key);
+        // A leading '1' in base58 is a leading zero byte: another spelling.
+        let respelled = format!("did:key:z1{}", &did["did:key:z".len()..]);
+        assert!(key_of_did(&respelled).is_err());
+        let other = did_key(&SigningKey::from_seed(&[8; 32]).public_key());
+        assert!(key_of_did(&format!("{did}#{}", &other[8..])).is_err());
+    }
+
+    /// Every member of the credential is what the chain's claim says, not only a
+    /// few: another certifier or an extra member, re-signed by the same key, is
+    /// refused. (Members other than id, subject, schema, commitment and dates used to
+    /// pass unchecked.)
+    #[test]
+    fn a_credential_is_matched_member_by_member() {
+        let (chain, claim, jwt) = signed();
+        let (_, payload) = decode_parts(&jwt).unwrap();
+        let resign = |edit: &dyn Fn(&mut Value)| {
+            let mut doc = payload.clone();
+            edit(&mut doc);
+            verify_jwt(&sign_jwt(&doc, &chain.certifier).unwrap()).unwrap()
+        };
+        let key = chain.certifier.public_key();
+        let other = did_key(&SigningKey::from_seed(&[9; 32]).public_key());
+        for edit in [
+            Box::new(move |d: &mut Value| {
+                d["credentialSubject"]["certifier"] = other.clone().into()
+            }) as Box<dyn Fn(&mut Value)>,
+            Box::new(|d: &mut Value| d["note"] = "trust me".into()),
+            Box::new(|d: &mut Value| d["type"] = serde_json::json!(["VerifiableCredential"])),
+        ] {
+            assert!(resign(&*edit).matches(&claim, &key).is_err());
+        }
+        // The personal fields are left to the content check.
+        let renamed = resign(&|d| d["credentialSubject"]["holderName"] = "Someone".into());
+        renamed.matches(&claim, &key).unwrap();
+        assert!(renamed
+            .matches_content(&claim, &chain.content(1, 1))
+            .is_err());
     }
 
     #[test]

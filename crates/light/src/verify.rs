@@ -83,6 +83,83 @@ pub struct Check {
     pub outcome: Outcome,
 }
 
+/// What a verifier accepts: how old a status may be, whether a corrected entry
+/// counts, whether a verdict without the content counts. [`Policy::strict`] is the
+/// default; anything laxer is the caller's explicit choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Policy {
+    /// The oldest status accepted, by the verifier's clock (milliseconds); `None`
+    /// accepts any age.
+    pub max_age_ms: Option<u64>,
+    /// Whether an entry superseded by a correction passes (history), or fails naming
+    /// the correction.
+    pub allow_superseded: bool,
+    /// Whether a verdict that could not check the content (none given) passes as
+    /// "signature and chain only".
+    pub accept_partial: bool,
+}
+
+/// The default oldest status a verifier accepts: 10 minutes. A healthy chain makes a
+/// block every few seconds; a node serving an older status either lags or hides
+/// what happened since (a revocation).
+pub const DEFAULT_MAX_AGE_MS: u64 = 10 * 60 * 1000;
+
+/// A block may be this far ahead of a verifier's clock (the chain's validators accept
+/// blocks up to their clock drift ahead of theirs).
+pub const MAX_STATUS_AHEAD_MS: u64 = 10_000;
+
+impl Policy {
+    /// Fresh status only ([`DEFAULT_MAX_AGE_MS`]), no superseded entry, the content
+    /// checked.
+    pub fn strict() -> Policy {
+        Policy {
+            max_age_ms: Some(DEFAULT_MAX_AGE_MS),
+            allow_superseded: false,
+            accept_partial: false,
+        }
+    }
+
+    /// What a holder checks of its own credentials (a wallet, a demo): any age of
+    /// status (it reads it from its own node), history included, content optional.
+    pub fn holder() -> Policy {
+        Policy {
+            max_age_ms: None,
+            allow_superseded: true,
+            accept_partial: true,
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::strict()
+    }
+}
+
+/// How fresh the status a verdict rests on was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Freshness {
+    /// The height the status is proven at.
+    pub status_height: u64,
+    /// That block's certified time (Unix ms).
+    pub status_time_ms: u64,
+    /// Its age when checked, by the verifier's clock (milliseconds; 0 if ahead).
+    pub age_ms: u64,
+    /// The oldest the policy accepted (`None`: any).
+    pub max_age_ms: Option<u64>,
+}
+
+/// How much of the credential a verdict covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Every check ran, the content's included.
+    Full,
+    /// The content was not checked (not given, or erased): the signature, the chain
+    /// and the status only.
+    SignatureAndChainOnly,
+}
+
 /// The result of checking a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Verdict {
@@ -92,6 +169,10 @@ pub struct Verdict {
     pub status_height: u64,
     /// How old that block was when checked (milliseconds).
     pub status_age_ms: u64,
+    /// How fresh the status was, against the policy.
+    pub freshness: Freshness,
+    /// What the verdict covers.
+    pub scope: Scope,
 }
 
 impl Verdict {
@@ -174,20 +255,64 @@ fn millis_to_text(ms: u64) -> String {
 }
 
 /// Checks `bundle` against `anchor` (the trusted genesis), with `content` if the
-/// verifier holds it (else the bundle's own, if any), at time `now_ms`.
+/// verifier holds it (else the bundle's own, if any), at time `now_ms`, under
+/// `policy`.
 pub fn verify_bundle(
     bundle: &ProofBundle,
     anchor: &Anchor,
     content: Option<&CredentialContent>,
     now_ms: u64,
+    policy: &Policy,
 ) -> Verdict {
     let mut checks = Checks(Vec::new());
     let status = &bundle.status;
     let at = &status.at.header;
-    let verdict = |checks: Checks| Verdict {
-        checks: checks.0,
+    let freshness = Freshness {
         status_height: at.height,
-        status_age_ms: now_ms.saturating_sub(at.time_ms),
+        status_time_ms: at.time_ms,
+        age_ms: now_ms.saturating_sub(at.time_ms),
+        max_age_ms: policy.max_age_ms,
+    };
+    let verdict = |checks: Checks| {
+        let partial = !matches!(
+            checks
+                .0
+                .iter()
+                .find(|c| c.name == CheckName::ContentCommitment)
+                .map(|c| &c.outcome),
+            Some(Outcome::Passed(_))
+        );
+        let mut checks = checks;
+        let failed = checks
+            .0
+            .iter()
+            .any(|c| matches!(c.outcome, Outcome::Failed(_)));
+        if partial && !policy.accept_partial && !failed {
+            // The content is the credential: without it the verdict is not VALID
+            // unless the caller accepts a partial one.
+            if let Some(check) = checks
+                .0
+                .iter_mut()
+                .find(|c| c.name == CheckName::ContentCommitment)
+            {
+                if let Outcome::Skipped(why) = &check.outcome {
+                    check.outcome = Outcome::Failed(format!(
+                        "{why}: signature and chain only (accept a partial check to pass)"
+                    ));
+                }
+            }
+        }
+        Verdict {
+            checks: checks.0,
+            status_height: at.height,
+            status_age_ms: freshness.age_ms,
+            freshness,
+            scope: if partial {
+                Scope::SignatureAndChainOnly
+            } else {
+                Scope::Full
+            },
+        }
     };
     let skip_rest = |checks: &mut Checks, from: usize, why: &str| {
         for name in ALL.iter().skip(from) {
@@ -202,12 +327,13 @@ pub fn verify_bundle(
             bundle.format.chars().take(64).collect::<String>()
         ))
     } else {
-        // Compared as documents: the bundle's genesis is not rebuilt (it may be
-        // large and it is not trusted).
-        if bundle.genesis != anchor.genesis {
+        // The bundle's genesis block must be the trusted one: its header by hash,
+        // the first authority set whole.
+        if bundle.genesis != anchor.genesis_block() {
             Err(format!(
-                "the bundle names another genesis (chain {:?}) than the trusted one (chain {}, genesis {})",
-                bundle.genesis.chain_id.chars().take(64).collect::<String>(),
+                "the bundle names another genesis block ({}, chain {:?}) than the trusted one (chain {}, genesis {})",
+                bundle.genesis.header.hash(),
+                bundle.genesis.header.chain_id.chars().take(64).collect::<String>(),
                 anchor.chain_id,
                 anchor.genesis_hash
             ))
@@ -230,6 +356,16 @@ pub fn verify_bundle(
         Err(format!(
             "{} changes, at most {MAX_AUTHORITY_CHANGES}",
             status.authority_changes.len()
+        ))
+    } else if let Some(late) = status
+        .authority_changes
+        .iter()
+        .find(|c| c.block.header.height > at.height)
+    {
+        // A change after the status height is nothing the verdict rests on.
+        Err(format!(
+            "a change at height {}, after the status height {}",
+            late.block.header.height, at.height
         ))
     } else {
         AuthorityPath::follow(anchor, &status.authority_changes).map_err(|e| e.to_string())
@@ -336,7 +472,7 @@ pub fn verify_bundle(
     );
     checks.record(
         CheckName::Status,
-        credential_status(status, tx.hash(), issuance, issued, now_ms),
+        credential_status(status, tx.hash(), issuance, issued, now_ms, policy),
     );
     verdict(checks)
 }
@@ -354,8 +490,9 @@ const ALL: [CheckName; 8] = [
 
 /// The signing key at the issue height of the claim's signer (the certifier, or the
 /// practitioner who signed for it), from its account's history at the status height
-/// or, failing that, from its account at the issue height (each proven against the
-/// bundle's headers, which [`verify_bundle`] checks are final).
+/// and from its account at the issue height when the bundle carries it (each proven
+/// against the bundle's headers, which [`verify_bundle`] checks are final): the two
+/// must agree wherever both say, and one must say.
 pub fn signer_key(bundle: &ProofBundle, claim: &CredentialClaim) -> Result<PublicKey, String> {
     let height = bundle.issued.header.height;
     let signer = claim.signer();
@@ -372,20 +509,28 @@ pub fn signer_key(bundle: &ProofBundle, claim: &CredentialClaim) -> Result<Publi
     };
     let key = keys::account(&signer);
     let at_status: Option<Account> = proven(at_status, &key, &bundle.status.at.header, what)?;
-    let Some(account) = at_status else {
-        // No account: it signs with the key it is named by.
-        return Ok(signer);
+    // No account at the status height: it never existed (accounts are not deleted),
+    // and it signs with the key it is named by.
+    let from_status = match &at_status {
+        None => Some(signer),
+        Some(account) => account.signing_keys.at(height).copied(),
     };
-    if let Some(key) = account.signing_keys.at(height) {
-        return Ok(*key);
-    }
-    let Some(at_issue) = &bundle.signer_account_at_issue else {
-        return Err(format!(
+    let from_issue = match &bundle.signer_account_at_issue {
+        None => None,
+        Some(proof) => {
+            let then: Option<Account> = proven(proof, &key, &bundle.issued.header, what)?;
+            Some(then.map_or(signer, |a| a.signing_key_at(&signer, height)))
+        }
+    };
+    match (from_status, from_issue) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "the signer's account at the issue height names key {b}, its history at the status height {a}"
+        )),
+        (Some(key), _) | (None, Some(key)) => Ok(key),
+        (None, None) => Err(format!(
             "the signer's key at height {height} is no longer in its account's history, and the bundle has no proof of the account at that height"
-        ));
-    };
-    let account: Option<Account> = proven(at_issue, &key, &bundle.issued.header, what)?;
-    Ok(account.map_or(signer, |a| a.signing_key_at(&signer, height)))
+        )),
+    }
 }
 
 /// For a claim a practitioner signed: the delegation terms in force at the issue
@@ -408,23 +553,35 @@ fn delegation_at_issue(
         )?,
         None => None,
     };
-    let mut term = delegation
+    let from_status = delegation
         .as_ref()
         .and_then(|d| d.terms.at(issued.height))
         .cloned();
-    // Forgotten since (older than the evidence window): the delegation as proven at
-    // the issue height itself, if the bundle carries it.
-    if term.is_none() {
-        if let Some(at_issue) = &bundle.delegation_at_issue {
+    // The delegation as proven at the issue height itself, when the bundle carries
+    // it (needed once the history at the status height forgot that term): it must
+    // agree with the history wherever both say.
+    let from_issue = match &bundle.delegation_at_issue {
+        None => None,
+        Some(at_issue) => {
             let then: Option<Delegation> = proven(
                 at_issue,
                 &keys::delegation(&claim.certifier, practitioner),
                 issued,
                 "delegation at issue",
             )?;
-            term = then.and_then(|d| d.terms.at(issued.height).cloned());
+            Some(then.and_then(|d| d.terms.at(issued.height).cloned()))
         }
-    }
+    };
+    let term =
+        match (from_status, from_issue) {
+            (Some(a), Some(b)) if Some(&a) != b.as_ref() => return Err(
+                "the delegation at the issue height differs from its history at the status height"
+                    .into(),
+            ),
+            (Some(term), _) => Some(term),
+            (None, Some(term)) => term,
+            (None, None) => None,
+        };
     let term = term.ok_or_else(|| {
         format!(
             "practitioner {practitioner} held no delegation from certifier {} at block {}",
@@ -458,9 +615,29 @@ fn certifier_signature(
     chain_id: &str,
 ) -> Result<String, String> {
     let claim = &issuance.claim;
+    let status = &bundle.status;
+    // Every proof the bundle carries is checked or refused: the certifier's account
+    // is proven whoever signed; a certifier's own claim carries no practitioner's.
+    let _: Option<Account> = proven(
+        &status.certifier_account,
+        &keys::account(&claim.certifier),
+        &status.at.header,
+        "certifier account",
+    )?;
     let delegation = match &claim.practitioner {
         Some(p) => Some(delegation_at_issue(bundle, claim, p)?),
-        None => None,
+        None => {
+            if status.delegation.is_some()
+                || status.practitioner_account.is_some()
+                || bundle.delegation_at_issue.is_some()
+            {
+                return Err(
+                    "the bundle carries a practitioner's delegation or account for a claim the certifier signed itself"
+                        .into(),
+                );
+            }
+            None
+        }
     };
     let key = signer_key(bundle, claim)?;
     key.verify(
@@ -534,8 +711,29 @@ fn credential_status(
     issuance: &CredentialIssuance,
     issued: &Header,
     now_ms: u64,
+    policy: &Policy,
 ) -> Result<String, String> {
     let at = &status.at.header;
+    // Freshness first: a status older than the policy allows says nothing of what
+    // happened since (a node that keeps old state hides a revocation).
+    let age_ms = now_ms.saturating_sub(at.time_ms);
+    if at.time_ms > now_ms.saturating_add(MAX_STATUS_AHEAD_MS) {
+        return Err(format!(
+            "the status block (height {}) is timed {} ahead of this verifier's clock",
+            at.height,
+            millis_to_text(at.time_ms - now_ms)
+        ));
+    }
+    if let Some(max) = policy.max_age_ms {
+        if age_ms > max {
+            return Err(format!(
+                "the status is as of height {}, {} old: more than the {} allowed (ask a node for a fresh status, or accept an older one explicitly)",
+                at.height,
+                millis_to_text(age_ms),
+                millis_to_text(max)
+            ));
+        }
+    }
     let record: Credential = proven(
         &status.credential,
         &keys::credential(&status.credential_id),
@@ -572,18 +770,107 @@ fn credential_status(
             "not yet valid now (from {} ms since the epoch)",
             record.claim.valid_from_ms
         )),
-        // A corrected entry stays valid (both are provable); the verifier is told
-        // which entry replaced it.
+        // A corrected entry is history: it fails, naming the correction, unless the
+        // caller asks for history.
+        CredentialStatus::Active
+            if record.superseded_by.is_some() && !policy.allow_superseded =>
+        {
+            Err(format!(
+                "superseded by correction {} (as of height {}, {age} old): verify the correction, or ask for history",
+                record.superseded_by.map(|c| c.to_string()).unwrap_or_default(),
+                at.height
+            ))
+        }
         CredentialStatus::Active => {
             let mut text = format!("active as of height {} ({age} old)", at.height);
             if let Some(by) = record.superseded_by {
-                text.push_str(&format!(", superseded by correction {by}"));
+                text.push_str(&format!(", superseded by correction {by} (history accepted)"));
             }
             if let Some(height) = record.erased_height {
                 text.push_str(&format!(", content erased at height {height}"));
             }
             Ok(text)
         }
+    }
+}
+
+/// A status proof some node served, and who.
+#[derive(Debug, Clone)]
+pub struct StatusCandidate {
+    /// Where it came from (a node's address, or "the bundle").
+    pub source: String,
+    /// The status proof.
+    pub status: StatusProof,
+}
+
+/// Of the status proofs several nodes served for `credential_id`, the one at the
+/// highest height whose header is certified from `anchor` by its own authority-set
+/// chain; with a line per candidate saying what became of it. Two certified headers
+/// of one height that differ mean the trusted authorities signed two chains: that is
+/// refused. A node that keeps old state (hiding a revocation) loses to any node that
+/// is further on.
+pub fn select_status(
+    anchor: &Anchor,
+    credential_id: &mpms_ledger::CredentialId,
+    candidates: Vec<StatusCandidate>,
+) -> Result<(StatusProof, Vec<String>), String> {
+    let mut notes = Vec::new();
+    let mut best: Option<(StatusProof, String)> = None;
+    let mut seen: Vec<(u64, Hash)> = Vec::new();
+    for candidate in candidates {
+        let StatusCandidate { source, status } = candidate;
+        let certified = (|| {
+            if status.credential_id != *credential_id {
+                return Err("a status of another credential".to_string());
+            }
+            if status.authority_changes.len() > MAX_AUTHORITY_CHANGES {
+                return Err("too many authority-set changes".into());
+            }
+            let path = AuthorityPath::follow(anchor, &status.authority_changes)
+                .map_err(|e| e.to_string())?;
+            path.check(&status.at).map_err(|e| e.to_string())
+        })();
+        let at = &status.at.header;
+        match certified {
+            Err(e) => notes.push(format!("{source}: refused: {e}")),
+            Ok(()) => {
+                let hash = at.hash();
+                if seen
+                    .iter()
+                    .any(|(h, other)| *h == at.height && *other != hash)
+                {
+                    return Err(format!(
+                        "two different certified blocks at height {}: the trusted authorities signed two chains",
+                        at.height
+                    ));
+                }
+                seen.push((at.height, hash));
+                notes.push(format!(
+                    "{source}: certified status as of height {}",
+                    at.height
+                ));
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| b.at.header.height < at.height)
+                {
+                    best = Some((status, source));
+                }
+            }
+        }
+    }
+    match best {
+        Some((status, source)) => {
+            notes.push(format!(
+                "using the status of {source}, height {}",
+                status.at.header.height
+            ));
+            Ok((status, notes))
+        }
+        None => Err(format!(
+            "no certified status among {} candidate(s): {}",
+            notes.len(),
+            notes.join("; ")
+        )),
     }
 }
 

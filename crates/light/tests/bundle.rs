@@ -8,8 +8,8 @@ use mpms_ledger::testkit::TestChain;
 use mpms_ledger::Payload;
 use mpms_light::bundle::{build_bundle, build_status};
 use mpms_light::testkit::CertifiedChain;
-use mpms_light::verify::{refresh, verify_bundle, Outcome};
-use mpms_light::{Anchor, CheckName, ProofBundle, Verdict};
+use mpms_light::verify::{select_status, verify_bundle, Outcome, Scope, StatusCandidate};
+use mpms_light::{Anchor, CheckName, Policy, ProofBundle, Verdict};
 
 const SCHEMA: &str = "med.cardiology.ecg";
 
@@ -66,7 +66,15 @@ fn bundle(f: &Fixture) -> ProofBundle {
 }
 
 fn verdict(f: &Fixture, b: &ProofBundle) -> Verdict {
-    verify_bundle(b, &anchor(f), None, now(f))
+    verify_bundle(b, &anchor(f), None, now(f), &Policy::strict())
+}
+
+/// Any age of status accepted, the rest strict.
+fn any_age() -> Policy {
+    Policy {
+        max_age_ms: None,
+        ..Policy::strict()
+    }
 }
 
 /// The bundle fails, and the first failed check is `name`.
@@ -95,15 +103,25 @@ fn an_untampered_bundle_passes_every_check() {
     }
     assert_eq!(v.status_height, f.chain.last.height);
     assert_eq!(v.status_age_ms, 60_000);
+    assert_eq!(v.scope, Scope::Full);
+    assert_eq!(v.freshness.age_ms, 60_000);
     // JSON round trip: the file form checks the same.
     let text = serde_json::to_string(&b).unwrap();
-    let back: ProofBundle = serde_json::from_str(&text).unwrap();
+    let back = ProofBundle::from_json(&text).unwrap();
     assert!(verdict(&f, &back).passed());
-    // Without content, the content check is skipped and the rest passes.
+    // Without content the verdict is "signature and chain only": not VALID unless
+    // the caller accepts a partial check. (It used to pass as VALID.)
     let mut bare = b.clone();
     bare.content = None;
-    let v = verdict(&f, &bare);
-    assert!(v.passed());
+    let why = fails_at(&f, &bare, CheckName::ContentCommitment);
+    assert!(why.contains("signature and chain only"), "{why}");
+    let partial = Policy {
+        accept_partial: true,
+        ..Policy::strict()
+    };
+    let v = verify_bundle(&bare, &anchor(&f), None, now(&f), &partial);
+    assert!(v.passed(), "{v:#?}");
+    assert_eq!(v.scope, Scope::SignatureAndChainOnly);
     assert!(matches!(
         v.outcome(CheckName::ContentCommitment),
         Some(Outcome::Skipped(_))
@@ -119,7 +137,13 @@ fn one_byte_of_content_is_caught() {
     // Content given by the verifier takes precedence over the bundle's.
     let mut content = f.content.clone();
     content.salt[0] ^= 1;
-    let v = verify_bundle(&bundle(&f), &anchor(&f), Some(&content), now(&f));
+    let v = verify_bundle(
+        &bundle(&f),
+        &anchor(&f),
+        Some(&content),
+        now(&f),
+        &Policy::strict(),
+    );
     assert_eq!(
         v.first_failure().unwrap().name,
         CheckName::ContentCommitment
@@ -194,6 +218,7 @@ fn a_swapped_authority_set_is_caught() {
         &Anchor::from_genesis(&other.genesis).unwrap(),
         None,
         now(&f),
+        &Policy::strict(),
     );
     assert_eq!(v.first_failure().unwrap().name, CheckName::Anchor);
 }
@@ -260,16 +285,78 @@ fn an_old_status_hides_a_revocation_until_refreshed() {
         status.contains(&format!("as of height {}", revoked_at - 1)),
         "{status}"
     );
-    // A fresh status proof from any node finds the revocation.
+    // A fresh status proof from any node finds the revocation: of the statuses
+    // several nodes serve, the highest certified one is taken.
+    let candidates = vec![
+        StatusCandidate {
+            source: "a node that keeps old state".into(),
+            status: old.status.clone(),
+        },
+        StatusCandidate {
+            source: "a node at the tip".into(),
+            status: build_status(&f.chain.store, &f.id).unwrap(),
+        },
+    ];
+    let (fresh, notes) = select_status(&anchor(&f), &f.id, candidates).unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("using the status of a node at the tip")),
+        "{notes:?}"
+    );
     let mut refreshed = old.clone();
-    refresh(&mut refreshed, build_status(&f.chain.store, &f.id).unwrap()).unwrap();
+    refreshed.status = fresh;
     let why = fails_at(&f, &refreshed, CheckName::Status);
     assert!(
         why.contains(&format!("revoked at height {revoked_at}")),
         "{why}"
     );
-    // An older status cannot replace a newer one.
-    assert!(refresh(&mut refreshed, old.status.clone()).is_err());
+    // A status whose block is not certified from the anchor is refused, and does not
+    // win for being higher.
+    let mut forged = build_status(&f.chain.store, &f.id).unwrap();
+    forged.at.header.height += 5;
+    let candidates = vec![
+        StatusCandidate {
+            source: "the bundle".into(),
+            status: old.status.clone(),
+        },
+        StatusCandidate {
+            source: "a forger".into(),
+            status: forged,
+        },
+    ];
+    let (chosen, notes) = select_status(&anchor(&f), &f.id, candidates).unwrap();
+    assert_eq!(chosen, old.status);
+    assert!(
+        notes.iter().any(|n| n.starts_with("a forger: refused")),
+        "{notes:?}"
+    );
+}
+
+/// A status older than the policy allows fails the status check, however valid it
+/// was then: a node that keeps old state would hide a revocation. The verdict says
+/// how fresh its status was; only a caller that opts in accepts any age. (Any past
+/// height used to pass.)
+#[test]
+fn a_status_older_than_the_max_age_fails() {
+    let f = fixture();
+    let b = bundle(&f);
+    let at = b.status.at.header.time_ms;
+    let late = at + mpms_light::verify::DEFAULT_MAX_AGE_MS + 1;
+    let v = verify_bundle(&b, &anchor(&f), None, late, &Policy::strict());
+    assert_eq!(v.first_failure().unwrap().name, CheckName::Status, "{v:#?}");
+    let Some(Outcome::Failed(why)) = v.outcome(CheckName::Status) else {
+        panic!()
+    };
+    assert!(why.contains("old: more than the 10 min allowed"), "{why}");
+    let v = verify_bundle(&b, &anchor(&f), None, late, &any_age());
+    assert!(v.passed(), "{v:#?}");
+    assert_eq!(v.freshness.age_ms, late - at);
+    assert_eq!(v.freshness.max_age_ms, None);
+    // A status timed ahead of the verifier's clock is refused too.
+    let early = at - mpms_light::verify::MAX_STATUS_AHEAD_MS - 1;
+    let v = verify_bundle(&b, &anchor(&f), None, early, &any_age());
+    assert_eq!(v.first_failure().unwrap().name, CheckName::Status, "{v:#?}");
 }
 
 #[test]
@@ -281,15 +368,16 @@ fn expiry_is_judged_now_not_only_at_the_status_height() {
     };
     let until = issuance.claim.valid_until_ms;
     // Active at H, still within its dates: valid.
-    assert!(verify_bundle(&b, &anchor(&f), None, until - 1).passed());
+    assert!(verify_bundle(&b, &anchor(&f), None, until - 1, &any_age()).passed());
     // The same bundle checked after the credential's end: the status fails.
-    let v = verify_bundle(&b, &anchor(&f), None, until);
+    let v = verify_bundle(&b, &anchor(&f), None, until, &any_age());
     let failed = v.first_failure().unwrap();
     assert_eq!(failed.name, CheckName::Status, "{v:#?}");
 }
 
-#[test]
-fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
+/// A credential a practitioner signed for its hospital under a delegation, revoked
+/// after the issue.
+fn practitioner_fixture() -> Fixture {
     use mpms_ledger::credential::{prepare_issuance_with_vc, Issuer, SchemaRef};
     use mpms_ledger::testkit::DeterministicRng;
     let mut chain = CertifiedChain::new(TestChain::new(4, 32));
@@ -345,7 +433,12 @@ fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
     );
     chain.commit(&[revoke]);
     chain.commit(&[]);
-    let f = Fixture { chain, id, content };
+    Fixture { chain, id, content }
+}
+
+#[test]
+fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
+    let f = practitioner_fixture();
     let b = bundle(&f);
     let v = verdict(&f, &b);
     assert!(v.passed(), "{v:#?}");
@@ -374,4 +467,254 @@ fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
     let mut swapped = b.clone();
     swapped.status.practitioner_account = Some(b.status.certifier_account.clone());
     fails_at(&f, &swapped, CheckName::CertifierSignature);
+}
+
+/// The signer's account proven at the issue height is checked whenever the bundle
+/// carries it, against the key history at the status height: each of its four
+/// members edited fails the signature check. (Such edits used to verify: the proof
+/// was read only when the history had forgotten the key.)
+/// One tampering of a state proof.
+type ProofEdit = Box<dyn Fn(&mut mpms_ledger::state::StateProof)>;
+
+#[test]
+fn the_signers_account_at_issue_is_checked_whenever_present() {
+    let f = fixture();
+    let b = bundle(&f);
+    let at_issue = b.signer_account_at_issue.clone().expect("carried");
+    let edits: Vec<ProofEdit> = vec![
+        Box::new(|p| p.height += 1),
+        Box::new(|p| p.key.push(0)),
+        Box::new(|p| {
+            if let Some(v) = p.value.as_mut() {
+                let last = v.len() - 1;
+                v[last] ^= 1;
+            }
+        }),
+        Box::new(|p| {
+            let last = p.proof.len() - 1;
+            p.proof[last] ^= 1;
+        }),
+    ];
+    for edit in edits {
+        let mut tampered = b.clone();
+        let mut proof = at_issue.clone();
+        edit(&mut proof);
+        tampered.signer_account_at_issue = Some(proof);
+        fails_at(&f, &tampered, CheckName::CertifierSignature);
+    }
+    // Left out while the history at the status height holds the key: fine.
+    let mut without = b.clone();
+    without.signer_account_at_issue = None;
+    assert!(verdict(&f, &without).passed());
+}
+
+/// Proofs a claim does not need are refused, not ignored: a practitioner's
+/// delegation or account in the bundle of a credential the certifier signed itself.
+#[test]
+fn proofs_a_claim_does_not_need_are_refused() {
+    let f = fixture();
+    let p = practitioner_fixture();
+    let other = bundle(&p);
+    let mut b = bundle(&f);
+    b.status.delegation = other.status.delegation.clone();
+    fails_at(&f, &b, CheckName::CertifierSignature);
+    let mut b = bundle(&f);
+    b.status.practitioner_account = other.status.practitioner_account.clone();
+    fails_at(&f, &b, CheckName::CertifierSignature);
+    let mut b = bundle(&f);
+    b.delegation_at_issue = other.delegation_at_issue.clone();
+    fails_at(&f, &b, CheckName::CertifierSignature);
+    // On a practitioner's claim, the certifier's account is checked too.
+    let mut b = bundle(&p);
+    b.status.certifier_account.proof.push(0);
+    fails_at(&p, &b, CheckName::CertifierSignature);
+}
+
+/// A member this verifier does not read is refused when the bundle is read, at any
+/// depth. (Unknown members used to be ignored.)
+#[test]
+fn members_the_verifier_does_not_read_are_refused() {
+    let f = fixture();
+    let b = bundle(&f);
+    let mut value = serde_json::to_value(&b).unwrap();
+    value["note"] = serde_json::json!("trust me");
+    let err = ProofBundle::from_json(&value.to_string()).unwrap_err();
+    assert!(err.to_string().contains(".note"), "{err}");
+    let mut value = serde_json::to_value(&b).unwrap();
+    value["status"]["at"]["header"]["extra"] = serde_json::json!(1);
+    let err = ProofBundle::from_json(&value.to_string()).unwrap_err();
+    assert!(err.to_string().contains(".status.at.header.extra"), "{err}");
+    assert_eq!(
+        ProofBundle::from_json(&serde_json::to_string(&b).unwrap()).unwrap(),
+        b
+    );
+}
+
+/// A corrected entry is history: it fails the status check, naming the correction,
+/// unless the caller asks for history. (It used to pass as VALID.)
+#[test]
+fn a_superseded_entry_fails_unless_history_is_asked() {
+    use mpms_ledger::credential::{prepare_issuance_with_vc, ClaimTerms, Issuer, SchemaRef};
+    use mpms_ledger::testkit::DeterministicRng;
+    let mut f = fixture();
+    let certifier = f.chain.chain.certifier.clone();
+    let (sk, dk) = f.chain.chain.subject(2);
+    let corrected = f.chain.chain.content(2, 999);
+    let valid_until = f.chain.last.time_ms + 365 * 86_400_000;
+    let correction = prepare_issuance_with_vc(
+        f.chain.chain.chain_id(),
+        Issuer::certifier(&certifier, certifier.public_key()),
+        SchemaRef {
+            id: SCHEMA,
+            fields: &mpms_ledger::claims::course_fields(),
+        },
+        sk.public_key(),
+        &dk.encryption_key(),
+        &corrected,
+        ClaimTerms::new(0, valid_until).correcting(f.id),
+        |_| None,
+        &mut DeterministicRng(Hash::digest(b"correction"), 0),
+    )
+    .unwrap();
+    let correction_id = correction.claim.id();
+    let tx = f.chain.tx(
+        &certifier,
+        0,
+        Payload::IssueCredential(Box::new(correction)),
+    );
+    f.chain.commit(&[tx]);
+    f.chain.commit(&[]);
+    let b = bundle(&f);
+    let why = fails_at(&f, &b, CheckName::Status);
+    assert!(
+        why.contains(&format!("superseded by correction {correction_id}")),
+        "{why}"
+    );
+    let history = Policy {
+        allow_superseded: true,
+        ..Policy::strict()
+    };
+    let v = verify_bundle(&b, &anchor(&f), None, now(&f), &history);
+    assert!(v.passed(), "{v:#?}");
+}
+
+/// Every single-member edit of a bundle fails, with the check that member concerns
+/// (or is refused when the bundle is read). The members are found by walking the
+/// bundle as JSON, so a member added to the format without a row here fails this
+/// test until it is mapped to its check.
+#[test]
+fn every_single_member_edit_fails_with_its_check() {
+    use serde_json::Value;
+    // Longest prefix wins.
+    const TABLE: &[(&str, Option<CheckName>)] = &[
+        ("format", Some(CheckName::Anchor)),
+        ("genesis", Some(CheckName::Anchor)),
+        ("credential_id", Some(CheckName::Anchor)),
+        ("transaction", Some(CheckName::Inclusion)),
+        ("tx_proof", Some(CheckName::Inclusion)),
+        ("issued", Some(CheckName::CertificateQuorum)),
+        (
+            "signer_account_at_issue",
+            Some(CheckName::CertifierSignature),
+        ),
+        ("delegation_at_issue", Some(CheckName::CertifierSignature)),
+        ("status.credential_id", Some(CheckName::Anchor)),
+        (
+            "status.authority_changes",
+            Some(CheckName::AuthoritySetChain),
+        ),
+        ("status.at", Some(CheckName::CertificateQuorum)),
+        ("status.credential", Some(CheckName::Status)),
+        ("status.certifier", Some(CheckName::CertifierAccredited)),
+        (
+            "status.certifier_account",
+            Some(CheckName::CertifierSignature),
+        ),
+        ("status.delegation", Some(CheckName::CertifierSignature)),
+        (
+            "status.practitioner_account",
+            Some(CheckName::CertifierSignature),
+        ),
+        ("content", Some(CheckName::ContentCommitment)),
+    ];
+    fn leaves(v: &Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    leaves(x, &p, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    leaves(x, &format!("{path}[{i}]"), out);
+                }
+            }
+            Value::Null => {}
+            _ => out.push(path.to_string()),
+        }
+    }
+    fn at<'a>(v: &'a mut Value, path: &str) -> &'a mut Value {
+        let mut v = v;
+        for part in path.split('.') {
+            let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+            v = &mut v[name];
+            for index in indexes.split('[').filter(|s| !s.is_empty()) {
+                let i: usize = index.trim_end_matches(']').parse().unwrap();
+                v = &mut v[i];
+            }
+        }
+        v
+    }
+    fn mutate(v: &mut Value) {
+        match v {
+            Value::Number(n) => *v = Value::from(n.as_u64().unwrap_or(0) ^ 1),
+            Value::Bool(b) => *b = !*b,
+            Value::String(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit()) => {
+                let last = s.pop().unwrap();
+                s.push(if last == '0' { '1' } else { '0' });
+            }
+            Value::String(s) => s.push('x'),
+            _ => {}
+        }
+    }
+    let mut matched = std::collections::BTreeSet::new();
+    for f in [fixture(), practitioner_fixture()] {
+        let b = bundle(&f);
+        assert!(verdict(&f, &b).passed());
+        let whole = serde_json::to_value(&b).unwrap();
+        let mut paths = Vec::new();
+        leaves(&whole, "", &mut paths);
+        for path in paths {
+            let bare = path.split('[').next().unwrap().to_string();
+            let (prefix, want) = TABLE
+                .iter()
+                .filter(|(p, _)| bare == *p || bare.starts_with(&format!("{p}.")))
+                .max_by_key(|(p, _)| p.len())
+                .unwrap_or_else(|| {
+                    panic!("a new member `{path}`: map it to the check it concerns")
+                });
+            matched.insert(*prefix);
+            let mut edited = whole.clone();
+            mutate(at(&mut edited, &path));
+            let Ok(tampered) = ProofBundle::from_json(&edited.to_string()) else {
+                continue; // refused when read
+            };
+            let v = verdict(&f, &tampered);
+            let failed = v
+                .first_failure()
+                .unwrap_or_else(|| panic!("editing `{path}` still verifies"));
+            assert_eq!(Some(failed.name), *want, "editing `{path}`: {failed:?}");
+        }
+    }
+    for (prefix, _) in TABLE {
+        assert!(
+            matched.contains(prefix),
+            "no member under `{prefix}`: a stale row"
+        );
+    }
 }
