@@ -444,6 +444,15 @@ GOVERNANCE_ACTION = Enum(
     ("SetParameter", PARAMETER_CHANGE),
     ("AdmitNode", Struct(("peer_id", STRING), ("operator", ACCOUNT_ID))),
     ("RemoveNode", Struct(("peer_id", STRING))),
+    (
+        "RevokeCertifierCredentials",
+        Struct(
+            ("certifier", ACCOUNT_ID),
+            ("from_height", U64),
+            ("to_height", Opt(U64)),
+            ("reason", STRING),
+        ),
+    ),
 )
 
 VOTE_KIND = Enum(("Proposal", None), ("Prevote", None), ("Precommit", None))

@@ -419,6 +419,22 @@ pub enum ProposeAction {
         #[arg(long)]
         reason: String,
     },
+    /// Revoke every credential a certifier issued in a range of heights (as when
+    /// its credentials were shown fraudulent): every verifier refuses them.
+    RevokeCertifierCredentials {
+        /// The certifier.
+        #[arg(long)]
+        certifier: PublicKey,
+        /// Lowest issue height revoked (default: from its first credential).
+        #[arg(long, default_value_t = 0)]
+        from_height: u64,
+        /// Highest issue height revoked (default: up to the block that applies it).
+        #[arg(long)]
+        to_height: Option<u64>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
     /// Change a chain parameter.
     SetParameter {
         /// The parameter.
@@ -1007,6 +1023,17 @@ fn payload(
                     fraction_bps,
                     reason,
                 } => governance::slash_certifier(certifier, fraction_bps, reason),
+                ProposeAction::RevokeCertifierCredentials {
+                    certifier,
+                    from_height,
+                    to_height,
+                    reason,
+                } => governance::revoke_certifier_credentials(
+                    certifier,
+                    from_height,
+                    to_height,
+                    reason,
+                ),
                 ProposeAction::SetParameter { name, value } => {
                     governance::set_parameter(parameter(name, value)?)
                 }

@@ -829,6 +829,50 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         .unwrap();
     assert!(proof["certificate"]["signatures"].as_array().unwrap().len() >= 3);
 
+    // The hospital's diplomas are shown forged: governance revokes every credential
+    // it issued. The advanced credential's bundle, valid a moment ago, now fails
+    // against any node, which shows it revoked.
+    let proposed = net.tx(
+        0,
+        &v0,
+        &[
+            "propose",
+            "revoke-certifier-credentials",
+            "--certifier",
+            &hospital,
+            "--reason",
+            "diplomas shown forged",
+        ],
+    );
+    let proposal = proposed["proposal"]
+        .as_u64()
+        .expect("proposal id")
+        .to_string();
+    net.tx(1, &v1, &["vote", "--proposal", &proposal]);
+    net.tx(2, &v2, &["vote", "--proposal", &proposal]);
+    let shown = net.get(3, &format!("/v1/credentials/{acls}")).unwrap();
+    assert!(
+        shown["status"]
+            .to_string()
+            .contains("revoked by governance"),
+        "{shown}"
+    );
+    let revoked = net.cli(&[
+        "verify",
+        bundle_out.to_str().unwrap(),
+        "--genesis",
+        genesis_path.to_str().unwrap(),
+        "--node",
+        &net.nodes[2].api,
+    ]);
+    assert!(!revoked.status.success(), "{}", text(&revoked));
+    assert!(
+        text(&revoked).contains("verification failed: status")
+            && text(&revoked).contains("diplomas shown forged"),
+        "{}",
+        text(&revoked)
+    );
+
     // Validator 3 is killed, and its data lost: the chain keeps finalizing with
     // three of four.
     net.kill(3);

@@ -57,6 +57,22 @@ pub fn slash_certifier(
     }
 }
 
+/// Revoke every credential `certifier` issued at heights `from_height` to `to_height`
+/// (inclusive; `None`: up to the block that applies it).
+pub fn revoke_certifier_credentials(
+    certifier: PublicKey,
+    from_height: u64,
+    to_height: Option<u64>,
+    reason: String,
+) -> GovernanceAction {
+    GovernanceAction::RevokeCertifierCredentials {
+        certifier,
+        from_height,
+        to_height,
+        reason,
+    }
+}
+
 /// Add the authority run by `operator` (who must have bonded the minimum stake),
 /// signing consensus messages with `consensus_key` on node `peer_id`.
 pub fn add_authority(

@@ -40,6 +40,7 @@ pub mod keys {
     const DELEGATION: u8 = 0x14;
     const GRANT_SET: u8 = 0x15;
     const PUNISHED: u8 = 0x16;
+    const CERTIFIER_REVOCATIONS: u8 = 0x17;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -65,6 +66,10 @@ pub mod keys {
     /// A [`Certifier`].
     pub fn certifier(id: &AccountId) -> Vec<u8> {
         key(CERTIFIER, &[id.as_bytes()])
+    }
+    /// The [`CertifierRevocations`] governance made of a certifier's credentials.
+    pub fn certifier_revocations(id: &AccountId) -> Vec<u8> {
+        key(CERTIFIER_REVOCATIONS, &[id.as_bytes()])
     }
     /// An [`Authority`], by operator.
     pub fn authority(operator: &AccountId) -> Vec<u8> {
@@ -275,6 +280,52 @@ pub enum AccreditationStatus {
     Accredited,
     /// Suspended by governance.
     Suspended(String),
+    /// Slashed and suspended by governance because credentials it signed were shown
+    /// fraudulent: a verifier refuses every credential of a certifier in this state.
+    Slashed(String),
+}
+
+impl AccreditationStatus {
+    /// Whether the certifier may not issue: suspended, or slashed.
+    pub fn is_suspended(&self) -> bool {
+        matches!(self, Self::Suspended(_) | Self::Slashed(_))
+    }
+}
+
+/// The most [`RevokedRange`]s one certifier's record holds: governance revokes a wider
+/// range rather than many narrow ones.
+pub const MAX_REVOKED_RANGES: usize = 64;
+
+/// Credentials of one certifier that governance revoked, by the heights they were
+/// issued at (the certifier's own revocations stay on each credential's record).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CertifierRevocations {
+    /// The revoked ranges, in the order governance revoked them.
+    pub ranges: Vec<RevokedRange>,
+}
+
+/// Every credential a certifier issued at heights `from_height..=to_height`, revoked
+/// by governance at `height`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RevokedRange {
+    /// Lowest issue height covered.
+    pub from_height: u64,
+    /// Highest issue height covered.
+    pub to_height: u64,
+    /// Why.
+    pub reason: String,
+    /// The block that revoked them: they count as held up to it, not after.
+    pub height: u64,
+}
+
+impl CertifierRevocations {
+    /// The range that revokes a credential issued at `issued_height`, as of the state
+    /// after block `as_of` (ranges revoked later do not count).
+    pub fn covering(&self, issued_height: u64, as_of: u64) -> Option<&RevokedRange> {
+        self.ranges.iter().find(|r| {
+            r.height <= as_of && r.from_height <= issued_height && issued_height <= r.to_height
+        })
+    }
 }
 
 /// A certifier's accreditation as in force from some height.
@@ -470,9 +521,48 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// The status as of the state after block `as_of`: its own, or revoked by
+    /// governance with its certifier's credentials of a height range.
+    pub fn status_with(
+        &self,
+        revocations: Option<&CertifierRevocations>,
+        as_of: u64,
+    ) -> CredentialStatus {
+        if self.status != CredentialStatus::Active {
+            return self.status.clone();
+        }
+        match revocations.and_then(|r| r.covering(self.issued_height, as_of)) {
+            Some(range) => CredentialStatus::Revoked {
+                reason: format!(
+                    "revoked by governance with its certifier's credentials issued at heights {} to {}: {}",
+                    range.from_height, range.to_height, range.reason
+                ),
+                height: range.height,
+            },
+            None => CredentialStatus::Active,
+        }
+    }
+
     /// Whether this credential counts as held at `height` and time `time_ms`: issued in
     /// an earlier block, not revoked before `height`, and within its dates.
     pub fn held_at(&self, height: u64, time_ms: u64) -> bool {
+        self.held_at_with(height, time_ms, None)
+    }
+
+    /// [`Credential::held_at`], with the governance revocations of its certifier.
+    pub fn held_at_with(
+        &self,
+        height: u64,
+        time_ms: u64,
+        revocations: Option<&CertifierRevocations>,
+    ) -> bool {
+        // A revocation recorded at block r counts from block r + 1.
+        let revoked_by_governance = revocations
+            .and_then(|r| r.covering(self.issued_height, height.saturating_sub(1)))
+            .is_some();
+        if revoked_by_governance {
+            return false;
+        }
         let not_revoked = match &self.status {
             CredentialStatus::Active => true,
             CredentialStatus::Revoked {

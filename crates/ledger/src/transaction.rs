@@ -326,6 +326,20 @@ pub enum GovernanceAction {
         /// The node's libp2p peer id.
         peer_id: String,
     },
+    /// Revoke every credential `certifier` issued at heights `from_height` to
+    /// `to_height` (inclusive; `None`: up to the block that applies the action), as
+    /// when its credentials were shown fraudulent. Status proofs carry it, so every
+    /// verifier refuses them.
+    RevokeCertifierCredentials {
+        /// The certifier.
+        certifier: AccountId,
+        /// Lowest issue height revoked (0: from its first credential).
+        from_height: u64,
+        /// Highest issue height revoked; `None`: up to the applying block.
+        to_height: Option<u64>,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What a transaction does.

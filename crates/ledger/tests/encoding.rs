@@ -121,7 +121,17 @@ impl Gen {
         }
     }
     fn action(&mut self) -> GovernanceAction {
-        match self.0.gen_range(0..9) {
+        match self.0.gen_range(0..10) {
+            9 => GovernanceAction::RevokeCertifierCredentials {
+                certifier: self.key(),
+                from_height: self.u64(),
+                to_height: if self.0.gen_bool(0.5) {
+                    Some(self.u64())
+                } else {
+                    None
+                },
+                reason: self.text(),
+            },
             7 => GovernanceAction::AdmitNode {
                 peer_id: self.text(),
                 operator: self.key(),

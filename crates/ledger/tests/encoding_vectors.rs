@@ -428,6 +428,26 @@ fn governance_actions() -> Vec<(&'static str, &'static str, GovernanceAction)> {
                 peer_id: "12D3KooWHospitalNode".into(),
             },
         ),
+        (
+            "revoke-certifier-credentials",
+            "proposes revoking a certifier's credentials issued at heights 120 to 480 (action 9, an Option<u64> that is Some)",
+            GovernanceAction::RevokeCertifierCredentials {
+                certifier: account("certifier"),
+                from_height: 120,
+                to_height: Some(480),
+                reason: "diplomas shown forged".into(),
+            },
+        ),
+        (
+            "revoke-all-certifier-credentials",
+            "proposes revoking every credential a certifier issued up to the applying block (action 9, an Option<u64> that is None)",
+            GovernanceAction::RevokeCertifierCredentials {
+                certifier: account("certifier"),
+                from_height: 0,
+                to_height: None,
+                reason: "diplomas shown forged".into(),
+            },
+        ),
     ]
 }
 

@@ -18,7 +18,8 @@ use mpms_ledger::records::{
     CredentialStatus, Grant, Proposal, ProposalStatus, Schema,
 };
 use mpms_ledger::transaction::{
-    grant_id, request_id, GovernanceAction, InspectionOutcome, OrganizationKind, SchemaDefinition,
+    grant_id, request_id, CredentialIssuance, GovernanceAction, InspectionOutcome,
+    OrganizationKind, SchemaDefinition,
 };
 use mpms_ledger::{CredentialRuleError as Rule, Payload, TxError, Vote, VoteKind};
 
@@ -1027,6 +1028,131 @@ fn suspended_or_expired_certifier_cannot_issue() {
     );
     let after = c.get::<Account>(&keys::account(&cert.id)).unwrap().bonded;
     assert_eq!(after, before / 2);
+    // Marked as slashed for fraud, not merely suspended: verifiers refuse every
+    // credential of a certifier in this state.
+    let record: Certifier = c.get(&keys::certifier(&cert.id)).unwrap();
+    assert_eq!(
+        record.accreditation.latest().unwrap().status,
+        AccreditationStatus::Slashed("forged exams".into())
+    );
+    let issuance = c.issuance(&cert, "med.bls", &intern, "X");
+    assert!(matches!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))),
+        TxError::Credential(Rule::CertifierSuspended { .. })
+    ));
+}
+
+/// Governance revokes a certifier's credentials by issue-height range: refused when
+/// the range is malformed, reaches past the chain, names no certifier or would grow
+/// the record past its bound; once applied, the credentials covered can no longer be
+/// granted or count as prerequisites, and the others are untouched.
+#[test]
+fn governance_revokes_a_certifiers_credentials_by_issue_height() {
+    let mut c = Chain::new(4);
+    let (cert, intern, other) = (Actor::new(50), Actor::new(60), Actor::new(62));
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.ok(c.tx(&cert, schema("med.acls", &["med.bls"])));
+    c.register_subject(&intern);
+    c.register_subject(&other);
+    let kept = |c: &mut Chain, subject: &Actor| {
+        let issuance = c.issuance(&cert, "med.bls", subject, "X");
+        let tx = c.tx(&cert, Payload::IssueCredential(Box::new(issuance.clone())));
+        (issued_id(&c.ok(tx)), issuance)
+    };
+    let (early, early_issuance) = kept(&mut c, &intern);
+    let early_height = c.height;
+    c.skip(3);
+    let (late, late_issuance) = kept(&mut c, &other);
+    let revoke =
+        |from_height, to_height, reason: &str| GovernanceAction::RevokeCertifierCredentials {
+            certifier: cert.id,
+            from_height,
+            to_height,
+            reason: reason.into(),
+        };
+    let a0 = Actor::new(10);
+    // Each case against the height it is executed at (a block is made per case).
+    type Case = fn(u64) -> (u64, Option<u64>, String);
+    let cases: [(Case, &str); 5] = [
+        (|_| (5, Some(4), "x".into()), "to_height must not be below"),
+        (|h| (0, Some(h + 2), "x".into()), "above the chain's height"),
+        (|h| (h + 5, None, "x".into()), "above the chain's height"),
+        (|_| (0, None, String::new()), "reason"),
+        (|_| (0, None, "x".repeat(300)), "reason"),
+    ];
+    for (case, why) in cases {
+        let (from, to, reason) = case(c.height);
+        let bad = revoke(from, to, &reason);
+        let err = c.reject(c.tx(&a0, Payload::Propose { action: bad }));
+        assert!(err.to_string().contains(why), "{why}: {err}");
+    }
+    let stranger = GovernanceAction::RevokeCertifierCredentials {
+        certifier: intern.id,
+        from_height: 0,
+        to_height: None,
+        reason: "x".into(),
+    };
+    c.reject(c.tx(&a0, Payload::Propose { action: stranger }));
+    // Only the early credential's height.
+    govern(
+        &mut c,
+        revoke(early_height, Some(early_height), "forged exams"),
+    );
+    let record: Credential = c.get(&keys::credential(&early)).unwrap();
+    assert_eq!(
+        record.status,
+        CredentialStatus::Active,
+        "the record stays as issued"
+    );
+    let revocations: mpms_ledger::records::CertifierRevocations =
+        c.get(&keys::certifier_revocations(&cert.id)).unwrap();
+    assert!(matches!(
+        record.status_with(Some(&revocations), c.height),
+        CredentialStatus::Revoked { .. }
+    ));
+    let board = Actor::new(51);
+    let grant = |c: &mut Chain, subject: &Actor, id: Hash, issuance: &CredentialIssuance| {
+        let sealed = reseal_key(
+            &id,
+            issuance.subject_key.get().unwrap(),
+            &subject.enc,
+            &board.enc.encryption_key(),
+            &mut c.rng,
+        )
+        .unwrap();
+        Payload::GrantAccess {
+            credential: id,
+            grantee: board.id,
+            request: None,
+            sealed_key: Erasable::new(sealed),
+            expires_at_ms: c.time_ms + DAY,
+        }
+    };
+    let payload = grant(&mut c, &intern, early, &early_issuance);
+    assert_eq!(
+        c.reject(c.tx(&intern, payload)),
+        TxError::CredentialRevoked(early)
+    );
+    let payload = grant(&mut c, &other, late, &late_issuance);
+    c.ok(c.tx(&other, payload));
+    // The revoked basic credential no longer counts as the advanced one's
+    // prerequisite; the other subject's still does.
+    assert_eq!(
+        issue(&mut c, "med.acls", &intern).unwrap_err(),
+        TxError::Credential(Rule::MissingPrerequisite("med.bls".into()))
+    );
+    issue(&mut c, "med.acls", &other).expect("prerequisite held");
+    // The record is bounded: at the bound, governance revokes a wider range.
+    for _ in 1..mpms_ledger::records::MAX_REVOKED_RANGES {
+        govern(&mut c, revoke(0, Some(0), "padding"));
+    }
+    let err = c.reject(c.tx(
+        &a0,
+        Payload::Propose {
+            action: revoke(0, None, "one more"),
+        },
+    ));
+    assert!(err.to_string().contains("revoked ranges"), "{err}");
 }
 
 // ---------------------------------------------------------------- access

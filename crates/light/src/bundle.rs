@@ -48,6 +48,9 @@ pub struct StatusProof {
     pub certifier: StateProof,
     /// The certifier's account (signing-key history) at H.
     pub certifier_account: StateProof,
+    /// The governance revocations of the certifier's credentials at H (by issue
+    /// height range), or their absence.
+    pub certifier_revocations: StateProof,
     /// For a claim a practitioner signed for the certifier: the certifier's
     /// delegation to it at H (its terms by height).
     #[serde(default)]
@@ -251,6 +254,11 @@ pub fn build_status(store: &dyn Store, id: &CredentialId) -> Result<StatusProof,
         credential,
         certifier: tree::prove(store, height, &keys::certifier(&certifier_id))?,
         certifier_account: tree::prove(store, height, &keys::account(&certifier_id))?,
+        certifier_revocations: tree::prove(
+            store,
+            height,
+            &keys::certifier_revocations(&certifier_id),
+        )?,
         delegation,
         practitioner_account,
     })

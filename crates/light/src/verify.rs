@@ -4,8 +4,8 @@ use mpms_crypto::{Domain, Hash, PublicKey};
 use mpms_ledger::block::verify_tx_inclusion;
 use mpms_ledger::credential::{issuance_of, CredentialContent};
 use mpms_ledger::records::{
-    keys, Account, AccreditationStatus, Certifier, Credential, CredentialStatus, Delegation,
-    DelegationTerm,
+    keys, Account, AccreditationStatus, Certifier, CertifierRevocations, Credential,
+    CredentialStatus, Delegation, DelegationTerm,
 };
 use mpms_ledger::state::StateProof;
 use mpms_ledger::transaction::{CredentialClaim, CredentialIssuance};
@@ -685,6 +685,27 @@ fn accredited(
                 reason.chars().take(200).collect::<String>()
             ))
         }
+        AccreditationStatus::Slashed(reason) => {
+            return Err(format!(
+                "slashed for fraud at height {}: {}",
+                issued.height,
+                reason.chars().take(200).collect::<String>()
+            ))
+        }
+    }
+    // A certifier slashed for fraud since: none of its credentials is trusted until
+    // governance accredits it again (and revokes what it must by height range).
+    if let Some((since, AccreditationStatus::Slashed(reason))) = certifier
+        .accreditation
+        .entries()
+        .last()
+        .map(|(h, a)| (*h, &a.status))
+    {
+        return Err(format!(
+            "its certifier is suspended for fraud since height {since}: {} (as of height {})",
+            reason.chars().take(200).collect::<String>(),
+            status.at.header.height
+        ));
     }
     if issued.time_ms < accreditation.valid_from_ms
         || issued.time_ms >= accreditation.valid_until_ms
@@ -748,8 +769,14 @@ fn credential_status(
     {
         return Err("the credential record differs from the issuing transaction".into());
     }
+    let revocations: Option<CertifierRevocations> = proven(
+        &status.certifier_revocations,
+        &keys::certifier_revocations(&record.claim.certifier),
+        at,
+        "certifier revocations",
+    )?;
     let age = millis_to_text(now_ms.saturating_sub(at.time_ms));
-    match &record.status {
+    match &record.status_with(revocations.as_ref(), at.height) {
         CredentialStatus::Revoked { reason, height } => Err(format!(
             "revoked at height {height}: {} (as of height {}, {age} old)",
             reason.chars().take(200).collect::<String>(),

@@ -5,6 +5,7 @@
 use mpms_crypto::Hash;
 use mpms_ledger::credential::CredentialContent;
 use mpms_ledger::testkit::TestChain;
+use mpms_ledger::transaction::GovernanceAction;
 use mpms_ledger::Payload;
 use mpms_light::bundle::{build_bundle, build_status};
 use mpms_light::testkit::CertifiedChain;
@@ -630,6 +631,7 @@ fn every_single_member_edit_fails_with_its_check() {
             "status.certifier_account",
             Some(CheckName::CertifierSignature),
         ),
+        ("status.certifier_revocations", Some(CheckName::Status)),
         ("status.delegation", Some(CheckName::CertifierSignature)),
         (
             "status.practitioner_account",
@@ -717,4 +719,96 @@ fn every_single_member_edit_fails_with_its_check() {
             "no member under `{prefix}`: a stale row"
         );
     }
+}
+
+/// Governance revokes a fraudulent certifier's credentials by issue-height range: the
+/// status proof carries the revocation, so the status check fails at every verifier;
+/// a range that does not cover the issue height leaves the credential valid. (Before,
+/// only the certifier itself could revoke: its credentials stayed VALID.)
+#[test]
+fn governance_revokes_a_certifiers_credentials_by_issue_height() {
+    let mut f = fixture();
+    let issued = bundle(&f).issued.header.height;
+    let certifier = f.chain.chain.certifier.public_key();
+    let before = bundle(&f);
+    f.chain
+        .govern(GovernanceAction::RevokeCertifierCredentials {
+            certifier,
+            from_height: issued + 1,
+            to_height: Some(issued + 2),
+            reason: "diplomas shown forged".into(),
+        });
+    assert!(verdict(&f, &bundle(&f)).passed(), "another range");
+    let block = f
+        .chain
+        .govern(GovernanceAction::RevokeCertifierCredentials {
+            certifier,
+            from_height: 0,
+            to_height: None,
+            reason: "diplomas shown forged".into(),
+        });
+    let why = fails_at(&f, &bundle(&f), CheckName::Status);
+    assert!(
+        why.contains("revoked by governance")
+            && why.contains(&format!("issued at heights 0 to {}", block.header.height))
+            && why.contains("diplomas shown forged"),
+        "{why}"
+    );
+    // A status from before the revocation loses to the newer one, whichever came
+    // first.
+    let (chosen, _) = select_status(
+        &anchor(&f),
+        &f.id,
+        vec![
+            StatusCandidate {
+                source: "the old bundle".into(),
+                status: before.status.clone(),
+            },
+            StatusCandidate {
+                source: "a node".into(),
+                status: bundle(&f).status,
+            },
+        ],
+    )
+    .unwrap();
+    let mut refreshed = before.clone();
+    refreshed.status = chosen;
+    let why = fails_at(&f, &refreshed, CheckName::Status);
+    assert!(why.contains("revoked by governance"), "{why}");
+    // The old status's proof of no revocation, put into the new status: refused.
+    let mut spliced = bundle(&f);
+    spliced.status.certifier_revocations = before.status.certifier_revocations.clone();
+    let why = fails_at(&f, &spliced, CheckName::Status);
+    assert!(
+        why.contains("certifier revocations proof is for height"),
+        "{why}"
+    );
+}
+
+/// A certifier slashed for fraud: every credential it issued fails while it stays so,
+/// even one issued while it was accredited (before, they all stayed VALID).
+#[test]
+fn a_certifier_slashed_for_fraud_fails_its_credentials() {
+    let mut f = fixture();
+    assert!(verdict(&f, &bundle(&f)).passed());
+    let block = f.chain.govern(GovernanceAction::SlashCertifier {
+        certifier: f.chain.chain.certifier.public_key(),
+        fraction_bps: 5_000,
+        reason: "signed diplomas of a school that does not exist".into(),
+    });
+    let why = fails_at(&f, &bundle(&f), CheckName::CertifierAccredited);
+    assert!(
+        why.contains(&format!(
+            "suspended for fraud since height {}",
+            block.header.height + 1
+        )) && why.contains("a school that does not exist"),
+        "{why}"
+    );
+    // Suspended without fraud, its credentials stand.
+    let mut g = fixture();
+    g.chain.govern(GovernanceAction::SuspendCertifier {
+        certifier: g.chain.chain.certifier.public_key(),
+        reason: "accreditation under review".into(),
+    });
+    assert!(verdict(&g, &bundle(&g)).passed());
 }

@@ -4,6 +4,7 @@
 use mpms_crypto::Hash;
 
 use super::accounts::check_text;
+use super::credentials::current_status;
 use super::error::TxError;
 use super::txn::Txn;
 use super::Event;
@@ -101,7 +102,7 @@ fn grantable(txn: &Txn, sender: AccountId, id: &CredentialId) -> Result<Credenti
     if credential.claim.subject != sender {
         return Err(TxError::NotSubject);
     }
-    if credential.status != CredentialStatus::Active {
+    if current_status(txn, &credential)? != CredentialStatus::Active {
         return Err(TxError::CredentialRevoked(*id));
     }
     if credential.claim.valid_until_ms <= txn.ctx.time_ms {
@@ -338,7 +339,7 @@ pub(super) fn record_inspection(
     let credential: Credential = txn
         .get(&keys::credential(&grant.credential))?
         .ok_or(TxError::UnknownCredential(grant.credential))?;
-    if credential.status != CredentialStatus::Active {
+    if current_status(txn, &credential)? != CredentialStatus::Active {
         return Err(TxError::CredentialRevoked(grant.credential));
     }
     if credential.erased_height.is_some() {

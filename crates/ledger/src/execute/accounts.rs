@@ -243,12 +243,9 @@ fn locked_stake(txn: &Txn, id: &AccountId) -> Result<(u64, String), TxError> {
             .entries()
             .iter()
             .rev()
-            .find(|(_, a)| matches!(a.status, AccreditationStatus::Suspended(_)))
+            .find(|(_, a)| a.status.is_suspended())
             .map(|(from, _)| *from);
-        let suspended = matches!(
-            status(txn.next_height()),
-            Some(AccreditationStatus::Suspended(_))
-        );
+        let suspended = status(txn.next_height()).is_some_and(AccreditationStatus::is_suspended);
         if let (true, Some(since)) = (suspended, suspended_since) {
             if txn.height() < since.saturating_add(params.unbonding_period_blocks) {
                 locked = u64::MAX;

@@ -9,8 +9,8 @@ use super::error::{CredentialRuleError, TxError};
 use super::txn::Txn;
 use super::{Event, IssuanceView, SignatureCheck};
 use crate::records::{
-    keys, AccreditationStatus, Certifier, Credential, CredentialStatus, Delegation, DelegationTerm,
-    Schema, Subject,
+    keys, AccreditationStatus, Certifier, CertifierRevocations, Credential, CredentialStatus,
+    Delegation, DelegationTerm, Schema, Subject,
 };
 use crate::transaction::{CredentialIssuance, SchemaDefinition};
 use crate::History;
@@ -77,11 +77,13 @@ pub(crate) fn accreditation_in_force(
         .ok_or(CredentialRuleError::UnknownCertifier(*certifier))?;
     match &accreditation.status {
         AccreditationStatus::Pending => Err(CredentialRuleError::NotAccredited(*certifier).into()),
-        AccreditationStatus::Suspended(reason) => Err(CredentialRuleError::CertifierSuspended {
-            certifier: *certifier,
-            reason: reason.clone(),
+        AccreditationStatus::Suspended(reason) | AccreditationStatus::Slashed(reason) => {
+            Err(CredentialRuleError::CertifierSuspended {
+                certifier: *certifier,
+                reason: reason.clone(),
+            }
+            .into())
         }
-        .into()),
         AccreditationStatus::Accredited
             if time_ms < accreditation.valid_from_ms || time_ms >= accreditation.valid_until_ms =>
         {
@@ -477,6 +479,24 @@ pub(super) fn revoke_delegation(
     Ok(())
 }
 
+/// The governance revocations of `certifier`'s credentials, if any.
+pub(crate) fn certifier_revocations(
+    txn: &Txn,
+    certifier: &AccountId,
+) -> Result<Option<Rc<CertifierRevocations>>, TxError> {
+    txn.shared(&keys::certifier_revocations(certifier))
+}
+
+/// `credential`'s status as this block sees it: its own, or revoked by governance
+/// with its certifier's credentials of a height range.
+pub(crate) fn current_status(
+    txn: &Txn,
+    credential: &Credential,
+) -> Result<CredentialStatus, TxError> {
+    let revocations = certifier_revocations(txn, &credential.claim.certifier)?;
+    Ok(credential.status_with(revocations.as_deref(), txn.height()))
+}
+
 /// Whether a subject holds a credential of a schema for an issuance at a height.
 enum Holding {
     /// Held before the height.
@@ -499,12 +519,16 @@ fn holding(
     let mut since: Option<u64> = None;
     for id in held {
         if let Some(credential) = txn.get::<Credential>(&keys::credential(&id))? {
-            if credential.held_at(height, time_ms) {
+            let revocations = certifier_revocations(txn, &credential.claim.certifier)?;
+            let revocations = revocations.as_deref();
+            if credential.held_at_with(height, time_ms, revocations) {
                 return Ok(Holding::Held);
             }
             // Issued at this height or after: held from then on, if its dates allow.
             let issued = credential.issued_height;
-            if issued >= height && credential.held_at(issued.saturating_add(1), time_ms) {
+            if issued >= height
+                && credential.held_at_with(issued.saturating_add(1), time_ms, revocations)
+            {
                 since = Some(since.map_or(issued, |s| s.min(issued)));
             }
         }
@@ -556,7 +580,7 @@ pub(super) fn issue(
         let mut old: Credential = txn
             .get(&old_key)?
             .ok_or(TxError::UnknownCredential(earlier))?;
-        if old.status != CredentialStatus::Active {
+        if current_status(txn, &old)? != CredentialStatus::Active {
             return Err(TxError::CredentialRevoked(earlier));
         }
         if let Some(by) = old.superseded_by {

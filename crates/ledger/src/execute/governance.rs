@@ -7,8 +7,8 @@ use super::error::TxError;
 use super::txn::Txn;
 use super::Event;
 use crate::records::{
-    keys, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier, NodeRecord,
-    Proposal, ProposalStatus,
+    keys, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier,
+    CertifierRevocations, NodeRecord, Proposal, ProposalStatus, RevokedRange, MAX_REVOKED_RANGES,
 };
 use crate::transaction::GovernanceAction;
 use crate::{AccountId, History, ProposalId};
@@ -264,6 +264,41 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
         GovernanceAction::SetParameter(change) => {
             current_params(txn)?.with_change(change).map_err(invalid)?;
         }
+        GovernanceAction::RevokeCertifierCredentials {
+            certifier: id,
+            from_height,
+            to_height,
+            reason,
+        } => {
+            certifier(txn, id)?;
+            check_text("reason", reason, MAX_REASON, true)?;
+            if let Some(to) = to_height {
+                if to < from_height {
+                    return Err(invalid("to_height must not be below from_height"));
+                }
+                // Only what was issued can be revoked: a range reaching into the
+                // future would refuse credentials before anyone saw them.
+                if *to > txn.height() {
+                    return Err(invalid(format!(
+                        "to_height {to} is above the chain's height {}",
+                        txn.height()
+                    )));
+                }
+            } else if *from_height > txn.height() {
+                return Err(invalid(format!(
+                    "from_height {from_height} is above the chain's height {}",
+                    txn.height()
+                )));
+            }
+            let revocations: CertifierRevocations = txn
+                .get(&keys::certifier_revocations(id))?
+                .unwrap_or_default();
+            if revocations.ranges.len() >= MAX_REVOKED_RANGES {
+                return Err(invalid(format!(
+                    "the certifier already has {MAX_REVOKED_RANGES} revoked ranges: revoke a wider range"
+                )));
+            }
+        }
         GovernanceAction::AdmitNode { peer_id, operator } => {
             check_text("peer_id", peer_id, MAX_NAME, true)?;
             txn.account(operator)?;
@@ -280,7 +315,9 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
     Ok(())
 }
 
-fn suspend(txn: &mut Txn, id: &AccountId, reason: &str) -> Result<(), TxError> {
+/// Sets the certifier's accreditation to `status` (suspended or slashed) from the
+/// next height, its scope and dates kept.
+fn suspend(txn: &mut Txn, id: &AccountId, status: AccreditationStatus) -> Result<(), TxError> {
     let mut record = certifier(txn, id)?;
     let mut accreditation = record
         .accreditation
@@ -292,7 +329,7 @@ fn suspend(txn: &mut Txn, id: &AccountId, reason: &str) -> Result<(), TxError> {
             valid_from_ms: 0,
             valid_until_ms: 0,
         });
-    accreditation.status = AccreditationStatus::Suspended(reason.to_string());
+    accreditation.status = status;
     record.accreditation.set(txn.next_height(), accreditation);
     txn.put(keys::certifier(id), &record);
     Ok(())
@@ -369,17 +406,38 @@ fn apply_action(txn: &mut Txn, action: &GovernanceAction) -> Result<(), TxError>
         GovernanceAction::SuspendCertifier {
             certifier: id,
             reason,
-        } => suspend(txn, id, reason)?,
+        } => suspend(txn, id, AccreditationStatus::Suspended(reason.clone()))?,
         GovernanceAction::SlashCertifier {
             certifier: id,
             fraction_bps,
             reason,
         } => {
             let burned = burn_stake(txn, id, *fraction_bps)?;
-            suspend(txn, id, reason)?;
+            suspend(txn, id, AccreditationStatus::Slashed(reason.clone()))?;
             txn.emit(Event::CertifierSlashed {
                 certifier: *id,
                 burned,
+            });
+        }
+        GovernanceAction::RevokeCertifierCredentials {
+            certifier: id,
+            from_height,
+            to_height,
+            reason,
+        } => {
+            let key = keys::certifier_revocations(id);
+            let mut revocations: CertifierRevocations = txn.get(&key)?.unwrap_or_default();
+            revocations.ranges.push(RevokedRange {
+                from_height: *from_height,
+                to_height: to_height.unwrap_or(txn.height()),
+                reason: reason.clone(),
+                height: txn.height(),
+            });
+            txn.put(key, &revocations);
+            txn.emit(Event::CertifierCredentialsRevoked {
+                certifier: *id,
+                from_height: *from_height,
+                to_height: to_height.unwrap_or(txn.height()),
             });
         }
         GovernanceAction::SetParameter(change) => {

@@ -137,6 +137,15 @@ pub enum Event {
         /// The practitioner.
         practitioner: AccountId,
     },
+    /// Governance revoked every credential a certifier issued in a height range.
+    CertifierCredentialsRevoked {
+        /// The certifier.
+        certifier: AccountId,
+        /// Lowest issue height revoked.
+        from_height: u64,
+        /// Highest issue height revoked.
+        to_height: u64,
+    },
 }
 
 /// The peer ids admitted to a permissioned network by the chain at `height` (the

@@ -83,6 +83,23 @@ fn record<T: DeserializeOwned>(node: &NodeHandle, key: &[u8]) -> Result<Option<T
     }
 }
 
+/// Credential `id` as a reader must see it: its record, with the status governance
+/// gave it if its certifier's credentials of its issue height were revoked.
+fn current_credential(node: &NodeHandle, id: &Hash) -> Result<Option<Credential>, ApiError> {
+    let Some(mut credential) = record::<Credential>(node, &keys::credential(id))? else {
+        return Ok(None);
+    };
+    let revocations: Option<mpms_ledger::records::CertifierRevocations> = record(
+        node,
+        &keys::certifier_revocations(&credential.claim.certifier),
+    )?;
+    if revocations.is_some() {
+        // Every revocation stored is in force as of the last committed block.
+        credential.status = credential.status_with(revocations.as_ref(), u64::MAX);
+    }
+    Ok(Some(credential))
+}
+
 /// Runs `read` (it reads the store) on a blocking thread, off the async workers that
 /// serve the API and the network.
 async fn off_workers<T, F>(node: &NodeHandle, read: F) -> Result<T, ApiError>
@@ -469,7 +486,7 @@ fn subject_credentials_now(
             if out.len() >= page.limit() {
                 break;
             }
-            if let Some(credential) = record::<Credential>(node, &keys::credential(&cid))? {
+            if let Some(credential) = current_credential(node, &cid)? {
                 out.push(HeldCredential {
                     id: cid,
                     credential,
@@ -645,7 +662,7 @@ fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult
     path = "/v1/credentials/{id}",
     tag = "credentials",
     summary = "A credential record",
-    description = "The claim (issuer, practitioner, subject, schema, digests), the certifier's signature, its status and what supersedes it. Its content is sealed to the subject: only the subject and its grantees can open it.",
+    description = "The claim (issuer, practitioner, subject, schema, digests), the certifier's signature, its status (revoked by its certifier, or by governance with its certifier's credentials of a range of issue heights) and what supersedes it. Its content is sealed to the subject: only the subject and its grantees can open it.",
     params(("id" = Hash, Path, description = "The credential id")),
     responses(
         (status = 200, description = "Found", body = Credential),
@@ -660,10 +677,7 @@ pub async fn credential(
 ) -> ApiResult<Credential> {
     let id: Hash = id("credential id", &text)?;
     off_workers(&node, move |node| {
-        found(
-            "credential",
-            record::<Credential>(node, &keys::credential(&id))?,
-        )
+        found("credential", current_credential(node, &id)?)
     })
     .await
 }
