@@ -512,8 +512,7 @@ fn evidence_about_a_padded_fake_fits() {
             c.chain.subject(0).0.public_key(),
             &dk.encryption_key(),
             &content,
-            0,
-            u64::MAX,
+            mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, 0),
             &mut DeterministicRng(Hash::digest(b"pad"), 0),
         )
         .unwrap();

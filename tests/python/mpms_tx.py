@@ -391,6 +391,7 @@ CREDENTIAL_CLAIM = Struct(
     ("valid_until_ms", U64),
     ("practitioner", Opt(ACCOUNT_ID)),
     ("supersedes", Opt(CREDENTIAL_ID)),
+    ("status_index", U64),
 )
 CREDENTIAL_ISSUANCE = Struct(
     ("claim", CREDENTIAL_CLAIM),

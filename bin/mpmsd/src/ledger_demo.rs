@@ -402,7 +402,10 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             "passed",
         ),
     };
+    let status_index = std::cell::Cell::new(0);
     let issue = |schema: &str, desc: &str| -> anyhow::Result<SignedTransaction> {
+        let index = status_index.get();
+        status_index.set(index + 1);
         let issuance = prepare_issuance(
             CHAIN_ID,
             &hospital.key,
@@ -414,8 +417,11 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             intern.id(),
             &intern.enc.encryption_key(),
             &content(desc),
-            now_ms() - DAY_MS,
-            now_ms() + 365 * DAY_MS,
+            mpms_ledger::credential::ClaimTerms::new(
+                now_ms() - DAY_MS,
+                now_ms() + 365 * DAY_MS,
+                index,
+            ),
             &mut OsRng,
         )?;
         demo.tx(&hospital, Payload::IssueCredential(Box::new(issuance)))

@@ -164,8 +164,7 @@ fn a_validator_that_proposes_a_fake_credential_is_slashed_and_removed() {
             intern_keys.id(),
             &intern_keys.decryption.encryption_key(),
             &content,
-            now - 86_400_000,
-            now + 365 * 86_400_000,
+            mpms_ledger::credential::ClaimTerms::new(now - 86_400_000, now + 365 * 86_400_000, 0),
             &mut rand::rngs::OsRng,
         )
         .unwrap();

@@ -380,6 +380,9 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
     assert!(common::jose_verifies(&forged, &hospital, "Dr. Amina Okafor").is_err());
+    // Generic W3C verifiers read its status from the certifier's status list, as the
+    // node it was issued through publishes it: not revoked.
+    assert_eq!(common::w3c_status_revoked(&jwt), Ok(false));
     // The wallet's bundle carries the content; it verifies with the genesis file.
     let bundle_out = net.dir.path().join("acls-bundle.json");
     let bundled = net.cli(&[
@@ -872,6 +875,17 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         "{}",
         text(&revoked)
     );
+    // The certifier's status list says so to generic verifiers too (once the node
+    // that publishes it has committed the vote's block).
+    let mut listed = common::w3c_status_revoked(&jwt);
+    for _ in 0..20 {
+        if listed == Ok(true) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        listed = common::w3c_status_revoked(&jwt);
+    }
+    assert_eq!(listed, Ok(true));
 
     // Validator 3 is killed, and its data lost: the chain keeps finalizing with
     // three of four.

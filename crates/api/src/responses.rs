@@ -153,6 +153,22 @@ pub struct SubjectCredentials {
     pub credentials: Vec<HeldCredential>,
 }
 
+/// `GET /v1/certifiers/{id}/status-lists`: where a certifier's status entries
+/// stand, for a client choosing a free one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatusListsInfo {
+    /// The certifier.
+    pub certifier: PublicKey,
+    /// One more than the highest status index its credentials hold (0 if none): the
+    /// entry a client takes next.
+    pub next_index: u64,
+    /// Entries per status list.
+    pub list_bits: u64,
+    /// The status lists in use (`GET /v1/status-lists/{certifier}/{list}` for
+    /// each `list` below this).
+    pub lists: u64,
+}
+
 /// One entry of a subject's access audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "event", rename_all = "kebab-case")]

@@ -321,8 +321,12 @@ impl Actors {
             subject.keys.id(),
             &subject.keys.decryption.encryption_key(),
             &content,
-            now_ms.saturating_sub(DAY_MS),
-            now_ms + 730 * DAY_MS,
+            // The certifier's nonce is never used twice: nor is its status entry.
+            mpms_ledger::credential::ClaimTerms::new(
+                now_ms.saturating_sub(DAY_MS),
+                now_ms + 730 * DAY_MS,
+                c.nonce,
+            ),
             rng,
         )
         .map_err(|e| format!("sealing the content key: {e}"))?;

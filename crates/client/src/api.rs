@@ -345,6 +345,11 @@ impl Client {
         Ok(self.subject(id)?.encryption_key)
     }
 
+    /// Where certifier `id`'s status entries stand (its next free one).
+    pub fn status_lists(&self, id: &PublicKey) -> Result<mpms_api::StatusListsInfo> {
+        self.get_as(&format!("/v1/certifiers/{id}/status-lists"))
+    }
+
     /// Subject `id`'s credentials (up to 1000), with their ids.
     pub fn subject_credentials(&self, id: &PublicKey) -> Result<Vec<(Hash, Credential)>> {
         let list: SubjectCredentials =

@@ -477,12 +477,13 @@ mod tests {
         };
         let issuance = issue_credential(
             "mpms-test",
+            "http://127.0.0.1:26601",
             issuer(&certifier, None),
             &schema,
             subject.id(),
             &subject.decryption("a subject").unwrap().encryption_key(),
             &draft.content(&mut rng),
-            draft.terms(1_000_000),
+            draft.terms(1_000_000, 0),
             &mut rng,
         )
         .unwrap();

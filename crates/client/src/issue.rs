@@ -120,13 +120,15 @@ impl Draft {
         }
     }
 
-    /// The claim's terms when issued at `now_ms`.
-    pub fn terms(&self, now_ms: u64) -> ClaimTerms {
+    /// The claim's terms when issued at `now_ms`, at entry `status_index` of the
+    /// certifier's status lists.
+    pub fn terms(&self, now_ms: u64, status_index: u64) -> ClaimTerms {
         let (valid_from_ms, valid_until_ms) = validity(now_ms, self.valid_days);
         ClaimTerms {
             valid_from_ms,
             valid_until_ms,
             supersedes: self.corrects,
+            status_index,
         }
     }
 }
@@ -143,11 +145,12 @@ pub fn issuer<'a>(certifier: &'a Party, practitioner: Option<&'a Party>) -> Issu
 /// The issuance of `content` about `subject` on chain `chain_id`: checked against
 /// `schema`'s fields (nothing is sealed otherwise), encrypted under a fresh content
 /// key sealed to `subject_key`, delivered with the issuer's W3C Verifiable
-/// Credential (a `vc+jwt` signed with the issuer's key), the claim signed by the
-/// issuer.
+/// Credential (a `vc+jwt` signed with the issuer's key, naming its status list under
+/// the node API address `status_base`), the claim signed by the issuer.
 #[allow(clippy::too_many_arguments)]
 pub fn issue_credential<R: RngCore + CryptoRng>(
     chain_id: &str,
+    status_base: &str,
     issuer: Issuer<'_>,
     schema: &Schema,
     subject: PublicKey,
@@ -156,6 +159,8 @@ pub fn issue_credential<R: RngCore + CryptoRng>(
     terms: ClaimTerms,
     rng: &mut R,
 ) -> Result<CredentialIssuance> {
+    // The credential names its status list under this address: a plain http(s) one.
+    mpms_light::vc::check_status_base(status_base)?;
     let mut vc_error = None;
     let vc = |claim: &CredentialClaim| {
         let document = mpms_light::vc::credential_document(
@@ -163,6 +168,7 @@ pub fn issue_credential<R: RngCore + CryptoRng>(
             claim,
             content,
             &issuer.signing_key.public_key(),
+            status_base,
         );
         mpms_light::vc::sign_jwt(&document, issuer.signing_key)
             .map_err(|e| vc_error = Some(e))
@@ -210,14 +216,18 @@ pub fn prepare<R: RngCore + CryptoRng>(
     let content = draft.content(rng);
     let chain_id = client.chain_id()?;
     let subject_key = client.subject_key(&draft.subject)?;
+    // The certifier's next unused status entry (a concurrent issuance taking it
+    // first makes this one fail with a clear error; issuing again takes the next).
+    let status_index = client.status_lists(&certifier.id())?.next_index;
     let issuance = issue_credential(
         &chain_id,
+        client.base(),
         issuer(certifier, practitioner),
         schema,
         draft.subject,
         &subject_key,
         &content,
-        draft.terms(now_ms),
+        draft.terms(now_ms, status_index),
         rng,
     )?;
     let credential = issuance.claim.id();
@@ -321,12 +331,13 @@ mod tests {
         };
         let refused = issue_credential(
             "mpms-test",
+            "http://127.0.0.1:26601",
             issuer(&certifier, None),
             &schema,
             subject.id(),
             &subject.decryption("a subject").unwrap().encryption_key(),
             &draft.content(&mut rng),
-            draft.terms(1_000),
+            draft.terms(1_000, 0),
             &mut rng,
         )
         .unwrap_err();
@@ -385,12 +396,13 @@ mod tests {
         let now = 100 * crate::build::DAY_MS;
         let issuance = issue_credential(
             "mpms-test",
+            "http://127.0.0.1:26601",
             issuer(&hospital, Some(&cardiologist)),
             &schema,
             patient.id(),
             &patient.decryption("a subject").unwrap().encryption_key(),
             &content,
-            draft.terms(now),
+            draft.terms(now, 0),
             &mut rng,
         )
         .unwrap();

@@ -320,12 +320,13 @@ mod tests {
         let content = draft.content(&mut rng);
         let issuance = issue_credential(
             "mpms-test",
+            "http://127.0.0.1:26601",
             issuer(&certifier, None),
             schema,
             subject.id(),
             &subject.decryption("x").unwrap().encryption_key(),
             &content,
-            draft.terms(1_000_000),
+            draft.terms(1_000_000, 0),
             &mut rng,
         )
         .unwrap();
@@ -371,12 +372,13 @@ mod tests {
         };
         let issuance = issue_credential(
             "mpms-test",
+            "http://127.0.0.1:26601",
             issuer(&certifier, None),
             &bls,
             intern.id(),
             &intern.decryption("x").unwrap().encryption_key(),
             &draft.content(&mut rng),
-            draft.terms(1_000_000),
+            draft.terms(1_000_000, 1),
             &mut rng,
         )
         .unwrap();

@@ -49,8 +49,7 @@ fn round_trip(kind: ResourceType, fields: &[&str], input: &Value, holder: &str) 
         patient.public_key(),
         &patient_dk.encryption_key(),
         &content,
-        0,
-        u64::MAX,
+        mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, 0),
         &mut DeterministicRng(Hash::digest(b"fhir"), 0),
     )
     .unwrap();

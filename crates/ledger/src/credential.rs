@@ -153,8 +153,7 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
     subject: AccountId,
     subject_encryption_key: &EncryptionKey,
     content: &CredentialContent,
-    valid_from_ms: u64,
-    valid_until_ms: u64,
+    terms: ClaimTerms,
     rng: &mut R,
 ) -> Result<CredentialIssuance, IssueError> {
     prepare_issuance_with_vc(
@@ -168,7 +167,7 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
         subject,
         subject_encryption_key,
         content,
-        ClaimTerms::new(valid_from_ms, valid_until_ms),
+        terms,
         |_| None,
         rng,
     )
@@ -184,15 +183,20 @@ pub struct ClaimTerms {
     pub valid_until_ms: u64,
     /// The earlier entry this one corrects.
     pub supersedes: Option<CredentialId>,
+    /// Its entry in the certifier's status lists (unused by the certifier's other
+    /// credentials).
+    pub status_index: u64,
 }
 
 impl ClaimTerms {
-    /// Valid from `from` until `until`, correcting nothing.
-    pub fn new(from: u64, until: u64) -> ClaimTerms {
+    /// Valid from `from` until `until`, at entry `status_index` of the certifier's
+    /// status lists, correcting nothing.
+    pub fn new(from: u64, until: u64, status_index: u64) -> ClaimTerms {
         ClaimTerms {
             valid_from_ms: from,
             valid_until_ms: until,
             supersedes: None,
+            status_index,
         }
     }
 
@@ -273,6 +277,7 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
         valid_until_ms: terms.valid_until_ms,
         practitioner: issuer.practitioner,
         supersedes: terms.supersedes,
+        status_index: terms.status_index,
     };
     let id = claim.id();
     let delivery = Delivery {

@@ -41,6 +41,8 @@ pub mod keys {
     const GRANT_SET: u8 = 0x15;
     const PUNISHED: u8 = 0x16;
     const CERTIFIER_REVOCATIONS: u8 = 0x17;
+    const STATUS_SLOT: u8 = 0x18;
+    const STATUS_NEXT: u8 = 0x19;
 
     fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -70,6 +72,20 @@ pub mod keys {
     /// The [`CertifierRevocations`] governance made of a certifier's credentials.
     pub fn certifier_revocations(id: &AccountId) -> Vec<u8> {
         key(CERTIFIER_REVOCATIONS, &[id.as_bytes()])
+    }
+    /// The credential ([`CredentialId`]) at entry `index` of `certifier`'s status
+    /// lists.
+    pub fn status_slot(certifier: &AccountId, index: u64) -> Vec<u8> {
+        key(STATUS_SLOT, &[certifier.as_bytes(), &index.to_be_bytes()])
+    }
+    /// The key prefix of `certifier`'s status entries (in index order).
+    pub fn status_slot_prefix(certifier: &AccountId) -> Vec<u8> {
+        key(STATUS_SLOT, &[certifier.as_bytes()])
+    }
+    /// One more than the highest status index `certifier` used (`u64`): where a
+    /// client starts looking for a free entry.
+    pub fn status_next(certifier: &AccountId) -> Vec<u8> {
+        key(STATUS_NEXT, &[certifier.as_bytes()])
     }
     /// An [`Authority`], by operator.
     pub fn authority(operator: &AccountId) -> Vec<u8> {

@@ -6,7 +6,7 @@ use mpms_crypto::{DecryptionKey, Hash, SigningKey};
 
 use crate::block::Header;
 use crate::claims::{course_fields, course_values};
-use crate::credential::{prepare_issuance, CredentialContent, SchemaRef};
+use crate::credential::{prepare_issuance, ClaimTerms, CredentialContent, SchemaRef};
 use crate::genesis::{GenesisAccount, GenesisAuthority, GenesisCertifier};
 use crate::transaction::SchemaDefinition;
 use crate::vote::{AuthoritySet, CommitCertificate, CommitSignature};
@@ -241,8 +241,8 @@ impl TestChain {
             sk.public_key(),
             &dk.encryption_key(),
             &content,
-            0,
-            GENESIS_TIME_MS + 10 * YEAR_MS,
+            // The serial is unique per credential: so is its status entry.
+            ClaimTerms::new(0, GENESIS_TIME_MS + 10 * YEAR_MS, serial),
             &mut rng,
         )
         .expect("sealing to a valid key succeeds");

@@ -202,7 +202,19 @@ pub struct CredentialClaim {
     /// The earlier entry this one corrects: same subject, same schema, issued by the
     /// same certifier. Both stay provable; the earlier one is marked superseded.
     pub supersedes: Option<CredentialId>,
+    /// The credential's entry in its certifier's status lists (W3C Bitstring Status
+    /// List): list `status_index / STATUS_LIST_BITS`, bit `status_index %
+    /// STATUS_LIST_BITS`. Chosen by the signer, unused by any other credential of the
+    /// certifier, below [`MAX_STATUS_INDEX`].
+    pub status_index: u64,
 }
+
+/// The entries of one status list: the W3C minimum, 16 KiB of bits.
+pub const STATUS_LIST_BITS: u64 = 131_072;
+
+/// The largest status index plus one: 32,768 lists of [`STATUS_LIST_BITS`] per
+/// certifier.
+pub const MAX_STATUS_INDEX: u64 = 1 << 32;
 
 impl CredentialClaim {
     /// The account whose key signs the claim: the practitioner, if one signed for

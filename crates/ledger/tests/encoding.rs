@@ -255,6 +255,7 @@ impl Gen {
                     valid_until_ms: self.u64(),
                     practitioner: self.opt(Gen::key),
                     supersedes: self.opt(Gen::hash),
+                    status_index: self.u64(),
                 },
                 certifier_signature: self.sig(),
                 content: {

@@ -242,6 +242,7 @@ fn issuance(
         valid_until_ms: T0_MS + 730 * DAY_MS,
         practitioner,
         supersedes,
+        status_index: 17,
     };
     let certifier_signature =
         claim_key.sign(CHAIN_ID, Domain::CredentialClaim, &codec::encode(&claim));

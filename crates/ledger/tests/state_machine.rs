@@ -1046,6 +1046,56 @@ fn suspended_or_expired_certifier_cannot_issue() {
 /// the range is malformed, reaches past the chain, names no certifier or would grow
 /// the record past its bound; once applied, the credentials covered can no longer be
 /// granted or count as prerequisites, and the others are untouched.
+/// Each credential holds its own entry in its certifier's status lists: a second
+/// claim of a taken entry, or of one past the last list, is refused, and a refused
+/// issuance takes no entry.
+#[test]
+fn a_status_entry_belongs_to_one_credential() {
+    let mut c = Chain::new(4);
+    let (cert, intern, other) = (Actor::new(50), Actor::new(60), Actor::new(62));
+    c.ok(c.tx(&cert, schema("med.bls", &[])));
+    c.register_subject(&intern);
+    c.register_subject(&other);
+    let issuance = c.issuance(&cert, "med.bls", &intern, "X");
+    let index = issuance.claim.status_index;
+    let first = issued_id(&c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))));
+    assert_eq!(
+        c.get::<Hash>(&keys::status_slot(&cert.id, index)),
+        Some(first)
+    );
+    assert_eq!(c.get::<u64>(&keys::status_next(&cert.id)), Some(index + 1));
+    // The same entry for another credential (another subject).
+    c.status_index = index - 1;
+    let again = c.issuance(&cert, "med.bls", &other, "Y");
+    assert_eq!(again.claim.status_index, index);
+    assert_eq!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(again)))),
+        TxError::StatusIndexTaken {
+            certifier: cert.id,
+            index,
+            by: first
+        }
+    );
+    // Past the last list.
+    c.status_index = mpms_ledger::transaction::MAX_STATUS_INDEX - 1;
+    let past = c.issuance(&cert, "med.bls", &other, "Y");
+    assert_eq!(
+        c.reject(c.tx(&cert, Payload::IssueCredential(Box::new(past)))),
+        TxError::Credential(Rule::StatusIndexOutOfRange(
+            mpms_ledger::transaction::MAX_STATUS_INDEX
+        ))
+    );
+    assert_eq!(c.get::<u64>(&keys::status_next(&cert.id)), Some(index + 1));
+    // The last entry is taken like any other.
+    c.status_index = mpms_ledger::transaction::MAX_STATUS_INDEX - 2;
+    let last = c.issuance(&cert, "med.bls", &other, "Y");
+    c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(last))));
+    assert_eq!(
+        c.get::<u64>(&keys::status_next(&cert.id)),
+        Some(mpms_ledger::transaction::MAX_STATUS_INDEX)
+    );
+}
+
 #[test]
 fn governance_revokes_a_certifiers_credentials_by_issue_height() {
     let mut c = Chain::new(4);
@@ -1759,8 +1809,7 @@ fn content_is_checked_against_its_schema_before_sealing() {
             subject.id,
             &subject.enc.encryption_key(),
             content,
-            0,
-            u64::MAX,
+            mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, 0),
             &mut c.rng,
         )
     };
@@ -1905,7 +1954,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
         patient.id,
         &patient.enc.encryption_key(),
         &content,
-        mpms_ledger::credential::ClaimTerms::new(c.time_ms - DAY, c.time_ms + DAY),
+        mpms_ledger::credential::ClaimTerms::new(c.time_ms - DAY, c.time_ms + DAY, 9_999),
         |_| None,
         &mut c.rng,
     )

@@ -6,7 +6,8 @@
 //! - [`bundle`]: the proof bundle of a credential and its status proof, and how a
 //!   node builds them from its store;
 //! - [`verify`]: checking a bundle offline, each check named in the verdict;
-//! - [`vc`]: the credential as a W3C Verifiable Credential (VC-JOSE-COSE JWT).
+//! - [`vc`]: the credential as a W3C Verifiable Credential (VC-JOSE-COSE JWT);
+//! - [`status_list`]: a certifier's W3C Bitstring Status Lists, as nodes publish them.
 //!
 //! A verifier needs the genesis (or trusts the one in the bundle and compares its
 //! hash with the consortium's), the bundle, and optionally the credential's content;
@@ -17,6 +18,7 @@
 pub mod anchor;
 pub mod authority;
 pub mod bundle;
+pub mod status_list;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod vc;

@@ -13,7 +13,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use mpms_crypto::{PublicKey, SigningKey};
 use mpms_ledger::credential::CredentialContent;
-use mpms_ledger::transaction::CredentialClaim;
+use mpms_ledger::transaction::{CredentialClaim, STATUS_LIST_BITS};
 use mpms_ledger::CredentialId;
 use serde_json::{json, Value};
 
@@ -96,7 +96,7 @@ pub fn key_of_did(did: &str) -> Result<PublicKey, VcError> {
 }
 
 /// An RFC 3339 time (UTC, seconds) of Unix milliseconds.
-fn rfc3339(ms: u64) -> String {
+pub(crate) fn rfc3339(ms: u64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
@@ -112,48 +112,155 @@ pub fn credential_urn(chain_id: &str, id: &CredentialId) -> String {
     format!("urn:mpms:{chain_id}:credential:{id}")
 }
 
+/// The URN of schema `schema` on chain `chain_id` (the credential's
+/// `credentialSchema`).
+pub fn schema_urn(chain_id: &str, schema: &str) -> String {
+    format!("urn:mpms:{chain_id}:schema:{schema}")
+}
+
+/// The IRI of one term of the credential's vocabulary.
+fn term(name: &str) -> String {
+    format!("urn:mpms:vocab#{name}")
+}
+
+/// The credential's own JSON-LD context: every term it uses beyond the VC Data Model
+/// 2.0 context, each given an IRI (`urn:mpms:vocab#…`), carried inline so that a
+/// JSON-LD processor needs nothing fetched to read it.
+pub fn mpms_context() -> Value {
+    let id_term = |name: &str| json!({ "@id": term(name), "@type": "@id" });
+    json!({
+        "@protected": true,
+        "MpmsCredential": term("MpmsCredential"),
+        "MpmsCredentialSchema": term("MpmsCredentialSchema"),
+        "MpmsChainStatus": term("MpmsChainStatus"),
+        "holderName": term("holderName"),
+        "dateOfBirth": term("dateOfBirth"),
+        "claims": { "@id": term("claims"), "@type": "@json" },
+        "documents": { "@id": term("documents"), "@container": "@set" },
+        "label": term("label"),
+        "sha256": term("sha256"),
+        "certifier": id_term("certifier"),
+        "practitioner": id_term("practitioner"),
+        "supersedes": id_term("supersedes"),
+        "contentCommitment": term("contentCommitment"),
+        "chain": term("chain"),
+        "height": term("height"),
+        "credential": term("credential"),
+        "statusProof": term("statusProof"),
+    })
+}
+
+/// The path, under a node's API address, of list `list` of `certifier`'s status
+/// lists.
+pub fn status_list_path(certifier: &PublicKey, list: u64) -> String {
+    format!("/v1/status-lists/{certifier}/{list}")
+}
+
+/// The longest node API address accepted in a credential's status list address.
+const MAX_STATUS_BASE: usize = 400;
+
+/// The API address (`http(s)://host[:port][/path]`) under which a credential names
+/// its status list, checked: `http` or `https`, letters, digits and `.-_~:/[]` only
+/// (no query, fragment or escapes), at most [`MAX_STATUS_BASE`] bytes.
+pub fn check_status_base(base: &str) -> Result<(), VcError> {
+    let rest = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"))
+        .ok_or_else(|| VcError::Mismatch("the status list address is not http(s)".into()))?;
+    if rest.is_empty()
+        || base.len() > MAX_STATUS_BASE
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_~:/[]".contains(&b))
+    {
+        return Err(VcError::Mismatch(format!(
+            "the status list address {:?} is not a plain http(s) address",
+            base.chars().take(120).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
 /// The credential (VC Data Model 2.0) of `claim` with `content` on chain `chain_id`,
-/// issued by the holder of `issuer_key` (the certifier's signing key in force).
+/// issued by the holder of `issuer_key` (the certifier's signing key in force), its
+/// W3C status list published under the node API address `status_base`. Members with
+/// nothing to say are left out (a credential without documents has no
+/// `documents`); `validFrom` is the claim's start, which the issuing client sets to
+/// the moment it signs.
 pub fn credential_document(
     chain_id: &str,
     claim: &CredentialClaim,
     content: &CredentialContent,
     issuer_key: &PublicKey,
+    status_base: &str,
 ) -> Value {
     let id = claim.id();
     let urn = credential_urn(chain_id, &id);
-    let documents: Vec<Value> = content
-        .documents
-        .iter()
-        .map(|d| json!({ "label": d.label, "sha256": d.sha256.to_string() }))
-        .collect();
+    let mut subject = serde_json::Map::new();
+    subject.insert("id".into(), did_key(&claim.subject).into());
+    if !content.holder_name.is_empty() {
+        subject.insert("holderName".into(), content.holder_name.clone().into());
+    }
+    if !content.date_of_birth.is_empty() {
+        subject.insert("dateOfBirth".into(), content.date_of_birth.clone().into());
+    }
+    if !content.fields.is_empty() {
+        subject.insert("claims".into(), json!(content.fields));
+    }
+    if !content.documents.is_empty() {
+        let documents: Vec<Value> = content
+            .documents
+            .iter()
+            .map(|d| json!({ "label": d.label, "sha256": d.sha256.to_string() }))
+            .collect();
+        subject.insert("documents".into(), documents.into());
+    }
+    // Who vouches: the certifier, and the practitioner who signed for it under its
+    // delegation (then the issuer above is the practitioner's key).
+    subject.insert("certifier".into(), did_key(&claim.certifier).into());
+    if let Some(practitioner) = &claim.practitioner {
+        subject.insert("practitioner".into(), did_key(practitioner).into());
+    }
+    if let Some(earlier) = &claim.supersedes {
+        subject.insert(
+            "supersedes".into(),
+            credential_urn(chain_id, earlier).into(),
+        );
+    }
+    subject.insert(
+        "contentCommitment".into(),
+        claim.commitment.to_string().into(),
+    );
+    let list = claim.status_index / STATUS_LIST_BITS;
+    let list_url = format!("{status_base}{}", status_list_path(&claim.certifier, list));
     json!({
-        "@context": [VC_CONTEXT],
+        "@context": [VC_CONTEXT, mpms_context()],
         "id": urn,
         "type": ["VerifiableCredential", "MpmsCredential"],
         "issuer": did_key(issuer_key),
         "validFrom": rfc3339(claim.valid_from_ms),
         "validUntil": rfc3339(claim.valid_until_ms),
-        "credentialSubject": {
-            "id": did_key(&claim.subject),
-            "schema": claim.schema,
-            "holderName": content.holder_name,
-            "dateOfBirth": content.date_of_birth,
-            "claims": content.fields,
-            // Who vouches: the certifier, and the practitioner who signed for it
-            // under its delegation (then the issuer above is the practitioner's key).
-            "certifier": did_key(&claim.certifier),
-            "practitioner": claim.practitioner.as_ref().map(did_key),
-            "documents": documents,
-            "contentCommitment": claim.commitment.to_string(),
+        "credentialSchema": {
+            "id": schema_urn(chain_id, &claim.schema),
+            "type": "MpmsCredentialSchema",
         },
-        "credentialStatus": {
-            "id": format!("{urn}#status"),
-            "type": "MpmsChainStatus",
-            "chain": chain_id,
-            "credential": id.to_string(),
-            "statusProof": format!("GET /v1/credentials/{id}/status-proof from any node of chain {chain_id}; check it with `mpmsd verify`"),
-        },
+        "credentialSubject": subject,
+        "credentialStatus": [
+            {
+                "id": format!("{urn}#status"),
+                "type": "MpmsChainStatus",
+                "chain": chain_id,
+                "credential": id.to_string(),
+                "statusProof": format!("GET /v1/credentials/{id}/status-proof from any node of chain {chain_id}; check it with `mpmsd verify`"),
+            },
+            {
+                "id": format!("{list_url}#{}", claim.status_index % STATUS_LIST_BITS),
+                "type": "BitstringStatusListEntry",
+                "statusPurpose": "revocation",
+                "statusListIndex": (claim.status_index % STATUS_LIST_BITS).to_string(),
+                "statusListCredential": list_url,
+            },
+        ],
     })
 }
 
@@ -195,10 +302,10 @@ pub struct VerifiedVc {
     pub credential: Value,
 }
 
-/// Checks a `vc+jwt`: its header (EdDSA, `vc+jwt`, a `did:key` `kid` naming the
-/// issuer's key), its signature under the issuer's key, and the credential's shape
-/// (context, type, issuer, status naming the chain and id).
-pub fn verify_jwt(jwt: &str) -> Result<VerifiedVc, VcError> {
+/// Checks a `vc+jwt`'s header (EdDSA, `vc+jwt`, a `did:key` `kid` naming the
+/// issuer's key), its signature under that key, and that the document's `issuer` is
+/// that key: the signer and the document it signed.
+pub fn verify_signed(jwt: &str) -> Result<(PublicKey, Value), VcError> {
     let jwt = jwt.trim();
     if jwt.len() > MAX_JWT_BYTES {
         return Err(VcError::Jwt(format!("longer than {MAX_JWT_BYTES} bytes")));
@@ -224,17 +331,24 @@ pub fn verify_jwt(jwt: &str) -> Result<VerifiedVc, VcError> {
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
     validation.validate_aud = false;
-    let credential: Value = jsonwebtoken::decode(
+    let document: Value = jsonwebtoken::decode(
         jwt,
         &DecodingKey::from_ed_der(issuer_key.as_bytes()),
         &validation,
     )
     .map_err(|e| VcError::Jwt(e.to_string()))?
     .claims;
-    let issuer = credential["issuer"].as_str().unwrap_or_default();
+    let issuer = document["issuer"].as_str().unwrap_or_default();
     if key_of_did(issuer)? != issuer_key {
         return Err(VcError::Jwt("kid names another key than the issuer".into()));
     }
+    Ok((issuer_key, document))
+}
+
+/// Checks a `vc+jwt`: its header and signature ([`verify_signed`]) and the
+/// credential's shape (context, type, issuer, status naming the chain and id).
+pub fn verify_jwt(jwt: &str) -> Result<VerifiedVc, VcError> {
+    let (issuer_key, credential) = verify_signed(jwt)?;
     if credential["@context"][0] != VC_CONTEXT
         || !credential["type"]
             .as_array()
@@ -242,7 +356,10 @@ pub fn verify_jwt(jwt: &str) -> Result<VerifiedVc, VcError> {
     {
         return Err(VcError::Jwt("not a VC Data Model 2.0 credential".into()));
     }
-    let status = &credential["credentialStatus"];
+    let status = credential["credentialStatus"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["type"] == "MpmsChainStatus"))
+        .ok_or_else(|| VcError::Jwt("no MpmsChainStatus in credentialStatus".into()))?;
     let chain_id = status["chain"]
         .as_str()
         .ok_or_else(|| VcError::Jwt("credentialStatus names no chain".into()))?
@@ -278,6 +395,24 @@ fn without_personal(credential: &Value) -> Value {
 }
 
 impl VerifiedVc {
+    /// The node API address under which the credential names its status list: the
+    /// issuer's choice (any node serves the same list), checked to be an http(s)
+    /// origin; the rest of the address is checked against the claim with the whole
+    /// document.
+    fn status_base(&self) -> Result<String, VcError> {
+        let url = self.credential["credentialStatus"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["type"] == "BitstringStatusListEntry"))
+            .and_then(|s| s["statusListCredential"].as_str())
+            .ok_or_else(|| VcError::Mismatch("no BitstringStatusListEntry".into()))?;
+        let base = url
+            .find("/v1/status-lists/")
+            .map(|at| &url[..at])
+            .ok_or_else(|| VcError::Mismatch("the status list address".into()))?;
+        check_status_base(base)?;
+        Ok(base.to_string())
+    }
+
     /// Checks that the credential is exactly the document the chain's `claim` makes,
     /// every member of it (id, type, issuer, subject, certifier, practitioner,
     /// schema, commitment, dates, status), but for the personal fields, which only
@@ -302,6 +437,7 @@ impl VerifiedVc {
             claim,
             &CredentialContent::default(),
             &self.issuer_key,
+            &self.status_base()?,
         );
         let (got, want) = (
             without_personal(&self.credential),
@@ -339,7 +475,13 @@ impl VerifiedVc {
                 "the content is not what the claim commits to".into(),
             ));
         }
-        let expected = credential_document(&self.chain_id, claim, content, &self.issuer_key);
+        let expected = credential_document(
+            &self.chain_id,
+            claim,
+            content,
+            &self.issuer_key,
+            &self.status_base()?,
+        );
         if self.credential != expected {
             return Err(VcError::Mismatch(
                 "the credential's fields differ from the committed content".into(),
@@ -378,12 +520,14 @@ mod tests {
             valid_until_ms: 1_798_761_600_000,
             practitioner: None,
             supersedes: None,
+            status_index: 131_072 + 17,
         };
         let doc = credential_document(
             chain.chain_id(),
             &claim,
             &content,
             &chain.certifier.public_key(),
+            "https://mpms.hospital.example",
         );
         let jwt = sign_jwt(&doc, &chain.certifier).unwrap();
         (chain, claim, jwt)

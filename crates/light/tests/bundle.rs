@@ -415,7 +415,7 @@ fn practitioner_fixture() -> Fixture {
         sk.public_key(),
         &dk.encryption_key(),
         &content,
-        mpms_ledger::credential::ClaimTerms::new(0, u64::MAX),
+        mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, 0),
         |_| None,
         &mut DeterministicRng(Hash::digest(b"doctor"), 0),
     )
@@ -572,7 +572,7 @@ fn a_superseded_entry_fails_unless_history_is_asked() {
         sk.public_key(),
         &dk.encryption_key(),
         &corrected,
-        ClaimTerms::new(0, valid_until).correcting(f.id),
+        ClaimTerms::new(0, valid_until, 1_000_000).correcting(f.id),
         |_| None,
         &mut DeterministicRng(Hash::digest(b"correction"), 0),
     )

@@ -184,6 +184,7 @@ pub async fn launch(home: &Home, shutdown: watch::Receiver<bool>) -> Result<Laun
             node.handle.clone(),
             config.api.max_body_bytes,
             config.api.max_submissions_per_sec,
+            tls.is_some(),
         ),
         tls,
         on_shutdown(shutdown.clone()),

@@ -6,6 +6,7 @@
 //! - [`runtime`]: the task that runs the core on the network and the clock;
 //! - [`api`]: the HTTP API;
 //! - [`metrics`]: Prometheus metrics;
+//! - [`status_lists`]: the certifiers' W3C Bitstring Status Lists it publishes;
 //! - [`config`]: the node's TOML configuration;
 //! - [`home`]: a node's home directory (configuration, genesis, keys, data);
 //! - [`keys`]: key files (account keys, consensus keys), encrypted;
@@ -23,6 +24,7 @@ pub mod launch;
 pub mod metrics;
 pub mod runtime;
 pub mod safety_file;
+pub mod status_lists;
 pub mod testnet;
 
 pub use config::{CheckedNodeConfig, ConfigError, NodeConfig};

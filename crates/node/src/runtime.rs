@@ -96,6 +96,7 @@ pub struct NodeHandle {
     commits: broadcast::Sender<Arc<Committed>>,
     metrics: Arc<NodeMetrics>,
     network: NetworkHandle,
+    status_lists: Arc<crate::status_lists::StatusListPublisher>,
 }
 
 /// Why a submission failed.
@@ -168,6 +169,11 @@ impl NodeHandle {
     /// The store (read-only use).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The publisher of the certifiers' W3C status lists.
+    pub fn status_lists(&self) -> &crate::status_lists::StatusListPublisher {
+        &self.status_lists
     }
 
     /// The chain id.
@@ -313,6 +319,7 @@ pub async fn start(
     let (commits, _) = broadcast::channel(256);
     let metrics = Arc::new(NodeMetrics::new(network.metrics().clone()));
     let handle = NodeHandle {
+        status_lists: Arc::new(crate::status_lists::StatusListPublisher::new(&node_key)),
         commands: commands_tx,
         submitted_bytes: Arc::new(tokio::sync::Semaphore::new(MAX_SUBMITTED_BYTES)),
         store: store.clone(),

@@ -887,8 +887,7 @@ pub fn fake_issuance(
         subject.public_key(),
         &enc.encryption_key(),
         &content,
-        0,
-        u64::MAX,
+        mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, height),
         &mut rng,
     )
     .ok()?;
@@ -943,8 +942,7 @@ fn edge_issuance(
         subject.public_key(),
         &enc.encryption_key(),
         &content,
-        0,
-        u64::MAX,
+        mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, serial),
         &mut rng,
     )
     .ok()?;

@@ -440,6 +440,54 @@ print("verified by joserfc:", claims["id"])
     }
 }
 
+/// The W3C status of a `vc+jwt` credential as generic verifiers read it
+/// (`tests/python/w3c_status.py`: joserfc for the signatures, openvc for the
+/// Bitstring Status List): `Ok(revoked)`, or `Err` with their output if the
+/// credential or its list does not check out.
+pub fn w3c_status_revoked(jwt: &str) -> Result<bool, String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let have = Command::new(&python)
+        .args(["-c", "import openvc, joserfc"])
+        .status()
+        .map_err(|e| format!("{python}: {e} (the test needs python3)"))?;
+    if !have.success() {
+        let installed = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--user",
+                "openvc-core==1.37.0",
+                "joserfc",
+            ])
+            .status()
+            .map_err(|e| e.to_string())?;
+        assert!(installed.success(), "pip install openvc-core failed");
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/w3c_status.py");
+    let mut child = Command::new(&python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(jwt.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(text(&out));
+    }
+    let said: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", text(&out)))?;
+    assert_eq!(said["entries"], 1, "one status list entry: {said}");
+    Ok(said["revoked"] == true)
+}
+
 /// The ```sh blocks of a page under docs/, in order.
 pub fn doc_shell_blocks(page: &str) -> Vec<String> {
     let text = std::fs::read_to_string(

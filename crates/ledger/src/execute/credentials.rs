@@ -220,6 +220,9 @@ pub(crate) fn check_issuance(
             CredentialRuleError::InvalidDates("end date is not after start date".into()).into(),
         );
     }
+    if claim.status_index >= crate::transaction::MAX_STATUS_INDEX {
+        return Err(CredentialRuleError::StatusIndexOutOfRange(claim.status_index).into());
+    }
     // Accreditation changes always take effect from the height after the vote, so the
     // accreditation in force at `height` was final before it, in every view.
     let accreditation = accreditation_in_force(txn, &claim.certifier, height, time_ms)?;
@@ -575,6 +578,17 @@ pub(super) fn issue(
     if txn.contains(&key)? {
         return Err(TxError::DuplicateCredential(id));
     }
+    // One credential per status entry: its bit in the status lists is its alone.
+    // (State, not a credential rule: which entries were taken changes with every
+    // block, and evidence about a past block must not be judged by it.)
+    let slot = keys::status_slot(&claim.certifier, claim.status_index);
+    if let Some(by) = txn.get::<CredentialId>(&slot)? {
+        return Err(TxError::StatusIndexTaken {
+            certifier: claim.certifier,
+            index: claim.status_index,
+            by,
+        });
+    }
     if let Some(earlier) = claim.supersedes {
         let old_key = keys::credential(&earlier);
         let mut old: Credential = txn
@@ -602,6 +616,12 @@ pub(super) fn issue(
         erased_height: None,
     };
     txn.put(key, &credential);
+    txn.put(slot, &id);
+    let next_key = keys::status_next(&claim.certifier);
+    let next: u64 = txn.get(&next_key)?.unwrap_or(0);
+    if claim.status_index >= next {
+        txn.put(next_key, &(claim.status_index + 1));
+    }
     let held_key = keys::held(&claim.subject, &claim.schema);
     let mut held: Vec<CredentialId> = txn.get(&held_key)?.unwrap_or_default();
     held.push(id);

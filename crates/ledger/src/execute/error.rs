@@ -67,6 +67,9 @@ pub enum CredentialRuleError {
     /// The practitioner's delegation does not cover the block time.
     #[error("practitioner {0}'s delegation is not valid at this time")]
     DelegationNotValid(AccountId),
+    /// The claim's status index is beyond the status lists.
+    #[error("status index {0} is not below {max}", max = crate::transaction::MAX_STATUS_INDEX)]
+    StatusIndexOutOfRange(u64),
     /// The entry a correction names does not exist.
     #[error("the corrected entry {0} does not exist")]
     UnknownCorrected(CredentialId),
@@ -196,6 +199,16 @@ pub enum TxError {
     /// The credential already exists.
     #[error("credential {0} already issued")]
     DuplicateCredential(CredentialId),
+    /// Another credential of the certifier holds the claim's status index.
+    #[error("status index {index} of certifier {certifier} is held by credential {by}: choose a free one (from GET /v1/certifiers/{{id}}/status-lists)")]
+    StatusIndexTaken {
+        /// The certifier.
+        certifier: AccountId,
+        /// The index.
+        index: u64,
+        /// The credential that holds it.
+        by: CredentialId,
+    },
     /// The credential does not exist.
     #[error("unknown credential {0}")]
     UnknownCredential(CredentialId),

@@ -54,6 +54,8 @@ pub struct Chain {
     /// The hash of the last block's header (the parent of the next block).
     pub last_hash: Hash,
     pub rng: ChaCha20Rng,
+    /// The last status entry given to an issuance prepared here.
+    pub status_index: u64,
     /// Authorities: operator accounts; their consensus keys are `consensus[i]`.
     pub authorities: Vec<Actor>,
     pub consensus: Vec<SigningKey>,
@@ -138,6 +140,7 @@ impl Chain {
             commitment: built.header.state_root,
             last_hash: built.header.hash(),
             rng: ChaCha20Rng::seed_from_u64(7),
+            status_index: 0,
             authorities: auth,
             consensus,
             certifier,
@@ -317,7 +320,13 @@ impl Chain {
         earlier: Option<Hash>,
     ) -> CredentialIssuance {
         let content = self.content(name);
-        let mut terms = ClaimTerms::new(self.time_ms - DAY, self.time_ms + 365 * DAY);
+        // A fresh status entry for each issuance prepared.
+        self.status_index += 1;
+        let mut terms = ClaimTerms::new(
+            self.time_ms - DAY,
+            self.time_ms + 365 * DAY,
+            self.status_index,
+        );
         if let Some(earlier) = earlier {
             terms = terms.correcting(earlier);
         }

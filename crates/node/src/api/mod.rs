@@ -103,8 +103,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The public router.
-pub fn router(node: NodeHandle, max_body_bytes: usize, max_submissions_per_sec: u32) -> Router {
+/// The scheme the API is served with (`http` or `https`): the addresses it names
+/// (a status list's own) use it.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheme(pub &'static str);
+
+/// The public router; `tls` says whether it is served over TLS.
+pub fn router(
+    node: NodeHandle,
+    max_body_bytes: usize,
+    max_submissions_per_sec: u32,
+    tls: bool,
+) -> Router {
     let limiter = limit::SubmitLimiter::new(max_submissions_per_sec);
     Router::new()
         .route(
@@ -146,6 +156,14 @@ pub fn router(node: NodeHandle, max_body_bytes: usize, max_submissions_per_sec: 
         .route("/v1/schemas", get(routes::schemas))
         .route("/v1/schemas/{id}", get(routes::schema))
         .route("/v1/certifiers/{id}", get(routes::certifier))
+        .route(
+            "/v1/certifiers/{id}/status-lists",
+            get(routes::certifier_status_lists),
+        )
+        .route(
+            "/v1/status-lists/{certifier}/{list}",
+            get(routes::status_list),
+        )
         .route("/v1/organizations/{id}", get(routes::organization))
         .route("/v1/authorities", get(routes::authorities))
         .route("/v1/params", get(routes::params))
@@ -159,6 +177,7 @@ pub fn router(node: NodeHandle, max_body_bytes: usize, max_submissions_per_sec: 
         .route("/openapi.json", get(routes::openapi))
         .fallback(routes::unknown_route)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::Extension(Scheme(if tls { "https" } else { "http" })))
         .with_state(node)
 }
 

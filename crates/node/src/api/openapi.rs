@@ -37,6 +37,8 @@ use super::routes;
         routes::schemas,
         routes::schema,
         routes::certifier,
+        routes::certifier_status_lists,
+        routes::status_list,
         routes::organization,
         routes::authorities,
         routes::params,

@@ -15,8 +15,8 @@ use futures::Stream;
 use mpms_api::{
     AccountView, AuditEvent, AuthoritiesView, BlockEvent, BlockView, CredentialProof, ErrorBody,
     GrantView, HeldCredential, LaggedEvent, Liveness, OffenceList, OffenceView, Peers,
-    ProposalList, Readiness, SchemaList, StateProofView, Status, SubjectAudit, SubjectCredentials,
-    Submitted, TransactionStatus, TxEvent, TxState, DEFAULT_PAGE, MAX_PAGE,
+    ProposalList, Readiness, SchemaList, StateProofView, Status, StatusListsInfo, SubjectAudit,
+    SubjectCredentials, Submitted, TransactionStatus, TxEvent, TxState, DEFAULT_PAGE, MAX_PAGE,
 };
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::execute::read_meta;
@@ -35,6 +35,8 @@ use utoipa::IntoParams;
 
 use super::ApiError;
 use crate::runtime::{NodeHandle, SubmitError};
+use crate::status_lists::{StatusListError, StatusListPublisher};
+use mpms_ledger::transaction::STATUS_LIST_BITS;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -1120,6 +1122,109 @@ pub async fn certifier(
         )
     })
     .await
+}
+
+/// `GET /v1/certifiers/{id}/status-lists`.
+#[utoipa::path(
+    get,
+    path = "/v1/certifiers/{id}/status-lists",
+    tag = "credentials",
+    summary = "Where a certifier's status entries stand",
+    description = "The certifier's next free status entry (every credential takes one, `status_index` in its claim, unique per certifier) and how many W3C status lists of 131,072 entries its credentials use.",
+    params(("id" = PublicKey, Path, description = "The certifier's account id")),
+    responses(
+        (status = 200, description = "Found", body = StatusListsInfo),
+        (status = 400, description = "Not an id", body = ErrorBody),
+        (status = 404, description = "Not a certifier", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn certifier_status_lists(
+    State(node): State<NodeHandle>,
+    Path(text): Path<String>,
+) -> ApiResult<StatusListsInfo> {
+    let id: PublicKey = id("certifier id", &text)?;
+    off_workers(&node, move |node| {
+        if record::<Certifier>(node, &keys::certifier(&id))?.is_none() {
+            return Err(ApiError::not_found("certifier not found"));
+        }
+        let next_index =
+            StatusListPublisher::next_index(node.store().as_ref(), &id).map_err(internal)?;
+        Ok(Json(StatusListsInfo {
+            certifier: id,
+            next_index,
+            list_bits: STATUS_LIST_BITS,
+            lists: next_index.div_ceil(STATUS_LIST_BITS),
+        }))
+    })
+    .await
+}
+
+/// `GET /v1/status-lists/{certifier}/{list}`.
+#[utoipa::path(
+    get,
+    path = "/v1/status-lists/{certifier}/{list}",
+    tag = "credentials",
+    summary = "A certifier's W3C status list",
+    description = "List `list` of the certifier's W3C Bitstring Status Lists (entries `list`·131,072 to (`list`+1)·131,072 − 1), as a `BitstringStatusListCredential` secured as a `vc+jwt` (EdDSA) by this node's status list key, named as a `did:key`. An entry's bit is set when its credential is revoked (by its certifier or by governance) or superseded, or when the certifier is slashed for fraud. It is read at the last committed block: `validFrom` is that block's time, `validUntil` ten minutes later, `credentialSubject.height` its height. A generic VC verifier reads it through a credential's `BitstringStatusListEntry`; the chain's own status proof (`/v1/credentials/{id}/status-proof`) needs no trust in the node that serves it.",
+    params(
+        ("certifier" = PublicKey, Path, description = "The certifier's account id"),
+        ("list" = u64, Path, description = "The list number (a credential's `status_index` divided by 131,072)"),
+    ),
+    responses(
+        (status = 200, description = "The list", content_type = "application/vc+jwt", body = String),
+        (status = 400, description = "Not an id, not a list number, or a list past the last", body = ErrorBody),
+        (status = 404, description = "Not a certifier", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn status_list(
+    State(node): State<NodeHandle>,
+    axum::Extension(scheme): axum::Extension<super::Scheme>,
+    headers: HeaderMap,
+    Path((certifier, list)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let certifier: PublicKey = id("certifier id", &certifier)?;
+    let list: u64 = list
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("list {list:?}: expected a number")))?;
+    // The list names itself by the address it was asked at, as credentials name it.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| ApiError::bad_request("no Host header"))?;
+    let base = format!("{}://{host}", scheme.0);
+    mpms_light::vc::check_status_base(&base).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let url = format!(
+        "{base}{}",
+        mpms_light::vc::status_list_path(&certifier, list)
+    );
+    let jwt = off_workers(&node, move |node| {
+        node.status_lists()
+            .publish(
+                node.store().as_ref(),
+                node.chain_id(),
+                &certifier,
+                list,
+                &url,
+            )
+            .map_err(|e| match e {
+                StatusListError::NoCertifier => ApiError::not_found(e.to_string()),
+                StatusListError::NoList(..) => ApiError::bad_request(e.to_string()),
+                StatusListError::Store(_) | StatusListError::Sign(_) => internal(e),
+            })
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vc+jwt"),
+            // A list is read once per block; a minute's reuse is well within its
+            // validity.
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        jwt,
+    )
+        .into_response())
 }
 
 #[utoipa::path(
