@@ -1,5 +1,6 @@
-//! `mpmsd verify`: checks a credential's proof bundle, or its Verifiable Credential,
-//! offline against a trust anchor, and prints the verdict.
+//! `mpmsd verify`: checks a credential's proof bundle, its Verifiable Credential, or
+//! an SD-JWT presentation of it, offline against a trust anchor, and prints the
+//! verdict.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -22,8 +23,9 @@ const MAX_FILE_BYTES: u64 = 64 << 20;
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// The proof bundle (a JSON file from `GET /v1/credentials/{id}/bundle` or
-    /// `mpmsd wallet bundle`), or a W3C Verifiable Credential (a `vc+jwt` file from
-    /// `mpmsd wallet export-vc`).
+    /// `mpmsd wallet bundle`), a W3C Verifiable Credential (a `vc+jwt` file from
+    /// `mpmsd wallet export-vc`), or an SD-JWT VC presentation (from `mpmsd wallet
+    /// present`, with --audience and --nonce).
     pub file: PathBuf,
     /// For a Verifiable Credential: the credential's proof bundle, to check that the
     /// chain holds it, who signed it and its status (else fetched from `--node`).
@@ -60,6 +62,17 @@ pub struct VerifyArgs {
     /// "signature and chain only".
     #[arg(long)]
     pub accept_partial: bool,
+    /// For an SD-JWT presentation: the audience the holder had to bind it to (the
+    /// verifier's own name).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// For an SD-JWT presentation: the nonce the verifier gave the holder.
+    #[arg(long)]
+    pub nonce: Option<String>,
+    /// For an SD-JWT presentation: the oldest key binding accepted, by this
+    /// machine's clock (`90s`, `10m`, ...).
+    #[arg(long, default_value = "5m", value_parser = parse_max_age)]
+    pub presentation_max_age: MaxAge,
     /// Prints the verdict as JSON.
     #[arg(long)]
     pub json: bool,
@@ -127,12 +140,15 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
 /// fails naming the first failed check.
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let text = read_text(&args.file, "file")?;
+    if text.contains('~') {
+        return verify_presentation(&args, text.trim());
+    }
     if !text.trim_start().starts_with('{') {
         return verify_vc(&args, &text);
     }
     let bundle = ProofBundle::from_json(&text)
         .map_err(|e| anyhow!("verification failed: bundle {}: {e}", args.file.display()))?;
-    let (verdict, _) = check_bundle(&args, bundle, args.json)?;
+    let (verdict, _) = check_bundle(&args, bundle, args.json, &args.policy(), true)?;
     match verdict.first_failure() {
         None => Ok(()),
         Some(check) => bail!("verification failed: {}", check.name),
@@ -185,7 +201,7 @@ fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
     if bundle.credential_id != vc.credential_id {
         bail!("verification failed: on chain: the bundle is for another credential");
     }
-    let (verdict, bundle) = check_bundle(args, bundle, false)?;
+    let (verdict, bundle) = check_bundle(args, bundle, false, &args.policy(), true)?;
     if let Some(check) = verdict.first_failure() {
         bail!("verification failed: {}", check.name);
     }
@@ -193,6 +209,97 @@ fn verify_vc(args: &VerifyArgs, jwt: &str) -> anyhow::Result<()> {
         bail!("verification failed: anchor: the credential names another chain");
     }
     vc_matches_chain(args, &vc, &bundle)
+}
+
+/// Checks an SD-JWT VC presentation: its issuer signature, its disclosures and its
+/// key binding (to `--audience` and `--nonce`, recent), then against the chain
+/// through the credential's proof bundle (given, or fetched from `--node`): that the
+/// chain holds the credential it names, signed with the key that signed the
+/// presentation's issuer JWT, and its status. Prints what was disclosed.
+fn verify_presentation(args: &VerifyArgs, presentation: &str) -> anyhow::Result<()> {
+    let (Some(audience), Some(nonce)) = (&args.audience, &args.nonce) else {
+        bail!(
+            "verification failed: key binding: give the --audience and --nonce the holder was asked to bind the presentation to"
+        );
+    };
+    let max_age = args
+        .presentation_max_age
+        .0
+        .ok_or_else(|| anyhow!("--presentation-max-age: give a duration"))?;
+    let shown = mpms_light::sd_jwt::verify_presentation(
+        presentation,
+        audience,
+        nonce,
+        mpms_client::now_ms(),
+        max_age,
+    )
+    .map_err(|e| anyhow!("verification failed: presentation: {e}"))?;
+    println!(
+        "SD-JWT presentation of credential {} on chain {}",
+        shown.credential_id, shown.chain_id
+    );
+    println!(
+        "  [ok  ] {:<22} dc+sd-jwt signed by {}; every disclosure is one it signed",
+        "presentation",
+        mpms_light::vc::did_key(&shown.issuer_key)
+    );
+    println!(
+        "  [ok  ] {:<22} signed by the holder's key for {audience:?}, nonce {nonce:?}",
+        "key binding"
+    );
+    let bundle: ProofBundle = match (&args.bundle, args.node.first()) {
+        (Some(path), _) => ProofBundle::from_json(&read_text(path, "bundle")?)
+            .map_err(|e| anyhow!("verification failed: bundle {}: {e}", path.display()))?,
+        (None, Some(_)) => fetch_bundle(&args.node, &shown.credential_id)?,
+        (None, None) => bail!(
+            "verification failed: on chain: only the signatures were checked; give --bundle FILE or --node URL (with --genesis) to check the credential against the chain"
+        ),
+    };
+    if bundle.credential_id != shown.credential_id {
+        bail!("verification failed: on chain: the bundle is for another credential");
+    }
+    // A presentation shows part of the content by design: the chain's commitment to
+    // the whole is not what it is checked against (its disclosures are, against the
+    // issuer's signature over their digests).
+    let policy = Policy {
+        accept_partial: true,
+        ..args.policy()
+    };
+    let (verdict, bundle) = check_bundle(args, bundle, false, &policy, false)?;
+    if let Some(check) = verdict.first_failure() {
+        bail!("verification failed: {}", check.name);
+    }
+    if shown.chain_id != bundle.genesis.header.chain_id {
+        bail!("verification failed: anchor: the presentation names another chain");
+    }
+    let issuance = mpms_ledger::credential::issuance_of(&bundle.transaction)
+        .ok_or_else(|| anyhow!("verification failed: inclusion"))?;
+    let key = mpms_light::verify::signer_key(&bundle, &issuance.claim)
+        .map_err(|e| anyhow!("verification failed: certifier signature: {e}"))?;
+    if let Err(e) = shown.matches(&issuance.claim, &key) {
+        println!("  [FAIL] {:<22} {e}", "presentation matches chain");
+        bail!("verification failed: presentation matches chain");
+    }
+    println!(
+        "  [ok  ] {:<22} issuer, type, dates, holder and id are the chain's claim, signed with the certifier's key at the issue height",
+        "presentation matches chain"
+    );
+    println!("disclosed:");
+    for name in mpms_light::sd_jwt::DISCLOSABLE {
+        if let Some(value) = shown.disclosed.get(name) {
+            println!("  {name}: {value}");
+        }
+    }
+    if let Some(claims) = shown.disclosed.get("claims").and_then(|c| c.as_object()) {
+        for (name, value) in claims {
+            println!("  {name}: {value}");
+        }
+    }
+    println!(
+        "VALID (the disclosed members as the issuer signed them; {} withheld by the holder)",
+        shown.withheld
+    );
+    Ok(())
 }
 
 fn vc_matches_chain(
@@ -297,6 +404,8 @@ fn check_bundle(
     args: &VerifyArgs,
     mut bundle: ProofBundle,
     json: bool,
+    policy: &Policy,
+    conclude: bool,
 ) -> anyhow::Result<(Verdict, ProofBundle)> {
     let (anchor, anchor_source) = anchor(args, &bundle)?;
     let content: Option<CredentialContent> = match &args.content {
@@ -314,7 +423,7 @@ fn check_bundle(
         &anchor,
         content.as_ref(),
         mpms_client::now_ms(),
-        &args.policy(),
+        policy,
     );
     if json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
@@ -322,12 +431,20 @@ fn check_bundle(
         for note in &notes {
             println!("status source: {note}");
         }
-        print_verdict(&bundle, &anchor, &anchor_source, &verdict);
+        print_verdict(&bundle, &anchor, &anchor_source, &verdict, conclude);
     }
     Ok((verdict, bundle))
 }
 
-fn print_verdict(bundle: &ProofBundle, anchor: &Anchor, source: &str, verdict: &Verdict) {
+/// Prints the verdict's checks, and with `conclude` its conclusion (a caller that
+/// checks more than the bundle concludes itself).
+fn print_verdict(
+    bundle: &ProofBundle,
+    anchor: &Anchor,
+    source: &str,
+    verdict: &Verdict,
+    conclude: bool,
+) {
     println!("credential {}", bundle.credential_id);
     println!(
         "trust anchor: chain {} genesis {} ({source})",
@@ -351,6 +468,9 @@ fn print_verdict(bundle: &ProofBundle, anchor: &Anchor, source: &str, verdict: &
             None => "any age accepted".into(),
         }
     );
+    if !conclude {
+        return;
+    }
     match (verdict.first_failure(), verdict.scope) {
         (Some(check), _) => println!("INVALID: {} failed", check.name),
         (None, mpms_light::verify::Scope::Full) => println!("VALID"),

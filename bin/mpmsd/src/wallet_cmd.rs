@@ -4,6 +4,7 @@
 //! password; `show` prints it with stackable progress: for every schema built on
 //! others, whether it is held, ready (all prerequisites held) or what is missing.
 //! `export-vc` writes a credential's W3C Verifiable Credential (the certifier's JWT);
+//! `present` writes a presentation of its SD-JWT VC showing only chosen members;
 //! `bundle` writes its proof bundle, content included, for `mpmsd verify`.
 
 use std::collections::BTreeMap;
@@ -51,6 +52,36 @@ pub enum WalletCommand {
         #[arg(long)]
         credential: Hash,
         /// Where to write the JWT.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Writes a presentation of a credential's SD-JWT VC (`dc+sd-jwt`) that shows a
+    /// verifier only the members named by --show, bound with the subject's key to the
+    /// verifier's audience and nonce.
+    Present {
+        /// The wallet file.
+        #[arg(long)]
+        wallet: PathBuf,
+        /// A file holding the password (else MPMS_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The subject's account key file (it signs the key binding).
+        #[arg(long)]
+        key: PathBuf,
+        /// The credential.
+        #[arg(long)]
+        credential: Hash,
+        /// A member to show: `holder_name`, `date_of_birth`, `documents` or a field of
+        /// the credential by its name. Repeat it; what is not named stays hidden.
+        #[arg(long)]
+        show: Vec<String>,
+        /// The verifier, as it names itself (its `aud`).
+        #[arg(long)]
+        audience: String,
+        /// The verifier's nonce for this presentation.
+        #[arg(long)]
+        nonce: String,
+        /// Where to write the presentation.
         #[arg(long)]
         out: PathBuf,
     },
@@ -302,6 +333,38 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             println!(
                 "wrote the Verifiable Credential of {credential} to {}",
                 out.display()
+            );
+        }
+        WalletCommand::Present {
+            wallet,
+            password_file,
+            key,
+            credential,
+            show,
+            audience,
+            nonce,
+            out,
+        } => {
+            let password = password(&password_file)?;
+            let portfolio = open(&wallet, &password)?;
+            let holder = load_keys(&key, &password)?;
+            let presentation = portfolio.find(&credential)?.present(
+                &show,
+                &holder.signing,
+                &audience,
+                &nonce,
+                mpms_client::now_ms(),
+            )?;
+            std::fs::write(&out, format!("{presentation}\n"))
+                .with_context(|| format!("{}", out.display()))?;
+            println!(
+                "wrote a presentation of {credential} to {} showing {}",
+                out.display(),
+                if show.is_empty() {
+                    "no personal member".to_string()
+                } else {
+                    show.join(", ")
+                }
             );
         }
         WalletCommand::ExportFhir {

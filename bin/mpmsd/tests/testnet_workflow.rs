@@ -480,7 +480,7 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     // Observation (the specification's glucose example) signed by its cardiologist
     // under a delegation; the patient exports the record as a FHIR Bundle.
     let patient_blocks = common::doc_shell_blocks("PATIENTS.md");
-    assert_eq!(patient_blocks.len(), 3, "{patient_blocks:?}");
+    assert_eq!(patient_blocks.len(), 6, "{patient_blocks:?}");
     std::fs::copy(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../crates/fhir/tests/examples/observation-example-f001-glucose.json"),
@@ -538,6 +538,104 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         text(&verified)
     );
 
+    // docs/PATIENTS.md's selective disclosure, run as written: the hospital records a
+    // sick-leave certificate, the patient shows the employer three of its fields in
+    // an SD-JWT presentation, the employer checks it and the chain's status.
+    let employer_name = "https://hr.acme.example";
+    let nonce = "7f3a9c51e2d04b68";
+    let out = common::run_shell(&hospital_dir, &patient_blocks[2], &hospital_env);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::copy(
+        hospital_dir.join("certificate.json"),
+        patient_dir.join("certificate.json"),
+    )
+    .unwrap();
+    let present_env = [
+        ("NODE", net.nodes[2].api.as_str()),
+        ("EMPLOYER", employer_name),
+        ("NONCE", nonce),
+        ("MPMS_KEYSTORE_PASSWORD", "test password 1234"),
+    ];
+    let out = common::run_shell(&patient_dir, &patient_blocks[3], &present_env);
+    assert!(out.status.success(), "{}", text(&out));
+    let employer_dir = net.dir.path().join("employer");
+    std::fs::create_dir_all(&employer_dir).unwrap();
+    std::fs::copy(net.genesis(), employer_dir.join("genesis.json")).unwrap();
+    let presentation_path = employer_dir.join("sick-leave.sd-jwt");
+    std::fs::copy(patient_dir.join("sick-leave.sd-jwt"), &presentation_path).unwrap();
+    let out = common::run_shell(&employer_dir, &patient_blocks[4], &present_env);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("fit_for_work: false")
+            && shown.contains("from: \"2026-11-02\"")
+            && shown.contains("until: \"2026-11-16\"")
+            && shown.contains("4 withheld by the holder")
+            && shown.contains("VALID"),
+        "{shown}"
+    );
+    let presentation = std::fs::read_to_string(&presentation_path).unwrap();
+    for hidden in ["myocardial", "1961", "Heuvel"] {
+        assert!(!shown.contains(hidden), "{hidden} shown: {shown}");
+        assert!(
+            !common::sd_jwt_readable(&presentation).contains(hidden),
+            "{hidden} in the presentation"
+        );
+    }
+    // An independent SD-JWT VC implementation accepts it for this employer and nonce,
+    // and refuses it for another nonce, another employer, or without its key binding.
+    let vct = format!("urn:mpms:{}:schema:cardio.sick-leave", net.chain_id());
+    let said = common::openvc_sd_jwt(&presentation, employer_name, nonce, &vct).unwrap();
+    assert_eq!(said["claims"]["claims"]["fit_for_work"], false, "{said}");
+    assert!(
+        said["claims"]["claims"].get("diagnosis").is_none(),
+        "{said}"
+    );
+    assert!(common::openvc_sd_jwt(&presentation, employer_name, "another nonce", &vct).is_err());
+    assert!(common::openvc_sd_jwt(&presentation, "https://evil.example", nonce, &vct).is_err());
+    let bare = &presentation.trim()[..presentation.trim().rfind('~').unwrap() + 1];
+    assert!(common::openvc_sd_jwt(bare, employer_name, nonce, &vct).is_err());
+    // The same presentation replayed with another nonce, or stripped of its binding,
+    // fails `mpmsd verify` too.
+    let replayed = net.cli(&[
+        "verify",
+        presentation_path.to_str().unwrap(),
+        "--audience",
+        employer_name,
+        "--nonce",
+        "another nonce",
+        "--genesis",
+        net.genesis().to_str().unwrap(),
+        "--node",
+        &net.nodes[2].api,
+    ]);
+    assert!(!replayed.status.success(), "{}", text(&replayed));
+    assert!(
+        text(&replayed).contains("another nonce"),
+        "{}",
+        text(&replayed)
+    );
+    let bare_path = employer_dir.join("bare.sd-jwt");
+    std::fs::write(&bare_path, bare).unwrap();
+    let stripped = net.cli(&[
+        "verify",
+        bare_path.to_str().unwrap(),
+        "--audience",
+        employer_name,
+        "--nonce",
+        nonce,
+        "--genesis",
+        net.genesis().to_str().unwrap(),
+        "--node",
+        &net.nodes[2].api,
+    ]);
+    assert!(!stripped.status.success(), "{}", text(&stripped));
+    assert!(
+        text(&stripped).contains("no key binding"),
+        "{}",
+        text(&stripped)
+    );
+
     // Erasure: the glucose result is granted to the board, then its content erased.
     // Its ciphertext and both sealed keys must leave every node's files.
     let granted = net.tx(
@@ -582,7 +680,7 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         ("CREDENTIAL", id),
         ("MPMS_KEYSTORE_PASSWORD", "test password 1234"),
     ];
-    let out = common::run_shell(&patient_dir, &patient_blocks[2], &erase_env);
+    let out = common::run_shell(&patient_dir, &patient_blocks[5], &erase_env);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("content erased")

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use mpms_crypto::{CryptoRng, EncryptionKey, Hash, PublicKey, RngCore};
 use mpms_ledger::claims::FieldValue;
 use mpms_ledger::credential::{
-    prepare_issuance_with_vc, ClaimTerms, CredentialContent, DocumentDigest, Issuer,
+    prepare_issuance_with_vc, ClaimTerms, CredentialContent, DocumentDigest, Issuer, SignedForms,
 };
 use mpms_ledger::records::Schema;
 use mpms_ledger::transaction::{CredentialClaim, CredentialIssuance};
 use mpms_ledger::Payload;
+use rand::SeedableRng;
 
 use crate::api::Client;
 use crate::build::validity;
@@ -162,17 +163,37 @@ pub fn issue_credential<R: RngCore + CryptoRng>(
     // The credential names its status list under this address: a plain http(s) one.
     mpms_light::vc::check_status_base(status_base)?;
     let mut vc_error = None;
-    let vc = |claim: &CredentialClaim| {
-        let document = mpms_light::vc::credential_document(
-            chain_id,
-            claim,
-            content,
-            &issuer.signing_key.public_key(),
-            status_base,
-        );
-        mpms_light::vc::sign_jwt(&document, issuer.signing_key)
-            .map_err(|e| vc_error = Some(e))
-            .ok()
+    // The SD-JWT's salts come from their own generator, seeded from `rng` (which the
+    // issuance itself holds while the forms are made).
+    let mut salt_seed = [0u8; 32];
+    rng.fill_bytes(&mut salt_seed);
+    let forms = |claim: &CredentialClaim| {
+        let signed = || -> std::result::Result<SignedForms, mpms_light::vc::VcError> {
+            let document = mpms_light::vc::credential_document(
+                chain_id,
+                claim,
+                content,
+                &issuer.signing_key.public_key(),
+                status_base,
+            );
+            let vc_jwt = mpms_light::vc::sign_jwt(&document, issuer.signing_key)?;
+            let mut salts = rand_chacha::ChaCha20Rng::from_seed(salt_seed);
+            let sd_jwt = mpms_light::sd_jwt::issue(
+                chain_id,
+                claim,
+                content,
+                issuer.signing_key,
+                &mut salts,
+            )?;
+            Ok(SignedForms {
+                vc_jwt: Some(vc_jwt),
+                sd_jwt: Some(sd_jwt),
+            })
+        };
+        signed().unwrap_or_else(|e| {
+            vc_error = Some(e);
+            SignedForms::default()
+        })
     };
     let issuance = prepare_issuance_with_vc(
         chain_id,
@@ -182,7 +203,7 @@ pub fn issue_credential<R: RngCore + CryptoRng>(
         subject_key,
         content,
         terms,
-        vc,
+        forms,
         rng,
     )?;
     if let Some(e) = vc_error {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use mpms_crypto::{CryptoRng, Hash, KdfParams, Keystore, RngCore};
+use mpms_crypto::{CryptoRng, Hash, KdfParams, Keystore, RngCore, SigningKey};
 use mpms_ledger::credential::{open_delivery, subject_sealed, verify_content, CredentialContent};
 use mpms_ledger::records::{Credential, CredentialStatus, Schema};
 use mpms_light::{ProofBundle, Verdict};
@@ -32,6 +32,9 @@ pub struct Held {
     /// The certifier's Verifiable Credential (a `vc+jwt`), if it made one.
     #[serde(default)]
     pub vc_jwt: Option<String>,
+    /// The certifier's SD-JWT VC (`dc+sd-jwt`, every disclosure), if it made one.
+    #[serde(default)]
+    pub sd_jwt: Option<String>,
 }
 
 /// The portfolio.
@@ -120,6 +123,7 @@ pub fn sync(client: &Client, party: &Party) -> Result<Synced> {
             record,
             content,
             vc_jwt: delivery.vc_jwt,
+            sd_jwt: delivery.sd_jwt,
         });
     }
     let schemas = client.schemas()?;
@@ -255,6 +259,40 @@ impl Portfolio {
 }
 
 impl Held {
+    /// A presentation of the certifier's SD-JWT VC that shows only the members named
+    /// in `show` (`holder_name`, `date_of_birth`, `documents`, or a field by its
+    /// name), bound with `holder` (the subject's key) to the verifier's `audience` and
+    /// `nonce`; checked as a verifier will check it before it is handed out.
+    pub fn present(
+        &self,
+        show: &[String],
+        holder: &SigningKey,
+        audience: &str,
+        nonce: &str,
+        now_ms: u64,
+    ) -> Result<String> {
+        let sd_jwt = self.sd_jwt.as_deref().ok_or_else(|| {
+            Error::Input(format!("the certifier delivered no SD-JWT for {}", self.id))
+        })?;
+        if holder.public_key() != self.record.claim.subject {
+            return Err(Error::Input(format!(
+                "the key is not the subject of {}",
+                self.id
+            )));
+        }
+        let presentation =
+            mpms_light::sd_jwt::present(sd_jwt, show, holder, audience, nonce, now_ms)?;
+        let checked = mpms_light::sd_jwt::verify_presentation(
+            &presentation,
+            audience,
+            nonce,
+            now_ms,
+            mpms_light::sd_jwt::KB_CLOCK_SKEW_MS,
+        )?;
+        checked.matches(&self.record.claim, &checked.issuer_key)?;
+        Ok(presentation)
+    }
+
     /// The certifier's Verifiable Credential, checked before it is handed out: its
     /// signature, and that it is this credential's claim and content.
     pub fn verified_vc(&self) -> Result<&str> {
@@ -349,6 +387,7 @@ mod tests {
             },
             content: delivery.content,
             vc_jwt: delivery.vc_jwt,
+            sd_jwt: delivery.sd_jwt,
         }
     }
 

@@ -47,14 +47,27 @@ pub struct CredentialContent {
 }
 
 /// What an issuance's encrypted content holds: the content, and optionally the
-/// certifier's W3C Verifiable Credential of it (a VC-JOSE-COSE JWT signed with the
-/// certifier's key), which the subject can show outside the chain.
+/// certifier's signed forms of it, which the subject can show outside the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// The content (what the claim's commitment covers).
     pub content: CredentialContent,
-    /// The Verifiable Credential, if the certifier made one.
+    /// The W3C Verifiable Credential (a VC-JOSE-COSE `vc+jwt` signed with the
+    /// issuer's key), if the certifier made one.
     pub vc_jwt: Option<String>,
+    /// The SD-JWT VC (`dc+sd-jwt`, every disclosure included), if the certifier made
+    /// one: the holder shows a verifier only the fields it chooses.
+    pub sd_jwt: Option<String>,
+}
+
+/// The forms of a credential its issuer signs beside the claim, delivered inside the
+/// encrypted content ([`Delivery`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedForms {
+    /// The W3C Verifiable Credential (`vc+jwt`).
+    pub vc_jwt: Option<String>,
+    /// The SD-JWT VC (`dc+sd-jwt`).
+    pub sd_jwt: Option<String>,
 }
 
 impl CredentialContent {
@@ -168,7 +181,7 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
         subject_encryption_key,
         content,
         terms,
-        |_| None,
+        |_| SignedForms::default(),
         rng,
     )
 }
@@ -247,9 +260,9 @@ impl<'a> Issuer<'a> {
     }
 }
 
-/// [`prepare_issuance`] for any [`Issuer`], delivering with the content the
-/// Verifiable Credential that `vc` makes of the claim (it runs once the claim, and so
-/// the credential id, is known).
+/// [`prepare_issuance`] for any [`Issuer`], delivering with the content the signed
+/// forms (Verifiable Credential, SD-JWT VC) that `forms` makes of the claim (it runs
+/// once the claim, and so the credential id, is known).
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     chain_id: &str,
@@ -259,7 +272,7 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     subject_encryption_key: &EncryptionKey,
     content: &CredentialContent,
     terms: ClaimTerms,
-    vc: impl FnOnce(&CredentialClaim) -> Option<String>,
+    forms: impl FnOnce(&CredentialClaim) -> SignedForms,
     rng: &mut R,
 ) -> Result<CredentialIssuance, IssueError> {
     crate::claims::validate_fields(schema.fields, &content.fields).map_err(|source| {
@@ -280,9 +293,11 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
         status_index: terms.status_index,
     };
     let id = claim.id();
+    let forms = forms(&claim);
     let delivery = Delivery {
         content: content.clone(),
-        vc_jwt: vc(&claim),
+        vc_jwt: forms.vc_jwt,
+        sd_jwt: forms.sd_jwt,
     };
     let key = ContentKey::generate(rng);
     let encrypted = key.encrypt(id.as_bytes(), &codec::encode(&delivery), rng)?;

@@ -1955,7 +1955,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
         &patient.enc.encryption_key(),
         &content,
         mpms_ledger::credential::ClaimTerms::new(c.time_ms - DAY, c.time_ms + DAY, 9_999),
-        |_| None,
+        |_| mpms_ledger::credential::SignedForms::default(),
         &mut c.rng,
     )
     .unwrap();

@@ -7,6 +7,7 @@
 //!   node builds them from its store;
 //! - [`verify`]: checking a bundle offline, each check named in the verdict;
 //! - [`vc`]: the credential as a W3C Verifiable Credential (VC-JOSE-COSE JWT);
+//! - [`sd_jwt`]: the credential as an SD-JWT VC, for selective disclosure;
 //! - [`status_list`]: a certifier's W3C Bitstring Status Lists, as nodes publish them.
 //!
 //! A verifier needs the genesis (or trusts the one in the bundle and compares its
@@ -18,6 +19,7 @@
 pub mod anchor;
 pub mod authority;
 pub mod bundle;
+pub mod sd_jwt;
 pub mod status_list;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -266,7 +266,7 @@ pub fn credential_document(
 
 /// The PKCS#8 DER form of an ed25519 secret seed (RFC 8410), what the JOSE library
 /// takes.
-fn pkcs8(seed: &[u8; 32]) -> zeroize::Zeroizing<Vec<u8>> {
+pub(crate) fn pkcs8(seed: &[u8; 32]) -> zeroize::Zeroizing<Vec<u8>> {
     let mut der = zeroize::Zeroizing::new(vec![
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
         0x20,

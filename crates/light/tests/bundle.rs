@@ -416,7 +416,7 @@ fn practitioner_fixture() -> Fixture {
         &dk.encryption_key(),
         &content,
         mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, 0),
-        |_| None,
+        |_| mpms_ledger::credential::SignedForms::default(),
         &mut DeterministicRng(Hash::digest(b"doctor"), 0),
     )
     .unwrap();
@@ -573,7 +573,7 @@ fn a_superseded_entry_fails_unless_history_is_asked() {
         &dk.encryption_key(),
         &corrected,
         ClaimTerms::new(0, valid_until, 1_000_000).correcting(f.id),
-        |_| None,
+        |_| mpms_ledger::credential::SignedForms::default(),
         &mut DeterministicRng(Hash::digest(b"correction"), 0),
     )
     .unwrap();

@@ -90,6 +90,13 @@ impl Net {
         self.dir.path().join("net").join("genesis.json")
     }
 
+    /// The chain id, from the genesis.
+    pub fn chain_id(&self) -> String {
+        let genesis: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.genesis()).unwrap()).unwrap();
+        genesis["chain_id"].as_str().unwrap().to_string()
+    }
+
     /// Starts node `i` as a process.
     pub fn start(&mut self, i: usize) {
         assert!(self.nodes[i].child.is_none(), "node {i} is running");
@@ -446,25 +453,7 @@ print("verified by joserfc:", claims["id"])
 /// credential or its list does not check out.
 pub fn w3c_status_revoked(jwt: &str) -> Result<bool, String> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let have = Command::new(&python)
-        .args(["-c", "import openvc, joserfc"])
-        .status()
-        .map_err(|e| format!("{python}: {e} (the test needs python3)"))?;
-    if !have.success() {
-        let installed = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--user",
-                "openvc-core==1.37.0",
-                "joserfc",
-            ])
-            .status()
-            .map_err(|e| e.to_string())?;
-        assert!(installed.success(), "pip install openvc-core failed");
-    }
+    ensure_openvc(&python)?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/w3c_status.py");
     let mut child = Command::new(&python)
         .arg(script)
@@ -486,6 +475,84 @@ pub fn w3c_status_revoked(jwt: &str) -> Result<bool, String> {
         serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", text(&out)))?;
     assert_eq!(said["entries"], 1, "one status list entry: {said}");
     Ok(said["revoked"] == true)
+}
+
+/// Everything an SD-JWT carries, readable: its issuer JWT's payload and every
+/// disclosure, base64url-decoded.
+pub fn sd_jwt_readable(sd_jwt: &str) -> String {
+    use base64::Engine;
+    let decode = |part: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    sd_jwt
+        .trim()
+        .split('~')
+        .flat_map(|part| part.split('.'))
+        .map(decode)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An SD-JWT VC presentation as an independent implementation reads it
+/// (`tests/python/sd_jwt_verify.py`, openvc): the issuer and disclosed claims, or
+/// `Err` with its output if it refuses the presentation for `audience`, `nonce`
+/// and type `vct`.
+pub fn openvc_sd_jwt(
+    presentation: &str,
+    audience: &str,
+    nonce: &str,
+    vct: &str,
+) -> Result<serde_json::Value, String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    ensure_openvc(&python)?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/sd_jwt_verify.py");
+    let mut child = Command::new(&python)
+        .arg(script)
+        .args([audience, nonce, vct])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(presentation.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(text(&out));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", text(&out)))
+}
+
+/// Installs openvc (and joserfc) with pip unless they import.
+fn ensure_openvc(python: &str) -> Result<(), String> {
+    let have = Command::new(python)
+        .args(["-c", "import openvc, joserfc"])
+        .status()
+        .map_err(|e| format!("{python}: {e} (the test needs python3)"))?;
+    if !have.success() {
+        let installed = Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--user",
+                "openvc-core==1.37.0",
+                "joserfc",
+            ])
+            .status()
+            .map_err(|e| e.to_string())?;
+        assert!(installed.success(), "pip install openvc-core failed");
+    }
+    Ok(())
 }
 
 /// The ```sh blocks of a page under docs/, in order.

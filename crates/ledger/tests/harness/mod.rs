@@ -341,7 +341,7 @@ impl Chain {
             &subject.enc.encryption_key(),
             &content,
             terms,
-            |_| None,
+            |_| mpms_ledger::credential::SignedForms::default(),
             &mut self.rng,
         )
         .expect("prepare")
