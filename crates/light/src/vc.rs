@@ -577,6 +577,107 @@ mod tests {
         assert!(vc.matches_content(&claim, &other).is_err());
     }
 
+    /// The credential follows the VC Data Model 2.0: every term it uses is defined by
+    /// the base context or its own inline one, its schema is a `credentialSchema`
+    /// (not a member of the subject), members with nothing to say are left out, and
+    /// its status is readable by a generic verifier (a `BitstringStatusListEntry`).
+    /// (The credential used to carry `schema` inside its subject, undefined terms,
+    /// and empty members.)
+    #[test]
+    fn the_credential_follows_the_vc_data_model() {
+        let (chain, claim, jwt) = signed();
+        let (_, vc) = decode_parts(&jwt).unwrap();
+        // The terms of the VC Data Model 2.0 context it relies on.
+        let base = [
+            "@context",
+            "id",
+            "type",
+            "issuer",
+            "validFrom",
+            "validUntil",
+            "credentialSubject",
+            "credentialSchema",
+            "credentialStatus",
+            "statusPurpose",
+            "statusListIndex",
+            "statusListCredential",
+        ];
+        let own = mpms_context();
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, x) in m {
+                        out.push(k.clone());
+                        // The content of a JSON literal (`claims`) is not JSON-LD.
+                        if k != "claims" && k != "@context" {
+                            walk(x, out);
+                        }
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let mut terms = Vec::new();
+        walk(&vc, &mut terms);
+        for term in &terms {
+            assert!(
+                base.contains(&term.as_str()) || own.get(term).is_some(),
+                "{term} is defined by no context"
+            );
+        }
+        for t in ["MpmsCredential", "MpmsCredentialSchema", "MpmsChainStatus"] {
+            assert!(own.get(t).is_some(), "type {t}");
+        }
+        assert_eq!(vc["@context"][1], own);
+        assert_eq!(
+            vc["credentialSchema"]["id"],
+            schema_urn(chain.chain_id(), &claim.schema)
+        );
+        assert!(vc["credentialSubject"].get("schema").is_none());
+        // Nothing empty: the fixture has no practitioner or correction, and says
+        // nothing of them.
+        fn empty(v: &Value) -> bool {
+            match v {
+                Value::Null => true,
+                Value::String(s) => s.is_empty(),
+                Value::Array(a) => a.is_empty() || a.iter().any(empty),
+                Value::Object(m) => m.is_empty() || m.values().any(empty),
+                _ => false,
+            }
+        }
+        assert!(!empty(&vc), "{vc:#}");
+        for absent in ["practitioner", "supersedes"] {
+            assert!(vc["credentialSubject"].get(absent).is_none(), "{absent}");
+        }
+        // Content without a date of birth, documents or fields has no such members.
+        let mut bare = chain.content(1, 1);
+        bare.date_of_birth.clear();
+        bare.documents.clear();
+        bare.fields.clear();
+        let doc = credential_document(
+            chain.chain_id(),
+            &claim,
+            &bare,
+            &chain.certifier.public_key(),
+            "https://mpms.hospital.example",
+        );
+        assert!(!empty(&doc), "{doc:#}");
+        for absent in ["dateOfBirth", "documents", "claims"] {
+            assert!(doc["credentialSubject"].get(absent).is_none(), "{absent}");
+        }
+        let entry = &vc["credentialStatus"][1];
+        assert_eq!(entry["type"], "BitstringStatusListEntry");
+        assert_eq!(entry["statusListIndex"], "17");
+        assert_eq!(
+            entry["statusListCredential"],
+            format!(
+                "https://mpms.hospital.example/v1/status-lists/{}/1",
+                claim.certifier
+            )
+        );
+    }
+
     /// Keys the chain's signature rule would never accept are refused in a did:key:
     /// small-order points, non-canonical encodings, a non-canonical base58 spelling,
     /// a fragment naming another key. (They used to be read as keys.)
