@@ -1169,12 +1169,12 @@ pub async fn certifier_status_lists(
     description = "List `list` of the certifier's W3C Bitstring Status Lists (entries `list`·131,072 to (`list`+1)·131,072 − 1), as a `BitstringStatusListCredential` secured as a `vc+jwt` (EdDSA) by this node's status list key, named as a `did:key`. An entry's bit is set when its credential is revoked (by its certifier or by governance) or superseded, or when the certifier is slashed for fraud. It is read at the last committed block: `validFrom` is that block's time, `validUntil` ten minutes later, `credentialSubject.height` its height. A generic VC verifier reads it through a credential's `BitstringStatusListEntry`; the chain's own status proof (`/v1/credentials/{id}/status-proof`) needs no trust in the node that serves it.",
     params(
         ("certifier" = PublicKey, Path, description = "The certifier's account id"),
-        ("list" = u64, Path, description = "The list number (a credential's `status_index` divided by 131,072)"),
+        ("list" = u64, Path, minimum = 0, maximum = 32767, description = "The list number (a credential's `status_index` divided by 131,072): 0 to 32,767"),
     ),
     responses(
         (status = 200, description = "The list", content_type = "application/vc+jwt", body = String),
-        (status = 400, description = "Not an id, not a list number, or a list past the last", body = ErrorBody),
-        (status = 404, description = "Not a certifier", body = ErrorBody),
+        (status = 400, description = "Not an id or not a list number", body = ErrorBody),
+        (status = 404, description = "Not a certifier, or a list past the last", body = ErrorBody),
         (status = 500, description = "A fault of this node", body = ErrorBody),
     ),
 )]
@@ -1209,8 +1209,9 @@ pub async fn status_list(
                 &url,
             )
             .map_err(|e| match e {
-                StatusListError::NoCertifier => ApiError::not_found(e.to_string()),
-                StatusListError::NoList(..) => ApiError::bad_request(e.to_string()),
+                StatusListError::NoCertifier | StatusListError::NoList(..) => {
+                    ApiError::not_found(e.to_string())
+                }
                 StatusListError::Store(_) | StatusListError::Sign(_) => internal(e),
             })
     })
