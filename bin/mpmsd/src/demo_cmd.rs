@@ -128,30 +128,33 @@ impl Demo {
         request: Option<Hash>,
         what: &str,
     ) -> anyhow::Result<Hash> {
+        // The credential's subject signs: the subject's account, or the entry key
+        // the credential was issued to.
+        let acting = mpms_client::entries::acting_for(&self.client, subject, &credential)?;
         let payload = grant::prepare_grant(
             &self.client,
-            subject,
+            &acting,
             &credential,
             grantee.id(),
             request,
             build::days_after(mpms_client::now_ms(), GRANT_DAYS),
             &mut OsRng,
         )?;
-        let sent = self.step(subject, what, payload)?;
-        Ok(grant_id(&subject.id(), sent.nonce))
+        let sent = self.step(&acting, what, payload)?;
+        Ok(grant_id(&acting.id(), sent.nonce))
     }
 
-    /// `subject` grants `grantee` access to the credentials `selection` names;
-    /// returns the set grant's id.
-    fn grant_set(
+    /// `subject` grants `grantee` access to the credentials `selection` names: one
+    /// set grant per key they were issued to; returns the set grants' ids.
+    fn grant_sets(
         &self,
         subject: &Party,
         grantee: &Party,
         selection: SetSelection,
         what: &str,
-    ) -> anyhow::Result<Hash> {
+    ) -> anyhow::Result<Vec<Hash>> {
         let now = mpms_client::now_ms();
-        let prepared = grant::prepare_grant_set(
+        let prepared = grant::prepare_grant_sets(
             &self.client,
             subject,
             grantee.id(),
@@ -161,8 +164,18 @@ impl Demo {
             now,
             &mut OsRng,
         )?;
-        let sent = self.step(subject, what, prepared.payload)?;
-        Ok(grant_id(&subject.id(), sent.nonce))
+        let count = prepared.len();
+        let mut sets = Vec::with_capacity(count);
+        for (i, (acting, set)) in prepared.into_iter().enumerate() {
+            let what = if count == 1 {
+                what.to_string()
+            } else {
+                format!("{what} ({} of {count})", i + 1)
+            };
+            let sent = self.step(&acting, &what, set.payload)?;
+            sets.push(grant_id(&acting.id(), sent.nonce));
+        }
+        Ok(sets)
     }
 
     /// `organization` asks `subject` for `credentials`; returns the request's id.
@@ -174,7 +187,13 @@ impl Demo {
         purpose: &str,
         what: &str,
     ) -> anyhow::Result<Hash> {
-        let payload = build::request_access(subject.id(), credentials, purpose.into());
+        // A request names the subject the credentials name: the subject's account, or
+        // (for an entry of a record) the entry key it was issued to.
+        let named = match credentials.first() {
+            Some(first) => self.client.credential(first)?.claim.subject,
+            None => subject.id(),
+        };
+        let payload = build::request_access(named, credentials, purpose.into());
         let sent = self.step(organization, what, payload)?;
         Ok(request_id(&organization.id(), sent.nonce))
     }
@@ -455,6 +474,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
                 documents: Vec::new(),
                 valid_days: 3_650,
                 corrects,
+                linked: false,
             },
             now,
         )
@@ -527,16 +547,21 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     let opened = demo.open(&employer, &grant)?;
     println!("              the employer reads: {}", opened_line(&opened));
 
-    println!("\n6. Referral: the patient grants Riverside the visit, the test result and the medication in one grant");
-    let set = demo.grant_set(
+    println!(
+        "\n6. Referral: the patient grants Riverside the visit, the test result and the medication"
+    );
+    println!("              (each entry was issued to its own entry key of the patient: one grant per entry, so the chain links none of them)");
+    let sets = demo.grant_sets(
         &patient,
         &riverside,
         SetSelection::Listed(vec![visit, lab, medication]),
-        "the patient grants the referral set (3 entries, 30 days)",
+        "the patient grants the referral (30 days)",
     )?;
     println!("              Riverside reads the history:");
-    for opened in demo.open_set(&riverside, &set)? {
-        println!("                {}", opened_line(&opened));
+    for set in &sets {
+        for opened in demo.open_set(&riverside, set)? {
+            println!("                {}", opened_line(&opened));
+        }
     }
 
     println!("\n7. A correction: the cardiologist corrects the test result's value");
@@ -554,15 +579,17 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             Some(lab),
         )?,
     )?;
-    let set = demo.grant_set(
+    let sets = demo.grant_sets(
         &patient,
         &riverside,
         SetSelection::Schema("record.lab-result".into()),
         "the patient grants Riverside every lab result (the correction and what it corrects)",
     )?;
     println!("              Riverside reads the test result's history:");
-    for opened in demo.open_set(&riverside, &set)? {
-        println!("                {}", opened_line(&opened));
+    for set in &sets {
+        for opened in demo.open_set(&riverside, set)? {
+            println!("                {}", opened_line(&opened));
+        }
     }
     println!("              current entry: {corrected}");
 
@@ -654,6 +681,7 @@ fn intern(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             documents: Vec::new(),
             valid_days: 730,
             corrects: None,
+            linked: false,
         },
         mpms_client::now_ms(),
     )?;

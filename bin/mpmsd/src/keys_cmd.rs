@@ -281,7 +281,11 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Export { key, password_file } => {
             let party = load_keys(&key, &password(&password_file)?)?;
-            println!("signing_seed:   {}", hex::encode(party.signing.to_seed()));
+            let seed = party
+                .signing
+                .to_seed()
+                .ok_or_else(|| anyhow::anyhow!("the key has no seed"))?;
+            println!("signing_seed:   {}", hex::encode(seed));
             if let Some(d) = &party.decryption {
                 println!("decryption_key: {}", hex::encode(d.to_bytes()));
             }

@@ -220,6 +220,11 @@ pub enum TxAction {
         /// the schema must name its resource type (instead of --field).
         #[arg(long, value_name = "FILE", conflicts_with_all = ["fields", "description", "start_date", "end_date", "marks", "result"])]
         fhir: Option<PathBuf>,
+        /// Name the subject's account in the claim instead of a fresh entry key of it
+        /// (an entry key keeps the subject's entries unlinkable; a schema with
+        /// prerequisites always names the account, which holds them).
+        #[arg(long)]
+        linked: bool,
     },
     /// A certifier (a hospital) delegates claim signing to a practitioner, or
     /// replaces its terms. In force from the next block.
@@ -267,9 +272,10 @@ pub enum TxAction {
     },
     /// An organization asks a subject for access to credentials.
     RequestAccess {
-        /// The subject.
+        /// The subject the credentials name (default: read from the first one; an
+        /// entry of a record names its own entry key).
         #[arg(long)]
-        subject: PublicKey,
+        subject: Option<PublicKey>,
         /// The credentials (repeatable).
         #[arg(long = "credential", required = true)]
         credentials: Vec<Hash>,
@@ -292,9 +298,11 @@ pub enum TxAction {
         #[arg(long, default_value_t = 30)]
         days: u64,
     },
-    /// A subject grants an organization access to a set of its credentials in one
-    /// transaction (on referral or transfer): every credential of a schema
-    /// (corrected ones included), or a list.
+    /// A subject grants an organization access to a set of its credentials (on
+    /// referral or transfer): every credential of a schema (corrected ones
+    /// included), or a list. One transaction per key the credentials were issued to
+    /// (the account, or each entry key: the chain links no two of them), each a set
+    /// grant printed on its own line.
     #[command(group(clap::ArgGroup::new("selection").required(true).args(["schema", "credentials"])))]
     GrantAccessSet {
         /// The organization.
@@ -702,13 +710,87 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
     let mut action = args.action;
     let mut extra = json!({});
     complete(&mut action, &args.signer, &party, &client, &mut extra)?;
-    let (payload, out) = payload(&client, &party, &args.signer.password_file, action)?;
     let wait = if args.no_wait {
         Wait::Admitted
     } else {
         Wait::Committed(COMMIT_WAIT)
     };
-    let sent = client.send_when_known(&party, payload, wait, ACCOUNT_WAIT, || {
+    if let TxAction::GrantAccessSet {
+        grantee,
+        schema,
+        credentials,
+        request,
+        days,
+    } = action
+    {
+        let selection = match schema {
+            Some(schema) => SetSelection::Schema(schema),
+            None => SetSelection::Listed(credentials),
+        };
+        let now = mpms_client::now_ms();
+        let sets = grant::prepare_grant_sets(
+            &client,
+            &party,
+            grantee,
+            selection,
+            request,
+            build::days_after(now, days),
+            now,
+            &mut OsRng,
+        )?;
+        for (acting, set) in sets {
+            let out = Out::GrantSet(set.credentials);
+            println!(
+                "{}",
+                send(&client, &acting, set.payload, out, wait, &json!({}))?
+            );
+        }
+        return Ok(());
+    }
+    // A subject acts on a credential of its record with the key the credential
+    // names: its account's, or the entry key it was issued to.
+    let acting = match &action {
+        TxAction::GrantAccess { credential, .. } | TxAction::EraseContent { credential } => {
+            mpms_client::entries::acting_for(&client, &party, credential)?
+        }
+        TxAction::RevokeGrant { grant } => {
+            let credential = match client.grant_set(grant)? {
+                Some(set) => set
+                    .grants
+                    .first()
+                    .map(|(credential, _)| *credential)
+                    .context("the set grant holds no grant")?,
+                None => client.grant(grant)?.credential,
+            };
+            mpms_client::entries::acting_for(&client, &party, &credential)?
+        }
+        _ => party.clone(),
+    };
+    let (payload, out) = payload(&client, &acting, &args.signer.password_file, action)?;
+    let mut out = send(&client, &acting, payload, out, wait, &extra)?;
+    let mut proposal = voted;
+    if is_proposal && out["height"].is_u64() {
+        proposal = governance::latest_proposal_by(&client, &party.id())?;
+        out["proposal"] = json!(proposal);
+    }
+    if let (Some(id), true) = (proposal, out["height"].is_u64()) {
+        out["proposal_outcome"] = governance::proposal_outcome(&client, id)?.to_json();
+    }
+    println!("{out}");
+    Ok(())
+}
+
+/// Sends `payload` signed by `party` and returns the output fields to print (with
+/// the registration `extra` names, if any).
+fn send(
+    client: &Client,
+    party: &Party,
+    payload: Payload,
+    out: Out,
+    wait: Wait,
+    extra: &Value,
+) -> anyhow::Result<Value> {
+    let sent = client.send_when_known(party, payload, wait, ACCOUNT_WAIT, || {
         eprintln!(
             "the node does not know account {} yet: waiting for it to apply the latest blocks",
             party.id()
@@ -728,16 +810,7 @@ pub fn run(args: TxArgs) -> anyhow::Result<()> {
     }
     out["hash"] = json!(sent.hash.to_string());
     out["height"] = json!(sent.height);
-    let mut proposal = voted;
-    if is_proposal && sent.height.is_some() {
-        proposal = governance::latest_proposal_by(&client, &party.id())?;
-        out["proposal"] = json!(proposal);
-    }
-    if let (Some(id), Some(_)) = (proposal, sent.height) {
-        out["proposal_outcome"] = governance::proposal_outcome(&client, id)?.to_json();
-    }
-    println!("{out}");
-    Ok(())
+    Ok(out)
 }
 
 /// The content fields of `issue-credential` as `(name, text)`: each `--field
@@ -858,6 +931,7 @@ fn payload(
             practitioner_key,
             corrects,
             fhir,
+            linked,
         } => {
             let practitioner = practitioner_key
                 .map(|path| {
@@ -896,6 +970,7 @@ fn payload(
                     .collect::<anyhow::Result<Vec<_>>>()?,
                 valid_days,
                 corrects,
+                linked,
             };
             let issued = issue::prepare(
                 client,
@@ -908,7 +983,10 @@ fn payload(
             )?;
             (
                 issued.payload,
-                Out::Fields(json!({ "credential": issued.credential.to_string() })),
+                Out::Fields(json!({
+                    "credential": issued.credential.to_string(),
+                    "subject": issued.subject.to_string(),
+                })),
             )
         }
         TxAction::Delegate {
@@ -940,7 +1018,17 @@ fn payload(
             credentials,
             purpose,
         } => (
-            build::request_access(subject, credentials, purpose),
+            build::request_access(
+                match subject {
+                    Some(subject) => subject,
+                    None => {
+                        let first = credentials.first().context("give a --credential")?;
+                        client.credential(first)?.claim.subject
+                    }
+                },
+                credentials,
+                purpose,
+            ),
             Out::Request,
         ),
         TxAction::GrantAccess {
@@ -960,29 +1048,8 @@ fn payload(
             )?,
             Out::Grant,
         ),
-        TxAction::GrantAccessSet {
-            grantee,
-            schema,
-            credentials,
-            request,
-            days,
-        } => {
-            let selection = match schema {
-                Some(schema) => SetSelection::Schema(schema),
-                None => SetSelection::Listed(credentials),
-            };
-            let prepared = grant::prepare_grant_set(
-                client,
-                party,
-                grantee,
-                selection,
-                request,
-                build::days_after(now, days),
-                now,
-                &mut OsRng,
-            )?;
-            (prepared.payload, Out::GrantSet(prepared.credentials))
-        }
+        // Several transactions, one per key: sent by `run` itself.
+        TxAction::GrantAccessSet { .. } => bail!("grant-access-set builds its own transactions"),
         TxAction::RevokeGrant { grant } => (
             build::revoke_grant(grant),
             Out::Fields(json!({ "grant": grant.to_string() })),

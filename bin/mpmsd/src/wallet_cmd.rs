@@ -141,9 +141,23 @@ pub enum WalletCommand {
 /// `wallet`, encrypted with `password`.
 fn sync(node: &str, key: &Path, wallet: &Path, password: &str) -> anyhow::Result<Portfolio> {
     let party = load_keys(key, password)?;
-    let synced = wallet::sync(&connect(Some(node.to_string()), None)?, &party)?;
+    // The wallet already there (if this password opens it) says where the last scan
+    // for entry keys stopped.
+    let previous = if wallet.exists() {
+        Some(open(wallet, password)?)
+    } else {
+        None
+    };
+    let synced = wallet::sync(
+        &connect(Some(node.to_string()), None)?,
+        &party,
+        previous.as_ref(),
+    )?;
     for (id, height) in &synced.erased {
         eprintln!("credential {id}: content erased at height {height}, not held");
+    }
+    for (id, why) in &synced.unreadable {
+        eprintln!("credential {id}: not readable with this key ({why}), not held");
     }
     synced
         .portfolio
@@ -348,9 +362,10 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             let password = password(&password_file)?;
             let portfolio = open(&wallet, &password)?;
             let holder = load_keys(&key, &password)?;
-            let presentation = portfolio.find(&credential)?.present(
+            let held = portfolio.find(&credential)?;
+            let presentation = held.present(
                 &show,
-                &holder.signing,
+                &portfolio.signer(held, &holder)?,
                 &audience,
                 &nonce,
                 mpms_client::now_ms(),

@@ -1,6 +1,6 @@
 //! The JSON bodies the routes answer with, one type per answer.
 
-use mpms_crypto::{Hash, MerkleProof, PublicKey};
+use mpms_crypto::{EncryptionKey, Hash, MerkleProof, PublicKey};
 use mpms_ledger::records::{
     Account, Authority, Credential, Grant, Inspection, OffenceKind, Proposal, Schema,
 };
@@ -151,6 +151,33 @@ pub struct SubjectCredentials {
     pub subject: PublicKey,
     /// Its credentials, by schema, then in issue order.
     pub credentials: Vec<HeldCredential>,
+}
+
+/// One issuance as a subject's wallet scans for its entries: the subject its claim
+/// names and the `enc` of the content key sealed to the subject, from which the
+/// subject (only) derives whether that is one of its entry keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IssuanceNote {
+    /// The height it was issued at.
+    pub height: u64,
+    /// The credential.
+    pub credential: Hash,
+    /// The subject the claim names.
+    pub subject: PublicKey,
+    /// `enc` of the content key sealed to the subject (HPKE's encapsulated key).
+    pub enc: EncryptionKey,
+}
+
+/// `GET /v1/issuances`: the issuances of a range of blocks, for wallets scanning for
+/// their entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IssuanceNotes {
+    /// The issuances read, in chain order (erased ones left out).
+    pub issuances: Vec<IssuanceNote>,
+    /// The height to ask from next: one past the last block read.
+    pub next_height: u64,
+    /// The last final height.
+    pub height: u64,
 }
 
 /// `GET /v1/certifiers/{id}/status-lists`: where a certifier's status entries

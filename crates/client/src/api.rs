@@ -340,6 +340,19 @@ impl Client {
             .context_with(|| format!("subject {id}"))
     }
 
+    /// The issuances of the blocks from `from_height` on (a page of them).
+    pub fn issuances(&self, from_height: u64) -> Result<mpms_api::IssuanceNotes> {
+        self.get_as(&format!("/v1/issuances?from_height={from_height}"))
+    }
+
+    /// Whether `id` is a registered subject's account.
+    pub fn subject_exists(&self, id: &PublicKey) -> Result<bool> {
+        Ok(self
+            .get_opt(&format!("/v1/subjects/{id}"))
+            .context_with(|| format!("subject {id}"))?
+            .is_some())
+    }
+
     /// The encryption key credentials for subject `id` are sealed to.
     pub fn subject_key(&self, id: &PublicKey) -> Result<EncryptionKey> {
         Ok(self.subject(id)?.encryption_key)

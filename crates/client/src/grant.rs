@@ -282,6 +282,69 @@ pub fn prepare_grant_set<R: RngCore + CryptoRng>(
     })
 }
 
+/// The set grants that give `grantee` the credentials `selection` names of subject
+/// `party`, one per key they are issued to (the account, or an entry key: the chain
+/// links no two entry keys, so no single transaction may either), each with the
+/// party that sends it. By schema: every grantable credential of the schema under
+/// the account and under each of its entry keys.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_grant_sets<R: RngCore + CryptoRng>(
+    client: &Client,
+    party: &Party,
+    grantee: PublicKey,
+    selection: SetSelection,
+    request: Option<Hash>,
+    expires_at_ms: u64,
+    now_ms: u64,
+    rng: &mut R,
+) -> Result<Vec<(Party, PreparedSet)>> {
+    // (acting party, what it grants)
+    let mut groups: Vec<(Party, SetSelection)> = Vec::new();
+    match selection {
+        SetSelection::Listed(ids) => {
+            for id in ids {
+                let acting = crate::entries::acting_for(client, party, &id)?;
+                match groups.iter_mut().find(|(p, _)| p.id() == acting.id()) {
+                    Some((_, SetSelection::Listed(listed))) => listed.push(id),
+                    _ => groups.push((acting, SetSelection::Listed(vec![id]))),
+                }
+            }
+        }
+        SetSelection::Schema(schema) => {
+            let (entries, _) = crate::entries::scan(client, party, 1)?;
+            let keys =
+                std::iter::once(party.clone()).chain(entries.iter().map(|e| party.entry(&e.tweak)));
+            for acting in keys {
+                let held = client.subject_credentials(&acting.id())?;
+                if !grantable(&held, &schema, now_ms).is_empty() {
+                    groups.push((acting, SetSelection::Schema(schema.clone())));
+                }
+            }
+            if groups.is_empty() {
+                return Err(Error::Input(format!(
+                    "no credential of schema {schema} to grant"
+                )));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(acting, selection)| {
+            let prepared = prepare_grant_set(
+                client,
+                &acting,
+                grantee,
+                selection,
+                request,
+                expires_at_ms,
+                now_ms,
+                rng,
+            )?;
+            Ok((acting, prepared))
+        })
+        .collect()
+}
+
 /// A credential a grantee opened and checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Opened {
@@ -474,14 +537,17 @@ mod tests {
             documents: vec![],
             valid_days: 30,
             corrects: None,
+            linked: false,
         };
         let issuance = issue_credential(
             "mpms-test",
             "http://127.0.0.1:26601",
             issuer(&certifier, None),
             &schema,
-            subject.id(),
-            &subject.decryption("a subject").unwrap().encryption_key(),
+            mpms_ledger::credential::Recipient::Named {
+                subject: subject.id(),
+                encryption_key: &subject.decryption("a subject").unwrap().encryption_key(),
+            },
             &draft.content(&mut rng),
             draft.terms(1_000_000, 0),
             &mut rng,

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use mpms_crypto::{CryptoRng, EncryptionKey, Hash, PublicKey, RngCore};
 use mpms_ledger::claims::FieldValue;
 use mpms_ledger::credential::{
-    prepare_issuance_with_vc, ClaimTerms, CredentialContent, DocumentDigest, Issuer, SignedForms,
+    prepare_issuance_with_vc, ClaimTerms, CredentialContent, DocumentDigest, Issuer, Recipient,
+    SignedForms,
 };
 use mpms_ledger::records::Schema;
 use mpms_ledger::transaction::{CredentialClaim, CredentialIssuance};
@@ -104,6 +105,10 @@ pub struct Draft {
     pub valid_days: u64,
     /// The earlier entry it corrects (same subject and schema, same certifier).
     pub corrects: Option<Hash>,
+    /// Name the subject's account in the claim, instead of a fresh entry key of it
+    /// (what a stackable credential does anyway: its prerequisites are held by the
+    /// same account).
+    pub linked: bool,
 }
 
 impl Draft {
@@ -154,8 +159,7 @@ pub fn issue_credential<R: RngCore + CryptoRng>(
     status_base: &str,
     issuer: Issuer<'_>,
     schema: &Schema,
-    subject: PublicKey,
-    subject_key: &EncryptionKey,
+    recipient: Recipient<'_>,
     content: &CredentialContent,
     terms: ClaimTerms,
     rng: &mut R,
@@ -199,8 +203,7 @@ pub fn issue_credential<R: RngCore + CryptoRng>(
         chain_id,
         issuer,
         schema.into(),
-        subject,
-        subject_key,
+        recipient,
         content,
         terms,
         forms,
@@ -221,6 +224,50 @@ pub struct Issued {
     pub credential: Hash,
     /// The content sealed in it (what the subject will open).
     pub content: CredentialContent,
+    /// The subject its claim names: a fresh entry key of the draft's subject, or the
+    /// account itself (linked, stackable, or correcting an entry named so).
+    pub subject: PublicKey,
+}
+
+/// Whom `draft` goes to: a fresh entry key of its subject, unless it corrects an
+/// entry (then the subject that entry names), is linked, or its schema stacks on
+/// prerequisites (then the subject's account).
+fn recipient<'a>(
+    client: &Client,
+    schema: &Schema,
+    draft: &Draft,
+    encryption_key: &'a EncryptionKey,
+) -> Result<Recipient<'a>> {
+    if let Some(earlier) = draft.corrects {
+        let subject = client.credential(&earlier)?.claim.subject;
+        // An entry named by account must be the draft's subject's; an entry key
+        // cannot be told apart from another subject's by anyone but its owner.
+        if subject != draft.subject && client.subject_exists(&subject)? {
+            return Err(Error::Input(format!(
+                "{earlier} is an entry of subject {subject}, not of {}",
+                draft.subject
+            )));
+        }
+        return Ok(Recipient::Named {
+            subject,
+            encryption_key,
+        });
+    }
+    if draft.linked || !schema.prerequisites.is_empty() {
+        return Ok(Recipient::Named {
+            subject: draft.subject,
+            encryption_key,
+        });
+    }
+    let signing_key = client
+        .account(&draft.subject)?
+        .account
+        .map(|a| a.signing_key_at(&draft.subject, u64::MAX))
+        .unwrap_or(draft.subject);
+    Ok(Recipient::Entry {
+        signing_key,
+        encryption_key,
+    })
 }
 
 /// [`issue_credential`] of `draft` by `certifier` (or by `practitioner` for it), at
@@ -237,6 +284,7 @@ pub fn prepare<R: RngCore + CryptoRng>(
     let content = draft.content(rng);
     let chain_id = client.chain_id()?;
     let subject_key = client.subject_key(&draft.subject)?;
+    let recipient = recipient(client, schema, draft, &subject_key)?;
     // The certifier's next unused status entry (a concurrent issuance taking it
     // first makes this one fail with a clear error; issuing again takes the next).
     let status_index = client.status_lists(&certifier.id())?.next_index;
@@ -245,17 +293,18 @@ pub fn prepare<R: RngCore + CryptoRng>(
         client.base(),
         issuer(certifier, practitioner),
         schema,
-        draft.subject,
-        &subject_key,
+        recipient,
         &content,
         draft.terms(now_ms, status_index),
         rng,
     )?;
     let credential = issuance.claim.id();
+    let subject = issuance.claim.subject;
     Ok(Issued {
         payload: Payload::IssueCredential(Box::new(issuance)),
         credential,
         content,
+        subject,
     })
 }
 
@@ -349,14 +398,17 @@ mod tests {
             documents: vec![],
             valid_days: 1,
             corrects: None,
+            linked: false,
         };
         let refused = issue_credential(
             "mpms-test",
             "http://127.0.0.1:26601",
             issuer(&certifier, None),
             &schema,
-            subject.id(),
-            &subject.decryption("a subject").unwrap().encryption_key(),
+            Recipient::Named {
+                subject: subject.id(),
+                encryption_key: &subject.decryption("a subject").unwrap().encryption_key(),
+            },
             &draft.content(&mut rng),
             draft.terms(1_000, 0),
             &mut rng,
@@ -412,6 +464,7 @@ mod tests {
             documents: vec![document_digest("report", b"scan")],
             valid_days: 10,
             corrects: Some(Hash::digest(b"earlier")),
+            linked: false,
         };
         let content = draft.content(&mut rng);
         let now = 100 * crate::build::DAY_MS;
@@ -420,8 +473,10 @@ mod tests {
             "http://127.0.0.1:26601",
             issuer(&hospital, Some(&cardiologist)),
             &schema,
-            patient.id(),
-            &patient.decryption("a subject").unwrap().encryption_key(),
+            Recipient::Named {
+                subject: patient.id(),
+                encryption_key: &patient.decryption("a subject").unwrap().encryption_key(),
+            },
             &content,
             draft.terms(now, 0),
             &mut rng,

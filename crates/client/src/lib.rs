@@ -10,6 +10,8 @@
 //!   evidence), [`issue`] (a credential sealed to its subject), [`grant`] (access
 //!   re-sealed to an organization, and opening what was granted), [`governance`]
 //!   (proposals and votes);
+//! - [`entries`]: a subject's entry keys (one per entry of its record): finding its
+//!   entries, and acting for one;
 //! - [`wallet`]: a subject's portfolio, decrypted and checked, kept encrypted;
 //! - [`proof`]: proof bundles checked as a verifier checks them.
 //!
@@ -46,6 +48,7 @@
 
 pub mod api;
 pub mod build;
+pub mod entries;
 mod error;
 pub mod governance;
 pub mod grant;

@@ -1,11 +1,12 @@
 //! Who acts: an account's keys.
 
-use mpms_crypto::{CryptoRng, DecryptionKey, PublicKey, RngCore, SigningKey};
+use mpms_crypto::{CryptoRng, DecryptionKey, EntryTweak, PublicKey, RngCore, SigningKey};
 
 use crate::error::{Error, Result};
 
 /// An account's keys: the signing key (its id) and, for an account that receives
 /// sealed content (a subject, an organization, a certifier), its decryption key.
+#[derive(Clone)]
 pub struct Party {
     /// Signs transactions.
     pub signing: SigningKey,
@@ -39,6 +40,15 @@ impl Party {
     /// The account id.
     pub fn id(&self) -> PublicKey {
         self.signing.public_key()
+    }
+
+    /// The party that acts for one entry of this subject's record: the entry key
+    /// `tweak` makes of this signing key, opening with the same decryption key.
+    pub fn entry(&self, tweak: &EntryTweak) -> Party {
+        Party {
+            signing: tweak.entry_signing_key(&self.signing),
+            decryption: self.decryption.clone(),
+        }
     }
 
     /// The decryption key; [`Error::NoDecryptionKey`] naming `what` needs it when

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use mpms_crypto::{CryptoRng, Hash, KdfParams, Keystore, RngCore, SigningKey};
+use mpms_crypto::{
+    CryptoRng, EntryTweak, Hash, KdfParams, Keystore, PublicKey, RngCore, SigningKey,
+};
 use mpms_ledger::credential::{open_delivery, subject_sealed, verify_content, CredentialContent};
 use mpms_ledger::records::{Credential, CredentialStatus, Schema};
 use mpms_light::{ProofBundle, Verdict};
@@ -54,6 +56,34 @@ pub struct Portfolio {
     /// chain's audit trail at the synced height).
     #[serde(default)]
     pub audit: Vec<mpms_api::AuditEvent>,
+    /// The subject's entry keys found so far (see [`crate::entries`]).
+    #[serde(default)]
+    pub entry_keys: Vec<EntryKeyRecord>,
+    /// The height the next scan for entry keys starts from.
+    #[serde(default)]
+    pub scanned_height: u64,
+}
+
+/// An entry key of the wallet's subject, as the wallet keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryKeyRecord {
+    /// The entry key.
+    pub subject: PublicKey,
+    /// Its tweak, hex (secret: with the subject's key, it signs for the entry).
+    pub tweak: String,
+}
+
+impl EntryKeyRecord {
+    fn tweak(&self) -> Result<EntryTweak> {
+        let bytes: [u8; 32] = hex::decode(&self.tweak)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                Error::Input(format!("the wallet's key of {} is damaged", self.subject))
+            })?;
+        EntryTweak::from_bytes(bytes)
+            .ok_or_else(|| Error::Input(format!("the wallet's key of {} is damaged", self.subject)))
+    }
 }
 
 /// Where a stack (a schema with prerequisites) stands.
@@ -89,45 +119,60 @@ pub struct Synced {
     /// Credentials left out because their content was erased at the subject's
     /// request, with the erasure's height.
     pub erased: Vec<(Hash, u64)>,
+    /// Credentials naming the subject (or one of its entry keys) that its key does
+    /// not open, or whose content does not match the claim: left out, with why.
+    /// Anyone accredited can issue to a key; what the subject cannot open is not its.
+    pub unreadable: Vec<(Hash, String)>,
 }
 
-/// Fetches the credentials of subject `party` from the node, decrypts each with its
-/// key, checks it (certifier signature and commitment) and returns the portfolio,
-/// with every schema of the chain and the audit trail.
-pub fn sync(client: &Client, party: &Party) -> Result<Synced> {
+/// Fetches the credentials of subject `party` from the node (those naming its
+/// account, and those naming its entry keys, found by scanning the issuances since
+/// `previous` was synced, or from the start), decrypts each with its key, checks it
+/// (certifier signature and commitment) and returns the portfolio, with every schema
+/// of the chain and the audit trail.
+pub fn sync(client: &Client, party: &Party, previous: Option<&Portfolio>) -> Result<Synced> {
     let reader = party.decryption("a wallet")?;
     let status = client.node_status()?;
     let subject = party.id();
+    // A previous portfolio of this subject on this chain: its entry keys stand, and
+    // the scan goes on from where it stopped.
+    let previous =
+        previous.filter(|p| p.subject == subject.to_string() && p.chain_id == status.chain_id);
+    let mut entry_keys = previous.map(|p| p.entry_keys.clone()).unwrap_or_default();
+    let from = previous.map_or(1, |p| p.scanned_height.max(1));
+    let (found, scanned_height) = crate::entries::scan(client, party, from)?;
+    for entry in found {
+        if !entry_keys.iter().any(|k| k.subject == entry.subject) {
+            entry_keys.push(EntryKeyRecord {
+                subject: entry.subject,
+                tweak: hex::encode(entry.tweak.to_bytes()),
+            });
+        }
+    }
+    let subjects: Vec<PublicKey> = std::iter::once(subject)
+        .chain(entry_keys.iter().map(|k| k.subject))
+        .collect();
     let mut credentials = Vec::new();
     let mut erased = Vec::new();
-    for (id, record) in client.subject_credentials(&subject)? {
-        if let Some(height) = record.erased_height {
-            erased.push((id, height));
-            continue;
+    let mut unreadable = Vec::new();
+    for named in &subjects {
+        for (id, record) in client.subject_credentials(named)? {
+            if let Some(height) = record.erased_height {
+                erased.push((id, height));
+                continue;
+            }
+            match open_held(client, reader, id, record) {
+                Ok(held) => credentials.push(held),
+                Err(e) => unreadable.push((id, e.to_string())),
+            }
         }
-        let tx = client.committed_tx(&record.issued_tx)?;
-        let issuance = issuance_in(&tx)?;
-        let delivery = open_delivery(issuance, subject_sealed(issuance)?, reader)
-            .context_with(|| format!("decrypting credential {id}"))?;
-        let content = delivery.content;
-        verify_content(
-            &tx.tx.chain_id,
-            &issuance.claim,
-            &issuance.certifier_signature,
-            &issuance.claim.signer(),
-            &content,
-        )
-        .context_with(|| format!("checking credential {id}"))?;
-        credentials.push(Held {
-            id,
-            record,
-            content,
-            vc_jwt: delivery.vc_jwt,
-            sd_jwt: delivery.sd_jwt,
-        });
     }
     let schemas = client.schemas()?;
-    let audit = client.audit(&subject)?;
+    let mut audit = Vec::new();
+    for named in &subjects {
+        audit.extend(client.audit(named)?);
+    }
+    audit.sort_by_key(|event| event.time_ms());
     Ok(Synced {
         portfolio: Portfolio {
             audit,
@@ -136,12 +181,66 @@ pub fn sync(client: &Client, party: &Party) -> Result<Synced> {
             height: status.height,
             credentials,
             schemas,
+            entry_keys,
+            scanned_height,
         },
         erased,
+        unreadable,
+    })
+}
+
+/// Credential `id` (its `record`) fetched, opened with `reader` and checked.
+fn open_held(
+    client: &Client,
+    reader: &mpms_crypto::DecryptionKey,
+    id: Hash,
+    record: Credential,
+) -> Result<Held> {
+    let tx = client.committed_tx(&record.issued_tx)?;
+    let issuance = issuance_in(&tx)?;
+    let delivery = open_delivery(issuance, subject_sealed(issuance)?, reader)
+        .context_with(|| format!("decrypting credential {id}"))?;
+    let content = delivery.content;
+    verify_content(
+        &tx.tx.chain_id,
+        &issuance.claim,
+        &issuance.certifier_signature,
+        &issuance.claim.signer(),
+        &content,
+    )
+    .context_with(|| format!("checking credential {id}"))?;
+    Ok(Held {
+        id,
+        record,
+        content,
+        vc_jwt: delivery.vc_jwt,
+        sd_jwt: delivery.sd_jwt,
     })
 }
 
 impl Portfolio {
+    /// The key that signs as the subject of `held`: `party`'s own when the credential
+    /// names its account, else the entry key it names.
+    pub fn signer(&self, held: &Held, party: &Party) -> Result<SigningKey> {
+        let subject = held.record.claim.subject;
+        if subject == party.id() {
+            return Ok(party.signing.clone());
+        }
+        let record = self
+            .entry_keys
+            .iter()
+            .find(|k| k.subject == subject)
+            .ok_or_else(|| Error::Input(format!("{} is not an entry of this wallet", held.id)))?;
+        let signing = record.tweak()?.entry_signing_key(&party.signing);
+        if signing.public_key() != subject {
+            return Err(Error::Input(format!(
+                "the key is not the subject of {}: another subject's wallet?",
+                held.id
+            )));
+        }
+        Ok(signing)
+    }
+
     /// The portfolio encrypted under `password` (a wallet file's store).
     pub fn seal<R: RngCore + CryptoRng>(
         &self,
@@ -354,6 +453,7 @@ mod tests {
             documents: vec![],
             valid_days: 30,
             corrects: None,
+            linked: false,
         };
         let content = draft.content(&mut rng);
         let issuance = issue_credential(
@@ -361,8 +461,10 @@ mod tests {
             "http://127.0.0.1:26601",
             issuer(&certifier, None),
             schema,
-            subject.id(),
-            &subject.decryption("x").unwrap().encryption_key(),
+            mpms_ledger::credential::Recipient::Named {
+                subject: subject.id(),
+                encryption_key: &subject.decryption("x").unwrap().encryption_key(),
+            },
             &content,
             draft.terms(1_000_000, 0),
             &mut rng,
@@ -408,14 +510,17 @@ mod tests {
             documents: vec![],
             valid_days: 30,
             corrects: None,
+            linked: false,
         };
         let issuance = issue_credential(
             "mpms-test",
             "http://127.0.0.1:26601",
             issuer(&certifier, None),
             &bls,
-            intern.id(),
-            &intern.decryption("x").unwrap().encryption_key(),
+            mpms_ledger::credential::Recipient::Named {
+                subject: intern.id(),
+                encryption_key: &intern.decryption("x").unwrap().encryption_key(),
+            },
             &draft.content(&mut rng),
             draft.terms(1_000_000, 1),
             &mut rng,
@@ -454,6 +559,14 @@ mod tests {
             ),
             (
                 200,
+                json(serde_json::json!(mpms_api::IssuanceNotes {
+                    issuances: vec![],
+                    next_height: 7,
+                    height: 6,
+                })),
+            ),
+            (
+                200,
                 json(serde_json::json!({"subject": intern.id(), "credentials": [
                     {"id": id, "credential": record},
                     {"id": erased_id, "credential": erased},
@@ -485,7 +598,7 @@ mod tests {
                 })),
             ),
         ]);
-        let synced = sync(&Client::new(&base), &intern).unwrap();
+        let synced = sync(&Client::new(&base), &intern, None).unwrap();
         assert_eq!(synced.erased, vec![(erased_id, 4)]);
         let p = &synced.portfolio;
         assert_eq!((p.chain_id.as_str(), p.height), ("mpms-test", 6));
@@ -496,9 +609,10 @@ mod tests {
         assert!(p.credentials[0].verified_vc().is_ok());
         assert_eq!(p.schemas, vec![bls]);
         assert_eq!(p.audit.len(), 1);
-        let paths: Vec<String> = requests.iter().take(5).map(|(l, _)| l).collect();
+        let paths: Vec<String> = requests.iter().take(6).map(|(l, _)| l).collect();
+        assert_eq!(paths[1], "GET /v1/issuances?from_height=1 HTTP/1.1");
         assert_eq!(
-            paths[1],
+            paths[2],
             format!(
                 "GET /v1/subjects/{}/credentials?limit=1000 HTTP/1.1",
                 intern.id()
@@ -508,7 +622,7 @@ mod tests {
         // Keys that only sign cannot hold a wallet.
         let signer = Party::signing_only(certifier.signing);
         assert!(matches!(
-            sync(&Client::new(&base), &signer),
+            sync(&Client::new(&base), &signer, None),
             Err(Error::NoDecryptionKey(_))
         ));
     }
@@ -536,6 +650,8 @@ mod tests {
             credentials,
             schemas,
             audit: vec![],
+            entry_keys: vec![],
+            scanned_height: 0,
         }
     }
 

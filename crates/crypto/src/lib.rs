@@ -12,6 +12,8 @@
 //! - [`merkle`]: a binary Merkle tree with inclusion proofs;
 //! - [`seal`]: HPKE (RFC 9180) sealing to a recipient's X25519 key, and the symmetric
 //!   content encryption that credentials use;
+//! - [`entry`]: entry keys, one per entry of a subject's record, that only the
+//!   subject signs with and nobody else links to it;
 //! - [`keystore`]: a password-encrypted key file (argon2id + XChaCha20-Poly1305).
 //!
 //! The crate knows nothing of transactions or blocks. Randomness always comes in from
@@ -20,6 +22,7 @@
 mod bytes;
 #[cfg(feature = "testkit")]
 pub mod edge;
+pub mod entry;
 mod hash;
 pub mod keystore;
 pub mod merkle;
@@ -28,12 +31,15 @@ mod signature;
 pub mod verified;
 mod verify;
 
+pub use entry::EntryTweak;
 pub use hash::{Hash, Hasher};
 pub use keystore::{KdfParams, Keystore, KeystoreError};
 pub use merkle::{MerkleProof, MerkleTree};
 /// The random-number traits this crate takes randomness through.
 pub use rand::{CryptoRng, RngCore};
-pub use seal::{ContentKey, DecryptionKey, EncryptedContent, EncryptionKey, SealError, Sealed};
+pub use seal::{
+    ContentKey, DecryptionKey, EncryptedContent, EncryptionKey, SealError, Sealed, Sealer,
+};
 pub use signature::{
     signing_message, verify_batch, BatchItem, Domain, PublicKey, Signature, SignatureError,
     SigningKey,

@@ -172,12 +172,87 @@ pub fn open(
     .map_err(|_| SealError::Decrypt)
 }
 
+/// The sending end of one HPKE context with a recipient (RFC 9180 `SetupBaseS`):
+/// it seals one message and exports secrets that the recipient derives from the
+/// sealed message's `enc` alone (RFC 9180 §5.3), so a value can be bound to the
+/// sealed message before its associated data is known.
+pub struct Sealer {
+    enc: EncryptionKey,
+    info: &'static [u8],
+    context: hpke::aead::AeadCtxS<Aead, Kdf, Kem>,
+}
+
+impl Sealer {
+    /// A context with `recipient` for purpose `info`.
+    pub fn new<R: RngCore + CryptoRng>(
+        recipient: &EncryptionKey,
+        info: &'static [u8],
+        rng: &mut R,
+    ) -> Result<Sealer, SealError> {
+        let pk = recipient.hpke()?;
+        let (enc, context) =
+            hpke::setup_sender::<Aead, Kdf, Kem, R>(&OpModeS::Base, &pk, info, rng)
+                .map_err(|e| SealError::Hpke(e.to_string()))?;
+        Ok(Sealer {
+            enc: EncryptionKey(enc.to_bytes().into()),
+            info,
+            context,
+        })
+    }
+
+    /// The `enc` the sealed message will carry.
+    pub fn enc(&self) -> &EncryptionKey {
+        &self.enc
+    }
+
+    /// Fills `out` with the secret exported under `label` (at most 255 × 32 bytes).
+    pub fn export(&self, label: &[u8], out: &mut [u8]) -> Result<(), SealError> {
+        self.context
+            .export(label, out)
+            .map_err(|e| SealError::Hpke(e.to_string()))
+    }
+
+    /// Seals `plaintext` with `aad`: what [`open`] opens with the same `info`.
+    pub fn seal(mut self, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, SealError> {
+        if plaintext.len() > MAX_PLAINTEXT {
+            return Err(SealError::TooLarge(plaintext.len()));
+        }
+        let ciphertext = self
+            .context
+            .seal(plaintext, aad)
+            .map_err(|e| SealError::Hpke(e.to_string()))?;
+        Ok(Sealed {
+            enc: self.enc,
+            ciphertext,
+        })
+    }
+}
+
+/// The recipient's side of [`Sealer::export`]: the secret exported under `label` from
+/// the context that `enc` opens for `key` with `info`. Needs no ciphertext.
+pub fn export_received(
+    key: &DecryptionKey,
+    info: &[u8],
+    enc: &EncryptionKey,
+    label: &[u8],
+    out: &mut [u8],
+) -> Result<(), SealError> {
+    let sk = key.hpke()?;
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc.as_bytes())
+        .map_err(|_| SealError::Decrypt)?;
+    let context = hpke::setup_receiver::<Aead, Kdf, Kem>(&OpModeR::Base, &sk, &enc, info)
+        .map_err(|_| SealError::Decrypt)?;
+    context
+        .export(label, out)
+        .map_err(|e| SealError::Hpke(e.to_string()))
+}
+
 /// A random symmetric key that encrypts one credential's content. Zeroized on drop.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct ContentKey([u8; 32]);
 
 /// The `info` string under which content keys are sealed with HPKE.
-const CONTENT_KEY_INFO: &[u8] = b"mpms/content-key/v1";
+pub const CONTENT_KEY_INFO: &[u8] = b"mpms/content-key/v1";
 
 impl ContentKey {
     /// A fresh random key.
@@ -239,6 +314,15 @@ impl ContentKey {
         rng: &mut R,
     ) -> Result<Sealed, SealError> {
         seal(recipient, CONTENT_KEY_INFO, aad, &self.0, rng)
+    }
+
+    /// Seals this key with `sealer` (a context made with [`CONTENT_KEY_INFO`]); it
+    /// opens with [`ContentKey::open_from`].
+    pub fn seal_with(&self, sealer: Sealer, aad: &[u8]) -> Result<Sealed, SealError> {
+        if sealer.info != CONTENT_KEY_INFO {
+            return Err(SealError::Hpke("not a content key context".into()));
+        }
+        sealer.seal(aad, &self.0)
     }
 
     /// Opens a content key sealed with [`ContentKey::seal_to`].

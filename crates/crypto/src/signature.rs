@@ -4,8 +4,12 @@
 //! [`Domain`] (see [`signing_message`]), so a signature made for one chain or one kind
 //! of message can never be replayed as another.
 
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::Scalar;
+use ed25519_dalek::hazmat::{self, ExpandedSecretKey};
 use ed25519_dalek::Signer;
 use rand::{CryptoRng, RngCore};
+use sha2::Digest;
 use zeroize::Zeroize;
 
 use crate::bytes::fixed_bytes_type;
@@ -84,8 +88,35 @@ pub enum SignatureError {
 }
 
 /// An ed25519 secret key. Zeroized on drop; never printed.
+///
+/// Either an RFC 8032 key made from its 32-byte seed, or an **entry key**: a key
+/// derived from another by adding a secret scalar (see [`crate::entry`]), which has no
+/// seed. Both sign ordinary ed25519 signatures.
 #[derive(Clone)]
-pub struct SigningKey(ed25519_dalek::SigningKey);
+pub struct SigningKey(Secret);
+
+#[derive(Clone)]
+enum Secret {
+    Seed(ed25519_dalek::SigningKey),
+    Derived(Derived),
+}
+
+/// The expanded secret of a derived key: its scalar, the nonce prefix (unique to the
+/// key: a prefix shared by two keys whose scalars differ by a known amount would give
+/// their secret away) and the public key.
+#[derive(Clone)]
+struct Derived {
+    scalar: Scalar,
+    hash_prefix: [u8; 32],
+    public: ed25519_dalek::VerifyingKey,
+}
+
+impl Drop for Derived {
+    fn drop(&mut self) {
+        self.scalar.zeroize();
+        self.hash_prefix.zeroize();
+    }
+}
 
 impl SigningKey {
     /// A fresh random key.
@@ -99,17 +130,24 @@ impl SigningKey {
 
     /// The key whose 32-byte secret seed is `seed` (RFC 8032 "secret key").
     pub fn from_seed(seed: &[u8; 32]) -> SigningKey {
-        SigningKey(ed25519_dalek::SigningKey::from_bytes(seed))
+        SigningKey(Secret::Seed(ed25519_dalek::SigningKey::from_bytes(seed)))
     }
 
-    /// The 32-byte secret seed. Handle with care.
-    pub fn to_seed(&self) -> [u8; 32] {
-        self.0.to_bytes()
+    /// The 32-byte secret seed, for a key made from one (a derived entry key has
+    /// none). Handle with care.
+    pub fn to_seed(&self) -> Option<[u8; 32]> {
+        match &self.0 {
+            Secret::Seed(key) => Some(key.to_bytes()),
+            Secret::Derived(_) => None,
+        }
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key().to_bytes())
+        match &self.0 {
+            Secret::Seed(key) => PublicKey(key.verifying_key().to_bytes()),
+            Secret::Derived(derived) => PublicKey(derived.public.to_bytes()),
+        }
     }
 
     /// Signs `message` as `domain` on chain `chain_id`.
@@ -117,10 +155,47 @@ impl SigningKey {
         self.sign_raw(&signing_message(chain_id, domain, message))
     }
 
-    /// Signs exactly `bytes`, with no domain prefix. Only for known-answer tests and
-    /// for callers that built the prefix with [`signing_message`] themselves.
+    /// Signs exactly `bytes`, with no domain prefix. Only for known-answer tests, for
+    /// callers that built the prefix with [`signing_message`] themselves, and for
+    /// formats with their own signing input (a JWS).
     pub fn sign_raw(&self, bytes: &[u8]) -> Signature {
-        Signature(self.0.sign(bytes).to_bytes())
+        match &self.0 {
+            Secret::Seed(key) => Signature(key.sign(bytes).to_bytes()),
+            Secret::Derived(derived) => {
+                let expanded = ExpandedSecretKey {
+                    scalar: derived.scalar,
+                    hash_prefix: derived.hash_prefix,
+                };
+                let signature = hazmat::raw_sign::<sha2::Sha512>(&expanded, bytes, &derived.public);
+                Signature(signature.to_bytes())
+            }
+        }
+    }
+
+    /// The key whose scalar is this key's plus `tweak` (mod the group order), and
+    /// whose public key is therefore `self.public_key().tweaked(tweak)`.
+    pub(crate) fn tweaked(&self, tweak: &Scalar) -> SigningKey {
+        let (scalar, prefix) = match &self.0 {
+            Secret::Seed(key) => {
+                let expanded = ExpandedSecretKey::from(key.as_bytes());
+                (expanded.scalar, expanded.hash_prefix)
+            }
+            Secret::Derived(derived) => (derived.scalar, derived.hash_prefix),
+        };
+        let scalar = scalar + tweak;
+        let mut hasher = sha2::Sha512::new();
+        hasher.update(b"mpms/entry-key/nonce-prefix/v1");
+        hasher.update(prefix);
+        hasher.update(tweak.as_bytes());
+        let wide = hasher.finalize();
+        let mut hash_prefix = [0u8; 32];
+        hash_prefix.copy_from_slice(&wide[..32]);
+        let public = ed25519_dalek::VerifyingKey::from(EdwardsPoint::mul_base(&scalar));
+        SigningKey(Secret::Derived(Derived {
+            scalar,
+            hash_prefix,
+            public,
+        }))
     }
 }
 
@@ -158,6 +233,22 @@ impl PublicKey {
     /// that is not of small order.
     pub fn is_valid(&self) -> bool {
         self.decoded().is_ok()
+    }
+
+    /// This key plus `tweak` times the base point: the public key of
+    /// [`SigningKey::tweaked`]. `None` when this key is not a usable point or the sum
+    /// is not one.
+    pub(crate) fn tweaked(&self, tweak: &Scalar) -> Option<PublicKey> {
+        if !self.is_valid() {
+            return None;
+        }
+        let point = CompressedEdwardsY(self.0).decompress()?;
+        let key = PublicKey(
+            (point + EdwardsPoint::mul_base(tweak))
+                .compress()
+                .to_bytes(),
+        );
+        key.is_valid().then_some(key)
     }
 
     /// Verifies `signature` over `message` as `domain` on chain `chain_id`, with the

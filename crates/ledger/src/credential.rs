@@ -7,8 +7,10 @@
 //! grantee. Whoever holds the content can check it against the commitment and the
 //! certifier's signature.
 
+use mpms_crypto::seal::CONTENT_KEY_INFO;
 use mpms_crypto::{
-    ContentKey, DecryptionKey, EncryptionKey, Hash, PublicKey, SealError, Sealed, SigningKey,
+    ContentKey, DecryptionKey, EncryptionKey, EntryTweak, Hash, PublicKey, SealError, Sealed,
+    Sealer, SigningKey,
 };
 use mpms_crypto::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -152,6 +154,33 @@ pub enum IssueError {
     /// Encryption failed.
     #[error("cannot seal the content: {0}")]
     Seal(#[from] SealError),
+    /// The subject's signing key is not a usable ed25519 key: no entry key derives
+    /// from it.
+    #[error("the subject's key {0} is not a usable ed25519 key")]
+    SubjectKey(PublicKey),
+}
+
+/// Whom an issuance goes to, and so what its claim names as subject.
+#[derive(Debug, Clone, Copy)]
+pub enum Recipient<'a> {
+    /// A fresh **entry key** of the subject (see [`mpms_crypto::entry`]): the claim
+    /// names a key that only the subject can sign with and that nobody else can link
+    /// to the subject or to its other entries. The content key is sealed to the
+    /// subject's encryption key, and the entry key is derived from that seal.
+    Entry {
+        /// The subject's signing key (its account's current one).
+        signing_key: PublicKey,
+        /// The subject's encryption key.
+        encryption_key: &'a EncryptionKey,
+    },
+    /// `subject` itself: what a stackable credential needs (its prerequisites are
+    /// held by the same subject) and what a correction names (the entry it corrects).
+    Named {
+        /// The subject the claim names: an account, or an entry key.
+        subject: AccountId,
+        /// The key the content key is sealed to (the subject's owner's).
+        encryption_key: &'a EncryptionKey,
+    },
 }
 
 /// Builds an issuance: checks `content` against the schema's fields, commits to it,
@@ -177,8 +206,10 @@ pub fn prepare_issuance<R: RngCore + CryptoRng>(
             practitioner: None,
         },
         schema,
-        subject,
-        subject_encryption_key,
+        Recipient::Named {
+            subject,
+            encryption_key: subject_encryption_key,
+        },
         content,
         terms,
         |_| SignedForms::default(),
@@ -268,8 +299,7 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     chain_id: &str,
     issuer: Issuer<'_>,
     schema: SchemaRef<'_>,
-    subject: AccountId,
-    subject_encryption_key: &EncryptionKey,
+    recipient: Recipient<'_>,
     content: &CredentialContent,
     terms: ClaimTerms,
     forms: impl FnOnce(&CredentialClaim) -> SignedForms,
@@ -281,6 +311,24 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
             source,
         }
     })?;
+    // The content key's seal is set up first: an entry key derives from it.
+    let (subject, encryption_key) = match recipient {
+        Recipient::Entry {
+            signing_key: subject,
+            encryption_key,
+        }
+        | Recipient::Named {
+            subject,
+            encryption_key,
+        } => (subject, encryption_key),
+    };
+    let sealer = Sealer::new(encryption_key, CONTENT_KEY_INFO, rng)?;
+    let subject = match recipient {
+        Recipient::Entry { .. } => EntryTweak::of_sealer(&sealer)?
+            .entry_key(&subject)
+            .ok_or(IssueError::SubjectKey(subject))?,
+        Recipient::Named { .. } => subject,
+    };
     let claim = CredentialClaim {
         schema: schema.id.to_string(),
         subject,
@@ -301,7 +349,7 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
     };
     let key = ContentKey::generate(rng);
     let encrypted = key.encrypt(id.as_bytes(), &codec::encode(&delivery), rng)?;
-    let subject_key = key.seal_to(subject_encryption_key, id.as_bytes(), rng)?;
+    let subject_key = key.seal_with(sealer, id.as_bytes())?;
     let certifier_signature = issuer.signing_key.sign(
         chain_id,
         mpms_crypto::Domain::CredentialClaim,
@@ -313,6 +361,20 @@ pub fn prepare_issuance_with_vc<R: RngCore + CryptoRng>(
         content: Erasable::new(encrypted),
         subject_key: Erasable::new(subject_key),
     })
+}
+
+/// The tweak under which `entry` (a claim's subject) is an entry key of `subject`
+/// (its signing key, whose owner holds `reader`), found from `enc` of the content
+/// key sealed to `subject` at issuance; `None` when `entry` is not one of its entry
+/// keys (another subject's, or an account named directly).
+pub fn entry_tweak(
+    entry: &AccountId,
+    subject: &PublicKey,
+    reader: &DecryptionKey,
+    enc: &EncryptionKey,
+) -> Option<EntryTweak> {
+    let tweak = EntryTweak::received(reader, enc).ok()?;
+    (tweak.entry_key(subject).as_ref() == Some(entry)).then_some(tweak)
 }
 
 /// Opens the content key of credential `id` from `sealed` with `reader`'s key.

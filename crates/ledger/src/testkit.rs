@@ -27,7 +27,7 @@ fn key(seed: u64, role: &str, i: u64) -> SigningKey {
 }
 
 fn decryption_key(seed: u64, role: &str, i: u64) -> DecryptionKey {
-    DecryptionKey::derive(key(seed, role, i).to_seed().as_slice())
+    DecryptionKey::derive(key(seed, role, i).to_seed().unwrap_or_default().as_slice())
 }
 
 /// A deterministic test chain description.

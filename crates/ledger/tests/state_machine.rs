@@ -885,12 +885,15 @@ fn issuance_rule_violations() {
         e,
         TxError::Credential(Rule::UnknownSchema("med.unknown".into()))
     );
-    // Unknown subject.
+    // A subject that is neither a registered subject nor a usable key (an entry
+    // key is any usable key: see `a_record_entry_goes_to_an_entry_key_only_its_subject_signs_for`).
+    let unusable = mpms_crypto::PublicKey::from_bytes([0; 32]);
     let e = attempt(&mut c, &|i, s| {
-        i.claim.subject = stranger.id;
+        i.claim.subject = unusable;
         resign(i, s);
     });
-    assert_eq!(e, TxError::Credential(Rule::UnknownSubject(stranger.id)));
+    assert_eq!(e, TxError::Credential(Rule::UnknownSubject(unusable)));
+    let _ = &stranger;
     // Bad certifier signature (claim altered after signing).
     let e = attempt(&mut c, &|i, _| i.claim.valid_until_ms -= 1);
     assert_eq!(e, TxError::Credential(Rule::BadCertifierSignature));
@@ -1239,12 +1242,10 @@ fn access_request_grant_inspect_revoke() {
         c.reject(c.tx(&board, req(intern.id, vec![]))),
         TxError::InvalidField { .. }
     ));
+    // A request names the subject its credentials name.
     assert!(matches!(
         c.reject(c.tx(&board, req(board.id, vec![cred_id]))),
-        TxError::NotRegistered {
-            role: "subject",
-            ..
-        }
+        TxError::InvalidField { .. }
     ));
     let nonce = c.nonce(&board.id);
     c.ok(c.tx(&board, req(intern.id, vec![cred_id])));
@@ -1872,7 +1873,7 @@ fn proposed_block(
 
 #[test]
 fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
-    use mpms_ledger::credential::{prepare_issuance_with_vc, Issuer, SchemaRef};
+    use mpms_ledger::credential::{prepare_issuance_with_vc, Issuer, Recipient, SchemaRef};
     let mut c = Chain::new(4);
     let (hospital, patient) = (Actor::new(50), Actor::new(60));
     let (doctor, locum, impostor) = (Actor::new(70), Actor::new(71), Actor::new(72));
@@ -1951,8 +1952,10 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
             id: "med.clinical-note",
             fields: &mpms_ledger::claims::course_fields(),
         },
-        patient.id,
-        &patient.enc.encryption_key(),
+        Recipient::Named {
+            subject: patient.id,
+            encryption_key: &patient.enc.encryption_key(),
+        },
         &content,
         mpms_ledger::credential::ClaimTerms::new(c.time_ms - DAY, c.time_ms + DAY, 9_999),
         |_| mpms_ledger::credential::SignedForms::default(),
@@ -2666,4 +2669,80 @@ fn a_readmitted_authority_is_not_punished_again_for_old_offences() {
         !c.authority_set().contains(&c.authorities[3].id),
         "punished anew"
     );
+}
+
+#[test]
+fn a_record_entry_goes_to_an_entry_key_only_its_subject_signs_for() {
+    use mpms_ledger::credential::entry_tweak;
+    let mut c = Chain::new(4);
+    let (cert, patient, board) = (Actor::new(50), Actor::new(60), Actor::new(51));
+    c.ok(c.tx(&cert, schema("med.lab", &[])));
+    c.register_subject(&patient);
+    let first = c.entry_issuance(&cert, "med.lab", &patient);
+    let second = c.entry_issuance(&cert, "med.lab", &patient);
+    let entry = first.claim.subject;
+    // Two entries of one patient name two keys, neither of them the patient's.
+    assert_ne!(entry, patient.id);
+    assert_ne!(second.claim.subject, patient.id);
+    assert_ne!(second.claim.subject, entry);
+    let first_id = issued_id(&c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(first.clone())))));
+    c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(second.clone()))));
+    // The entry key became an account; the patient's account holds no entry.
+    let account: Account = c.get(&keys::account(&entry)).unwrap();
+    assert_eq!(account.nonce, 0);
+    assert!(c
+        .get::<Vec<Hash>>(&keys::held(&patient.id, "med.lab"))
+        .is_none());
+    assert_eq!(
+        c.get::<Vec<Hash>>(&keys::held(&entry, "med.lab")),
+        Some(vec![first_id])
+    );
+    // The patient finds it from the sealed key's enc and signs for it; another
+    // subject's keys find nothing.
+    let enc = first.subject_key.get().unwrap().enc;
+    let tweak = entry_tweak(&entry, &patient.id, &patient.enc, &enc).unwrap();
+    assert!(entry_tweak(&entry, &board.id, &board.enc, &enc).is_none());
+    assert!(entry_tweak(&second.claim.subject, &patient.id, &patient.enc, &enc).is_none());
+    let signer = Actor {
+        key: tweak.entry_signing_key(&patient.key),
+        id: entry,
+        enc: patient.enc.clone(),
+    };
+    assert_eq!(signer.key.public_key(), entry);
+    let sealed = reseal_key(
+        &first_id,
+        first.subject_key.get().unwrap(),
+        &patient.enc,
+        &board.enc.encryption_key(),
+        &mut c.rng,
+    )
+    .unwrap();
+    let grant = Payload::GrantAccess {
+        credential: first_id,
+        grantee: board.id,
+        request: None,
+        sealed_key: Erasable::new(sealed),
+        expires_at_ms: c.time_ms + DAY,
+    };
+    // Not from the patient's account (the chain cannot link it to the entry), nor
+    // from the certifier that knows the tweak but not the patient's secret.
+    assert_eq!(c.reject(c.tx(&patient, grant.clone())), TxError::NotSubject);
+    assert_eq!(c.reject(c.tx(&cert, grant.clone())), TxError::NotSubject);
+    c.ok(c.tx(&signer, grant));
+    // The grant names the entry key, and so does the audit index.
+    let grant: Grant = c.get(&keys::grant(&grant_id(&entry, 0))).unwrap();
+    assert_eq!(grant.subject, entry);
+    // A correction names the same entry key; erasure is the entry key's alone.
+    let named = Actor {
+        key: patient.key.clone(),
+        id: entry,
+        enc: patient.enc.clone(),
+    };
+    let correction = c.correction(&cert, "med.lab", &named, first_id);
+    c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(correction))));
+    let erase = Payload::EraseContent {
+        credential: first_id,
+    };
+    assert_eq!(c.reject(c.tx(&patient, erase.clone())), TxError::NotSubject);
+    c.ok(c.tx(&signer, erase));
 }

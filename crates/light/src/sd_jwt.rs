@@ -17,7 +17,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use mpms_crypto::{CryptoRng, Hash, PublicKey, RngCore, SigningKey};
 use mpms_ledger::claims::FieldValue;
 use mpms_ledger::credential::CredentialContent;
@@ -25,7 +25,7 @@ use mpms_ledger::transaction::CredentialClaim;
 use mpms_ledger::CredentialId;
 use serde_json::{json, Map, Value};
 
-use crate::vc::{did_key, key_of_did, pkcs8, schema_urn, VcError};
+use crate::vc::{did_key, key_of_did, schema_urn, sign_compact, VcError};
 
 /// The `typ` of an SD-JWT VC's issuer JWT.
 pub const SD_JWT_TYPE: &str = "dc+sd-jwt";
@@ -51,9 +51,7 @@ fn digest(text: &str) -> String {
 }
 
 fn sign(header: Header, payload: &Value, key: &SigningKey) -> Result<String, VcError> {
-    let seed = zeroize::Zeroizing::new(key.to_seed());
-    jsonwebtoken::encode(&header, payload, &EncodingKey::from_ed_der(&pkcs8(&seed)))
-        .map_err(|e| VcError::Sign(e.to_string()))
+    sign_compact(&header, payload, key)
 }
 
 /// The JWK of an ed25519 public key.

@@ -379,7 +379,7 @@ fn expiry_is_judged_now_not_only_at_the_status_height() {
 /// A credential a practitioner signed for its hospital under a delegation, revoked
 /// after the issue.
 fn practitioner_fixture() -> Fixture {
-    use mpms_ledger::credential::{prepare_issuance_with_vc, Issuer, SchemaRef};
+    use mpms_ledger::credential::{prepare_issuance_with_vc, Issuer, Recipient, SchemaRef};
     use mpms_ledger::testkit::DeterministicRng;
     let mut chain = CertifiedChain::new(TestChain::new(4, 32));
     let subject = chain.chain.register_subject(1);
@@ -412,8 +412,10 @@ fn practitioner_fixture() -> Fixture {
             id: SCHEMA,
             fields: &mpms_ledger::claims::course_fields(),
         },
-        sk.public_key(),
-        &dk.encryption_key(),
+        Recipient::Named {
+            subject: sk.public_key(),
+            encryption_key: &dk.encryption_key(),
+        },
         &content,
         mpms_ledger::credential::ClaimTerms::new(0, u64::MAX, 0),
         |_| mpms_ledger::credential::SignedForms::default(),
@@ -555,7 +557,9 @@ fn members_the_verifier_does_not_read_are_refused() {
 /// unless the caller asks for history. (It used to pass as VALID.)
 #[test]
 fn a_superseded_entry_fails_unless_history_is_asked() {
-    use mpms_ledger::credential::{prepare_issuance_with_vc, ClaimTerms, Issuer, SchemaRef};
+    use mpms_ledger::credential::{
+        prepare_issuance_with_vc, ClaimTerms, Issuer, Recipient, SchemaRef,
+    };
     use mpms_ledger::testkit::DeterministicRng;
     let mut f = fixture();
     let certifier = f.chain.chain.certifier.clone();
@@ -569,8 +573,10 @@ fn a_superseded_entry_fails_unless_history_is_asked() {
             id: SCHEMA,
             fields: &mpms_ledger::claims::course_fields(),
         },
-        sk.public_key(),
-        &dk.encryption_key(),
+        Recipient::Named {
+            subject: sk.public_key(),
+            encryption_key: &dk.encryption_key(),
+        },
         &corrected,
         ClaimTerms::new(0, valid_until, 1_000_000).correcting(f.id),
         |_| mpms_ledger::credential::SignedForms::default(),

@@ -56,6 +56,14 @@ pub enum KeyFileError {
     },
 }
 
+/// A derived key (an entry key) has no seed to write: it is never a key file.
+fn no_seed(path: &Path) -> KeyFileError {
+    KeyFileError::Invalid {
+        path: path.to_path_buf(),
+        reason: "a derived key has no seed to save".into(),
+    }
+}
+
 fn keystore_error(path: &Path) -> impl FnOnce(KeystoreError) -> KeyFileError + '_ {
     move |source| KeyFileError::Keystore {
         path: path.to_path_buf(),
@@ -124,8 +132,9 @@ impl AccountKeys {
         if path.exists() {
             return Err(KeyFileError::Exists(path.to_path_buf()));
         }
+        let seed = Zeroizing::new(self.signing.to_seed().ok_or_else(|| no_seed(path))?);
         let mut secret = Zeroizing::new(Vec::with_capacity(64));
-        secret.extend_from_slice(&self.signing.to_seed());
+        secret.extend_from_slice(seed.as_ref());
         secret.extend_from_slice(&self.decryption.to_bytes());
         seal(path, ACCOUNT_LABEL, &secret, password, kdf)
     }
@@ -210,7 +219,8 @@ impl ConsensusKeys {
     pub fn save(&self, path: &Path, password: &str, kdf: KdfParams) -> Result<(), KeyFileError> {
         let mut secret = Zeroizing::new(Vec::with_capacity(32 * self.keys.len()));
         for key in &self.keys {
-            secret.extend_from_slice(&key.to_seed());
+            let seed = Zeroizing::new(key.to_seed().ok_or_else(|| no_seed(path))?);
+            secret.extend_from_slice(seed.as_ref());
         }
         seal(path, CONSENSUS_LABEL, &secret, password, kdf)
     }

@@ -848,8 +848,8 @@ impl Mask {
     }
 }
 
-/// A credential issuance that the rules reject (its schema and its subject are not
-/// registered), sent by its certifier `sender` with `nonce`, as a Byzantine proposer
+/// A credential issuance that the rules reject (its schema is not registered; its
+/// subject, an unregistered key, would pass as an entry key), sent by its certifier `sender` with `nonce`, as a Byzantine proposer
 /// colluding with a certifier would slip into its block.
 pub fn fake_issuance(
     chain_id: &str,

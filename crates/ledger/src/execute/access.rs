@@ -39,12 +39,8 @@ pub(super) fn request(
     purpose: &str,
 ) -> Result<(), TxError> {
     require_organization(txn, &sender)?;
-    if !txn.contains(&keys::subject(&subject))? {
-        return Err(TxError::NotRegistered {
-            role: "subject",
-            account: subject,
-        });
-    }
+    // The subject is whoever the credentials name (an account or an entry key): each
+    // is checked below.
     check_text("purpose", purpose, MAX_PURPOSE, true)?;
     if credentials.is_empty() || credentials.len() > MAX_REQUESTED {
         return Err(TxError::field(

@@ -9,8 +9,8 @@ use super::error::{CredentialRuleError, TxError};
 use super::txn::Txn;
 use super::{Event, IssuanceView, SignatureCheck};
 use crate::records::{
-    keys, AccreditationStatus, Certifier, CertifierRevocations, Credential, CredentialStatus,
-    Delegation, DelegationTerm, Schema, Subject,
+    keys, Account, AccreditationStatus, Certifier, CertifierRevocations, Credential,
+    CredentialStatus, Delegation, DelegationTerm, Schema, Subject,
 };
 use crate::transaction::{CredentialIssuance, SchemaDefinition};
 use crate::History;
@@ -254,16 +254,20 @@ pub(crate) fn check_issuance(
             .into());
         }
     }
-    let subject = txn
-        .get::<Subject>(&keys::subject(&claim.subject))?
-        .ok_or(CredentialRuleError::UnknownSubject(claim.subject))?;
-    final_before(
-        view,
-        subject.registered_height,
-        height,
-        || format!("subject {} was registered", claim.subject),
-        || CredentialRuleError::UnknownSubject(claim.subject),
-    )?;
+    // The subject is a registered subject's account, or an entry key (see
+    // `mpms_crypto::entry`): any usable ed25519 key, which only its owner can sign
+    // for. The chain cannot tell whose entry key it is, and must not.
+    match txn.get::<Subject>(&keys::subject(&claim.subject))? {
+        Some(subject) => final_before(
+            view,
+            subject.registered_height,
+            height,
+            || format!("subject {} was registered", claim.subject),
+            || CredentialRuleError::UnknownSubject(claim.subject),
+        )?,
+        None if claim.subject.is_valid() => {}
+        None => return Err(CredentialRuleError::UnknownSubject(claim.subject).into()),
+    }
     for prerequisite in &schema.prerequisites {
         match holding(txn, &claim.subject, prerequisite, height, time_ms)? {
             Holding::Held => {}
@@ -626,6 +630,12 @@ pub(super) fn issue(
     let mut held: Vec<CredentialId> = txn.get(&held_key)?.unwrap_or_default();
     held.push(id);
     txn.put(held_key, &held);
+    // An entry key becomes an account: its owner grants, revokes grants and erases
+    // from it, signing with the entry key.
+    let subject_account = keys::account(&claim.subject);
+    if !txn.contains(&subject_account)? {
+        txn.put(subject_account, &Account::new(claim.subject, height));
+    }
     txn.emit(Event::CredentialIssued(id));
     Ok(())
 }

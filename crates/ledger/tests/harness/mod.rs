@@ -8,7 +8,7 @@ use mpms_crypto::{DecryptionKey, Hash, SigningKey};
 use mpms_ledger::block::{tx_root_of_hashes, Header};
 use mpms_ledger::claims::{course_fields, course_values};
 use mpms_ledger::credential::{
-    prepare_issuance_with_vc, ClaimTerms, CredentialContent, Issuer, SchemaRef,
+    prepare_issuance_with_vc, ClaimTerms, CredentialContent, Issuer, Recipient, SchemaRef,
 };
 use mpms_ledger::execute::{BlockContext, Executor, SignatureCheck};
 use mpms_ledger::genesis::{
@@ -337,10 +337,44 @@ impl Chain {
                 id: schema,
                 fields: &course_fields(),
             },
-            subject.id,
-            &subject.enc.encryption_key(),
+            Recipient::Named {
+                subject: subject.id,
+                encryption_key: &subject.enc.encryption_key(),
+            },
             &content,
             terms,
+            |_| mpms_ledger::credential::SignedForms::default(),
+            &mut self.rng,
+        )
+        .expect("prepare")
+    }
+
+    /// An issuance of `schema` by `certifier` to a fresh entry key of `subject`
+    /// (whose signing key is its id), valid for a year from now.
+    pub fn entry_issuance(
+        &mut self,
+        certifier: &Actor,
+        schema: &str,
+        subject: &Actor,
+    ) -> CredentialIssuance {
+        self.status_index += 1;
+        prepare_issuance_with_vc(
+            CHAIN,
+            Issuer::certifier(&certifier.key, certifier.id),
+            SchemaRef {
+                id: schema,
+                fields: &course_fields(),
+            },
+            Recipient::Entry {
+                signing_key: subject.id,
+                encryption_key: &subject.enc.encryption_key(),
+            },
+            &self.content("Patient P"),
+            ClaimTerms::new(
+                self.time_ms - DAY,
+                self.time_ms + 365 * DAY,
+                self.status_index,
+            ),
             |_| mpms_ledger::credential::SignedForms::default(),
             &mut self.rng,
         )

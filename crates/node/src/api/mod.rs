@@ -135,6 +135,7 @@ pub fn router(
             get(routes::subject_credentials),
         )
         .route("/v1/subjects/{id}/audit", get(routes::subject_audit))
+        .route("/v1/issuances", get(routes::issuances))
         .route("/v1/credentials/{id}", get(routes::credential))
         .route("/v1/credentials/{id}/proof", get(routes::credential_proof))
         .route(

@@ -25,6 +25,7 @@ use super::routes;
         routes::subject,
         routes::subject_credentials,
         routes::subject_audit,
+        routes::issuances,
         routes::credential,
         routes::credential_proof,
         routes::credential_bundle,
@@ -164,6 +165,14 @@ const LINKS: &[LinkSpec] = &[
         "GetAudit",
         "subject_audit",
         &[("id", "$request.path.id")],
+    ),
+    (
+        "/v1/issuances",
+        "get",
+        "200",
+        "GetIssuedCredential",
+        "credential",
+        &[("id", "$response.body#/issuances/0/credential")],
     ),
     (
         "/v1/subjects/{id}/credentials",

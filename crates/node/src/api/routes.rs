@@ -14,9 +14,10 @@ use axum::Json;
 use futures::Stream;
 use mpms_api::{
     AccountView, AuditEvent, AuthoritiesView, BlockEvent, BlockView, CredentialProof, ErrorBody,
-    GrantView, HeldCredential, LaggedEvent, Liveness, OffenceList, OffenceView, Peers,
-    ProposalList, Readiness, SchemaList, StateProofView, Status, StatusListsInfo, SubjectAudit,
-    SubjectCredentials, Submitted, TransactionStatus, TxEvent, TxState, DEFAULT_PAGE, MAX_PAGE,
+    GrantView, HeldCredential, IssuanceNote, IssuanceNotes, LaggedEvent, Liveness, OffenceList,
+    OffenceView, Peers, ProposalList, Readiness, SchemaList, StateProofView, Status,
+    StatusListsInfo, SubjectAudit, SubjectCredentials, Submitted, TransactionStatus, TxEvent,
+    TxState, DEFAULT_PAGE, MAX_PAGE,
 };
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::execute::read_meta;
@@ -355,6 +356,88 @@ pub async fn block(
 ) -> ApiResult<BlockView> {
     let height = number("height", &height)?;
     off_workers(&node, move |node| block_view(node, height)).await
+}
+
+/// Where a scan of issuances starts, and how far it reads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IssuanceRange {
+    /// The first height to read (default 1).
+    #[param(minimum = 0)]
+    pub from_height: Option<u64>,
+    /// Most issuances (default 1,000): the answer ends with the block that reaches it.
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+}
+
+/// Most blocks one scan of issuances reads.
+const MAX_ISSUANCE_BLOCKS: u64 = 256;
+/// Most issuances one scan returns (it ends with the block that reaches it).
+const MAX_ISSUANCES: u32 = 10_000;
+
+/// `GET /v1/issuances`: every issuance of a range of blocks, with the subject its
+/// claim names and the `enc` of the content key sealed to that subject.
+#[utoipa::path(
+    get,
+    path = "/v1/issuances",
+    tag = "credentials",
+    summary = "Issuances, for wallets finding their entries",
+    description = "The issuances of up to 256 blocks from `from_height`, in chain order: each with its height, its credential, the subject its claim names and the `enc` (HPKE encapsulated key) of the content key sealed to the subject. A subject's wallet derives from each `enc` whether the subject named is one of its entry keys; to anyone else `enc` is a random point. Issuances whose content was erased are left out. Read on from `next_height`; `height` is the last final height.",
+    params(IssuanceRange),
+    responses(
+        (status = 200, description = "The issuances", body = IssuanceNotes),
+        (status = 400, description = "A bad height or limit", body = ErrorBody),
+        (status = 500, description = "A fault of this node", body = ErrorBody),
+    ),
+)]
+pub async fn issuances(
+    State(node): State<NodeHandle>,
+    query: Result<Query<IssuanceRange>, QueryRejection>,
+) -> ApiResult<IssuanceNotes> {
+    let Query(range) = query.map_err(bad_query)?;
+    let limit = range.limit.unwrap_or(1_000);
+    if !(1..=MAX_ISSUANCES).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit {limit}: from 1 to {MAX_ISSUANCES}"
+        )));
+    }
+    let from = range.from_height.unwrap_or(1).max(1);
+    off_workers(&node, move |node| issuances_now(node, from, limit as usize)).await
+}
+
+fn issuances_now(node: &NodeHandle, from: u64, limit: usize) -> ApiResult<IssuanceNotes> {
+    let store = node.store();
+    let last = store.last_height().map_err(internal)?.unwrap_or(0);
+    let mut notes = Vec::new();
+    let mut height = from;
+    while height <= last && height < from.saturating_add(MAX_ISSUANCE_BLOCKS) {
+        let block = store
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::internal(format!("block {height} is missing")))?;
+        for tx in &block.transactions {
+            if let mpms_ledger::Payload::IssueCredential(issuance) = &tx.tx.payload {
+                if let Some(sealed) = issuance.subject_key.get() {
+                    notes.push(IssuanceNote {
+                        height,
+                        credential: issuance.claim.id(),
+                        subject: issuance.claim.subject,
+                        enc: sealed.enc,
+                    });
+                }
+            }
+        }
+        height += 1;
+        if notes.len() >= limit {
+            break;
+        }
+    }
+    Ok(Json(IssuanceNotes {
+        issuances: notes,
+        next_height: height,
+        height: last,
+    }))
 }
 
 /// `GET /v1/accounts/{id}`.
