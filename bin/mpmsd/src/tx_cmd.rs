@@ -221,8 +221,8 @@ pub enum TxAction {
         #[arg(long, value_name = "FILE", conflicts_with_all = ["fields", "description", "start_date", "end_date", "marks", "result"])]
         fhir: Option<PathBuf>,
         /// Name the subject's account in the claim instead of a fresh entry key of it
-        /// (an entry key keeps the subject's entries unlinkable; a schema with
-        /// prerequisites always names the account, which holds them).
+        /// (an entry key keeps the subject's entries unlinkable; a schema of a stack,
+        /// with prerequisites or one of another's, always names the account).
         #[arg(long)]
         linked: bool,
     },

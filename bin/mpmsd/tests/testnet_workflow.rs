@@ -636,6 +636,33 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         text(&stripped)
     );
 
+    // What the employer can find from the certificate: it reads every public route
+    // that takes what the certificate names, and every block and transaction a full
+    // node of its own would receive. The patient's other entries (the glucose
+    // result, the intern's courses under the same key) are found nowhere: the
+    // certificate was issued to an entry key of its own.
+    let certificate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(hospital_dir.join("certificate.json")).unwrap())
+            .unwrap();
+    let certificate_id = certificate["credential"].as_str().unwrap().to_string();
+    let certificate_subject = certificate["subject"].as_str().unwrap().to_string();
+    let others: Vec<String> = [
+        intern.clone(),
+        id.to_string(),
+        glucose_subject_of(&issued),
+        bls.clone(),
+        acls.clone(),
+    ]
+    .into();
+    let seen = employer_view(&net, &certificate_id, &certificate_subject);
+    for other in &others {
+        assert!(
+            !seen.contains(other.as_str()),
+            "the employer found {other} from the certificate"
+        );
+    }
+    assert!(seen.contains(&certificate_id));
+
     // Erasure: the glucose result is granted to the board, then its content erased.
     // Its ciphertext and both sealed keys must leave every node's files.
     let granted = net.tx(
@@ -825,12 +852,27 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
-    // The glucose result's grant (since erased) comes first, then the licensing.
+    // The licensing, on the intern's account. The glucose result's grant (since
+    // erased) is in the trail of the entry key it was issued to, which names neither
+    // the account nor anything else of it.
     assert_eq!(
         events,
-        ["grant", "request", "grant", "inspection", "grant-revoked"],
+        ["request", "grant", "inspection", "grant-revoked"],
         "{audit}"
     );
+    let glucose_subject = issued["claim"]["subject"].as_str().unwrap();
+    assert_ne!(glucose_subject, intern);
+    let entry_audit = net
+        .get(2, &format!("/v1/subjects/{glucose_subject}/audit"))
+        .unwrap();
+    let entry_events: Vec<&str> = entry_audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(entry_events, ["grant"], "{entry_audit}");
+    assert!(!entry_audit.to_string().contains(&intern), "{entry_audit}");
     for event in audit["events"].as_array().unwrap() {
         assert!(event["height"].as_u64().unwrap() > 0, "{event}");
         assert!(event["time_ms"].as_u64().unwrap() > 0, "{event}");
@@ -1081,4 +1123,54 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         "privacy: {} gossip messages on {topics:?}, {files} files and {entries} store entries of 4 nodes scanned: no personal data",
         heard.len()
     );
+}
+
+/// The subject a credential record names.
+fn glucose_subject_of(record: &serde_json::Value) -> String {
+    record["claim"]["subject"].as_str().unwrap().to_string()
+}
+
+/// Everything an employer holding certificate `id` (issued to `subject`) reads
+/// about it: the public routes that take the certificate, its subject or what they
+/// name, and every transaction of every block that names either (what its own full
+/// node would receive by gossip and sync), as one text.
+fn employer_view(net: &common::Net, id: &str, subject: &str) -> String {
+    let mut seen = String::new();
+    let mut read = |path: String| {
+        if let Some(value) = net.get(1, &path) {
+            seen.push_str(&value.to_string());
+            seen.push('\n');
+        }
+    };
+    for path in [
+        format!("/v1/credentials/{id}"),
+        format!("/v1/credentials/{id}/bundle"),
+        format!("/v1/credentials/{id}/status-proof"),
+        format!("/v1/credentials/{id}/proof"),
+        format!("/v1/subjects/{subject}"),
+        format!("/v1/subjects/{subject}/credentials"),
+        format!("/v1/subjects/{subject}/audit"),
+        format!("/v1/accounts/{subject}"),
+    ] {
+        read(path);
+    }
+    let height = net.height(1).unwrap();
+    let mut naming = 0;
+    for h in 1..=height {
+        let block = net.get(1, &format!("/v1/blocks/{h}")).unwrap();
+        for hash in block["transactions"].as_array().unwrap() {
+            let tx = net
+                .get(1, &format!("/v1/transactions/{}", hash.as_str().unwrap()))
+                .unwrap();
+            let text = tx["transaction"].to_string();
+            if text.contains(subject) || text.contains(id) {
+                naming += 1;
+                seen.push_str(&text);
+                seen.push('\n');
+            }
+        }
+    }
+    // The certificate's issuance at least.
+    assert!(naming >= 1);
+    seen
 }

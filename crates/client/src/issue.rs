@@ -106,8 +106,8 @@ pub struct Draft {
     /// The earlier entry it corrects (same subject and schema, same certifier).
     pub corrects: Option<Hash>,
     /// Name the subject's account in the claim, instead of a fresh entry key of it
-    /// (what a stackable credential does anyway: its prerequisites are held by the
-    /// same account).
+    /// (what a credential of a stack does anyway: a stacked credential's
+    /// prerequisites are held by the same account).
     pub linked: bool,
 }
 
@@ -230,8 +230,9 @@ pub struct Issued {
 }
 
 /// Whom `draft` goes to: a fresh entry key of its subject, unless it corrects an
-/// entry (then the subject that entry names), is linked, or its schema stacks on
-/// prerequisites (then the subject's account).
+/// entry (then the subject that entry names), is linked, or its schema is part of a
+/// stack (it has prerequisites, or is one of another schema's): then the subject's
+/// account.
 fn recipient<'a>(
     client: &Client,
     schema: &Schema,
@@ -253,7 +254,14 @@ fn recipient<'a>(
             encryption_key,
         });
     }
-    if draft.linked || !schema.prerequisites.is_empty() {
+    // A stack's credentials name the account: the chain checks that the subject
+    // holding a stacked credential holds its prerequisites.
+    let stacks = !schema.prerequisites.is_empty()
+        || client
+            .schemas()?
+            .iter()
+            .any(|s| s.prerequisites.contains(&schema.id));
+    if draft.linked || stacks {
         return Ok(Recipient::Named {
             subject: draft.subject,
             encryption_key,
