@@ -7,6 +7,7 @@ mod keys_cmd;
 mod ledger_demo;
 mod logs;
 mod node_cmd;
+mod private_file;
 mod query_cmd;
 mod tx_cmd;
 mod verify_cmd;

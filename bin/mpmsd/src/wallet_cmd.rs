@@ -342,8 +342,7 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             let portfolio = open(&wallet, &password(&password_file)?)?;
             // Checked before it is handed out.
             let jwt = portfolio.find(&credential)?.verified_vc()?;
-            std::fs::write(&out, format!("{jwt}\n"))
-                .with_context(|| format!("{}", out.display()))?;
+            crate::private_file::write(&out, format!("{jwt}\n"))?;
             println!(
                 "wrote the Verifiable Credential of {credential} to {}",
                 out.display()
@@ -370,8 +369,7 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
                 &nonce,
                 mpms_client::now_ms(),
             )?;
-            std::fs::write(&out, format!("{presentation}\n"))
-                .with_context(|| format!("{}", out.display()))?;
+            crate::private_file::write(&out, format!("{presentation}\n"))?;
             println!(
                 "wrote a presentation of {credential} to {} showing {}",
                 out.display(),
@@ -390,8 +388,7 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
             let portfolio = open(&wallet, &password(&password_file)?)?;
             let bundle = portfolio.fhir_bundle();
             let count = bundle["entry"].as_array().map_or(0, Vec::len);
-            std::fs::write(&out, serde_json::to_string_pretty(&bundle)?)
-                .with_context(|| format!("{}", out.display()))?;
+            crate::private_file::write(&out, serde_json::to_string_pretty(&bundle)?)?;
             println!(
                 "wrote {count} FHIR resource(s) of {} to {}",
                 portfolio.subject,
@@ -413,8 +410,7 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
                 without_content,
                 mpms_client::now_ms(),
             )?;
-            std::fs::write(&out, serde_json::to_vec_pretty(&bundle)?)
-                .with_context(|| format!("{}", out.display()))?;
+            crate::private_file::write(&out, serde_json::to_vec_pretty(&bundle)?)?;
             println!(
                 "wrote the proof bundle of {credential} (status as of height {}) to {}",
                 verdict.status_height,

@@ -860,6 +860,31 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         ["request", "grant", "inspection", "grant-revoked"],
         "{audit}"
     );
+    // The trail pages with a cursor: one request or grant a page, in the order they
+    // were made, each grant with its later events.
+    let first = net
+        .get(2, &format!("/v1/subjects/{intern}/audit?limit=1"))
+        .unwrap();
+    assert_eq!(first["events"][0]["event"], "request", "{first}");
+    assert_eq!(first["truncated"], true, "{first}");
+    let next = first["next"].as_str().unwrap();
+    let second = net
+        .get(
+            2,
+            &format!("/v1/subjects/{intern}/audit?limit=1&after={next}"),
+        )
+        .unwrap();
+    let paged: Vec<&str> = second["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(paged, ["grant", "inspection", "grant-revoked"], "{second}");
+    assert!(second.get("next").is_none(), "{second}");
+    assert!(net
+        .get(2, &format!("/v1/subjects/{intern}/audit?after=00"))
+        .is_none());
     let glucose_subject = issued["claim"]["subject"].as_str().unwrap();
     assert_ne!(glucose_subject, intern);
     let entry_audit = net

@@ -302,6 +302,9 @@ pub struct SubjectAudit {
     pub truncated: bool,
     /// The events, oldest first.
     pub events: Vec<AuditEvent>,
+    /// When more exist: the cursor of the next page (pass it as `after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// `GET /v1/credentials/{id}/proof`: the issuing transaction, its Merkle proof, the

@@ -374,11 +374,20 @@ impl Client {
             .collect())
     }
 
-    /// The audit trail of subject `id`'s credentials (up to 1000 requests and
-    /// grants, with their events).
+    /// The audit trail of subject `id`'s credentials: every page of it.
     pub fn audit(&self, id: &PublicKey) -> Result<Vec<AuditEvent>> {
-        let audit: SubjectAudit = decode(self.read(&Resource::Audit(&id.to_string()))?, "audit")?;
-        Ok(audit.events)
+        let mut path = Resource::Audit(&id.to_string()).path();
+        let mut events = Vec::new();
+        loop {
+            let page: SubjectAudit = decode(self.get(&path)?, "audit")?;
+            events.extend(page.events);
+            match page.next {
+                Some(next) => {
+                    path = format!("{}&after={next}", Resource::Audit(&id.to_string()).path())
+                }
+                None => return Ok(events),
+            }
+        }
     }
 
     /// Credential `id`'s record.

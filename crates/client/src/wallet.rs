@@ -588,6 +588,7 @@ mod tests {
                     subject: intern.id(),
                     as_of_height: 6,
                     truncated: false,
+                    next: None,
                     events: vec![mpms_api::AuditEvent::GrantRevoked {
                         grant: id,
                         credential: id,

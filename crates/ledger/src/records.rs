@@ -126,12 +126,18 @@ pub mod keys {
         key(HELD, &[subject.as_bytes()])
     }
     /// A subject's access record: an [`AccessRequest`] (`kind` [`ACCESS_REQUEST`])
-    /// or a [`Grant`] (`kind` [`ACCESS_GRANT`]) concerning its credentials, indexed
-    /// for its audit trail (the value is empty).
-    pub fn subject_access(subject: &AccountId, kind: u8, id: &Hash) -> Vec<u8> {
+    /// or a [`Grant`] (`kind` [`ACCESS_GRANT`]) concerning its credentials, made at
+    /// `height`, indexed for its audit trail in the order they were made (the value
+    /// is empty).
+    pub fn subject_access(subject: &AccountId, height: u64, kind: u8, id: &Hash) -> Vec<u8> {
         key(
             SUBJECT_ACCESS,
-            &[subject.as_bytes(), &[kind], id.as_bytes()],
+            &[
+                subject.as_bytes(),
+                &height.to_be_bytes(),
+                &[kind],
+                id.as_bytes(),
+            ],
         )
     }
     /// The key prefix of a subject's [`subject_access`] entries.

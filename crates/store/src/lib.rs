@@ -144,7 +144,18 @@ pub trait Store: State + Send + Sync {
 
     /// Committed state entries whose key starts with `prefix`, in key order, at most
     /// `limit` (for indexes such as a subject's credentials).
-    fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError>;
+    fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError> {
+        self.scan_state_from(prefix, prefix, limit)
+    }
+
+    /// [`Store::scan_state`] from key `from` on (inclusive): the next page of an
+    /// index after a cursor.
+    fn scan_state_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<StateEntry>, StoreError>;
 
     /// Replaces the stored block at `block`'s height with `block`, which must be the
     /// same block with erasable values erased or restored: the same header and the

@@ -178,12 +178,17 @@ impl Store for MemStore {
         Ok(())
     }
 
-    fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError> {
+    fn scan_state_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<StateEntry>, StoreError> {
         Ok(self
             .lock()
             .state
             .entries()
-            .range(prefix.to_vec()..)
+            .range(from.max(prefix).to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))

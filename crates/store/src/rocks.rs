@@ -480,9 +480,15 @@ impl Store for RocksStore {
         self.write(batch, true)
     }
 
-    fn scan_state(&self, prefix: &[u8], limit: usize) -> Result<Vec<StateEntry>, StoreError> {
+    fn scan_state_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<StateEntry>, StoreError> {
         let mut out = Vec::new();
-        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        let from = from.max(prefix);
+        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
         for item in self.db.iterator_cf(self.cf(CF_STATE)?, mode) {
             let (k, v) = item.map_err(db_err)?;
             if !k.starts_with(prefix) || out.len() >= limit {

@@ -72,7 +72,7 @@ pub(super) fn request(
     };
     txn.put(keys::request(&id), &request);
     txn.put(
-        keys::subject_access(&subject, keys::ACCESS_REQUEST, &id),
+        keys::subject_access(&subject, txn.height(), keys::ACCESS_REQUEST, &id),
         &(),
     );
     txn.emit(Event::AccessRequested(id));
@@ -142,7 +142,12 @@ fn check_grant_terms(
 fn put_grant(txn: &mut Txn, id: GrantId, grant: &Grant) {
     txn.put(keys::grant(&id), grant);
     txn.put(
-        keys::subject_access(&grant.subject, keys::ACCESS_GRANT, &id),
+        keys::subject_access(
+            &grant.subject,
+            grant.granted_height,
+            keys::ACCESS_GRANT,
+            &id,
+        ),
         &(),
     );
     txn.emit(Event::AccessGranted(id));

@@ -10,7 +10,7 @@ use super::txn::Txn;
 use super::{Event, IssuanceView, SignatureCheck};
 use crate::records::{
     keys, Account, AccreditationStatus, Certifier, CertifierRevocations, Credential,
-    CredentialStatus, Delegation, DelegationTerm, Schema, Subject,
+    CredentialStatus, Delegation, DelegationTerm, Schema,
 };
 use crate::transaction::{CredentialIssuance, SchemaDefinition};
 use crate::History;
@@ -254,19 +254,14 @@ pub(crate) fn check_issuance(
             .into());
         }
     }
-    // The subject is a registered subject's account, or an entry key (see
+    // The subject is a registered subject's account or an entry key (see
     // `mpms_crypto::entry`): any usable ed25519 key, which only its owner can sign
-    // for. The chain cannot tell whose entry key it is, and must not.
-    match txn.get::<Subject>(&keys::subject(&claim.subject))? {
-        Some(subject) => final_before(
-            view,
-            subject.registered_height,
-            height,
-            || format!("subject {} was registered", claim.subject),
-            || CredentialRuleError::UnknownSubject(claim.subject),
-        )?,
-        None if claim.subject.is_valid() => {}
-        None => return Err(CredentialRuleError::UnknownSubject(claim.subject).into()),
+    // for. The chain cannot tell whose entry key it is, and must not. The rule reads
+    // no state, so no later registration can change a verdict on an old block (a
+    // subject registered after an issuance to its key made it neither valid nor
+    // fake).
+    if !claim.subject.is_valid() {
+        return Err(CredentialRuleError::UnknownSubject(claim.subject).into());
     }
     for prerequisite in &schema.prerequisites {
         match holding(txn, &claim.subject, prerequisite, height, time_ms)? {

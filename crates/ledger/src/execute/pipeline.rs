@@ -156,7 +156,6 @@ fn read_hints(tx: &SignedTransaction, credential: Option<&CredentialId>, out: &m
             out.push(keys::delegation(&claim.certifier, practitioner));
         }
         out.push(keys::schema(&claim.schema));
-        out.push(keys::subject(&claim.subject));
         out.push(keys::account(&claim.subject));
         out.push(keys::held(&claim.subject, &claim.schema));
         if let Some(id) = credential {

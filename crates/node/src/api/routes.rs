@@ -594,8 +594,8 @@ fn subject_credentials_now(
     path = "/v1/subjects/{id}/audit",
     tag = "credentials",
     summary = "A subject's access audit",
-    description = "Every access request, grant, grant revocation, expiry and recorded inspection concerning the subject's credentials, with heights and times, oldest first. `limit` counts requests and grants.",
-    params(("id" = PublicKey, Path, description = "The subject's account id"), Page),
+    description = "Every access request, grant, grant revocation, expiry and recorded inspection concerning the subject's credentials, with heights and times. Pages follow requests and grants in the order they were made (`limit` counts them; a grant's later events come with it), each page oldest first; `next` is the cursor of the next page, to pass as `after`.",
+    params(("id" = PublicKey, Path, description = "The subject's account id"), AuditPage),
     responses(
         (status = 200, description = "The audit trail", body = SubjectAudit),
         (status = 400, description = "Not an id, or a bad limit", body = ErrorBody),
@@ -605,26 +605,81 @@ fn subject_credentials_now(
 pub async fn subject_audit(
     State(node): State<NodeHandle>,
     Path(text): Path<String>,
-    query: Result<Query<Page>, QueryRejection>,
+    query: Result<Query<AuditPage>, QueryRejection>,
 ) -> ApiResult<SubjectAudit> {
     let id: PublicKey = id("subject id", &text)?;
-    let page = Page::checked(query)?;
-    off_workers(&node, move |node| subject_audit_now(node, id, &page)).await
+    let Query(audit_page) = query.map_err(bad_query)?;
+    let page = Page::checked(Ok(Query(Page {
+        limit: audit_page.limit,
+    })))?;
+    let after = audit_page.after()?;
+    off_workers(&node, move |node| subject_audit_now(node, id, &page, after)).await
+}
+
+/// A page of an audit trail.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditPage {
+    /// Most requests and grants (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// The cursor a page's `next` gave: this page starts after it.
+    #[param(pattern = "^[0-9a-f]{82}$")]
+    pub after: Option<String>,
+}
+
+/// An audit cursor's length: height (8 bytes), kind (1), id (32).
+const AUDIT_CURSOR_BYTES: usize = 41;
+
+impl AuditPage {
+    fn after(&self) -> Result<Option<Vec<u8>>, ApiError> {
+        let Some(text) = &self.after else {
+            return Ok(None);
+        };
+        match hex::decode(text) {
+            Ok(bytes) if bytes.len() == AUDIT_CURSOR_BYTES => Ok(Some(bytes)),
+            _ => Err(ApiError::bad_request(format!(
+                "after {text:?}: a cursor from a page's next ({} hex digits)",
+                AUDIT_CURSOR_BYTES * 2
+            ))),
+        }
+    }
 }
 
 /// The most inspections listed per grant, the newest (the grant's event says how
 /// many there are).
 const MAX_INSPECTIONS_LISTED: u64 = 100;
 
-fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult<SubjectAudit> {
+fn subject_audit_now(
+    node: &NodeHandle,
+    id: PublicKey,
+    page: &Page,
+    after: Option<Vec<u8>>,
+) -> ApiResult<SubjectAudit> {
     let store = node.store();
     let corrupt = || ApiError::internal("malformed access index entry");
+    let prefix = keys::subject_access_prefix(&id);
+    // The first key after the cursor: the cursor's key followed by a zero byte.
+    let mut from = prefix.clone();
+    if let Some(after) = &after {
+        from.extend_from_slice(after);
+        from.push(0);
+    }
     // One more than asked, to say whether the list was cut.
     let mut entries = store
-        .scan_state(&keys::subject_access_prefix(&id), page.limit() + 1)
+        .scan_state_from(&prefix, &from, page.limit() + 1)
         .map_err(internal)?;
     let truncated = entries.len() > page.limit();
     entries.truncate(page.limit());
+    let next = if truncated {
+        entries
+            .last()
+            .and_then(|(key, _)| key.get(prefix.len()..))
+            .map(hex::encode)
+    } else {
+        None
+    };
     let last = store
         .last_header()
         .map_err(internal)?
@@ -644,8 +699,9 @@ fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult
     // (height, event): sorted by time, then height.
     let mut events: Vec<(u64, AuditEvent)> = Vec::new();
     for (key, _) in entries {
-        let prefix = keys::subject_access_prefix(&id).len();
-        let (Some(&kind), Some(raw)) = (key.get(prefix), key.get(prefix + 1..)) else {
+        // prefix, height (8 bytes), kind, id
+        let at = prefix.len() + 8;
+        let (Some(&kind), Some(raw)) = (key.get(at), key.get(at + 1..)) else {
             return Err(corrupt());
         };
         let record_id = Hash::from_bytes(raw.try_into().map_err(|_| corrupt())?);
@@ -738,6 +794,7 @@ fn subject_audit_now(node: &NodeHandle, id: PublicKey, page: &Page) -> ApiResult
         as_of_height: last.height,
         truncated,
         events: events.into_iter().map(|(_, event)| event).collect(),
+        next,
     }))
 }
 
