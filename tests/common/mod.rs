@@ -181,7 +181,7 @@ pub fn fake_credential(block: &Block, index: usize, vote: SignedVote) -> Evidenc
     Evidence::FakeCredential {
         header: Box::new(block.header.clone()),
         vote,
-        transaction: block.transactions[index].clone(),
+        transaction: block.transactions[index].erased(),
         proof: block.tx_proof(index).unwrap(),
     }
 }

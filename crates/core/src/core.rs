@@ -1195,7 +1195,9 @@ impl NodeCore {
             block.hash(),
             FakeBlock {
                 header: block.header.clone(),
-                transaction: transaction.clone(),
+                // Evidence judges the claim, never the content: it carries the
+                // transaction with its ciphertext and sealed keys erased.
+                transaction: transaction.erased(),
                 proof,
             },
         );

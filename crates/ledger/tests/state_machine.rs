@@ -1523,11 +1523,23 @@ fn fake_credential_proposer_and_voters_are_slashed() {
     // Honest nodes never accept it; the chain moves on.
     c.skip(1);
     let rich = Actor::new(52);
+    // Evidence that carries the subject's ciphertext and sealed key is refused: it
+    // stays on chain for good, and judges the claim, not the content.
+    let carrying = Evidence::FakeCredential {
+        header: Box::new(header.clone()),
+        vote: proposal,
+        transaction: fake_tx.clone(),
+        proof: proof.clone(),
+    };
+    assert!(matches!(
+        c.reject(c.tx(&rich, Payload::SubmitEvidence(Box::new(carrying)))),
+        TxError::InvalidEvidence(why) if why.contains("erased")
+    ));
     for (v, who) in [(proposal, 1usize), (prevote, 2)] {
         let ev = Evidence::FakeCredential {
             header: Box::new(header.clone()),
             vote: v,
-            transaction: fake_tx.clone(),
+            transaction: fake_tx.erased(),
             proof: proof.clone(),
         };
         let receipt = c.ok(c.tx(&rich, Payload::SubmitEvidence(Box::new(ev))));
@@ -1557,7 +1569,7 @@ fn fake_credential_proposer_and_voters_are_slashed() {
     let ev = Evidence::FakeCredential {
         header: Box::new(header.clone()),
         vote: vote(&c, 1, height, header.hash(), VoteKind::Proposal),
-        transaction: good_tx.clone(),
+        transaction: good_tx.erased(),
         proof: block.tx_proof(0).unwrap(),
     };
     c.skip(1);
@@ -1571,7 +1583,7 @@ fn fake_credential_proposer_and_voters_are_slashed() {
     let ev = Evidence::FakeCredential {
         header: Box::new(header.clone()),
         vote: vote(&c, 1, height, header.hash(), VoteKind::Proposal),
-        transaction: good_tx,
+        transaction: good_tx.erased(),
         proof: bad_proof,
     };
     assert!(matches!(
@@ -2041,7 +2053,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
     let honest = Evidence::FakeCredential {
         header: Box::new(valid_header),
         vote: valid_vote,
-        transaction: valid_tx,
+        transaction: valid_tx.erased(),
         proof: valid_block.tx_proof(0).unwrap(),
     };
     assert!(matches!(
@@ -2054,7 +2066,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
     let fake = Evidence::FakeCredential {
         header: Box::new(header),
         vote: proposal,
-        transaction: fake_tx,
+        transaction: fake_tx.erased(),
         proof: block.tx_proof(0).unwrap(),
     };
     let receipt = c.ok(c.tx(&rich, Payload::SubmitEvidence(Box::new(fake))));
@@ -2241,7 +2253,7 @@ fn a_correction_supersedes_its_entry_and_only_the_issuer_may_make_it() {
     let evidence = Evidence::FakeCredential {
         header: Box::new(header),
         vote: proposal,
-        transaction: honest_tx,
+        transaction: honest_tx.erased(),
         proof: block.tx_proof(0).unwrap(),
     };
     assert!(matches!(
@@ -2554,7 +2566,7 @@ fn evidence_about_history_pruned_under_a_lowered_window_is_refused() {
     let evidence = Evidence::FakeCredential {
         header: Box::new(header),
         vote: honest,
-        transaction: tx.clone(),
+        transaction: tx.erased(),
         proof: block.tx_proof(0).unwrap(),
     };
     let submit =

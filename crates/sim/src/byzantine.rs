@@ -693,7 +693,7 @@ impl Mask {
                 let evidence = Evidence::FakeCredential {
                     header: Box::new(header),
                     vote: *vote,
-                    transaction,
+                    transaction: transaction.erased(),
                     proof,
                 };
                 self.forged_evidence += 1;

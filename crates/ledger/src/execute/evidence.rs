@@ -132,6 +132,14 @@ pub(super) fn execute(txn: &mut Txn, evidence: &Evidence) -> Result<(), TxError>
             let Payload::IssueCredential(issuance) = &transaction.tx.payload else {
                 return Err(invalid("transaction is not a credential issuance"));
             };
+            // Evidence judges the claim, never the content, and stays on chain for
+            // good: it must not carry a subject's ciphertext or sealed key, which the
+            // subject could never have erased.
+            if !issuance.content.is_erased() || !issuance.subject_key.is_erased() {
+                return Err(invalid(
+                    "the transaction carries its ciphertext or sealed key: submit it erased",
+                ));
+            }
             let judged = check_issuance(
                 txn,
                 issuance,

@@ -364,7 +364,7 @@ pub async fn block(
 #[into_params(parameter_in = Query)]
 pub struct IssuanceRange {
     /// The first height to read (default 1).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub from_height: Option<u64>,
     /// Most issuances (default 1,000): the answer ends with the block that reaches it.
     #[param(minimum = 1, maximum = 10000)]
@@ -402,7 +402,14 @@ pub async fn issuances(
             "limit {limit}: from 1 to {MAX_ISSUANCES}"
         )));
     }
+    // A height is a JSON int64: beyond it is not a height.
     let from = range.from_height.unwrap_or(1).max(1);
+    if from > i64::MAX as u64 {
+        return Err(ApiError::bad_request(format!(
+            "from_height {from}: at most {}",
+            i64::MAX
+        )));
+    }
     off_workers(&node, move |node| issuances_now(node, from, limit as usize)).await
 }
 
