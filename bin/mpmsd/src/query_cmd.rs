@@ -20,6 +20,15 @@ pub struct QueryArgs {
     /// A node's home: query that node's API.
     #[arg(long, global = true, conflicts_with = "node")]
     pub home: Option<PathBuf>,
+    /// Sign the reads with this account key file: a subject's credentials and audit
+    /// trail, and the sealed values of a transaction, are served to their parties
+    /// only (an entry's, to its entry key: give the patient's key and the
+    /// credential, see `tx`).
+    #[arg(long, global = true)]
+    pub key: Option<PathBuf>,
+    /// A file holding the key file's password (else MPMS_KEYSTORE_PASSWORD).
+    #[arg(long, global = true, requires = "key")]
+    pub password_file: Option<PathBuf>,
     #[command(subcommand)]
     pub what: Query,
 }
@@ -51,7 +60,7 @@ pub enum Query {
         /// Its id.
         id: String,
     },
-    /// A subject, with its credentials.
+    /// A subject, with its credentials (listed with the subject's --key only).
     Subject {
         /// Its id.
         id: String,
@@ -88,7 +97,8 @@ pub enum Query {
     /// Punished offences.
     Evidence,
     /// The audit trail of a subject's credentials: requests, grants, grant
-    /// revocations, expiries and recorded inspections, with heights and times.
+    /// revocations, expiries and recorded inspections, with heights and times (signed
+    /// with --key: the subject's whole trail, a requester's or grantee's own events).
     Audit {
         /// The subject.
         #[arg(long)]
@@ -124,13 +134,22 @@ fn ready(client: &Client, wait: u64) -> anyhow::Result<()> {
 }
 
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let client = connect(args.node, args.home.as_deref())?;
+    let mut client = connect(args.node, args.home.as_deref())?;
+    if let Some(key) = &args.key {
+        let party =
+            crate::keys_cmd::load_keys(key, &crate::keys_cmd::password(&args.password_file)?)?;
+        client = client.reading_as(&party.signing)?;
+    }
     let value = match &args.what {
         Query::Ready { wait } => return ready(&client, *wait),
         Query::Subject { id } => {
             let subject = client.read(&Resource::Subject(id))?;
-            let credentials = client.read(&Resource::SubjectCredentials(id))?;
-            serde_json::json!({ "subject": subject, "credentials": credentials["credentials"] })
+            // Its credentials are listed to the subject alone: a signed read.
+            let credentials = match args.key {
+                Some(_) => client.read(&Resource::SubjectCredentials(id))?["credentials"].clone(),
+                None => serde_json::Value::Null,
+            };
+            serde_json::json!({ "subject": subject, "credentials": credentials })
         }
         what => client.read(&resource(what))?,
     };

@@ -250,10 +250,26 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     let acls = net.tx(1, &hospital_k, &as_refs(&issue("cardio.acls")));
     let bls = bls["credential"].as_str().unwrap().to_string();
     let acls = acls["credential"].as_str().unwrap().to_string();
+    // The listing is the subject's alone: a read it signs (unsigned: refused).
+    let intern_signing = common::Net::signing_key(&intern_key);
     let held = net
-        .get(2, &format!("/v1/subjects/{intern}/credentials"))
+        .get_signed(
+            2,
+            &format!("/v1/subjects/{intern}/credentials"),
+            &intern_signing,
+        )
         .unwrap();
     assert_eq!(held["credentials"].as_array().unwrap().len(), 2);
+    assert!(net
+        .get(2, &format!("/v1/subjects/{intern}/credentials"))
+        .is_none());
+    assert!(net
+        .get_signed(
+            2,
+            &format!("/v1/subjects/{intern}/credentials"),
+            &common::Net::signing_key(&board_key)
+        )
+        .is_none());
     // The intern's wallet: synced, decrypted, stackable progress shown.
     let wallet = net.dir.path().join("intern.wallet");
     let synced = net.cli(&[
@@ -457,6 +473,7 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     std::fs::create_dir_all(&verifier_dir).unwrap();
     std::fs::copy(&intern_key, subject_dir.join("subject.key")).unwrap();
     std::fs::copy(net.genesis(), verifier_dir.join("genesis.json")).unwrap();
+    std::fs::copy(&board_key, verifier_dir.join("verifier.key")).unwrap();
     let env = [
         ("NODE", net.nodes[2].api.as_str()),
         ("CREDENTIAL", acls.as_str()),
@@ -507,6 +524,35 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     // Signed by the cardiologist for the hospital, under the delegation.
     let id = glucose["id"].as_str().unwrap();
     let issued = net.get(1, &format!("/v1/credentials/{id}")).unwrap();
+    // The glucose result was issued to an entry key of the patient: the patient's
+    // keys find it from the sealed key's enc, and sign for it.
+    let glucose_signing = {
+        let keys = mpms_node::keys::AccountKeys::load(&intern_key, "test password 1234").unwrap();
+        let notes = net
+            .get(
+                1,
+                &format!("/v1/issuances?from_height={}", issued["issued_height"]),
+            )
+            .unwrap();
+        let note = notes["issuances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["credential"].as_str() == Some(id))
+            .unwrap()
+            .clone();
+        let enc: mpms_crypto::EncryptionKey = serde_json::from_value(note["enc"].clone()).unwrap();
+        let entry: mpms_crypto::PublicKey =
+            serde_json::from_value(issued["claim"]["subject"].clone()).unwrap();
+        mpms_ledger::credential::entry_tweak(
+            &entry,
+            &keys.signing.public_key(),
+            &keys.decryption,
+            &enc,
+        )
+        .unwrap()
+        .entry_signing_key(&keys.signing)
+    };
     assert_eq!(issued["claim"]["certifier"].as_str().unwrap(), hospital);
     assert_eq!(glucose["subject"]["display"], "P. van de Heuvel");
     let practitioner = issued["claim"]["practitioner"]
@@ -679,17 +725,37 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         ],
     );
     let glucose_grant = granted["grant"].as_str().unwrap().to_string();
-    let committed_tx = |hash: &str| -> mpms_ledger::SignedTransaction {
-        let tx = net.get(0, &format!("/v1/transactions/{hash}")).unwrap();
+    // A transaction's sealed values are served to its parties only (signed reads);
+    // anyone else reads it erased, with the same hash.
+    let read_tx = |tx: Option<serde_json::Value>| -> mpms_ledger::SignedTransaction {
+        let tx = tx.unwrap();
         mpms_ledger::codec::decode(&hex::decode(tx["transaction_bytes"].as_str().unwrap()).unwrap())
             .unwrap()
     };
+    let hospital_signing = common::Net::signing_key(&hospital_key);
+    let board_signing = common::Net::signing_key(&board_key);
+    let committed_tx = |hash: &str| {
+        read_tx(net.get_signed(0, &format!("/v1/transactions/{hash}"), &hospital_signing))
+    };
     let issuing = committed_tx(issued["issued_tx"].as_str().unwrap());
+    let public = read_tx(net.get(
+        0,
+        &format!("/v1/transactions/{}", issued["issued_tx"].as_str().unwrap()),
+    ));
+    assert_eq!(public.hash(), issuing.hash());
+    assert!(public.tx.payload.any_erased() && !issuing.tx.payload.any_erased());
     let mpms_ledger::Payload::IssueCredential(issuance) = &issuing.tx.payload else {
         panic!("an issuance")
     };
     let grant_record = net.get(0, &format!("/v1/grants/{glucose_grant}")).unwrap();
-    let granting = committed_tx(grant_record["granted_tx"].as_str().unwrap());
+    let granting = read_tx(net.get_signed(
+        0,
+        &format!(
+            "/v1/transactions/{}",
+            grant_record["granted_tx"].as_str().unwrap()
+        ),
+        &board_signing,
+    ));
     let mpms_ledger::Payload::GrantAccess { sealed_key, .. } = &granting.tx.payload else {
         panic!("a grant")
     };
@@ -840,6 +906,8 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         "query",
         "--node",
         &net.nodes[2].api,
+        "--key",
+        intern_key.to_str().unwrap(),
         "audit",
         "--subject",
         &intern,
@@ -863,15 +931,20 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     // The trail pages with a cursor: one request or grant a page, in the order they
     // were made, each grant with its later events.
     let first = net
-        .get(2, &format!("/v1/subjects/{intern}/audit?limit=1"))
+        .get_signed(
+            2,
+            &format!("/v1/subjects/{intern}/audit?limit=1"),
+            &intern_signing,
+        )
         .unwrap();
     assert_eq!(first["events"][0]["event"], "request", "{first}");
     assert_eq!(first["truncated"], true, "{first}");
     let next = first["next"].as_str().unwrap();
     let second = net
-        .get(
+        .get_signed(
             2,
             &format!("/v1/subjects/{intern}/audit?limit=1&after={next}"),
+            &intern_signing,
         )
         .unwrap();
     let paged: Vec<&str> = second["events"]
@@ -883,12 +956,42 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     assert_eq!(paged, ["grant", "inspection", "grant-revoked"], "{second}");
     assert!(second.get("next").is_none(), "{second}");
     assert!(net
-        .get(2, &format!("/v1/subjects/{intern}/audit?after=00"))
+        .get_signed(
+            2,
+            &format!("/v1/subjects/{intern}/audit?after=00"),
+            &intern_signing
+        )
         .is_none());
+    // Unsigned, the trail is refused; signed by the board, it is the board's own
+    // events; signed by a party that never asked, it is empty.
+    assert!(net
+        .get(2, &format!("/v1/subjects/{intern}/audit"))
+        .is_none());
+    let as_board = net
+        .get_signed(2, &format!("/v1/subjects/{intern}/audit"), &board_signing)
+        .unwrap();
+    assert_eq!(as_board["events"], audit["events"], "{as_board}");
+    let as_hospital = net
+        .get_signed(
+            2,
+            &format!("/v1/subjects/{intern}/audit"),
+            &hospital_signing,
+        )
+        .unwrap();
+    assert_eq!(
+        as_hospital["events"],
+        serde_json::json!([]),
+        "{as_hospital}"
+    );
     let glucose_subject = issued["claim"]["subject"].as_str().unwrap();
     assert_ne!(glucose_subject, intern);
+    // The entry's trail, read with its entry key.
     let entry_audit = net
-        .get(2, &format!("/v1/subjects/{glucose_subject}/audit"))
+        .get_signed(
+            2,
+            &format!("/v1/subjects/{glucose_subject}/audit"),
+            &glucose_signing,
+        )
         .unwrap();
     let entry_events: Vec<&str> = entry_audit["events"]
         .as_array()

@@ -6,6 +6,7 @@
 //! [`mpms_crypto::Hash`]); heights, nonces, amounts and times are JSON numbers.
 
 mod events;
+pub mod read_auth;
 mod responses;
 
 pub use events::{BlockEvent, LaggedEvent, TxEvent};

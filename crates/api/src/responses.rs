@@ -288,6 +288,17 @@ impl AuditEvent {
             | AuditEvent::GrantExpired { time_ms, .. } => *time_ms,
         }
     }
+
+    /// The party other than the subject it concerns: the requester or the grantee.
+    pub fn party(&self) -> PublicKey {
+        match self {
+            AuditEvent::Request { requester, .. } => *requester,
+            AuditEvent::Grant { grantee, .. }
+            | AuditEvent::GrantRevoked { grantee, .. }
+            | AuditEvent::Inspection { grantee, .. }
+            | AuditEvent::GrantExpired { grantee, .. } => *grantee,
+        }
+    }
 }
 
 /// `GET /v1/subjects/{id}/audit`: who asked for, was granted, lost or used access to

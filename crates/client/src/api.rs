@@ -7,7 +7,7 @@ use mpms_api::{
     AccountView, AuditEvent, AuthoritiesView, GrantView, ProposalList, Readiness, SchemaList,
     Status, SubjectAudit, SubjectCredentials, Submitted, TransactionStatus, TxState,
 };
-use mpms_crypto::{EncryptionKey, Hash, PublicKey};
+use mpms_crypto::{EncryptionKey, Hash, PublicKey, SigningKey};
 use mpms_ledger::records::{
     Certifier, Credential, Grant, GrantSet, Organization, Proposal, Schema, Subject,
 };
@@ -32,6 +32,8 @@ const LIST_LIMIT: usize = 1000;
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// Who signs reads (see [`Client::reading_as`]): the key and the chain.
+    reader: Option<std::sync::Arc<(SigningKey, String)>>,
 }
 
 /// A committed transaction.
@@ -122,6 +124,7 @@ impl Client {
         Client {
             base: base.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new().timeout(timeout).build(),
+            reader: None,
         }
     }
 
@@ -159,6 +162,18 @@ impl Client {
                 .timeout(DEFAULT_TIMEOUT)
                 .tls_config(std::sync::Arc::new(config))
                 .build(),
+            reader: None,
+        })
+    }
+
+    /// This client, signing every read with `key` (the node serves what only some
+    /// parties may read, a subject's listing and audit trail or a transaction's
+    /// sealed values, to a read signed by one of them: [`mpms_api::read_auth`]).
+    pub fn reading_as(&self, key: &SigningKey) -> Result<Client> {
+        let chain_id = self.chain_id()?;
+        Ok(Client {
+            reader: Some(std::sync::Arc::new((key.clone(), chain_id))),
+            ..self.clone()
         })
     }
 
@@ -174,7 +189,13 @@ impl Client {
     /// GETs `path` as JSON; `None` if the node holds nothing there (404).
     pub fn get_opt(&self, path: &str) -> Result<Option<Value>> {
         let url = self.url(path);
-        match self.agent.get(&url).call() {
+        let mut request = self.agent.get(&url);
+        if let Some(reader) = &self.reader {
+            let (key, chain_id) = reader.as_ref();
+            let signed = mpms_api::read_auth::authorization(chain_id, key, path, crate::now_ms());
+            request = request.set("Authorization", &signed);
+        }
+        match request.call() {
             Ok(r) => r
                 .into_json()
                 .map(Some)

@@ -9,12 +9,11 @@
 //! entry, or to erase it, the patient signs with that entry's key
 //! ([`acting_for`]).
 
-use mpms_crypto::{EntryTweak, Hash, PublicKey};
-use mpms_ledger::credential::{entry_tweak, subject_sealed};
+use mpms_crypto::{EncryptionKey, EntryTweak, Hash, PublicKey};
+use mpms_ledger::credential::entry_tweak;
 
 use crate::api::Client;
 use crate::error::{Error, Result};
-use crate::grant::issuance_in;
 use crate::party::Party;
 
 /// One of a subject's entry keys, found on chain.
@@ -63,6 +62,17 @@ pub fn scan(client: &Client, party: &Party, from_height: u64) -> Result<(Vec<Fou
     }
 }
 
+/// The `enc` of the content key sealed to the subject of credential `id`, issued at
+/// `height` (from the issuances the node lists for anyone); `None` once erased.
+fn issuance_enc(client: &Client, id: &Hash, height: u64) -> Result<Option<EncryptionKey>> {
+    let page = client.issuances(height)?;
+    Ok(page
+        .issuances
+        .iter()
+        .find(|note| &note.credential == id)
+        .map(|note| note.enc))
+}
+
 /// Most corrections followed back to an entry's first issuance.
 const MAX_CORRECTIONS: usize = 1_000;
 
@@ -79,10 +89,9 @@ pub fn acting_for(client: &Client, party: &Party, id: &Hash) -> Result<Party> {
     let reader = party.decryption("acting for an entry")?;
     let mut current = *id;
     for _ in 0..MAX_CORRECTIONS {
-        let (record, tx) = client.issued(&current)?;
-        let issuance = issuance_in(&tx)?;
-        if let Ok(sealed) = subject_sealed(issuance) {
-            if let Some(tweak) = entry_tweak(&subject, &party.id(), reader, &sealed.enc) {
+        let record = client.credential(&current)?;
+        if let Some(enc) = issuance_enc(client, &current, record.issued_height)? {
+            if let Some(tweak) = entry_tweak(&subject, &party.id(), reader, &enc) {
                 return Ok(party.entry(&tweak));
             }
         }

@@ -203,7 +203,8 @@ pub fn prepare_grant<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<Payload> {
     let grantee_key = client.organization_key(&grantee)?;
-    let (_, tx) = client.issued(credential)?;
+    // The sealed key is served to the credential's subject: a read it signs.
+    let (_, tx) = client.reading_as(&subject.signing)?.issued(credential)?;
     grant_access(
         issuance_in(&tx)?,
         subject.decryption("granting access")?,
@@ -247,6 +248,8 @@ pub fn prepare_grant_set<R: RngCore + CryptoRng>(
     now_ms: u64,
     rng: &mut R,
 ) -> Result<PreparedSet> {
+    // The listing and the sealed keys are served to the subject: reads it signs.
+    let client = &client.reading_as(&subject.signing)?;
     let (selection, credentials) = match selection {
         SetSelection::Schema(schema) => {
             let held = client.subject_credentials(&subject.id())?;
@@ -315,7 +318,9 @@ pub fn prepare_grant_sets<R: RngCore + CryptoRng>(
             let keys =
                 std::iter::once(party.clone()).chain(entries.iter().map(|e| party.entry(&e.tweak)));
             for acting in keys {
-                let held = client.subject_credentials(&acting.id())?;
+                let held = client
+                    .reading_as(&acting.signing)?
+                    .subject_credentials(&acting.id())?;
                 if !grantable(&held, &schema, now_ms).is_empty() {
                     groups.push((acting, SetSelection::Schema(schema.clone())));
                 }
@@ -431,6 +436,8 @@ impl OpenedGrant {
 pub fn open_granted(client: &Client, reader: &Party, grant: &Hash, now_ms: u64) -> Result<Opened> {
     let g = client.grant(grant)?;
     usable(grant, &g, &reader.id(), now_ms)?;
+    // The ciphertext and the sealed keys are served to the grantee: reads it signs.
+    let client = &client.reading_as(&reader.signing)?;
     let (record, issuing) = client.issued(&g.credential)?;
     if record.erased_height.is_some() {
         return Err(Error::Content(ContentError::Erased).context(format!(

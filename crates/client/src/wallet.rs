@@ -149,13 +149,19 @@ pub fn sync(client: &Client, party: &Party, previous: Option<&Portfolio>) -> Res
             });
         }
     }
-    let subjects: Vec<PublicKey> = std::iter::once(subject)
+    // Each key reads its own listing, audit trail and sealed keys (signed reads).
+    let mut readers = vec![client.reading_as(&party.signing)?];
+    for key in &entry_keys {
+        readers.push(client.reading_as(&key.tweak()?.entry_signing_key(&party.signing))?);
+    }
+    let subjects: Vec<(PublicKey, &Client)> = std::iter::once(subject)
         .chain(entry_keys.iter().map(|k| k.subject))
+        .zip(readers.iter())
         .collect();
     let mut credentials = Vec::new();
     let mut erased = Vec::new();
     let mut unreadable = Vec::new();
-    for named in &subjects {
+    for (named, client) in &subjects {
         for (id, record) in client.subject_credentials(named)? {
             if let Some(height) = record.erased_height {
                 erased.push((id, height));
@@ -169,7 +175,7 @@ pub fn sync(client: &Client, party: &Party, previous: Option<&Portfolio>) -> Res
     }
     let schemas = client.schemas()?;
     let mut audit = Vec::new();
-    for named in &subjects {
+    for (named, client) in &subjects {
         audit.extend(client.audit(named)?);
     }
     audit.sort_by_key(|event| event.time_ms());

@@ -38,6 +38,9 @@ pub enum Domain {
     Attestation = 6,
     /// Peer-to-peer handshakes and node identity statements.
     Network = 7,
+    /// A read of the API that only some parties may make (a subject's listing, its
+    /// audit trail, a transaction's sealed values).
+    Read = 8,
 }
 
 impl Domain {
@@ -51,6 +54,7 @@ impl Domain {
             Domain::Precommit => "precommit",
             Domain::Attestation => "attestation",
             Domain::Network => "network",
+            Domain::Read => "read",
         }
     }
 }

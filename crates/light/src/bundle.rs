@@ -304,10 +304,12 @@ pub fn build_bundle(
         .block(location.height)?
         .ok_or_else(|| missing(format!("block {}", location.height)))?;
     let index = location.index as usize;
+    // Erased: a bundle proves the claim, whose transaction hash erasure keeps; the
+    // ciphertext and sealed keys are for the subject and its grantees alone.
     let transaction = block
         .transactions
         .get(index)
-        .cloned()
+        .map(SignedTransaction::erased)
         .ok_or_else(|| missing("the issuing transaction"))?;
     if issuance_of(&transaction).map(|i| i.claim.id()) != Some(*id) {
         return Err(BuildError::Store(

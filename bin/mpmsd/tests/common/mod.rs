@@ -184,6 +184,35 @@ impl Net {
         self.agent.get(&url).call().ok()?.into_json().ok()
     }
 
+    /// GETs `path` from node `i` as a read signed by `key`: what only a party may
+    /// read.
+    pub fn get_signed(&self, i: usize, path: &str, key: &mpms_crypto::SigningKey) -> Option<Value> {
+        let url = format!("{}{}", self.nodes[i].api, path);
+        let signed = mpms_client::types::read_auth::authorization(
+            &self.chain_id(),
+            key,
+            path,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
+        );
+        self.agent
+            .get(&url)
+            .set("Authorization", &signed)
+            .call()
+            .ok()?
+            .into_json()
+            .ok()
+    }
+
+    /// The signing key of account key file `key_file` (the tests' password).
+    pub fn signing_key(key_file: &std::path::Path) -> mpms_crypto::SigningKey {
+        mpms_node::keys::AccountKeys::load(key_file, "test password 1234")
+            .unwrap()
+            .signing
+    }
+
     pub fn height(&self, i: usize) -> Option<u64> {
         self.get(i, "/v1/status")?["height"].as_u64()
     }

@@ -39,6 +39,7 @@
 
 mod limit;
 mod openapi;
+mod reader;
 mod routes;
 pub mod tls;
 
@@ -76,6 +77,23 @@ impl ApiError {
         }
     }
 
+    /// 401 Unauthorized: a read that must be signed was not, or its signature does
+    /// not check out.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+        }
+    }
+
+    /// 403 Forbidden: a signed read by someone who may not read this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+
     /// 404 Not Found.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError {
@@ -95,11 +113,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let mut response = (
             self.status,
             Json(serde_json::json!({ "error": self.message })),
         )
-            .into_response()
+            .into_response();
+        if unauthorized {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(mpms_api::read_auth::READ_SCHEME),
+            );
+        }
+        response
     }
 }
 

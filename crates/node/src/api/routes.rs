@@ -34,6 +34,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
+use super::reader::{party_of, require_subject, signs_for, Reader};
 use super::ApiError;
 use crate::runtime::{NodeHandle, SubmitError};
 use crate::status_lists::{StatusListError, StatusListPublisher};
@@ -232,11 +233,12 @@ async fn submit_inner(
     path = "/v1/transactions/{hash}",
     tag = "transactions",
     summary = "A transaction's status",
-    description = "Pending (in this node's mempool), committed (with its block, position and bytes), or 404.",
+    description = "Pending (in this node's mempool), committed (with its block, position and bytes), or 404. The ciphertext and sealed keys a committed issuance or grant carries are served to its parties only, in a signed read (see `/v1/subjects/{id}/credentials`): the credential's subject, certifier, practitioner or grantees; the grant's subject or grantee. Anyone else reads it erased (each such value as its digest), which has the same hash and signature.",
     params(("hash" = Hash, Path, description = "The transaction hash")),
     responses(
         (status = 200, description = "Pending or committed", body = TransactionStatus),
         (status = 400, description = "Not a hash", body = ErrorBody),
+        (status = 401, description = "A signature that does not check out", body = ErrorBody),
         (status = 404, description = "Neither pending nor committed", body = ErrorBody),
         (status = 500, description = "A fault of this node", body = ErrorBody),
     ),
@@ -244,6 +246,7 @@ async fn submit_inner(
 pub async fn transaction(
     State(node): State<NodeHandle>,
     Path(hash): Path<String>,
+    reader: Reader,
 ) -> ApiResult<TransactionStatus> {
     let hash: Hash = id("transaction hash", &hash)?;
     let committed = off_workers(&node, move |node| {
@@ -255,7 +258,19 @@ pub async fn transaction(
             .block(loc.height)
             .map_err(internal)?
             .ok_or_else(|| ApiError::internal("indexed block missing"))?;
-        let tx = block.transactions.get(loc.index as usize);
+        // Its ciphertext and sealed keys go to its parties alone (a signed read);
+        // anyone else gets it erased, which has the same hash and signature.
+        let tx = match block.transactions.get(loc.index as usize) {
+            Some(tx) if tx.tx.payload.holds_erasable() => {
+                let party = match reader.0 {
+                    Some(key) => party_of(node, tx, &key)?,
+                    None => false,
+                };
+                Some(if party { tx.clone() } else { tx.erased() })
+            }
+            other => other.cloned(),
+        };
+        let tx = tx.as_ref();
         Ok(Some(TransactionStatus {
             hash,
             status: TxState::Committed,
@@ -542,11 +557,13 @@ impl Page {
     path = "/v1/subjects/{id}/credentials",
     tag = "credentials",
     summary = "A subject's credentials",
-    description = "The credentials issued to a subject, by schema, then in issue order.",
+    description = "The credentials issued to a subject (an account, or an entry key: the entry and its corrections), by schema, then in issue order. A signed read by the subject only (`Authorization: MPMS-Sig key=HEX, time=MS, signature=HEX`: its ed25519 signature, domain `read`, over `GET\\n` + path and query + `\\n` + time, within 5 minutes of the node's clock).",
     params(("id" = PublicKey, Path, description = "The subject's account id"), Page),
     responses(
         (status = 200, description = "The credentials", body = SubjectCredentials),
         (status = 400, description = "Not an id, or a bad limit", body = ErrorBody),
+        (status = 401, description = "Not signed, or a signature that does not check out", body = ErrorBody),
+        (status = 403, description = "Signed by another key than the subject's", body = ErrorBody),
         (status = 500, description = "A fault of this node", body = ErrorBody),
     ),
 )]
@@ -554,10 +571,15 @@ pub async fn subject_credentials(
     State(node): State<NodeHandle>,
     Path(text): Path<String>,
     query: Result<Query<Page>, QueryRejection>,
+    reader: Reader,
 ) -> ApiResult<SubjectCredentials> {
     let id: PublicKey = id("subject id", &text)?;
     let page = Page::checked(query)?;
-    off_workers(&node, move |node| subject_credentials_now(node, id, &page)).await
+    off_workers(&node, move |node| {
+        require_subject(node, &id, reader)?;
+        subject_credentials_now(node, id, &page)
+    })
+    .await
 }
 
 fn subject_credentials_now(
@@ -601,11 +623,12 @@ fn subject_credentials_now(
     path = "/v1/subjects/{id}/audit",
     tag = "credentials",
     summary = "A subject's access audit",
-    description = "Every access request, grant, grant revocation, expiry and recorded inspection concerning the subject's credentials, with heights and times. Pages follow requests and grants in the order they were made (`limit` counts them; a grant's later events come with it), each page oldest first; `next` is the cursor of the next page, to pass as `after`.",
+    description = "Every access request, grant, grant revocation, expiry and recorded inspection concerning the subject's credentials, with heights and times. A signed read (see `/v1/subjects/{id}/credentials`): the subject reads all of it, a requester or grantee the events of its own requests and grants. Pages follow requests and grants in the order they were made (`limit` counts them; a grant's later events come with it), each page oldest first; `next` is the cursor of the next page, to pass as `after`.",
     params(("id" = PublicKey, Path, description = "The subject's account id"), AuditPage),
     responses(
-        (status = 200, description = "The audit trail", body = SubjectAudit),
-        (status = 400, description = "Not an id, or a bad limit", body = ErrorBody),
+        (status = 200, description = "The audit trail: the whole of it for the subject, the events of its own requests and grants for anyone else", body = SubjectAudit),
+        (status = 400, description = "Not an id, a bad limit or cursor", body = ErrorBody),
+        (status = 401, description = "Not signed, or a signature that does not check out", body = ErrorBody),
         (status = 500, description = "A fault of this node", body = ErrorBody),
     ),
 )]
@@ -613,6 +636,7 @@ pub async fn subject_audit(
     State(node): State<NodeHandle>,
     Path(text): Path<String>,
     query: Result<Query<AuditPage>, QueryRejection>,
+    reader: Reader,
 ) -> ApiResult<SubjectAudit> {
     let id: PublicKey = id("subject id", &text)?;
     let Query(audit_page) = query.map_err(bad_query)?;
@@ -620,7 +644,21 @@ pub async fn subject_audit(
         limit: audit_page.limit,
     })))?;
     let after = audit_page.after()?;
-    off_workers(&node, move |node| subject_audit_now(node, id, &page, after)).await
+    let Some(key) = reader.0 else {
+        return Err(ApiError::unauthorized(format!(
+            "sign the read with the key of subject {id}, or of a party it granted or that asked it (Authorization: MPMS-Sig)"
+        )));
+    };
+    off_workers(&node, move |node| {
+        let mut audit = subject_audit_now(node, id, &page, after)?;
+        // The subject reads its whole trail; anyone else the events of its own
+        // requests and grants only.
+        if !signs_for(node, &id, &key)? {
+            audit.events.retain(|event| event.party() == key);
+        }
+        Ok(audit)
+    })
+    .await
 }
 
 /// A page of an audit trail.
@@ -880,10 +918,13 @@ fn credential_proof_now(node: &NodeHandle, id: Hash) -> ApiResult<CredentialProo
     let proof = block
         .tx_proof(loc.index as usize)
         .ok_or_else(|| ApiError::internal("no proof for the transaction"))?;
-    let tx = block
+    // A proof needs the transaction's hash, which erasure keeps: its ciphertext and
+    // sealed keys are for the subject and its grantees alone (`/v1/transactions`).
+    let tx = &block
         .transactions
         .get(loc.index as usize)
-        .ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
+        .ok_or_else(|| ApiError::internal("indexed transaction missing"))?
+        .erased();
     let authority_changes =
         mpms_light::bundle::authority_changes(store.as_ref(), loc.height).map_err(internal)?;
     Ok(Json(CredentialProof {
