@@ -25,6 +25,8 @@ use crate::codec;
 )]
 pub struct Erasable<T: Serialize> {
     digest: Hash,
+    /// The value, or `null` once erased (or when served to a reader who is not a
+    /// party of it).
     value: Option<T>,
 }
 

@@ -275,7 +275,30 @@ fn add_links(doc: &mut Value) {
 pub fn openapi_document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     add_links(&mut doc);
+    erasable_values_may_be_null(&mut doc);
     doc
+}
+
+/// An erasable value is `null` once erased, or when served to a reader who is not a
+/// party of it: the schema generator writes the generic's value as required to be
+/// an object, so each `Erasable_*` schema's `value` is widened to object or null.
+fn erasable_values_may_be_null(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if !name.starts_with("Erasable_") {
+            continue;
+        }
+        if let Some(value) = schema.pointer_mut("/properties/value") {
+            if value.get("type") == Some(&Value::from("object")) {
+                value["type"] = serde_json::json!(["object", "null"]);
+            }
+        }
+    }
 }
 
 /// The document as it is checked into `docs/openapi.json`: pretty, with a final
