@@ -166,7 +166,13 @@ fn write_fuzz_seed_corpora() {
                 Payload::RequestAccess {
                     subject: subject.public_key(),
                     credentials: vec![credential],
-                    purpose: "hiring".into(),
+                    purpose: mpms_ledger::notes::seal_purpose(
+                        &subject.public_key(),
+                        &operator.public_key(),
+                        "hiring",
+                        &mut mpms_ledger::testkit::DeterministicRng(Hash::digest(b"purpose"), 0),
+                    )
+                    .unwrap(),
                 },
             ),
         ),
@@ -181,7 +187,13 @@ fn write_fuzz_seed_corpora() {
                 0,
                 Payload::RecordInspection {
                     grant: credential,
-                    outcome: InspectionOutcome::Failed("mismatch".into()),
+                    outcome: mpms_ledger::notes::seal_outcome(
+                        &subject.public_key(),
+                        &credential,
+                        &InspectionOutcome::Failed("mismatch".into()),
+                        &mut mpms_ledger::testkit::DeterministicRng(Hash::digest(b"outcome"), 0),
+                    )
+                    .unwrap(),
                 },
             ),
         ),

@@ -335,6 +335,9 @@ SIGNATURE = Fixed(64)
 ACCOUNT_ID = CREDENTIAL_ID = GRANT_ID = REQUEST_ID = HASH
 
 SEALED = Struct(("enc", ENCRYPTION_KEY), ("ciphertext", ByteString()))
+# A note sealed to a subject's ed25519 key (a request's purpose, an inspection's
+# outcome): the ephemeral point and the ciphertext.
+SIGNER_SEALED = Struct(("ephemeral", PUBLIC_KEY), ("ciphertext", ByteString()))
 ENCRYPTED_CONTENT = Struct(("nonce", ByteArray(12)), ("ciphertext", ByteString()))
 
 FIELD_KIND = Enum(
@@ -401,7 +404,6 @@ CREDENTIAL_ISSUANCE = Struct(
 )
 GRANT_SELECTION = Enum(("schema", STRING), ("listed", None))
 GRANTED_ENTRY = Struct(("credential", CREDENTIAL_ID), ("sealed_key", Erasable(SEALED)))
-INSPECTION_OUTCOME = Enum(("Verified", None), ("Failed", STRING))
 PARAMETER_CHANGE = Enum(
     ("MinAuthorityStake", U64),
     ("MinCertifierStake", U64),
@@ -520,7 +522,9 @@ PAYLOAD = Enum(
     ("RevokeCredential", Struct(("credential", CREDENTIAL_ID), ("reason", STRING))),
     (
         "RequestAccess",
-        Struct(("subject", ACCOUNT_ID), ("credentials", Seq(CREDENTIAL_ID)), ("purpose", STRING)),
+        Struct(
+            ("subject", ACCOUNT_ID), ("credentials", Seq(CREDENTIAL_ID)), ("purpose", SIGNER_SEALED)
+        ),
     ),
     (
         "GrantAccess",
@@ -543,7 +547,7 @@ PAYLOAD = Enum(
         ),
     ),
     ("RevokeGrant", Struct(("grant", GRANT_ID))),
-    ("RecordInspection", Struct(("grant", GRANT_ID), ("outcome", INSPECTION_OUTCOME))),
+    ("RecordInspection", Struct(("grant", GRANT_ID), ("outcome", SIGNER_SEALED))),
     ("Propose", Struct(("action", GOVERNANCE_ACTION))),
     ("Vote", Struct(("proposal", U64), ("approve", BOOL))),
     ("SubmitEvidence", EVIDENCE),

@@ -193,7 +193,8 @@ impl Demo {
             Some(first) => self.client.credential(first)?.claim.subject,
             None => subject.id(),
         };
-        let payload = build::request_access(named, credentials, purpose.into());
+        let payload =
+            build::request_access(&organization.id(), named, credentials, purpose, &mut OsRng)?;
         let sent = self.step(organization, what, payload)?;
         Ok(request_id(&organization.id(), sent.nonce))
     }

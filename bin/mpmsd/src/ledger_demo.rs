@@ -454,7 +454,13 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             Payload::RequestAccess {
                 subject: intern.id(),
                 credentials: vec![acls],
-                purpose: "license application review".into(),
+                // Sealed to the intern: only it reads why the board asks.
+                purpose: mpms_ledger::notes::seal_purpose(
+                    &intern.id(),
+                    &board.id(),
+                    "license application review",
+                    &mut rand::rngs::OsRng,
+                )?,
             },
         )?,
     )?;
@@ -542,7 +548,12 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             &board,
             Payload::RecordInspection {
                 grant,
-                outcome: InspectionOutcome::Verified,
+                outcome: mpms_ledger::notes::seal_outcome(
+                    &intern.id(),
+                    &grant,
+                    &InspectionOutcome::Verified,
+                    &mut rand::rngs::OsRng,
+                )?,
             },
         )?,
     )?;
@@ -558,7 +569,12 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
             &board,
             Payload::RecordInspection {
                 grant,
-                outcome: InspectionOutcome::Verified,
+                outcome: mpms_ledger::notes::seal_outcome(
+                    &intern.id(),
+                    &grant,
+                    &InspectionOutcome::Verified,
+                    &mut rand::rngs::OsRng,
+                )?,
             },
         )?,
     )?;

@@ -889,10 +889,14 @@ fn payload(
                 Out::Fields(json!({ "offence": offence.to_string() })),
             )
         }
-        TxAction::RecordInspection { grant, failed } => (
-            build::record_inspection(grant, failed),
-            Out::Fields(json!({ "grant": grant.to_string() })),
-        ),
+        TxAction::RecordInspection { grant, failed } => {
+            // Sealed to the subject the grant names (its grant set's, for a member).
+            let subject = client.grant(&grant)?.subject;
+            (
+                build::record_inspection(grant, &subject, failed, &mut OsRng)?,
+                Out::Fields(json!({ "grant": grant.to_string() })),
+            )
+        }
         TxAction::RegisterSchema {
             id,
             description,
@@ -1019,6 +1023,7 @@ fn payload(
             purpose,
         } => (
             build::request_access(
+                &party.id(),
                 match subject {
                     Some(subject) => subject,
                     None => {
@@ -1027,8 +1032,9 @@ fn payload(
                     }
                 },
                 credentials,
-                purpose,
-            ),
+                &purpose,
+                &mut OsRng,
+            )?,
             Out::Request,
         ),
         TxAction::GrantAccess {

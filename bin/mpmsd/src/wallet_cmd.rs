@@ -247,7 +247,14 @@ fn print(portfolio: &Portfolio) {
     }
     if !portfolio.audit.is_empty() {
         println!("Access to your credentials:");
-        for event in &portfolio.audit {
+        for (i, event) in portfolio.audit.iter().enumerate() {
+            // The note sealed to the subject, opened at sync.
+            let note = portfolio
+                .audit_notes
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| "(sealed)".into());
             // Its JSON form: what the node answered.
             let event = serde_json::to_value(event).unwrap_or_default();
             let at = event["height"]
@@ -258,7 +265,7 @@ fn print(portfolio: &Portfolio) {
                     "{} asked for {} credential(s): {}",
                     short(&event["requester"]),
                     event["credentials"].as_array().map_or(0, Vec::len),
-                    event["purpose"].as_str().unwrap_or_default()
+                    note
                 ),
                 "grant" => format!(
                     "you granted {} access to {}",
@@ -279,7 +286,7 @@ fn print(portfolio: &Portfolio) {
                     "{} inspected {}: {}",
                     short(&event["grantee"]),
                     short(&event["credential"]),
-                    event["outcome"]
+                    note
                 ),
                 other => other.to_string(),
             };

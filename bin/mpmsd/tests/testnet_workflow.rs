@@ -878,10 +878,16 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     assert!(opened.contains("\"valid\""), "{opened}");
     // The board records its inspection on chain.
     net.tx(2, &board_k, &["record-inspection", "--grant", &grant]);
+    // Its outcome is sealed to the intern: the grant's public record shows none of it,
+    // the intern's key opens it.
     let recorded = net.get(0, &format!("/v1/grants/{grant}")).unwrap();
-    assert!(
-        recorded["inspections"].to_string().contains("Verified"),
-        "{recorded}"
+    assert!(!recorded.to_string().contains("Verified"), "{recorded}");
+    let sealed: mpms_crypto::SignerSealed =
+        serde_json::from_value(recorded["inspections"][0]["outcome"].clone()).unwrap();
+    let grant_id: mpms_crypto::Hash = grant.parse().unwrap();
+    assert_eq!(
+        mpms_ledger::notes::open_outcome(&intern_signing, &grant_id, &sealed).unwrap(),
+        mpms_ledger::transaction::InspectionOutcome::Verified
     );
     // The intern's key opens nothing granted to the board.
     let wrong = net.cli(&[
@@ -927,6 +933,16 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         events,
         ["request", "grant", "inspection", "grant-revoked"],
         "{audit}"
+    );
+    // The request's purpose is sealed to the intern: the trail shows none of it, the
+    // intern's key opens it.
+    assert!(!audit.to_string().contains("licensing"), "{audit}");
+    let purpose: mpms_crypto::SignerSealed =
+        serde_json::from_value(audit["events"][0]["purpose"].clone()).unwrap();
+    let requester: mpms_crypto::PublicKey = board.parse().unwrap();
+    assert_eq!(
+        mpms_ledger::notes::open_purpose(&intern_signing, &requester, &purpose).unwrap(),
+        "licensing"
     );
     // The trail pages with a cursor: one request or grant a page, in the order they
     // were made, each grant with its later events.

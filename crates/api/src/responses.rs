@@ -1,11 +1,10 @@
 //! The JSON bodies the routes answer with, one type per answer.
 
-use mpms_crypto::{EncryptionKey, Hash, MerkleProof, PublicKey};
+use mpms_crypto::{EncryptionKey, Hash, MerkleProof, PublicKey, SignerSealed};
 use mpms_ledger::records::{
     Account, Authority, Credential, Grant, Inspection, OffenceKind, Proposal, Schema,
 };
 use mpms_ledger::state::tree::StateProof;
-use mpms_ledger::transaction::InspectionOutcome;
 use mpms_ledger::{AuthoritySet, CommitCertificate, Header, SignedTransaction};
 use mpms_light::AuthorityChange;
 use serde::{Deserialize, Serialize};
@@ -209,7 +208,8 @@ pub enum AuditEvent {
         /// What for.
         credentials: Vec<Hash>,
         /// Why.
-        purpose: String,
+        /// Why, sealed to the subject (see `mpms_ledger::notes`).
+        purpose: SignerSealed,
         /// The block height.
         height: u64,
         /// The block's time (Unix ms).
@@ -256,7 +256,8 @@ pub enum AuditEvent {
         /// Who inspected.
         grantee: PublicKey,
         /// What the inspection found.
-        outcome: InspectionOutcome,
+        /// What it found, sealed to the subject (see `mpms_ledger::notes`).
+        outcome: SignerSealed,
         /// The block height.
         height: u64,
         /// The block's time (Unix ms).

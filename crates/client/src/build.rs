@@ -6,9 +6,10 @@
 //! Each builder takes typed arguments and returns the [`Payload`]; sign it with
 //! [`crate::sign`] or send it with [`crate::Client::send`].
 
-use mpms_crypto::{EncryptionKey, Hash, PublicKey};
+use mpms_crypto::{CryptoRng, EncryptionKey, Hash, PublicKey, RngCore};
 use mpms_ledger::claims::FieldSpec;
 use mpms_ledger::evidence::Evidence;
+use mpms_ledger::notes;
 use mpms_ledger::transaction::{InspectionOutcome, OrganizationKind, SchemaDefinition};
 use mpms_ledger::Payload;
 
@@ -259,15 +260,24 @@ pub fn revoke_credential(credential: Hash, reason: String) -> Payload {
     Payload::RevokeCredential { credential, reason }
 }
 
-/// An organization asks `subject` for access to `credentials`, for `purpose`. The
-/// request's id is [`mpms_ledger::transaction::request_id`] of the sender and the
-/// nonce the transaction is signed with.
-pub fn request_access(subject: PublicKey, credentials: Vec<Hash>, purpose: String) -> Payload {
-    Payload::RequestAccess {
+/// Organization `requester` asks `subject` (the key the credentials name) for access
+/// to `credentials`, for `purpose`, which is sealed to the subject: nobody else reads
+/// it. The request's id is [`mpms_ledger::transaction::request_id`] of the sender and
+/// the nonce the transaction is signed with.
+pub fn request_access<R: RngCore + CryptoRng>(
+    requester: &PublicKey,
+    subject: PublicKey,
+    credentials: Vec<Hash>,
+    purpose: &str,
+    rng: &mut R,
+) -> Result<Payload> {
+    let purpose = notes::seal_purpose(&subject, requester, purpose, rng)
+        .map_err(|e| Error::Input(format!("purpose: {e}")))?;
+    Ok(Payload::RequestAccess {
         subject,
         credentials,
         purpose,
-    }
+    })
 }
 
 /// A subject revokes a grant, or a set grant with all its entries.
@@ -275,16 +285,22 @@ pub fn revoke_grant(grant: Hash) -> Payload {
     Payload::RevokeGrant { grant }
 }
 
-/// The grantee records its inspection of the credential of `grant`: verified, or
-/// failed for the reason given.
-pub fn record_inspection(grant: Hash, failed: Option<String>) -> Payload {
-    Payload::RecordInspection {
-        grant,
-        outcome: match failed {
-            None => InspectionOutcome::Verified,
-            Some(reason) => InspectionOutcome::Failed(reason),
-        },
-    }
+/// The grantee records its inspection of the credential of `grant` (granted by
+/// `subject`, the key the grant names): verified, or failed for the reason given,
+/// sealed to the subject.
+pub fn record_inspection<R: RngCore + CryptoRng>(
+    grant: Hash,
+    subject: &PublicKey,
+    failed: Option<String>,
+    rng: &mut R,
+) -> Result<Payload> {
+    let outcome = match failed {
+        None => InspectionOutcome::Verified,
+        Some(reason) => InspectionOutcome::Failed(reason),
+    };
+    let outcome = notes::seal_outcome(subject, &grant, &outcome, rng)
+        .map_err(|e| Error::Input(format!("outcome: {e}")))?;
+    Ok(Payload::RecordInspection { grant, outcome })
 }
 
 /// Submits evidence of an authority's misbehaviour.

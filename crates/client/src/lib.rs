@@ -39,7 +39,13 @@
 //!         client.account_work(&board.id())?,
 //!     );
 //!     client.send(&board, register, Wait::Committed(COMMIT_WAIT))?;
-//!     let request = build::request_access(subject, vec![credential], "licensing".into());
+//!     let request = build::request_access(
+//!         &board.id(),
+//!         subject,
+//!         vec![credential],
+//!         "licensing",
+//!         &mut rand::rngs::OsRng,
+//!     )?;
 //!     let sent = client.send(&board, request, Wait::Committed(COMMIT_WAIT))?;
 //!     println!("committed at height {:?}", sent.height);
 //!     Ok(request_id(&board.id(), sent.nonce))

@@ -56,6 +56,10 @@ pub struct Portfolio {
     /// chain's audit trail at the synced height).
     #[serde(default)]
     pub audit: Vec<mpms_api::AuditEvent>,
+    /// For each event of [`Portfolio::audit`], the note sealed to the subject that it
+    /// carries, opened: a request's purpose, an inspection's outcome.
+    #[serde(default)]
+    pub audit_notes: Vec<Option<String>>,
     /// The subject's entry keys found so far (see [`crate::entries`]).
     #[serde(default)]
     pub entry_keys: Vec<EntryKeyRecord>,
@@ -174,11 +178,22 @@ pub fn sync(client: &Client, party: &Party, previous: Option<&Portfolio>) -> Res
         }
     }
     let schemas = client.schemas()?;
-    let mut audit = Vec::new();
-    for (named, client) in &subjects {
-        audit.extend(client.audit(named)?);
+    let mut lines = Vec::new();
+    let signers: Vec<SigningKey> = std::iter::once(Ok(party.signing.clone()))
+        .chain(
+            entry_keys
+                .iter()
+                .map(|k| Ok(k.tweak()?.entry_signing_key(&party.signing))),
+        )
+        .collect::<Result<_>>()?;
+    for ((named, client), signer) in subjects.iter().zip(&signers) {
+        for event in client.audit(named)? {
+            let note = opened_note(signer, &event);
+            lines.push((event, note));
+        }
     }
-    audit.sort_by_key(|event| event.time_ms());
+    lines.sort_by_key(|(event, _)| event.time_ms());
+    let (audit, audit_notes): (Vec<_>, Vec<_>) = lines.into_iter().unzip();
     Ok(Synced {
         portfolio: Portfolio {
             audit,
@@ -189,10 +204,30 @@ pub fn sync(client: &Client, party: &Party, previous: Option<&Portfolio>) -> Res
             schemas,
             entry_keys,
             scanned_height,
+            audit_notes,
         },
         erased,
         unreadable,
     })
+}
+
+/// The note `event` carries, opened with the subject's `key`: a request's purpose,
+/// an inspection's outcome (`None` for other events, or a note that does not open).
+fn opened_note(key: &SigningKey, event: &mpms_api::AuditEvent) -> Option<String> {
+    use mpms_api::AuditEvent;
+    use mpms_ledger::transaction::InspectionOutcome;
+    match event {
+        AuditEvent::Request {
+            requester, purpose, ..
+        } => mpms_ledger::notes::open_purpose(key, requester, purpose).ok(),
+        AuditEvent::Inspection { grant, outcome, .. } => {
+            match mpms_ledger::notes::open_outcome(key, grant, outcome).ok()? {
+                InspectionOutcome::Verified => Some("verified".into()),
+                InspectionOutcome::Failed(reason) => Some(format!("failed: {reason}")),
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Credential `id` (its `record`) fetched, opened with `reader` and checked.
@@ -571,6 +606,15 @@ mod tests {
                     height: 6,
                 })),
             ),
+            // The subject's own reads are signed: the client reads the chain id.
+            (
+                200,
+                json(serde_json::json!(mpms_api::Status {
+                    chain_id: "mpms-test".into(),
+                    height: 6,
+                    ..mpms_api::Status::default()
+                })),
+            ),
             (
                 200,
                 json(serde_json::json!({"subject": intern.id(), "credentials": [
@@ -616,10 +660,10 @@ mod tests {
         assert!(p.credentials[0].verified_vc().is_ok());
         assert_eq!(p.schemas, vec![bls]);
         assert_eq!(p.audit.len(), 1);
-        let paths: Vec<String> = requests.iter().take(6).map(|(l, _)| l).collect();
+        let paths: Vec<String> = requests.iter().take(7).map(|(l, _)| l).collect();
         assert_eq!(paths[1], "GET /v1/issuances?from_height=1 HTTP/1.1");
         assert_eq!(
-            paths[2],
+            paths[3],
             format!(
                 "GET /v1/subjects/{}/credentials?limit=1000 HTTP/1.1",
                 intern.id()
@@ -657,6 +701,7 @@ mod tests {
             credentials,
             schemas,
             audit: vec![],
+            audit_notes: vec![],
             entry_keys: vec![],
             scanned_height: 0,
         }

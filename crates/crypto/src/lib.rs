@@ -14,6 +14,8 @@
 //!   content encryption that credentials use;
 //! - [`entry`]: entry keys, one per entry of a subject's record, that only the
 //!   subject signs with and nobody else links to it;
+//! - [`signer_seal`]: a short message sealed to whoever holds an ed25519 key (an
+//!   entry key has no encryption key of its own);
 //! - [`keystore`]: a password-encrypted key file (argon2id + XChaCha20-Poly1305).
 //!
 //! The crate knows nothing of transactions or blocks. Randomness always comes in from
@@ -28,6 +30,7 @@ pub mod keystore;
 pub mod merkle;
 pub mod seal;
 mod signature;
+pub mod signer_seal;
 pub mod verified;
 mod verify;
 
@@ -44,6 +47,7 @@ pub use signature::{
     signing_message, verify_batch, BatchItem, Domain, PublicKey, Signature, SignatureError,
     SigningKey,
 };
+pub use signer_seal::{open_as_signer, seal_to_signer, SignerSealed};
 pub use verified::{signature_checks, SignatureChecks};
 
 /// Errors from parsing keys, hashes and other fixed-size values from text or bytes.

@@ -176,6 +176,14 @@ impl SigningKey {
         }
     }
 
+    /// The secret scalar (what the public key is a multiple of the base point by).
+    pub(crate) fn secret_scalar(&self) -> Scalar {
+        match &self.0 {
+            Secret::Seed(key) => ExpandedSecretKey::from(key.as_bytes()).scalar,
+            Secret::Derived(derived) => derived.scalar,
+        }
+    }
+
     /// The key whose scalar is this key's plus `tweak` (mod the group order), and
     /// whose public key is therefore `self.public_key().tweaked(tweak)`.
     pub(crate) fn tweaked(&self, tweak: &Scalar) -> SigningKey {

@@ -12,7 +12,9 @@
 //! - [`claims`]: the typed fields a schema declares and the values content gives them;
 //! - [`erasable`]: data a transaction commits to by digest, erasable later;
 //! - [`credential`]: building, sealing, opening and checking credential content
-//!   (used by certifiers, subjects and verifiers off chain).
+//!   (used by certifiers, subjects and verifiers off chain);
+//! - [`notes`]: an access request's purpose and an inspection's outcome, sealed to
+//!   the subject.
 //!
 //! Personal data never appears in plaintext here: credentials carry a commitment and
 //! content encrypted to the subject.
@@ -26,6 +28,7 @@ pub mod evidence;
 pub mod execute;
 pub mod genesis;
 mod history;
+pub mod notes;
 pub mod params;
 pub mod records;
 pub mod state;

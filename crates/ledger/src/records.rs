@@ -6,11 +6,11 @@
 //! within one block sees the same rules, and evidence about a past block is judged
 //! exactly as that block would have been.
 
-use mpms_crypto::{EncryptionKey, Hash, PublicKey, Signature};
+use mpms_crypto::{EncryptionKey, Hash, PublicKey, Signature, SignerSealed};
 use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
-use crate::transaction::{CredentialClaim, GovernanceAction, InspectionOutcome, OrganizationKind};
+use crate::transaction::{CredentialClaim, GovernanceAction, OrganizationKind};
 use crate::vote::AuthoritySet;
 use crate::{AccountId, CredentialId, GrantId, History, ProposalId, RequestId};
 
@@ -607,8 +607,8 @@ pub struct AccessRequest {
     pub subject: AccountId,
     /// Credentials asked for.
     pub credentials: Vec<CredentialId>,
-    /// Purpose.
-    pub purpose: String,
+    /// Why it asks, sealed to the subject ([`crate::transaction::PURPOSE_INFO`]).
+    pub purpose: SignerSealed,
     /// Height of the request.
     pub height: u64,
 }
@@ -618,8 +618,9 @@ pub struct AccessRequest {
 pub struct Inspection {
     /// Height.
     pub height: u64,
-    /// Outcome.
-    pub outcome: InspectionOutcome,
+    /// What the inspection found, an [`crate::transaction::InspectionOutcome`] sealed to the subject
+    /// ([`crate::transaction::OUTCOME_INFO`]).
+    pub outcome: SignerSealed,
 }
 
 /// Access to one credential granted by its subject to an organization.

@@ -2,7 +2,7 @@
 
 use mpms_crypto::{
     BatchItem, Domain, EncryptedContent, EncryptionKey, Hash, PublicKey, Sealed, Signature,
-    SignatureError, SigningKey,
+    SignatureError, SignerSealed, SigningKey,
 };
 use serde::{Deserialize, Serialize};
 
@@ -263,6 +263,14 @@ pub struct GrantedEntry {
     pub sealed_key: Erasable<Sealed>,
 }
 
+/// The `info` under which an access request's purpose is sealed to its subject.
+pub const PURPOSE_INFO: &[u8] = b"mpms/request-purpose/v1";
+/// The `info` under which an inspection's outcome is sealed to the grant's subject.
+pub const OUTCOME_INFO: &[u8] = b"mpms/inspection-outcome/v1";
+/// The longest sealed purpose or outcome (a text of at most 256 bytes, its encoding
+/// and the tag).
+pub const MAX_SEALED_NOTE: usize = 320;
+
 /// Outcome of a verifier's inspection of a granted credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum InspectionOutcome {
@@ -428,8 +436,10 @@ pub enum Payload {
         subject: AccountId,
         /// The credentials asked for.
         credentials: Vec<CredentialId>,
-        /// Why, e.g. "license application review".
-        purpose: String,
+        /// Why, e.g. "license application review": UTF-8 text sealed to the subject
+        /// (its key as named above, [`PURPOSE_INFO`], the requester's id as
+        /// associated data), so that only the subject reads it.
+        purpose: SignerSealed,
     },
     /// Grant an organization access to one credential (sender: its subject).
     GrantAccess {
@@ -471,8 +481,9 @@ pub enum Payload {
     RecordInspection {
         /// The grant used.
         grant: GrantId,
-        /// What the inspection found.
-        outcome: InspectionOutcome,
+        /// What the inspection found: an encoded [`InspectionOutcome`] sealed to the
+        /// grant's subject ([`OUTCOME_INFO`], the grant's id as associated data).
+        outcome: SignerSealed,
     },
     /// Open a governance proposal (sender: an active authority).
     Propose {

@@ -12,8 +12,7 @@ use mpms_ledger::claims::{FieldKind, FieldSpec};
 use mpms_ledger::evidence::Evidence;
 use mpms_ledger::params::ParameterChange;
 use mpms_ledger::transaction::{
-    CredentialClaim, CredentialIssuance, GovernanceAction, InspectionOutcome, OrganizationKind,
-    SchemaDefinition,
+    CredentialClaim, CredentialIssuance, GovernanceAction, OrganizationKind, SchemaDefinition,
 };
 use mpms_ledger::transaction::{GrantSelection, GrantedEntry};
 use mpms_ledger::vote::{CommitCertificate, CommitSignature};
@@ -79,6 +78,12 @@ impl Gen {
     fn sealed(&mut self) -> Sealed {
         Sealed {
             enc: self.enc(),
+            ciphertext: self.blob(),
+        }
+    }
+    fn note(&mut self) -> mpms_crypto::SignerSealed {
+        mpms_crypto::SignerSealed {
+            ephemeral: self.key(),
             ciphertext: self.blob(),
         }
     }
@@ -277,7 +282,7 @@ impl Gen {
             11 => Payload::RequestAccess {
                 subject: self.key(),
                 credentials: vec![self.hash(), self.hash()],
-                purpose: self.text(),
+                purpose: self.note(),
             },
             12 => Payload::GrantAccess {
                 credential: self.hash(),
@@ -292,11 +297,7 @@ impl Gen {
             13 => Payload::RevokeGrant { grant: self.hash() },
             14 => Payload::RecordInspection {
                 grant: self.hash(),
-                outcome: if self.0.gen() {
-                    InspectionOutcome::Verified
-                } else {
-                    InspectionOutcome::Failed(self.text())
-                },
+                outcome: self.note(),
             },
             15 => Payload::Propose {
                 action: self.action(),

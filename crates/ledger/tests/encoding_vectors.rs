@@ -35,7 +35,7 @@ use mpms_ledger::evidence::Evidence;
 use mpms_ledger::params::ParameterChange;
 use mpms_ledger::transaction::{
     grant_id, request_id, CredentialClaim, CredentialIssuance, GovernanceAction, GrantSelection,
-    GrantedEntry, InspectionOutcome, OrganizationKind, SchemaDefinition,
+    GrantedEntry, OrganizationKind, SchemaDefinition,
 };
 use mpms_ledger::vote::{AuthorityMember, AuthoritySet, SignedVote, Vote, VoteKind};
 use mpms_ledger::{codec, work, Params, Payload, SignedTransaction, Transaction};
@@ -122,6 +122,15 @@ fn sealed(label: &str, first: u8) -> Sealed {
     Sealed {
         enc: encryption_key(&format!("ephemeral/{label}")),
         ciphertext: blob(first, 48),
+    }
+}
+
+/// A note sealed to a subject's key: a fixed placeholder of its shape (a 32-byte
+/// ephemeral point, `n` bytes of text plus a 16-byte tag).
+fn note(label: &str, first: u8, n: usize) -> mpms_crypto::SignerSealed {
+    mpms_crypto::SignerSealed {
+        ephemeral: account(&format!("ephemeral/{label}")),
+        ciphertext: blob(first, n + 16),
     }
 }
 
@@ -572,7 +581,7 @@ fn build_samples() -> Vec<Sample> {
             Payload::RequestAccess {
                 subject: account("subject"),
                 credentials: vec![credential, hash("credential-2")],
-                purpose: "license application review".into(),
+                purpose: note("purpose", 0x50, 28),
             },
         ),
     );
@@ -650,18 +659,18 @@ fn build_samples() -> Vec<Sample> {
             19,
             Payload::RecordInspection {
                 grant,
-                outcome: InspectionOutcome::Verified,
+                outcome: note("verified", 0x60, 4),
             },
         ),
     );
     add(
         "record-inspection-failed",
-        "a grantee records a failed inspection, with the reason",
+        "a grantee records a failed inspection, with the reason (sealed to the subject)",
         sign(
             20,
             Payload::RecordInspection {
                 grant,
-                outcome: InspectionOutcome::Failed("commitment does not match the content".into()),
+                outcome: note("failed", 0x70, 45),
             },
         ),
     );

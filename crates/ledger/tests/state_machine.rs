@@ -22,6 +22,7 @@ use mpms_ledger::transaction::{
     OrganizationKind, SchemaDefinition,
 };
 use mpms_ledger::{CredentialRuleError as Rule, Payload, TxError, Vote, VoteKind};
+use rand::SeedableRng;
 
 fn schema(id: &str, prerequisites: &[&str]) -> Payload {
     Payload::RegisterSchema(Box::new(SchemaDefinition {
@@ -1229,7 +1230,13 @@ fn access_request_grant_inspect_revoke() {
     let req = |subject, creds: Vec<Hash>| Payload::RequestAccess {
         subject,
         credentials: creds,
-        purpose: "license review".into(),
+        purpose: mpms_ledger::notes::seal_purpose(
+            &subject,
+            &board.id,
+            "license review",
+            &mut rand_chacha::ChaCha20Rng::seed_from_u64(3),
+        )
+        .unwrap(),
     };
     assert!(matches!(
         c.reject(c.tx(&cert, req(intern.id, vec![cred_id]))),
@@ -1316,7 +1323,7 @@ fn access_request_grant_inspect_revoke() {
             &hospital,
             Payload::RecordInspection {
                 grant: gid,
-                outcome: InspectionOutcome::Verified
+                outcome: sealed_verified(&intern.id, &gid)
             }
         )),
         TxError::NotGrantee
@@ -1325,13 +1332,16 @@ fn access_request_grant_inspect_revoke() {
         &board,
         Payload::RecordInspection {
             grant: gid,
-            outcome: InspectionOutcome::Verified,
+            outcome: sealed_verified(&intern.id, &gid),
         },
     ));
     let g: Grant = c.get(&keys::grant(&gid)).unwrap();
     assert_eq!(g.inspection_count, 1);
     let first: mpms_ledger::records::Inspection = c.get(&keys::inspection(&gid, 0)).unwrap();
-    assert_eq!(first.outcome, InspectionOutcome::Verified);
+    assert_eq!(
+        mpms_ledger::notes::open_outcome(&intern.key, &gid, &first.outcome).unwrap(),
+        InspectionOutcome::Verified
+    );
 
     // Expired grant: the grant lapses 5 s after it was made; blocks are 1 s apart.
     c.skip(5);
@@ -1340,7 +1350,7 @@ fn access_request_grant_inspect_revoke() {
             &board,
             Payload::RecordInspection {
                 grant: gid,
-                outcome: InspectionOutcome::Verified
+                outcome: sealed_verified(&intern.id, &gid)
             }
         )),
         TxError::GrantExpired(gid)
@@ -1364,7 +1374,7 @@ fn access_request_grant_inspect_revoke() {
             &board,
             Payload::RecordInspection {
                 grant: gid2,
-                outcome: InspectionOutcome::Verified
+                outcome: sealed_verified(&intern.id, &gid2)
             }
         )),
         TxError::GrantRevoked(gid2)
@@ -1375,7 +1385,7 @@ fn access_request_grant_inspect_revoke() {
             &board,
             Payload::RecordInspection {
                 grant: unknown,
-                outcome: InspectionOutcome::Verified
+                outcome: sealed_verified(&intern.id, &unknown)
             }
         )),
         TxError::UnknownGrant(unknown)
@@ -2757,4 +2767,11 @@ fn a_record_entry_goes_to_an_entry_key_only_its_subject_signs_for() {
     };
     assert_eq!(c.reject(c.tx(&patient, erase.clone())), TxError::NotSubject);
     c.ok(c.tx(&signer, erase));
+}
+
+/// "Verified", sealed to the grant's subject `subject`.
+fn sealed_verified(subject: &mpms_crypto::PublicKey, grant: &Hash) -> mpms_crypto::SignerSealed {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(grant.as_bytes()[0]));
+    mpms_ledger::notes::seal_outcome(subject, grant, &InspectionOutcome::Verified, &mut rng)
+        .unwrap()
 }

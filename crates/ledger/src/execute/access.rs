@@ -1,9 +1,8 @@
 //! Access requests, grants, grant revocation and recorded inspections: the audit
 //! trail of who was allowed to read which credential, and who did.
 
-use mpms_crypto::Hash;
+use mpms_crypto::{Hash, SignerSealed};
 
-use super::accounts::check_text;
 use super::credentials::current_status;
 use super::error::TxError;
 use super::txn::Txn;
@@ -12,12 +11,29 @@ use crate::records::{
     keys, AccessRequest, Credential, CredentialStatus, Grant, GrantSet, Inspection,
 };
 use crate::transaction::{
-    grant_id, request_id, set_member_grant_id, GrantSelection, GrantedEntry, InspectionOutcome,
+    grant_id, request_id, set_member_grant_id, GrantSelection, GrantedEntry, MAX_SEALED_NOTE,
 };
 use crate::{AccountId, CredentialId, GrantId, RequestId};
 
-const MAX_PURPOSE: usize = 256;
 const MAX_REQUESTED: usize = 32;
+
+/// A purpose or an outcome sealed to the subject: the chain cannot read it, only
+/// bound it (a usable ephemeral point, a ciphertext no longer than a note's).
+fn check_sealed_note(field: &'static str, note: &SignerSealed) -> Result<(), TxError> {
+    if !note.ephemeral.is_valid() {
+        return Err(TxError::field(
+            field,
+            "the ephemeral point is not a usable key",
+        ));
+    }
+    if note.ciphertext.len() < 16 || note.ciphertext.len() > MAX_SEALED_NOTE {
+        return Err(TxError::field(
+            field,
+            format!("a sealed note of 16 to {MAX_SEALED_NOTE} bytes"),
+        ));
+    }
+    Ok(())
+}
 
 fn require_organization(txn: &Txn, id: &AccountId) -> Result<(), TxError> {
     if txn.contains(&keys::organization(id))? {
@@ -36,12 +52,12 @@ pub(super) fn request(
     nonce: u64,
     subject: AccountId,
     credentials: &[CredentialId],
-    purpose: &str,
+    purpose: &SignerSealed,
 ) -> Result<(), TxError> {
     require_organization(txn, &sender)?;
     // The subject is whoever the credentials name (an account or an entry key): each
     // is checked below.
-    check_text("purpose", purpose, MAX_PURPOSE, true)?;
+    check_sealed_note("purpose", purpose)?;
     if credentials.is_empty() || credentials.len() > MAX_REQUESTED {
         return Err(TxError::field(
             "credentials",
@@ -67,7 +83,7 @@ pub(super) fn request(
         requester: sender,
         subject,
         credentials: credentials.to_vec(),
-        purpose: purpose.to_string(),
+        purpose: purpose.clone(),
         height: txn.height(),
     };
     txn.put(keys::request(&id), &request);
@@ -323,7 +339,7 @@ pub(super) fn record_inspection(
     txn: &mut Txn,
     sender: AccountId,
     id: &GrantId,
-    outcome: &InspectionOutcome,
+    outcome: &SignerSealed,
 ) -> Result<(), TxError> {
     let key = keys::grant(id);
     let mut grant: Grant = txn.get(&key)?.ok_or(TxError::UnknownGrant(*id))?;
@@ -346,9 +362,7 @@ pub(super) fn record_inspection(
     if credential.erased_height.is_some() {
         return Err(TxError::ContentErased(grant.credential));
     }
-    if let InspectionOutcome::Failed(reason) = outcome {
-        check_text("outcome", reason, MAX_PURPOSE, true)?;
-    }
+    check_sealed_note("outcome", outcome)?;
     let inspection = Inspection {
         height: txn.height(),
         outcome: outcome.clone(),

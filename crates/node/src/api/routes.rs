@@ -1185,7 +1185,7 @@ const MAX_LISTED_INSPECTIONS: u64 = 100;
     path = "/v1/requests/{id}",
     tag = "access",
     summary = "An access request",
-    description = "An organization's request for access to a subject's credentials, with its purpose.",
+    description = "An organization's request for access to a subject's credentials, with its purpose sealed to the subject.",
     params(("id" = Hash, Path, description = "The request id")),
     responses(
         (status = 200, description = "Found", body = AccessRequest),
