@@ -456,6 +456,8 @@ GOVERNANCE_ACTION = Enum(
             ("reason", STRING),
         ),
     ),
+    ("AdmitOrganization", Struct(("organization", ACCOUNT_ID))),
+    ("SuspendOrganization", Struct(("organization", ACCOUNT_ID), ("reason", STRING))),
 )
 
 VOTE_KIND = Enum(("Proposal", None), ("Prevote", None), ("Precommit", None))

@@ -265,15 +265,46 @@ fn accredit(
         build::transfer(certifier.id(), 1_000),
     )?;
     demo.step(certifier, "the hospital bonds 500", build::bond(500))?;
-    demo.step(
-        &authorities[0],
-        &format!("authority 1 proposes the accreditation (scope {scope})"),
-        governance::propose(governance::accredit_certifier(
+    pass(
+        demo,
+        authorities,
+        &format!("the accreditation (scope {scope})"),
+        governance::accredit_certifier(
             certifier.id(),
             vec![scope.into()],
             mpms_client::now_ms(),
             365,
-        )),
+        ),
+    )
+}
+
+/// Governance admits `organization` (named `name`): it may then ask subjects for
+/// access.
+fn admit(
+    demo: &Demo,
+    authorities: &[Party],
+    organization: &Party,
+    name: &str,
+) -> anyhow::Result<()> {
+    pass(
+        demo,
+        authorities,
+        &format!("admitting {name} (organizations ask for access once admitted)"),
+        governance::admit_organization(organization.id()),
+    )
+}
+
+/// Authority 1 proposes `action` (`what`), and enough others vote for it.
+fn pass(
+    demo: &Demo,
+    authorities: &[Party],
+    what: &str,
+    action: mpms_ledger::transaction::GovernanceAction,
+) -> anyhow::Result<()> {
+    demo.step(
+        &authorities[0],
+        &format!("authority 1 proposes {what}"),
+        governance::propose(action),
     )?;
     let proposal = governance::latest_proposal_by(&demo.client, &authorities[0].id())?
         .ok_or_else(|| anyhow!("the proposal is not listed"))?;
@@ -376,8 +407,11 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
         )?;
     }
 
-    println!("\n2. Governance accredits St. Mary for patient records (record.*)");
+    println!(
+        "\n2. Governance accredits St. Mary for patient records (record.*) and admits the insurer"
+    );
     accredit(demo, authorities, &st_mary, "record.*")?;
+    admit(demo, authorities, &insurer, "the insurer")?;
 
     println!(
         "\n3. St. Mary registers generic record schemas and delegates signing to its cardiologist"
@@ -644,9 +678,10 @@ fn intern(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
     )?;
 
     println!(
-        "\n2. Governance accredits the hospital for cardiology (more than 2/3 of the authorities)"
+        "\n2. Governance accredits the hospital for cardiology and admits the board (more than 2/3 of the authorities)"
     );
     accredit(demo, authorities, &hospital, "cardio.*")?;
+    admit(demo, authorities, &board, "the licensing board")?;
 
     println!("\n3. The hospital issues a micro-credential, encrypted to the intern");
     demo.step(

@@ -316,7 +316,7 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
     )?;
 
     println!(
-        "\n2. Governance accredits the hospital for cardiology (needs > 2/3 of 4 authorities)"
+        "\n2. Governance accredits the hospital for cardiology and admits the board (needs > 2/3 of 4 authorities)"
     );
     let accredit = GovernanceAction::AccreditCertifier {
         certifier: hospital.id(),
@@ -324,32 +324,14 @@ pub fn run(home: Option<PathBuf>) -> anyhow::Result<()> {
         valid_from_ms: now_ms() - DAY_MS,
         valid_until_ms: now_ms() + 365 * DAY_MS,
     };
-    let receipt = demo.ok(
-        &format!("{} proposes the accreditation", operators[0].name),
-        demo.tx(&operators[0], Payload::Propose { action: accredit })?,
-    )?;
-    let proposal = first_event(&receipt, |e| match e {
-        Event::ProposalOpened(id) => Some(*id),
-        _ => None,
-    })?;
-    for voter in &operators[1..3] {
-        let receipt = demo.ok(
-            &format!("{} votes for proposal {proposal}", voter.name),
-            demo.tx(
-                voter,
-                Payload::Vote {
-                    proposal,
-                    approve: true,
-                },
-            )?,
-        )?;
-        if receipt
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::ProposalExecuted(_)))
-        {
-            println!("              proposal {proposal} passed (3 of 4) and took effect from the next block");
-        }
+    let admit = GovernanceAction::AdmitOrganization {
+        organization: board.id(),
+    };
+    for (what, action) in [
+        ("the accreditation", accredit),
+        ("admitting the board", admit),
+    ] {
+        pass(&demo, &operators, what, action)?;
     }
 
     println!("\n3. Stackable credential schemas");
@@ -630,4 +612,42 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The first operator proposes `action` (`what`) and the next two vote for it.
+fn pass(
+    demo: &Demo,
+    operators: &[Party],
+    what: &str,
+    action: GovernanceAction,
+) -> anyhow::Result<()> {
+    let receipt = demo.ok(
+        &format!("{} proposes {what}", operators[0].name),
+        demo.tx(&operators[0], Payload::Propose { action })?,
+    )?;
+    let proposal = first_event(&receipt, |e| match e {
+        Event::ProposalOpened(id) => Some(*id),
+        _ => None,
+    })?;
+    for voter in &operators[1..3] {
+        let receipt = demo.ok(
+            &format!("{} votes for proposal {proposal}", voter.name),
+            demo.tx(
+                voter,
+                Payload::Vote {
+                    proposal,
+                    approve: true,
+                },
+            )?,
+        )?;
+        if receipt
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ProposalExecuted(_)))
+        {
+            println!("              proposal {proposal} passed (3 of 4) and took effect from the next block");
+        }
+    }
+
+    Ok(())
 }

@@ -375,6 +375,21 @@ pub enum ProposeAction {
         #[arg(long, default_value_t = 365)]
         days: u64,
     },
+    /// Admit a registered organization: it may then ask subjects for access.
+    AdmitOrganization {
+        /// The organization's account.
+        #[arg(long)]
+        organization: PublicKey,
+    },
+    /// Suspend an organization: it may no longer ask subjects for access.
+    SuspendOrganization {
+        /// The organization's account.
+        #[arg(long)]
+        organization: PublicKey,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
     /// Suspend a certifier.
     SuspendCertifier {
         /// The certifier.
@@ -1111,6 +1126,13 @@ fn payload(
                     governance::set_parameter(parameter(name, value)?)
                 }
                 ProposeAction::RemoveNode { peer_id } => governance::remove_node(peer_id),
+                ProposeAction::AdmitOrganization { organization } => {
+                    governance::admit_organization(organization)
+                }
+                ProposeAction::SuspendOrganization {
+                    organization,
+                    reason,
+                } => governance::suspend_organization(organization, reason),
                 ProposeAction::AdmitNode {
                     peer_id, operator, ..
                 } => governance::admit_node(

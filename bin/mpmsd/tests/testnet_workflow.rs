@@ -131,6 +131,25 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         certifier.to_string().contains("cardio.*"),
         "accredited: {certifier}"
     );
+    // The board asks subjects for access only once governance admits it.
+    let organization = net.get(3, &format!("/v1/organizations/{board}")).unwrap();
+    assert_eq!(organization["admission"], "Pending", "{organization}");
+    let proposed = net.tx(
+        0,
+        &v0,
+        &["propose", "admit-organization", "--organization", &board],
+    );
+    let proposal = proposed["proposal"]
+        .as_u64()
+        .expect("proposal id")
+        .to_string();
+    net.tx(1, &v1, &["vote", "--proposal", &proposal]);
+    net.tx(2, &v2, &["vote", "--proposal", &proposal]);
+    let organization = net.get(3, &format!("/v1/organizations/{board}")).unwrap();
+    assert!(
+        organization["admission"]["Admitted"].is_u64(),
+        "{organization}"
+    );
 
     // A university is accredited for neurology the same way.
     let (university_key, university) = net.account("university");

@@ -39,6 +39,19 @@ pub fn accredit_certifier(
     }
 }
 
+/// Admit `organization`: it may then ask subjects for access.
+pub fn admit_organization(organization: PublicKey) -> GovernanceAction {
+    GovernanceAction::AdmitOrganization { organization }
+}
+
+/// Suspend `organization`: it may no longer ask subjects for access.
+pub fn suspend_organization(organization: PublicKey, reason: String) -> GovernanceAction {
+    GovernanceAction::SuspendOrganization {
+        organization,
+        reason,
+    }
+}
+
 /// Suspend `certifier`.
 pub fn suspend_certifier(certifier: PublicKey, reason: String) -> GovernanceAction {
     GovernanceAction::SuspendCertifier { certifier, reason }

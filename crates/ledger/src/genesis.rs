@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::block::{tx_root, Header};
 use crate::execute::valid_scope_pattern;
 use crate::records::{
-    keys, Account, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier,
-    Organization,
+    keys, Account, Accreditation, AccreditationStatus, Admission, Authority, AuthorityStatus,
+    Certifier, Organization,
 };
 use crate::state::{MemState, StateChanges};
 use crate::transaction::OrganizationKind;
@@ -268,6 +268,8 @@ impl Genesis {
                 kind: o.kind,
                 encryption_key: o.encryption_key,
                 registered_height: 0,
+                // The consortium's founding organizations are admitted.
+                admission: Admission::Admitted(0),
             };
             put(key, codec::encode(&record));
         }

@@ -291,6 +291,20 @@ pub struct Organization {
     pub encryption_key: EncryptionKey,
     /// Height of registration.
     pub registered_height: u64,
+    /// Whether governance admitted it: only an admitted organization asks subjects
+    /// for access (anyone may register one, under any name).
+    pub admission: Admission,
+}
+
+/// Where an organization stands with governance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Admission {
+    /// Registered, not (yet) admitted: subjects may grant it access, it may not ask.
+    Pending,
+    /// Admitted by governance at this height (genesis organizations at 0).
+    Admitted(u64),
+    /// Suspended by governance, with the reason: it may no longer ask.
+    Suspended(String),
 }
 
 /// Accreditation state of a certifier.

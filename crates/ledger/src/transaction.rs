@@ -360,6 +360,19 @@ pub enum GovernanceAction {
         /// Why.
         reason: String,
     },
+    /// Admit a registered organization: from then on it may ask subjects for access
+    /// (as governance accredits certifiers, it vets who asks).
+    AdmitOrganization {
+        /// The organization.
+        organization: AccountId,
+    },
+    /// Suspend an admitted organization: it may no longer ask for access.
+    SuspendOrganization {
+        /// The organization.
+        organization: AccountId,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What a transaction does.

@@ -458,6 +458,21 @@ fn governance_actions() -> Vec<(&'static str, &'static str, GovernanceAction)> {
                 reason: "diplomas shown forged".into(),
             },
         ),
+        (
+            "admit-organization",
+            "proposes admitting a registered organization: it may then ask subjects for access (action 10)",
+            GovernanceAction::AdmitOrganization {
+                organization: account("organization"),
+            },
+        ),
+        (
+            "suspend-organization",
+            "proposes suspending an organization: it may no longer ask (action 11)",
+            GovernanceAction::SuspendOrganization {
+                organization: account("organization"),
+                reason: "asked for records without cause".into(),
+            },
+        ),
     ]
 }
 

@@ -2775,3 +2775,75 @@ fn sealed_verified(subject: &mpms_crypto::PublicKey, grant: &Hash) -> mpms_crypt
     mpms_ledger::notes::seal_outcome(subject, grant, &InspectionOutcome::Verified, &mut rng)
         .unwrap()
 }
+
+#[test]
+fn only_an_organization_governance_admitted_asks_for_access() {
+    use mpms_ledger::records::{Admission, Organization};
+    let mut c = Chain::new(4);
+    let (cert, patient, stranger) = (Actor::new(50), Actor::new(60), Actor::new(70));
+    c.ok(c.tx(&cert, schema("med.lab", &[])));
+    c.register_subject(&patient);
+    let issuance = c.issuance(&cert, "med.lab", &patient, "Patient P");
+    let credential = issued_id(&c.ok(c.tx(&cert, Payload::IssueCredential(Box::new(issuance)))));
+    // Anyone registers an organization, under any name...
+    c.ok(c.tx(
+        &stranger,
+        Payload::RegisterOrganization {
+            name: "Anything At All Ltd".into(),
+            kind: OrganizationKind::Employer,
+            encryption_key: stranger.enc.encryption_key(),
+            work: work(&stranger),
+        },
+    ));
+    let org: Organization = c.get(&keys::organization(&stranger.id)).unwrap();
+    assert_eq!(org.admission, Admission::Pending);
+    let ask = |c: &mut Chain| {
+        let purpose = mpms_ledger::notes::seal_purpose(
+            &patient.id,
+            &stranger.id,
+            "hiring",
+            &mut rand_chacha::ChaCha20Rng::seed_from_u64(9),
+        )
+        .unwrap();
+        c.tx(
+            &stranger,
+            Payload::RequestAccess {
+                subject: patient.id,
+                credentials: vec![credential],
+                purpose,
+            },
+        )
+    };
+    // ...but asks nothing until governance admits it (the old chain took its request).
+    let tx = ask(&mut c);
+    assert_eq!(c.reject(tx), TxError::NotAdmitted(stranger.id));
+    govern(
+        &mut c,
+        GovernanceAction::AdmitOrganization {
+            organization: stranger.id,
+        },
+    );
+    let tx = ask(&mut c);
+    c.ok(tx);
+    // Suspended, it asks no more.
+    govern(
+        &mut c,
+        GovernanceAction::SuspendOrganization {
+            organization: stranger.id,
+            reason: "asked without cause".into(),
+        },
+    );
+    let tx = ask(&mut c);
+    assert_eq!(c.reject(tx), TxError::NotAdmitted(stranger.id));
+    // An unregistered account cannot be admitted.
+    let a0 = &c.authorities[0];
+    let tx = c.tx(
+        a0,
+        Payload::Propose {
+            action: GovernanceAction::AdmitOrganization {
+                organization: Actor::new(71).id,
+            },
+        },
+    );
+    assert!(matches!(c.reject(tx), TxError::NotRegistered { .. }));
+}

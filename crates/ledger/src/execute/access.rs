@@ -8,7 +8,8 @@ use super::error::TxError;
 use super::txn::Txn;
 use super::Event;
 use crate::records::{
-    keys, AccessRequest, Credential, CredentialStatus, Grant, GrantSet, Inspection,
+    keys, AccessRequest, Admission, Credential, CredentialStatus, Grant, GrantSet, Inspection,
+    Organization,
 };
 use crate::transaction::{
     grant_id, request_id, set_member_grant_id, GrantSelection, GrantedEntry, MAX_SEALED_NOTE,
@@ -55,6 +56,17 @@ pub(super) fn request(
     purpose: &SignerSealed,
 ) -> Result<(), TxError> {
     require_organization(txn, &sender)?;
+    // Only an organization governance admitted asks: anyone may register one under
+    // any name.
+    let requester: Organization =
+        txn.get(&keys::organization(&sender))?
+            .ok_or(TxError::NotRegistered {
+                role: "organization",
+                account: sender,
+            })?;
+    if !matches!(requester.admission, Admission::Admitted(_)) {
+        return Err(TxError::NotAdmitted(sender));
+    }
     // The subject is whoever the credentials name (an account or an entry key): each
     // is checked below.
     check_sealed_note("purpose", purpose)?;

@@ -5,7 +5,8 @@ use mpms_crypto::{EncryptionKey, PublicKey};
 use super::error::TxError;
 use super::txn::Txn;
 use crate::records::{
-    keys, Account, AccreditationStatus, Authority, Certifier, Organization, Subject, Unbonding,
+    keys, Account, AccreditationStatus, Admission, Authority, Certifier, Organization, Subject,
+    Unbonding,
 };
 use crate::transaction::OrganizationKind;
 use crate::{AccountId, History};
@@ -166,6 +167,7 @@ pub(super) fn register_organization(
         kind,
         encryption_key,
         registered_height: txn.height(),
+        admission: Admission::Pending,
     };
     txn.put(keys::organization(&sender), &org);
     Ok(())

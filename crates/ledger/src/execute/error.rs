@@ -140,6 +140,10 @@ pub enum TxError {
     /// The sender already has this role.
     #[error("already registered as {0}")]
     AlreadyRegistered(&'static str),
+    /// An organization asks for access before governance admitted it (or after it
+    /// suspended it).
+    #[error("organization {0} is not admitted by governance: it may not ask for access")]
+    NotAdmitted(AccountId),
     /// An account lacks a role the action needs.
     #[error("{account} is not a registered {role}")]
     NotRegistered {

@@ -7,8 +7,9 @@ use super::error::TxError;
 use super::txn::Txn;
 use super::Event;
 use crate::records::{
-    keys, Accreditation, AccreditationStatus, Authority, AuthorityStatus, Certifier,
-    CertifierRevocations, NodeRecord, Proposal, ProposalStatus, RevokedRange, MAX_REVOKED_RANGES,
+    keys, Accreditation, AccreditationStatus, Admission, Authority, AuthorityStatus, Certifier,
+    CertifierRevocations, NodeRecord, Organization, Proposal, ProposalStatus, RevokedRange,
+    MAX_REVOKED_RANGES,
 };
 use crate::transaction::GovernanceAction;
 use crate::{AccountId, History, ProposalId};
@@ -127,6 +128,14 @@ fn certifier(txn: &Txn, id: &AccountId) -> Result<Certifier, TxError> {
     txn.get(&keys::certifier(id))?
         .ok_or(TxError::NotRegistered {
             role: "certifier",
+            account: *id,
+        })
+}
+
+fn organization(txn: &Txn, id: &AccountId) -> Result<Organization, TxError> {
+    txn.get(&keys::organization(id))?
+        .ok_or(TxError::NotRegistered {
+            role: "organization",
             account: *id,
         })
 }
@@ -299,6 +308,18 @@ fn validate_action(txn: &Txn, action: &GovernanceAction) -> Result<(), TxError> 
                 )));
             }
         }
+        GovernanceAction::AdmitOrganization { organization: id } => {
+            if matches!(organization(txn, id)?.admission, Admission::Admitted(_)) {
+                return Err(invalid("organization already admitted"));
+            }
+        }
+        GovernanceAction::SuspendOrganization {
+            organization: id,
+            reason,
+        } => {
+            organization(txn, id)?;
+            check_text("reason", reason, MAX_REASON, true)?;
+        }
         GovernanceAction::AdmitNode { peer_id, operator } => {
             check_text("peer_id", peer_id, MAX_NAME, true)?;
             txn.account(operator)?;
@@ -444,6 +465,21 @@ fn apply_action(txn: &mut Txn, action: &GovernanceAction) -> Result<(), TxError>
             // On top of an earlier change in the same block, not over it.
             let params = current_params(txn)?.with_change(change).map_err(invalid)?;
             txn.put(keys::params(), &params);
+        }
+        GovernanceAction::AdmitOrganization { organization: id } => {
+            let mut record = organization(txn, id)?;
+            record.admission = Admission::Admitted(txn.height());
+            txn.put(keys::organization(id), &record);
+            txn.emit(Event::OrganizationAdmitted(*id));
+        }
+        GovernanceAction::SuspendOrganization {
+            organization: id,
+            reason,
+        } => {
+            let mut record = organization(txn, id)?;
+            record.admission = Admission::Suspended(reason.clone());
+            txn.put(keys::organization(id), &record);
+            txn.emit(Event::OrganizationSuspended(*id));
         }
         GovernanceAction::AdmitNode { peer_id, operator } => {
             let mut index: Vec<String> = txn.get(&keys::node_index())?.unwrap_or_default();

@@ -127,6 +127,10 @@ pub enum Event {
     },
     /// A node was admitted to the network (peer id).
     NodeAdmitted(String),
+    /// Governance admitted an organization: it may ask subjects for access.
+    OrganizationAdmitted(AccountId),
+    /// Governance suspended an organization: it may no longer ask.
+    OrganizationSuspended(AccountId),
     /// A node was removed from the registry (peer id).
     NodeRemoved(String),
     /// A certifier delegated claim signing to a practitioner, changed its terms, or
