@@ -557,7 +557,7 @@ PAYLOAD = Enum(
         "Delegate",
         Struct(
             ("practitioner", ACCOUNT_ID),
-            ("role", STRING),
+            ("role", HASH),
             ("schemas", Seq(STRING)),
             ("valid_from_ms", U64),
             ("valid_until_ms", U64),

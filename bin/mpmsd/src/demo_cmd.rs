@@ -486,11 +486,13 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
         "St. Mary delegates signing of record.* to its attending cardiologist",
         build::delegate(
             cardiologist.id(),
-            "attending cardiologist".into(),
+            "attending cardiologist",
             vec!["record.*".into()],
             mpms_client::now_ms(),
             365,
-        ),
+            &mut OsRng,
+        )?
+        .0,
     )?;
 
     println!("\n4. The cardiologist records the visit, a test result, a medication and a sick-leave certificate");

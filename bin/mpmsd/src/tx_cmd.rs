@@ -233,7 +233,8 @@ pub enum TxAction {
         /// registration).
         #[arg(long)]
         practitioner: PublicKey,
-        /// Its role, e.g. "attending cardiologist".
+        /// Its role, e.g. "attending cardiologist": the chain holds a salted digest of
+        /// it (the output's `role_salt` lets the hospital show it).
         #[arg(long)]
         role: String,
         /// A schema it may sign: an id, or a prefix ending in `*` (repeatable).
@@ -1013,10 +1014,19 @@ fn payload(
             role,
             schemas,
             valid_days,
-        } => (
-            build::delegate(practitioner, role, schemas, now, valid_days),
-            Out::Fields(json!({ "practitioner": practitioner.to_string() })),
-        ),
+        } => {
+            let (payload, salt) =
+                build::delegate(practitioner, &role, schemas, now, valid_days, &mut OsRng)?;
+            // The chain holds the role's digest: the salt (and the role) let the
+            // certifier show it to whom it chooses.
+            (
+                payload,
+                Out::Fields(json!({
+                    "practitioner": practitioner.to_string(),
+                    "role_salt": hex::encode(salt),
+                })),
+            )
+        }
         TxAction::RevokeDelegation {
             practitioner,
             reason,

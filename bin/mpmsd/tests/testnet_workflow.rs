@@ -585,6 +585,11 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         )
         .unwrap();
     assert_eq!(delegation["practitioner"].as_str().unwrap(), practitioner);
+    // The role is on chain as a salted digest only: no specialty shows.
+    assert!(
+        !delegation.to_string().contains("cardiologist"),
+        "{delegation}"
+    );
     let bundle = net.get(2, &format!("/v1/credentials/{id}/bundle")).unwrap();
     let bundle_path = patient_dir.join("glucose-bundle.json");
     std::fs::write(&bundle_path, bundle.to_string()).unwrap();

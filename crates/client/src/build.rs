@@ -225,22 +225,36 @@ pub fn register_schema(spec: SchemaSpec) -> Result<Payload> {
 
 /// A certifier delegates claim signing to `practitioner` (in `role`, for schema ids
 /// or prefixes ending in `*`), valid for `days` from `now_ms`, or replaces its terms.
-pub fn delegate(
+/// The chain holds the role as a digest under a fresh salt, which is returned: with
+/// it, the certifier can show the role to whom it chooses.
+pub fn delegate<R: RngCore + CryptoRng>(
     practitioner: PublicKey,
-    role: String,
+    role: &str,
     schemas: Vec<String>,
     now_ms: u64,
     days: u64,
-) -> Payload {
-    let (valid_from_ms, valid_until_ms) = validity(now_ms, days);
-    Payload::Delegate {
-        practitioner,
-        role,
-        schemas,
-        valid_from_ms,
-        valid_until_ms,
+    rng: &mut R,
+) -> Result<(Payload, [u8; 16])> {
+    if role.trim().is_empty() || role.len() > MAX_ROLE {
+        return Err(Error::Input(format!("role: 1 to {MAX_ROLE} bytes")));
     }
+    let mut salt = [0u8; 16];
+    rng.fill_bytes(&mut salt);
+    let (valid_from_ms, valid_until_ms) = validity(now_ms, days);
+    Ok((
+        Payload::Delegate {
+            practitioner,
+            role: mpms_ledger::records::role_digest(role, &salt),
+            schemas,
+            valid_from_ms,
+            valid_until_ms,
+        },
+        salt,
+    ))
 }
+
+/// The longest practitioner role, in bytes.
+pub const MAX_ROLE: usize = 128;
 
 /// A certifier revokes `practitioner`'s delegation.
 pub fn revoke_delegation(practitioner: PublicKey, reason: String) -> Payload {

@@ -446,12 +446,22 @@ pub struct NodeRecord {
     pub admitted_height: u64,
 }
 
+/// The digest of practitioner role `role` under `salt`:
+/// SHA-256(`"mpms/role/v1"` ‖ salt ‖ role). The salt keeps a guess of the role from
+/// being checked against it.
+pub fn role_digest(role: &str, salt: &[u8; 16]) -> Hash {
+    Hash::digest_parts(&[b"mpms/role/v1", salt, role.as_bytes()])
+}
+
 /// The terms on which a practitioner signs claims for a certifier, as in force from
 /// some height.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DelegationTerm {
-    /// The practitioner's role, e.g. "attending cardiologist".
-    pub role: String,
+    /// The practitioner's role ("attending cardiologist") as a salted digest
+    /// ([`role_digest`]): a role names a specialty, and a specialty on an entry of
+    /// a patient's record says what it is about. The certifier keeps the role and its
+    /// salt, and shows them to whom it chooses.
+    pub role: Hash,
     /// Schemas the practitioner may sign: exact ids, or prefixes ending in `*`.
     pub schemas: Vec<String>,
     /// Start of validity (Unix milliseconds).

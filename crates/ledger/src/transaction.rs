@@ -517,8 +517,9 @@ pub enum Payload {
     Delegate {
         /// The practitioner's account.
         practitioner: AccountId,
-        /// Its role, e.g. "attending cardiologist".
-        role: String,
+        /// Its role ("attending cardiologist") as a salted digest
+        /// ([`crate::records::role_digest`]): the chain never holds the role itself.
+        role: Hash,
         /// Schemas it may sign: exact ids, or prefixes ending in `*`.
         schemas: Vec<String>,
         /// Start of validity (Unix milliseconds).

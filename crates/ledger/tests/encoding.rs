@@ -308,7 +308,7 @@ impl Gen {
             },
             17 => Payload::Delegate {
                 practitioner: self.key(),
-                role: self.text(),
+                role: self.hash(),
                 schemas: vec![self.text(), self.text()],
                 valid_from_ms: self.u64(),
                 valid_until_ms: self.u64(),

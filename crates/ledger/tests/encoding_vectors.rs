@@ -747,7 +747,7 @@ fn build_samples() -> Vec<Sample> {
             43,
             Payload::Delegate {
                 practitioner: practitioner.public_key(),
-                role: "attending cardiologist".into(),
+                role: mpms_ledger::records::role_digest("attending cardiologist", &[7; 16]),
                 schemas: vec!["cardiology.*".into(), "general.first-aid".into()],
                 valid_from_ms: T0_MS,
                 valid_until_ms: T0_MS + 365 * DAY_MS,

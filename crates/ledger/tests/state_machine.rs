@@ -1911,7 +1911,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
             &hospital,
             Payload::Delegate {
                 practitioner: who.id,
-                role: "attending cardiologist".into(),
+                role: mpms_ledger::records::role_digest("attending cardiologist", &[7; 16]),
                 schemas: schemas.iter().map(|s| s.to_string()).collect(),
                 valid_from_ms: c.time_ms - DAY,
                 valid_until_ms: until_ms,
@@ -2090,7 +2090,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
             &Actor::new(52),
             Payload::Delegate {
                 practitioner: doctor.id,
-                role: "x".into(),
+                role: mpms_ledger::records::role_digest("x", &[7; 16]),
                 schemas: vec!["med.*".into()],
                 valid_from_ms: 0,
                 valid_until_ms: u64::MAX,
@@ -2100,7 +2100,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
             &hospital,
             Payload::Delegate {
                 practitioner: hospital.id,
-                role: "x".into(),
+                role: mpms_ledger::records::role_digest("x", &[7; 16]),
                 schemas: vec!["med.*".into()],
                 valid_from_ms: 0,
                 valid_until_ms: u64::MAX,
@@ -2110,7 +2110,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
             &hospital,
             Payload::Delegate {
                 practitioner: doctor.id,
-                role: "x".into(),
+                role: mpms_ledger::records::role_digest("x", &[7; 16]),
                 schemas: vec![],
                 valid_from_ms: 0,
                 valid_until_ms: u64::MAX,
@@ -2120,7 +2120,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
             &hospital,
             Payload::Delegate {
                 practitioner: doctor.id,
-                role: "x".into(),
+                role: mpms_ledger::records::role_digest("x", &[7; 16]),
                 schemas: vec!["Not A Schema".into()],
                 valid_from_ms: 0,
                 valid_until_ms: u64::MAX,
@@ -2130,17 +2130,7 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
             &hospital,
             Payload::Delegate {
                 practitioner: doctor.id,
-                role: String::new(),
-                schemas: vec!["med.*".into()],
-                valid_from_ms: 0,
-                valid_until_ms: u64::MAX,
-            },
-        ),
-        (
-            &hospital,
-            Payload::Delegate {
-                practitioner: doctor.id,
-                role: "x".into(),
+                role: mpms_ledger::records::role_digest("x", &[7; 16]),
                 schemas: vec!["med.*".into()],
                 valid_from_ms: 10,
                 valid_until_ms: 10,
@@ -2385,7 +2375,7 @@ fn a_delegation_changes_only_so_often_but_can_always_be_revoked() {
     let (hospital, doctor) = (Actor::new(50), Actor::new(70));
     let terms = |c: &Chain, role: usize| Payload::Delegate {
         practitioner: doctor.id,
-        role: format!("role {role}"),
+        role: mpms_ledger::records::role_digest(&format!("role {role}"), &[7; 16]),
         schemas: vec!["med.*".into()],
         valid_from_ms: c.time_ms - DAY,
         valid_until_ms: c.time_ms + DAY,

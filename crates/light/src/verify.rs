@@ -649,7 +649,7 @@ fn certifier_signature(
     .map_err(|_| format!("the claim's signature does not verify under the signer's key {key}"))?;
     Ok(match (claim.practitioner, delegation) {
         (Some(p), Some(term)) => format!(
-            "signed by practitioner {p} ({}) with key {key}, for certifier {} under its delegation in force at block {}",
+            "signed by practitioner {p} (role digest {}) with key {key}, for certifier {} under its delegation in force at block {}",
             term.role, claim.certifier, bundle.issued.header.height
         ),
         _ => format!("signed by certifier {} with key {key}", claim.certifier),

@@ -396,7 +396,7 @@ fn practitioner_fixture() -> Fixture {
         1,
         Payload::Delegate {
             practitioner: doctor.public_key(),
-            role: "attending cardiologist".into(),
+            role: mpms_ledger::records::role_digest("attending cardiologist", &[7; 16]),
             schemas: vec!["med.cardiology.*".into()],
             valid_from_ms: 0,
             valid_until_ms: u64::MAX,
@@ -449,7 +449,11 @@ fn a_practitioners_claim_is_checked_against_the_delegation_at_its_height() {
         panic!("{v:#?}")
     };
     assert!(
-        how.contains("practitioner") && how.contains("attending cardiologist"),
+        how.contains("practitioner")
+            && how.contains(
+                &mpms_ledger::records::role_digest("attending cardiologist", &[7; 16]).to_string()
+            )
+            && !how.contains("cardiologist"),
         "{how}"
     );
     // Without the delegation's proof, or with the certifier's account proven in place

@@ -20,7 +20,6 @@ const MAX_SCHEMA_ID: usize = 64;
 const MAX_PREREQUISITES: usize = 16;
 const MAX_DESCRIPTION: usize = 1024;
 const MAX_REASON: usize = 256;
-const MAX_ROLE: usize = 128;
 const MAX_DELEGATED_SCHEMAS: usize = 32;
 /// Most versions of one delegation's terms kept within the evidence window (a
 /// revocation may always be added on top).
@@ -393,7 +392,6 @@ pub(super) fn delegate(
             "a certifier signs for itself without a delegation",
         ));
     }
-    check_text("role", &term.role, MAX_ROLE, true)?;
     if term.schemas.is_empty() || term.schemas.len() > MAX_DELEGATED_SCHEMAS {
         return Err(TxError::field(
             "schemas",

@@ -666,7 +666,7 @@ fn dispatch(
             sender,
             *practitioner,
             crate::records::DelegationTerm {
-                role: role.clone(),
+                role: *role,
                 schemas: schemas.clone(),
                 valid_from_ms: *valid_from_ms,
                 valid_until_ms: *valid_until_ms,
