@@ -7,8 +7,9 @@ use axum::http::request::Parts;
 use mpms_api::read_auth::verify_authorization;
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::records::{keys, Account, Grant};
-use mpms_ledger::{codec, Payload, SignedTransaction};
+use mpms_ledger::{Payload, SignedTransaction};
 
+use super::routes::record;
 use super::ApiError;
 use crate::runtime::{now_ms, NodeHandle};
 
@@ -37,26 +38,13 @@ impl FromRequestParts<NodeHandle> for Reader {
     }
 }
 
-fn read<T: serde::de::DeserializeOwned>(
-    node: &NodeHandle,
-    key: &[u8],
-) -> Result<Option<T>, ApiError> {
-    match node.store().get(key) {
-        Ok(None) => Ok(None),
-        Ok(Some(bytes)) => codec::decode(&bytes)
-            .map(Some)
-            .map_err(|e| ApiError::internal(format!("corrupt record: {e}"))),
-        Err(e) => Err(ApiError::internal(e.to_string())),
-    }
-}
-
 /// Whether `reader` signs for account `id`: it is the account's id or its current
 /// signing key.
 pub fn signs_for(node: &NodeHandle, id: &PublicKey, reader: &PublicKey) -> Result<bool, ApiError> {
     if reader == id {
         return Ok(true);
     }
-    Ok(read::<Account>(node, &keys::account(id))?
+    Ok(record::<Account>(node, &keys::account(id))?
         .and_then(|a| a.signing_keys.latest().copied())
         .is_some_and(|key| &key == reader))
 }
@@ -127,7 +115,7 @@ fn granted(
         let Ok(grant_id) = <[u8; 32]>::try_from(&key[at + 1..]) else {
             continue;
         };
-        if let Some(grant) = read::<Grant>(node, &keys::grant(&Hash::from_bytes(grant_id)))? {
+        if let Some(grant) = record::<Grant>(node, &keys::grant(&Hash::from_bytes(grant_id)))? {
             if &grant.credential == id && &grant.grantee == reader {
                 return Ok(true);
             }

@@ -77,7 +77,10 @@ fn bad_query(e: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("query: {}", e.body_text()))
 }
 
-fn record<T: DeserializeOwned>(node: &NodeHandle, key: &[u8]) -> Result<Option<T>, ApiError> {
+pub(super) fn record<T: DeserializeOwned>(
+    node: &NodeHandle,
+    key: &[u8],
+) -> Result<Option<T>, ApiError> {
     match node.store().get(key) {
         Ok(None) => Ok(None),
         Ok(Some(bytes)) => codec::decode(&bytes)
