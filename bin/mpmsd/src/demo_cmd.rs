@@ -417,68 +417,21 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
         "\n3. St. Mary registers generic record schemas and delegates signing to its cardiologist"
     );
     // The first three map to FHIR R4 resources (what the hospital's records system
-    // sends, and what the patient's wallet exports).
-    let schemas: [(&str, &str, Option<&str>, &[&str]); 4] = [
-        (
-            "record.condition",
-            "A diagnosis",
-            Some("Condition"),
-            &[
-                "code:code:http://hl7.org/fhir/sid/icd-10",
-                "onset?:date",
-                "recorded?:date",
-            ],
-        ),
-        (
-            "record.lab-result",
-            "A laboratory result",
-            Some("Observation"),
-            &[
-                "status:text",
-                "code:code:http://loinc.org",
-                "value:number:ng/L",
-                "effective:date",
-            ],
-        ),
-        (
-            "record.medication",
-            "A medication statement",
-            Some("MedicationStatement"),
-            &[
-                "status:text",
-                "medication:code:http://www.nlm.nih.gov/research/umls/rxnorm",
-                "effective?:date",
-                "dosage?:text",
-            ],
-        ),
-        (
-            "record.medical-certificate",
-            "A medical certificate",
-            None,
-            &[
-                "kind:code:urn:mpms:certificate-kind",
-                "from:date",
-                "until:date",
-                "fit_for_work:boolean",
-            ],
-        ),
-    ];
-    for (id, description, fhir_resource, fields) in schemas {
+    // sends, and what the patient's wallet exports). A record schema's definition is
+    // its kind's: the name, description and fields say only what kind of record.
+    for id in [
+        "record.condition",
+        "record.lab-result",
+        "record.medication",
+        "record.medical-certificate",
+    ] {
+        let description = mpms_ledger::record_schema::kind_of(id).map_or("", |k| k.description);
         demo.step(
             &st_mary,
             &format!(
                 "schema {id} ({description}) registered: its name says nothing about a condition"
             ),
-            build::register_schema(build::SchemaSpec {
-                id: id.into(),
-                description: description.into(),
-                prerequisites: vec![],
-                output: "record".into(),
-                condition: "written by the treating practitioner".into(),
-                max_validity_days: None,
-                fields: build::field_specs(fields)?,
-                fhir_resource: fhir_resource.map(str::to_string),
-            })?,
+            build::register_record_schema(id, None)?,
         )?;
     }
     demo.step(
@@ -538,7 +491,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             &[
                 ("status", "final"),
                 ("code", "10839-9|Troponin I.cardiac"),
-                ("value", "85"),
+                ("value", "85 ng/L"),
                 ("effective", "2026-11-02"),
             ],
             None,
@@ -610,7 +563,7 @@ fn patient(demo: &Demo, authorities: &[Party]) -> anyhow::Result<()> {
             &[
                 ("status", "corrected"),
                 ("code", "10839-9|Troponin I.cardiac"),
-                ("value", "58"),
+                ("value", "58 ng/L"),
                 ("effective", "2026-11-02"),
             ],
             Some(lab),

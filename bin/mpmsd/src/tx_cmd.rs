@@ -134,21 +134,24 @@ pub enum TxAction {
     },
     /// A certifier registers a credential schema.
     RegisterSchema {
-        /// Schema id (e.g. `cardio.ecg`).
+        /// Schema id (e.g. `cardio.ecg`). A patient record schema is
+        /// `record.KIND` or `record.KIND.N` (KIND: condition, lab-result, medication,
+        /// medical-certificate, note): its definition is the kind's, so give no
+        /// description, prerequisite, output, condition, field or FHIR type.
         #[arg(long)]
         id: String,
-        /// What it attests.
+        /// What it attests (required, except for a record schema).
         #[arg(long)]
-        description: String,
+        description: Option<String>,
         /// A schema that must be held first (repeatable).
         #[arg(long = "prerequisite")]
         prerequisites: Vec<String>,
-        /// What completing it yields.
-        #[arg(long, default_value = "competence")]
-        output: String,
-        /// The completion condition.
-        #[arg(long, default_value = "pass")]
-        condition: String,
+        /// What completing it yields [default: competence].
+        #[arg(long)]
+        output: Option<String>,
+        /// The completion condition [default: pass].
+        #[arg(long)]
+        condition: Option<String>,
         /// Longest validity of credentials of this schema, days.
         #[arg(long)]
         max_validity_days: Option<u64>,
@@ -922,13 +925,41 @@ fn payload(
             max_validity_days,
             fields,
             fhir_resource,
+        } if mpms_ledger::record_schema::is_record_schema(&id) => {
+            if description.is_some()
+                || !prerequisites.is_empty()
+                || output.is_some()
+                || condition.is_some()
+                || !fields.is_empty()
+                || fhir_resource.is_some()
+            {
+                bail!(
+                    "{id} is a record schema: its definition is its kind's, so give only --id \
+                     (and --max-validity-days)"
+                );
+            }
+            (
+                build::register_record_schema(&id, max_validity_days)?,
+                Out::Fields(json!({ "schema": id })),
+            )
+        }
+        TxAction::RegisterSchema {
+            id,
+            description,
+            prerequisites,
+            output,
+            condition,
+            max_validity_days,
+            fields,
+            fhir_resource,
         } => (
             build::register_schema(build::SchemaSpec {
                 id: id.clone(),
-                description,
+                description: description
+                    .ok_or_else(|| anyhow!("--description: what the schema attests"))?,
                 prerequisites,
-                output,
-                condition,
+                output: output.unwrap_or_else(|| "competence".into()),
+                condition: condition.unwrap_or_else(|| "pass".into()),
                 max_validity_days,
                 fields: build::field_specs(&fields)?,
                 fhir_resource,

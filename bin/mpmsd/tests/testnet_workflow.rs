@@ -118,6 +118,8 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
             &hospital,
             "--scope",
             "cardio.*",
+            "--scope",
+            "record.*",
         ],
     );
     let proposal = proposed["proposal"]
@@ -481,8 +483,33 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     ];
     let out = common::run_shell(&hospital_dir, &blocks[0], &hospital_env);
     assert!(out.status.success(), "{}", text(&out));
-    let schema = net.get(1, "/v1/schemas/cardio.lab-result").unwrap();
+    // The record schema's public definition is its kind's: a generic description,
+    // a number field that names no unit.
+    let schema = net.get(1, "/v1/schemas/record.lab-result").unwrap();
+    assert_eq!(schema["description"], "A laboratory result", "{schema}");
     assert_eq!(schema["fields"].as_array().unwrap().len(), 4, "{schema}");
+    assert!(!schema.to_string().contains("mmol"), "{schema}");
+    // A record schema named or described after what it holds is refused by the chain.
+    let refused = net.cli(&[
+        "tx",
+        "--node",
+        &net.nodes[1].api,
+        "--key",
+        hospital_key.to_str().unwrap(),
+        "register-schema",
+        "--id",
+        "cardio.glucose",
+        "--description",
+        "A blood glucose result",
+        "--fhir-resource",
+        "Observation",
+        "--field",
+        "status:text",
+        "--field",
+        "code:code:http://loinc.org",
+    ]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("record.KIND"), "{}", text(&refused));
     let out = common::run_shell(&hospital_dir, &blocks[1], &hospital_env);
     assert!(out.status.success(), "{}", text(&out));
     let blocks = &blocks[2..];
@@ -534,8 +561,13 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
         serde_json::from_slice(&std::fs::read(patient_dir.join("record.json")).unwrap()).unwrap();
     assert_eq!(record["resourceType"], "Bundle");
     let entries = record["entry"].as_array().unwrap();
-    assert_eq!(entries.len(), 1, "{record}");
-    let glucose = &entries[0]["resource"];
+    // The glucose result, and the typed lab result CREDENTIALS.md's commands issued
+    // (a record schema maps to FHIR too).
+    assert_eq!(entries.len(), 2, "{record}");
+    let glucose = &entries
+        .iter()
+        .find(|e| e["resource"]["code"]["coding"][0]["code"] == "15074-8")
+        .unwrap()["resource"];
     assert_eq!(glucose["resourceType"], "Observation");
     assert_eq!(glucose["code"]["coding"][0]["code"], "15074-8");
     assert_eq!(glucose["valueQuantity"]["value"], 6.3);
@@ -654,7 +686,10 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
     }
     // An independent SD-JWT VC implementation accepts it for this employer and nonce,
     // and refuses it for another nonce, another employer, or without its key binding.
-    let vct = format!("urn:mpms:{}:schema:cardio.sick-leave", net.chain_id());
+    let vct = format!(
+        "urn:mpms:{}:schema:record.medical-certificate",
+        net.chain_id()
+    );
     let said = common::openvc_sd_jwt(&presentation, employer_name, nonce, &vct).unwrap();
     assert_eq!(said["claims"]["claims"]["fit_for_work"], false, "{said}");
     assert!(
@@ -852,6 +887,73 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
                 );
             }
         }
+    }
+
+    // Every public byte about the patient: what a reader with no signature gets from
+    // every route and transaction that names the patient's entries, their entry
+    // keys, its grants or its account, field by field. Each field must be listed in
+    // docs/PATIENTS.md's table of public fields, and none shows a name, a value or a
+    // sealed key.
+    let public = public_about(
+        &net,
+        &[id.to_string(), certificate_id.clone()],
+        &[
+            glucose_subject_of(&issued),
+            certificate_subject.clone(),
+            intern.clone(),
+        ],
+        std::slice::from_ref(&glucose_grant),
+    );
+    let table = common::doc_table("PATIENTS.md", "## Every public field");
+    let listed = |source: &str, path: &str| {
+        table.iter().any(|row| {
+            row[0].trim_matches('`') == source
+                && row[1].split(", ").any(|field| {
+                    let field = field.trim_matches('`');
+                    path == field || path.starts_with(&format!("{field}."))
+                })
+        })
+    };
+    let unlisted: Vec<String> = public
+        .iter()
+        .filter(|(source, path, _)| !listed(source, path))
+        .map(|(source, path, value)| format!("{source} {path} = {value}"))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "public fields missing from PATIENTS.md:\n{}",
+        unlisted.join("\n")
+    );
+    for (source, path, value) in &public {
+        for personal in [
+            "Heuvel",
+            "1961-03-14",
+            "15074-8",
+            "myocardial",
+            "Sick leave",
+            "cardiolog",
+        ] {
+            assert!(
+                !value.contains(personal),
+                "{source} {path} shows {personal}"
+            );
+        }
+    }
+    let mut sources: Vec<&str> = public.iter().map(|(s, _, _)| s.as_str()).collect();
+    sources.dedup();
+    println!(
+        "public about the patient: {} fields from {} routes, each in PATIENTS.md's table",
+        public.len(),
+        sources.len()
+    );
+    let mut fields: Vec<(&str, &str, &str)> = public
+        .iter()
+        .map(|(s, p, v)| (s.as_str(), p.as_str(), v.as_str()))
+        .collect();
+    fields.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    for (source, path, value) in fields {
+        let shown: String = value.chars().take(40).collect();
+        println!("  {source} {path} (e.g. {shown})");
     }
 
     // The board asks, the intern grants, the board decrypts and verifies.
@@ -1296,6 +1398,125 @@ fn whole_workflow_then_a_validator_crashes_and_catches_up() {
 /// The subject a credential record names.
 fn glucose_subject_of(record: &serde_json::Value) -> String {
     record["claim"]["subject"].as_str().unwrap().to_string()
+}
+
+/// Every public byte about a patient: the leaves of what a reader with no signature
+/// gets from each route naming one of the patient's `credentials`, `subjects` (its
+/// entry keys and its account) or `grants`, and from each committed transaction
+/// naming one of them, as (route, field path, value); array items share their
+/// array's path.
+fn public_about(
+    net: &common::Net,
+    credentials: &[String],
+    subjects: &[String],
+    grants: &[String],
+) -> Vec<(String, String, String)> {
+    fn leaves(
+        source: &str,
+        path: &str,
+        value: &serde_json::Value,
+        out: &mut Vec<(String, String, String)>,
+    ) {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    leaves(source, &join(key), value, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    leaves(source, path, item, out);
+                }
+            }
+            leaf => out.push((source.to_string(), path.to_string(), leaf.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    let read = |source: &str, path: String, out: &mut Vec<(String, String, String)>| {
+        if let Some(value) = net.get(1, &path) {
+            leaves(source, "", &value, out);
+        }
+    };
+    for id in credentials {
+        read(
+            "GET /v1/credentials/{id}",
+            format!("/v1/credentials/{id}"),
+            &mut out,
+        );
+        read(
+            "GET /v1/credentials/{id}/bundle",
+            format!("/v1/credentials/{id}/bundle"),
+            &mut out,
+        );
+        read(
+            "GET /v1/credentials/{id}/status-proof",
+            format!("/v1/credentials/{id}/status-proof"),
+            &mut out,
+        );
+        read(
+            "GET /v1/credentials/{id}/proof",
+            format!("/v1/credentials/{id}/proof"),
+            &mut out,
+        );
+    }
+    for subject in subjects {
+        read(
+            "GET /v1/subjects/{id}",
+            format!("/v1/subjects/{subject}"),
+            &mut out,
+        );
+        read(
+            "GET /v1/accounts/{id}",
+            format!("/v1/accounts/{subject}"),
+            &mut out,
+        );
+        // Refused without the subject's signature: nothing is read.
+        assert!(net
+            .get(1, &format!("/v1/subjects/{subject}/credentials"))
+            .is_none());
+        assert!(net
+            .get(1, &format!("/v1/subjects/{subject}/audit"))
+            .is_none());
+    }
+    for grant in grants {
+        read(
+            "GET /v1/grants/{id}",
+            format!("/v1/grants/{grant}"),
+            &mut out,
+        );
+    }
+    let issuances = net.get(1, "/v1/issuances?from_height=1").unwrap();
+    for note in issuances["issuances"].as_array().unwrap() {
+        if credentials
+            .iter()
+            .any(|c| note["credential"].as_str() == Some(c))
+        {
+            leaves("GET /v1/issuances", "issuances", note, &mut out);
+        }
+    }
+    for h in 1..=net.height(1).unwrap() {
+        let block = net.get(1, &format!("/v1/blocks/{h}")).unwrap();
+        for hash in block["transactions"].as_array().unwrap() {
+            let tx = net
+                .get(1, &format!("/v1/transactions/{}", hash.as_str().unwrap()))
+                .unwrap();
+            let text = tx.to_string();
+            let names = |ids: &[String]| ids.iter().any(|i| text.contains(i.as_str()));
+            if names(credentials) || names(subjects) || names(grants) {
+                leaves("GET /v1/transactions/{hash}", "", &tx, &mut out);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Everything an employer holding certificate `id` (issued to `subject`) reads

@@ -211,7 +211,7 @@ pub fn register_schema(spec: SchemaSpec) -> Result<Payload> {
         })?;
         mpms_fhir::check_schema(kind, &spec.fields)?;
     }
-    Ok(Payload::RegisterSchema(Box::new(SchemaDefinition {
+    let definition = SchemaDefinition {
         id: spec.id,
         description: spec.description,
         prerequisites: spec.prerequisites,
@@ -220,7 +220,32 @@ pub fn register_schema(spec: SchemaSpec) -> Result<Payload> {
         max_validity_ms: spec.max_validity_days.map(|d| d.saturating_mul(DAY_MS)),
         fields: spec.fields,
         fhir_resource: spec.fhir_resource,
-    })))
+    };
+    // The chain's own rule, checked before anything is sent.
+    mpms_ledger::record_schema::check(&definition)
+        .map_err(|(field, reason)| Error::Input(format!("{field}: {reason}")))?;
+    Ok(Payload::RegisterSchema(Box::new(definition)))
+}
+
+/// A certifier registers the patient record schema `id` (`record.KIND` or
+/// `record.KIND.N`): its definition is the kind's (see
+/// [`mpms_ledger::record_schema`]), so that its public name and fields say
+/// nothing about a condition.
+pub fn register_record_schema(id: &str, max_validity_days: Option<u64>) -> Result<Payload> {
+    let kind = mpms_ledger::record_schema::kind_of(id).ok_or_else(|| {
+        let kinds: Vec<&str> = mpms_ledger::record_schema::RECORD_KINDS
+            .iter()
+            .map(|k| k.kind)
+            .collect();
+        Error::Input(format!(
+            "{id}: a record schema is record.KIND or record.KIND.N (N a number), KIND one of {}",
+            kinds.join(", ")
+        ))
+    })?;
+    Ok(Payload::RegisterSchema(Box::new(kind.definition(
+        id,
+        max_validity_days.map(|d| d.saturating_mul(DAY_MS)),
+    ))))
 }
 
 /// A certifier delegates claim signing to `practitioner` (in `role`, for schema ids
@@ -458,11 +483,10 @@ mod tests {
             "value:number:ng/L",
             "effective:date",
         ];
-        match register_schema(spec(&lab, Some("Observation"))).unwrap() {
-            Payload::RegisterSchema(def) => {
-                assert_eq!(def.max_validity_ms, Some(2 * DAY_MS));
-                assert_eq!(def.fields.len(), 4);
-            }
+        // Clinical content under a name of the certifier's choosing: the chain's
+        // rule refuses it before anything is sent.
+        match register_schema(spec(&lab, Some("Observation"))) {
+            Err(Error::Input(reason)) => assert!(reason.contains("record.KIND"), "{reason}"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
@@ -473,6 +497,17 @@ mod tests {
             register_schema(spec(&["colour:text"], Some("Observation"))),
             Err(Error::Fhir(_))
         ));
+        // A record schema is its kind's definition.
+        match register_record_schema("record.lab-result.3", Some(2)).unwrap() {
+            Payload::RegisterSchema(def) => {
+                assert_eq!(def.max_validity_ms, Some(2 * DAY_MS));
+                assert_eq!(def.description, "A laboratory result");
+                assert_eq!(def.fields.len(), 4);
+                assert_eq!(def.fhir_resource.as_deref(), Some("Observation"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(register_record_schema("record.troponin", None).is_err());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! typed fields, and gives them back as a resource of the same type. The mapping is
 //! directed by the schema: each field the schema declares is read from one element
 //! (see [`mapping`]), a coded field takes the coding from the schema's code system,
-//! a number takes a Quantity in the schema's unit. What no field names is left out.
+//! a number takes a Quantity in the schema's unit (in its own UCUM unit when the
+//! schema's is [`ANY_UNIT`]). What no field names is left out.
 //!
 //! The resource's JSON is checked against the R4 rules this mapping relies on: the
 //! resource type, the elements R4 requires of it, the status value set, and the
@@ -18,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use mpms_ledger::claims::{valid_date, valid_decimal, FieldKind, FieldSpec, FieldValue};
+use mpms_ledger::claims::{valid_date, valid_decimal, FieldKind, FieldSpec, FieldValue, ANY_UNIT};
 use serde_json::{json, Map, Value};
 
 /// Largest FHIR resource accepted, in bytes of JSON.
@@ -489,7 +490,7 @@ fn read(
                     .or_else(|| q.get("unit"))
                     .and_then(Value::as_str)
                     .ok_or_else(|| invalid(kind, path, "a Quantity with its unit"))?;
-                if given != unit {
+                if unit != ANY_UNIT && given != unit {
                     return Err(invalid(
                         kind,
                         path,
@@ -498,7 +499,7 @@ fn read(
                 }
                 Ok(Some(FieldValue::Number {
                     value: text,
-                    unit: unit.clone(),
+                    unit: given.to_string(),
                 }))
             }
         },

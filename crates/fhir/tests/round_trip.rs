@@ -145,6 +145,33 @@ fn observation_glucose_with_interpretation() {
     assert_eq!(again, out);
 }
 
+/// A record schema's number field names no unit (a unit can say which test was
+/// run): the Quantity's own UCUM unit travels with the value, sealed.
+#[test]
+fn a_number_of_any_unit_keeps_the_resources_unit() {
+    let input = example("observation-example-f001-glucose.json");
+    let fields = [
+        "status:text",
+        "code:code:http://loinc.org",
+        "value:number:*",
+        "effective:date",
+    ];
+    let out = round_trip(
+        ResourceType::Observation,
+        &fields,
+        &input,
+        "P. van de Heuvel",
+    );
+    assert_eq!(
+        out["valueQuantity"],
+        json!({"value": 6.3, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"})
+    );
+    assert_eq!(
+        round_trip(ResourceType::Observation, &fields, &out, "P. van de Heuvel"),
+        out
+    );
+}
+
 #[test]
 fn condition_heart_valve_disorder() {
     let input = example("condition-example-f001-heart.json");

@@ -19,6 +19,10 @@ pub const MAX_NAME_BYTES: usize = 64;
 pub const MAX_SYSTEM_BYTES: usize = 200;
 /// Longest text value, in bytes.
 pub const MAX_TEXT_BYTES: usize = 16 << 10;
+/// The unit of a number field that takes its unit with each value (a UCUM code
+/// such as `mmol/L`), so that the schema, which is public, names none: a unit
+/// alone can say which test was run.
+pub const ANY_UNIT: &str = "*";
 
 /// The type of a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -29,9 +33,10 @@ pub enum FieldKind {
     /// A calendar date `YYYY-MM-DD`, or a date and time `YYYY-MM-DDThh:mm[:ss[.f]]`
     /// with `Z` or an offset `±hh:mm`.
     Date,
-    /// A decimal number in a fixed unit (UCUM where one exists: `mmHg`, `mmol/L`).
+    /// A decimal number in a fixed unit (UCUM where one exists: `mmHg`, `mmol/L`),
+    /// or in the unit each value gives when the field's unit is [`ANY_UNIT`].
     Number {
-        /// The unit every value of this field is in.
+        /// The unit every value of this field is in, or [`ANY_UNIT`].
         unit: String,
     },
     /// A code from a named code system (`http://snomed.info/sct`, `http://loinc.org`,
@@ -101,7 +106,7 @@ pub enum FieldValue {
     Number {
         /// The number, e.g. `-12.5`.
         value: String,
-        /// Its unit, equal to the field's.
+        /// Its unit, equal to the field's (any unit when the field's is [`ANY_UNIT`]).
         unit: String,
     },
     /// A code.
@@ -248,7 +253,18 @@ fn check_value(spec: &FieldSpec, value: &FieldValue) -> Result<(), String> {
             }
         }
         (FieldKind::Number { unit }, FieldValue::Number { value, unit: given }) => {
-            if given != unit {
+            if unit == ANY_UNIT {
+                if given.is_empty()
+                    || given.len() > MAX_NAME_BYTES
+                    || given == ANY_UNIT
+                    || !printable(given)
+                    || given.contains(char::is_whitespace)
+                {
+                    return Err(format!(
+                        "a unit is 1 to {MAX_NAME_BYTES} printable bytes without spaces, not {given:?}"
+                    ));
+                }
+            } else if given != unit {
                 return Err(format!("the unit is {unit}, not {given}"));
             }
             if valid_decimal(value) {
@@ -422,12 +438,24 @@ pub fn parse_spec(text: &str) -> Result<FieldSpec, ClaimError> {
 }
 
 /// Reads the value of field `spec` from text: a number in the field's unit (`5.4`),
-/// a code as `CODE` or `CODE|DISPLAY`, a boolean as `true` or `false`, text and dates
+/// or with its unit when the field takes any (`5.4 mmol/L`), a code as `CODE` or `CODE|DISPLAY`, a boolean as `true` or `false`, text and dates
 /// as they are. The value is checked against the field.
 pub fn parse_value(spec: &FieldSpec, text: &str) -> Result<FieldValue, ClaimError> {
     let value = match &spec.kind {
         FieldKind::Text => FieldValue::Text(text.into()),
         FieldKind::Date => FieldValue::Date(text.into()),
+        FieldKind::Number { unit } if unit == ANY_UNIT => {
+            let Some((value, given)) = text.trim().split_once(char::is_whitespace) else {
+                return Err(ClaimError::BadValue {
+                    field: spec.name.clone(),
+                    reason: format!("{text:?}: give the number and its unit, e.g. 5.4 mmol/L"),
+                });
+            };
+            FieldValue::Number {
+                value: value.into(),
+                unit: given.trim().into(),
+            }
+        }
         FieldKind::Number { unit } => FieldValue::Number {
             value: text.trim().into(),
             unit: unit.clone(),
@@ -633,6 +661,37 @@ mod tests {
         for unit in ["", " mmHg", "a\nb"] {
             let spec = FieldSpec::required("v", FieldKind::Number { unit: unit.into() });
             assert!(check_specs(&[spec]).is_err(), "{unit:?}");
+        }
+    }
+
+    #[test]
+    fn a_field_of_any_unit_takes_the_unit_with_each_value() {
+        let spec = parse_spec("value:number:*").unwrap();
+        assert_eq!(
+            parse_value(&spec, "5.4 mmol/L").unwrap(),
+            FieldValue::Number {
+                value: "5.4".into(),
+                unit: "mmol/L".into()
+            }
+        );
+        for bad in ["5.4", "5.4 *", "x mmol/L", ""] {
+            assert!(parse_value(&spec, bad).is_err(), "{bad:?}");
+        }
+        let fields = |unit: &str| {
+            BTreeMap::from([(
+                "value".to_string(),
+                FieldValue::Number {
+                    value: "1".into(),
+                    unit: unit.into(),
+                },
+            )])
+        };
+        assert!(validate_fields(std::slice::from_ref(&spec), &fields("ng/L")).is_ok());
+        for unit in ["", "a b", "*", "\n"] {
+            assert!(
+                validate_fields(std::slice::from_ref(&spec), &fields(unit)).is_err(),
+                "{unit:?}"
+            );
         }
     }
 

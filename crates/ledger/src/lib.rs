@@ -30,6 +30,7 @@ pub mod genesis;
 mod history;
 pub mod notes;
 pub mod params;
+pub mod record_schema;
 pub mod records;
 pub mod state;
 #[cfg(feature = "testkit")]

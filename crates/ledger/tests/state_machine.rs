@@ -2184,6 +2184,86 @@ fn second_hospital(c: &mut Chain, who: &Actor) {
     );
 }
 
+/// A patient's record schema says only what kind of record it holds: the old chain
+/// took a FHIR schema named and described after the test it records, and a
+/// `record.` schema of any wording.
+#[test]
+fn a_record_schema_is_named_and_defined_by_its_kind_only() {
+    use mpms_ledger::record_schema::RecordKind;
+    let mut c = Chain::new(4);
+    let cert = Actor::new(50);
+    let lab = RecordKind::named("lab-result").unwrap();
+    let register = |c: &Chain, who: &Actor, def: SchemaDefinition| {
+        c.tx(who, Payload::RegisterSchema(Box::new(def)))
+    };
+    let field_of = |tx_result: TxError| match tx_result {
+        TxError::InvalidField { field, .. } => field,
+        other => panic!("{other:?}"),
+    };
+    // Clinical content under a name of the certifier's choosing.
+    let mut glucose = lab.definition("med.glucose", None);
+    glucose.description = "A blood glucose result".into();
+    let tx = register(&c, &cert, glucose);
+    assert_eq!(field_of(c.reject(tx)), "id");
+    let tx = register(&c, &cert, lab.definition("record.troponin", None));
+    assert_eq!(field_of(c.reject(tx)), "id");
+    // A hospital accredited for record schemas.
+    let hospital = Actor::new(65);
+    c.ok(c.tx(
+        &hospital,
+        Payload::RegisterCertifier {
+            name: "St. Elsewhere".into(),
+            encryption_key: hospital.enc.encryption_key(),
+            work: work(&hospital),
+        },
+    ));
+    c.ok(c.tx(
+        &Actor::new(52),
+        Payload::Transfer {
+            to: hospital.id,
+            amount: 1_000,
+        },
+    ));
+    c.ok(c.tx(&hospital, Payload::Bond { amount: 200 }));
+    let start = c.time_ms - DAY;
+    govern(
+        &mut c,
+        GovernanceAction::AccreditCertifier {
+            certifier: hospital.id,
+            scope: vec!["record.*".into()],
+            valid_from_ms: start,
+            valid_until_ms: start + 100 * DAY,
+        },
+    );
+    let id = "record.lab-result.2";
+    let mut described = lab.definition(id, None);
+    described.description = "Troponin".into();
+    let mut unit = lab.definition(id, None);
+    unit.fields[2] = mpms_ledger::claims::parse_spec("value:number:ng/L").unwrap();
+    let mut said = lab.definition(id, None);
+    said.completion_condition = "cardiac workup".into();
+    for (def, field) in [
+        (described, "description"),
+        (unit, "fields"),
+        (said, "completion_condition"),
+    ] {
+        let tx = register(&c, &hospital, def);
+        assert_eq!(field_of(c.reject(tx)), field);
+    }
+    assert!(c.get::<Schema>(&keys::schema(id)).is_none());
+    let tx = register(&c, &hospital, lab.definition(id, Some(30 * DAY)));
+    c.ok(tx);
+    let stored: Schema = c.get(&keys::schema(id)).unwrap();
+    assert_eq!(stored.description, "A laboratory result");
+    // Accredited for record schemas only, it registers no course.
+    let tx = c.tx(&hospital, schema("record.bls", &[]));
+    assert_eq!(field_of(c.reject(tx)), "id");
+    assert!(matches!(
+        c.reject(c.tx(&hospital, schema("cardio.bls", &[]))),
+        TxError::Credential(Rule::OutOfScope { .. })
+    ));
+}
+
 #[test]
 fn a_correction_supersedes_its_entry_and_only_the_issuer_may_make_it() {
     let mut c = Chain::new(4);

@@ -608,6 +608,34 @@ pub fn doc_shell_blocks(page: &str) -> Vec<String> {
     blocks
 }
 
+/// The rows of the first table under the heading `heading` of a page under docs/,
+/// each as its cells (trimmed), the header and separator rows left out.
+pub fn doc_table(page: &str, heading: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs")
+            .join(page),
+    )
+    .unwrap();
+    let after = text
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("{page} has no {heading:?}"))
+        .1;
+    let rows: Vec<Vec<String>> = after
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim()
+                .trim_matches('|')
+                .split(" | ")
+                .map(|cell| cell.trim().to_string())
+                .collect()
+        })
+        .collect();
+    rows.into_iter().skip(2).collect()
+}
+
 /// Runs `script` with bash (`-euo pipefail`) in `dir`, with `mpmsd` first on the
 /// PATH and `env` set, as a person following a page would.
 pub fn run_shell(dir: &Path, script: &str, env: &[(&str, &str)]) -> Output {

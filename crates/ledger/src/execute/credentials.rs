@@ -126,6 +126,7 @@ pub(super) fn register_schema(
     if def.max_validity_ms == Some(0) {
         return Err(TxError::field("max_validity_ms", "must be positive"));
     }
+    crate::record_schema::check(def).map_err(|(field, reason)| TxError::field(field, reason))?;
     let accreditation = accreditation_in_force(txn, &sender, txn.height(), txn.ctx.time_ms)?;
     if !accreditation.covers(&def.id) {
         return Err(CredentialRuleError::OutOfScope {
