@@ -925,47 +925,36 @@ fn payload(
             max_validity_days,
             fields,
             fhir_resource,
-        } if mpms_ledger::record_schema::is_record_schema(&id) => {
-            if description.is_some()
-                || !prerequisites.is_empty()
-                || output.is_some()
-                || condition.is_some()
-                || !fields.is_empty()
-                || fhir_resource.is_some()
-            {
-                bail!(
-                    "{id} is a record schema: its definition is its kind's, so give only --id \
-                     (and --max-validity-days)"
-                );
-            }
-            (
-                build::register_record_schema(&id, max_validity_days)?,
-                Out::Fields(json!({ "schema": id })),
-            )
+        } => {
+            let payload = if mpms_ledger::record_schema::is_record_schema(&id) {
+                if description.is_some()
+                    || !prerequisites.is_empty()
+                    || output.is_some()
+                    || condition.is_some()
+                    || !fields.is_empty()
+                    || fhir_resource.is_some()
+                {
+                    bail!(
+                        "{id} is a record schema: its definition is its kind's, so give only \
+                         --id (and --max-validity-days)"
+                    );
+                }
+                build::register_record_schema(&id, max_validity_days)?
+            } else {
+                build::register_schema(build::SchemaSpec {
+                    id: id.clone(),
+                    description: description
+                        .ok_or_else(|| anyhow!("--description: what the schema attests"))?,
+                    prerequisites,
+                    output: output.unwrap_or_else(|| "competence".into()),
+                    condition: condition.unwrap_or_else(|| "pass".into()),
+                    max_validity_days,
+                    fields: build::field_specs(&fields)?,
+                    fhir_resource,
+                })?
+            };
+            (payload, Out::Fields(json!({ "schema": id })))
         }
-        TxAction::RegisterSchema {
-            id,
-            description,
-            prerequisites,
-            output,
-            condition,
-            max_validity_days,
-            fields,
-            fhir_resource,
-        } => (
-            build::register_schema(build::SchemaSpec {
-                id: id.clone(),
-                description: description
-                    .ok_or_else(|| anyhow!("--description: what the schema attests"))?,
-                prerequisites,
-                output: output.unwrap_or_else(|| "competence".into()),
-                condition: condition.unwrap_or_else(|| "pass".into()),
-                max_validity_days,
-                fields: build::field_specs(&fields)?,
-                fhir_resource,
-            })?,
-            Out::Fields(json!({ "schema": id })),
-        ),
         TxAction::IssueCredential {
             schema,
             subject,

@@ -2156,6 +2156,11 @@ fn practitioners_sign_for_their_hospital_only_under_a_delegation_in_force() {
 
 /// Registers, funds, bonds and accredits `who` as a second hospital for `med.*`.
 fn second_hospital(c: &mut Chain, who: &Actor) {
+    accredited_hospital(c, who, "med.*");
+}
+
+/// `who` registers as a certifier, bonds stake and is accredited for `scope`.
+fn accredited_hospital(c: &mut Chain, who: &Actor, scope: &str) {
     c.ok(c.tx(
         who,
         Payload::RegisterCertifier {
@@ -2177,7 +2182,7 @@ fn second_hospital(c: &mut Chain, who: &Actor) {
         c,
         GovernanceAction::AccreditCertifier {
             certifier: who.id,
-            scope: vec!["med.*".into()],
+            scope: vec![scope.into()],
             valid_from_ms: start,
             valid_until_ms: start + 100 * DAY,
         },
@@ -2209,32 +2214,7 @@ fn a_record_schema_is_named_and_defined_by_its_kind_only() {
     assert_eq!(field_of(c.reject(tx)), "id");
     // A hospital accredited for record schemas.
     let hospital = Actor::new(65);
-    c.ok(c.tx(
-        &hospital,
-        Payload::RegisterCertifier {
-            name: "St. Elsewhere".into(),
-            encryption_key: hospital.enc.encryption_key(),
-            work: work(&hospital),
-        },
-    ));
-    c.ok(c.tx(
-        &Actor::new(52),
-        Payload::Transfer {
-            to: hospital.id,
-            amount: 1_000,
-        },
-    ));
-    c.ok(c.tx(&hospital, Payload::Bond { amount: 200 }));
-    let start = c.time_ms - DAY;
-    govern(
-        &mut c,
-        GovernanceAction::AccreditCertifier {
-            certifier: hospital.id,
-            scope: vec!["record.*".into()],
-            valid_from_ms: start,
-            valid_until_ms: start + 100 * DAY,
-        },
-    );
+    accredited_hospital(&mut c, &hospital, "record.*");
     let id = "record.lab-result.2";
     let mut described = lab.definition(id, None);
     described.description = "Troponin".into();
