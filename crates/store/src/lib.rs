@@ -33,6 +33,17 @@ pub enum StoreError {
     /// Stored bytes do not decode.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The data directory was written in a layout this build does not read.
+    #[error(
+        "the data directory's store layout is {found}, this build reads layout {expected}: \
+         start this node from an empty data directory and let it sync from its peers"
+    )]
+    Layout {
+        /// The layout on disk (1: written before layouts were recorded).
+        found: u32,
+        /// The layout this build writes and reads.
+        expected: u32,
+    },
     /// A commit does not extend the stored chain.
     #[error("cannot commit block {height}: {reason}")]
     NotNext {
@@ -220,7 +231,7 @@ pub(crate) fn check_next(
         height: header.height,
         reason: reason.to_string(),
     };
-    if commit.changes.tree.version != Some(header.height) {
+    if commit.changes.tree.height != Some(header.height) {
         return Err(fail(
             "the state changes are not the state tree's version for this height",
         ));

@@ -29,6 +29,11 @@ const COLUMN_FAMILIES: [&str; 7] = [
 ];
 
 const META_LAST_HEIGHT: &[u8] = b"last-height";
+/// The store's layout: 2 since a block's state tree became two versions (see the
+/// state tree's module docs); a store with blocks and no layout is of layout 1.
+const META_LAYOUT: &[u8] = b"layout";
+/// The layout this build writes and reads.
+pub const LAYOUT: u32 = 2;
 /// The state tree versions whose index entries were pruned end before this one.
 const META_TREE_PRUNED_UNTIL: &[u8] = b"tree-pruned-until";
 const META_HEADER_PREFIX: &[u8] = b"header/";
@@ -79,6 +84,8 @@ pub struct RocksStore {
     db: Arc<DB>,
     sync: bool,
     state_history: u64,
+    /// Decoded tree nodes near the root, fed by each commit.
+    node_cache: tree::NodeCache,
 }
 
 pub(crate) fn db_err(e: rocksdb::Error) -> StoreError {
@@ -167,6 +174,18 @@ impl RocksStore {
         });
         let db = Arc::new(DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?);
         let last_height = get_decoded_in::<u64>(&db, CF_META, META_LAST_HEIGHT)?;
+        match get_decoded_in::<u32>(&db, CF_META, META_LAYOUT)? {
+            Some(LAYOUT) => {}
+            None if last_height.is_none() => db
+                .put_cf(cf_of(&db, CF_META)?, META_LAYOUT, codec::encode(&LAYOUT))
+                .map_err(db_err)?,
+            found => {
+                return Err(StoreError::Layout {
+                    found: found.unwrap_or(1),
+                    expected: LAYOUT,
+                })
+            }
+        }
         let tx_index = TxIndexer::open(Arc::clone(&db), last_height)?;
         Ok(RocksStore {
             tx_index,
@@ -175,7 +194,20 @@ impl RocksStore {
             // At least 2: pruning reads what earlier commits wrote, so it can free
             // versions before the one being committed, not that one.
             state_history: options.state_history.max(2),
+            node_cache: tree::NodeCache::new(),
         })
+    }
+
+    /// Compacts the state tree's files, dropping what pruning deleted, and returns
+    /// their size in bytes: what the tree takes on disk.
+    pub fn compact_state_tree(&self) -> Result<u64, StoreError> {
+        let cf = self.cf(CF_STATE_TREE)?;
+        self.db.flush_cf(cf).map_err(db_err)?;
+        self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        self.db
+            .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::Db("the state tree's file size is not reported".into()))
     }
 
     /// Stops flushes and compactions, waiting for those in progress: for a process
@@ -308,6 +340,10 @@ impl State for RocksStore {
                 .map_err(|e| state_err(db_err(e))),
         }
     }
+
+    fn tree_node_cache(&self) -> Option<&tree::NodeCache> {
+        Some(&self.node_cache)
+    }
 }
 
 impl Store for RocksStore {
@@ -438,6 +474,7 @@ impl Store for RocksStore {
             batch.put_cf(meta, incomplete_key(height), []);
         }
         self.write(batch, self.sync)?;
+        self.node_cache.committed(&commit.changes.tree);
         self.tx_index.submit(height, hashes)
     }
 
@@ -497,5 +534,46 @@ impl Store for RocksStore {
             out.push((k.to_vec(), v.to_vec()));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::commit_genesis;
+    use mpms_ledger::testkit::TestChain;
+
+    #[test]
+    fn a_store_of_another_layout_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+        commit_genesis(&store, &TestChain::new(4, 3).genesis.build().unwrap()).unwrap();
+        // As a build from before layouts were recorded left it: blocks, no layout.
+        store
+            .db
+            .delete_cf(store.cf(CF_META).unwrap(), META_LAYOUT)
+            .unwrap();
+        drop(store);
+        let Err(err) = RocksStore::open(dir.path(), &RocksOptions::default()) else {
+            panic!("a store of layout 1 opened");
+        };
+        assert!(
+            matches!(
+                err,
+                StoreError::Layout {
+                    found: 1,
+                    expected: LAYOUT
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("empty data directory"), "{err}");
+        // A store of this layout reopens.
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
+        commit_genesis(&store, &TestChain::new(4, 3).genesis.build().unwrap()).unwrap();
+        drop(store);
+        RocksStore::open(dir.path(), &RocksOptions::default()).unwrap();
     }
 }

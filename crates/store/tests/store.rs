@@ -242,6 +242,85 @@ fn state_history_is_kept_and_pruned_beyond_the_window() {
     );
 }
 
+/// Blocks that rewrite the same state (transfers between the authorities' accounts,
+/// and the recent block hashes, one added and one dropped each block): once pruning
+/// keeps pace, the state tree's files on disk stop growing.
+#[test]
+fn the_state_tree_on_disk_stops_growing_under_constant_churn() {
+    use mpms_ledger::execute::{build_block, read_meta, SignatureCheck};
+    use mpms_ledger::Payload;
+    use mpms_store::commit_genesis;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = RocksStore::open(
+        dir.path(),
+        &RocksOptions {
+            state_history: 4,
+            ..RocksOptions::default()
+        },
+    )
+    .unwrap();
+    let mut c = chain();
+    c.genesis.params.evidence_max_age_blocks = 8;
+    commit_genesis(&store, &c.genesis.build().unwrap()).unwrap();
+    let mut nonces = vec![0u64; c.operators.len()];
+    let mut append = |store: &RocksStore| {
+        let parent = store.last_header().unwrap().unwrap();
+        let mut txs = Vec::new();
+        for (i, from) in c.operators.iter().enumerate() {
+            let to = c.operators[(i + 1) % c.operators.len()].public_key();
+            for _ in 0..3 {
+                txs.push(c.tx(from, nonces[i], Payload::Transfer { to, amount: 1 }));
+                nonces[i] += 1;
+            }
+        }
+        let built = build_block(
+            store,
+            &parent,
+            store.certificate(parent.height).unwrap(),
+            c.operators[0].public_key(),
+            parent.time_ms + 1_000,
+            &txs,
+            SignatureCheck::Verify,
+        )
+        .unwrap();
+        assert!(built.excluded.is_empty(), "{:?}", built.excluded);
+        let set = read_meta(store).unwrap().authority_set;
+        let cert = c.certify(&built.block.header, 0, &set);
+        store
+            .commit(BlockCommit {
+                block: &built.block,
+                certificate: Some(&cert),
+                changes: &built.outcome.changes,
+                tx_hashes: Some(&built.tx_hashes()),
+            })
+            .unwrap();
+    };
+    let mut sizes = Vec::new();
+    for _ in 0..4 {
+        for _ in 0..60 {
+            append(&store);
+        }
+        let entries = store.tree_range(&[0], &[0xff], usize::MAX).unwrap().len();
+        sizes.push((entries, store.compact_state_tree().unwrap()));
+    }
+    println!("state tree every 60 blocks (entries, bytes on disk): {sizes:?}");
+    // The first sample still fills the windows; after it, as many entries and bytes
+    // (the recent block hashes are new keys each block, so the tree's shape, and
+    // its node count, wobble by a few).
+    let (entries, bytes) = sizes[1];
+    for (later_entries, later_bytes) in &sizes[2..] {
+        assert!(
+            *later_entries <= entries + entries / 10,
+            "tree entries: {sizes:?}"
+        );
+        assert!(
+            *later_bytes <= bytes + bytes / 10,
+            "tree bytes on disk: {sizes:?}"
+        );
+    }
+}
+
 /// A committed issuance, its block's height and position.
 fn an_issuance(store: &dyn Store) -> (u64, usize, mpms_ledger::SignedTransaction) {
     for height in 1..=store.last_height().unwrap().unwrap() {

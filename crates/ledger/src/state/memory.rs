@@ -47,8 +47,8 @@ impl MemState {
         for (key, value) in &changes.tree.puts {
             self.tree.insert(key.clone(), value.clone());
         }
-        if let (Some(version), Some(history)) = (changes.tree.version, self.history) {
-            if let Some(oldest) = version.checked_sub(history - 1) {
+        if let (Some(height), Some(history)) = (changes.tree.height, self.history) {
+            if let Some(oldest) = height.checked_sub(history - 1) {
                 // Reading our own maps cannot fail.
                 if let Ok(dead) = tree::prune(&*self, self.pruned_until, oldest) {
                     for key in dead {

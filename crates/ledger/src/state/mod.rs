@@ -12,7 +12,7 @@ pub mod tree;
 use std::collections::BTreeMap;
 
 pub use memory::MemState;
-pub use tree::{StateProof, StateProofError, TreeUpdate};
+pub use tree::{NodeCache, StateProof, StateProofError, TreeUpdate};
 
 /// A storage failure while reading state. Not a verdict on a transaction: the node
 /// must stop rather than continue on a partial view.
@@ -49,6 +49,11 @@ pub trait State: Sync {
 
     /// The last of the state tree's stored entries with a key in `from..until`.
     fn tree_last(&self, from: &[u8], until: &[u8]) -> Result<Option<TreeEntry>, StateError>;
+
+    /// The store's cache of committed tree nodes near the root, if it keeps one.
+    fn tree_node_cache(&self) -> Option<&NodeCache> {
+        None
+    }
 }
 
 /// The net writes of a block (or of genesis), and the state tree's new version.
@@ -97,5 +102,9 @@ impl<S: State + ?Sized> State for &S {
 
     fn tree_last(&self, from: &[u8], until: &[u8]) -> Result<Option<TreeEntry>, StateError> {
         (**self).tree_last(from, until)
+    }
+
+    fn tree_node_cache(&self) -> Option<&NodeCache> {
+        (**self).tree_node_cache()
     }
 }

@@ -5,6 +5,14 @@
 //! the header's `state_root`, so one key's value at height `h`, or its absence, is
 //! proven by a [`StateProof`] against that header.
 //!
+//! **Two tree versions per block.** Block `h` writes tree version `2h` (its
+//! deletions, one key at a time: usually none or one) and then version `2h + 1` (every
+//! other write, inserted as one sorted batch that visits and hashes each touched node
+//! once, where one key at a time would rehash the top of the tree for every key).
+//! Version `2h + 1` is the block's: its root is the header's `state_root`, proofs are
+//! read from it, and pruning keeps it. Versions are internal to the store; headers,
+//! proofs and their checks know only heights and roots.
+//!
 //! **Stored entries.** A store keeps the tree in its own key space, written in the
 //! block's commit like everything else ([`TreeUpdate`]):
 //!
@@ -55,11 +63,78 @@ pub fn key_hash(key: &[u8]) -> KeyHash {
 /// The stored entries that one block adds to the tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TreeUpdate {
-    /// The tree version written (the block's height); `None` for a change set that
-    /// does not touch the tree.
-    pub version: Option<u64>,
+    /// The block height whose tree this is; `None` for a change set that does not
+    /// touch the tree.
+    pub height: Option<u64>,
     /// Entries to store, in the layout of the module docs.
     pub puts: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The new nodes near the root, decoded, for a store's [`NodeCache`].
+    pub upper_nodes: Vec<(NodeKey, Node)>,
+}
+
+/// Nodes at most this many nibbles below the root are cached: 1 + 16 + 256 + 4,096
+/// paths, the part of the tree every block rewrites (a few MB).
+const CACHED_DEPTH: usize = 3;
+
+/// The latest committed node at each path near the root, decoded: every block's
+/// update reads most of them, and a store read and decode of each costs more than
+/// the rest of the update. A node under a key (path and version) never changes, so
+/// a cached node is returned only for exactly its key; anything else is read from
+/// the store. Bounded by the number of paths of [`CACHED_DEPTH`] nibbles.
+#[derive(Debug, Default)]
+pub struct NodeCache {
+    nodes: std::sync::RwLock<std::collections::HashMap<jmt::storage::NibblePath, (Version, Node)>>,
+}
+
+impl NodeCache {
+    /// An empty cache.
+    pub fn new() -> NodeCache {
+        NodeCache::default()
+    }
+
+    fn get(&self, key: &NodeKey) -> Option<Node> {
+        if key.nibble_path().num_nibbles() > CACHED_DEPTH {
+            return None;
+        }
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        match nodes.get(key.nibble_path()) {
+            Some((version, node)) if *version == key.version() => Some(node.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `node`, committed under `key`, if it is near the root and newer than
+    /// the node cached for its path.
+    fn offer(&self, key: &NodeKey, node: &Node) {
+        if key.nibble_path().num_nibbles() > CACHED_DEPTH {
+            return;
+        }
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        match nodes.get(key.nibble_path()) {
+            Some((version, _)) if *version >= key.version() => {}
+            _ => {
+                nodes.insert(key.nibble_path().clone(), (key.version(), node.clone()));
+            }
+        }
+    }
+
+    /// Takes the nodes of a committed update (call only once it is committed: a
+    /// proposal's update that is never committed has other nodes under the same keys).
+    pub fn committed(&self, update: &TreeUpdate) {
+        for (key, node) in &update.upper_nodes {
+            self.offer(key, node);
+        }
+    }
+
+    /// Number of cached nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 fn tree_err(e: impl std::fmt::Display) -> StateError {
@@ -101,14 +176,39 @@ fn index_key(tag: u8, version: Version) -> Vec<u8> {
     out
 }
 
+/// The tree version of block `height`'s deletions.
+fn deletions_version(height: u64) -> Result<Version, StateError> {
+    height
+        .checked_mul(2)
+        .ok_or_else(|| tree_err(format!("height {height} is out of the tree's range")))
+}
+
+/// The tree version whose root is block `height`'s state root.
+fn block_version(height: u64) -> Result<Version, StateError> {
+    deletions_version(height)?
+        .checked_add(1)
+        .ok_or_else(|| tree_err(format!("height {height} is out of the tree's range")))
+}
+
 /// The tree as `jmt` reads it, over a [`State`]'s stored tree entries.
 struct Reader<'a>(&'a dyn State);
 
 impl TreeReader for Reader<'_> {
     fn get_node_option(&self, key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let cache = self.0.tree_node_cache();
+        if let Some(node) = cache.and_then(|c| c.get(key)) {
+            return Ok(Some(node));
+        }
         match self.0.tree_get(&node_key(key)?)? {
             None => Ok(None),
-            Some(bytes) => Ok(Some(Node::try_from_slice(&bytes)?)),
+            Some(bytes) => {
+                let node = Node::try_from_slice(&bytes)?;
+                if let Some(cache) = cache {
+                    // Stored, so committed.
+                    cache.offer(key, &node);
+                }
+                Ok(Some(node))
+            }
         }
     }
 
@@ -146,70 +246,162 @@ impl TreeReader for EmptyReader {
     }
 }
 
+/// The stored tree with one uncommitted version on top: what the block's second
+/// version is computed over.
+struct Overlay<'a> {
+    stored: Reader<'a>,
+    /// The version the batch wrote (every value in it is of that version).
+    version: Version,
+    batch: &'a jmt::storage::NodeBatch,
+}
+
+impl TreeReader for Overlay<'_> {
+    fn get_node_option(&self, key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        match self.batch.get_node(key) {
+            Some(node) => Ok(Some(node.clone())),
+            None => self.stored.get_node_option(key),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        if max_version >= self.version {
+            if let Some(value) = self.batch.values().get(&(self.version, key_hash)) {
+                return Ok(value.clone());
+            }
+        }
+        self.stored.get_value_option(max_version, key_hash)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        self.stored.get_rightmost_leaf()
+    }
+}
+
 impl From<anyhow::Error> for StateError {
     fn from(e: anyhow::Error) -> Self {
         tree_err(e)
     }
 }
 
-/// The root of version `version` of the tree stored in `state`, if stored.
-pub fn root_at(state: &dyn State, version: u64) -> Result<Option<Hash>, StateError> {
+/// The root of block `height`'s tree stored in `state`, if stored.
+pub fn root_at(state: &dyn State, height: u64) -> Result<Option<Hash>, StateError> {
     let reader = Reader(state);
     let tree = Sha256Jmt::new(&reader);
     Ok(tree
-        .get_root_hash_option(version)?
+        .get_root_hash_option(block_version(height)?)?
         .map(|root| Hash::from_bytes(root.0)))
 }
 
-/// Computes version `version` of the tree: the tree of `version - 1` stored in
-/// `state` with `writes` applied. Returns the new root and the entries to store.
+/// Computes block `height`'s tree: the tree of block `height - 1` stored in `state`
+/// with `writes` applied. Returns the new root and the entries to store.
 ///
-/// Versions are consecutive: the tree refuses a version whose predecessor is not
+/// Heights are consecutive: the tree refuses a height whose predecessor is not
 /// stored (it would silently start from an empty tree) or that is stored already.
 pub fn update(
     state: &dyn State,
-    version: u64,
+    height: u64,
     writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 ) -> Result<(Hash, TreeUpdate), StateError> {
     let reader = Reader(state);
     let tree = Sha256Jmt::new(&reader);
-    if let Some(previous) = version.checked_sub(1) {
-        if tree.get_root_hash_option(previous)?.is_none() {
+    if let Some(previous) = height.checked_sub(1) {
+        if tree
+            .get_root_hash_option(block_version(previous)?)?
+            .is_none()
+        {
             return Err(tree_err(format!(
-                "version {version} needs version {previous}, which is not stored"
+                "height {height} needs height {previous}, which is not stored"
             )));
         }
     }
-    if tree.get_root_hash_option(version)?.is_some() {
-        return Err(tree_err(format!("version {version} is stored already")));
+    let first = deletions_version(height)?;
+    let version = block_version(height)?;
+    if tree.get_root_hash_option(first)?.is_some() {
+        return Err(tree_err(format!("height {height} is stored already")));
     }
-    let (root, batch) = tree.put_value_set(
-        writes.iter().map(|(k, v)| (key_hash(k), v.clone())),
-        version,
+    // Deletions first, one key at a time (the batch below only inserts). With none,
+    // this version is the previous root under a new version.
+    let (_, removed) = tree.put_value_set(
+        writes
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| (key_hash(k), None)),
+        first,
     )?;
-    let nodes = batch.node_batch.nodes();
-    let values = batch.node_batch.values();
-    let mut puts = Vec::with_capacity(nodes.len() + values.len() + 2);
-    for (key, node) in nodes {
-        puts.push((node_key(key)?, borsh::to_vec(node).map_err(tree_err)?));
-    }
+    let overlay = Overlay {
+        stored: Reader(state),
+        version: first,
+        batch: &removed.node_batch,
+    };
+    let on_top = Sha256Jmt::new(&overlay);
+    let inserts: Vec<(KeyHash, OwnedValue)> = writes
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (key_hash(k), v.clone())))
+        .collect();
+    let (roots, added) = if inserts.is_empty() {
+        let (root, batch) = on_top.put_value_set(std::iter::empty(), version)?;
+        (vec![root], batch)
+    } else {
+        on_top.batch_put_value_sets(vec![inserts], None, version)?
+    };
+    let root = *roots
+        .first()
+        .ok_or_else(|| tree_err("the tree returned no root"))?;
+
+    let mut puts = Vec::new();
+    let mut upper_nodes = Vec::new();
     let mut written: BTreeMap<Version, Vec<u8>> = BTreeMap::new();
-    for ((at, key_hash), value) in values {
-        puts.push((value_key(key_hash, *at), codec::encode(value)));
-        written
-            .entry(*at)
-            .or_default()
-            .extend_from_slice(&key_hash.0);
+    let mut stale: BTreeMap<Version, Vec<NodeKey>> = BTreeMap::new();
+    for batch in [&removed, &added] {
+        for (key, node) in batch.node_batch.nodes() {
+            puts.push((node_key(key)?, borsh::to_vec(node).map_err(tree_err)?));
+            if key.nibble_path().num_nibbles() <= CACHED_DEPTH {
+                upper_nodes.push((key.clone(), node.clone()));
+            }
+        }
+        for ((at, key_hash), value) in batch.node_batch.values() {
+            puts.push((value_key(key_hash, *at), codec::encode(value)));
+            written
+                .entry(*at)
+                .or_default()
+                .extend_from_slice(&key_hash.0);
+        }
+        for index in &batch.stale_node_index_batch {
+            stale
+                .entry(index.stale_since_version)
+                .or_default()
+                .push(index.node_key.clone());
+        }
+    }
+    // Each version's root replaces the one before it. `jmt` does not say so when a
+    // version changes nothing (it copies the root under the new version) or starts
+    // from the empty tree: without these entries a replaced root would never be
+    // pruned, and a pruned height would still look provable.
+    for (at, batch) in [(first, &removed), (version, &added)] {
+        let Some(before) = at.checked_sub(1) else {
+            continue;
+        };
+        // The root's key at `before`: this version's root key (the empty path).
+        let Some(root) = batch
+            .node_batch
+            .nodes()
+            .keys()
+            .find(|key| key.nibble_path().num_nibbles() == 0)
+        else {
+            continue;
+        };
+        let replaced = NodeKey::new(before, root.nibble_path().clone());
+        let listed = stale.entry(at).or_default();
+        if !listed.contains(&replaced) {
+            listed.push(replaced);
+        }
     }
     for (at, hashes) in written {
         puts.push((index_key(WRITTEN, at), hashes));
-    }
-    let mut stale: BTreeMap<Version, Vec<NodeKey>> = BTreeMap::new();
-    for index in &batch.stale_node_index_batch {
-        stale
-            .entry(index.stale_since_version)
-            .or_default()
-            .push(index.node_key.clone());
     }
     for (at, keys) in stale {
         puts.push((
@@ -220,20 +412,27 @@ pub fn update(
     Ok((
         Hash::from_bytes(root.0),
         TreeUpdate {
-            version: Some(version),
+            height: Some(height),
             puts,
+            upper_nodes,
         },
     ))
 }
 
-/// The stored tree entries to delete so that only versions from `oldest` on stay
-/// provable: nodes stale by `oldest`, and values superseded by then (with deletions
-/// that no kept version needs to see). Index entries of versions before `from` are
+/// The stored tree entries to delete so that only heights from `oldest` on stay
+/// provable: nodes stale by then, and values superseded by then (with deletions
+/// that no kept height needs to see). Index entries of heights before `from` are
 /// taken as pruned already (so that a store need not walk over their deletions).
 pub fn prune(state: &dyn State, from: u64, oldest: u64) -> Result<Vec<Vec<u8>>, StateError> {
-    let until = match oldest.checked_add(1) {
-        Some(next) if from < next => next,
-        _ => return Ok(Vec::new()),
+    if from > oldest {
+        return Ok(Vec::new());
+    }
+    // Every version up to block `oldest`'s own: nothing from `oldest` on reads a
+    // node stale by then, or a value superseded by then.
+    let from = deletions_version(from)?;
+    let until = match block_version(oldest)?.checked_add(1) {
+        Some(next) => next,
+        None => return Ok(Vec::new()),
     };
     let mut dead = Vec::new();
     for (key, list) in state.tree_range(
@@ -314,12 +513,17 @@ pub struct StateProof {
     pub proof: Vec<u8>,
 }
 
-/// Proves `key`'s value (or absence) in version `height` of the tree stored in
-/// `state`.
+/// Proves `key`'s value (or absence) in block `height`'s tree stored in `state`.
 pub fn prove(state: &dyn State, height: u64, key: &[u8]) -> Result<StateProof, StateError> {
     let reader = Reader(state);
     let tree = Sha256Jmt::new(&reader);
-    let (value, proof) = tree.get_with_proof(key_hash(key), height)?;
+    let version = block_version(height)?;
+    // A version's root is pruned first (it is replaced by the very next version): no
+    // root, no proof, rather than a walk into nodes that are gone.
+    if tree.get_root_hash_option(version)?.is_none() {
+        return Err(tree_err(format!("height {height}'s state is not kept")));
+    }
+    let (value, proof) = tree.get_with_proof(key_hash(key), version)?;
     Ok(StateProof {
         height,
         key: key.to_vec(),
@@ -472,6 +676,87 @@ mod tests {
         assert_eq!(r1, r2);
         let mut empty = MemState::new();
         assert_eq!(commit(&mut empty, 0, &[]), empty_root());
+    }
+
+    /// The root of `entries` inserted one key at a time into an empty tree: the
+    /// reference the batched two-version update must match.
+    fn reference_root(entries: &BTreeMap<Vec<u8>, Vec<u8>>) -> Hash {
+        let (root, _) = Sha256Jmt::new(&EmptyReader)
+            .put_value_set(
+                entries.iter().map(|(k, v)| (key_hash(k), Some(v.clone()))),
+                0,
+            )
+            .unwrap();
+        Hash::from_bytes(root.0)
+    }
+
+    #[test]
+    fn a_batched_block_has_the_root_of_its_entries_inserted_one_by_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(28);
+        let mut state = MemState::with_history(3);
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for height in 0..60u64 {
+            let mut writes = BTreeMap::new();
+            // Inserts, overwrites and deletions (of present and absent keys) over a
+            // small key space, so that leaves split, merge and move between blocks.
+            for _ in 0..rng.gen_range(0..40) {
+                let key = format!("k{}", rng.gen_range(0..150)).into_bytes();
+                let value = if rng.gen_bool(0.3) {
+                    None
+                } else {
+                    Some(format!("v{height}-{}", rng.gen::<u16>()).into_bytes())
+                };
+                writes.insert(key, value);
+            }
+            for (key, value) in &writes {
+                match value {
+                    Some(v) => model.insert(key.clone(), v.clone()),
+                    None => model.remove(key),
+                };
+            }
+            let (root, tree) = update(&state, height, &writes).unwrap();
+            let expected = if model.is_empty() {
+                empty_root()
+            } else {
+                reference_root(&model)
+            };
+            assert_eq!(root, expected, "height {height}");
+            state.apply(&StateChanges { writes, tree });
+            assert_eq!(root_at(&state, height).unwrap(), Some(root));
+            for key in ["k0", "k7", "k149", "absent"] {
+                let proof = prove(&state, height, key.as_bytes()).unwrap();
+                proof.verify(&root).unwrap();
+                assert_eq!(proof.value.as_ref(), model.get(key.as_bytes()));
+            }
+        }
+    }
+
+    #[test]
+    fn the_pruned_tree_stops_growing_under_constant_churn() {
+        let mut state = MemState::with_history(4);
+        let mut sizes = Vec::new();
+        for height in 0..200u64 {
+            // The same live keys every block: 50 rewritten, one added and one deleted.
+            let v = format!("value-{height}");
+            let mut items: Vec<(String, Option<String>)> = (0..50)
+                .map(|i| (format!("churn-{i}"), Some(v.clone())))
+                .collect();
+            items.push((format!("new-{height}"), Some(v.clone())));
+            items.push((format!("new-{}", height.wrapping_sub(1)), None));
+            let items: Vec<(&str, Option<&str>)> = items
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
+                .collect();
+            commit(&mut state, height, &items);
+            sizes.push(state.tree_len());
+        }
+        // Once the window is full, every block frees what the block it pushed out
+        // wrote: the entry count stops growing.
+        let settled = &sizes[20..];
+        let (low, high) = (settled.iter().min().unwrap(), settled.iter().max().unwrap());
+        assert!(high - low <= high / 20, "tree entries: {settled:?}");
+        assert!(sizes[199] <= sizes[50] + sizes[50] / 20, "{sizes:?}");
     }
 
     #[test]
