@@ -36,6 +36,38 @@ pub struct Submitted {
     pub status: TxState,
 }
 
+/// `POST /v1/transactions` with a list of transactions: what became of each, in
+/// the order sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchSubmitted {
+    /// One result per transaction sent.
+    pub results: Vec<BatchResult>,
+    /// Present when no transaction of the batch was admitted: the answer's status
+    /// is then its first refusal's (400, 422, 500), as for one transaction sent
+    /// alone, and this says so with that reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One transaction of a batch: admitted (`status` is `pending`) or refused (`code`
+/// and `error` say why, as a submission of it alone would have).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchResult {
+    /// The transaction's hash: follow it with `GET /v1/transactions/{hash}`.
+    pub hash: Hash,
+    /// `pending` when admitted to the mempool; absent when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TxState>,
+    /// When refused: the HTTP status its submission alone would have had (400 for
+    /// another chain, 422 refused by the ledger's rules or the mempool, 500 a fault
+    /// of this node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// When refused: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// `GET /v1/transactions/{hash}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TransactionStatus {

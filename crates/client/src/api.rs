@@ -305,6 +305,54 @@ impl Client {
         }
     }
 
+    /// Submits `txs` as one batch (canonical bytes, at most 1,000): one result per
+    /// transaction, in order, each its hash or the node's reason for refusing it. A
+    /// batch refused as a whole (malformed, too long, over this address's budget)
+    /// is [`Error::Refused`], and then nothing of it was submitted.
+    pub fn submit_many(&self, txs: &[SignedTransaction]) -> Result<Vec<Result<Hash>>> {
+        let url = self.url("/v1/transactions");
+        let response = self
+            .agent
+            .post(&url)
+            .set("Content-Type", "application/vnd.mpms.transactions")
+            .send_bytes(&codec::encode(&txs.to_vec()));
+        match response {
+            Ok(r) => {
+                let answer: mpms_api::BatchSubmitted = r
+                    .into_json()
+                    .map_err(|e| Error::malformed("batch submit answer", e))?;
+                if answer.results.len() != txs.len() {
+                    return Err(Error::malformed(
+                        "batch submit answer",
+                        format!(
+                            "{} results for {} transactions",
+                            answer.results.len(),
+                            txs.len()
+                        ),
+                    ));
+                }
+                Ok(answer
+                    .results
+                    .into_iter()
+                    .map(|result| match result.status {
+                        Some(_) => Ok(result.hash),
+                        None => Err(Error::Refused(result.error.unwrap_or_default())),
+                    })
+                    .collect())
+            }
+            Err(ureq::Error::Status(status, r)) if (400..500).contains(&status) => {
+                Err(Error::Refused(error_text(r)))
+            }
+            Err(ureq::Error::Status(status, r)) => Err(Error::Status {
+                method: "POST",
+                url,
+                status,
+                message: error_text(r),
+            }),
+            Err(e) => Err(transport("POST", url, &e)),
+        }
+    }
+
     /// Waits until `hash` is committed, polling every 100 ms; [`Error::Timeout`]
     /// once `limit` passed.
     pub fn wait_committed(&self, hash: &Hash, limit: Duration) -> Result<Committed> {

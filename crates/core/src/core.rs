@@ -918,6 +918,29 @@ impl NodeCore {
         Ok((hash, actions))
     }
 
+    /// A client submits several transactions at once: each is checked and admitted
+    /// (and published) or refused with its reason, in order, as [`Core::submit`]
+    /// would; a block is tried once, after all of them.
+    pub fn submit_many(
+        &mut self,
+        txs: Vec<SignedTransaction>,
+        now_ms: u64,
+    ) -> (Vec<Result<Hash, AdmitError>>, Vec<Action>) {
+        let mut results = Vec::with_capacity(txs.len());
+        let mut actions = Vec::with_capacity(txs.len() + 1);
+        for tx in txs {
+            match self.admit(tx.clone(), now_ms) {
+                Ok(hash) => {
+                    results.push(Ok(hash));
+                    actions.push(Action::Transaction(Arc::new(tx)));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        actions.extend(self.try_build(now_ms));
+        (results, actions)
+    }
+
     fn admit(&mut self, tx: SignedTransaction, now_ms: u64) -> Result<Hash, AdmitError> {
         let ctx = BlockContext {
             height: self.last.height + 1,

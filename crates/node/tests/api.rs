@@ -224,6 +224,104 @@ async fn bad_input_is_refused_and_changes_nothing() {
         assert_eq!(get(&a, &format!("/v1/subjects/{id}")).0, 200);
         assert_eq!(json(&get(&a, &format!("/v1/accounts/{id}")).1)["nonce"], 1);
 
+        // A batch: each transaction gets its own answer, in order; refusals are the
+        // ones a submission alone would get, and do not stop the others.
+        let other = |seed: u8| {
+            let key = SigningKey::from_seed(&[seed; 32]);
+            let work = mpms_ledger::work::stamp(&chain_id, &key.public_key(), bits);
+            Transaction {
+                chain_id: chain_id.clone(),
+                sender: key.public_key(),
+                nonce: 0,
+                payload: Payload::RegisterSubject {
+                    encryption_key: enc,
+                    work,
+                },
+            }
+            .sign(&key)
+        };
+        let (second, third) = (other(21), other(22));
+        let batch = serde_json::to_string(&vec![
+            second.clone(),
+            forged.clone(),
+            tx("another-chain"),
+            second.clone(),
+        ])
+        .unwrap();
+        let (code, body) = post("application/json", batch.as_bytes());
+        assert_eq!(code, 200, "{body}");
+        let results = json(&body)["results"].as_array().unwrap().clone();
+        assert_eq!(results.len(), 4, "{body}");
+        assert_eq!(results[0]["status"], "pending", "{body}");
+        assert_eq!(results[0]["hash"], second.hash().to_string().as_str());
+        assert_eq!(results[1]["code"], 422, "{body}");
+        assert!(results[1]["error"].as_str().unwrap().contains("signature"));
+        assert_eq!(results[2]["code"], 400, "{body}");
+        assert!(results[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("wrong chain id"));
+        assert_eq!(
+            results[3]["code"], 422,
+            "the second copy is a duplicate: {body}"
+        );
+        // As canonical bytes, through the Rust client: the admitted one's hash, and
+        // the refused one's reason.
+        let client = mpms_client::Client::new(&format!("http://{a}"));
+        let answers = client
+            .submit_many(&[third.clone(), third.clone()])
+            .unwrap();
+        assert_eq!(answers[0].as_ref().unwrap(), &third.hash());
+        assert!(
+            matches!(&answers[1], Err(mpms_client::Error::Refused(reason)) if reason.contains("already")),
+            "{answers:?}"
+        );
+        // Refused whole: empty, malformed, or more than this address's burst (each
+        // transaction counts against its budget), and then nothing is submitted.
+        assert_eq!(post("application/json", b"[]").0, 400);
+        assert_eq!(post("application/json", b"[{\"tx\": 1}]").0, 400);
+        assert_eq!(post("application/vnd.mpms.transactions", &[0xff; 9]).0, 400);
+        // None admitted: the first refusal's status, with every result.
+        let (code, body) = post(
+            "application/json",
+            serde_json::to_string(&vec![forged.clone(), tx("another-chain")])
+                .unwrap()
+                .as_bytes(),
+        );
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(
+            json(&body)["results"].as_array().unwrap().len(),
+            2,
+            "{body}"
+        );
+        assert!(json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("none of the 2"));
+        let pending = json(&get(&a, "/v1/status").1)["mempool_transactions"].clone();
+        let too_many = vec![other(23); 201];
+        let (code, body) = post(
+            "application/vnd.mpms.transactions",
+            &codec::encode(&too_many),
+        );
+        assert_eq!(code, 429, "{body}");
+        assert!(body.contains("smaller batches"), "{body}");
+        assert_eq!(
+            json(&get(&a, "/v1/status").1)["mempool_transactions"],
+            pending
+        );
+        for hash in [second.hash(), third.hash()] {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let v = json(&get(&a, &format!("/v1/transactions/{hash}")).1);
+                if v["status"] == "committed" {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "not committed: {v}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+
         // Health, metrics, OpenAPI.
         assert_eq!(get(&a, "/health/live").0, 200);
         let (code, body) = get(&a, "/health/ready");
@@ -236,7 +334,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
             "mpms_mempool_transactions",
             "mpms_mempool_bytes",
             "mpms_transaction_confirmation_seconds_bucket",
-            "mpms_transactions_total 1",
+            "mpms_transactions_total 3",
             "mpms_evidence_total",
             "mpms_gossip_shed",
             "mpms_gossip_dropped",

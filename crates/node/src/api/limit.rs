@@ -33,9 +33,16 @@ impl SubmitLimiter {
 
     /// Takes one submission of `client` at `now`; false if over its budget.
     pub fn take(&self, client: IpAddr, now: Instant) -> bool {
-        if self.per_sec <= 0.0 {
+        self.take_many(client, now, 1)
+    }
+
+    /// Takes `count` submissions of `client` at `now`, all or none; false if over
+    /// its budget (a count above the burst, twice the rate, is always over it).
+    pub fn take_many(&self, client: IpAddr, now: Instant, count: usize) -> bool {
+        if self.per_sec <= 0.0 || count == 0 {
             return true;
         }
+        let count = count as f64;
         let burst = 2.0 * self.per_sec;
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
@@ -48,12 +55,50 @@ impl SubmitLimiter {
         *tokens =
             (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.per_sec).min(burst);
         *at = now;
-        if *tokens < 1.0 {
+        if *tokens < count {
             return false;
         }
-        *tokens -= 1.0;
+        *tokens -= count;
         true
     }
+}
+
+/// What a submission's client may still be charged: the limiter puts it in the
+/// request, so that a batch pays for each transaction it carries.
+#[derive(Clone)]
+pub struct Charge {
+    limiter: SubmitLimiter,
+    client: IpAddr,
+}
+
+impl Charge {
+    /// Takes `count` more submissions, all or none; false if over the budget.
+    pub fn take(&self, count: usize) -> bool {
+        self.limiter.take_many(self.client, Instant::now(), count)
+    }
+
+    /// The 429 answer to a batch that [`Charge::take`] refused `count` more for.
+    pub fn refusal(&self, count: usize) -> Response {
+        let burst = 2.0 * self.limiter.per_sec;
+        too_many(if count as f64 + 1.0 > burst {
+            format!(
+                "a batch of {} transactions is more than this address may submit at once ({burst}, twice api.max_submissions_per_sec): send smaller batches",
+                count + 1
+            )
+        } else {
+            "too many submissions from this address: slow down (api.max_submissions_per_sec)"
+                .to_string()
+        })
+    }
+}
+
+fn too_many(message: String) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "1")],
+        Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
 }
 
 /// Refuses a submission over the client's budget with 429 and `Retry-After`.
@@ -66,17 +111,15 @@ pub async fn limit_submissions(
         .extensions()
         .get::<ConnectInfo<super::tls::ClientAddr>>()
         .map(|ConnectInfo(client)| client.0.ip());
+    let mut request = request;
     if let Some(client) = client {
         if !limiter.take(client, Instant::now()) {
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "1")],
-                Json(serde_json::json!({
-                    "error": "too many submissions from this address: slow down (api.max_submissions_per_sec)"
-                })),
-            )
-                .into_response();
+            return too_many(
+                "too many submissions from this address: slow down (api.max_submissions_per_sec)"
+                    .to_string(),
+            );
         }
+        request.extensions_mut().insert(Charge { limiter, client });
     }
     next.run(request).await
 }

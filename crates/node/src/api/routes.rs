@@ -13,11 +13,11 @@ use axum::response::IntoResponse;
 use axum::Json;
 use futures::Stream;
 use mpms_api::{
-    AccountView, AuditEvent, AuthoritiesView, BlockEvent, BlockView, CredentialProof, ErrorBody,
-    GrantView, HeldCredential, IssuanceNote, IssuanceNotes, LaggedEvent, Liveness, OffenceList,
-    OffenceView, Peers, ProposalList, Readiness, SchemaList, StateProofView, Status,
-    StatusListsInfo, SubjectAudit, SubjectCredentials, Submitted, TransactionStatus, TxEvent,
-    TxState, DEFAULT_PAGE, MAX_PAGE,
+    AccountView, AuditEvent, AuthoritiesView, BatchResult, BatchSubmitted, BlockEvent, BlockView,
+    CredentialProof, ErrorBody, GrantView, HeldCredential, IssuanceNote, IssuanceNotes,
+    LaggedEvent, Liveness, OffenceList, OffenceView, Peers, ProposalList, Readiness, SchemaList,
+    StateProofView, Status, StatusListsInfo, SubjectAudit, SubjectCredentials, Submitted,
+    TransactionStatus, TxEvent, TxState, DEFAULT_PAGE, MAX_PAGE,
 };
 use mpms_crypto::{Hash, PublicKey};
 use mpms_ledger::execute::read_meta;
@@ -36,8 +36,9 @@ use utoipa::IntoParams;
 
 use super::reader::{party_of, require_subject, signs_for, Reader};
 use super::ApiError;
-use crate::runtime::{NodeHandle, SubmitError};
+use crate::runtime::{NodeHandle, SubmitError, MAX_BATCH};
 use crate::status_lists::{StatusListError, StatusListPublisher};
+use mpms_core::AdmitError;
 use mpms_ledger::transaction::STATUS_LIST_BITS;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -131,23 +132,41 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
+/// The body of `POST /v1/transactions` as JSON: one transaction, or a list of them
+/// (only its schema is used: the handler tells them apart by the first character).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum TransactionOrBatch {
+    /// One transaction: answered 202 with its hash.
+    One(Box<SignedTransaction>),
+    /// Up to 1,000 transactions: answered 200 with each one's result.
+    Many(Vec<SignedTransaction>),
+}
+
+/// The media type of a batch as canonical bytes: the canonical encoding of a list
+/// of transactions (a `u64` count, then each transaction).
+pub const BATCH_BYTES: &str = "application/vnd.mpms.transactions";
+
 /// `POST /v1/transactions`.
 #[utoipa::path(
     post,
     path = "/v1/transactions",
     tag = "transactions",
-    summary = "Submit a signed transaction",
-    description = "The transaction as its canonical bytes (`application/octet-stream`, see ENCODING.md) or as JSON. 202 when admitted to the mempool; 422 with the ledger's reason when its rules refuse it; 429 when this address submits faster than `api.max_submissions_per_sec`.",
+    summary = "Submit a signed transaction, or a batch of them",
+    description = "One transaction as its canonical bytes (`application/octet-stream`, see ENCODING.md) or as JSON: 202 when admitted to the mempool; 422 with the ledger's reason when its rules refuse it. A batch of up to 1,000 transactions as a JSON list, or as the canonical encoding of a list (`application/vnd.mpms.transactions`): 200 with one result per transaction, in order (each admitted, or refused with the status and reason its submission alone would have had); the whole batch is refused (400, 413, 429, 503) only when it is malformed, too large, over this address's budget (each transaction counts against `api.max_submissions_per_sec`) or the node is busy, and then nothing of it was submitted. When no transaction of a batch is admitted, the answer has the status of its first refusal (as for that transaction sent alone), with every result and an `error`.",
     request_body(
-        description = "A signed transaction",
+        description = "A signed transaction, or a list of them",
         content(
-            (mpms_ledger::SignedTransaction = "application/json"),
+            (TransactionOrBatch = "application/json"),
             (Vec<u8> = "application/octet-stream"),
+            (Vec<u8> = "application/vnd.mpms.transactions"),
         ),
     ),
     responses(
+        (status = 200, description = "A batch: what became of each transaction", body = BatchSubmitted),
         (status = 202, description = "Admitted to the mempool", body = Submitted),
-        (status = 400, description = "Malformed, or for another chain", body = ErrorBody),
+        (status = 400, description = "Malformed, for another chain, or an empty or too long batch", body = ErrorBody),
         (status = 413, description = "Larger than `api.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "Neither JSON nor canonical bytes", body = ErrorBody),
         (status = 422, description = "Refused by the ledger's rules or the mempool", body = ErrorBody),
@@ -159,6 +178,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 )]
 pub async fn submit(
     State(node): State<NodeHandle>,
+    charge: Option<axum::Extension<super::limit::Charge>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -172,62 +192,225 @@ pub async fn submit(
             .into_response()
         }
     };
-    match submit_inner(&node, &headers, &body).await {
-        Ok(hash) => (
-            StatusCode::ACCEPTED,
-            Json(Submitted {
-                hash,
-                status: TxState::Pending,
-            }),
-        )
-            .into_response(),
-        Err(e) => e.into_response(),
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let submission = match parse_submission(content_type, &body) {
+        Ok(submission) => submission,
+        Err(e) => return e.into_response(),
+    };
+    match submission {
+        Submission::One(tx) => match submit_one(&node, *tx).await {
+            Ok(hash) => (
+                StatusCode::ACCEPTED,
+                Json(Submitted {
+                    hash,
+                    status: TxState::Pending,
+                }),
+            )
+                .into_response(),
+            Err(e) => e.into_response(),
+        },
+        Submission::Many(txs) => {
+            // The limiter took one submission before the body was read; the batch
+            // pays for the rest before anything of it is checked.
+            if let Some(axum::Extension(charge)) = charge {
+                let more = txs.len().saturating_sub(1);
+                if !charge.take(more) {
+                    return charge.refusal(more);
+                }
+            }
+            match submit_batch(&node, txs).await {
+                Ok(results) => batch_answer(results),
+                Err(e) => e.into_response(),
+            }
+        }
     }
 }
 
 type Response = axum::response::Response;
 
-async fn submit_inner(
-    node: &NodeHandle,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Hash, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let tx: SignedTransaction = if content_type.starts_with("application/octet-stream") {
-        codec::decode(body).map_err(|e| ApiError::bad_request(format!("transaction bytes: {e}")))?
+/// 200 when a transaction of the batch was admitted; otherwise the status of its
+/// first refusal, as for one transaction sent alone, with every result.
+fn batch_answer(results: Vec<BatchResult>) -> Response {
+    if results.iter().any(|r| r.status.is_some()) {
+        return (
+            StatusCode::OK,
+            Json(BatchSubmitted {
+                results,
+                error: None,
+            }),
+        )
+            .into_response();
+    }
+    let (code, reason) = results
+        .first()
+        .map(|r| (r.code.unwrap_or(422), r.error.clone().unwrap_or_default()))
+        .unwrap_or((400, String::new()));
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let error = format!(
+        "none of the {} transactions was admitted; the first: {reason}",
+        results.len()
+    );
+    (
+        status,
+        Json(BatchSubmitted {
+            results,
+            error: Some(error),
+        }),
+    )
+        .into_response()
+}
+
+/// A parsed submission body.
+enum Submission {
+    One(Box<SignedTransaction>),
+    Many(Vec<SignedTransaction>),
+}
+
+fn parse_submission(content_type: &str, body: &[u8]) -> Result<Submission, ApiError> {
+    let submission = if content_type.starts_with("application/octet-stream") {
+        Submission::One(Box::new(codec::decode(body).map_err(|e| {
+            ApiError::bad_request(format!("transaction bytes: {e}"))
+        })?))
+    } else if content_type.starts_with(BATCH_BYTES) {
+        Submission::Many(
+            codec::decode(body)
+                .map_err(|e| ApiError::bad_request(format!("transaction list bytes: {e}")))?,
+        )
     } else if content_type.starts_with("application/json") || content_type.is_empty() {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("transaction JSON: {e}")))?
+        let is_list = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'[');
+        if is_list {
+            Submission::Many(
+                serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("transaction list JSON: {e}")))?,
+            )
+        } else {
+            Submission::One(Box::new(
+                serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("transaction JSON: {e}")))?,
+            ))
+        }
     } else {
         return Err(ApiError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             message: format!(
-                "content type {content_type:?}: use application/json or application/octet-stream"
+                "content type {content_type:?}: use application/json, application/octet-stream or {BATCH_BYTES}"
             ),
         });
     };
+    if let Submission::Many(txs) = &submission {
+        if txs.is_empty() {
+            return Err(ApiError::bad_request("an empty batch"));
+        }
+        if txs.len() > MAX_BATCH {
+            return Err(ApiError::bad_request(format!(
+                "a batch of {} transactions: at most {MAX_BATCH}",
+                txs.len()
+            )));
+        }
+    }
+    Ok(submission)
+}
+
+/// Text from a request, as an error shows it: at most 64 characters.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+fn check_chain(node: &NodeHandle, tx: &SignedTransaction) -> Result<(), ApiError> {
     if tx.tx.chain_id != node.chain_id() {
         return Err(ApiError::bad_request(format!(
             "wrong chain id: this is {}, the transaction is for {}",
             node.chain_id(),
-            tx.tx.chain_id
+            shown(&tx.tx.chain_id)
         )));
     }
-    match node.submit(tx).await {
-        Ok(hash) => Ok(hash),
-        Err(SubmitError::Refused(e)) if e.is_node_fault() => Err(ApiError::internal(e.to_string())),
-        Err(SubmitError::Refused(e)) => Err(ApiError {
+    Ok(())
+}
+
+fn refused(e: AdmitError) -> ApiError {
+    if e.is_node_fault() {
+        ApiError::internal(e.to_string())
+    } else {
+        ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: e.to_string(),
-        }),
-        Err(e @ (SubmitError::Stopped | SubmitError::Busy(_))) => Err(ApiError {
+        }
+    }
+}
+
+fn unavailable(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::Refused(e) => refused(e),
+        e @ (SubmitError::Stopped | SubmitError::Busy(_)) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: e.to_string(),
-        }),
+        },
     }
+}
+
+async fn submit_one(node: &NodeHandle, tx: SignedTransaction) -> Result<Hash, ApiError> {
+    check_chain(node, &tx)?;
+    node.submit(tx).await.map_err(unavailable)
+}
+
+async fn submit_batch(
+    node: &NodeHandle,
+    txs: Vec<SignedTransaction>,
+) -> Result<Vec<BatchResult>, ApiError> {
+    let mut results: Vec<BatchResult> = txs
+        .iter()
+        .map(|tx| BatchResult {
+            hash: tx.hash(),
+            status: None,
+            code: None,
+            error: None,
+        })
+        .collect();
+    let mut sent = Vec::with_capacity(txs.len());
+    let mut positions = Vec::with_capacity(txs.len());
+    for (position, tx) in txs.into_iter().enumerate() {
+        match check_chain(node, &tx) {
+            Ok(()) => {
+                sent.push(tx);
+                positions.push(position);
+            }
+            Err(e) => {
+                if let Some(result) = results.get_mut(position) {
+                    result.code = Some(e.status.as_u16());
+                    result.error = Some(e.message);
+                }
+            }
+        }
+    }
+    if !sent.is_empty() {
+        let answers = node.submit_many(sent).await.map_err(unavailable)?;
+        for (position, answer) in positions.into_iter().zip(answers) {
+            let Some(result) = results.get_mut(position) else {
+                continue;
+            };
+            match answer {
+                Ok(hash) => {
+                    result.hash = hash;
+                    result.status = Some(TxState::Pending);
+                }
+                Err(e) => {
+                    let e = refused(e);
+                    result.code = Some(e.status.as_u16());
+                    result.error = Some(e.message);
+                }
+            }
+        }
+    }
+    Ok(results)
 }
 
 /// `GET /v1/transactions/{hash}`.
@@ -1794,4 +1977,65 @@ pub async fn peers(State(node): State<NodeHandle>) -> ApiResult<Peers> {
 /// Any other route.
 pub async fn unknown_route(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route {}", uri.path()))
+}
+
+#[cfg(test)]
+mod submission_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mpms_crypto::SigningKey;
+    use mpms_ledger::{Payload, Transaction};
+
+    fn transfer() -> SignedTransaction {
+        let key = SigningKey::from_seed(&[3; 32]);
+        Transaction {
+            chain_id: "mpms-test".into(),
+            sender: key.public_key(),
+            nonce: 0,
+            payload: Payload::Transfer {
+                to: key.public_key(),
+                amount: 1,
+            },
+        }
+        .sign(&key)
+    }
+
+    #[test]
+    fn a_batch_is_one_to_a_thousand_transactions() {
+        let json = |n: usize| serde_json::to_vec(&vec![transfer(); n]).unwrap();
+        let bytes = |n: usize| codec::encode(&vec![transfer(); n]);
+        for n in [1, MAX_BATCH] {
+            assert!(matches!(
+                parse_submission("application/json", &json(n)),
+                Ok(Submission::Many(txs)) if txs.len() == n
+            ));
+            assert!(matches!(
+                parse_submission(BATCH_BYTES, &bytes(n)),
+                Ok(Submission::Many(txs)) if txs.len() == n
+            ));
+        }
+        for (content_type, body) in [
+            ("application/json", json(0)),
+            ("application/json", json(MAX_BATCH + 1)),
+            (BATCH_BYTES, bytes(0)),
+            (BATCH_BYTES, bytes(MAX_BATCH + 1)),
+        ] {
+            let Err(e) = parse_submission(content_type, &body) else {
+                panic!("accepted");
+            };
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{}", e.message);
+        }
+        // One transaction, by its first character; whitespace before a list is fine.
+        let one = serde_json::to_vec(&transfer()).unwrap();
+        assert!(matches!(
+            parse_submission("application/json", &one),
+            Ok(Submission::One(_))
+        ));
+        let mut spaced = b" \n".to_vec();
+        spaced.extend(json(2));
+        assert!(matches!(
+            parse_submission("application/json", &spaced),
+            Ok(Submission::Many(txs)) if txs.len() == 2
+        ));
+    }
 }
