@@ -337,8 +337,13 @@ pub async fn start(
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 /// How often peers are topped up, bans expire and discovery runs.
 const MAINTENANCE: Duration = Duration::from_millis(500);
-/// How often a Kademlia bootstrap (random walk) runs.
+/// How often a Kademlia bootstrap (random walk) runs while the node has fewer
+/// peers than it aims for.
 const BOOTSTRAP_EVERY: Duration = Duration::from_secs(30);
+/// How often it runs once the node has the peers it aims for: only to keep the
+/// routing table fresh. (A walk asks up to 20 peers each; at every 30 s it was a
+/// good part of an idle node's CPU time.)
+const BOOTSTRAP_WHEN_SETTLED: Duration = Duration::from_secs(300);
 
 /// Gossip waiting for, or back from, the validator.
 struct Gossip {
@@ -623,9 +628,14 @@ impl Task {
         if !self.config.raw.discovery {
             return;
         }
+        let every = if self.connected.len() < self.config.raw.target_peers {
+            BOOTSTRAP_EVERY
+        } else {
+            BOOTSTRAP_WHEN_SETTLED
+        };
         let due = self
             .last_bootstrap
-            .is_none_or(|at| now.duration_since(at) >= BOOTSTRAP_EVERY);
+            .is_none_or(|at| now.duration_since(at) >= every);
         let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
             return;
         };
